@@ -1,0 +1,100 @@
+"""What every command shares: exit codes, backend flags, config loading, error handling."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import enum
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rich.console import Console
+
+from rollout.backend import Backend, NoBackendError, require_backend
+from rollout.config import Config, ConfigError, load_config
+from rollout.gateway import AwsError
+
+
+class Exit(enum.IntEnum):
+    """Exit codes (DESIGN §5)."""
+
+    OK = 0
+    FAILED = 1  # rollout failed or rolled back
+    BAD_INPUT = 2
+    LOCKED = 3  # lock held by another
+    AWS = 4  # AWS or credentials error
+    INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """Bad input: the message is shown as is and the exit code is 2 (or `code`)."""
+
+    def __init__(self, message: str, code: Exit = Exit.BAD_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    """--endpoint-url/--profile/--region/--aws and --config, as every AWS-facing command has."""
+    g = parser.add_argument_group("backend")
+    g.add_argument("--endpoint-url", metavar="URL", help="send every AWS call to this endpoint")
+    g.add_argument("--profile", help="AWS profile (real AWS)")
+    g.add_argument("--region", help="AWS region (real AWS)")
+    g.add_argument("--aws", action="store_true", help="use real AWS with the default chain")
+    g.add_argument("--config", metavar="FILE", help="configuration file (default: freshfleet.toml)")
+
+
+def add_output_flags(parser: argparse.ArgumentParser, *, yes: bool = False) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    if yes:
+        parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
+
+def backend_of(args: argparse.Namespace) -> Backend:
+    """The backend the flags name, or a running localaws; never starts one (DESIGN §2)."""
+    return require_backend(
+        endpoint_url=getattr(args, "endpoint_url", None),
+        profile=getattr(args, "profile", None),
+        region=getattr(args, "region", None),
+        aws=bool(getattr(args, "aws", False)),
+    )
+
+
+def config_of(args: argparse.Namespace, **overrides: Any) -> Config:
+    from pathlib import Path
+
+    path = getattr(args, "config", None)
+    return load_config(Path(path) if path else None, overrides=overrides)
+
+
+def print_json(value: Any) -> None:
+    """JSON on stdout, nothing else (so `--json` output is always parseable)."""
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def run_async(main: Callable[[], Awaitable[int]]) -> int:
+    """Run a command's coroutine and map failures to DESIGN §5's exit codes."""
+    try:
+        return asyncio.run(main())  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
+        return Exit.INTERRUPTED
+    except UserError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return exc.code
+    except ConfigError as exc:
+        err.print(f"[red]config error:[/] {exc}")
+        return Exit.BAD_INPUT
+    except NoBackendError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return Exit.AWS
+    except AwsError as exc:
+        err.print(f"[red]AWS error:[/] {exc}")
+        return Exit.AWS

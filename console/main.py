@@ -1,0 +1,40 @@
+"""The `freshfleet` entry point: no arguments opens the console; subcommands run headless."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Each module registers its subcommands with `register(subparsers)`; the order is the
+# order of `freshfleet --help`.
+COMMAND_MODULES = (
+    "console.cli.console_cmd",
+    "console.cli.localaws_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="freshfleet",
+        description="Fresh-fleet deploys on AWS: every deploy boots brand-new instances.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["console", *argv]
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""freshfleet's configuration: `freshfleet.toml`, environment, flags (DESIGN §2).
+
+Precedence, first wins: flags > `FRESHFLEET_*` environment > file > defaults. The file is
+`./freshfleet.toml`, else `~/.config/freshfleet/config.toml`. Unknown keys are an error
+that names the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the file and the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """DynamoDB table names (DESIGN §3)."""
+
+    releases: str = "freshfleet-releases"
+    rollouts: str = "freshfleet-rollouts"
+    locks: str = "freshfleet-locks"
+    instances: str = "freshfleet-instances"
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> Tables:
+        return cls(
+            releases=f"{prefix}releases",
+            rollouts=f"{prefix}rollouts",
+            locks=f"{prefix}locks",
+            instances=f"{prefix}instances",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutSettings:
+    """Timers and shares of the rollout strategies (DESIGN §4)."""
+
+    bake_seconds: float = 600.0
+    gate_deadline_seconds: float = 900.0
+    canary_share_percent: int = 10
+    canary_watch_seconds: float = 120.0
+    rolling_batch_percent: int = 25
+    poll_seconds: float = 2.0
+    lock_lease_seconds: float = 60.0
+    lock_heartbeat_seconds: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAwsTimers:
+    """localaws timers: how long simulated instances take (DESIGN §7)."""
+
+    pending_seconds: float = 1.0
+    phase_seconds: float = 0.5  # per simulated boot phase
+    health_interval_seconds: float = 1.0
+    healthy_threshold: int = 2
+    unhealthy_threshold: int = 2
+    deregistration_delay_seconds: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration, immutable once loaded."""
+
+    tables: Tables = field(default_factory=Tables)
+    production_accounts: tuple[str, ...] = ()
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    localaws: LocalAwsTimers = field(default_factory=LocalAwsTimers)
+    keymap: Mapping[str, str] = field(default_factory=dict)  # binding id -> keys
+    theme: str = ""
+    source: str = "defaults"  # the file it came from, for messages
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+# The demo's settings: a bake of 30 s and short timers (DESIGN §7).
+DEMO_ROLLOUT = RolloutSettings(
+    bake_seconds=30.0, gate_deadline_seconds=120.0, canary_watch_seconds=10.0, poll_seconds=1.0
+)
+
+_SECTIONS: dict[str, type[Any]] = {
+    "rollout": RolloutSettings,
+    "localaws": LocalAwsTimers,
+}
+
+
+def config_paths(cwd: Path | None = None) -> list[Path]:
+    """The files searched, in order; the first that exists is used."""
+    home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    return [(cwd or Path.cwd()) / "freshfleet.toml", home / "freshfleet" / "config.toml"]
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Load the configuration with flags > environment > file > defaults.
+
+    `path` forces a file (missing is then an error); otherwise the first of
+    `config_paths()` that exists is read. `overrides` are flag values as dotted keys
+    (`{"rollout.bake_seconds": 5}`); `None` values are ignored so argparse defaults pass
+    through. Raises ConfigError naming the file and key on any unknown key or bad value.
+    """
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file")
+        candidates = [path]
+    else:
+        candidates = [p for p in config_paths() if p.is_file()]
+    if candidates:
+        source = str(candidates[0])
+        try:
+            data = tomllib.loads(candidates[0].read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+
+    flat = _flatten(data, source)
+    flat.update(_from_env(os.environ if env is None else env))
+    flat.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return _build(flat, source)
+
+
+def _flatten(data: Mapping[str, Any], source: str, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and dotted not in ("keymap",):
+            flat.update(_flatten(value, source, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """`FRESHFLEET_ROLLOUT__BAKE_SECONDS=5` -> `rollout.bake_seconds`; `FRESHFLEET_TABLE_PREFIX`."""
+    out: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith("FRESHFLEET_") or name in _NOT_CONFIG_ENV:
+            continue
+        key = name.removeprefix("FRESHFLEET_").lower().replace("__", ".")
+        out[key] = value
+    return out
+
+
+# Environment variables of ours that are not configuration keys.
+_NOT_CONFIG_ENV = frozenset(
+    {
+        "FRESHFLEET_APP",
+        "FRESHFLEET_VERSION",
+        "FRESHFLEET_ROLLOUT",
+        "FRESHFLEET_SIMULATE",
+        "FRESHFLEET_ENDPOINT_FILE",
+        "FRESHFLEET_LOCALAWS_DIR",
+    }
+)
+
+
+def _build(flat: Mapping[str, Any], source: str) -> Config:
+    sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    tables: dict[str, str] = {}
+    prefix: str | None = None
+    top: dict[str, Any] = {}
+    for key, value in flat.items():
+        head, _, rest = key.partition(".")
+        if head in _SECTIONS and rest:
+            cls = _SECTIONS[head]
+            names = {f.name: f for f in dataclasses.fields(cls)}
+            if rest not in names:
+                raise ConfigError(f"{source}: unknown key '{key}'")
+            sections[head][rest] = _coerce(value, names[rest].type, key, source)
+        elif head == "tables" and rest:
+            if rest == "prefix":
+                prefix = str(value)
+            elif rest in {f.name for f in dataclasses.fields(Tables)}:
+                tables[rest] = str(value)
+            else:
+                raise ConfigError(f"{source}: unknown key '{key}'")
+        elif key == "keymap":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: 'keymap' must be a table of binding id = keys")
+            top["keymap"] = {str(k): str(v) for k, v in value.items()}
+        elif key.startswith("keymap."):
+            top.setdefault("keymap", {})[rest] = str(value)
+        elif key == "production_accounts":
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list | tuple):
+                raise ConfigError(f"{source}: 'production_accounts' must be a list of account ids")
+            top["production_accounts"] = tuple(str(i).strip() for i in items if str(i).strip())
+        elif key == "theme":
+            top["theme"] = str(value)
+        else:
+            raise ConfigError(f"{source}: unknown key '{key}'")
+    base = Tables.with_prefix(prefix) if prefix is not None else Tables()
+    return Config(
+        tables=dataclasses.replace(base, **tables),
+        rollout=RolloutSettings(**sections["rollout"]),
+        localaws=LocalAwsTimers(**sections["localaws"]),
+        source=source,
+        **top,
+    )
+
+
+def _coerce(value: Any, annotation: Any, key: str, source: str) -> Any:
+    kind = (
+        annotation
+        if isinstance(annotation, type)
+        else {"float": float, "int": int}.get(str(annotation), str)
+    )
+    try:
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: '{key}' must be {kind.__name__}, got {value!r}") from None

@@ -1,0 +1,226 @@
+"""The one door to AWS: an aiobotocore session whose clients are created once and reused.
+
+Every client uses adaptive retries and the chosen Backend's endpoint, profile and region.
+AWS failures are turned into `AwsError`s whose message names the cause (and, for access
+denied, the IAM action) so the faces can show them as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import Any, TypeVar
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+)
+
+from rollout.backend import Backend
+
+T = TypeVar("T")
+
+SERVICES = ("ec2", "elbv2", "autoscaling", "dynamodb", "s3", "sts", "ssm", "iam")
+
+# Credentials a local endpoint accepts; never used for real AWS.
+_LOCAL_CREDENTIALS = {"aws_access_key_id": "freshfleet", "aws_secret_access_key": "freshfleet"}
+
+_EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
+_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+_CREDENTIAL_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure"}
+_THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded"}
+
+
+class AwsError(RuntimeError):
+    """An AWS call failed; `code` is AWS's error code (or ours), `message` says why."""
+
+    def __init__(self, message: str, *, code: str = "", operation: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.operation = operation
+
+
+class CredentialsError(AwsError):
+    """Credentials are missing, expired or rejected."""
+
+
+class AccessDenied(AwsError):
+    """The caller lacks an IAM permission; `action` names it (e.g. `ec2:RunInstances`)."""
+
+    def __init__(self, message: str, *, action: str, code: str = "AccessDenied") -> None:
+        super().__init__(message, code=code, operation=action)
+        self.action = action
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action name of an API operation: `elasticloadbalancing:DescribeTargetHealth`."""
+    prefix = {"elbv2": "elasticloadbalancing", "stepfunctions": "states"}.get(service, service)
+    return f"{prefix}:{operation}"
+
+
+def translate(exc: BaseException, service: str = "", operation: str = "") -> AwsError:
+    """Turn a botocore failure into an AwsError with a message a person can act on."""
+    if isinstance(exc, AwsError):
+        return exc
+    if isinstance(exc, NoCredentialsError):
+        return CredentialsError(
+            "no AWS credentials found: set AWS_PROFILE or pass --profile "
+            "(or use --endpoint-url for a local endpoint)",
+            code="NoCredentials",
+        )
+    if isinstance(exc, ProfileNotFound):
+        return CredentialsError(f"AWS profile not found: {exc}", code="ProfileNotFound")
+    if isinstance(exc, NoRegionError):
+        return AwsError("no AWS region: pass --region or set AWS_REGION", code="NoRegion")
+    if isinstance(exc, EndpointConnectionError):
+        return AwsError(
+            f"cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}: is the endpoint "
+            "URL right, and the region a real one?",
+            code="EndpointConnectionError",
+        )
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        message = str(err.get("Message", "")) or str(exc)
+        op = exc.operation_name or operation
+        if code in _EXPIRED_CODES:
+            return CredentialsError(
+                f"AWS credentials expired ({code}): refresh them (e.g. `aws sso login`) and retry",
+                code=code,
+                operation=op,
+            )
+        if code in _CREDENTIAL_CODES:
+            return CredentialsError(
+                f"AWS rejected the credentials ({code}): {message}", code=code, operation=op
+            )
+        if code in _DENIED_CODES:
+            action = iam_action(service, op) if service else op
+            return AccessDenied(
+                f"access denied: the caller lacks {action} ({message})", action=action, code=code
+            )
+        where = f"{service}:{op}" if service else op
+        return AwsError(f"{where} failed: {code}: {message}", code=code, operation=op)
+    if isinstance(exc, BotoCoreError):
+        return AwsError(str(exc), code=type(exc).__name__, operation=operation)
+    return AwsError(str(exc) or type(exc).__name__, code=type(exc).__name__, operation=operation)
+
+
+def is_throttle(exc: BaseException) -> bool:
+    return isinstance(exc, AwsError) and exc.code in _THROTTLE_CODES
+
+
+class Gateway:
+    """Clients for one Backend, created lazily, reused, and closed with the gateway.
+
+    Use as `async with Gateway(backend) as gw: ec2 = await gw.client("ec2")`.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        max_attempts: int = 10,
+        max_pool_connections: int = 20,
+        session: AioSession | None = None,
+    ) -> None:
+        self.backend = backend
+        self._session = session or get_session()
+        if backend.profile:
+            self._session.set_config_variable("profile", backend.profile)
+        self._config = AioConfig(
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            max_pool_connections=max_pool_connections,
+            connect_timeout=5,
+            read_timeout=60,
+        )
+        self._stack = AsyncExitStack()
+        self._clients: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+        self._event_handlers: list[tuple[str, Callable[..., Any]]] = []
+
+    @property
+    def session(self) -> AioSession:
+        return self._session
+
+    def register(self, event: str, handler: Callable[..., Any]) -> None:
+        """Register a botocore event handler on every client (existing and future)."""
+        self._event_handlers.append((event, handler))
+        for client in self._clients.values():
+            client.meta.events.register(event, handler)
+
+    async def client(self, service: str) -> Any:
+        """The shared client for `service`, created on first use."""
+        existing = self._clients.get(service)
+        if existing is not None:
+            return existing
+        async with self._lock:
+            if service not in self._clients:
+                kwargs: dict[str, Any] = {"config": self._config}
+                if self.backend.region:
+                    kwargs["region_name"] = self.backend.region
+                if self.backend.endpoint_url:
+                    kwargs["endpoint_url"] = self.backend.endpoint_url
+                if self.backend.local:
+                    kwargs.update(_LOCAL_CREDENTIALS)
+                try:
+                    creator: Any = self._session.create_client
+                    client = await self._stack.enter_async_context(creator(service, **kwargs))
+                except Exception as exc:  # profile/region problems surface here
+                    raise translate(exc, service) from exc
+                for event, handler in self._event_handlers:
+                    client.meta.events.register(event, handler)
+                self._clients[service] = client
+        return self._clients[service]
+
+    async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Call one operation (snake_case name) and translate any failure into AwsError."""
+        client = await self.client(service)
+        try:
+            result: dict[str, Any] = await getattr(client, operation)(**params)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, service, _camel(operation)) from exc
+        return result
+
+    async def paginate(self, service: str, operation: str, key: str, **params: Any) -> list[Any]:
+        """Every item under `key` across all pages of a paginated operation."""
+        client = await self.client(service)
+        items: list[Any] = []
+        try:
+            async for page in client.get_paginator(operation).paginate(**params):
+                items.extend(page.get(key, []))
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, service, _camel(operation)) from exc
+        return items
+
+    async def account_id(self) -> str:
+        """The caller's account id (from STS)."""
+        ident = await self.call("sts", "get_caller_identity")
+        return str(ident.get("Account", ""))
+
+    async def close(self) -> None:
+        self._clients.clear()
+        with contextlib.suppress(Exception):
+            await self._stack.aclose()
+
+    async def __aenter__(self) -> Gateway:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def _camel(operation: str) -> str:
+    return "".join(part.capitalize() for part in operation.split("_"))
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking or CPU-heavy work off the event loop."""
+    return await asyncio.to_thread(fn, *args)

@@ -1,0 +1,1 @@
+"""The DynamoDB ledger: releases, rollouts, locks and instances tables (DESIGN §3)."""

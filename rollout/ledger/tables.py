@@ -1,0 +1,122 @@
+"""The four ledger tables' schemas and `setup`, which creates them idempotently."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from rollout.config import Tables
+from rollout.gateway import AwsError, Gateway
+
+ROLLOUTS_STATE_INDEX = "state-index"
+
+
+@dataclass(frozen=True, slots=True)
+class TableSetup:
+    """What `setup` did for one table."""
+
+    name: str
+    created: bool
+
+
+def table_specs(tables: Tables) -> list[dict[str, Any]]:
+    """The CreateTable parameters of every ledger table (on-demand billing)."""
+    s = {"AttributeType": "S"}
+    return [
+        {
+            "TableName": tables.releases,
+            "KeySchema": [
+                {"AttributeName": "app", "KeyType": "HASH"},
+                {"AttributeName": "version", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "app", **s},
+                {"AttributeName": "version", **s},
+            ],
+        },
+        {
+            "TableName": tables.rollouts,
+            "KeySchema": [
+                {"AttributeName": "app", "KeyType": "HASH"},
+                {"AttributeName": "rollout_id", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "app", **s},
+                {"AttributeName": "rollout_id", **s},
+                {"AttributeName": "state", **s},
+            ],
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": ROLLOUTS_STATE_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "state", "KeyType": "HASH"},
+                        {"AttributeName": "rollout_id", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        },
+        {
+            "TableName": tables.locks,
+            "KeySchema": [{"AttributeName": "app", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "app", **s}],
+        },
+        {
+            "TableName": tables.instances,
+            "KeySchema": [{"AttributeName": "instance_id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "instance_id", **s}],
+        },
+    ]
+
+
+async def setup_tables(gateway: Gateway, tables: Tables) -> list[TableSetup]:
+    """Create every ledger table that does not exist and wait until all are ACTIVE.
+
+    Idempotent: existing tables are left as they are. Returns one TableSetup per table.
+    """
+    existing = set(await gateway.paginate("dynamodb", "list_tables", "TableNames"))
+    results: list[TableSetup] = []
+    for spec in table_specs(tables):
+        name = spec["TableName"]
+        if name in existing:
+            results.append(TableSetup(name, created=False))
+            continue
+        try:
+            await gateway.call("dynamodb", "create_table", BillingMode="PAY_PER_REQUEST", **spec)
+        except AwsError as exc:
+            if exc.code != "ResourceInUseException":
+                raise
+            results.append(TableSetup(name, created=False))
+            continue
+        results.append(TableSetup(name, created=True))
+    await asyncio.gather(*(_wait_active(gateway, r.name) for r in results))
+    # Housekeeping only: the lock logic never relies on TTL (DESIGN §3).
+    for name in (tables.locks,):
+        # Already enabled, or not supported by the endpoint: either way nothing to do.
+        with contextlib.suppress(AwsError):
+            await gateway.call(
+                "dynamodb",
+                "update_time_to_live",
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
+            )
+    return results
+
+
+async def _wait_active(gateway: Gateway, name: str, within: float = 120.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        desc = await gateway.call("dynamodb", "describe_table", TableName=name)
+        if desc["Table"].get("TableStatus") == "ACTIVE":
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AwsError(f"table {name} did not become ACTIVE in {within:.0f} s")
+        await asyncio.sleep(1.0)
+
+
+async def missing_tables(gateway: Gateway, tables: Tables) -> list[str]:
+    """The ledger tables that do not exist (for clear "run `freshfleet setup`" errors)."""
+    existing = set(await gateway.paginate("dynamodb", "list_tables", "TableNames"))
+    return [spec["TableName"] for spec in table_specs(tables) if spec["TableName"] not in existing]

@@ -1,0 +1,229 @@
+"""The domain model: immutable snapshots of a fleet as AWS and the ledger describe it.
+
+Every object here is a frozen dataclass. State changes are new snapshots, which the faces
+diff (see `rollout.observer`), so nothing here is ever mutated after construction.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# Tags that identify freshfleet's resources (DESIGN §3). The release is known from tags,
+# never from names.
+TAG_APP = "freshfleet:app"
+TAG_RELEASE = "freshfleet:release"
+TAG_ROLLOUT = "freshfleet:rollout"
+
+
+class InstanceState(enum.StrEnum):
+    """EC2's instance state names."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SHUTTING_DOWN = "shutting-down"
+    TERMINATED = "terminated"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class HealthState(enum.StrEnum):
+    """ELBv2 target health states; only HEALTHY counts as healthy (DESIGN §4, gate)."""
+
+    INITIAL = "initial"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    UNUSED = "unused"
+    DRAINING = "draining"
+    UNAVAILABLE = "unavailable"
+    UNKNOWN = "unknown"
+
+
+class Phase(enum.StrEnum):
+    """The boot agent's phases, in the order they run (DESIGN §6)."""
+
+    FETCH = "fetch"
+    VERIFY = "verify"
+    EXTRACT = "extract"
+    BUILD = "build"
+    RUN = "run"
+    HEALTH = "health"
+
+
+class PhaseStatus(enum.StrEnum):
+    START = "start"
+    OK = "ok"
+    FAIL = "fail"
+
+
+class GroupRole(enum.StrEnum):
+    """What a server group is doing for its app, from listener weights and the ledger."""
+
+    SERVING = "serving"  # weight > 0 on the app's listener
+    RETAINED = "retained"  # out of traffic, kept through the bake for instant rollback
+    LAUNCHING = "launching"  # created by a running rollout, not yet in traffic
+    RETIRING = "retiring"  # being scaled to zero and deleted
+    IDLE = "idle"  # out of traffic and not part of any rollout (an orphan, or pre-retire)
+
+
+@dataclass(frozen=True, slots=True)
+class BootPhase:
+    """One line of the boot agent's report, from the instances table or the console."""
+
+    phase: Phase
+    status: PhaseStatus
+    at: datetime
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status is PhaseStatus.FAIL
+
+
+@dataclass(frozen=True, slots=True)
+class TargetHealth:
+    """A target's health in one target group, with AWS's reason code and description."""
+
+    state: HealthState
+    reason: str = ""
+    description: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.state is HealthState.HEALTHY
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """An EC2 instance of a server group: the three views side by side.
+
+    `state` is EC2's, `health` the target group's (None when not registered), `release`
+    from the instance's tags, `boot` the last phase from the instances table.
+    """
+
+    instance_id: str
+    state: InstanceState
+    app: str
+    release: str
+    rollout_id: str
+    group: str  # the ASG name
+    az: str = ""
+    instance_type: str = ""
+    launched_at: datetime | None = None
+    private_ip: str = ""
+    health: TargetHealth | None = None
+    boot: BootPhase | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerGroup:
+    """One rollout's ASG, its target group and its launch-template version."""
+
+    name: str  # the ASG name, `<app>-<rollout id>` cut to AWS's limits
+    app: str
+    release: str
+    rollout_id: str
+    target_group_arn: str
+    launch_template_id: str = ""
+    launch_template_version: str = ""
+    min_size: int = 0
+    max_size: int = 0
+    desired: int = 0
+    health_check_type: str = "EC2"
+    grace_period: int = 0
+    weight: int = 0
+    role: GroupRole = GroupRole.IDLE
+    instance_ids: tuple[str, ...] = ()
+    created_at: datetime | None = None
+
+    @property
+    def in_traffic(self) -> bool:
+        return self.weight > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A release record from the releases table."""
+
+    app: str
+    version: str
+    url: str
+    sha256: str
+    port: int = 8080
+    health_path: str = "/health"
+    created_at: datetime | None = None
+    created_by: str = ""
+    notes: str = ""
+    simulate: Mapping[str, object] | None = None  # localaws only: failure injection
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    """Who holds an app's deploy lock, since when, until when, and why."""
+
+    app: str
+    owner: str
+    acquired_at: datetime
+    expires_at: datetime
+    message: str = ""
+    caller_arn: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """An app: its listener, its server groups and what it serves."""
+
+    name: str
+    listener_arn: str = ""
+    rule_arn: str = ""  # set when the app is a listener rule on a shared ALB
+    load_balancer_arn: str = ""
+    load_balancer_url: str = ""  # http(s)://<DNSName>:<port>
+    launch_template_id: str = ""
+    groups: tuple[ServerGroup, ...] = ()
+    lock: LockInfo | None = None
+    active_rollout_id: str = ""
+
+    @property
+    def serving(self) -> tuple[ServerGroup, ...]:
+        return tuple(g for g in self.groups if g.role is GroupRole.SERVING)
+
+    @property
+    def serving_release(self) -> str:
+        """The release of the group with the largest weight, or "" when none serves."""
+        live = sorted(self.serving, key=lambda g: g.weight, reverse=True)
+        return live[0].release if live else ""
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSnapshot:
+    """Everything known about the fleet at one moment; built fresh on every observer tick."""
+
+    taken_at: datetime
+    apps: tuple[App, ...] = ()
+    instances: Mapping[str, Instance] = field(default_factory=dict)
+    backend: str = ""  # "LOCAL SANDBOX" or "<account id> <region>"
+
+    def app(self, name: str) -> App | None:
+        return next((a for a in self.apps if a.name == name), None)
+
+    def instances_of(self, group: ServerGroup) -> tuple[Instance, ...]:
+        return tuple(self.instances[i] for i in group.instance_ids if i in self.instances)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetDiff:
+    """What changed between two snapshots, keyed by instance id and group name."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    groups_changed: tuple[str, ...] = ()
+    apps_changed: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.added or self.removed or self.changed or self.groups_changed or self.apps_changed
+        )
