@@ -68,11 +68,14 @@ def validate_release(release: Release, *, allow_insecure_url: bool = False) -> N
 
 
 def validate_url(url: str, *, allow_insecure_url: bool = False) -> None:
-    """https:// or s3:// only (http:// with allow_insecure_url), with a safe character set."""
+    """https:// or s3:// only (http:// to loopback, or with allow_insecure_url), safe characters."""
     if not url or not _URL.match(url):
         raise UserDataError(f"release URL {url!r} holds characters that are not allowed")
-    scheme = urlsplit(url).scheme
-    allowed = {"https", "s3"} | ({"http"} if allow_insecure_url else set())
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    # Loopback http cannot be intercepted on the network: a local release server is fine.
+    loopback = parts.hostname in ("localhost", "::1") or (parts.hostname or "").startswith("127.")
+    allowed = {"https", "s3"} | ({"http"} if allow_insecure_url or loopback else set())
     if scheme not in allowed:
         hint = " (pass --allow-insecure-url for http://)" if scheme == "http" else ""
         raise UserDataError(f"release URL scheme {scheme or '(none)'}:// is not allowed{hint}")
