@@ -1,0 +1,73 @@
+"""Backend discovery (DESIGN §2): flags first, then a running localaws, never a stale one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rollout.backend import (
+    LOCAL_LABEL,
+    NoBackendError,
+    discover_backend,
+    endpoint_file_path,
+    read_endpoint_file,
+    remove_endpoint_file,
+    require_backend,
+    write_endpoint_file,
+)
+
+
+@pytest.fixture
+def endpoint_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "localaws.json"
+    monkeypatch.setenv("FRESHFLEET_ENDPOINT_FILE", str(path))
+    return path
+
+
+def test_default_path_prefers_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FRESHFLEET_ENDPOINT_FILE", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+    assert endpoint_file_path() == Path("/run/user/1000/freshfleet/localaws.json")
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert endpoint_file_path() == Path.home() / ".cache/freshfleet/localaws.json"
+
+
+def test_running_localaws_is_found_and_labelled(endpoint_file: Path) -> None:
+    write_endpoint_file({"url": "http://127.0.0.1:4599", "pid": os.getpid(), "region": "eu-west-1"})
+    backend = discover_backend()
+    assert backend is not None and backend.local
+    assert backend.endpoint_url == "http://127.0.0.1:4599"
+    assert backend.region == "eu-west-1"
+    assert backend.label == LOCAL_LABEL
+
+
+def test_stale_endpoint_file_is_ignored(endpoint_file: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    write_endpoint_file({"url": "http://127.0.0.1:4599", "pid": dead.pid})
+    assert read_endpoint_file() is None
+    assert discover_backend() is None
+    with pytest.raises(NoBackendError, match="freshfleet localaws"):
+        require_backend()
+
+
+def test_flags_win_over_a_running_localaws(endpoint_file: Path) -> None:
+    write_endpoint_file({"url": "http://127.0.0.1:4599", "pid": os.getpid()})
+    explicit = discover_backend(endpoint_url="http://127.0.0.1:9999")
+    assert explicit is not None and not explicit.local
+    real = discover_backend(profile="prod", region="eu-central-1")
+    assert real is not None and real.endpoint_url is None and real.profile == "prod"
+    same = discover_backend(endpoint_url="http://127.0.0.1:4599")
+    assert same is not None and same.local
+
+
+def test_remove_only_own_file(endpoint_file: Path) -> None:
+    write_endpoint_file({"url": "http://x", "pid": os.getpid()})
+    remove_endpoint_file(os.getpid() + 1)
+    assert endpoint_file.exists()
+    remove_endpoint_file(os.getpid())
+    assert not endpoint_file.exists()
