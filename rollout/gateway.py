@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
+import botocore.session
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
+from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -141,10 +144,17 @@ class Gateway:
             connect_timeout=5,
             read_timeout=60,
         )
+        self._sync_config = Config(
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            connect_timeout=5,
+            read_timeout=60,
+        )
         self._stack = AsyncExitStack()
         self._clients: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._event_handlers: list[tuple[str, Callable[..., Any]]] = []
+        self._sync_clients: dict[str, Any] = {}
+        self._sync_lock = threading.Lock()
 
     @property
     def session(self) -> AioSession:
@@ -153,7 +163,7 @@ class Gateway:
     def register(self, event: str, handler: Callable[..., Any]) -> None:
         """Register a botocore event handler on every client (existing and future)."""
         self._event_handlers.append((event, handler))
-        for client in self._clients.values():
+        for client in [*self._clients.values(), *self._sync_clients.values()]:
             client.meta.events.register(event, handler)
 
     async def client(self, service: str) -> Any:
@@ -163,13 +173,7 @@ class Gateway:
             return existing
         async with self._lock:
             if service not in self._clients:
-                kwargs: dict[str, Any] = {"config": self._config}
-                if self.backend.region:
-                    kwargs["region_name"] = self.backend.region
-                if self.backend.endpoint_url:
-                    kwargs["endpoint_url"] = self.backend.endpoint_url
-                if self.backend.local:
-                    kwargs.update(_LOCAL_CREDENTIALS)
+                kwargs = self._client_kwargs(service)
                 try:
                     creator: Any = self._session.create_client
                     client = await self._stack.enter_async_context(creator(service, **kwargs))
@@ -179,6 +183,55 @@ class Gateway:
                     client.meta.events.register(event, handler)
                 self._clients[service] = client
         return self._clients[service]
+
+    def _client_kwargs(self, service: str) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"config": self._config}
+        if self.backend.region:
+            kwargs["region_name"] = self.backend.region
+            if not self.backend.endpoint_url:
+                check_region(self._session, service, self.backend.region)
+        if self.backend.endpoint_url:
+            kwargs["endpoint_url"] = self.backend.endpoint_url
+        if self.backend.local:
+            kwargs.update(_LOCAL_CREDENTIALS)
+        return kwargs
+
+    def _sync_client(self, service: str) -> Any:
+        """A plain botocore client for work done on a thread (same backend, same handlers)."""
+        with self._sync_lock:
+            client = self._sync_clients.get(service)
+            if client is None:
+                session = botocore.session.get_session()
+                if self.backend.profile:
+                    session.set_config_variable("profile", self.backend.profile)
+                kwargs = self._client_kwargs(service)
+                kwargs["config"] = self._sync_config
+                client = session.create_client(service, **kwargs)
+                for event, handler in self._event_handlers:
+                    client.meta.events.register(event, handler)
+                self._sync_clients[service] = client
+            return client
+
+    async def paginate_in_thread(
+        self, service: str, operation: str, key: str, **params: Any
+    ) -> list[Any]:
+        """Like `paginate`, but the calls and their parsing run on a worker thread.
+
+        For huge sweeps (a first `describe_instances` of thousands of instances) whose
+        response parsing would otherwise stall the event loop for a second or more.
+        """
+
+        def sweep() -> list[Any]:
+            client = self._sync_client(service)
+            items: list[Any] = []
+            try:
+                for page in client.get_paginator(operation).paginate(**params):
+                    items.extend(page.get(key, []))
+            except (ClientError, BotoCoreError) as exc:
+                raise translate(exc, service, _camel(operation)) from exc
+            return items
+
+        return await in_thread(sweep)
 
     async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """Call one operation (snake_case name) and translate any failure into AwsError."""
@@ -207,6 +260,10 @@ class Gateway:
 
     async def close(self) -> None:
         self._clients.clear()
+        for sync_client in self._sync_clients.values():
+            with contextlib.suppress(Exception):
+                sync_client.close()
+        self._sync_clients.clear()
         with contextlib.suppress(Exception):
             await self._stack.aclose()
 
@@ -215,6 +272,19 @@ class Gateway:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def check_region(session: Any, service: str, region: str) -> None:
+    """Raise AwsError when `region` is not one of the service's known AWS regions."""
+    known: set[str] = set()
+    for partition in session.get_available_partitions():
+        known.update(session.get_available_regions(service, partition_name=partition))
+    if known and region not in known:
+        raise AwsError(
+            f"unknown AWS region {region!r}: pass --region with a real region "
+            "(for example us-east-1)",
+            code="UnknownRegion",
+        )
 
 
 def _camel(operation: str) -> str:

@@ -1,0 +1,188 @@
+"""Reading the rollouts table: an app's history, the running rollouts, boot durations.
+
+Read-only views of the items the rollout state machine writes (`rollout.ledger.rollouts`);
+unknown or missing fields are tolerated so an old item never breaks a listing.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rollout.config import Tables
+from rollout.gateway import Gateway
+from rollout.ledger.instances import InstanceBoot
+from rollout.ledger.items import from_item, parse_time, to_item
+from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
+
+ACTIVE_STATES = ("planned", "running")
+FINISHED_STATES = ("succeeded", "failed", "rolled_back", "aborted", "detached")
+# Steps whose span is "launch until every new instance is healthy": the boot time.
+_BOOT_SPAN = ("launch", "gate")
+# Step statuses that mean "finished well" (the state machine writes "ok").
+_DONE = ("ok", "succeeded", "done")
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutStep:
+    name: str
+    status: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    detail: str = ""
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutRecord:
+    """One rollout as the ledger holds it."""
+
+    app: str
+    rollout_id: str
+    from_release: str
+    to_release: str
+    strategy: str
+    state: str
+    owner: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    outcome: str = ""
+    reason: str = ""
+    abort_requested: bool = False
+    steps: tuple[RolloutStep, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Start to finish, or None while it runs (or when a time is missing)."""
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    def step(self, name: str) -> RolloutStep | None:
+        """The last step of that name."""
+        return next((s for s in reversed(self.steps) if s.name == name), None)
+
+    @property
+    def shifted(self) -> bool:
+        """True once the listener forwards to the new group (the shift step finished ok)."""
+        shift = self.step("shift")
+        return shift is not None and shift.status in _DONE
+
+
+def rollout_of(values: Mapping[str, Any]) -> RolloutRecord:
+    """A RolloutRecord from a rollouts-table item's plain values."""
+    steps = tuple(
+        RolloutStep(
+            name=str(s.get("name", "")),
+            status=str(s.get("status", "")),
+            started_at=parse_time(s.get("started_at")),
+            finished_at=parse_time(s.get("finished_at")),
+            detail=str(s.get("detail", "")),
+        )
+        for s in values.get("steps") or ()
+        if isinstance(s, Mapping)
+    )
+    return RolloutRecord(
+        app=str(values["app"]),
+        rollout_id=str(values["rollout_id"]),
+        from_release=str(values.get("from_release") or ""),
+        to_release=str(values.get("to_release") or ""),
+        strategy=str(values.get("strategy") or ""),
+        state=str(values.get("state") or ""),
+        owner=str(values.get("owner") or ""),
+        started_at=parse_time(values.get("started_at")),
+        finished_at=parse_time(values.get("finished_at")),
+        outcome=str(values.get("outcome") or ""),
+        reason=str(values.get("reason") or ""),
+        abort_requested=bool(values.get("abort_requested")),
+        steps=steps,
+    )
+
+
+async def app_history(
+    gateway: Gateway, tables: Tables, app: str, *, limit: int | None = None
+) -> list[RolloutRecord]:
+    """The app's rollouts, newest first (rollout ids sort by time)."""
+    params: dict[str, Any] = {
+        "TableName": tables.rollouts,
+        "KeyConditionExpression": "app = :app",
+        "ExpressionAttributeValues": to_item({":app": app}),
+        "ScanIndexForward": False,
+    }
+    if limit:
+        out = await gateway.call("dynamodb", "query", Limit=limit, **params)
+        items = out.get("Items", [])
+    else:
+        items = await gateway.paginate("dynamodb", "query", "Items", **params)
+    return [rollout_of(from_item(i)) for i in items]
+
+
+async def active_rollouts(gateway: Gateway, tables: Tables) -> list[RolloutRecord]:
+    """Every planned or running rollout of every app (through the state index)."""
+    found: list[RolloutRecord] = []
+    for state in ACTIVE_STATES:
+        items = await gateway.paginate(
+            "dynamodb",
+            "query",
+            "Items",
+            TableName=tables.rollouts,
+            IndexName=ROLLOUTS_STATE_INDEX,
+            KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues=to_item({":s": state}),
+        )
+        found.extend(rollout_of(from_item(i)) for i in items)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class BootDurations:
+    """Seconds from launch to healthy, per release, for the ETA of a rollout's gate."""
+
+    samples: Mapping[str, tuple[float, ...]]
+
+    def typical(self, release: str | None = None) -> float | None:
+        """The median for the release, else over all releases; None without samples."""
+        values = self.samples.get(release, ()) if release else ()
+        if not values:
+            values = tuple(v for vs in self.samples.values() for v in vs)
+        return statistics.median(values) if values else None
+
+
+def boot_durations(
+    rollouts: Iterable[RolloutRecord],
+    boots: Iterable[InstanceBoot] = (),
+    launched_at: Mapping[str, datetime] | None = None,
+) -> BootDurations:
+    """Boot durations per release from the instances table and the rollouts' steps.
+
+    An instance that reached `health ok` gives one sample: from its recorded start (or
+    its launch time, when known) to that report. A rollout whose gate passed gives one
+    sample: from the start of its launch step to the end of its gate step.
+    """
+    samples: dict[str, list[float]] = {}
+    for b in boots:
+        start = b.started_at or (launched_at or {}).get(b.instance_id)
+        if b.final and not b.boot.failed and start is not None:
+            seconds = (b.boot.at - start).total_seconds()
+            if seconds >= 0:
+                samples.setdefault(b.release, []).append(seconds)
+    for r in rollouts:
+        launch, gate = (r.step(n) for n in _BOOT_SPAN)
+        if launch and gate and launch.started_at and gate.finished_at and gate.status in _DONE:
+            seconds = (gate.finished_at - launch.started_at).total_seconds()
+            if seconds >= 0:
+                samples.setdefault(r.to_release, []).append(seconds)
+    return BootDurations({k: tuple(v) for k, v in samples.items()})

@@ -1,0 +1,124 @@
+"""The instances table: the boot agent's latest phase per instance (DESIGN §3, §6).
+
+The agent writes one item per instance (`instance_id`, app, release, phase, status,
+detail, updated_at), overwriting it at every phase, so an item is the latest phase.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rollout.config import Tables
+from rollout.gateway import Gateway
+from rollout.ledger.items import from_item, iso, parse_time, to_item
+from rollout.model import BootPhase, Phase, PhaseStatus
+
+BATCH_GET_LIMIT = 100  # DynamoDB's BatchGetItem key limit
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceBoot:
+    """One instances-table item: where an instance's boot stands."""
+
+    instance_id: str
+    app: str
+    release: str
+    boot: BootPhase
+    started_at: datetime | None = None  # when the agent began, if it recorded it
+
+    @property
+    def final(self) -> bool:
+        """True when the boot can no longer change: healthy, or a phase failed."""
+        return self.boot.failed or (
+            self.boot.phase is Phase.HEALTH and self.boot.status is PhaseStatus.OK
+        )
+
+
+def boot_of(values: dict[str, Any]) -> InstanceBoot | None:
+    """An InstanceBoot from an item's plain values; None when the phase is unreadable."""
+    try:
+        phase = Phase(str(values.get("phase", "")))
+        status = PhaseStatus(str(values.get("status", "")))
+    except ValueError:
+        return None
+    at = parse_time(values.get("updated_at")) or datetime.fromtimestamp(0, UTC)
+    return InstanceBoot(
+        instance_id=str(values["instance_id"]),
+        app=str(values.get("app", "")),
+        release=str(values.get("release", "")),
+        boot=BootPhase(phase, status, at, str(values.get("detail", ""))),
+        started_at=parse_time(values.get("started_at")),
+    )
+
+
+async def latest_phases(
+    gateway: Gateway, tables: Tables, instance_ids: Iterable[str]
+) -> dict[str, InstanceBoot]:
+    """The latest boot phase of each instance that has reported one (batched gets)."""
+    ids = sorted(set(instance_ids))
+    batches = [ids[i : i + BATCH_GET_LIMIT] for i in range(0, len(ids), BATCH_GET_LIMIT)]
+    results = await asyncio.gather(*(_batch_get(gateway, tables.instances, b) for b in batches))
+    out: dict[str, InstanceBoot] = {}
+    for items in results:
+        for item in items:
+            boot = boot_of(from_item(item))
+            if boot is not None:
+                out[boot.instance_id] = boot
+    return out
+
+
+async def _batch_get(gateway: Gateway, table: str, ids: list[str]) -> list[dict[str, Any]]:
+    request: dict[str, Any] = {table: {"Keys": [to_item({"instance_id": i}) for i in ids]}}
+    items: list[dict[str, Any]] = []
+    for attempt in range(8):
+        out = await gateway.call("dynamodb", "batch_get_item", RequestItems=request)
+        items.extend(out.get("Responses", {}).get(table, []))
+        request = out.get("UnprocessedKeys") or {}
+        if not request:
+            break
+        await asyncio.sleep(0.05 * 2**attempt)  # DynamoDB asks us to back off
+    return items
+
+
+async def app_boots(gateway: Gateway, tables: Tables, app: str) -> list[InstanceBoot]:
+    """Every instances-table item of one app (a scan: for boot statistics, not per tick)."""
+    items = await gateway.paginate(
+        "dynamodb",
+        "scan",
+        "Items",
+        TableName=tables.instances,
+        FilterExpression="app = :app",
+        ExpressionAttributeValues=to_item({":app": app}),
+    )
+    return [b for b in (boot_of(from_item(i)) for i in items) if b is not None]
+
+
+async def record_phase(
+    gateway: Gateway,
+    tables: Tables,
+    *,
+    instance_id: str,
+    app: str,
+    release: str,
+    phase: Phase,
+    status: PhaseStatus,
+    detail: str = "",
+    at: datetime | None = None,
+    started_at: datetime | None = None,
+) -> None:
+    """Write an instance's latest phase, as the boot agent does."""
+    values: dict[str, Any] = {
+        "instance_id": instance_id,
+        "app": app,
+        "release": release,
+        "phase": phase.value,
+        "status": status.value,
+        "detail": detail,
+        "updated_at": iso(at or datetime.now(UTC)),
+        "started_at": iso(started_at) if started_at else None,
+    }
+    await gateway.call("dynamodb", "put_item", TableName=tables.instances, Item=to_item(values))
