@@ -204,6 +204,7 @@ class FleetSnapshot:
     apps: tuple[App, ...] = ()
     instances: Mapping[str, Instance] = field(default_factory=dict)
     backend: str = ""  # "LOCAL SANDBOX" or "<account id> <region>"
+    warnings: tuple[str, ...] = ()  # what could not be read this tick (a missing table, ...)
 
     def app(self, name: str) -> App | None:
         return next((a for a in self.apps if a.name == name), None)

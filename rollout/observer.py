@@ -1,0 +1,502 @@
+"""The fleet observer: a fresh FleetSnapshot per tick and its diff with the previous one.
+
+Built for big fleets. A steady tick makes only cheap calls: the ASGs tagged
+`freshfleet:app`, the instance states (`describe_instance_status`), the forward weights of
+the apps' listeners and rules, the target health of groups in traffic or in a rollout,
+and the ledger (running rollouts, locks, boot phases not yet final). `describe_instances`
+runs only for instances it has not seen or whose state changed, and a huge first sweep
+is fetched and parsed on a worker thread so the event loop keeps drawing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from rollout.config import Tables
+from rollout.discovery import TrafficPoint, discover_traffic, read_weights
+from rollout.fleet_diff import diff_snapshots
+from rollout.gateway import AwsError, CredentialsError, Gateway, in_thread
+from rollout.ledger.history import RolloutRecord, active_rollouts
+from rollout.ledger.instances import InstanceBoot, latest_phases
+from rollout.ledger.items import from_item, parse_time, to_item
+from rollout.model import (
+    TAG_APP,
+    TAG_RELEASE,
+    TAG_ROLLOUT,
+    App,
+    FleetDiff,
+    FleetSnapshot,
+    GroupRole,
+    HealthState,
+    Instance,
+    InstanceState,
+    LockInfo,
+    ServerGroup,
+    TargetHealth,
+)
+
+_ASG_NAME_TAG = "aws:autoscaling:groupName"
+_FILTER_VALUES = 200  # EC2 accepts at most 200 values per filter
+_GONE_CODES = {"ListenerNotFound", "RuleNotFound", "LoadBalancerNotFound"}
+_MISSING_TABLE = "ResourceNotFoundException"
+
+
+class CallCounter:
+    """Counts AWS calls by `service:Operation`, fed by botocore's `before-call` event."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, event_name: str = "", **kwargs: Any) -> None:
+        # event_name is `before-call.<service id>.<Operation>`
+        rest = event_name.partition(".")[2]
+        service, _, operation = rest.partition(".")
+        self.counts[f"{service}:{operation}"] += 1
+
+    def mark(self) -> Counter[str]:
+        """A copy of the counts, to subtract later: `counter.since(mark)`."""
+        return Counter(self.counts)
+
+    def since(self, mark: Counter[str]) -> Counter[str]:
+        """The calls made after `mark` was taken."""
+        return self.counts - mark
+
+
+@dataclass(frozen=True, slots=True)
+class _Described:
+    """What `describe_instances` said about an instance, kept until its state changes."""
+
+    state: InstanceState
+    app: str
+    release: str
+    rollout_id: str
+    group: str
+    az: str
+    instance_type: str
+    launched_at: datetime | None
+    private_ip: str
+
+
+class FleetObserver:
+    """Polls the fleet; `tick()` once, or `async for snapshot, diff in observer.run()`.
+
+    One poll is in flight at a time: `run()` sleeps `interval` after a tick finishes and
+    only then starts the next, so a slow tick delays the next one instead of piling up.
+    `calls` counts every AWS call made through the gateway (for tests and benchmarks).
+    """
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        tables: Tables,
+        *,
+        interval: float = 2.0,
+        rediscover_every: int = 30,
+        thread_sweep_over: int = 250,
+    ) -> None:
+        self.gateway = gateway
+        self.tables = tables
+        self.interval = interval
+        self.rediscover_every = rediscover_every
+        self.thread_sweep_over = thread_sweep_over
+        self.calls = CallCounter()
+        gateway.register("before-call", self.calls)
+        self.previous: FleetSnapshot | None = None
+        self._ticks = 0
+        self._traffic: dict[str, TrafficPoint] = {}
+        self._unplaced: frozenset[str] | None = None  # apps without a traffic point
+        self._described: dict[str, _Described] = {}
+        self._boots: dict[str, InstanceBoot] = {}
+        self._boot_settled: set[str] = set()  # healthy and checked: no more boot lookups
+        self._backend_label = ""
+
+    async def run(self) -> AsyncIterator[tuple[FleetSnapshot, FleetDiff]]:
+        """Yield (snapshot, diff) forever, one tick at a time, `interval` between them.
+
+        A failed tick yields the previous snapshot with the error in `warnings` and an
+        empty diff, and polling goes on; only credential errors end the loop.
+        """
+        while True:
+            try:
+                yield await self.tick()
+            except CredentialsError:
+                raise
+            except AwsError as exc:
+                last = self.previous or FleetSnapshot(taken_at=datetime.now(UTC))
+                yield replace(last, warnings=(*last.warnings, str(exc))), FleetDiff()
+            await asyncio.sleep(self.interval)
+
+    async def tick(self) -> tuple[FleetSnapshot, FleetDiff]:
+        """Take one snapshot and diff it with the previous one."""
+        snapshot = await self.poll()
+        diff = diff_snapshots(self.previous, snapshot)
+        self.previous = snapshot
+        return snapshot, diff
+
+    async def poll(self) -> FleetSnapshot:
+        """One fresh FleetSnapshot (no diff, `previous` untouched)."""
+        warnings: list[str] = []
+        if not self._traffic or self._ticks % self.rediscover_every == 0:
+            await self._discover()
+        self._ticks += 1
+
+        asgs, weights, statuses, rollouts, label = await asyncio.gather(
+            self.gateway.paginate(
+                "autoscaling",
+                "describe_auto_scaling_groups",
+                "AutoScalingGroups",
+                Filters=[{"Name": "tag-key", "Values": [TAG_APP]}],
+            ),
+            self._weights(),
+            self.gateway.paginate(
+                "ec2", "describe_instance_status", "InstanceStatuses", IncludeAllInstances=True
+            ),
+            self._ledger(active_rollouts(self.gateway, self.tables), [], warnings),
+            self._label(),
+        )
+        groups = [_group_of(a) for a in asgs]
+        unplaced = frozenset(g.app for g in groups) - set(self._traffic)
+        if unplaced != self._unplaced:  # a new app (or one lost its listener): look again
+            await self._discover()
+            weights = await self._weights()
+
+        states = {s["InstanceId"]: InstanceState(s["InstanceState"]["Name"]) for s in statuses}
+        membership = {i: g for g in groups for i in g.instance_ids}
+        await self._describe(membership, states)
+
+        running = _latest_per_app(rollouts)
+        groups = [
+            replace(
+                g,
+                weight=weights.get(g.app, {}).get(g.target_group_arn, 0),
+                role=_role(g, weights.get(g.app, {}), running.get(g.app), groups),
+            )
+            for g in groups
+        ]
+        apps_named = sorted({g.app for g in groups} | set(self._traffic))
+        health, locks = await asyncio.gather(
+            self._health([g for g in groups if g.role is not GroupRole.IDLE]),
+            self._ledger(self._locks(apps_named), {}, warnings),
+        )
+        alive = {
+            i: d for i, d in self._described.items() if d.state is not InstanceState.TERMINATED
+        }
+        await self._ledger(self._read_boots(alive, health), None, warnings)
+
+        instances = {
+            i: _instance(i, d, membership.get(i), health.get(i), self._boots.get(i))
+            for i, d in sorted(alive.items())
+        }
+        apps = tuple(
+            _app(name, self._traffic.get(name), groups, locks.get(name), running.get(name))
+            for name in apps_named
+        )
+        return FleetSnapshot(
+            taken_at=datetime.now(UTC),
+            apps=apps,
+            instances=instances,
+            backend=label,
+            warnings=tuple(warnings),
+        )
+
+    async def _discover(self) -> None:
+        self._traffic = await discover_traffic(self.gateway)
+        asg_apps = {
+            t["Value"]
+            for t in await self.gateway.paginate(
+                "autoscaling",
+                "describe_tags",
+                "Tags",
+                Filters=[{"Name": "key", "Values": [TAG_APP]}],
+            )
+        }
+        self._unplaced = frozenset(asg_apps - set(self._traffic))
+
+    async def _weights(self) -> dict[str, dict[str, int]]:
+        try:
+            return await read_weights(self.gateway, self._traffic)
+        except AwsError as exc:
+            if exc.code not in _GONE_CODES:
+                raise
+            await self._discover()  # a listener or rule went away: find the current ones
+            return await read_weights(self.gateway, self._traffic)
+
+    async def _label(self) -> str:
+        if not self._backend_label:
+            backend = self.gateway.backend
+            if backend.local:
+                self._backend_label = backend.label
+            else:
+                account = await self.gateway.account_id()
+                self._backend_label = f"{account} {backend.region or ''}".strip()
+        return self._backend_label
+
+    async def _describe(
+        self, membership: Mapping[str, ServerGroup], states: Mapping[str, InstanceState]
+    ) -> None:
+        """Refresh `_described` for new instances and those whose state changed."""
+        candidates = set(membership) | set(self._described)
+        todo: list[str] = []
+        for i in sorted(candidates):
+            known = self._described.get(i)
+            state = states.get(i)
+            if state is None:
+                if i not in membership:  # gone from EC2 and from its group: forget it
+                    self._forget(i)
+                elif known is None:
+                    todo.append(i)
+                continue
+            if known is None or known.state is not state:
+                todo.append(i)
+        if not todo:
+            return
+        chunks = [todo[n : n + _FILTER_VALUES] for n in range(0, len(todo), _FILTER_VALUES)]
+        big = len(todo) > self.thread_sweep_over
+        sweep = self.gateway.paginate_in_thread if big else self.gateway.paginate
+        pages = await asyncio.gather(
+            *(
+                sweep(
+                    "ec2",
+                    "describe_instances",
+                    "Reservations",
+                    Filters=[{"Name": "instance-id", "Values": c}],
+                )
+                for c in chunks
+            )
+        )
+        reservations = [r for page in pages for r in page]
+        described = await in_thread(_parse, reservations) if big else _parse(reservations)
+        for i in todo:
+            if i in described:
+                self._described[i] = described[i]
+                if described[i].state is not states.get(i, described[i].state):
+                    self._boot_settled.discard(i)
+            elif i not in membership:
+                self._forget(i)
+
+    def _forget(self, instance_id: str) -> None:
+        self._described.pop(instance_id, None)
+        self._boots.pop(instance_id, None)
+        self._boot_settled.discard(instance_id)
+
+    async def _health(self, groups: Iterable[ServerGroup]) -> dict[str, TargetHealth]:
+        arns = sorted({g.target_group_arn for g in groups if g.target_group_arn})
+        results = await asyncio.gather(
+            *(
+                self.gateway.call("elbv2", "describe_target_health", TargetGroupArn=arn)
+                for arn in arns
+            )
+        )
+        health: dict[str, TargetHealth] = {}
+        for out in results:
+            for desc in out.get("TargetHealthDescriptions", []):
+                th = desc.get("TargetHealth", {})
+                try:
+                    state = HealthState(th.get("State", "unknown"))
+                except ValueError:
+                    state = HealthState.UNKNOWN
+                health[desc["Target"]["Id"]] = TargetHealth(
+                    state, th.get("Reason", ""), th.get("Description", "")
+                )
+        return health
+
+    async def _read_boots(
+        self, alive: Mapping[str, _Described], health: Mapping[str, TargetHealth]
+    ) -> None:
+        """Boot phases of instances whose boot can still change; healthy ones settle."""
+        todo = [
+            i
+            for i in alive
+            if i not in self._boot_settled and not (i in self._boots and self._boots[i].final)
+        ]
+        if not todo:
+            return
+        self._boots.update(await latest_phases(self.gateway, self.tables, todo))
+        for i in todo:
+            if i in health and health[i].healthy:
+                self._boot_settled.add(i)
+
+    async def _locks(self, apps: list[str]) -> dict[str, LockInfo]:
+        if not apps:
+            return {}
+        out = await self.gateway.call(
+            "dynamodb",
+            "batch_get_item",
+            RequestItems={self.tables.locks: {"Keys": [to_item({"app": a}) for a in apps[:100]]}},
+        )
+        now = datetime.now(UTC)
+        locks: dict[str, LockInfo] = {}
+        for item in out.get("Responses", {}).get(self.tables.locks, []):
+            lock = lock_of(from_item(item))
+            if lock is not None and lock.expires_at > now:
+                locks[lock.app] = lock
+        return locks
+
+    async def _ledger(self, work: Any, default: Any, warnings: list[str]) -> Any:
+        """Await a ledger read; a missing table becomes a warning and `default`."""
+        try:
+            return await work
+        except AwsError as exc:
+            if exc.code != _MISSING_TABLE:
+                raise
+            note = "ledger tables missing: run `freshfleet setup`"
+            if note not in warnings:
+                warnings.append(note)
+            return default
+
+
+def lock_of(values: Mapping[str, Any]) -> LockInfo | None:
+    """A LockInfo from a locks-table item; None when its times are unreadable."""
+    acquired = parse_time(values.get("acquired_at"))
+    expires = parse_time(values.get("expires_at"))
+    if acquired is None or expires is None:
+        return None
+    return LockInfo(
+        app=str(values["app"]),
+        owner=str(values.get("owner", "")),
+        acquired_at=acquired,
+        expires_at=expires,
+        message=str(values.get("message", "")),
+        caller_arn=str(values.get("caller_arn", "")),
+    )
+
+
+def _tags(items: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    return {t["Key"]: str(t.get("Value", "")) for t in items}
+
+
+def _group_of(asg: Mapping[str, Any]) -> ServerGroup:
+    tags = _tags(asg.get("Tags", []))
+    lt = asg.get("LaunchTemplate") or (
+        (asg.get("MixedInstancesPolicy") or {})
+        .get("LaunchTemplate", {})
+        .get("LaunchTemplateSpecification", {})
+    )
+    tgs = asg.get("TargetGroupARNs") or []
+    created = asg.get("CreatedTime")
+    return ServerGroup(
+        name=asg["AutoScalingGroupName"],
+        app=tags.get(TAG_APP, ""),
+        release=tags.get(TAG_RELEASE, ""),
+        rollout_id=tags.get(TAG_ROLLOUT, ""),
+        target_group_arn=tgs[0] if tgs else "",
+        launch_template_id=str(lt.get("LaunchTemplateId", "")),
+        launch_template_version=str(lt.get("Version", "")),
+        min_size=int(asg.get("MinSize", 0)),
+        max_size=int(asg.get("MaxSize", 0)),
+        desired=int(asg.get("DesiredCapacity", 0)),
+        health_check_type=str(asg.get("HealthCheckType", "EC2")),
+        grace_period=int(asg.get("HealthCheckGracePeriod", 0)),
+        instance_ids=tuple(sorted(i["InstanceId"] for i in asg.get("Instances", []))),
+        created_at=created if isinstance(created, datetime) else parse_time(created),
+        role=GroupRole.RETIRING if "Delete" in str(asg.get("Status", "")) else GroupRole.IDLE,
+    )
+
+
+def _latest_per_app(rollouts: Iterable[RolloutRecord]) -> dict[str, RolloutRecord]:
+    latest: dict[str, RolloutRecord] = {}
+    for r in rollouts:
+        if r.app not in latest or r.rollout_id > latest[r.app].rollout_id:
+            latest[r.app] = r
+    return latest
+
+
+def _role(
+    group: ServerGroup,
+    weights: Mapping[str, int],
+    rollout: RolloutRecord | None,
+    all_groups: Iterable[ServerGroup],
+) -> GroupRole:
+    """serving if weighted; retiring if being deleted; launching/retained per the rollout."""
+    if weights.get(group.target_group_arn, 0) > 0:
+        return GroupRole.SERVING
+    if group.role is GroupRole.RETIRING:
+        return GroupRole.RETIRING
+    if rollout is None:
+        return GroupRole.IDLE
+    if group.rollout_id == rollout.rollout_id:
+        return GroupRole.LAUNCHING
+    retire = rollout.step("retire")
+    if retire is not None and group.release == rollout.from_release:
+        return GroupRole.RETIRING
+    new_serving = any(
+        g.rollout_id == rollout.rollout_id and weights.get(g.target_group_arn, 0) > 0
+        for g in all_groups
+        if g.app == group.app
+    )
+    if new_serving and group.release == rollout.from_release:
+        return GroupRole.RETAINED
+    return GroupRole.IDLE
+
+
+def _parse(reservations: Iterable[Mapping[str, Any]]) -> dict[str, _Described]:
+    """describe_instances reservations -> what we keep per instance (pure; thread-safe)."""
+    out: dict[str, _Described] = {}
+    for res in reservations:
+        for inst in res.get("Instances", []):
+            tags = _tags(inst.get("Tags", []))
+            launched = inst.get("LaunchTime")
+            out[inst["InstanceId"]] = _Described(
+                state=InstanceState(inst["State"]["Name"]),
+                app=tags.get(TAG_APP, ""),
+                release=tags.get(TAG_RELEASE, ""),
+                rollout_id=tags.get(TAG_ROLLOUT, ""),
+                group=tags.get(_ASG_NAME_TAG, ""),
+                az=str((inst.get("Placement") or {}).get("AvailabilityZone", "")),
+                instance_type=str(inst.get("InstanceType", "")),
+                launched_at=launched if isinstance(launched, datetime) else parse_time(launched),
+                private_ip=str(inst.get("PrivateIpAddress", "")),
+            )
+    return out
+
+
+def _instance(
+    instance_id: str,
+    d: _Described,
+    group: ServerGroup | None,
+    health: TargetHealth | None,
+    boot: InstanceBoot | None,
+) -> Instance:
+    return Instance(
+        instance_id=instance_id,
+        state=d.state,
+        app=d.app or (group.app if group else ""),
+        release=d.release or (group.release if group else ""),
+        rollout_id=d.rollout_id or (group.rollout_id if group else ""),
+        group=group.name if group else d.group,
+        az=d.az,
+        instance_type=d.instance_type,
+        launched_at=d.launched_at,
+        private_ip=d.private_ip,
+        health=health,
+        boot=boot.boot if boot else None,
+    )
+
+
+def _app(
+    name: str,
+    point: TrafficPoint | None,
+    groups: Iterable[ServerGroup],
+    lock: LockInfo | None,
+    rollout: RolloutRecord | None,
+) -> App:
+    mine = sorted(
+        (g for g in groups if g.app == name),
+        key=lambda g: (g.rollout_id, g.name),
+    )
+    return App(
+        name=name,
+        listener_arn=point.listener_arn if point else "",
+        rule_arn=point.rule_arn if point else "",
+        load_balancer_arn=point.load_balancer_arn if point else "",
+        load_balancer_url=point.url if point else "",
+        launch_template_id=next((g.launch_template_id for g in mine if g.launch_template_id), ""),
+        groups=tuple(mine),
+        lock=lock,
+        active_rollout_id=rollout.rollout_id if rollout else "",
+    )

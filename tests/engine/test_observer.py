@@ -1,0 +1,118 @@
+"""The fleet observer against a moto server: snapshots, exact diffs, and calls per tick."""
+
+from __future__ import annotations
+
+from rollout.config import Tables
+from rollout.gateway import Gateway
+from rollout.model import GroupRole, HealthState, InstanceState
+from rollout.observer import FleetObserver
+
+from .moto_fleet import add_group, clients, group_instances, seed_app, set_weights
+
+RID1 = "20261127-100000-aaaa"
+RID2 = "20261127-110000-bbbb"
+
+
+async def test_first_tick_sees_the_app_serving_its_release(ledger: Gateway, moto: str) -> None:
+    seeded = seed_app(moto, "demo-web", release="v1", rollout_id=RID1, capacity=3)
+    observer = FleetObserver(ledger, Tables())
+
+    snapshot, diff = await observer.tick()
+
+    app = snapshot.app("demo-web")
+    assert app is not None
+    assert app.serving_release == "v1"
+    assert app.load_balancer_url.endswith(":8080")
+    assert app.listener_arn == seeded.listener_arn
+    (group,) = app.groups
+    assert (group.role, group.weight, group.release) == (GroupRole.SERVING, 100, "v1")
+    instances = snapshot.instances_of(group)
+    assert len(instances) == 3
+    assert all(i.state is InstanceState.RUNNING for i in instances)
+    assert all(i.health and i.health.healthy for i in instances)
+    assert all(i.release == "v1" and i.rollout_id == RID1 for i in instances)
+    assert snapshot.backend == "LOCAL SANDBOX"
+    assert diff.added == tuple(sorted(group.instance_ids))
+
+
+async def test_diff_is_exact_through_launch_health_change_and_terminate(
+    ledger: Gateway, moto: str
+) -> None:
+    seeded = seed_app(moto, "shop", release="v1", rollout_id=RID1, capacity=2)
+    group, tg_arn = seeded.groups[RID1]
+    aws = clients(moto)
+    observer = FleetObserver(ledger, Tables())
+    await observer.tick()
+
+    _, diff = await observer.tick()
+    assert diff.empty, "nothing changed, nothing to repaint"
+
+    # Launch: the group grows by one instance.
+    before = set(group_instances(moto, group))
+    aws["autoscaling"].set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=3)
+    (launched,) = set(group_instances(moto, group)) - before
+    _, diff = await observer.tick()
+    assert diff.added == (launched,)
+    assert (diff.removed, diff.changed) == ((), ())
+    assert diff.groups_changed == (group,)
+    assert diff.apps_changed == ("shop",)
+
+    # Health change: one target leaves its target group.
+    aws["elbv2"].deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": launched}])
+    snapshot, diff = await observer.tick()
+    assert diff.changed == (launched,)
+    assert (diff.added, diff.removed, diff.groups_changed) == ((), (), ())
+    assert snapshot.instances[launched].health is None
+
+    aws["elbv2"].register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": launched}])
+    snapshot, diff = await observer.tick()
+    assert diff.changed == (launched,)
+    health = snapshot.instances[launched].health
+    assert health is not None and health.state is HealthState.HEALTHY
+
+    # Terminate: the instance leaves the group and the snapshot.
+    aws["autoscaling"].terminate_instance_in_auto_scaling_group(
+        InstanceId=launched, ShouldDecrementDesiredCapacity=True
+    )
+    snapshot, diff = await observer.tick()
+    assert diff.removed == (launched,)
+    assert (diff.added, diff.changed) == ((), ())
+    assert diff.groups_changed == (group,)
+    assert launched not in snapshot.instances
+
+
+async def test_roles_follow_the_listener_weights(ledger: Gateway, moto: str) -> None:
+    seeded = seed_app(moto, "api", release="v1", rollout_id=RID1, capacity=1)
+    new_tg = add_group(moto, seeded, release="v2", rollout_id=RID2, capacity=1)
+    observer = FleetObserver(ledger, Tables())
+
+    snapshot, _ = await observer.tick()
+    roles = {g.release: g.role for g in snapshot.app("api").groups}  # type: ignore[union-attr]
+    assert roles == {"v1": GroupRole.SERVING, "v2": GroupRole.IDLE}
+
+    set_weights(moto, seeded, {seeded.groups[RID1][1]: 0, new_tg: 100})
+    snapshot, diff = await observer.tick()
+    app = snapshot.app("api")
+    assert app is not None and app.serving_release == "v2"
+    assert set(diff.groups_changed) == {seeded.groups[RID1][0], seeded.groups[RID2][0]}
+
+
+async def test_a_steady_tick_of_200_instances_never_describes_instances(
+    ledger: Gateway, moto: str
+) -> None:
+    seed_app(moto, "big", release="v1", rollout_id=RID1, capacity=200)
+    observer = FleetObserver(ledger, Tables(), thread_sweep_over=100)
+
+    first = observer.calls.mark()
+    snapshot, _ = await observer.tick()
+    first_calls = observer.calls.since(first)
+    assert len(snapshot.instances) == 200
+    assert first_calls["ec2:DescribeInstances"] == 1  # one filtered sweep on a thread
+
+    steady = observer.calls.mark()
+    _, diff = await observer.tick()
+    calls = observer.calls.since(steady)
+    assert diff.empty
+    assert calls["ec2:DescribeInstances"] == 0
+    print(f"\nAWS calls per steady tick, 200 instances: {dict(calls)}")
+    assert sum(calls.values()) <= 10, dict(calls)
