@@ -1,0 +1,141 @@
+"""The fetch and verify phases: download the release with timeouts and retries, check its sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+CHUNK = 64 * 1024
+
+
+class FetchError(Exception):
+    """The release could not be downloaded; the message is the reason shown on the console."""
+
+
+class _Permanent(FetchError):
+    """Retrying cannot help (404, 403, a bad URL, too large)."""
+
+
+def _copy_capped(src: BinaryIO, dst: BinaryIO, limit: int) -> int:
+    total = 0
+    while chunk := src.read(CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise _Permanent(f"release is larger than the {limit}-byte limit")
+        dst.write(chunk)
+    return total
+
+
+def _fetch_http(url: str, dest: Path, timeout: float, limit: int) -> int:
+    req = urllib.request.Request(url, headers={"User-Agent": "freshfleet-boot"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp, dest.open("wb") as out:
+            length = resp.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > limit:
+                raise _Permanent(f"release is {length} bytes, over the {limit}-byte limit")
+            return _copy_capped(resp, out, limit)
+    except urllib.error.HTTPError as exc:
+        reason = f"HTTP {exc.code} {exc.reason} from {url}"
+        if 400 <= exc.code < 500 and exc.code not in (408, 429):
+            raise _Permanent(reason) from exc
+        raise FetchError(reason) from exc
+    except urllib.error.URLError as exc:
+        raise FetchError(f"{url}: {exc.reason}") from exc
+    except TimeoutError as exc:
+        raise FetchError(f"{url}: timed out after {timeout:g} s") from exc
+    except OSError as exc:
+        raise FetchError(f"{url}: {exc}") from exc
+
+
+def _fetch_s3(url: str, dest: Path, limit: int, s3_client: Callable[[], Any]) -> int:
+    parts = urlsplit(url)
+    bucket, key = parts.netloc, parts.path.lstrip("/")
+    if not bucket or not key:
+        raise _Permanent(f"{url} does not name a bucket and a key")
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError as exc:
+        raise _Permanent("s3:// needs boto3, which is not installed") from exc
+    try:
+        obj = s3_client().get_object(Bucket=bucket, Key=key)
+        if int(obj.get("ContentLength") or 0) > limit:
+            size = obj["ContentLength"]
+            raise _Permanent(f"release is {size} bytes, over the {limit}-byte limit")
+        with dest.open("wb") as out:
+            return _copy_capped(obj["Body"], out, limit)
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        reason = f"{err.get('Code', 'Error')}: {err.get('Message', '')} ({url})"
+        if err.get("Code") in ("NoSuchKey", "NoSuchBucket", "AccessDenied", "403", "404"):
+            raise _Permanent(reason) from exc
+        raise FetchError(reason) from exc
+    except BotoCoreError as exc:
+        raise FetchError(f"{url}: {exc}") from exc
+
+
+def fetch(
+    url: str,
+    dest: Path,
+    *,
+    timeout: float = 30.0,
+    attempts: int = 4,
+    limit: int = 512 * 1024 * 1024,
+    s3_client: Callable[[], Any] | None = None,
+    log: Callable[[str], None] = lambda _line: None,
+    backoff: float = 1.0,
+) -> int:
+    """Download url (https://, http://, s3://) to dest; returns its size in bytes.
+
+    Retries network errors and 5xx answers with exponential backoff; fails at once on
+    answers retrying cannot change (4xx, too large). Raises FetchError with the reason.
+    """
+    scheme = urlsplit(url).scheme
+    if scheme not in ("https", "http", "s3"):
+        raise FetchError(f"{url}: scheme {scheme or '(none)'}:// is not supported")
+    if scheme == "s3" and s3_client is None:
+        raise FetchError("s3:// needs an S3 client")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    last: FetchError | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            if scheme == "s3":
+                assert s3_client is not None
+                return _fetch_s3(url, dest, limit, s3_client)
+            return _fetch_http(url, dest, timeout, limit)
+        except _Permanent:
+            dest.unlink(missing_ok=True)
+            raise
+        except FetchError as exc:
+            dest.unlink(missing_ok=True)
+            last = exc
+            log(f"freshfleet-boot: fetch attempt {attempt}/{attempts} failed: {exc}")
+            if attempt < attempts:
+                time.sleep(backoff * 2 ** (attempt - 1))
+    assert last is not None
+    raise FetchError(f"{last} (after {attempts} attempts)")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class VerifyError(Exception):
+    """The download is not the release the record names."""
+
+
+def verify(path: Path, expected: str) -> str:
+    """Return the file's sha256; raise VerifyError when it is not `expected`."""
+    actual = sha256_of(path)
+    if actual != expected.lower():
+        raise VerifyError(f"sha256 mismatch: expected {expected.lower()}, got {actual}")
+    return actual

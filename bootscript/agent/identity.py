@@ -1,0 +1,61 @@
+"""Who this instance is: IMDSv2 when it answers, else what the environment says."""
+
+from __future__ import annotations
+
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+TOKEN_TTL = "300"
+TIMEOUT = 2.0  # IMDS answers in milliseconds when present; a missing one must not stall a boot
+
+
+@dataclass(frozen=True)
+class Identity:
+    instance_id: str
+    region: str
+    source: str  # "imds", "env" or "hostname"
+
+
+def imds_get(endpoint: str, path: str, token: str) -> str:
+    """One IMDSv2 GET with the session token."""
+    req = urllib.request.Request(
+        f"{endpoint.rstrip('/')}/latest/{path}",
+        headers={"X-aws-ec2-metadata-token": token},
+    )
+    with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
+        return str(resp.read().decode().strip())
+
+
+def imds_token(endpoint: str) -> str:
+    """IMDSv2's session token (`PUT /latest/api/token`)."""
+    req = urllib.request.Request(
+        f"{endpoint.rstrip('/')}/latest/api/token",
+        method="PUT",
+        headers={"X-aws-ec2-metadata-token-ttl-seconds": TOKEN_TTL},
+    )
+    with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
+        return str(resp.read().decode().strip())
+
+
+def discover(imds_endpoint: str, instance_id: str = "", region: str = "") -> Identity:
+    """The instance id and region from IMDSv2; falls back to the given values, then the host name.
+
+    Never raises: an instance without IMDS (a VM, a test) still boots its release.
+    """
+    if imds_endpoint and imds_endpoint != "off":
+        try:
+            token = imds_token(imds_endpoint)
+            found = imds_get(imds_endpoint, "meta-data/instance-id", token)
+            try:
+                found_region = imds_get(imds_endpoint, "meta-data/placement/region", token)
+            except (OSError, urllib.error.URLError):
+                found_region = ""
+            if found:
+                return Identity(found, region or found_region, "imds")
+        except (OSError, urllib.error.URLError, ValueError):
+            pass
+    if instance_id:
+        return Identity(instance_id, region, "env")
+    return Identity(socket.gethostname(), region, "hostname")

@@ -1,0 +1,97 @@
+"""The agent's report: one console line per phase event, and the same in the instances table.
+
+stdout carries the phase lines (the unit sends it to the journal and the console, where
+`GetConsoleOutput` reads it); stderr carries the full build log (journal only), because
+a normal boot already nearly fills the console's 64 KB.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+PHASES = ("fetch", "verify", "extract", "build", "run", "health")
+STATUSES = ("start", "ok", "fail")
+DETAIL_LIMIT = 400  # a console line stays readable; the full story is in the journal
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def one_line(detail: str) -> str:
+    """Detail as a single printable line, cut to DETAIL_LIMIT characters."""
+    text = " ".join(str(detail).split())
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
+
+
+def phase_line(phase: str, status: str, detail: str = "", at: str = "") -> str:
+    """`freshfleet-boot <ISO-8601 time> <phase> <start|ok|fail> [detail]` (DESIGN §6)."""
+    line = f"freshfleet-boot {at or now_iso()} {phase} {status}"
+    detail = one_line(detail)
+    return f"{line} {detail}" if detail else line
+
+
+class PhaseReporter:
+    """Prints phase lines and mirrors them into the instances table when one is configured.
+
+    A table that cannot be written never fails the boot: the console line is the report of
+    record, and the error is said once on stderr.
+    """
+
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        app: str,
+        release: str,
+        table: str = "",
+        table_client: Callable[[], Any] | None = None,
+        console: TextIO | None = None,
+        journal: TextIO | None = None,
+    ) -> None:
+        self.instance_id = instance_id
+        self.app = app
+        self.release = release
+        self.table = table
+        self._table_client = table_client
+        self._client: Any = None
+        self._table_broken = False
+        self.console = console or sys.stdout
+        self.journal = journal or sys.stderr
+        self.lines: list[str] = []
+
+    def event(self, phase: str, status: str, detail: str = "") -> str:
+        at = now_iso()
+        line = phase_line(phase, status, detail, at)
+        self.lines.append(line)
+        print(line, file=self.console, flush=True)
+        self._write_table(phase, status, one_line(detail), at)
+        return line
+
+    def log(self, text: str) -> None:
+        """A journal-only line (build output, retries, reasons in full)."""
+        print(text, file=self.journal, flush=True)
+
+    def _write_table(self, phase: str, status: str, detail: str, at: str) -> None:
+        if not self.table or self._table_broken or self._table_client is None:
+            return
+        item = {
+            "instance_id": {"S": self.instance_id},
+            "app": {"S": self.app},
+            "release": {"S": self.release},
+            "phase": {"S": phase},
+            "status": {"S": status},
+            "detail": {"S": detail},
+            "updated_at": {"S": at},
+        }
+        try:
+            if self._client is None:
+                self._client = self._table_client()
+            self._client.put_item(TableName=self.table, Item=item)
+        except Exception as exc:  # any AWS, credentials or network error: report once, go on
+            self._table_broken = True
+            self.log(f"freshfleet-boot: cannot write to table {self.table}: {exc}")
