@@ -1,0 +1,115 @@
+"""The bridge between moto's models and localaws's moving parts.
+
+moto serves requests on threads; the runtime, the prober and the data plane live on one
+asyncio loop. Patched moto methods call a LocalCloud, which records what happened under
+a lock and hands the work to the loop with `call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from localaws.dataplane import DataPlane
+from localaws.prober import HealthProber
+from localaws.runtime import InstanceLaunch, InstanceRuntime
+from rollout.userdata import parse_release_env
+
+_ENDED = {"terminated", "stopped", "shutting-down", "stopping"}
+
+
+class LocalCloud:
+    """What the patches call. Methods say which thread they run on."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        runtime: InstanceRuntime,
+        region: str,
+        endpoint_url: str,
+    ) -> None:
+        self.loop = loop
+        self.runtime = runtime
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self._instances: dict[str, Any] = {}  # id -> moto Instance, while it lives
+        self._lock = threading.Lock()
+        self.prober = HealthProber(
+            loop, runtime.host.timers, runtime, self.is_running, on_gone=self._target_gone
+        )
+        self.dataplane = DataPlane(loop, self.prober, runtime)
+
+    # -- moto threads ------------------------------------------------------------------
+
+    def launched(self, instances: list[Any]) -> None:
+        """New instances: hold them `pending` and start their boot on the loop."""
+        launches = []
+        with self._lock:
+            for instance in instances:
+                instance._state.name = "pending"
+                instance._state.code = 0
+                self._instances[instance.id] = instance
+                launches.append(self._launch_of(instance))
+        for launch in launches:
+            self.loop.call_soon_threadsafe(self.runtime.start, launch)
+
+    def ended(self, instance: Any) -> None:
+        """An instance was stopped or terminated: end it and drain its targets."""
+        with self._lock:
+            known = self._instances.pop(instance.id, None) is not None
+        if known:
+            self.prober.instance_ended(instance.id)
+            self.loop.call_soon_threadsafe(self.runtime.stop, instance.id)
+
+    def console_output(self, instance_id: str) -> str:
+        return self.runtime.console_output(instance_id) or ""
+
+    def is_running(self, instance_id: str) -> bool:
+        instance = self._instances.get(instance_id)
+        return instance is not None and instance.state == "running"
+
+    def reset(self) -> None:
+        """moto is about to forget everything: end every instance and every target."""
+        with self._lock:
+            ids = list(self._instances)
+            self._instances.clear()
+        for instance_id in ids:
+            self.loop.call_soon_threadsafe(self.runtime.stop, instance_id)
+        self.prober.clear()
+        self.dataplane.close_all()
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def mark_running(self, instance_id: str) -> None:
+        """The runtime says the instance has started: EC2 shows it `running`."""
+        instance = self._instances.get(instance_id)
+        if instance is not None and instance.state == "pending":
+            instance._state.name = "running"
+            instance._state.code = 16
+
+    def _target_gone(self, tg: Any, target_id: str) -> None:
+        # Drained: the target leaves moto's lists too (ASG scale-in leaves it registered).
+        tg.targets.pop(target_id, None)
+        tg.terminated_targets.pop(target_id, None)
+
+    def _launch_of(self, instance: Any) -> InstanceLaunch:
+        raw = instance.user_data
+        try:
+            text = raw.decode() if hasattr(raw, "decode") else str(raw or "")
+        except (ValueError, UnicodeDecodeError):
+            text = ""
+        tags = dict(getattr(instance.ec2_backend, "tags", {}).get(instance.id, {}))
+        return InstanceLaunch(
+            instance_id=instance.id,
+            user_data=text,
+            env=parse_release_env(text),
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            private_ip=str(getattr(instance, "private_ip", "") or ""),
+            tags=tags,
+        )
+
+
+def is_ended(state: str) -> bool:
+    return state in _ENDED

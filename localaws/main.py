@@ -1,0 +1,263 @@
+"""The localaws process: `python -m localaws` (and `freshfleet localaws`).
+
+Runs moto's server on 127.0.0.1 in this process with localaws's patches, the instance
+runtime, health prober, ALB data plane and release server, seeds the demo, prints
+(in this order) `localaws boot mode: …`, one `alb <name> at …` per load balancer and
+`localaws ready at …`, writes the endpoint file, and runs until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rollout.backend import (
+    DEFAULT_REGION,
+    Backend,
+    endpoint_file_path,
+    read_endpoint_file,
+    remove_endpoint_file,
+    write_endpoint_file,
+)
+
+DEFAULT_PORT = 4599
+
+
+class StartError(Exception):
+    """localaws cannot start; the message is the one line shown."""
+
+
+def build_parser(prog: str = "localaws") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Run the embedded local AWS.")
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `freshfleet localaws` and `python -m localaws`."""
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port (default 4599; 0 = any)"
+    )
+    parser.add_argument("--boot", default="auto", help="instance runtime: auto|real|simulated")
+    parser.add_argument("--region", default=DEFAULT_REGION, help="region (default us-east-1)")
+    parser.add_argument("--no-seed", action="store_true", help="start empty, without the demo")
+    parser.add_argument(
+        "--config", metavar="FILE", help="configuration file (default: freshfleet.toml)"
+    )
+    # Ends this process when the process that started it is gone (the console, a test run).
+    parser.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run localaws in the foreground; returns the exit code (2: bad input or port in use)."""
+    _isolate_environment()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("werkzeug").disabled = True
+    try:
+        return asyncio.run(_serve(args))
+    except StartError as exc:
+        print(f"localaws: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _isolate_environment() -> None:
+    """Dummy credentials, and never the user's AWS files (DESIGN §7)."""
+    os.environ["AWS_ACCESS_KEY_ID"] = "freshfleet"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "freshfleet"
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
+
+
+def _bind_moto(port: int) -> Any:
+    """moto's WSGI server bound on 127.0.0.1 (bound here, so a busy port is a clear error)."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    try:
+        return make_server(
+            "127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            record = read_endpoint_file()
+            if record and str(record.get("url", "")).endswith(f":{port}"):
+                raise StartError(
+                    f"port {port} is in use by another localaws (pid {record.get('pid')})"
+                ) from None
+            raise StartError(
+                f"port {port} is in use; pass --port N (or --port 0 for any)"
+            ) from None
+        raise StartError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from localaws.runtime import choose_boot
+
+    try:
+        choice = choose_boot(args.boot)
+    except (ValueError, RuntimeError) as exc:
+        raise StartError(str(exc)) from None
+    from rollout.config import ConfigError, load_config
+
+    try:
+        config = load_config(Path(args.config) if args.config else None)
+    except ConfigError as exc:
+        raise StartError(f"config error: {exc}") from None
+
+    server = _bind_moto(args.port)
+    port = int(server.server_address[1])
+    url = f"http://127.0.0.1:{port}"
+    endpoint_file = endpoint_file_path()
+    stack = contextlib.AsyncExitStack()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await stack.__aenter__()
+        stack.callback(server.server_close)
+        _cloud, releases = await _start_parts(stack, loop, choice.mode, config, args.region, url)
+        thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+        thread.start()
+        stack.callback(server.shutdown)
+        print(f"localaws boot mode: {choice.mode} ({choice.reason})", flush=True)
+        if not args.no_seed:
+            await _seed(config, releases, args.region, url, stopping)
+        albs = await _albs(url, args.region)
+        for name, alb_url in albs.items():
+            print(f"alb {name} at {alb_url}", flush=True)
+        write_endpoint_file(
+            {
+                "url": url,
+                "pid": os.getpid(),
+                "region": args.region,
+                "boot_mode": choice.mode,
+                "albs": albs,
+            },
+            endpoint_file,
+        )
+        stack.callback(remove_endpoint_file, os.getpid(), endpoint_file)
+        print(f"localaws ready at {url}", flush=True)
+        watcher = (
+            asyncio.create_task(_watch_parent(args.parent_pid, stopping))
+            if args.parent_pid
+            else None
+        )
+        await stopping.wait()
+        if watcher is not None:
+            watcher.cancel()
+    finally:
+        await stack.aclose()
+    return 0
+
+
+async def _start_parts(
+    stack: contextlib.AsyncExitStack,
+    loop: asyncio.AbstractEventLoop,
+    mode: str,
+    config: Any,
+    region: str,
+    url: str,
+) -> tuple[Any, Any]:
+    from localaws import patches
+    from localaws.cloud import LocalCloud
+    from localaws.releases import ReleaseServer
+    from localaws.runtime import RuntimeHost, make_runtime
+
+    workdir = os.environ.get("FRESHFLEET_LOCALAWS_DIR") or tempfile.mkdtemp(prefix="localaws-")
+    holder: dict[str, LocalCloud] = {}
+    host = RuntimeHost(
+        loop=loop,
+        timers=config.localaws,
+        region=region,
+        endpoint_url=url,
+        mark_running=lambda instance_id: holder["cloud"].mark_running(instance_id),
+        workdir=workdir,
+    )
+    runtime = make_runtime(mode, host)
+    cloud = LocalCloud(loop, runtime, region, url)
+    holder["cloud"] = cloud
+    patches.apply(cloud)
+    releases = ReleaseServer()
+    await releases.open()
+    stack.push_async_callback(releases.close)
+    await runtime.open()
+    stack.push_async_callback(runtime.close)
+    await cloud.prober.open()
+    stack.push_async_callback(cloud.prober.close)
+    await cloud.dataplane.open()
+    stack.push_async_callback(cloud.dataplane.close)
+    return cloud, releases
+
+
+async def _seed(config: Any, releases: Any, region: str, url: str, stopping: asyncio.Event) -> None:
+    from localaws.seed import seed_demo
+    from rollout.gateway import Gateway
+
+    async with Gateway(Backend(endpoint_url=url, region=region, local=True)) as gw:
+        seeding = asyncio.create_task(seed_demo(gw, config, releases, region))
+        stop = asyncio.create_task(stopping.wait())
+        done, _ = await asyncio.wait({seeding, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if seeding not in done:
+            seeding.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await seeding
+            return
+        stop.cancel()
+        try:
+            seeding.result()
+        except Exception as exc:
+            raise StartError(f"the demo seed failed: {exc}") from exc
+
+
+async def _albs(url: str, region: str) -> dict[str, str]:
+    """Load balancer name → `http://127.0.0.1:<listener port>` (its first listener)."""
+    from rollout.gateway import Gateway
+
+    albs: dict[str, str] = {}
+    async with Gateway(Backend(endpoint_url=url, region=region, local=True)) as gw:
+        balancers = await gw.paginate("elbv2", "describe_load_balancers", "LoadBalancers")
+        for lb in balancers:
+            listeners = (
+                await gw.call("elbv2", "describe_listeners", LoadBalancerArn=lb["LoadBalancerArn"])
+            )["Listeners"]
+            if listeners:
+                port = min(int(lis["Port"]) for lis in listeners)
+                albs[lb["LoadBalancerName"]] = f"http://{lb['DNSName']}:{port}"
+    return albs
+
+
+async def _watch_parent(pid: int, stopping: asyncio.Event) -> None:
+    from rollout.backend import pid_alive
+
+    while not stopping.is_set():
+        if not pid_alive(pid):
+            stopping.set()
+            return
+        await asyncio.sleep(1.0)

@@ -1,0 +1,312 @@
+"""Every change localaws makes to moto, in one place (moto is pinned: 5.2.5).
+
+Stock moto makes instances `running` at once, gives every instance the same console
+text and calls every target `healthy` (DESIGN §7). These patches hand those decisions to
+a LocalCloud (localaws/cloud.py): instance runtimes, the health prober, the data plane.
+
+The private names touched are listed in PATCHED; `tests/localaws/test_patches.py` checks
+each through the public API, so a moto upgrade that moves one fails a named test.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+from moto.core.types import Base64EncodedString
+from moto.ec2.models.instances import Instance, InstanceBackend
+from moto.ec2.models.launch_templates import LaunchTemplate
+from moto.ec2.responses.general import General
+from moto.ec2.utils import parse_user_data
+from moto.elbv2.exceptions import InvalidTargetError, TargetNotRunning
+from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
+from moto.moto_api._internal.models import MotoAPIBackend
+
+from localaws.cloud import LocalCloud
+
+MOTO_VERSION = "5.2.5"
+
+# (owner, name): what each patch replaces or wraps, and why.
+PATCHED: tuple[tuple[type, str, str], ...] = (
+    (InstanceBackend, "run_instances", "hold new instances pending; start their boot"),
+    (Instance, "terminate", "end the instance in its runtime; drain its targets"),
+    (Instance, "stop", "end the instance in its runtime; drain its targets"),
+    (General, "get_console_output", "the instance's own console (last 64 KB)"),
+    (FakeTargetGroup, "register", "accept pending instances; start health checks"),
+    (FakeTargetGroup, "deregister", "draining for the deregistration delay, then gone"),
+    (FakeTargetGroup, "health_for", "the prober's verdict with AWS reason codes"),
+    (ELBv2Backend, "describe_target_health", "list draining targets too"),
+    (ELBv2Backend, "create_load_balancer", "DNSName 127.0.0.1"),
+    (ELBv2Backend, "create_listener", "the listener's port is a real local port"),
+    (ELBv2Backend, "modify_listener", "keep the real local port"),
+    (ELBv2Backend, "delete_listener", "close the local port"),
+    (ELBv2Backend, "delete_load_balancer", "close its local ports"),
+    (LaunchTemplate, "create_version", "store version UserData as Base64EncodedString"),
+    (MotoAPIBackend, "reset", "end every instance's runtime before moto forgets it"),
+)
+# Private attributes read or written (not methods): Instance._state, FakeTargetGroup.targets,
+# .terminated_targets, .attributes, FakeListener.port/.default_actions, FakeLoadBalancer.dns_name.
+
+_lock = threading.Lock()
+_cloud: LocalCloud | None = None
+_originals: dict[tuple[type, str], Any] = {}
+
+
+def apply(cloud: LocalCloud) -> None:
+    """Install every patch, routing to `cloud`. Idempotent; the last cloud wins."""
+    global _cloud
+    with _lock:
+        _cloud = cloud
+        if _originals:
+            return
+        for owner, name, _ in PATCHED:
+            _originals[(owner, name)] = getattr(owner, name)
+            setattr(owner, name, _REPLACEMENTS[name](_originals[(owner, name)]))
+
+
+def remove() -> None:
+    """Undo every patch (tests that import moto in-process)."""
+    global _cloud
+    with _lock:
+        for (owner, name), original in _originals.items():
+            setattr(owner, name, original)
+        _originals.clear()
+        _cloud = None
+
+
+def _active() -> LocalCloud | None:
+    return _cloud
+
+
+# -- EC2 -------------------------------------------------------------------------------
+
+
+def _run_instances(original: Any) -> Any:
+    @functools.wraps(original)
+    def run_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reservation = original(self, *args, **kwargs)
+        cloud = _active()
+        if cloud is not None:
+            cloud.launched(list(reservation.instances))
+        return reservation
+
+    return run_instances
+
+
+def _ending(original: Any) -> Any:
+    @functools.wraps(original)
+    def end(self: Any, *args: Any, **kwargs: Any) -> Any:
+        previous = original(self, *args, **kwargs)
+        cloud = _active()
+        if cloud is not None:
+            cloud.ended(self)
+        return previous
+
+    return end
+
+
+def _get_console_output(original: Any) -> Any:
+    @functools.wraps(original)
+    def get_console_output(self: Any) -> Any:
+        cloud = _active()
+        if cloud is None:
+            return original(self)
+        from moto.core.responses import ActionResult
+        from moto.core.utils import utcnow
+
+        instance = self.ec2_backend.get_instance(self._get_param("InstanceId"))
+        text = cloud.console_output(instance.id)
+        result = {
+            "InstanceId": instance.id,
+            "Timestamp": utcnow(),
+            "Output": Base64EncodedString.from_raw_string(text) if text else None,
+        }
+        return ActionResult({k: v for k, v in result.items() if v is not None})
+
+    return get_console_output
+
+
+# -- ELBv2 -----------------------------------------------------------------------------
+
+
+def _register(original: Any) -> Any:
+    @functools.wraps(original)
+    def register(self: Any, targets: list[dict[str, Any]]) -> None:
+        cloud = _active()
+        if cloud is None:
+            original(self, targets)
+            return None
+        for target in targets:
+            instance = self.ec2_backend.get_instance_by_id(target["Id"])
+            # AWS accepts pending instances: they show Elb.RegistrationInProgress.
+            if instance is not None and instance.state not in ("running", "pending"):
+                raise TargetNotRunning(instance_id=target["Id"])
+        for target in targets:
+            port = target.get("Port", self.port)
+            self.targets[target["Id"]] = {"Id": target["Id"], "Port": port}
+            self.deregistered_targets.pop(target["Id"], None)
+            self.terminated_targets.pop(target["Id"], None)
+            cloud.prober.register(self, target["Id"], int(port or 0))
+        return None
+
+    return register
+
+
+def _deregister(original: Any) -> Any:
+    @functools.wraps(original)
+    def deregister(self: Any, targets: list[dict[str, Any]]) -> None:
+        cloud = _active()
+        for target in targets:
+            if target["Id"] not in self.targets:
+                raise InvalidTargetError()
+        original(self, targets)
+        if cloud is not None:
+            for target in targets:
+                cloud.prober.deregister(self.arn, target["Id"])
+
+    return deregister
+
+
+def _health_for(original: Any) -> Any:
+    @functools.wraps(original)
+    def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+        cloud = _active()
+        verdict = cloud.prober.verdict(self.arn, target["Id"]) if cloud is not None else None
+        if verdict is None:
+            return original(self, target, ec2_backend)
+        state, reason, description = verdict
+        known = self.targets.get(target["Id"]) or {}
+        port = target.get("Port") or known.get("Port") or self.port
+        return FakeHealthStatus(
+            target["Id"],
+            port,
+            self.health_check_port,
+            state,
+            reason or None,
+            description or None,
+        )
+
+    return health_for
+
+
+def _describe_target_health(original: Any) -> Any:
+    @functools.wraps(original)
+    def describe_target_health(self: Any, target_group_arn: str, targets: list[Any]) -> Any:
+        cloud = _active()
+        group = self.target_groups.get(target_group_arn)
+        if cloud is None or group is None or targets:
+            return original(self, target_group_arn, targets)
+        listed = list(group.targets.values())
+        seen = {t["Id"] for t in listed}
+        listed += [t for t in cloud.prober.draining(target_group_arn) if t["Id"] not in seen]
+        return [group.health_for(t, self.ec2_backend) for t in listed]
+
+    return describe_target_health
+
+
+def _create_load_balancer(original: Any) -> Any:
+    @functools.wraps(original)
+    def create_load_balancer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        balancer = original(self, *args, **kwargs)
+        if _active() is not None:
+            # `http://<DNSName>:<listener port>` reaches the local data plane.
+            balancer.dns_name = "127.0.0.1"
+        return balancer
+
+    return create_load_balancer
+
+
+def _create_listener(original: Any) -> Any:
+    @functools.wraps(original)
+    def create_listener(self: Any, *args: Any, **kwargs: Any) -> Any:
+        listener = original(self, *args, **kwargs)
+        cloud = _active()
+        if cloud is not None:
+            listener.port = cloud.dataplane.open_listener(listener)
+        return listener
+
+    return create_listener
+
+
+def _modify_listener(original: Any) -> Any:
+    @functools.wraps(original)
+    def modify_listener(self: Any, arn: str, *args: Any, **kwargs: Any) -> Any:
+        # The local port is where the listener really is: a new port number cannot move it.
+        kwargs.pop("port", None)
+        if args:
+            args = (None, *args[1:])
+        return original(self, arn, *args, **kwargs)
+
+    return modify_listener
+
+
+def _delete_listener(original: Any) -> Any:
+    @functools.wraps(original)
+    def delete_listener(self: Any, listener_arn: str) -> Any:
+        listener = original(self, listener_arn)
+        cloud = _active()
+        if cloud is not None and listener is not None:
+            cloud.dataplane.close_listener(int(listener.port))
+        return listener
+
+    return delete_listener
+
+
+def _delete_load_balancer(original: Any) -> Any:
+    @functools.wraps(original)
+    def delete_load_balancer(self: Any, arn: str) -> Any:
+        balancer = self.load_balancers.get(arn)
+        ports = [int(lis.port) for lis in balancer.listeners.values()] if balancer else []
+        result = original(self, arn)
+        cloud = _active()
+        if cloud is not None:
+            for port in ports:
+                cloud.dataplane.close_listener(port)
+        return result
+
+    return delete_load_balancer
+
+
+# -- launch templates, reset -------------------------------------------------------------
+
+
+def _create_version(original: Any) -> Any:
+    @functools.wraps(original)
+    def create_version(self: Any, data: dict[str, Any], description: str) -> Any:
+        # 5.2.5's CreateLaunchTemplateVersion stores UserData as str; ASGs then assert.
+        if isinstance(data.get("UserData"), str | bytes):
+            data = {**data, "UserData": parse_user_data(data["UserData"])}
+        return original(self, data, description)
+
+    return create_version
+
+
+def _reset(original: Any) -> Any:
+    @functools.wraps(original)
+    def reset(self: Any) -> None:
+        cloud = _active()
+        if cloud is not None:
+            cloud.reset()
+        original(self)
+
+    return reset
+
+
+_REPLACEMENTS: dict[str, Any] = {
+    "run_instances": _run_instances,
+    "terminate": _ending,
+    "stop": _ending,
+    "get_console_output": _get_console_output,
+    "register": _register,
+    "deregister": _deregister,
+    "health_for": _health_for,
+    "describe_target_health": _describe_target_health,
+    "create_load_balancer": _create_load_balancer,
+    "create_listener": _create_listener,
+    "modify_listener": _modify_listener,
+    "delete_listener": _delete_listener,
+    "delete_load_balancer": _delete_load_balancer,
+    "create_version": _create_version,
+    "reset": _reset,
+}

@@ -1,0 +1,272 @@
+"""The health prober: real HTTP checks of every registered target, as an ALB makes them.
+
+One task ticks over all targets (no thread or task per target, so 5,000 fit) and sends
+each due target an HTTP GET on its target group's health-check path, with the group's
+interval, timeout and thresholds capped by the localaws timers (so the demo is quick).
+Verdicts use AWS's states and reason codes: `initial` (Elb.RegistrationInProgress, then
+Elb.InitialHealthChecking) → `healthy` after the healthy threshold, `unhealthy` with
+Target.ResponseCodeMismatch / Target.Timeout / Target.FailedHealthChecks after the
+unhealthy threshold; deregistered or ended → `draining` (Target.DeregistrationInProgress)
+for the deregistration delay → gone.
+
+Registration calls come from moto's request threads; checks run on the loop. A lock
+guards the table of probes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from localaws.runtime import TARGET_HEADER, InstanceRuntime
+from rollout.config import LocalAwsTimers
+
+TICK_SECONDS = 0.1
+MAX_CONCURRENT_CHECKS = 256
+
+REGISTERING = ("initial", "Elb.RegistrationInProgress", "Target registration is in progress")
+INITIAL = ("initial", "Elb.InitialHealthChecking", "Initial health checks in progress")
+HEALTHY = ("healthy", "", "")
+DRAINING = ("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
+TIMEOUT = ("Target.Timeout", "Request timed out")
+FAILED = ("Target.FailedHealthChecks", "Health checks failed")
+
+
+@dataclass(slots=True)
+class Probe:
+    """One target in one target group, and what the prober knows of it."""
+
+    tg: Any  # moto's FakeTargetGroup: its health-check settings are read live
+    target_id: str
+    port: int
+    state: str = REGISTERING[0]
+    reason: str = REGISTERING[1]
+    description: str = REGISTERING[2]
+    ok: int = 0
+    failed: int = 0
+    next_at: float = 0.0
+    drain_until: float | None = None
+    checking: bool = False
+
+    def set(self, state: str, reason: str = "", description: str = "") -> None:
+        self.state, self.reason, self.description = state, reason, description
+
+
+class HealthProber:
+    """Target health for every target group, decided by real HTTP checks."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        timers: LocalAwsTimers,
+        runtime: InstanceRuntime,
+        instance_running: Callable[[str], bool],
+        on_gone: Callable[[Any, str], None] | None = None,
+    ) -> None:
+        self._loop = loop
+        self._timers = timers
+        self._runtime = runtime
+        self._instance_running = instance_running
+        self._on_gone = on_gone
+        self._probes: dict[tuple[str, str], Probe] = {}
+        self._lock = threading.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
+
+    # -- called from moto's threads ----------------------------------------------------
+
+    def register(self, tg: Any, target_id: str, port: int) -> None:
+        """A target joined `tg` (again): start its initial checks unless already in."""
+        key = (tg.arn, target_id)
+        with self._lock:
+            probe = self._probes.get(key)
+            if probe is not None and probe.drain_until is None:
+                return  # ASGs re-register their instances on every capacity change
+            self._probes[key] = Probe(tg, target_id, int(port), next_at=self._loop.time())
+
+    def deregister(self, tg_arn: str, target_id: str) -> None:
+        """The target leaves its group: draining for the delay, then gone."""
+        with self._lock:
+            probe = self._probes.get((tg_arn, target_id))
+            if probe is not None:
+                self._drain(probe)
+
+    def instance_ended(self, instance_id: str) -> None:
+        """A stopped or terminated instance drains out of every group it was in."""
+        with self._lock:
+            for probe in self._probes.values():
+                if probe.target_id == instance_id:
+                    self._drain(probe)
+
+    def verdict(self, tg_arn: str, target_id: str) -> tuple[str, str, str] | None:
+        """(state, reason, description) of a known target, else None."""
+        probe = self._probes.get((tg_arn, target_id))
+        return None if probe is None else (probe.state, probe.reason, probe.description)
+
+    def draining(self, tg_arn: str) -> list[dict[str, Any]]:
+        """Targets of `tg_arn` still draining (DescribeTargetHealth lists them)."""
+        with self._lock:
+            return [
+                {"Id": p.target_id, "Port": p.port}
+                for (arn, _), p in self._probes.items()
+                if arn == tg_arn and p.drain_until is not None
+            ]
+
+    def targets(self, tg_arn: str) -> list[tuple[str, str]]:
+        """(target id, state) of every target of `tg_arn` (the data plane's view)."""
+        with self._lock:
+            return [(p.target_id, p.state) for (arn, _), p in self._probes.items() if arn == tg_arn]
+
+    def clear(self) -> None:
+        """Forget every target (moto was reset)."""
+        with self._lock:
+            self._probes.clear()
+
+    def _drain(self, probe: Probe) -> None:
+        if probe.drain_until is None:
+            probe.set(*DRAINING)
+            probe.drain_until = self._loop.time() + self._drain_delay(probe.tg)
+
+    # -- the loop --------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=MAX_CONCURRENT_CHECKS, force_close=False),
+            auto_decompress=False,
+        )
+        self._task = asyncio.create_task(self._run(), name="health-prober")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._session is not None:
+            await self._session.close()
+
+    async def _run(self) -> None:
+        while True:
+            self._tick()
+            await asyncio.sleep(TICK_SECONDS)
+
+    def _tick(self) -> None:
+        now = self._loop.time()
+        gone: list[Probe] = []
+        with self._lock:
+            probes = list(self._probes.items())
+        for key, probe in probes:
+            if probe.drain_until is not None:
+                if now >= probe.drain_until:
+                    gone.append(probe)
+                    with self._lock:
+                        if self._probes.get(key) is probe:
+                            del self._probes[key]
+                continue
+            if probe.checking or now < probe.next_at:
+                continue
+            probe.next_at = now + self._interval(probe.tg)
+            if probe.target_id.startswith("i-") and not self._instance_running(probe.target_id):
+                continue  # registered while pending: still Elb.RegistrationInProgress
+            if probe.reason == REGISTERING[1]:
+                probe.set(*INITIAL)
+            if not getattr(probe.tg, "health_check_enabled", True):
+                probe.set(*HEALTHY)
+                continue
+            probe.checking = True
+            self._loop.create_task(self._check(probe))
+        for probe in gone:
+            if self._on_gone is not None:
+                self._on_gone(probe.tg, probe.target_id)
+
+    async def _check(self, probe: Probe) -> None:
+        try:
+            async with self._slots:
+                failure = await self._probe_once(probe)
+        finally:
+            probe.checking = False
+        if probe.drain_until is not None:
+            return
+        self._judge(probe, failure)
+
+    async def _probe_once(self, probe: Probe) -> tuple[str, str] | None:
+        """None when the check passed, else (reason code, description)."""
+        tg = probe.tg
+        address = self._address(probe)
+        if address is None:
+            return FAILED
+        host, port = address
+        path = tg.health_check_path or "/"
+        timeout = min(float(tg.health_check_timeout_seconds or 5), max(self._interval(tg), 1.0))
+        assert self._session is not None
+        try:
+            async with self._session.get(
+                f"http://{host}:{port}{path}",
+                headers={TARGET_HEADER: probe.target_id},
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=False,
+            ) as response:
+                await response.read()
+                code = response.status
+        except TimeoutError:
+            return TIMEOUT
+        except (aiohttp.ClientError, OSError):
+            return FAILED
+        if _code_matches(code, (getattr(tg, "matcher", None) or {}).get("HttpCode", "200")):
+            return None
+        return ("Target.ResponseCodeMismatch", f"Health checks failed with these codes: [{code}]")
+
+    def _address(self, probe: Probe) -> tuple[str, int] | None:
+        if probe.target_id.startswith("i-"):
+            return self._runtime.address(probe.target_id)
+        return (probe.target_id, probe.port)  # an ip target
+
+    def _judge(self, probe: Probe, failure: tuple[str, str] | None) -> None:
+        tg = probe.tg
+        if failure is None:
+            probe.ok, probe.failed = probe.ok + 1, 0
+            if probe.state != "healthy" and probe.ok >= self._healthy_threshold(tg):
+                probe.set(*HEALTHY)
+            return
+        probe.ok, probe.failed = 0, probe.failed + 1
+        if probe.state == "unhealthy" or probe.failed >= self._unhealthy_threshold(tg):
+            probe.set("unhealthy", *failure)
+
+    # -- timers: the target group's settings, capped by the localaws timers -------------
+
+    def _interval(self, tg: Any) -> float:
+        return min(
+            float(tg.health_check_interval_seconds or 30), self._timers.health_interval_seconds
+        )
+
+    def _healthy_threshold(self, tg: Any) -> int:
+        return max(1, min(int(tg.healthy_threshold_count or 5), self._timers.healthy_threshold))
+
+    def _unhealthy_threshold(self, tg: Any) -> int:
+        return max(1, min(int(tg.unhealthy_threshold_count or 2), self._timers.unhealthy_threshold))
+
+    def _drain_delay(self, tg: Any) -> float:
+        return drain_delay(tg, self._timers)
+
+
+def drain_delay(tg: Any, timers: LocalAwsTimers) -> float:
+    """The deregistration delay of `tg`, capped by the localaws timers."""
+    configured = float(tg.attributes.get("deregistration_delay.timeout_seconds", 300))
+    return min(configured, timers.deregistration_delay_seconds)
+
+
+def _code_matches(code: int, matcher: str) -> bool:
+    """ELB matcher syntax: "200", "200,202", "200-299"."""
+    for part in re.split(r"\s*,\s*", str(matcher).strip()):
+        low, _, high = part.partition("-")
+        with contextlib.suppress(ValueError):
+            if int(low) <= code <= int(high or low):
+                return True
+    return False

@@ -1,0 +1,313 @@
+"""The demo seed (DESIGN §7), made through the AWS API as any client would.
+
+`demo-web` on an ALB with a weighted listener, its launch template (IMDSv2 required), one
+server group of 3 instances on `v1`, the ledger tables, the releases `v1`, `v2` (good) and
+`v3` (never healthy) served by the local release server, and the initial rollout's record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from localaws.releases import DEMO_APP, ReleaseServer
+from rollout.config import Config
+from rollout.gateway import Gateway
+from rollout.ledger.tables import setup_tables
+from rollout.model import TAG_APP, Release
+from rollout.naming import (
+    asg_tag_list,
+    elb_tag_list,
+    group_tags,
+    launch_template_name,
+    new_rollout_id,
+    server_group_name,
+)
+from rollout.userdata import UserDataContext, encode_simulate, render_user_data
+
+DEMO_CAPACITY = 3
+DEMO_PORT = 8080
+DEMO_HEALTH_PATH = "/health"
+DEMO_IMAGE_ID = "ami-03cf127a"  # one of moto's stock images; localaws ignores the image
+DEMO_RELEASES: dict[str, dict[str, Any]] = {
+    "v1": {"notes": "first release", "simulate": None},
+    "v2": {"notes": "second release", "simulate": None},
+    "v3": {"notes": "never healthy (demo of a failed rollout)", "simulate": {"never_healthy": 1}},
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+async def seed_demo(
+    gw: Gateway, config: Config, releases: ReleaseServer, region: str, within: float = 60.0
+) -> list[str]:
+    """Create the demo and wait until its instances are launched; returns their ids."""
+    await setup_tables(gw, config.tables)
+    vpc = (
+        await gw.call("ec2", "describe_vpcs", Filters=[{"Name": "is-default", "Values": ["true"]}])
+    )["Vpcs"][0]["VpcId"]
+    subnets = sorted(
+        (await gw.call("ec2", "describe_subnets", Filters=[{"Name": "vpc-id", "Values": [vpc]}]))[
+            "Subnets"
+        ],
+        key=lambda s: s["AvailabilityZone"],
+    )
+    subnet_ids = [s["SubnetId"] for s in subnets[:3]]
+    sg = (
+        await gw.call(
+            "ec2",
+            "create_security_group",
+            GroupName=f"freshfleet-{DEMO_APP}",
+            Description=f"{DEMO_APP}: HTTP from the load balancer",
+            VpcId=vpc,
+        )
+    )["GroupId"]
+    await gw.call(
+        "ec2",
+        "authorize_security_group_ingress",
+        GroupId=sg,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 80,
+                "ToPort": 80,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            },
+            {
+                "IpProtocol": "tcp",
+                "FromPort": DEMO_PORT,
+                "ToPort": DEMO_PORT,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+            },
+        ],
+    )
+    app_tags = elb_tag_list({TAG_APP: DEMO_APP})
+    lb = (
+        await gw.call(
+            "elbv2",
+            "create_load_balancer",
+            Name=DEMO_APP,
+            Subnets=subnet_ids[:2],
+            SecurityGroups=[sg],
+            Scheme="internet-facing",
+            Type="application",
+            Tags=app_tags,
+        )
+    )["LoadBalancers"][0]
+
+    # Releases: records with real sha256s of tarballs on the local release server.
+    records: dict[str, Release] = {}
+    for version, extra in DEMO_RELEASES.items():
+        tarball = releases.tarball(version)
+        release = Release(
+            app=DEMO_APP,
+            version=version,
+            url=releases.url_of(DEMO_APP, version),
+            sha256=tarball.sha256,
+            port=DEMO_PORT,
+            health_path=DEMO_HEALTH_PATH,
+            notes=str(extra["notes"]),
+            simulate=extra["simulate"],
+        )
+        records[version] = release
+        await gw.call(
+            "dynamodb", "put_item", TableName=config.tables.releases, Item=_release_item(release)
+        )
+
+    # The app's launch template, and the first server group's version of it.
+    template = launch_template_name(DEMO_APP)
+    await gw.call(
+        "ec2",
+        "create_launch_template",
+        LaunchTemplateName=template,
+        VersionDescription="base",
+        LaunchTemplateData={
+            "ImageId": DEMO_IMAGE_ID,
+            "InstanceType": "t3.micro",
+            "SecurityGroupIds": [sg],
+            "MetadataOptions": {
+                "HttpTokens": "required",
+                "HttpEndpoint": "enabled",
+                "HttpPutResponseHopLimit": 2,
+                "InstanceMetadataTags": "enabled",
+            },
+        },
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": app_tags}],
+    )
+    rollout_id = new_rollout_id()
+    v1 = records["v1"]
+    user_data = render_user_data(
+        v1,
+        UserDataContext(
+            rollout_id=rollout_id,
+            region=region,
+            instances_table=config.tables.instances,
+            simulate=encode_simulate(v1.simulate),
+        ),
+    )
+    version = (
+        await gw.call(
+            "ec2",
+            "create_launch_template_version",
+            LaunchTemplateName=template,
+            SourceVersion="1",
+            VersionDescription=f"{DEMO_APP} v1 rollout {rollout_id}",
+            LaunchTemplateData={
+                "ImageId": DEMO_IMAGE_ID,
+                "InstanceType": "t3.micro",
+                "SecurityGroupIds": [sg],
+                "MetadataOptions": {
+                    "HttpTokens": "required",
+                    "HttpEndpoint": "enabled",
+                    "HttpPutResponseHopLimit": 2,
+                    "InstanceMetadataTags": "enabled",
+                },
+                "UserData": base64.b64encode(user_data.encode()).decode(),
+            },
+        )
+    )["LaunchTemplateVersion"]["VersionNumber"]
+
+    # The server group: target group, then listener forwarding to it, then the ASG.
+    name = server_group_name(DEMO_APP, rollout_id)
+    tags = group_tags(DEMO_APP, "v1", rollout_id)
+    tg = (
+        await gw.call(
+            "elbv2",
+            "create_target_group",
+            Name=name,
+            Protocol="HTTP",
+            Port=DEMO_PORT,
+            VpcId=vpc,
+            TargetType="instance",
+            HealthCheckProtocol="HTTP",
+            HealthCheckPath=DEMO_HEALTH_PATH,
+            HealthCheckPort=str(DEMO_PORT),
+            HealthCheckIntervalSeconds=5,
+            HealthCheckTimeoutSeconds=2,
+            HealthyThresholdCount=2,
+            UnhealthyThresholdCount=2,
+            Matcher={"HttpCode": "200"},
+            Tags=elb_tag_list(tags),
+        )
+    )["TargetGroups"][0]["TargetGroupArn"]
+    await gw.call(
+        "elbv2",
+        "modify_target_group_attributes",
+        TargetGroupArn=tg,
+        Attributes=[
+            {
+                "Key": "deregistration_delay.timeout_seconds",
+                "Value": str(max(1, round(config.localaws.deregistration_delay_seconds))),
+            }
+        ],
+    )
+    await gw.call(
+        "elbv2",
+        "create_listener",
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": tg, "Weight": 100}]},
+            }
+        ],
+        Tags=app_tags,
+    )
+    started = _now()
+    await gw.call(
+        "autoscaling",
+        "create_auto_scaling_group",
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": template, "Version": str(version)},
+        MinSize=DEMO_CAPACITY,
+        MaxSize=DEMO_CAPACITY,
+        DesiredCapacity=DEMO_CAPACITY,
+        VPCZoneIdentifier=",".join(subnet_ids),
+        TargetGroupARNs=[tg],
+        HealthCheckType="ELB",
+        HealthCheckGracePeriod=60,
+        Tags=asg_tag_list(DEMO_APP, "v1", rollout_id, name),
+    )
+    instance_ids = await wait_launched(gw, name, DEMO_CAPACITY, within)
+    await gw.call(
+        "dynamodb",
+        "put_item",
+        TableName=config.tables.rollouts,
+        Item=_item(
+            {
+                "app": DEMO_APP,
+                "rollout_id": rollout_id,
+                "from_release": "",
+                "to_release": "v1",
+                "strategy": "blue-green",
+                "state": "succeeded",
+                "owner": "localaws-seed",
+                "started_at": started,
+                "finished_at": _now(),
+                "steps": [],
+            }
+        ),
+    )
+    return instance_ids
+
+
+async def wait_launched(gw: Gateway, asg: str, count: int, within: float) -> list[str]:
+    """Wait until `asg` has `count` instances and EC2 shows them all `running`."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        groups = (
+            await gw.call(
+                "autoscaling", "describe_auto_scaling_groups", AutoScalingGroupNames=[asg]
+            )
+        )["AutoScalingGroups"]
+        ids = [i["InstanceId"] for i in groups[0]["Instances"]] if groups else []
+        if len(ids) >= count:
+            reservations = (await gw.call("ec2", "describe_instances", InstanceIds=ids))[
+                "Reservations"
+            ]
+            states = [i["State"]["Name"] for r in reservations for i in r["Instances"]]
+            if states and all(s == "running" for s in states):
+                return ids
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"the demo's {count} instances did not launch in {within:.0f} s")
+        await asyncio.sleep(0.1)
+
+
+def _release_item(release: Release) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "app": release.app,
+        "version": release.version,
+        "url": release.url,
+        "sha256": release.sha256,
+        "port": release.port,
+        "health_path": release.health_path,
+        "created_at": _now(),
+        "created_by": "localaws-seed",
+        "notes": release.notes,
+    }
+    if release.simulate:
+        fields["simulate"] = dict(release.simulate)
+    return _item(fields)
+
+
+def _item(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: _attr(v) for k, v in fields.items()}
+
+
+def _attr(value: Any) -> dict[str, Any]:
+    """A DynamoDB attribute value (the low-level client's typed form)."""
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float):
+        return {"N": str(value)}
+    if isinstance(value, dict):
+        return {"M": {k: _attr(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [_attr(v) for v in value]}
+    return {"S": str(value)}

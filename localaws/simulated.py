@@ -1,0 +1,243 @@
+"""The simulated instance runtime: boot phases on timers, one HTTP server for every app.
+
+Each instance prints the boot agent's phase lines (DESIGN §6) to its console and writes
+them to the instances table; once its `run` phase is ok its "app" answers on the shared
+server, routed by the TARGET_HEADER, so 5,000 instances need one socket, not 5,000.
+Failure injection comes from FRESHFLEET_SIMULATE: `fail=<phase>`, `never_healthy=1`,
+`crash_after=<seconds>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from localaws.runtime import CONSOLE_LIMIT, TARGET_HEADER, InstanceLaunch, InstanceRuntime
+from localaws.tablewriter import InstancesTableWriter
+from rollout.userdata import decode_simulate
+
+PHASES = ("fetch", "verify", "extract", "build", "run", "health")
+log = logging.getLogger(__name__)
+
+
+def boot_line(phase: str, status: str, detail: str = "", at: datetime | None = None) -> str:
+    """One phase line exactly as the boot agent prints it (DESIGN §6)."""
+    stamp = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"freshfleet-boot {stamp} {phase} {status}" + (f" {detail}" if detail else "")
+
+
+@dataclass(slots=True)
+class SimulatedInstance:
+    """A simulated instance's state; touched on the loop, read by moto's threads."""
+
+    launch: InstanceLaunch
+    simulate: dict[str, str]
+    lines: list[str] = field(default_factory=list)
+    app_up: bool = False  # the app answers (after `run ok`)
+    healthy_since: float | None = None  # loop time of the first healthy answer
+    stopped: bool = False
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+
+    @property
+    def app(self) -> str:
+        return self.launch.env.get("FRESHFLEET_APP", "app")
+
+    @property
+    def version(self) -> str:
+        return self.launch.env.get("FRESHFLEET_VERSION", "unknown")
+
+
+class SimulatedRuntime(InstanceRuntime):
+    """Instances that boot on timers and answer on one shared aiohttp server."""
+
+    name = "simulated"
+
+    def __init__(self, host: Any) -> None:
+        super().__init__(host)
+        self._instances: dict[str, SimulatedInstance] = {}
+        self._lock = threading.Lock()
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self._writer = InstancesTableWriter(host.endpoint_url, host.region)
+
+    @property
+    def port(self) -> int:
+        """The shared server's port (every simulated app answers there)."""
+        return self._port
+
+    async def open(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server: Any = site._server  # aiohttp keeps the bound port here only
+        self._port = server.sockets[0].getsockname()[1]
+        await self._writer.open()
+
+    async def close(self) -> None:
+        for instance_id in list(self._instances):
+            self._forget(instance_id)
+        await self._writer.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- the runtime interface -------------------------------------------------------
+
+    def start(self, launch: InstanceLaunch) -> None:
+        sim = SimulatedInstance(launch, decode_simulate(launch.env.get("FRESHFLEET_SIMULATE", "")))
+        with self._lock:
+            self._instances[launch.instance_id] = sim
+        self._print(
+            sim, "[    0.000000] Linux version 6.1.0-freshfleet (localaws simulated instance)"
+        )
+        self._later(sim, self.host.timers.pending_seconds, self._started, sim)
+
+    def stop(self, instance_id: str) -> None:
+        sim = self._instances.get(instance_id)
+        if sim is None or sim.stopped:
+            return
+        sim.stopped = True
+        for handle in sim.timers:
+            handle.cancel()
+        sim.timers.clear()
+        self._print(sim, "[  OK  ] Reached target System Power Off (localaws: instance ended)")
+        # The app keeps answering while its target drains, so in-flight requests finish.
+        delay = self.host.timers.deregistration_delay_seconds
+        self.host.loop.call_later(delay, self._forget, instance_id)
+
+    def console_output(self, instance_id: str) -> str | None:
+        with self._lock:
+            sim = self._instances.get(instance_id)
+            if sim is None:
+                return None
+            text = "".join(line + "\n" for line in sim.lines)
+        return text[-CONSOLE_LIMIT:]
+
+    def address(self, instance_id: str) -> tuple[str, int] | None:
+        sim = self._instances.get(instance_id)
+        if sim is None or not sim.app_up:
+            return None
+        return ("127.0.0.1", self._port)
+
+    # -- the boot ----------------------------------------------------------------------
+
+    def _started(self, sim: SimulatedInstance) -> None:
+        self.host.mark_running(sim.launch.instance_id)
+        self._print(sim, "cloud-init: wrote /etc/freshfleet/release.env")
+        if not sim.launch.env:
+            self._print(sim, "cloud-init: no freshfleet user data; nothing to boot")
+            return
+        self._print(sim, "Starting freshfleet-boot.service - freshfleet boot agent...")
+        self._phase(sim, 0)
+
+    def _phase(self, sim: SimulatedInstance, index: int) -> None:
+        phase = PHASES[index]
+        self._report(sim, phase, "start", self._start_detail(sim, phase))
+        self._later(sim, self.host.timers.phase_seconds, self._phase_done, sim, index)
+
+    def _phase_done(self, sim: SimulatedInstance, index: int) -> None:
+        phase = PHASES[index]
+        if sim.simulate.get("fail") == phase:
+            self._report(sim, phase, "fail", f"simulated failure of {phase} (FRESHFLEET_SIMULATE)")
+            self._print(sim, "freshfleet-boot.service: Failed with result 'exit-code'.")
+            return
+        if phase == "run":
+            sim.app_up = True
+        if phase == "health" and sim.simulate.get("never_healthy") not in (None, "", "0"):
+            path = sim.launch.env.get("HEALTH_PATH", "/health")
+            self._report(sim, phase, "fail", f"{path} answered 500 (never healthy)")
+            return
+        self._report(sim, phase, "ok", self._ok_detail(sim, phase))
+        if index + 1 < len(PHASES):
+            self._phase(sim, index + 1)
+        else:
+            sim.healthy_since = self.host.loop.time()
+            self._print(sim, "Finished freshfleet-boot.service - freshfleet boot agent.")
+
+    def _start_detail(self, sim: SimulatedInstance, phase: str) -> str:
+        env = sim.launch.env
+        return {
+            "fetch": env.get("RELEASE_URL", ""),
+            "run": f"port {env.get('APP_PORT', '8080')}",
+            "health": env.get("HEALTH_PATH", "/health"),
+        }.get(phase, "")
+
+    def _ok_detail(self, sim: SimulatedInstance, phase: str) -> str:
+        return {
+            "verify": f"sha256 {sim.launch.env.get('RELEASE_SHA256', '')[:12]}",
+            "build": f"{sim.app}:{sim.version}",
+            "health": "deployed",
+        }.get(phase, "")
+
+    # -- the shared app server ---------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        instance_id = request.headers.get(TARGET_HEADER, "")
+        sim = self._instances.get(instance_id)
+        if sim is None or not sim.app_up:
+            raise web.HTTPBadGateway(text=f"no simulated app for {instance_id or '(no target)'}\n")
+        body = f"{sim.app} {sim.version} {instance_id}\n"
+        if request.path == sim.launch.env.get("HEALTH_PATH", "/health"):
+            if not self._healthy(sim):
+                return web.Response(status=500, text=f"unhealthy: {body}")
+            return web.Response(text=f"ok {body}")
+        return web.Response(text=body)
+
+    def _healthy(self, sim: SimulatedInstance) -> bool:
+        if sim.simulate.get("never_healthy") not in (None, "", "0"):
+            return False
+        crash = sim.simulate.get("crash_after")
+        if crash and sim.healthy_since is not None:
+            with contextlib.suppress(ValueError):
+                if self.host.loop.time() - sim.healthy_since >= float(crash):
+                    return False
+        return True
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _report(self, sim: SimulatedInstance, phase: str, status: str, detail: str = "") -> None:
+        now = datetime.now(UTC)
+        self._print(sim, boot_line(phase, status, detail, now))
+        table = sim.launch.env.get("INSTANCES_TABLE")
+        if table:
+            self._writer.put(
+                table,
+                {
+                    "instance_id": sim.launch.instance_id,
+                    "app": sim.app,
+                    "release": sim.version,
+                    "phase": phase,
+                    "status": status,
+                    "detail": detail,
+                    "updated_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                },
+            )
+
+    def _print(self, sim: SimulatedInstance, line: str) -> None:
+        with self._lock:
+            sim.lines.append(line)
+
+    def _later(self, sim: SimulatedInstance, delay: float, fn: Any, *args: Any) -> None:
+        sim.timers = [
+            h for h in sim.timers if not h.cancelled() and h.when() > self.host.loop.time()
+        ]
+        sim.timers.append(self.host.loop.call_later(delay, fn, *args))
+
+    def _forget(self, instance_id: str) -> None:
+        # The record stays: EC2 still shows a terminated instance's console output.
+        sim = self._instances.get(instance_id)
+        if sim is not None:
+            sim.app_up = False
+            sim.stopped = True
+            for handle in sim.timers:
+                handle.cancel()
+            sim.timers.clear()

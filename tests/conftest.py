@@ -1,0 +1,179 @@
+"""Shared fixtures: a real localaws for every test that needs AWS, and the Docker rule.
+
+AWS in tests is localaws (moto's server with localaws's patches, in a child process):
+
+- `localaws` (session): one simulated localaws with the demo seed, on a free port, with
+  its own endpoint file in a tmp dir and short timers. Shared by every test of the run:
+  do not reset it; create resources with names of your own (or use `fresh_localaws`).
+- `fresh_localaws` (function): a localaws of your own, seeded, stopped after the test.
+  `empty_localaws` (function): the same without the demo seed.
+- `backend`: a `rollout.backend.Backend` for the session localaws.
+- `aws_client`: a factory of plain boto3 clients for the session localaws:
+  `aws_client("ec2")`, or `aws_client("ec2", url)` for another localaws.
+- `eventually`: `eventually(probe, within=15, what="...")` calls `probe` until it returns
+  something truthy and returns it, failing after `within` s (no fixed sleeps in tests).
+- `localaws_endpoint_env`: FRESHFLEET_ENDPOINT_FILE pointed at the session localaws's
+  file, so `discover_backend()` finds it as a second terminal would.
+
+Docker: mark a test `@pytest.mark.docker` (or call `require_docker()`); it is skipped when
+no engine answers, except in CI (`CI=true`), where a missing engine FAILS the test.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from localaws.process import LocalAws, start_localaws
+from rollout.backend import Backend
+
+# Short localaws timers for tests: instances run after 0.3 s, boot in ~1 s more, and
+# turn healthy ~0.5 s later; drained targets are gone after 1 s.
+FAST_TIMERS: dict[str, str] = {
+    "FRESHFLEET_LOCALAWS__PENDING_SECONDS": "0.3",
+    "FRESHFLEET_LOCALAWS__PHASE_SECONDS": "0.1",
+    "FRESHFLEET_LOCALAWS__HEALTH_INTERVAL_SECONDS": "0.25",
+    "FRESHFLEET_LOCALAWS__HEALTHY_THRESHOLD": "2",
+    "FRESHFLEET_LOCALAWS__UNHEALTHY_THRESHOLD": "2",
+    "FRESHFLEET_LOCALAWS__DEREGISTRATION_DELAY_SECONDS": "1",
+}
+
+
+def start_test_localaws(
+    directory: Path, *, seed: bool = True, env: dict[str, str] | None = None, **kwargs: Any
+) -> LocalAws:
+    """A simulated localaws on a free port with FAST_TIMERS and its endpoint file in
+    `directory` (plus `env`). The caller stops it (or uses it as a context manager)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return start_localaws(
+        port=0,
+        boot="simulated",
+        seed=seed,
+        endpoint_file=directory / "localaws.json",
+        env={**FAST_TIMERS, "FRESHFLEET_LOCALAWS_DIR": str(directory), **(env or {})},
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="session")
+def localaws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
+    """The session's simulated localaws, seeded with the demo (`demo-web`, 3 × v1)."""
+    with start_test_localaws(tmp_path_factory.mktemp("localaws")) as handle:
+        yield handle
+
+
+@pytest.fixture
+def fresh_localaws(tmp_path: Path) -> Iterator[LocalAws]:
+    """A seeded localaws of this test's own, for tests that change a lot."""
+    with start_test_localaws(tmp_path / "localaws") as handle:
+        yield handle
+
+
+@pytest.fixture
+def empty_localaws(tmp_path: Path) -> Iterator[LocalAws]:
+    """An unseeded localaws of this test's own (no tables, no demo)."""
+    with start_test_localaws(tmp_path / "localaws", seed=False) as handle:
+        yield handle
+
+
+@pytest.fixture
+def backend(localaws: LocalAws) -> Backend:
+    """The engine's Backend for the session localaws."""
+    return Backend(
+        endpoint_url=localaws.url, region=localaws.region, local=True, boot_mode=localaws.boot_mode
+    )
+
+
+def boto3_client(service: str, url: str, region: str = "us-east-1") -> Any:
+    """A plain boto3 client for a localaws at `url` (dummy credentials)."""
+    client: Any = boto3.client
+    return client(
+        service,
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id="freshfleet",
+        aws_secret_access_key="freshfleet",
+    )
+
+
+@pytest.fixture
+def aws_client(localaws: LocalAws) -> Callable[..., Any]:
+    """`aws_client("ec2")`: a boto3 client for the session localaws (or `url=` another)."""
+
+    def make(service: str, url: str | None = None) -> Any:
+        return boto3_client(service, url or localaws.url, localaws.region)
+
+    return make
+
+
+@pytest.fixture
+def localaws_endpoint_env(localaws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point FRESHFLEET_ENDPOINT_FILE at the session localaws's endpoint file."""
+    assert localaws.endpoint_file is not None
+    monkeypatch.setenv("FRESHFLEET_ENDPOINT_FILE", str(localaws.endpoint_file))
+    return localaws.endpoint_file
+
+
+def wait_until(probe: Callable[[], Any], *, within: float = 15.0, what: str = "") -> Any:
+    """Call `probe` until it returns something truthy and return that; an AssertionError
+    from the probe counts as "not yet". Fails the test after `within` seconds."""
+    deadline = time.monotonic() + within
+    last: object = None
+    while True:
+        try:
+            value = probe()
+        except AssertionError as exc:
+            value, last = None, exc
+        else:
+            if value:
+                return value
+            last = value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {within:g} s waiting for {what or probe}: {last}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def eventually() -> Callable[..., Any]:
+    """`wait_until` as a fixture: tests wait on conditions with deadlines."""
+    return wait_until
+
+
+# -- Docker --------------------------------------------------------------------------------
+
+
+def docker_problem() -> str | None:
+    """None when a Docker engine answers; otherwise why not."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:
+        return f"no Docker engine answers ({exc})"
+    return None
+
+
+def require_docker() -> None:
+    """Skip the calling test when no Docker engine answers, but FAIL it when CI=true."""
+    problem = docker_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{problem}: Docker tests must run in CI (CI=true)", pytrace=False)
+    pytest.skip(problem)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Apply `require_docker()` to every test marked `docker`."""
+    if item.get_closest_marker("docker") is not None:
+        require_docker()
