@@ -12,6 +12,11 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "console.cli.console_cmd",
     "console.cli.localaws_cmd",
+    "console.cli.setup_cmd",
+    "console.cli.status_cmd",
+    "console.cli.releases_cmd",
+    "console.cli.history_cmd",
+    "console.cli.logs_cmd",
 )
 
 

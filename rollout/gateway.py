@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import botocore.session
 from aiobotocore.config import AioConfig
@@ -154,6 +156,7 @@ class Gateway:
         self._lock = asyncio.Lock()
         self._event_handlers: list[tuple[str, Callable[..., Any]]] = []
         self._sync_clients: dict[str, Any] = {}
+        self._probed = False  # the endpoint URL answered once
         self._sync_lock = threading.Lock()
 
     @property
@@ -173,6 +176,9 @@ class Gateway:
             return existing
         async with self._lock:
             if service not in self._clients:
+                if self.backend.endpoint_url and not self._probed:
+                    await probe_endpoint(self.backend.endpoint_url)
+                    self._probed = True
                 kwargs = self._client_kwargs(service)
                 try:
                     creator: Any = self._session.create_client
@@ -189,7 +195,7 @@ class Gateway:
         if self.backend.region:
             kwargs["region_name"] = self.backend.region
             if not self.backend.endpoint_url:
-                check_region(self._session, service, self.backend.region)
+                check_region(service, self.backend.region)
         if self.backend.endpoint_url:
             kwargs["endpoint_url"] = self.backend.endpoint_url
         if self.backend.local:
@@ -274,17 +280,47 @@ class Gateway:
         await self.close()
 
 
-def check_region(session: Any, service: str, region: str) -> None:
+def check_region(service: str, region: str) -> None:
     """Raise AwsError when `region` is not one of the service's known AWS regions."""
-    known: set[str] = set()
-    for partition in session.get_available_partitions():
-        known.update(session.get_available_regions(service, partition_name=partition))
+    known = _known_regions(service)
     if known and region not in known:
         raise AwsError(
             f"unknown AWS region {region!r}: pass --region with a real region "
             "(for example us-east-1)",
             code="UnknownRegion",
         )
+
+
+@functools.cache
+def _known_regions(service: str) -> frozenset[str]:
+    session = botocore.session.get_session()
+    known: set[str] = set()
+    for partition in session.get_available_partitions():
+        known.update(session.get_available_regions(service, partition_name=partition))
+    return frozenset(known)
+
+
+async def probe_endpoint(url: str, within: float = 3.0) -> None:
+    """Raise AwsError at once when nothing listens at the endpoint URL.
+
+    Without it a wrong `--endpoint-url` would first go through every adaptive retry
+    (about a minute) before saying anything.
+    """
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname or "localhost", port), within
+        )
+    except (OSError, TimeoutError) as exc:
+        raise AwsError(
+            f"cannot reach {url}: nothing answers there ({exc.__class__.__name__}); "
+            "is the endpoint URL right and the local AWS running?",
+            code="EndpointConnectionError",
+        ) from exc
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
 
 
 def _camel(operation: str) -> str:

@@ -1,0 +1,65 @@
+"""`freshfleet history APP`: the app's rollouts, newest first, with duration and outcome."""
+
+from __future__ import annotations
+
+import argparse
+
+from console.cli.common import (
+    Exit,
+    UserError,
+    add_backend_flags,
+    add_output_flags,
+    backend_of,
+    config_of,
+    out,
+    print_json,
+    run_async,
+)
+from console.cli.render_history import render_history, rollout_json
+from console.cli.setup_cmd import require_tables
+from rollout.config import Tables
+from rollout.gateway import Gateway
+from rollout.ledger.history import app_history
+from rollout.ledger.releases import list_releases
+from rollout.model import TAG_APP
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("history", help="an app's rollouts, newest first")
+    p.add_argument("app")
+    p.add_argument("--limit", type=int, default=None, help="only the N newest rollouts")
+    add_backend_flags(p)
+    add_output_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        config = config_of(args)
+        if args.limit is not None and args.limit < 1:
+            raise UserError("--limit must be 1 or more")
+        async with Gateway(backend_of(args)) as gw:
+            await require_tables(gw, config.tables, config.tables.rollouts)
+            rollouts = await app_history(gw, config.tables, args.app, limit=args.limit)
+            if not rollouts and not await app_exists(gw, config.tables, args.app):
+                raise UserError(f"unknown app {args.app!r}: no rollouts, releases or server groups")
+        if args.json:
+            print_json({"app": args.app, "rollouts": [rollout_json(r) for r in rollouts]})
+        else:
+            render_history(out, args.app, rollouts)
+        return Exit.OK
+
+    return run_async(main)
+
+
+async def app_exists(gw: Gateway, tables: Tables, app: str) -> bool:
+    """True when the app has releases or a server group tagged with its name."""
+    if await list_releases(gw, tables, app):
+        return True
+    groups = await gw.paginate(
+        "autoscaling",
+        "describe_auto_scaling_groups",
+        "AutoScalingGroups",
+        Filters=[{"Name": f"tag:{TAG_APP}", "Values": [app]}],
+    )
+    return bool(groups)

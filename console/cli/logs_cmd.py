@@ -1,0 +1,51 @@
+"""`freshfleet logs INSTANCE [-f]`: an instance's console output; `-f` prints new lines."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from console.cli.common import (
+    Exit,
+    UserError,
+    add_backend_flags,
+    backend_of,
+    run_async,
+)
+from rollout.consoleout import InstanceNotFound, follow_console
+from rollout.gateway import Gateway
+
+_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("logs", help="an instance's console output (boot phases included)")
+    p.add_argument("instance", metavar="INSTANCE", help="the instance id (i-...)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    p.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between polls with -f (default 2)"
+    )
+    add_backend_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        if not _INSTANCE_ID.match(args.instance):
+            raise UserError(f"{args.instance!r} is not an instance id (i-0123456789abcdef0)")
+        if args.interval <= 0:
+            raise UserError("--interval must be positive")
+        async with Gateway(backend_of(args)) as gw:
+            try:
+                async for line in follow_console(
+                    gw, args.instance, interval=args.interval, follow=args.follow
+                ):
+                    # Plain writes: console text may hold brackets rich would take as markup.
+                    sys.stdout.write(line + "\n")
+                    sys.stdout.flush()
+            except InstanceNotFound as exc:
+                raise UserError(str(exc)) from exc
+        return Exit.OK
+
+    return run_async(main)

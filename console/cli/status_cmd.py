@@ -1,0 +1,51 @@
+"""`freshfleet status [APP]`: one look at the fleet (apps, groups, instances, health)."""
+
+from __future__ import annotations
+
+import argparse
+
+from console.cli.common import (
+    Exit,
+    UserError,
+    add_backend_flags,
+    add_output_flags,
+    backend_of,
+    config_of,
+    out,
+    print_json,
+    run_async,
+)
+from console.cli.render_status import render_status, status_json
+from console.cli.setup_cmd import require_tables
+from rollout.gateway import Gateway
+from rollout.observer import FleetObserver
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("status", help="show apps, server groups, instances and their health")
+    p.add_argument("app", nargs="?", help="only this app")
+    add_backend_flags(p)
+    add_output_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        config = config_of(args)
+        async with Gateway(backend_of(args)) as gw:
+            await require_tables(gw, config.tables)
+            snapshot, _ = await FleetObserver(gw, config.tables).tick()
+        apps = list(snapshot.apps)
+        if args.app:
+            app = snapshot.app(args.app)
+            if app is None:
+                known = ", ".join(a.name for a in apps) or "none"
+                raise UserError(f"unknown app {args.app!r} (apps found: {known})")
+            apps = [app]
+        if args.json:
+            print_json(status_json(snapshot, apps))
+        else:
+            render_status(out, snapshot, apps)
+        return Exit.OK
+
+    return run_async(main)
