@@ -1,0 +1,135 @@
+"""The rollouts table: one item per rollout, its steps written before and after each runs.
+
+Only the rollout's runner writes its item, except `abort_requested`/`abort_by`, which any
+process may set (DESIGN §4, abort from anywhere). Timestamps are ISO-8601 UTC strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from rollout.gateway import Gateway
+from rollout.ledger.codec import attr, from_item, to_item
+from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
+
+# States a rollout can be in; `running` and `detached` are the unfinished ones.
+PLANNED = "planned"
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+ROLLED_BACK = "rolled_back"
+ABORTED = "aborted"
+DETACHED = "detached"
+UNFINISHED = (RUNNING, DETACHED)
+FINISHED = (SUCCEEDED, FAILED, ROLLED_BACK, ABORTED)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class RolloutLedger:
+    """Reads and writes rollout items of one table."""
+
+    def __init__(self, gw: Gateway, table: str) -> None:
+        self.gw = gw
+        self.table = table
+
+    async def put(self, values: Mapping[str, Any]) -> None:
+        """Write a whole item (a new rollout, or an audit record)."""
+        await self.gw.call("dynamodb", "put_item", TableName=self.table, Item=to_item(values))
+
+    async def update(self, app: str, rollout_id: str, **fields: Any) -> None:
+        """SET the given fields (None removes nothing: it is skipped)."""
+        fields = {k: v for k, v in fields.items() if v is not None}
+        if not fields:
+            return
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":v{i}": attr(v) for i, v in enumerate(fields.values())}
+        await self.gw.call(
+            "dynamodb",
+            "update_item",
+            TableName=self.table,
+            Key={"app": attr(app), "rollout_id": attr(rollout_id)},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    async def get(self, app: str, rollout_id: str) -> dict[str, Any] | None:
+        got = await self.gw.call(
+            "dynamodb",
+            "get_item",
+            TableName=self.table,
+            Key={"app": attr(app), "rollout_id": attr(rollout_id)},
+            ConsistentRead=True,
+        )
+        return from_item(got["Item"]) if "Item" in got else None
+
+    async def recent(self, app: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The app's rollouts, newest first (ids sort by time)."""
+        got = await self.gw.call(
+            "dynamodb",
+            "query",
+            TableName=self.table,
+            KeyConditionExpression="app = :a",
+            ExpressionAttributeValues={":a": attr(app)},
+            ScanIndexForward=False,
+            Limit=limit,
+            ConsistentRead=True,
+        )
+        return [from_item(i) for i in got.get("Items", []) if "kind" not in from_item(i)]
+
+    async def unfinished(self, app: str) -> dict[str, Any] | None:
+        """The app's newest rollout in `running` or `detached` state, via the state index."""
+        found: list[dict[str, Any]] = []
+        for state in UNFINISHED:
+            items = await self.gw.paginate(
+                "dynamodb",
+                "query",
+                "Items",
+                TableName=self.table,
+                IndexName=ROLLOUTS_STATE_INDEX,
+                KeyConditionExpression="#s = :s",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":s": attr(state)},
+            )
+            found.extend(from_item(i) for i in items)
+        mine = sorted((r for r in found if r.get("app") == app), key=lambda r: r["rollout_id"])
+        if not mine:
+            return None
+        # The index is eventually consistent: confirm with a strong read.
+        latest = await self.get(app, str(mine[-1]["rollout_id"]))
+        return latest if latest and latest.get("state") in UNFINISHED else None
+
+    async def request_abort(
+        self, app: str, rollout_id: str, by: str, action: str = "abort"
+    ) -> None:
+        """Ask the rollout's runner to stop at its next check (`action`: abort or rollback)."""
+        await self.update(
+            app,
+            rollout_id,
+            abort_requested=True,
+            abort_by=by,
+            abort_action=action,
+            abort_requested_at=utc_now(),
+        )
+
+    async def abort_request(self, app: str, rollout_id: str) -> tuple[bool, str, str]:
+        """(requested, by, action) as the item stands now."""
+        got = await self.gw.call(
+            "dynamodb",
+            "get_item",
+            TableName=self.table,
+            Key={"app": attr(app), "rollout_id": attr(rollout_id)},
+            ConsistentRead=True,
+            ProjectionExpression="abort_requested, abort_by, abort_action",
+        )
+        item = from_item(got.get("Item", {}))
+        return (
+            bool(item.get("abort_requested", False)),
+            str(item.get("abort_by", "")),
+            str(item.get("abort_action", "abort")),
+        )

@@ -1,0 +1,36 @@
+"""Rollouts: plan, run, abort, resume and roll back a server group's way into traffic.
+
+async with DeployLock(gw, config.tables.locks, app, config.rollout) as lock:
+    plan = await make_plan(gw, config, app, version)
+    rollout = Rollout(gw, config, plan, lock)
+    result = await rollout.run()      # meanwhile: async for ev in rollout.events()
+"""
+
+from rollout.rollouts.control import (
+    AbortRequest,
+    find_unfinished,
+    owner_alive,
+    previous_release,
+    request_abort,
+    rollout_from_item,
+)
+from rollout.rollouts.errors import RolloutInputError, RolloutStop
+from rollout.rollouts.plan import STRATEGIES, Capacity, PlanChange, RolloutPlan, make_plan
+from rollout.rollouts.runner import Rollout
+
+__all__ = [
+    "STRATEGIES",
+    "AbortRequest",
+    "Capacity",
+    "PlanChange",
+    "Rollout",
+    "RolloutInputError",
+    "RolloutPlan",
+    "RolloutStop",
+    "find_unfinished",
+    "make_plan",
+    "owner_alive",
+    "previous_release",
+    "request_abort",
+    "rollout_from_item",
+]

@@ -1,0 +1,17 @@
+"""Why a rollout could not start or had to stop."""
+
+from __future__ import annotations
+
+
+class RolloutInputError(ValueError):
+    """Bad input (unknown app or release, unsafe user data): nothing was created in AWS."""
+
+
+class RolloutStop(Exception):
+    """A step cannot go on: `reason` says why (the boot agent's or AWS's words)."""
+
+    def __init__(self, reason: str, *, aborted: bool = False, rollback: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.aborted = aborted
+        self.rollback = rollback  # an abort asked for as a rollback (flip back during the bake)

@@ -1,0 +1,180 @@
+"""Server groups as the rollout engine needs them: found by tags, read, and torn down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.parsers import ResponseParserError
+
+from rollout.gateway import AwsError, Gateway
+from rollout.model import TAG_APP, TAG_RELEASE, TAG_ROLLOUT
+
+_GONE = {
+    "TargetGroupNotFound",
+    "ValidationError",
+    "InvalidLaunchTemplateVersion.NotFound",
+    "InvalidLaunchTemplateId.VersionNotFound",
+    "InvalidLaunchTemplateName.NotFoundException",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRef:
+    """One server group: its ASG, target group and launch-template version, with capacity."""
+
+    name: str
+    release: str
+    rollout_id: str
+    target_group_arn: str
+    launch_template: str
+    launch_template_version: str
+    min_size: int
+    max_size: int
+    desired: int
+    health_check_type: str = "EC2"
+    grace_period: int = 0
+    subnets: str = ""  # VPCZoneIdentifier
+
+    def as_item(self) -> dict[str, Any]:
+        """The ledger's record of the group, enough to resume or retire it."""
+        return {
+            "name": self.name,
+            "release": self.release,
+            "rollout_id": self.rollout_id,
+            "target_group_arn": self.target_group_arn,
+            "launch_template": self.launch_template,
+            "launch_template_version": self.launch_template_version,
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+            "desired": self.desired,
+            "health_check_type": self.health_check_type,
+            "grace_period": self.grace_period,
+            "subnets": self.subnets,
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> GroupRef:
+        return cls(**{k: item[k] for k in cls.__dataclass_fields__ if k in item})
+
+
+def _group_of(asg: dict[str, Any]) -> GroupRef:
+    tags = {t["Key"]: t["Value"] for t in asg.get("Tags", [])}
+    lt = asg.get("LaunchTemplate") or asg.get("MixedInstancesPolicy", {}).get(
+        "LaunchTemplate", {}
+    ).get("LaunchTemplateSpecification", {})
+    tgs = asg.get("TargetGroupARNs", [])
+    return GroupRef(
+        name=asg["AutoScalingGroupName"],
+        release=tags.get(TAG_RELEASE, ""),
+        rollout_id=tags.get(TAG_ROLLOUT, ""),
+        target_group_arn=tgs[0] if tgs else "",
+        launch_template=str(lt.get("LaunchTemplateName", "")),
+        launch_template_version=str(lt.get("Version", "")),
+        min_size=int(asg.get("MinSize", 0)),
+        max_size=int(asg.get("MaxSize", 0)),
+        desired=int(asg.get("DesiredCapacity", 0)),
+        health_check_type=str(asg.get("HealthCheckType", "EC2")),
+        grace_period=int(asg.get("HealthCheckGracePeriod", 0)),
+        subnets=str(asg.get("VPCZoneIdentifier", "")),
+    )
+
+
+async def app_groups(gw: Gateway, app: str) -> list[GroupRef]:
+    """Every ASG tagged as the app's, oldest rollout first."""
+    asgs = await gw.paginate(
+        "autoscaling",
+        "describe_auto_scaling_groups",
+        "AutoScalingGroups",
+        Filters=[{"Name": f"tag:{TAG_APP}", "Values": [app]}],
+    )
+    groups = [_group_of(a) for a in asgs if a.get("Status") != "Delete in progress"]
+    return sorted(groups, key=lambda g: g.rollout_id)
+
+
+async def describe_group(gw: Gateway, name: str) -> dict[str, Any] | None:
+    got = await gw.call("autoscaling", "describe_auto_scaling_groups", AutoScalingGroupNames=[name])
+    groups = got.get("AutoScalingGroups", [])
+    return groups[0] if groups else None
+
+
+def serving_group(groups: list[GroupRef], weights: dict[str, int]) -> GroupRef | None:
+    """The group with the largest weight > 0 on the listener, or None when none serves."""
+    live = [g for g in groups if weights.get(g.target_group_arn, 0) > 0]
+    return max(live, key=lambda g: weights[g.target_group_arn]) if live else None
+
+
+async def delete_server_group(
+    gw: Gateway,
+    *,
+    asg_name: str,
+    target_group_arn: str,
+    launch_template: str,
+    launch_template_version: str,
+    wait_seconds: float = 300.0,
+) -> list[str]:
+    """Delete a server group's ASG (and instances), target group and launch-template version.
+
+    Idempotent: what is already gone is skipped. Returns warnings for what could not be
+    deleted (e.g. an endpoint that does not implement an operation); AWS errors otherwise raise.
+    """
+    warnings: list[str] = []
+    if asg_name and await describe_group(gw, asg_name) is not None:
+        with contextlib.suppress(AwsError):  # already scaled in or deleting
+            await gw.call(
+                "autoscaling",
+                "update_auto_scaling_group",
+                AutoScalingGroupName=asg_name,
+                MinSize=0,
+                DesiredCapacity=0,
+            )
+        try:
+            await gw.call(
+                "autoscaling",
+                "delete_auto_scaling_group",
+                AutoScalingGroupName=asg_name,
+                ForceDelete=True,
+            )
+        except AwsError as exc:
+            if "not found" not in str(exc).lower():
+                raise
+        await _wait_gone(gw, asg_name, wait_seconds)
+    if target_group_arn:
+        try:
+            await gw.call("elbv2", "delete_target_group", TargetGroupArn=target_group_arn)
+        except AwsError as exc:
+            if exc.code not in _GONE:
+                raise
+    if launch_template and launch_template_version.isdigit():
+        try:
+            got = await gw.call(
+                "ec2",
+                "delete_launch_template_versions",
+                LaunchTemplateName=launch_template,
+                Versions=[launch_template_version],
+            )
+            for bad in got.get("UnsuccessfullyDeletedLaunchTemplateVersions", []):
+                code = bad.get("ResponseError", {}).get("Code", "")
+                if "NotFound" not in code:
+                    warnings.append(
+                        f"launch template {launch_template} version {launch_template_version} "
+                        f"not deleted: {code}"
+                    )
+        except (AwsError, ResponseParserError) as exc:  # some endpoints lack the operation
+            if getattr(exc, "code", "") not in _GONE:
+                warnings.append(
+                    f"launch template {launch_template} version {launch_template_version} "
+                    f"not deleted: {exc}"
+                )
+    return warnings
+
+
+async def _wait_gone(gw: Gateway, asg_name: str, within: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while await describe_group(gw, asg_name) is not None:
+        if loop.time() > deadline:
+            raise AwsError(f"auto scaling group {asg_name} still exists after {within:.0f} s")
+        await asyncio.sleep(1.0)

@@ -1,0 +1,216 @@
+"""Plan a rollout: resolve the release, render its user data, read the app's fleet, and
+say what will change (release, launch-template version, user-data hash, capacity).
+
+Planning creates nothing in AWS; every bad input is a RolloutInputError (DESIGN §4, step 1).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollout.backend import DEFAULT_REGION
+from rollout.config import Config
+from rollout.gateway import AwsError, Gateway
+from rollout.model import Release
+from rollout.naming import launch_template_name, new_rollout_id, server_group_name, valid_app_name
+from rollout.rollouts.errors import RolloutInputError
+from rollout.rollouts.groups import GroupRef, app_groups, serving_group
+from rollout.rollouts.releases import find_release
+from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
+from rollout.userdata import UserDataContext, UserDataError, encode_simulate, render_user_data
+
+STRATEGIES = ("blue-green", "canary", "rolling")
+_SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    min_size: int
+    max_size: int
+    desired: int
+
+    def __str__(self) -> str:
+        return f"min {self.min_size} / max {self.max_size} / desired {self.desired}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChange:
+    """One line of the plan's diff."""
+
+    what: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutPlan:
+    """Everything a rollout will do, decided before anything is created."""
+
+    app: str
+    rollout_id: str
+    release: Release
+    strategy: str
+    traffic: TrafficPoint
+    old_group: GroupRef | None
+    new_group: str  # the name of the new ASG and target group
+    launch_template: str
+    launch_template_version: str  # the version this rollout will create
+    user_data: str
+    user_data_sha256: str
+    capacity: Capacity
+    bake_seconds: float
+    old_user_data_sha256: str = ""
+    weights: dict[str, int] = field(default_factory=dict)  # the listener's weights at plan time
+
+    @property
+    def from_release(self) -> str:
+        return self.old_group.release if self.old_group else ""
+
+    def diff(self) -> list[PlanChange]:
+        """What changes, before -> after, for the faces to show before the confirming key."""
+        old = self.old_group
+        old_cap = Capacity(old.min_size, old.max_size, old.desired) if old else None
+        return [
+            PlanChange("release", self.from_release or "(none)", self.release.version),
+            PlanChange(
+                "launch template",
+                f"{self.launch_template} v{old.launch_template_version}" if old else "(none)",
+                f"{self.launch_template} v{self.launch_template_version}",
+            ),
+            PlanChange(
+                "user data sha256",
+                self.old_user_data_sha256[:12] or "(none)",
+                self.user_data_sha256[:12],
+            ),
+            PlanChange("capacity", str(old_cap) if old_cap else "(none)", str(self.capacity)),
+            PlanChange("server group", old.name if old else "(none)", self.new_group),
+            PlanChange("strategy", "", self.strategy),
+        ]
+
+    def as_item(self) -> dict[str, Any]:
+        """The plan's part of the rollout's ledger item."""
+        return {
+            "from_release": self.from_release,
+            "to_release": self.release.version,
+            "strategy": self.strategy,
+            "new_group": self.new_group,
+            "old_group": self.old_group.as_item() if self.old_group else None,
+            "listener_arn": self.traffic.listener_arn,
+            "rule_arn": self.traffic.rule_arn,
+            "load_balancer_arn": self.traffic.load_balancer_arn,
+            "launch_template": self.launch_template,
+            "launch_template_version": self.launch_template_version,
+            "user_data_sha256": self.user_data_sha256,
+            "capacity": {
+                "min_size": self.capacity.min_size,
+                "max_size": self.capacity.max_size,
+                "desired": self.capacity.desired,
+            },
+            "bake_seconds": self.bake_seconds,
+        }
+
+
+async def make_plan(
+    gw: Gateway,
+    config: Config,
+    app: str,
+    version: str,
+    *,
+    strategy: str = "blue-green",
+    capacity: int | None = None,
+    bake_seconds: float | None = None,
+    allow_insecure_url: bool = False,
+    rollout_id: str | None = None,
+) -> RolloutPlan:
+    """Resolve and validate a rollout of `app` to `version`; creates nothing in AWS."""
+    if not valid_app_name(app):
+        raise RolloutInputError(f"app name {app!r} must be lower-case letters, digits and '-'")
+    if strategy not in STRATEGIES:
+        raise RolloutInputError(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if capacity is not None and capacity < 1:
+        raise RolloutInputError(f"--capacity must be at least 1, not {capacity}")
+    if not _SAFE_VERSION.match(version):
+        raise RolloutInputError(
+            f"version {version!r} may only hold letters, digits and . _ + - "
+            "(no quotes, '$(', ';', spaces or newlines)"
+        )
+    release = await find_release(gw, config.tables.releases, app, version)
+    if release is None:
+        raise RolloutInputError(
+            f"release {version!r} of {app} is not in {config.tables.releases} "
+            f"(`freshfleet releases {app}` lists them; `freshfleet release add` adds one)"
+        )
+    rollout_id = rollout_id or new_rollout_id()
+    try:
+        user_data = render_user_data(
+            release,
+            UserDataContext(
+                rollout_id=rollout_id,
+                region=gw.backend.region or DEFAULT_REGION,
+                instances_table=config.tables.instances,
+                allow_insecure_url=allow_insecure_url,
+                simulate=encode_simulate(release.simulate),
+            ),
+        )
+    except UserDataError as exc:
+        raise RolloutInputError(str(exc)) from exc
+
+    traffic = await find_traffic_point(gw, app)
+    weights = await read_weights(gw, traffic)
+    old = serving_group(await app_groups(gw, app), weights)
+    if old is not None:
+        want = capacity or old.desired
+        cap = Capacity(min(old.min_size, want), max(old.max_size, want), want)
+    elif capacity is None:
+        raise RolloutInputError(
+            f"{app} has no serving server group: pass --capacity N for its first deploy"
+        )
+    else:
+        cap = Capacity(capacity, capacity, capacity)
+
+    lt_name = launch_template_name(app)
+    try:
+        got = await gw.call("ec2", "describe_launch_templates", LaunchTemplateNames=[lt_name])
+    except AwsError as exc:
+        raise RolloutInputError(
+            f"{app} has no launch template {lt_name} (`freshfleet init {app}` creates it)"
+        ) from exc
+    latest = int(got["LaunchTemplates"][0]["LatestVersionNumber"])
+    return RolloutPlan(
+        app=app,
+        rollout_id=rollout_id,
+        release=release,
+        strategy=strategy,
+        traffic=traffic,
+        old_group=old,
+        new_group=server_group_name(app, rollout_id),
+        launch_template=lt_name,
+        launch_template_version=str(latest + 1),
+        user_data=user_data,
+        user_data_sha256=hashlib.sha256(user_data.encode()).hexdigest(),
+        capacity=cap,
+        bake_seconds=config.rollout.bake_seconds if bake_seconds is None else bake_seconds,
+        old_user_data_sha256=await _old_user_data_sha(gw, lt_name, old),
+        weights=weights,
+    )
+
+
+async def _old_user_data_sha(gw: Gateway, lt_name: str, old: GroupRef | None) -> str:
+    if old is None or not old.launch_template_version:
+        return ""
+    try:
+        got = await gw.call(
+            "ec2",
+            "describe_launch_template_versions",
+            LaunchTemplateName=lt_name,
+            Versions=[old.launch_template_version],
+        )
+    except AwsError:
+        return ""
+    versions = got.get("LaunchTemplateVersions", [])
+    data = versions[0].get("LaunchTemplateData", {}).get("UserData", "") if versions else ""
+    return hashlib.sha256(base64.b64decode(data)).hexdigest() if data else ""

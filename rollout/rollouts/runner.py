@@ -1,0 +1,391 @@
+"""The rollout state machine (DESIGN §4): plan → launch → gate → shift → bake → retire.
+
+Every step is written to the ledger before and after it runs. Before the shift, any failure,
+abort or interruption deletes the new server group (the old fleet was never touched); after
+it, the listener flips back to the retained group in one change. The runner never prints:
+faces read `events()` and the `RolloutResult` that `run()` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from rollout.config import Config
+from rollout.events import (
+    EventStream,
+    Notice,
+    RolloutEvent,
+    RolloutFailed,
+    RolloutFinished,
+    RolloutResult,
+    StepFinished,
+    StepStarted,
+    WeightsChanged,
+)
+from rollout.gateway import AwsError, Gateway
+from rollout.ledger import rollouts as states
+from rollout.ledger.rollouts import RolloutLedger, utc_now
+from rollout.lock import DeployLock
+from rollout.rollouts import launch as launching
+from rollout.rollouts.errors import RolloutStop
+from rollout.rollouts.groups import GroupRef, delete_server_group, describe_group
+from rollout.rollouts.plan import Capacity, RolloutPlan
+from rollout.rollouts.traffic import set_weights
+from rollout.rollouts.watch import gate, watch
+
+
+class Rollout:
+    """One rollout of an app, run by `run()`; `events()` streams what happens."""
+
+    def __init__(
+        self,
+        gw: Gateway,
+        config: Config,
+        plan: RolloutPlan,
+        lock: DeployLock | None,
+        *,
+        no_wait: bool = False,
+        owner: str = "",
+    ) -> None:
+        self.gw = gw
+        self.config = config
+        self.settings = config.rollout
+        self.plan = plan
+        self.lock = lock
+        self.no_wait = no_wait
+        self.owner = owner or (lock.owner if lock else "")
+        self.ledger = RolloutLedger(gw, config.tables.rollouts)
+        self.stream = EventStream()
+        self.steps: list[dict[str, Any]] = []
+        self.weights_history: list[dict[str, int]] = []
+        self.new: GroupRef | None = None
+        self.created: dict[str, str] = {}  # what exists of the new group: lt version, tg, asg
+        self.shifted = False  # the new group has had traffic
+        self.old_shrunk = False  # rolling: the old group lost instances
+        self.boot_eta: float | None = None
+        self.resumed = False
+        self.unwinding = False  # undoing: abort requests no longer stop anything
+
+    # -- what the faces use ------------------------------------------------------------
+
+    @property
+    def app(self) -> str:
+        return self.plan.app
+
+    @property
+    def rollout_id(self) -> str:
+        return self.plan.rollout_id
+
+    def events(self, *, replay: bool = True) -> AsyncIterator[RolloutEvent]:
+        """Every event of this rollout until it ends (with `replay`, the earlier ones first)."""
+        return self.stream.subscribe(replay=replay)
+
+    def emit(self, kind: type[RolloutEvent], **fields: Any) -> None:
+        self.stream.emit(kind(app=self.app, rollout_id=self.rollout_id, **fields))
+
+    async def run(self) -> RolloutResult:
+        """Run (or, when resumed, continue) the rollout to its end and say how it ended.
+
+        Cancellation (Ctrl-C) before the shift deletes the new group and re-raises; after
+        the shift the rollout is left `detached` for `resume` or `rollback`.
+        """
+        from rollout.rollouts.strategies import continue_after_resume, run_strategy
+
+        try:
+            if self.resumed:
+                finished = await continue_after_resume(self)
+                if finished is not None:
+                    return finished
+            else:
+                await self._start()
+                await run_strategy(self)
+            if self.no_wait:
+                return await self._finish(
+                    states.DETACHED, "in traffic; the bake is left to `freshfleet resume`"
+                )
+            await self.bake_and_retire()
+            return await self._finish(
+                states.SUCCEEDED, f"{self.plan.release.version} serves; the old group is retired"
+            )
+        except RolloutStop as stop:
+            return await self.unwind(stop.reason, aborted=stop.aborted)
+        except AwsError as exc:
+            return await self.unwind(str(exc), aborted=False)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._interrupted())
+            raise
+        finally:
+            self.stream.close()
+
+    # -- steps --------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def step(self, name: str, detail: str = "") -> AsyncIterator[dict[str, Any]]:
+        """Record the step as running, then as ok / failed / aborted / interrupted."""
+        await self.check_abort()
+        entry: dict[str, Any] = {
+            "name": name,
+            "status": "running",
+            "started_at": utc_now(),
+            "finished_at": "",
+            "detail": detail,
+        }
+        self.steps.append(entry)
+        await self._save(current_step=name)
+        self.emit(StepStarted, step=name, detail=detail)
+        try:
+            yield entry
+        except RolloutStop as stop:
+            await self._end_step(entry, "aborted" if stop.aborted else "failed", stop.reason)
+            raise
+        except AwsError as exc:
+            await self._end_step(entry, "failed", str(exc))
+            raise
+        except asyncio.CancelledError:
+            await asyncio.shield(self._end_step(entry, "interrupted", "interrupted"))
+            raise
+        await self._end_step(entry, "ok", entry.get("detail", ""))
+
+    async def _end_step(self, entry: dict[str, Any], status: str, detail: str) -> None:
+        entry.update(status=status, finished_at=utc_now(), detail=detail)
+        await self._save()
+        self.emit(StepFinished, step=entry["name"], status=status, detail=detail)
+
+    async def _save(self, **fields: Any) -> None:
+        await self.ledger.update(self.app, self.rollout_id, steps=self.steps, **fields)
+
+    async def check_abort(self) -> None:
+        """Raise RolloutStop when an abort (or rollback) was requested or the lock was lost."""
+        if self.unwinding:
+            return
+        requested, by, action = await self.ledger.abort_request(self.app, self.rollout_id)
+        if requested:
+            raise RolloutStop(
+                f"{action} requested by {by or 'someone'}",
+                aborted=True,
+                rollback=action == "rollback",
+            )
+        if self.lock is not None and self.lock.lost.is_set():
+            raise RolloutStop("the deploy lock was taken over by another owner", aborted=True)
+
+    async def _start(self) -> None:
+        self.boot_eta = await self._past_boot_seconds()
+        now = utc_now()
+        self.steps = [
+            {
+                "name": "plan",
+                "status": "ok",
+                "started_at": now,
+                "finished_at": now,
+                "detail": "; ".join(
+                    f"{c.what}: {c.before} -> {c.after}" for c in self.plan.diff() if c.before
+                ),
+            }
+        ]
+        await self.ledger.put(
+            {
+                "app": self.app,
+                "rollout_id": self.rollout_id,
+                "state": states.RUNNING,
+                "owner": self.owner,
+                "started_at": now,
+                "finished_at": "",
+                "steps": self.steps,
+                "abort_requested": False,
+                "abort_by": "",
+                "outcome": "",
+                "reason": "",
+                "shifted": False,
+                "weights": {},
+                "weights_history": [],
+                **self.plan.as_item(),
+            }
+        )
+        self.emit(StepStarted, step="plan", detail=self.steps[0]["detail"])
+        self.emit(StepFinished, step="plan", status="ok", detail=self.steps[0]["detail"])
+
+    async def _past_boot_seconds(self) -> float | None:
+        """The median gate duration of this app's past rollouts (the ETA's basis)."""
+        durations = []
+        for item in await self.ledger.recent(self.app, limit=20):
+            for s in item.get("steps", []):
+                if s.get("name") == "gate" and s.get("status") == "ok" and s.get("finished_at"):
+                    start = datetime.fromisoformat(str(s["started_at"]).replace("Z", "+00:00"))
+                    end = datetime.fromisoformat(str(s["finished_at"]).replace("Z", "+00:00"))
+                    durations.append((end - start).total_seconds())
+        return statistics.median(durations) if durations else None
+
+    # -- building blocks the strategies use --------------------------------------------------
+
+    async def launch(self, capacity: Capacity) -> GroupRef:
+        """Create the new server group, recording each resource as soon as it exists."""
+        plan = self.plan
+        version = await launching.create_template_version(self.gw, plan)
+        self.created["launch_template_version"] = version
+        await self._save(created=self.created, launch_template_version=version)
+        tg = await launching.create_target_group(self.gw, plan)
+        self.created["target_group_arn"] = tg
+        await self._save(created=self.created)
+        self.created["asg"] = plan.new_group
+        await self._save(created=self.created)
+        self.new = await launching.create_group(self.gw, plan, tg, version, capacity)
+        await self._save(new_group_ref=self.new.as_item())
+        return self.new
+
+    async def gate(self, group: GroupRef, wanted: int) -> None:
+        await gate(self, group, wanted)
+
+    async def shift(self, weights: Mapping[str, int], why: str) -> None:
+        """ONE listener change to these weights (by group name)."""
+        names = {g.name: g.target_group_arn for g in (self.plan.old_group, self.new) if g}
+        by_arn = {names[n]: w for n, w in weights.items() if n in names}
+        await set_weights(self.gw, self.plan.traffic, by_arn)
+        if self.new and weights.get(self.new.name, 0) > 0:
+            self.shifted = True
+        record = dict(weights)
+        self.weights_history.append(record)
+        await self._save(
+            weights=record,
+            weights_history=[{"at": utc_now(), "weights": w} for w in self.weights_history],
+            shifted=self.shifted,
+        )
+        self.emit(WeightsChanged, weights=record, why=why)
+
+    async def bake_and_retire(self) -> None:
+        assert self.new is not None
+        started = next(
+            (s for s in reversed(self.steps) if s["name"] == "bake" and s["status"] != "ok"), None
+        )
+        seconds = self.plan.bake_seconds
+        if started is not None and self.resumed:
+            begun = datetime.fromisoformat(str(started["started_at"]).replace("Z", "+00:00"))
+            seconds = max(0.0, seconds - (datetime.now(begun.tzinfo) - begun).total_seconds())
+        async with self.step("bake", f"{seconds:.0f} s watching {self.new.name}"):
+            await watch(self, self.new, self.plan.capacity.desired, seconds, "bake")
+        await self.retire()
+
+    async def retire(self) -> None:
+        """Take the old group out of the listener, then delete it (ASG, TG, template version)."""
+        old, new = self.plan.old_group, self.new
+        assert new is not None
+        async with self.step("retire", old.name if old else "nothing to retire"):
+            await self.shift({new.name: 100}, "the old group leaves the listener")
+            if old is not None:
+                await self._delete(old)
+
+    async def _delete(self, group: GroupRef) -> None:
+        warnings = await delete_server_group(
+            self.gw,
+            asg_name=group.name,
+            target_group_arn=group.target_group_arn,
+            launch_template=group.launch_template,
+            launch_template_version=group.launch_template_version,
+        )
+        for w in warnings:
+            self.emit(Notice, message=w, level="warning")
+
+    # -- endings ------------------------------------------------------------------------------
+
+    async def unwind(self, reason: str, *, aborted: bool) -> RolloutResult:
+        """Undo what this rollout did: before the shift delete the new group; after it flip
+        the listener back to the old group (restoring its capacity first if it shrank)."""
+        self.unwinding = True
+        failed_step = next((s["name"] for s in reversed(self.steps) if s["status"] != "ok"), "")
+        self.emit(RolloutFailed, step=failed_step, reason=reason)
+        old = self.plan.old_group
+        try:
+            if self.shifted and old is not None:
+                async with self.step("rollback", f"traffic back to {old.name}"):
+                    if self.old_shrunk:
+                        await launching.set_capacity(
+                            self.gw, old.name, Capacity(old.min_size, old.max_size, old.desired)
+                        )
+                        await self.gate(old, old.desired)
+                    weights = {old.name: 100}
+                    if self.new:
+                        weights[self.new.name] = 0
+                    await self.shift(weights, "flip back")
+                    await self.shift({old.name: 100}, "the new group leaves the listener")
+                    await self._delete_new()
+                return await self._finish(states.ROLLED_BACK, f"{old.release} serves again", reason)
+            if self.shifted:
+                return await self._finish(states.FAILED, "no older group to flip back to", reason)
+            async with self.step("cleanup", "delete the new server group"):
+                await self._delete_new()
+        except (RolloutStop, AwsError) as exc:
+            return await self._finish(states.FAILED, f"cleanup failed: {exc}", reason)
+        state = states.ABORTED if aborted else states.FAILED
+        return await self._finish(
+            state, "the new server group was deleted; nothing changed", reason
+        )
+
+    async def _delete_new(self) -> None:
+        """Delete whatever exists of the new group, even if launch stopped half way."""
+        plan = self.plan
+        versions = {self.created.get("launch_template_version", "")} - {""}
+        versions |= set(
+            await launching.find_template_versions(
+                self.gw, plan.app, plan.launch_template, plan.rollout_id
+            )
+        )
+        tg = self.created.get("target_group_arn", "") or await self._tg_by_name(plan.new_group)
+        asg = plan.new_group if await describe_group(self.gw, plan.new_group) else ""
+        for i, version in enumerate(sorted(versions) or [""]):
+            warnings = await delete_server_group(
+                self.gw,
+                asg_name=asg if i == 0 else "",
+                target_group_arn=tg if i == 0 else "",
+                launch_template=plan.launch_template,
+                launch_template_version=version,
+            )
+            for w in warnings:
+                self.emit(Notice, message=w, level="warning")
+
+    async def _tg_by_name(self, name: str) -> str:
+        try:
+            got = await self.gw.call("elbv2", "describe_target_groups", Names=[name])
+        except AwsError:
+            return ""
+        groups = got.get("TargetGroups", [])
+        return str(groups[0]["TargetGroupArn"]) if groups else ""
+
+    async def _interrupted(self) -> None:
+        if not self.shifted:
+            await self.unwind("interrupted (Ctrl-C)", aborted=True)
+        else:
+            await self._finish(
+                states.DETACHED,
+                "interrupted after the shift: `freshfleet resume` finishes it, "
+                "`freshfleet rollback` flips back",
+                "interrupted",
+            )
+
+    async def _finish(self, state: str, outcome: str, reason: str = "") -> RolloutResult:
+        await self.ledger.update(
+            self.app,
+            self.rollout_id,
+            state=state,
+            finished_at=utc_now() if state != states.DETACHED else "",
+            outcome=outcome,
+            reason=reason,
+            steps=self.steps,
+        )
+        self.emit(RolloutFinished, state=state, outcome=outcome)
+        failed_step = next((s["name"] for s in self.steps if s["status"] not in ("ok",)), "")
+        return RolloutResult(
+            app=self.app,
+            rollout_id=self.rollout_id,
+            state=state,
+            from_release=self.plan.from_release,
+            to_release=self.plan.release.version,
+            strategy=self.plan.strategy,
+            outcome=outcome,
+            reason=reason,
+            failed_step=failed_step if reason else "",
+            weights_history=tuple(self.weights_history),
+        )

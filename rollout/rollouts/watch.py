@@ -1,0 +1,111 @@
+"""The two watches of a rollout: the gate (new instances healthy before a deadline) and the
+bake (the group in traffic stays at capacity for a window). Both check abort at every tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from rollout.events import BakeProgress, GateProgress, InstanceUpdate
+from rollout.rollouts.errors import RolloutStop
+from rollout.rollouts.groups import GroupRef
+from rollout.rollouts.health import InstanceView, group_view, healthy_count
+
+if TYPE_CHECKING:
+    from rollout.rollouts.runner import Rollout
+
+
+async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
+    """Return once `wanted` instances of `group` are `running` and `healthy` in its target
+    group; raise RolloutStop at once on a boot phase `fail`, or when the deadline passes."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    deadline_s = r.settings.gate_deadline_seconds
+    seen: dict[str, InstanceView] = {}
+    while True:
+        await r.check_abort()
+        views = await group_view(
+            r.gw, group.name, group.target_group_arn, r.config.tables.instances
+        )
+        for v in views:
+            if seen.get(v.instance_id) != v:
+                seen[v.instance_id] = v
+                r.emit(
+                    InstanceUpdate,
+                    instance_id=v.instance_id,
+                    group=group.name,
+                    state=v.state,
+                    health=v.health,
+                    health_reason=v.health_reason,
+                    phase=v.phase,
+                    phase_status=v.phase_status,
+                    detail=v.detail,
+                )
+        failed = next((v for v in views if v.boot_failed), None)
+        if failed is not None:
+            raise RolloutStop(
+                f"instance {failed.instance_id} failed its boot at {failed.phase or 'a phase'}: "
+                f"{failed.detail or 'no detail given'}"
+            )
+        healthy = sum(1 for v in views if v.healthy)
+        elapsed = loop.time() - start
+        eta = max(0.0, r.boot_eta - elapsed) if r.boot_eta is not None else None
+        r.emit(
+            GateProgress,
+            group=group.name,
+            healthy=healthy,
+            wanted=wanted,
+            elapsed_seconds=elapsed,
+            eta_seconds=eta,
+            deadline_seconds=deadline_s,
+        )
+        if healthy >= wanted:
+            return
+        if elapsed > deadline_s:
+            raise RolloutStop(
+                f"gate deadline of {deadline_s:.0f} s passed with {healthy} of {wanted} "
+                f"instances healthy: {_why(views)}"
+            )
+        await asyncio.sleep(r.settings.poll_seconds)
+
+
+def _why(views: list[InstanceView]) -> str:
+    bad = [v for v in views if not v.healthy]
+    if not views:
+        return "no instance was launched"
+    parts = []
+    for v in bad[:3]:
+        health = (
+            f"{v.health} ({v.health_reason})" if v.health_reason else v.health or "unregistered"
+        )
+        boot = f", boot {v.phase} {v.phase_status}: {v.detail}".rstrip(": ") if v.phase else ""
+        parts.append(f"{v.instance_id} {v.state}, target {health}{boot}")
+    return "; ".join(parts)
+
+
+async def watch(r: Rollout, group: GroupRef, wanted: int, seconds: float, what: str) -> None:
+    """Watch `group` for `seconds`: RolloutStop(rollback) when its healthy targets drop
+    below `wanted`, or when an abort (or rollback) is requested."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while True:
+        await r.check_abort()
+        healthy, why = await healthy_count(r.gw, group.target_group_arn)
+        remaining = max(0.0, end - loop.time())
+        r.emit(
+            BakeProgress,
+            group=group.name,
+            healthy=healthy,
+            wanted=wanted,
+            remaining_seconds=remaining,
+        )
+        if healthy < wanted:
+            raise RolloutStop(
+                f"{group.name} fell to {healthy} of {wanted} healthy targets during the {what}"
+                + (f": {why}" if why else ""),
+                rollback=True,
+            )
+        if remaining <= 0:
+            return
+        await asyncio.sleep(min(r.settings.poll_seconds, remaining))
