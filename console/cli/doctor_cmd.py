@@ -1,0 +1,99 @@
+"""`freshfleet doctor [--app APP]`: one line per check, green or red with the fix.
+
+Exit codes: 0 when no check is red; 4 when a red check is AWS's or the credentials'
+(credentials, region, clock, permissions, an AWS error); 1 when only the setup is
+incomplete (a missing table, launch template, listener, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.markup import escape
+
+from console.cli.common import (
+    Exit,
+    add_backend_flags,
+    add_output_flags,
+    backend_of,
+    config_of,
+    out,
+    print_json,
+    run_async,
+)
+from rollout.doctor import ROLES, DoctorReport, Verdict, run_doctor
+from rollout.gateway import Gateway
+
+_MARKS = {
+    Verdict.OK: "[green]✓[/]",
+    Verdict.WARN: "[yellow]![/]",
+    Verdict.FAIL: "[red]✗[/]",
+    Verdict.UNAVAILABLE: "[dim]–[/]",
+    Verdict.SKIPPED: "[dim]·[/]",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "doctor",
+        help="check credentials, region, tables, an app's resources and permissions",
+        description="Check that this account (and an app) is ready for freshfleet. "
+        "Exit 0 when all checks pass, 4 when an AWS or credentials check fails, "
+        "1 when only the setup is incomplete.",
+    )
+    p.add_argument("--app", help="also check this app's launch template, listener and fleet")
+    p.add_argument(
+        "--role",
+        choices=ROLES,
+        default="deployer",
+        help="the policy (iam/ROLE.json) whose permissions the caller should have",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=3.0, help="seconds for each URL check (default 3)"
+    )
+    add_backend_flags(p)
+    add_output_flags(p)
+    p.set_defaults(func=run)
+
+
+def exit_code(report: DoctorReport) -> int:
+    """0 when green; 4 when an AWS/credentials check is red; 1 otherwise."""
+    if report.green:
+        return Exit.OK
+    return Exit.AWS if report.aws_failed else Exit.FAILED
+
+
+def render(report: DoctorReport) -> None:
+    width = max((len(c.name) for c in report.checks), default=10)
+    for check in report.checks:
+        line = f"{_MARKS[check.verdict]} {escape(check.name).ljust(width)}  {escape(check.detail)}"
+        if check.verdict is Verdict.UNAVAILABLE:
+            line += " [dim](unavailable)[/]"
+        out.print(line)
+        if check.fix and check.verdict in (Verdict.FAIL, Verdict.WARN):
+            colour = "red" if check.verdict is Verdict.FAIL else "yellow"
+            out.print(f"  {' ' * width}  [{colour}]fix:[/] {escape(check.fix)}")
+    failed = len(report.failed)
+    out.print(
+        "[green]all checks passed[/]"
+        if report.green
+        else f"[red]{failed} check{'s' if failed != 1 else ''} failed[/]"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        backend = backend_of(args)
+        config = config_of(args)
+        async with Gateway(backend) as gw:
+            report = await run_doctor(
+                gw, config.tables, app=args.app, role=args.role, http_timeout=args.timeout
+            )
+        if args.json:
+            print_json({**report.as_dict(), "backend": backend.label})
+        else:
+            out.print(f"[bold]freshfleet doctor[/] — {escape(backend.label)}")
+            render(report)
+        return exit_code(report)
+
+    return run_async(main)
