@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "console.cli.releases_cmd",
     "console.cli.history_cmd",
     "console.cli.logs_cmd",
+    "console.cli.doctor_cmd",
+    "console.cli.init_cmd",
 )
 
 
