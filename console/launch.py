@@ -1,22 +1,155 @@
-"""Open the console: choose the backend (DESIGN §2), starting an embedded localaws if none."""
+"""Open the console: choose the backend (DESIGN §2), starting an embedded localaws if none.
+
+The embedded sandbox starts on a thread while the console already shows "starting local
+sandbox…", and it is stopped when the console ends, however it ends.
+"""
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import contextlib
+import importlib
+import sys
+import threading
+from typing import Any
+
+from console.app import Connection, FreshfleetApp
+from console.cli.common import Exit, config_of, err
+from console.fleet_source import ObserverSource
+from rollout.backend import DEFAULT_REGION, Backend, discover_backend
+from rollout.config import Config, ConfigError
+
+STARTING_SANDBOX = "starting local sandbox…"
+
+
+class EmbeddedSandbox:
+    """A localaws started for this console only (on a free port), stopped on quit."""
+
+    def __init__(self, boot: str = "auto") -> None:
+        self.boot = boot
+        self._started: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="localaws-start", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            process = importlib.import_module("localaws.process")
+            self._started.set_result(process.start_localaws(port=0, boot=self.boot))
+        except BaseException as exc:  # handed to the console, which shows it
+            self._started.set_exception(exc)
+
+    async def backend(self) -> Backend:
+        """Wait (without blocking the loop) until localaws is ready; its backend."""
+        import asyncio
+
+        handle = await asyncio.wrap_future(self._started)
+        return Backend(
+            endpoint_url=str(handle.url),
+            region=str(getattr(handle, "region", "") or DEFAULT_REGION),
+            local=True,
+            boot_mode=str(getattr(handle, "boot_mode", "") or ""),
+        )
+
+    def stop(self) -> None:
+        """Stop localaws, waiting for a start still in progress so nothing is left behind."""
+        if self._thread is None:
+            return
+        self._thread.join(timeout=120)
+        if self._started.done() and self._started.exception() is None:
+            self._started.result().stop()
+
+
+async def connect_live(backend: Backend, config: Config) -> Connection:
+    """A Gateway, the account (for the production banner) and the observer over them."""
+    from rollout.gateway import Gateway
+    from rollout.observer import FleetObserver
+
+    gateway = Gateway(backend)
+    try:
+        account = "" if backend.local else await gateway.account_id()
+    except BaseException:
+        await gateway.close()
+        raise
+    if backend.local:
+        label = backend.label
+    else:
+        label = f"account {account} {backend.region or gateway_region(gateway)}".strip()
+    observer = FleetObserver(gateway, config.tables, interval=config.rollout.poll_seconds)
+
+    async def console_output(instance_id: str) -> str:
+        try:
+            consoleout = importlib.import_module("rollout.consoleout")
+        except ImportError:
+            reply = await gateway.call(
+                "ec2", "get_console_output", InstanceId=instance_id, Latest=True
+            )
+            return str(reply.get("Output") or "")
+        text: str = await consoleout.console_output(gateway, instance_id)
+        return text
+
+    return Connection(
+        backend_label=label,
+        source=ObserverSource(observer, on_close=gateway.close),
+        account=account,
+        console_output=console_output,
+    )
+
+
+def gateway_region(gateway: Any) -> str:
+    with contextlib.suppress(Exception):
+        return str(gateway.session.get_config_variable("region") or "")
+    return ""
 
 
 def run_console(args: argparse.Namespace) -> int:
     """Run the Textual console until the user quits; returns the exit code."""
-    from textual.app import App
-    from textual.widgets import Footer, Header, Static
+    try:
+        config = config_of(args)
+    except ConfigError as exc:
+        err.print(f"[red]config error:[/] {exc}")
+        return Exit.BAD_INPUT
+    backend = discover_backend(
+        endpoint_url=getattr(args, "endpoint_url", None),
+        profile=getattr(args, "profile", None),
+        region=getattr(args, "region", None),
+        aws=bool(getattr(args, "aws", False)),
+    )
+    sandbox: EmbeddedSandbox | None = None
+    if backend is None:
+        sandbox = EmbeddedSandbox(getattr(args, "boot", "auto"))
+        started = sandbox
 
-    class Placeholder(App[int]):
-        TITLE = "freshfleet"
+        async def connect() -> Connection:
+            return await connect_live(await started.backend(), config)
 
-        def compose(self):  # type: ignore[no-untyped-def]
-            yield Header()
-            yield Static("freshfleet console — the fleet screen is being built.")
-            yield Footer()
+        connecting = STARTING_SANDBOX
+    else:
+        found = backend
 
-    Placeholder().run()
-    return 0
+        async def connect() -> Connection:
+            return await connect_live(found, config)
+
+        connecting = f"connecting to {backend.label}…"
+    app = FreshfleetApp(
+        connect,
+        config=config,
+        read_only=bool(getattr(args, "read_only", False)),
+        allow_deploy=bool(getattr(args, "allow_deploy", False)),
+        connecting=connecting,
+        poll_seconds=1.0 if backend is None or backend.local else None,
+    )
+    try:
+        if sandbox is not None:
+            sandbox.start()
+        app.run()
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+    if app.return_code is None:
+        return 0
+    sys.stdout.flush()
+    return int(app.return_code)

@@ -1,0 +1,318 @@
+"""The fleet as table rows: apps → server groups → instances, with mismatch flags.
+
+Pure functions over the domain model (no Textual), so the table widget only paints rows
+and tests can read exactly what a person sees in each cell.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rollout.model import (
+    App,
+    GroupRole,
+    HealthState,
+    Instance,
+    InstanceState,
+    ServerGroup,
+)
+
+
+class RowKind(enum.Enum):
+    APP = "app"
+    GROUP = "group"
+    INSTANCE = "instance"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of instance rows: its title, its width and how it sorts."""
+
+    key: str
+    title: str
+    width: int
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", "INSTANCE", 21),
+    Column("state", "EC2", 13),
+    Column("health", "TARGET HEALTH", 36),
+    Column("release", "RELEASE", 10),
+    Column("boot", "BOOT", 18),
+    Column("az", "AZ", 11),
+    Column("type", "TYPE", 10),
+    Column("age", "AGE", 6),
+    Column("flag", "FLAG", 30),
+)
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+
+# Flags: the mismatches an on-call engineer must notice at a glance.
+FLAG_STALE_IN_TRAFFIC = "release not serving, in traffic"
+FLAG_NO_HEALTHY = "serving with no healthy target"
+FLAG_FAIL_OPEN = "every target unhealthy: ALB fails open"
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRow:
+    """One line of the fleet table.
+
+    Instance rows carry one text per column (`cells`); app and group rows carry one
+    `text` spanning the width. `tone` names the style the painter gives the row or cell:
+    "ok", "warn", "bad", "dim" or "".
+    """
+
+    key: str
+    kind: RowKind
+    app: str
+    group: str = ""
+    cells: tuple[str, ...] = ()
+    tones: tuple[str, ...] = ()
+    text: str = ""
+    tone: str = ""
+    flag: str = ""
+    launched_at: datetime | None = None
+
+    def matches(self, needle: str) -> bool:
+        """True when `needle` (lower case) is in any column of the row."""
+        hay = self.text if self.kind is not RowKind.INSTANCE else " ".join(self.cells)
+        return needle in hay.lower() or needle in self.flag.lower()
+
+
+def age_text(since: datetime | None, now: datetime) -> str:
+    """A short age like `45s`, `12m`, `3h`, `2d`; "" when unknown."""
+    if since is None:
+        return ""
+    seconds = max(0, int((now - since).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+_STATE_TONE = {
+    InstanceState.RUNNING: "ok",
+    InstanceState.PENDING: "warn",
+    InstanceState.SHUTTING_DOWN: "dim",
+    InstanceState.TERMINATED: "dim",
+    InstanceState.STOPPING: "bad",
+    InstanceState.STOPPED: "bad",
+}
+_HEALTH_TONE = {
+    HealthState.HEALTHY: "ok",
+    HealthState.INITIAL: "warn",
+    HealthState.UNHEALTHY: "bad",
+    HealthState.UNAVAILABLE: "bad",
+    HealthState.DRAINING: "dim",
+    HealthState.UNUSED: "dim",
+    HealthState.UNKNOWN: "warn",
+}
+_ROLE_TONE = {
+    GroupRole.SERVING: "ok",
+    GroupRole.RETAINED: "warn",
+    GroupRole.LAUNCHING: "warn",
+    GroupRole.RETIRING: "dim",
+    GroupRole.IDLE: "dim",
+}
+
+
+def health_text(instance: Instance) -> str:
+    """Target health with AWS's reason: `unhealthy Target.FailedHealthChecks`."""
+    h = instance.health
+    if h is None:
+        return "not registered"
+    return f"{h.state.value} {h.reason}".strip()
+
+
+def boot_text(instance: Instance) -> str:
+    b = instance.boot
+    return f"{b.phase.value} {b.status.value}" if b else ""
+
+
+def instance_row(instance: Instance, group: ServerGroup | None, serving_release: str) -> FleetRow:
+    """The row of one instance, with the stale-release flag when it misleads traffic."""
+    flag = ""
+    if (
+        group is not None
+        and group.in_traffic
+        and instance.health is not None
+        and instance.health.healthy
+        and serving_release
+        and instance.release != serving_release
+    ):
+        flag = FLAG_STALE_IN_TRAFFIC
+    health_tone = _HEALTH_TONE.get(instance.health.state, "") if instance.health else "dim"
+    boot_tone = ""
+    if instance.boot is not None:
+        boot_tone = (
+            "bad"
+            if instance.boot.failed
+            else ("ok" if instance.boot.phase.value == "health" else "")
+        )
+    cells = (
+        instance.instance_id,
+        instance.state.value,
+        health_text(instance),
+        instance.release,
+        boot_text(instance),
+        instance.az,
+        instance.instance_type,
+        "",  # age: painted at render time from the clock
+        flag,
+    )
+    tones = (
+        "",
+        _STATE_TONE.get(instance.state, ""),
+        health_tone,
+        "",
+        boot_tone,
+        "",
+        "",
+        "dim",
+        "bad",
+    )
+    return FleetRow(
+        key=instance.instance_id,
+        kind=RowKind.INSTANCE,
+        app=instance.app,
+        group=instance.group,
+        cells=cells,
+        tones=tones,
+        flag=flag,
+        launched_at=instance.launched_at,
+    )
+
+
+def group_flag(group: ServerGroup, instances: Iterable[Instance]) -> str:
+    healthy = sum(1 for i in instances if i.health is not None and i.health.healthy)
+    return FLAG_NO_HEALTHY if group.role is GroupRole.SERVING and healthy == 0 else ""
+
+
+def group_row(group: ServerGroup, instances: tuple[Instance, ...]) -> FleetRow:
+    healthy = sum(1 for i in instances if i.health is not None and i.health.healthy)
+    flag = group_flag(group, instances)
+    text = (
+        f"  {group.role.value.upper():<9} {group.name}  {group.release}  "
+        f"weight {group.weight}  healthy {healthy}/{len(instances)}  "
+        f"capacity {group.desired} ({group.min_size}-{group.max_size})"
+    )
+    return FleetRow(
+        key=f"group:{group.name}",
+        kind=RowKind.GROUP,
+        app=group.app,
+        group=group.name,
+        text=text,
+        tone=_ROLE_TONE.get(group.role, ""),
+        flag=flag,
+    )
+
+
+def app_flag(app: App, instances: Mapping[str, Instance]) -> str:
+    """Every registered target of the serving groups unhealthy: the ALB fails open."""
+    healths = [
+        instances[i].health
+        for g in app.serving
+        for i in g.instance_ids
+        if i in instances and instances[i].health is not None
+    ]
+    if healths and all(h is not None and h.state is HealthState.UNHEALTHY for h in healths):
+        return FLAG_FAIL_OPEN
+    return ""
+
+
+def app_row(app: App, instances: Mapping[str, Instance]) -> FleetRow:
+    serving = app.serving_release or "nothing"
+    parts = [f"{app.name}", f"serving {serving}"]
+    if app.load_balancer_url:
+        parts.append(app.load_balancer_url)
+    if app.lock is not None:
+        parts.append(f"locked by {app.lock.owner}")
+    if app.active_rollout_id:
+        parts.append(f"rollout {app.active_rollout_id} running")
+    return FleetRow(
+        key=f"app:{app.name}",
+        kind=RowKind.APP,
+        app=app.name,
+        text="  ".join(parts),
+        tone="app",
+        flag=app_flag(app, instances),
+    )
+
+
+_ROLE_ORDER = {
+    GroupRole.SERVING: 0,
+    GroupRole.LAUNCHING: 1,
+    GroupRole.RETAINED: 2,
+    GroupRole.RETIRING: 3,
+    GroupRole.IDLE: 4,
+}
+
+SortKey = Callable[[FleetRow], Any]
+
+
+def sort_key(column: str) -> SortKey:
+    index = COLUMN_KEYS.index(column)
+    if column == "age":
+        return lambda r: -(r.launched_at.timestamp()) if r.launched_at else 0.0
+    return lambda r: r.cells[index]
+
+
+@dataclass(frozen=True, slots=True)
+class RowFilter:
+    """`/` filter text: a substring of any column; a leading `!` inverts it."""
+
+    needle: str = ""
+    invert: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> RowFilter:
+        text = text.strip()
+        invert = text.startswith("!")
+        return cls(text.removeprefix("!").strip().lower(), invert)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.needle)
+
+    def keeps(self, row: FleetRow) -> bool:
+        return row.matches(self.needle) != self.invert
+
+
+def layout_keys(
+    apps: Iterable[App],
+    groups_rows: dict[str, FleetRow],
+    rows: dict[str, FleetRow],
+    *,
+    sort_column: str = "id",
+    reverse: bool = False,
+    row_filter: RowFilter | None = None,
+) -> list[str]:
+    """The keys in display order: each app, then its groups by role, then their instances.
+
+    With a filter, instance rows must match; a group or app is shown when one of its
+    instances is (or, with no instances left, when its own line matches).
+    """
+    flt = row_filter if row_filter is not None and row_filter.active else None
+    key = sort_key(sort_column)
+    out: list[str] = []
+    for app in apps:
+        app_keys: list[str] = []
+        for group in sorted(app.groups, key=lambda g: (_ROLE_ORDER.get(g.role, 9), g.name)):
+            members = [rows[i] for i in group.instance_ids if i in rows]
+            if flt is not None:
+                members = [r for r in members if flt.keeps(r)]
+            members.sort(key=key, reverse=reverse)
+            grow = groups_rows.get(group.name)
+            if members or (grow is not None and (flt is None or flt.keeps(grow))):
+                app_keys.append(f"group:{group.name}")
+                app_keys.extend(r.key for r in members)
+        if app_keys or flt is None:
+            out.append(f"app:{app.name}")
+            out.extend(app_keys)
+    return out

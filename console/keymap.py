@@ -1,0 +1,70 @@
+"""Every key of the console in one list: the footer, `?` help and the palette read it.
+
+Each binding has an `id` so users remap it in the config (`[keymap] deploy = "ctrl+d"`);
+mutating actions are marked so `--read-only` (and production without `--allow-deploy`)
+removes them from the footer, the help and the palette alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleAction:
+    """One thing a person can do: its default key, its words and whether it changes AWS."""
+
+    id: str
+    key: str
+    action: str
+    description: str
+    tooltip: str
+    mutating: bool = False
+    show: bool = True
+    key_display: str | None = None
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.key,
+            self.action,
+            self.description,
+            show=self.show,
+            id=self.id,
+            tooltip=self.tooltip,
+            key_display=self.key_display,
+        )
+
+
+APP_ACTIONS: tuple[ConsoleAction, ...] = (
+    ConsoleAction("quit", "q", "quit", "Quit", "Leave the console (a running rollout asks first)"),
+    ConsoleAction("help", "question_mark", "help", "Help", "Show every key", key_display="?"),
+)
+
+FLEET_ACTIONS: tuple[ConsoleAction, ...] = (
+    ConsoleAction(
+        "filter",
+        "slash",
+        "filter",
+        "Filter",
+        "Filter rows by any column; !text inverts",
+        key_display="/",
+    ),
+    ConsoleAction("open", "enter", "open", "Open", "Details and console output of the instance"),
+    ConsoleAction("sort", "s", "sort", "Sort", "Sort instances by the next column"),
+    ConsoleAction("sort_reverse", "S", "sort_reverse", "Reverse", "Reverse the sort", show=False),
+)
+
+# Actions that change AWS: hidden everywhere when the console is read-only.
+MUTATING_ACTIONS = frozenset(
+    a.action for a in (*APP_ACTIONS, *FLEET_ACTIONS) if a.mutating
+) | frozenset({"deploy", "canary", "rollback", "abort"})
+
+
+def bindings(actions: tuple[ConsoleAction, ...]) -> list[BindingType]:
+    return [a.binding() for a in actions]
+
+
+def all_actions() -> tuple[ConsoleAction, ...]:
+    return (*APP_ACTIONS, *FLEET_ACTIONS)

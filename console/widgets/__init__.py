@@ -1,0 +1,1 @@
+"""The console's widgets: each one a piece of a screen."""

@@ -1,0 +1,77 @@
+"""The header every screen shows: which AWS, read-only or not, and how fresh the fleet is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+
+
+class BackendBar(Widget):
+    """`freshfleet │ LOCAL SANDBOX │ READ-ONLY │ updated 2s ago` (a warning when polls fail)."""
+
+    DEFAULT_CSS = """
+    BackendBar { height: 1; dock: top; background: $panel; color: $text; }
+    """
+
+    backend = reactive("connecting…")
+    read_only = reactive(False)
+    status = reactive("")  # a state shown instead of the age, e.g. "starting local sandbox…"
+    error = reactive("")
+    updated_at: reactive[datetime | None] = reactive(None)
+    note = reactive("")
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.refresh)
+
+    def freshness(self) -> str:
+        """`updated 3s ago`, or the status while there is no fleet yet."""
+        if self.updated_at is None:
+            return self.status or "waiting for the first poll…"
+        seconds = max(0, int((self.clock() - self.updated_at).total_seconds()))
+        return f"updated {seconds}s ago"
+
+    def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(" freshfleet ", style="bold reverse")
+        text.append(f" {self.backend} ", style="bold")
+        if self.read_only:
+            text.append("│", style="dim")
+            text.append(" READ-ONLY ", style="bold yellow")
+        text.append("│ ", style="dim")
+        if self.error:
+            text.append(f"⚠ {self.freshness()} — poll failed: {self.error}", style="bold red")
+        else:
+            text.append(self.freshness(), style="dim" if self.updated_at else "italic")
+        if self.note:
+            text.append(f"  │ {self.note}", style="dim")
+        return text
+
+
+class ProductionBanner(Static):
+    """The red line that says this is a production account (DESIGN §2)."""
+
+    DEFAULT_CSS = """
+    ProductionBanner {
+        dock: top; height: 1; display: none;
+        background: $error; color: $text; text-style: bold; content-align: center middle;
+    }
+    ProductionBanner.-production { display: block; }
+    """
+
+    def show(self, account: str, read_only: bool) -> None:
+        how = (
+            "read-only (start with --allow-deploy to deploy)"
+            if read_only
+            else "deploys allowed: type the app name to confirm"
+        )
+        self.update(f"PRODUCTION account {account} — {how}")
+        self.add_class("-production")

@@ -1,0 +1,72 @@
+"""Console test helpers: an app over a recorded fleet, and waiting on what the screen shows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from console.app import Connection, FreshfleetApp
+from console.fleet_source import FROZEN_NOW, RecordedSource
+from rollout.config import Config
+from rollout.model import FleetSnapshot
+
+
+def recorded_app(
+    frames: Sequence[FleetSnapshot] | RecordedSource,
+    *,
+    config: Config | None = None,
+    read_only: bool = False,
+    allow_deploy: bool = False,
+    account: str = "",
+    label: str = "LOCAL SANDBOX",
+    poll_seconds: float = 0.05,
+) -> FreshfleetApp:
+    """The console over a recorded fleet with the clock frozen, polling fast."""
+    source = frames if isinstance(frames, RecordedSource) else RecordedSource(frames)
+
+    async def connect() -> Connection:
+        return Connection(label, source, account=account, console_output=canned_output)
+
+    return FreshfleetApp(
+        connect,
+        config=config,
+        read_only=read_only,
+        allow_deploy=allow_deploy,
+        clock=lambda: FROZEN_NOW,
+        poll_seconds=poll_seconds,
+    )
+
+
+async def canned_output(instance_id: str) -> str:
+    return (
+        f"[    0.000000] Linux version 6.1.0 ({instance_id})\n"
+        "freshfleet-boot 2026-11-27T11:58:40Z fetch start\n"
+        "freshfleet-boot 2026-11-27T11:58:41Z fetch ok\n"
+        "freshfleet-boot 2026-11-27T11:58:50Z health ok\n"
+    )
+
+
+async def wait_for(
+    pilot: object, condition: Callable[[], object], *, within: float = 10.0, what: str = ""
+) -> None:
+    """Let the app run until `condition()` holds, or fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await asyncio.sleep(0.02)
+
+
+def screen_text(app: FreshfleetApp) -> str:
+    """Everything on screen as plain text lines, read back from the app's own screenshot."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    lines: dict[float, list[tuple[float, str]]] = {}
+    for x, y, text in re.findall(r'<text[^>]*?x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', svg):
+        lines.setdefault(float(y), []).append((float(x), html.unescape(text).replace("\xa0", " ")))
+    return "\n".join(
+        "".join(t for _, t in sorted(parts)).rstrip() for _, parts in sorted(lines.items())
+    )
