@@ -15,6 +15,9 @@ AWS in tests is localaws (moto's server with localaws's patches, in a child proc
 - `localaws_endpoint_env`: FRESHFLEET_ENDPOINT_FILE pointed at the session localaws's
   file, so `discover_backend()` finds it as a second terminal would.
 
+`localaws.testing` holds what fixtures cannot give: `start_test_localaws(dir, ...)` for a
+localaws with other timers, `boto3_client(service, url)`, `FAST_TIMERS`.
+
 Docker: mark a test `@pytest.mark.docker` (or call `require_docker()`); it is skipped when
 no engine answers, except in CI (`CI=true`), where a missing engine FAILS the test.
 """
@@ -27,38 +30,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from localaws.process import LocalAws, start_localaws
+from localaws.process import LocalAws
+from localaws.testing import boto3_client, start_test_localaws
 from rollout.backend import Backend
-
-# Short localaws timers for tests: instances run after 0.3 s, boot in ~1 s more, and
-# turn healthy ~0.5 s later; drained targets are gone after 1 s.
-FAST_TIMERS: dict[str, str] = {
-    "FRESHFLEET_LOCALAWS__PENDING_SECONDS": "0.3",
-    "FRESHFLEET_LOCALAWS__PHASE_SECONDS": "0.1",
-    "FRESHFLEET_LOCALAWS__HEALTH_INTERVAL_SECONDS": "0.25",
-    "FRESHFLEET_LOCALAWS__HEALTHY_THRESHOLD": "2",
-    "FRESHFLEET_LOCALAWS__UNHEALTHY_THRESHOLD": "2",
-    "FRESHFLEET_LOCALAWS__DEREGISTRATION_DELAY_SECONDS": "1",
-}
-
-
-def start_test_localaws(
-    directory: Path, *, seed: bool = True, env: dict[str, str] | None = None, **kwargs: Any
-) -> LocalAws:
-    """A simulated localaws on a free port with FAST_TIMERS and its endpoint file in
-    `directory` (plus `env`). The caller stops it (or uses it as a context manager)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    return start_localaws(
-        port=0,
-        boot="simulated",
-        seed=seed,
-        endpoint_file=directory / "localaws.json",
-        env={**FAST_TIMERS, "FRESHFLEET_LOCALAWS_DIR": str(directory), **(env or {})},
-        **kwargs,
-    )
 
 
 @pytest.fixture(scope="session")
@@ -87,18 +63,6 @@ def backend(localaws: LocalAws) -> Backend:
     """The engine's Backend for the session localaws."""
     return Backend(
         endpoint_url=localaws.url, region=localaws.region, local=True, boot_mode=localaws.boot_mode
-    )
-
-
-def boto3_client(service: str, url: str, region: str = "us-east-1") -> Any:
-    """A plain boto3 client for a localaws at `url` (dummy credentials)."""
-    client: Any = boto3.client
-    return client(
-        service,
-        endpoint_url=url,
-        region_name=region,
-        aws_access_key_id="freshfleet",
-        aws_secret_access_key="freshfleet",
     )
 
 

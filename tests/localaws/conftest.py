@@ -1,0 +1,79 @@
+"""Helpers for localaws's contract tests: instances launched as freshfleet launches them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from rollout.model import Release
+from rollout.userdata import UserDataContext, encode_simulate, render_user_data
+
+
+def user_data_for(
+    version: str, simulate: dict[str, object] | None = None, app: str = "demo-web"
+) -> str:
+    """freshfleet's rendered user data for `app` at `version` (with failure injection)."""
+    release = Release(
+        app=app,
+        version=version,
+        url=f"http://127.0.0.1:9/releases/{app}/{version}.tar.gz",
+        sha256="0" * 64,
+        simulate=simulate,
+    )
+    ctx = UserDataContext(
+        rollout_id="20261127-120000-abcd",
+        region="us-east-1",
+        instances_table="freshfleet-instances",
+        simulate=encode_simulate(simulate),
+    )
+    return render_user_data(release, ctx)
+
+
+@pytest.fixture
+def launch(aws_client: Callable[..., Any]) -> Callable[..., list[str]]:
+    """`launch("v2", simulate={...}, count=1, url=None)`: run instances with freshfleet's
+    user data (plain RunInstances) and return their ids."""
+
+    def run(
+        version: str = "v1",
+        simulate: dict[str, object] | None = None,
+        count: int = 1,
+        url: str | None = None,
+    ) -> list[str]:
+        ec2 = aws_client("ec2", url)
+        reservation = ec2.run_instances(
+            ImageId="ami-03cf127a",
+            MinCount=count,
+            MaxCount=count,
+            InstanceType="t3.micro",
+            UserData=user_data_for(version, simulate),
+        )
+        return [i["InstanceId"] for i in reservation["Instances"]]
+
+    return run
+
+
+@pytest.fixture
+def target_group(aws_client: Callable[..., Any]) -> Callable[..., str]:
+    """`target_group(url=None)`: a new HTTP target group on 8080 checking /health."""
+
+    def create(url: str | None = None) -> str:
+        ec2, elb = aws_client("ec2", url), aws_client("elbv2", url)
+        vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
+        return str(
+            elb.create_target_group(
+                Name=f"contract-{uuid.uuid4().hex[:16]}",
+                Protocol="HTTP",
+                Port=8080,
+                VpcId=vpc["VpcId"],
+                HealthCheckPath="/health",
+                HealthCheckIntervalSeconds=5,
+                HealthyThresholdCount=2,
+                UnhealthyThresholdCount=2,
+            )["TargetGroups"][0]["TargetGroupArn"]
+        )
+
+    return create
