@@ -19,6 +19,11 @@ COMMAND_MODULES = (
     "console.cli.logs_cmd",
     "console.cli.doctor_cmd",
     "console.cli.init_cmd",
+    "console.cli.deploy_cmd",
+    "console.cli.rollback_cmd",
+    "console.cli.abort_cmd",
+    "console.cli.resume_cmd",
+    "console.cli.lock_cmd",
 )
 
 

@@ -1,252 +1,256 @@
-"""Rollout tests run on a fresh cloud per test: the demo fleet, fast timers.
+"""Rollout tests: each runs on a fresh localaws (simulated boots, real target health) with
+the demo seed — `demo-web` behind its listener, 3 instances of v1, releases v1, v2 and v3
+(never healthy) — and fast rollout timers for every process of the test.
 
-Until the shared `localaws` fixture exists, this starts moto's ThreadedMotoServer in-process
-with the one patch a launch-template version needs (moto 5.2.5 stores its UserData as str),
-and seeds the demo app. Stock moto makes every target healthy at once.
+`fleet` wraps that localaws with what the scenarios look at: the listener's weights, the
+app's server groups and their healthy targets, the ledger, the lock, and leftovers.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import hashlib
-import json
+import contextlib
+import io
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto.core.types import Base64EncodedString
-from moto.ec2.models.launch_templates import LaunchTemplate
-from moto.core.responses import ActionResult
-from moto.ec2.models import EC2Backend
-from moto.ec2.responses.launch_templates import LaunchTemplates
-from moto.server import ThreadedMotoServer
+from boto3.dynamodb.types import TypeDeserializer
 
-from rollout.backend import Backend
+from console.main import main
+from localaws.testing import boto3_client
 from rollout.config import Config, load_config
-from rollout.gateway import Gateway
-from rollout.ledger.tables import setup_tables
-from rollout.model import Release
-from rollout.naming import asg_tag_list, elb_tag_list, group_tags, server_group_name
-from rollout.userdata import UserDataContext, render_user_data
 
 APP = "demo-web"
-SEED_ROLLOUT = "20260101-000000-0001"
 
-
-def clients(url: str) -> dict[str, Any]:
-    kw = dict(
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="freshfleet",
-        aws_secret_access_key="freshfleet",
-    )
-    return {s: boto3.client(s, **kw) for s in ("ec2", "elbv2", "autoscaling", "dynamodb")}
-
-
-def release(version: str, simulate: dict[str, object] | None = None) -> Release:
-    return Release(
-        app=APP,
-        version=version,
-        url=f"http://127.0.0.1:9/releases/{APP}-{version}.tar.gz",
-        sha256=hashlib.sha256(version.encode()).hexdigest(),
-        port=8080,
-        health_path="/health",
-        simulate=simulate,
-    )
-
-
-def put_release(c: dict[str, Any], r: Release, table: str = "freshfleet-releases") -> None:
-    item: dict[str, Any] = {
-        "app": {"S": r.app},
-        "version": {"S": r.version},
-        "url": {"S": r.url},
-        "sha256": {"S": r.sha256},
-        "port": {"N": str(r.port)},
-        "health_path": {"S": r.health_path},
-        "created_at": {"S": "2026-01-01T00:00:00Z"},
-        "created_by": {"S": "seed"},
-    }
-    if r.simulate:
-        item["simulate"] = {"M": {k: {"S": str(v)} for k, v in r.simulate.items()}}
-    c["dynamodb"].put_item(TableName=table, Item=item)
-
-
-def seed_demo(url: str) -> None:
-    """Load balancer, listener, launch template, the v1 group of 3, and the releases."""
-    c = clients(url)
-    ec2, elb, asg = c["ec2"], c["elbv2"], c["autoscaling"]
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
-    tags = elb_tag_list({"freshfleet:app": APP})
-    lb = elb.create_load_balancer(Name=APP, Subnets=subnets, Tags=tags)["LoadBalancers"][0]
-    name = server_group_name(APP, SEED_ROLLOUT)
-    tg = elb.create_target_group(
-        Name=name,
-        Protocol="HTTP",
-        Port=8080,
-        VpcId=lb["VpcId"],
-        HealthCheckPath="/health",
-        HealthCheckIntervalSeconds=10,
-        Tags=elb_tag_list(group_tags(APP, "v1", SEED_ROLLOUT)),
-    )["TargetGroups"][0]["TargetGroupArn"]
-    elb.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": tg, "Weight": 100}]},
-            }
-        ],
-        Tags=tags,
-    )
-    ec2.create_launch_template(
-        LaunchTemplateName=f"freshfleet-{APP}",
-        LaunchTemplateData={
-            "ImageId": "ami-12c6146b",
-            "InstanceType": "t3.micro",
-            "MetadataOptions": {"HttpTokens": "required"},
-        },
-    )
-    v1 = release("v1")
-    ud = render_user_data(v1, UserDataContext(rollout_id=SEED_ROLLOUT, region="us-east-1"))
-    ver = ec2.create_launch_template_version(
-        LaunchTemplateName=f"freshfleet-{APP}",
-        SourceVersion="1",
-        LaunchTemplateData={"UserData": base64.b64encode(ud.encode()).decode()},
-    )["LaunchTemplateVersion"]["VersionNumber"]
-    asg.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateName": f"freshfleet-{APP}", "Version": str(ver)},
-        MinSize=3,
-        MaxSize=6,
-        DesiredCapacity=3,
-        TargetGroupARNs=[tg],
-        VPCZoneIdentifier=",".join(subnets),
-        HealthCheckType="ELB",
-        HealthCheckGracePeriod=30,
-        Tags=asg_tag_list(APP, "v1", SEED_ROLLOUT, name),
-    )
-    asg.put_scaling_policy(
-        AutoScalingGroupName=name,
-        PolicyName="cpu-50",
-        PolicyType="TargetTrackingScaling",
-        TargetTrackingConfiguration={
-            "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"},
-            "TargetValue": 50.0,
-        },
-    )
-    for r in (release("v1"), release("v2"), release("v3", {"never_healthy": 1})):
-        put_release(c, r)
-
-
-# Fast timers for every process of a test (the CLI reads them from the environment).
+# Fast rollout timers for every process of a test (the CLI reads them from the environment).
 FAST_ENV = {
     "FRESHFLEET_ROLLOUT__BAKE_SECONDS": "2",
-    "FRESHFLEET_ROLLOUT__GATE_DEADLINE_SECONDS": "8",
+    "FRESHFLEET_ROLLOUT__GATE_DEADLINE_SECONDS": "20",
     "FRESHFLEET_ROLLOUT__CANARY_WATCH_SECONDS": "1",
     "FRESHFLEET_ROLLOUT__POLL_SECONDS": "0.2",
-    "FRESHFLEET_ROLLOUT__LOCK_LEASE_SECONDS": "60",
-    "FRESHFLEET_ROLLOUT__LOCK_HEARTBEAT_SECONDS": "20",
 }
 
-
-def _user_data_as_base64(original: Any) -> Any:
-    def create_version(self: Any, data: dict[str, Any], description: str) -> Any:
-        if isinstance(data.get("UserData"), str):
-            data = {**data, "UserData": Base64EncodedString(data["UserData"])}
-        return original(self, data, description)
-
-    return create_version
+_des = TypeDeserializer()
 
 
-def _delete_template_versions(self: Any) -> Any:
-    """DeleteLaunchTemplateVersions, which moto 5.2.5 lacks: versions become tombstones."""
-    name = self._get_param("LaunchTemplateName")
-    template = self.ec2_backend.get_launch_template_by_name(name)
-    gone = template.__dict__.setdefault("freshfleet_deleted", set())
-    done = []
-    for v in self._get_param("Versions", []):
-        gone.add(int(v))
-        done.append(
-            {"LaunchTemplateId": template.id, "LaunchTemplateName": name, "VersionNumber": int(v)}
-        )
-    return ActionResult(
-        {
-            "SuccessfullyDeletedLaunchTemplateVersions": done,
-            "UnsuccessfullyDeletedLaunchTemplateVersions": [],
-        }
-    )
+def plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _des.deserialize(v) for k, v in item.items()}
 
 
-def _without_tombstones(original: Any) -> Any:
-    def describe(self: Any, *args: Any, **kwargs: Any) -> Any:
-        found = original(self, *args, **kwargs)
-        return [
-            (t, v) for t, v in found if v.number not in t.__dict__.get("freshfleet_deleted", ())
-        ]
-
-    return describe
+@dataclass
+class CliRun:
+    code: int
+    out: str
+    err: str
 
 
 @dataclass
 class Fleet:
-    """The cloud of one test: its endpoint and the configuration every process uses."""
+    """One test's localaws and what a person would check on it."""
 
     url: str
     config: Config
     env: dict[str, str]
+    _clients: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def backend(self) -> Backend:
-        return Backend(endpoint_url=self.url, region="us-east-1", local=True)
+    def aws(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3_client(service, self.url)
+        return self._clients[service]
 
-    def gateway(self) -> Gateway:
-        return Gateway(self.backend)
+    # -- the CLI, as a person runs it -------------------------------------------------------
 
-    def aws(self) -> dict[str, Any]:
-        return clients(self.url)
+    def cli(self, *args: str) -> CliRun:
+        """`freshfleet ARGS` in this process; returns its exit code and output."""
+        from console.cli import common
+
+        o, e = io.StringIO(), io.StringIO()
+        with (
+            contextlib.redirect_stdout(o),
+            contextlib.redirect_stderr(e),
+            _console_to(common.out, o),
+            _console_to(common.err, e),
+        ):
+            code = main(list(args))
+        return CliRun(int(code), o.getvalue(), e.getvalue())
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        """`freshfleet ARGS` as another process (another terminal, a CI job)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "console.main", *args],
+            env={**os.environ, **self.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    # -- traffic and groups ------------------------------------------------------------------
+
+    def listener(self) -> dict[str, Any]:
+        elb = self.aws("elbv2")
+        for lb in elb.describe_load_balancers()["LoadBalancers"]:
+            for listener in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])[
+                "Listeners"
+            ]:
+                tags = elb.describe_tags(ResourceArns=[listener["ListenerArn"]])
+                if {"Key": "freshfleet:app", "Value": APP} in tags["TagDescriptions"][0]["Tags"]:
+                    return dict(listener)
+        raise AssertionError("the demo listener is gone")
+
+    def weights(self) -> dict[str, int]:
+        """Target group ARN -> weight on the app's listener."""
+        action = self.listener()["DefaultActions"][0]
+        return {
+            g["TargetGroupArn"]: g.get("Weight", 1) for g in action["ForwardConfig"]["TargetGroups"]
+        }
+
+    def groups(self) -> dict[str, dict[str, Any]]:
+        """The app's ASGs by name, with release tag and target group."""
+        out = {}
+        for g in self.aws("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]:
+            tags = {t["Key"]: t["Value"] for t in g.get("Tags", [])}
+            if tags.get("freshfleet:app") == APP:
+                out[g["AutoScalingGroupName"]] = {
+                    "release": tags.get("freshfleet:release"),
+                    "tg": (g.get("TargetGroupARNs") or [""])[0],
+                    "instances": [i["InstanceId"] for i in g.get("Instances", [])],
+                }
+        return out
+
+    def release_of_tg(self, tg: str) -> str:
+        tags = self.aws("elbv2").describe_tags(ResourceArns=[tg])["TagDescriptions"][0]["Tags"]
+        return next((t["Value"] for t in tags if t["Key"] == "freshfleet:release"), "")
+
+    def serving(self) -> dict[str, int]:
+        """Release -> weight, for every group the listener forwards to with weight > 0."""
+        return {self.release_of_tg(tg): w for tg, w in self.weights().items() if w > 0}
+
+    def healthy(self, tg: str) -> int:
+        got = self.aws("elbv2").describe_target_health(TargetGroupArn=tg)
+        return sum(
+            1 for d in got["TargetHealthDescriptions"] if d["TargetHealth"]["State"] == "healthy"
+        )
+
+    def wait_serving_healthy(self, count: int = 3, within: float = 30.0) -> None:
+        deadline = time.monotonic() + within
+        while True:
+            tgs = [tg for tg, w in self.weights().items() if w > 0]
+            if tgs and all(self.healthy(tg) >= count for tg in tgs):
+                return
+            assert time.monotonic() < deadline, "the serving group never became healthy"
+            time.sleep(0.1)
+
+    # -- the ledger and the lock ----------------------------------------------------------------
+
+    def rollouts(self) -> list[dict[str, Any]]:
+        """The app's rollouts, oldest first (audit items left out)."""
+        got = self.aws("dynamodb").query(
+            TableName=self.config.tables.rollouts,
+            KeyConditionExpression="app = :a",
+            ExpressionAttributeValues={":a": {"S": APP}},
+            ConsistentRead=True,
+        )
+        items = [plain(i) for i in got["Items"]]
+        return [i for i in items if "kind" not in i]
+
+    def latest(self) -> dict[str, Any]:
+        return self.rollouts()[-1]
+
+    def lock(self) -> dict[str, Any] | None:
+        got = self.aws("dynamodb").get_item(
+            TableName=self.config.tables.locks, Key={"app": {"S": APP}}, ConsistentRead=True
+        )
+        return plain(got["Item"]) if "Item" in got else None
+
+    def put_release(self, version: str, *, like: str = "v2", **changes: Any) -> None:
+        """A release item written as `release add` would (changes override fields)."""
+        table = self.config.tables.releases
+        db = self.aws("dynamodb")
+        item = db.get_item(TableName=table, Key={"app": {"S": APP}, "version": {"S": like}})
+        new = dict(item["Item"])
+        new["version"] = {"S": version}
+        for key, value in changes.items():
+            if isinstance(value, dict):
+                new[key] = {"M": {k: {"S": str(v)} for k, v in value.items()}}
+            else:
+                new[key] = {"S": str(value)}
+        db.put_item(TableName=table, Item=new)
+
+    # -- what must never be left behind ---------------------------------------------------------
+
+    def leftovers(self) -> list[str]:
+        """Anything of the app's outside the one serving group: ASGs, target groups,
+        instances and launch-template versions nothing uses."""
+        problems = []
+        weights = self.weights()
+        groups = self.groups()
+        serving = {tg for tg, w in weights.items() if w > 0}
+        for name, g in groups.items():
+            if g["tg"] not in serving:
+                problems.append(f"ASG {name} ({g['release']}) is out of traffic")
+        for tg in weights:
+            if tg not in serving:
+                problems.append(f"listener still names {tg} with weight 0")
+        elb = self.aws("elbv2")
+        for tg in elb.describe_target_groups()["TargetGroups"]:
+            if tg["TargetGroupArn"] not in serving:
+                problems.append(f"target group {tg['TargetGroupName']} is left over")
+        owned = {i for g in groups.values() for i in g["instances"]}
+        ec2 = self.aws("ec2")
+        for res in ec2.describe_instances()["Reservations"]:
+            for inst in res["Instances"]:
+                if (
+                    inst["State"]["Name"] in ("pending", "running")
+                    and inst["InstanceId"] not in owned
+                ):
+                    problems.append(f"instance {inst['InstanceId']} belongs to no group")
+        if self.lock() is not None:
+            problems.append(f"the lock is held: {self.lock()}")
+        unfinished = [r for r in self.rollouts() if r["state"] in ("running", "detached")]
+        problems += [f"rollout {r['rollout_id']} is {r['state']}" for r in unfinished]
+        return problems
+
+
+@contextlib.contextmanager
+def _console_to(console: Any, stream: io.StringIO) -> Iterator[None]:
+    saved = console.file
+    console.file = stream
+    try:
+        yield
+    finally:
+        console.file = saved
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
-    monkeypatch.setattr(
-        LaunchTemplate, "create_version", _user_data_as_base64(LaunchTemplate.create_version)
-    )
-    monkeypatch.setattr(
-        LaunchTemplates, "delete_launch_template_versions", _delete_template_versions, raising=False
-    )
-    monkeypatch.setattr(
-        EC2Backend,
-        "describe_launch_template_versions",
-        _without_tombstones(EC2Backend.describe_launch_template_versions),
-    )
-    server = ThreadedMotoServer(port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    endpoint_file = tmp_path / "localaws.json"
-    endpoint_file.write_text(
-        json.dumps({"url": url, "pid": os.getpid(), "region": "us-east-1", "boot_mode": "moto"})
-    )
-    env = {**FAST_ENV, "FRESHFLEET_ENDPOINT_FILE": str(endpoint_file)}
+def fleet(fresh_localaws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Fleet:
+    """A fresh seeded localaws whose serving group is healthy, and fast rollout timers."""
+    env = {**FAST_ENV, "FRESHFLEET_ENDPOINT_FILE": str(fresh_localaws.endpoint_file)}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.chdir(tmp_path)  # no freshfleet.toml of the developer's
-    config = load_config()
+    f = Fleet(url=fresh_localaws.url, config=load_config(), env=env)
+    f.wait_serving_healthy()
+    return f
 
-    async def tables() -> None:
-        async with Gateway(Backend(endpoint_url=url, region="us-east-1", local=True)) as gw:
-            await setup_tables(gw, config.tables)
 
-    asyncio.run(tables())
-    seed_demo(url)
-    try:
-        yield Fleet(url=url, config=config, env=env)
-    finally:
-        server.stop()
+def wait_for(probe: Callable[[], Any], within: float = 30.0, what: str = "") -> Any:
+    """Poll `probe` until truthy; fail after `within` s."""
+    deadline = time.monotonic() + within
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {within:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def until() -> Callable[..., Any]:
+    return wait_for

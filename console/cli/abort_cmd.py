@@ -1,0 +1,58 @@
+"""`freshfleet abort APP`: ask the app's running rollout, wherever it runs, to stop."""
+
+from __future__ import annotations
+
+import argparse
+
+from console.cli.common import (
+    Exit,
+    add_backend_flags,
+    add_output_flags,
+    backend_of,
+    config_of,
+    out,
+    print_json,
+    run_async,
+)
+from console.cli.deploy_cmd import engine_errors
+from rollout.gateway import Gateway
+from rollout.lock import lock_owner
+from rollout.rollouts import request_abort
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("abort", help="stop APP's running rollout (its new group is deleted)")
+    p.add_argument("app")
+    p.add_argument("--no-wait", action="store_true", help="return once the request is written")
+    add_backend_flags(p)
+    add_output_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        config = config_of(args)
+        wait = 0.0 if args.no_wait else config.rollout.gate_deadline_seconds + 120
+        async with Gateway(backend_of(args)) as gw, engine_errors():
+            done = await request_abort(
+                gw, config, args.app, by=lock_owner(), action="abort", wait_seconds=wait
+            )
+        if args.json:
+            print_json(
+                {
+                    "app": done.app,
+                    "rollout_id": done.rollout_id,
+                    "state": done.state,
+                    "outcome": done.outcome,
+                    "reason": done.reason,
+                }
+            )
+        elif done.state == "running":
+            out.print(
+                f"abort requested on {done.app} {done.rollout_id}; it stops at its next check"
+            )
+        else:
+            out.print(f"{done.app} {done.rollout_id}: {done.state} — {done.outcome}")
+        return Exit.OK
+
+    return run_async(main)

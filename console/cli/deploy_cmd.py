@@ -1,0 +1,154 @@
+"""`freshfleet deploy APP VERSION`: a rollout to a fresh server group, with live progress."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from rich.prompt import Confirm
+
+from console.cli.common import (
+    Exit,
+    UserError,
+    add_backend_flags,
+    add_output_flags,
+    backend_of,
+    config_of,
+    out,
+    print_json,
+    run_async,
+)
+from console.cli.progress_rollout import (
+    RolloutProgress,
+    render_plan,
+    render_result,
+    result_json,
+)
+from console.cli.setup_cmd import require_tables
+from rollout.config import Config
+from rollout.events import RolloutResult
+from rollout.gateway import Gateway
+from rollout.lock import DeployLock, LockHeld
+from rollout.rollouts import STRATEGIES, Rollout, RolloutInputError, make_plan
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("deploy", help="roll APP out to VERSION on a fresh server group")
+    p.add_argument("app")
+    p.add_argument("version")
+    p.add_argument("--strategy", choices=STRATEGIES, default="blue-green")
+    p.add_argument("--capacity", type=int, help="instances, for an app with no serving group")
+    p.add_argument("--bake", type=float, metavar="S", help="bake window in seconds")
+    p.add_argument("--no-wait", action="store_true", help="return after the shift; `resume` bakes")
+    p.add_argument("--allow-insecure-url", action="store_true", help="allow an http:// release URL")
+    p.add_argument("-m", "--message", default="", help="why: shown to anyone the lock stops")
+    add_backend_flags(p)
+    add_output_flags(p, yes=True)
+    p.set_defaults(func=run)
+
+
+def exit_of(result: RolloutResult) -> int:
+    """0 when the release serves (or was left detached on purpose); 1 otherwise (DESIGN §5)."""
+    return Exit.OK if result.ok else Exit.FAILED
+
+
+@asynccontextmanager
+async def engine_errors() -> AsyncIterator[None]:
+    """The engine's refusals as the CLI's exit codes: lock held 3, bad input 2."""
+    try:
+        yield
+    except LockHeld as exc:
+        raise UserError(str(exc), code=Exit.LOCKED) from exc
+    except RolloutInputError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def confirm(args: argparse.Namespace, question: str) -> None:
+    """Ask before a destructive step unless -y; never wait on a prompt nobody can answer."""
+    if getattr(args, "yes", False):
+        return
+    if not sys.stdin.isatty():
+        raise UserError(f"{question} — pass -y to go ahead without a terminal to ask on")
+    if not Confirm.ask(question, default=False):
+        raise UserError("cancelled", code=Exit.FAILED)
+
+
+async def drive(rollout: Rollout, args: argparse.Namespace) -> int:
+    """Run the rollout, showing its events (unless --json), and print how it ended."""
+    progress = RolloutProgress(out)
+
+    async def follow() -> None:
+        async for event in rollout.events():
+            if not args.json:
+                progress.show(event)
+
+    follower = asyncio.create_task(follow())
+    try:
+        result = await rollout.run()
+    finally:
+        progress.close()
+        await asyncio.wait({follower}, timeout=1.0)
+        follower.cancel()
+    if args.json:
+        print_json(result_json(result))
+    else:
+        render_result(out, result)
+    return exit_of(result)
+
+
+async def deploy(
+    gw: Gateway,
+    config: Config,
+    args: argparse.Namespace,
+    app: str,
+    version: str,
+    *,
+    strategy: str = "blue-green",
+    message: str = "",
+) -> int:
+    """Lock, plan, confirm, run: the flow `deploy` and a later `rollback` share."""
+    await require_tables(gw, config.tables)
+    lock = DeployLock(
+        gw,
+        config.tables.locks,
+        app,
+        config.rollout,
+        message=message or f"deploy {version}",
+        audit_table=config.tables.rollouts,
+    )
+    async with engine_errors(), lock:
+        plan = await make_plan(
+            gw,
+            config,
+            app,
+            version,
+            strategy=strategy,
+            capacity=getattr(args, "capacity", None),
+            bake_seconds=getattr(args, "bake", None),
+            allow_insecure_url=getattr(args, "allow_insecure_url", False),
+        )
+        if not args.json:
+            render_plan(out, plan)
+        confirm(args, f"Deploy {app} {version}?")
+        rollout = Rollout(gw, config, plan, lock, no_wait=getattr(args, "no_wait", False))
+        return await drive(rollout, args)
+
+
+def run(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        config = config_of(args)
+        async with Gateway(backend_of(args)) as gw:
+            return await deploy(
+                gw,
+                config,
+                args,
+                args.app,
+                args.version,
+                strategy=args.strategy,
+                message=args.message,
+            )
+
+    return run_async(main)

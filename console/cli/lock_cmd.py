@@ -1,0 +1,115 @@
+"""`freshfleet lock APP -m MSG` and `freshfleet unlock APP [--force]`: hold deploys off by hand."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime, timedelta
+
+from console.cli.common import (
+    Exit,
+    UserError,
+    add_backend_flags,
+    add_output_flags,
+    backend_of,
+    config_of,
+    out,
+    print_json,
+    run_async,
+)
+from console.cli.setup_cmd import require_tables
+from rollout.gateway import Gateway
+from rollout.ledger.locks import delete_lock, put_lock, read_lock
+from rollout.lock import LockHeld, caller_arn, force_unlock, lock_owner
+from rollout.model import LockInfo
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("lock", help="hold APP's deploy lock by hand (no deploys until unlock)")
+    p.add_argument("app")
+    p.add_argument("-m", "--message", required=True, help="why, shown to whoever is refused")
+    p.add_argument("--hours", type=float, default=24.0, help="how long the lock lasts (default 24)")
+    add_backend_flags(p)
+    add_output_flags(p)
+    p.set_defaults(func=run_lock)
+
+    u = sub.add_parser("unlock", help="release APP's deploy lock")
+    u.add_argument("app")
+    u.add_argument("--force", action="store_true", help="release another owner's lock")
+    add_backend_flags(u)
+    add_output_flags(u)
+    u.set_defaults(func=run_unlock)
+
+
+def _same_person(owner: str, me: str) -> bool:
+    """`user@host` matches: a manual lock outlives the process that took it."""
+    return owner.rpartition(":")[0] == me.rpartition(":")[0]
+
+
+def _lock_json(info: LockInfo | None) -> dict[str, object] | None:
+    if info is None:
+        return None
+    return {
+        "app": info.app,
+        "owner": info.owner,
+        "acquired_at": info.acquired_at.isoformat(),
+        "expires_at": info.expires_at.isoformat(),
+        "message": info.message,
+    }
+
+
+def run_lock(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        config = config_of(args)
+        async with Gateway(backend_of(args)) as gw:
+            await require_tables(gw, config.tables)
+            now = datetime.fromtimestamp(int(time.time()), UTC)
+            info = LockInfo(
+                app=args.app,
+                owner=lock_owner(),
+                acquired_at=now,
+                expires_at=now + timedelta(hours=args.hours),
+                message=args.message,
+                caller_arn=await caller_arn(gw),
+            )
+            if not await put_lock(gw, config.tables.locks, info, now=time.time()):
+                held = await read_lock(gw, config.tables.locks, args.app)
+                raise UserError(str(LockHeld(held or info)), code=Exit.LOCKED)
+        if args.json:
+            print_json(_lock_json(info))
+        else:
+            out.print(
+                f"{args.app} locked until {info.expires_at:%Y-%m-%d %H:%M} UTC: {args.message}"
+            )
+        return Exit.OK
+
+    return run_async(main)
+
+
+def run_unlock(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        config = config_of(args)
+        me = lock_owner()
+        async with Gateway(backend_of(args)) as gw:
+            await require_tables(gw, config.tables)
+            held = await read_lock(gw, config.tables.locks, args.app)
+            if held is None:
+                out.print(f"{args.app} is not locked")
+                return Exit.OK
+            if _same_person(held.owner, me):
+                await delete_lock(gw, config.tables.locks, args.app, held.owner)
+            elif args.force:
+                await force_unlock(
+                    gw, config.tables.locks, args.app, by=me, audit_table=config.tables.rollouts
+                )
+            elif held.expires_at.timestamp() > time.time():
+                raise UserError(f"{LockHeld(held)} — pass --force to take it", code=Exit.LOCKED)
+            else:
+                await delete_lock(gw, config.tables.locks, args.app, held.owner)
+        if args.json:
+            print_json({"unlocked": _lock_json(held)})
+        else:
+            out.print(f"{args.app} unlocked (was held by {held.owner})")
+        return Exit.OK
+
+    return run_async(main)

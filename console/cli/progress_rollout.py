@@ -1,0 +1,141 @@
+"""Rich progress of a rollout for the headless CLI: the plan's diff, one line per step and
+per instance change, the listener's weights, and a status line with the gate's ETA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from rollout.events import (
+    BakeProgress,
+    GateProgress,
+    InstanceUpdate,
+    Notice,
+    RolloutEvent,
+    RolloutFailed,
+    RolloutFinished,
+    RolloutResult,
+    StepFinished,
+    StepStarted,
+    WeightsChanged,
+)
+from rollout.rollouts import RolloutPlan
+
+_STATUS_STYLE = {"ok": "green", "failed": "red", "aborted": "yellow", "interrupted": "yellow"}
+_STATE_STYLE = {
+    "succeeded": "green",
+    "detached": "cyan",
+    "rolled_back": "yellow",
+    "aborted": "yellow",
+    "failed": "red",
+}
+
+
+def render_plan(console: Console, plan: RolloutPlan) -> None:
+    """The plan's diff: what changes, before -> after."""
+    table = Table(title=f"deploy {plan.app} {plan.release.version}  ({plan.rollout_id})")
+    table.add_column("")
+    table.add_column("now")
+    table.add_column("after", style="bold")
+    for change in plan.diff():
+        table.add_row(change.what, change.before, change.after)
+    console.print(table)
+
+
+def plan_json(plan: RolloutPlan) -> dict[str, Any]:
+    return {
+        "app": plan.app,
+        "rollout_id": plan.rollout_id,
+        "changes": [{"what": c.what, "before": c.before, "after": c.after} for c in plan.diff()],
+    }
+
+
+def result_json(result: RolloutResult) -> dict[str, Any]:
+    return {
+        "app": result.app,
+        "rollout_id": result.rollout_id,
+        "state": result.state,
+        "from_release": result.from_release,
+        "to_release": result.to_release,
+        "strategy": result.strategy,
+        "outcome": result.outcome,
+        "reason": result.reason,
+        "failed_step": result.failed_step,
+        "weights": [dict(w) for w in result.weights_history],
+    }
+
+
+class RolloutProgress:
+    """Prints a rollout's events as they come; a status line shows gate and bake progress."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._status: Any = None
+
+    def _set_status(self, text: str) -> None:
+        if not self.console.is_terminal:
+            return
+        if self._status is None:
+            self._status = self.console.status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def show(self, event: RolloutEvent) -> None:
+        c = self.console
+        if isinstance(event, StepStarted):
+            self.close()
+            c.print(f"[bold]▶ {event.step}[/] {event.detail}")
+        elif isinstance(event, StepFinished):
+            self.close()
+            style = _STATUS_STYLE.get(event.status, "white")
+            detail = f" {event.detail}" if event.status != "ok" else ""
+            c.print(f"  [{style}]{event.status}[/] {event.step}{detail}")
+        elif isinstance(event, InstanceUpdate):
+            health = event.health or "unregistered"
+            style = "green" if health == "healthy" else "yellow"
+            boot = f" boot {event.phase} {event.phase_status}" if event.phase else ""
+            why = f" ({event.health_reason})" if event.health_reason else ""
+            c.print(
+                f"    {event.instance_id} {event.state} [{style}]{health}[/]{why}{boot}"
+                + (f": {event.detail}" if event.detail else "")
+            )
+        elif isinstance(event, GateProgress):
+            eta = f", about {event.eta_seconds:.0f} s to go" if event.eta_seconds else ""
+            self._set_status(
+                f"gate: {event.healthy}/{event.wanted} healthy after "
+                f"{event.elapsed_seconds:.0f} s{eta} (deadline {event.deadline_seconds:.0f} s)"
+            )
+        elif isinstance(event, BakeProgress):
+            self._set_status(
+                f"bake: {event.healthy}/{event.wanted} healthy, "
+                f"{event.remaining_seconds:.0f} s to go"
+            )
+        elif isinstance(event, WeightsChanged):
+            weights = ", ".join(f"{g} {w}%" for g, w in event.weights.items())
+            c.print(f"  [cyan]listener[/] {weights}  [dim]{event.why}[/]")
+        elif isinstance(event, Notice):
+            style = "yellow" if event.level == "warning" else "dim"
+            c.print(f"  [{style}]{event.message}[/]")
+        elif isinstance(event, RolloutFailed):
+            self.close()
+            c.print(f"[red]✗ {event.step or 'rollout'} failed:[/] {event.reason}")
+        elif isinstance(event, RolloutFinished):
+            self.close()
+
+
+def render_result(console: Console, result: RolloutResult) -> None:
+    style = _STATE_STYLE.get(result.state, "white")
+    console.print(
+        f"[{style}]{result.state}[/] {result.app} {result.from_release or '(none)'} → "
+        f"{result.to_release} ({result.strategy}, {result.rollout_id}): {result.outcome}"
+    )
+    if result.reason:
+        console.print(f"  reason: {result.reason}")

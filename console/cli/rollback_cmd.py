@@ -1,0 +1,111 @@
+"""`freshfleet rollback APP [--to VERSION]`.
+
+During a rollout's bake the retained group takes the traffic back in one listener change;
+with no rollout in flight, the previous successful release (or `--to VERSION`) is deployed
+fresh on a new server group.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from console.cli.common import (
+    Exit,
+    add_backend_flags,
+    add_output_flags,
+    backend_of,
+    config_of,
+    out,
+    print_json,
+    run_async,
+)
+from console.cli.deploy_cmd import confirm, deploy, drive, engine_errors
+from console.cli.progress_rollout import RolloutProgress, render_result, result_json
+from console.cli.setup_cmd import require_tables
+from rollout.gateway import Gateway
+from rollout.lock import DeployLock, lock_owner
+from rollout.rollouts import (
+    find_unfinished,
+    owner_alive,
+    previous_release,
+    request_abort,
+    rollout_from_item,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "rollback", help="flip APP back during a bake, or redeploy its previous release"
+    )
+    p.add_argument("app")
+    p.add_argument("--to", metavar="VERSION", help="the release to deploy fresh")
+    p.add_argument("--force", action="store_true", help="take the lock of a dead rollout")
+    add_backend_flags(p)
+    add_output_flags(p, yes=True)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        config = config_of(args)
+        async with Gateway(backend_of(args)) as gw:
+            await require_tables(gw, config.tables)
+            item = await find_unfinished(gw, config, args.app)
+            if item is not None and not args.to:
+                if item.get("state") == "running" and await owner_alive(gw, config, item):
+                    # The running rollout's own process flips back at its next check.
+                    confirm(args, f"Roll back {args.app} {item['rollout_id']}?")
+                    async with engine_errors():
+                        done = await request_abort(
+                            gw,
+                            config,
+                            args.app,
+                            by=lock_owner(),
+                            action="rollback",
+                            wait_seconds=config.rollout.gate_deadline_seconds + 120,
+                        )
+                    if args.json:
+                        print_json(
+                            {
+                                "app": done.app,
+                                "rollout_id": done.rollout_id,
+                                "state": done.state,
+                                "outcome": done.outcome,
+                            }
+                        )
+                    else:
+                        out.print(f"{done.app} {done.rollout_id}: {done.state} — {done.outcome}")
+                    return Exit.OK if done.state != "running" else Exit.FAILED
+                lock = DeployLock(
+                    gw,
+                    config.tables.locks,
+                    args.app,
+                    config.rollout,
+                    message=f"rollback {item['rollout_id']}",
+                    force=args.force,
+                    audit_table=config.tables.rollouts,
+                )
+                async with engine_errors(), lock:
+                    confirm(args, f"Roll back {args.app} {item['rollout_id']}?")
+                    rollout = await rollout_from_item(gw, config, item, lock)
+                    progress = RolloutProgress(out)
+                    result = await rollout.unwind(
+                        f"rollback requested by {lock.owner}", aborted=True
+                    )
+                    for event in rollout.stream.history:
+                        if not args.json:
+                            progress.show(event)
+                    progress.close()
+                if args.json:
+                    print_json(result_json(result))
+                else:
+                    render_result(out, result)
+                return Exit.OK if result.state in ("rolled_back", "aborted") else Exit.FAILED
+            async with engine_errors():
+                version = args.to or await previous_release(gw, config, args.app)
+            return await deploy(
+                gw, config, args, args.app, version, message=f"rollback to {version}"
+            )
+
+    _ = drive
+    return run_async(main)
