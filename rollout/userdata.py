@@ -49,19 +49,19 @@ class UserDataContext:
 
 def validate_release(release: Release, *, allow_insecure_url: bool = False) -> None:
     """Raise UserDataError naming the first value that could change the user data's meaning."""
-    if not _APP.match(release.app):
+    if not _APP.fullmatch(release.app):
         raise UserDataError(f"app name {release.app!r} must be lower-case letters, digits, '-'")
-    if not _VERSION.match(release.version):
+    if not _VERSION.fullmatch(release.version):
         raise UserDataError(
             f"version {release.version!r} may only hold letters, digits and . _ + - "
             "(no quotes, '$(', ';', spaces or newlines)"
         )
-    if not _SHA256.match(release.sha256 or ""):
+    if not _SHA256.fullmatch(release.sha256 or ""):
         raise UserDataError(
             f"sha256 of {release.app} {release.version} must be 64 lower-case hex digits"
         )
     validate_url(release.url, allow_insecure_url=allow_insecure_url)
-    if not _HEALTH_PATH.match(release.health_path):
+    if not _HEALTH_PATH.fullmatch(release.health_path):
         raise UserDataError(f"health path {release.health_path!r} must be a plain URL path")
     if not 1 <= int(release.port) <= 65535:
         raise UserDataError(f"port {release.port} is not a TCP port")
@@ -69,7 +69,7 @@ def validate_release(release: Release, *, allow_insecure_url: bool = False) -> N
 
 def validate_url(url: str, *, allow_insecure_url: bool = False) -> None:
     """https:// or s3:// only (http:// to loopback, or with allow_insecure_url), safe characters."""
-    if not url or not _URL.match(url):
+    if not url or not _URL.fullmatch(url):
         raise UserDataError(f"release URL {url!r} holds characters that are not allowed")
     parts = urlsplit(url)
     scheme = parts.scheme
@@ -101,7 +101,7 @@ def release_env(release: Release, ctx: UserDataContext) -> dict[str, str]:
     if ctx.simulate:
         env["FRESHFLEET_SIMULATE"] = ctx.simulate
     for key, value in env.items():
-        if key not in ("RELEASE_URL",) and not _TOKEN.match(value):
+        if key not in ("RELEASE_URL",) and not _TOKEN.fullmatch(value):
             raise UserDataError(f"{key} value {value!r} holds characters that are not allowed")
     return env
 

@@ -248,7 +248,10 @@ def main(environ: dict[str, str] | None = None) -> int:
         app=settings.app,
         release=settings.version,
         table=settings.instances_table,
-        table_client=lambda: aws.client("dynamodb", settings.region, settings.aws_endpoint_url),
+        # Reports are best-effort: two attempts, so a missing table costs a boot seconds only.
+        table_client=lambda: aws.client(
+            "dynamodb", settings.region, settings.aws_endpoint_url, attempts=2
+        ),
     )
     reporter.log(
         f"freshfleet-boot: {settings.app} {settings.version} on {who.instance_id} "

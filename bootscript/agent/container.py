@@ -63,7 +63,8 @@ def build(
                 detail = chunk.get("errorDetail") or {}
                 message = str(detail.get("message") or chunk.get("error") or "").strip()
                 log(f"build error: {message}")
-                raise BuildError(message or "docker build failed")
+                last = f" (last output: {last_lines[-1]})" if last_lines else ""
+                raise BuildError((message or "docker build failed") + last)
             text = str(chunk.get("stream") or chunk.get("status") or "")
             for line in text.splitlines():
                 if line.strip():

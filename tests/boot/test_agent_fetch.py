@@ -1,0 +1,63 @@
+"""The fetch and verify phases against a real local HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bootscript.agent.fetch import FetchError, VerifyError, fetch, verify
+
+
+def test_a_release_is_downloaded_and_its_checksum_verified(
+    release_server: Any, tmp_path: Path
+) -> None:
+    url, sha = release_server.publish("v1")
+    size = fetch(url, tmp_path / "release.tar", backoff=0)
+    assert size == len(release_server.files["v1.tar.gz"])
+    assert verify(tmp_path / "release.tar", sha) == sha
+
+
+def test_a_flaky_server_is_retried_until_it_answers(release_server: Any, tmp_path: Path) -> None:
+    url, _ = release_server.publish("v1")
+    release_server.fail_first["v1.tar.gz"] = 2
+    lines: list[str] = []
+    fetch(url, tmp_path / "release.tar", attempts=3, backoff=0, log=lines.append)
+    assert release_server.requests.count("v1.tar.gz") == 3
+    assert any("attempt 1/3 failed: HTTP 503" in line for line in lines)
+
+
+def test_a_missing_release_fails_at_once_without_retrying(
+    release_server: Any, tmp_path: Path
+) -> None:
+    with pytest.raises(FetchError, match="HTTP 404"):
+        fetch(release_server.url("v9.tar.gz"), tmp_path / "release.tar", attempts=4, backoff=0)
+    assert release_server.requests == ["v9.tar.gz"]
+    assert not (tmp_path / "release.tar").exists()
+
+
+def test_an_unreachable_server_fails_after_every_attempt(tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="after 2 attempts"):
+        fetch("http://127.0.0.1:9/v1.tar.gz", tmp_path / "r.tar", attempts=2, backoff=0)
+
+
+def test_an_oversize_release_is_refused(release_server: Any, tmp_path: Path) -> None:
+    url, _ = release_server.publish("v1")
+    with pytest.raises(FetchError, match="limit"):
+        fetch(url, tmp_path / "release.tar", limit=100, backoff=0)
+    assert not (tmp_path / "release.tar").exists()
+
+
+def test_only_https_http_and_s3_are_fetched(tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="not supported"):
+        fetch("file:///etc/passwd", tmp_path / "r.tar")
+
+
+def test_a_tampered_download_fails_verification(tmp_path: Path) -> None:
+    path = tmp_path / "release.tar"
+    path.write_bytes(b"not the release")
+    expected = hashlib.sha256(b"the release").hexdigest()
+    with pytest.raises(VerifyError, match=f"expected {expected}, got "):
+        verify(path, expected)
