@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bootscript.image.vm import VmImage
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 RELEASES_LABEL = "ffreleases"
 RELEASE_SHELF = "http://127.0.0.1:8181"  # where the VM serves its releases disk
 
@@ -137,8 +138,9 @@ class VirtualMachine:
         return self
 
     def console(self) -> str:
-        """The whole serial console so far."""
-        return self.console_log.read_bytes().decode(errors="replace")
+        """The whole serial console so far, as text: no colours, no carriage returns."""
+        text = self.console_log.read_bytes().decode(errors="replace")
+        return _ANSI.sub("", text).replace("\r", "")
 
     def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
         """The first console match of the regex pattern; VmError past the deadline or on exit."""

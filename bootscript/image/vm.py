@@ -67,7 +67,11 @@ class VmImage:
 
     @property
     def cmdline(self) -> str:
-        return "root=/dev/vda rw console=ttyS0,115200 net.ifnames=0 panic=-1 rootfstype=ext4"
+        # Unit names, not descriptions, in systemd's status lines: short, never cut.
+        return (
+            "root=/dev/vda rw rootfstype=ext4 console=ttyS0,115200 net.ifnames=0 panic=-1 "
+            "systemd.show_status=1 systemd.status_unit_format=name"
+        )
 
 
 def cache_root() -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bootscript.image import qemu, serial, vm
+from rollout.consoleout import complete_lines, decode_output
 
 IMAGE = Path(vm.__file__).resolve().parent
 TEMPLATE = (IMAGE / "freshfleet-base.pkr.hcl").read_text()
@@ -87,3 +88,15 @@ def test_a_serial_log_reads_like_get_console_output(tmp_path: Path) -> None:
     answer = serial.get_console_output(log, "i-0abc")
     assert answer["InstanceId"] == "i-0abc"
     assert base64.b64decode(answer["Output"]).decode() == text
+
+
+def test_the_engine_reads_a_vm_serial_log_as_it_reads_an_instance_console(tmp_path: Path) -> None:
+    log = tmp_path / "console.log"
+    log.write_bytes(
+        b"[    1.0] Linux version 6.1\r\nfreshfleet-boot 2026-11-27T12:00:00Z fetch start\r\n"
+    )
+    answer = serial.get_console_output(log, "i-0abc")
+    assert complete_lines(decode_output(answer["Output"])) == [
+        "[    1.0] Linux version 6.1",
+        "freshfleet-boot 2026-11-27T12:00:00Z fetch start",
+    ]
