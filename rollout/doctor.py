@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from botocore.parsers import ResponseParserError
 
 from rollout.config import Tables
 from rollout.gateway import AccessDenied, AwsError, CredentialsError, Gateway
@@ -542,6 +543,9 @@ async def _permissions(doc: _Doctor) -> None:
             return
         except AwsError as exc:
             doc.add(name, Verdict.UNAVAILABLE, f"the policy simulator did not answer ({exc.code})")
+            return
+        except ResponseParserError:  # an endpoint without the simulator (moto) answers HTML
+            doc.add(name, Verdict.UNAVAILABLE, "this endpoint has no policy simulator")
             return
     denied = sorted(
         r["EvalActionName"]

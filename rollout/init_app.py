@@ -298,11 +298,16 @@ async def _find_listener(gw: Gateway, app: str, lb_arn: str, options: InitOption
     listeners = await gw.paginate(
         "elbv2", "describe_listeners", "Listeners", LoadBalancerArn=lb_arn
     )
+    tags = await _elb_tags(gw, [li["ListenerArn"] for li in listeners])
+    # Found by its tag first: a local endpoint may serve the listener on another port.
+    for li in listeners:
+        if tags.get(li["ListenerArn"], {}).get(TAG_APP) == app:
+            return InitStep("listener", name, detail, str(li["ListenerArn"]), exists=True)
     on_port = [li for li in listeners if int(li.get("Port", 0)) == options.listener_port]
     if not on_port:
         return InitStep("listener", name, detail)
     arn = str(on_port[0]["ListenerArn"])
-    if (await _elb_tags(gw, [arn])).get(arn, {}).get(TAG_APP) != app:
+    if tags.get(arn, {}).get(TAG_APP) != app:
         raise InitError(
             f"the load balancer's listener on port {options.listener_port} is not tagged "
             f"{TAG_APP}={app}: tag it, or pass another --listener-port"
@@ -325,6 +330,8 @@ async def _find_rule(gw: Gateway, lb: dict[str, Any], options: InitOptions) -> I
         "elbv2", "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"]
     )
     on_port = [li for li in listeners if int(li.get("Port", 0)) == options.listener_port]
+    if not on_port and len(listeners) == 1:
+        on_port = listeners  # the ALB's only listener (a local endpoint moves its port)
     if not on_port:
         raise InitError(
             f"load balancer {lb.get('LoadBalancerName', '')} has no listener on port "

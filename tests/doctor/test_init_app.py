@@ -1,44 +1,52 @@
-"""`freshfleet init` on an account that has only its default VPC."""
+"""`freshfleet init` on a localaws that has only its default VPC."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from doctor.conftest import IMAGE_ID
+from localaws.process import LocalAws
+from localaws.testing import boto3_client
 from rollout.model import TAG_APP
 
-
-@pytest.fixture(autouse=True)
-def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+Cli = Callable[..., int]
 
 
-def _tags(aws, arn: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    desc = aws("elbv2").describe_tags(ResourceArns=[arn])["TagDescriptions"][0]
+def _tags(elb: Any, arn: str) -> dict[str, str]:
+    desc = elb.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]
     return {t["Key"]: t["Value"] for t in desc["Tags"]}
 
 
 def test_init_shows_its_plan_creates_the_app_once_and_dry_run_creates_nothing(
-    freshfleet, aws, image_id, capsys
-) -> None:  # type: ignore[no-untyped-def]
+    freshfleet: Cli, empty_localaws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = empty_localaws.url
+    ec2, elb = boto3_client("ec2", url), boto3_client("elbv2", url)
+
+    # Without an image there is no launch template to make: init says which flag it needs.
+    assert freshfleet(url, "init", "shop", "-y") == 2
+    assert "--image-id" in capsys.readouterr().err
+
     # A dry run says what it would create, and creates nothing.
-    assert freshfleet("init", "shop", "--image-id", image_id, "--dry-run") == 0
+    assert freshfleet(url, "init", "shop", "--image-id", IMAGE_ID, "--dry-run") == 0
     shown = capsys.readouterr().out
-    for piece in ("freshfleet-shop-alb", "freshfleet-shop-instances", "HTTP:80", "freshfleet-shop"):
+    for piece in ("freshfleet-shop-alb", "freshfleet-shop-instances", "HTTP:80", "IMDSv2"):
         assert piece in shown
     assert "dry run: nothing created" in shown
-    assert aws("elbv2").describe_load_balancers()["LoadBalancers"] == []
-    assert aws("ec2").describe_launch_templates()["LaunchTemplates"] == []
+    assert elb.describe_load_balancers()["LoadBalancers"] == []
+    assert ec2.describe_launch_templates()["LaunchTemplates"] == []
 
     # Without a terminal and without -y, init refuses to guess.
-    assert freshfleet("init", "shop", "--image-id", image_id) == 2
+    assert freshfleet(url, "init", "shop", "--image-id", IMAGE_ID) == 2
     assert "pass -y" in capsys.readouterr().err
-    assert aws("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert elb.describe_load_balancers()["LoadBalancers"] == []
 
     # With -y it creates the five pieces, all tagged for the app.
-    assert freshfleet("init", "shop", "--image-id", image_id, "-y", "--json") == 0
+    assert freshfleet(url, "init", "shop", "--image-id", IMAGE_ID, "-y", "--json") == 0
     result = json.loads(capsys.readouterr().out)
     assert sorted(s["kind"] for s in result["created"]) == [
         "launch template",
@@ -47,12 +55,10 @@ def test_init_shows_its_plan_creates_the_app_once_and_dry_run_creates_nothing(
         "security group",
         "security group",
     ]
-
-    ec2, elb = aws("ec2"), aws("elbv2")
     (lb,) = elb.describe_load_balancers()["LoadBalancers"]
-    assert _tags(aws, lb["LoadBalancerArn"])[TAG_APP] == "shop"
+    assert _tags(elb, lb["LoadBalancerArn"])[TAG_APP] == "shop"
     (listener,) = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
-    assert _tags(aws, listener["ListenerArn"])[TAG_APP] == "shop"
+    assert _tags(elb, listener["ListenerArn"])[TAG_APP] == "shop"
     # Until the first deploy the listener answers 503; the deploy swaps in a weighted forward.
     (action,) = listener["DefaultActions"]
     assert action["Type"] == "fixed-response"
@@ -62,7 +68,7 @@ def test_init_shows_its_plan_creates_the_app_once_and_dry_run_creates_nothing(
         LaunchTemplateName="freshfleet-shop", Versions=["$Default"]
     )["LaunchTemplateVersions"][0]
     data = version["LaunchTemplateData"]
-    assert data["ImageId"] == image_id
+    assert data["ImageId"] == IMAGE_ID
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
 
@@ -80,20 +86,17 @@ def test_init_shows_its_plan_creates_the_app_once_and_dry_run_creates_nothing(
     assert [p["GroupId"] for p in inbound["UserIdGroupPairs"]] == [alb_sg["GroupId"]]
 
     # A second run finds everything and creates nothing.
-    assert freshfleet("init", "shop", "--image-id", image_id, "-y") == 0
+    assert freshfleet(url, "init", "shop", "--image-id", IMAGE_ID, "-y") == 0
     assert "nothing to create" in capsys.readouterr().out
     assert len(elb.describe_load_balancers()["LoadBalancers"]) == 1
     assert len(ec2.describe_launch_templates()["LaunchTemplates"]) == 1
 
 
-def test_init_without_an_image_says_which_flag_it_needs(freshfleet, aws, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert freshfleet("init", "shop", "-y") == 2
-    assert "--image-id" in capsys.readouterr().err
-    assert aws("elbv2").describe_load_balancers()["LoadBalancers"] == []
-
-
-def test_init_adds_a_listener_rule_on_a_shared_alb(freshfleet, aws, image_id, capsys) -> None:  # type: ignore[no-untyped-def]
-    ec2, elb = aws("ec2"), aws("elbv2")
+def test_init_adds_a_listener_rule_on_a_shared_alb(
+    freshfleet: Cli, empty_localaws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = empty_localaws.url
+    ec2, elb = boto3_client("ec2", url), boto3_client("elbv2", url)
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
     shared = elb.create_load_balancer(Name="shared", Subnets=subnets)["LoadBalancers"][0]
@@ -103,16 +106,17 @@ def test_init_adds_a_listener_rule_on_a_shared_alb(freshfleet, aws, image_id, ca
         Port=80,
         DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
     )
-    argv = ("init", "shop", "--image-id", image_id, "--alb", shared["LoadBalancerArn"])
-    assert freshfleet(*argv, "--host", "shop.example.com", "-y") == 0
+    argv = ("init", "shop", "--image-id", IMAGE_ID, "--alb", shared["LoadBalancerArn"])
+    assert freshfleet(url, *argv, "--host", "shop.example.com", "-y") == 0
     capsys.readouterr()
 
     listener = elb.describe_listeners(LoadBalancerArn=shared["LoadBalancerArn"])["Listeners"][0]
-    rules = [r for r in elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]]
+    rules = elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
     (rule,) = [r for r in rules if not r["IsDefault"]]
-    assert _tags(aws, rule["RuleArn"])[TAG_APP] == "shop"
+    assert _tags(elb, rule["RuleArn"])[TAG_APP] == "shop"
     assert rule["Conditions"][0]["Field"] == "host-header"
-    assert _tags(aws, shared["LoadBalancerArn"])[TAG_APP] == "shop"
+    assert rule["Actions"][0]["Type"] == "fixed-response"
+    assert _tags(elb, shared["LoadBalancerArn"])[TAG_APP] == "shop"
     # No ALB of its own, and no security group for one.
     assert len(elb.describe_load_balancers()["LoadBalancers"]) == 1
     names = [
@@ -123,5 +127,5 @@ def test_init_adds_a_listener_rule_on_a_shared_alb(freshfleet, aws, image_id, ca
     ]
     assert "freshfleet-shop-instances" in names and "freshfleet-shop-alb" not in names
 
-    assert freshfleet(*argv, "--host", "shop.example.com", "-y") == 0
+    assert freshfleet(url, *argv, "--host", "shop.example.com", "-y") == 0
     assert "nothing to create" in capsys.readouterr().out
