@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 
@@ -46,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
                     sys.stdout.flush()
             except InstanceNotFound as exc:
                 raise UserError(str(exc)) from exc
+            except BrokenPipeError:  # `freshfleet logs ID -f | head`: the reader left
+                with contextlib.suppress(OSError):
+                    sys.stdout.close()
         return Exit.OK
 
     return run_async(main)

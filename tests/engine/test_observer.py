@@ -116,3 +116,42 @@ async def test_a_steady_tick_of_200_instances_never_describes_instances(
     assert calls["ec2:DescribeInstances"] == 0
     print(f"\nAWS calls per steady tick, 200 instances: {dict(calls)}")
     assert sum(calls.values()) <= 10, dict(calls)
+
+
+async def test_a_running_rollout_makes_its_group_launching_then_the_old_one_retained(
+    ledger: Gateway, moto: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from rollout.ledger.items import iso, to_item
+
+    tables = Tables()
+    seeded = seed_app(moto, "pay", release="v1", rollout_id=RID1, capacity=1)
+    new_tg = add_group(moto, seeded, release="v2", rollout_id=RID2, capacity=1)
+    now = datetime.now(UTC)
+    rollout = {
+        "app": "pay", "rollout_id": RID2, "from_release": "v1", "to_release": "v2",
+        "strategy": "blue-green", "state": "running", "owner": "ann@laptop:42",
+        "started_at": iso(now), "steps": [],
+    }  # fmt: skip
+    await ledger.call("dynamodb", "put_item", TableName=tables.rollouts, Item=to_item(rollout))
+    lock = {
+        "app": "pay", "owner": "ann@laptop:42", "caller_arn": "arn:aws:iam::1:user/ann",
+        "acquired_at": int(now.timestamp()),
+        "expires_at": int((now + timedelta(seconds=60)).timestamp()),
+        "message": "deploying v2",
+    }  # fmt: skip
+    await ledger.call("dynamodb", "put_item", TableName=tables.locks, Item=to_item(lock))
+    observer = FleetObserver(ledger, tables)
+
+    snapshot, _ = await observer.tick()
+    app = snapshot.app("pay")
+    assert app is not None and app.active_rollout_id == RID2
+    assert app.lock is not None and app.lock.message == "deploying v2"
+    roles = {g.release: g.role for g in app.groups}
+    assert roles == {"v1": GroupRole.SERVING, "v2": GroupRole.LAUNCHING}
+
+    set_weights(moto, seeded, {seeded.groups[RID1][1]: 0, new_tg: 100})  # the shift
+    snapshot, _ = await observer.tick()
+    roles = {g.release: g.role for g in snapshot.app("pay").groups}  # type: ignore[union-attr]
+    assert roles == {"v1": GroupRole.RETAINED, "v2": GroupRole.SERVING}

@@ -1,0 +1,61 @@
+"""The gateway: one client per service, clear errors for every way a backend can be wrong."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from rollout.backend import Backend
+from rollout.gateway import AccessDenied, AwsError, CredentialsError, Gateway, translate
+
+
+async def test_clients_are_created_once_and_shared(gateway: Gateway) -> None:
+    first = await gateway.client("ec2")
+    assert await gateway.client("ec2") is first
+    assert await gateway.client("dynamodb") is not first
+
+
+async def test_a_sweep_on_a_thread_returns_what_the_loop_would(gateway: Gateway) -> None:
+    on_loop = await gateway.paginate("ec2", "describe_security_groups", "SecurityGroups")
+    on_thread = await gateway.paginate_in_thread(
+        "ec2", "describe_security_groups", "SecurityGroups"
+    )
+    assert on_loop and on_thread == on_loop
+
+
+async def test_calls_are_counted_through_before_call(gateway: Gateway) -> None:
+    seen: list[str] = []
+    gateway.register("before-call", lambda event_name, **_: seen.append(event_name))
+    await gateway.call("ec2", "describe_regions")
+    await gateway.paginate_in_thread("ec2", "describe_security_groups", "SecurityGroups")
+    assert seen == ["before-call.ec2.DescribeRegions", "before-call.ec2.DescribeSecurityGroups"]
+
+
+async def test_a_wrong_endpoint_says_so_at_once() -> None:
+    async with Gateway(Backend(endpoint_url="http://127.0.0.1:9", region="us-east-1")) as gw:
+        with pytest.raises(AwsError, match=r"cannot reach http://127.0.0.1:9") as caught:
+            await gw.call("ec2", "describe_regions")
+    assert caught.value.code == "EndpointConnectionError"
+
+
+async def test_an_unknown_region_is_named() -> None:
+    async with Gateway(Backend(region="mars-north-1")) as gw:
+        with pytest.raises(AwsError, match="unknown AWS region 'mars-north-1'"):
+            await gw.client("ec2")
+
+
+def _client_error(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "denied by policy"}}, operation)
+
+
+def test_access_denied_names_the_iam_action() -> None:
+    exc = translate(_client_error("AccessDenied", "DescribeTargetHealth"), "elbv2")
+    assert isinstance(exc, AccessDenied)
+    assert exc.action == "elasticloadbalancing:DescribeTargetHealth"
+    assert "elasticloadbalancing:DescribeTargetHealth" in str(exc)
+
+
+def test_expired_credentials_say_how_to_refresh() -> None:
+    exc = translate(_client_error("ExpiredToken", "DescribeInstances"), "ec2")
+    assert isinstance(exc, CredentialsError)
+    assert "expired" in str(exc) and "refresh" in str(exc)
