@@ -15,6 +15,7 @@ import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -98,11 +99,8 @@ def _bind_moto(port: int) -> Any:
     )
     from werkzeug.serving import make_server
 
-    app = DomainDispatcherApplication(create_backend_app)
     try:
-        return make_server(
-            "127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler
-        )
+        sock = _listen(port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             record = read_endpoint_file()
@@ -114,6 +112,25 @@ def _bind_moto(port: int) -> Any:
                 f"port {port} is in use; pass --port N (or --port 0 for any)"
             ) from None
         raise StartError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+    app = DomainDispatcherApplication(create_backend_app)
+    # werkzeug gets the bound socket: on its own it prints and exits when a port is busy.
+    server = make_server(
+        "127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno()
+    )
+    sock.close()  # werkzeug holds its own duplicate of the descriptor
+    return server
+
+
+def _listen(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 async def _serve(args: argparse.Namespace) -> int:

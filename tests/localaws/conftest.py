@@ -7,29 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from rollout.model import Release
-from rollout.userdata import UserDataContext, encode_simulate, render_user_data
-
-
-def user_data_for(
-    version: str, simulate: dict[str, object] | None = None, app: str = "demo-web"
-) -> str:
-    """freshfleet's rendered user data for `app` at `version` (with failure injection)."""
-    release = Release(
-        app=app,
-        version=version,
-        url=f"http://127.0.0.1:9/releases/{app}/{version}.tar.gz",
-        sha256="0" * 64,
-        simulate=simulate,
-    )
-    ctx = UserDataContext(
-        rollout_id="20261127-120000-abcd",
-        region="us-east-1",
-        instances_table="freshfleet-instances",
-        simulate=encode_simulate(simulate),
-    )
-    return render_user_data(release, ctx)
+from localaws_helpers import user_data_for
 
 
 @pytest.fixture

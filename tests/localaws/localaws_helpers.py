@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rollout.model import Release
+from rollout.userdata import UserDataContext, encode_simulate, render_user_data
+
 
 def health_of(elb: Any, tg: str, targets: list[str] | None = None) -> dict[str, dict[str, str]]:
     """Target id → TargetHealth of a target group (all listed targets, or those named)."""
@@ -21,3 +24,23 @@ def state_of(ec2: Any, instance_id: str) -> str:
 
 def console_of(ec2: Any, instance_id: str) -> str:
     return str(ec2.get_console_output(InstanceId=instance_id).get("Output", ""))
+
+
+def user_data_for(
+    version: str, simulate: dict[str, object] | None = None, app: str = "demo-web"
+) -> str:
+    """freshfleet's rendered user data for `app` at `version` (with failure injection)."""
+    release = Release(
+        app=app,
+        version=version,
+        url=f"http://127.0.0.1:9/releases/{app}/{version}.tar.gz",
+        sha256="0" * 64,
+        simulate=simulate,
+    )
+    ctx = UserDataContext(
+        rollout_id="20261127-120000-abcd",
+        region="us-east-1",
+        instances_table="freshfleet-instances",
+        simulate=encode_simulate(simulate),
+    )
+    return render_user_data(release, ctx)

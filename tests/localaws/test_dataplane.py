@@ -1,0 +1,118 @@
+"""The ALB data plane: `http://<DNSName>:<listener port>` answers, by weight, from healthy
+targets only — and fails open, like an ALB, when no target is healthy.
+
+Patches: ELBv2Backend.create_load_balancer (DNSName), .create_listener (a real local
+port), .modify_listener (the port stays).
+"""
+
+from __future__ import annotations
+
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from localaws_helpers import health_of
+
+from localaws.process import LocalAws
+
+
+def versions_served(url: str, requests: int) -> Counter[str]:
+    """How many of `requests` GETs each release answered (bodies are `app version id`)."""
+    seen: Counter[str] = Counter()
+    for _ in range(requests):
+        body = urllib.request.urlopen(url, timeout=10).read().decode()
+        seen[body.split()[1]] += 1
+    return seen
+
+
+def forward(*groups: tuple[str, int]) -> list[dict[str, Any]]:
+    targets = [{"TargetGroupArn": arn, "Weight": weight} for arn, weight in groups]
+    return [{"Type": "forward", "ForwardConfig": {"TargetGroups": targets}}]
+
+
+def test_the_listener_forwards_by_weight_to_healthy_targets_only(
+    localaws: LocalAws,
+    launch: Callable[..., list[str]],
+    target_group: Callable[..., str],
+    aws_client: Callable[..., Any],
+    eventually: Callable[..., Any],
+) -> None:
+    ec2, elb = aws_client("ec2"), aws_client("elbv2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2]]
+    groups: dict[str, str] = {}
+    for version, simulate in (("v1", None), ("v2", None), ("v3", {"never_healthy": 1})):
+        tg = target_group()
+        (instance,) = launch(version, simulate=simulate)
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+        groups[version] = tg
+    eventually(
+        lambda: all(
+            health_of(elb, groups[v])
+            and all(h["State"] == "healthy" for h in health_of(elb, groups[v]).values())
+            for v in ("v1", "v2")
+        ),
+        what="v1 and v2 healthy",
+    )
+    eventually(
+        lambda: {h["State"] for h in health_of(elb, groups["v3"]).values()} == {"unhealthy"},
+        what="v3 unhealthy",
+    )
+
+    lb = elb.create_load_balancer(Name=f"contract-{uuid.uuid4().hex[:8]}", Subnets=subnets)[
+        "LoadBalancers"
+    ][0]
+    assert lb["DNSName"] == "127.0.0.1"
+    listener = elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=forward((groups["v1"], 100), (groups["v2"], 0)),
+    )["Listeners"][0]
+    port = listener["Port"]
+    assert port != 80
+    described = elb.describe_listeners(ListenerArns=[listener["ListenerArn"]])["Listeners"][0]
+    assert described["Port"] == port
+    url = f"http://{lb['DNSName']}:{port}/"
+
+    assert versions_served(url, 10) == {"v1": 10}
+
+    elb.modify_listener(
+        ListenerArn=listener["ListenerArn"],
+        Port=80,
+        DefaultActions=forward((groups["v1"], 0), (groups["v2"], 100)),
+    )
+    assert (
+        elb.describe_listeners(ListenerArns=[listener["ListenerArn"]])["Listeners"][0]["Port"]
+        == port
+    )
+    assert versions_served(url, 10) == {"v2": 10}
+
+    elb.modify_listener(
+        ListenerArn=listener["ListenerArn"],
+        DefaultActions=forward((groups["v1"], 50), (groups["v2"], 50)),
+    )
+    assert set(versions_served(url, 40)) == {"v1", "v2"}
+
+    # An unhealthy group never gets traffic while another group has healthy targets...
+    elb.modify_listener(
+        ListenerArn=listener["ListenerArn"],
+        DefaultActions=forward((groups["v1"], 50), (groups["v3"], 50)),
+    )
+    assert versions_served(url, 20) == {"v1": 20}
+
+    # ...but with no healthy target anywhere the listener fails open.
+    elb.modify_listener(
+        ListenerArn=listener["ListenerArn"], DefaultActions=forward((groups["v3"], 100))
+    )
+    assert versions_served(url, 5) == {"v3": 5}
+
+
+def test_the_demo_listener_answers_v1(localaws: LocalAws, aws_client: Callable[..., Any]) -> None:
+    elb = aws_client("elbv2")
+    lb = elb.describe_load_balancers(Names=["demo-web"])["LoadBalancers"][0]
+    listener = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"][0]
+    url = f"http://{lb['DNSName']}:{listener['Port']}/"
+    assert url == localaws.albs["demo-web"] + "/"
+    assert versions_served(url, 3) == {"v1": 3}
