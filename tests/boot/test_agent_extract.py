@@ -56,7 +56,7 @@ def snapshot(root: Path) -> set[str]:
 def use_filter(request: pytest.FixtureRequest) -> bool:
     if request.param == "data-filter" and not HAS_DATA_FILTER:
         pytest.skip("this Python has no tarfile data filter")
-    return request.param == "data-filter"
+    return bool(request.param == "data-filter")
 
 
 def test_a_good_release_unpacks_with_its_files_and_inner_links(

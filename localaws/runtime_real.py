@@ -1,0 +1,385 @@
+"""The real instance runtime: the boot agent itself, building and running releases with Docker.
+
+localaws plays the base image and cloud-init (DESIGN §7): for each instance it writes the
+env file the user data carries into the instance's own directory and runs the real agent
+(`python -m bootscript.agent`) as its own process group there. The agent gets a free host
+port for the release's APP_PORT, an IMDSv2 endpoint of its own (one shared server, routed
+by path: `http://127.0.0.1:<port>/<instance id>`), and localaws's endpoint with dummy
+credentials for its instances-table, SSM and S3 calls. The console is the agent's stdout
+(its phase lines); its stderr (the build log) is the instance's journal file. Each
+instance has one container, named `freshfleet-<instance id>` and labelled with its id,
+removed when the instance ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+import bootscript
+from bootscript import baseimage
+from bootscript.agent.container import LABEL_INSTANCE
+from localaws.runtime import CONSOLE_LIMIT, InstanceLaunch, InstanceRuntime
+
+log = logging.getLogger(__name__)
+AGENT_ROOT = Path(bootscript.__file__).resolve().parent.parent  # holds the bootscript package
+KILL_GRACE_SECONDS = 3.0
+# The agent's knobs a localaws user may set in its own environment, and Docker's.
+PASSED_THROUGH = (
+    "FRESHFLEET_HEALTH_TIMEOUT",
+    "FRESHFLEET_FETCH_TIMEOUT",
+    "FRESHFLEET_FETCH_ATTEMPTS",
+    "FRESHFLEET_MAX_RELEASE_BYTES",
+    "DOCKER_HOST",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_CERT_PATH",
+)
+
+
+def base_image_available() -> tuple[bool, str]:
+    """(True, why) when a Docker engine answers and a release base image exists or can be built."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+    except Exception as exc:
+        return False, f"no Docker engine: {exc}"
+    try:
+        client.ping()
+        ok, why = baseimage.base_image_status(client)
+        return ok, f"Docker engine answers; {why}"
+    except Exception as exc:
+        return False, f"no Docker engine: {exc}"
+    finally:
+        client.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MetadataServer:
+    """IMDSv2 for many instances on one port, routed by path: `<endpoint>/<instance id>`.
+
+    `PUT /<id>/latest/api/token` (with `X-aws-ec2-metadata-token-ttl-seconds`) returns a
+    token; GETs under `/<id>/latest/meta-data/` need it in `X-aws-ec2-metadata-token`.
+    """
+
+    def __init__(self) -> None:
+        self._instances: dict[str, tuple[InstanceLaunch, str]] = {}
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    def endpoint(self, instance_id: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{instance_id}"
+
+    def register(self, launch: InstanceLaunch) -> None:
+        self._instances[launch.instance_id] = (launch, secrets.token_hex(16))
+
+    def unregister(self, instance_id: str) -> None:
+        self._instances.pop(instance_id, None)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("PUT", "/{iid}/latest/api/token", self._token)
+        app.router.add_route("GET", "/{iid}/latest/{path:.*}", self._get)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server: Any = site._server  # aiohttp keeps the bound port here only
+        self.port = int(server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _token(self, request: web.Request) -> web.Response:
+        known = self._instances.get(request.match_info["iid"])
+        if known is None:
+            raise web.HTTPNotFound()
+        if not request.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+            raise web.HTTPBadRequest(text="missing X-aws-ec2-metadata-token-ttl-seconds\n")
+        return web.Response(text=known[1])
+
+    async def _get(self, request: web.Request) -> web.Response:
+        known = self._instances.get(request.match_info["iid"])
+        if known is None:
+            raise web.HTTPNotFound()
+        launch, token = known
+        if request.headers.get("X-aws-ec2-metadata-token") != token:
+            raise web.HTTPUnauthorized()
+        answers = {
+            "meta-data/instance-id": launch.instance_id,
+            "meta-data/placement/region": launch.region,
+            "meta-data/placement/availability-zone": f"{launch.region}a",
+            "meta-data/local-ipv4": launch.private_ip,
+        }
+        path = request.match_info["path"].rstrip("/")
+        # Instance tags, as with InstanceMetadataTags=enabled.
+        if path == "meta-data/tags/instance":
+            return web.Response(text="\n".join(launch.tags))
+        key = path.removeprefix("meta-data/tags/instance/")
+        if key != path and key in launch.tags:
+            return web.Response(text=launch.tags[key])
+        if path not in answers:
+            raise web.HTTPNotFound()
+        return web.Response(text=answers[path])
+
+
+@dataclass(slots=True)
+class RealInstance:
+    """One instance's agent process and what it printed; read by moto's threads."""
+
+    launch: InstanceLaunch
+    directory: Path
+    host_port: int
+    lines: list[str] = field(default_factory=list)
+    process: asyncio.subprocess.Process | None = None
+    app_up: bool = False
+    ended: bool = False
+    exit_code: int | None = None
+
+    @property
+    def container_name(self) -> str:
+        return f"freshfleet-{self.launch.instance_id}"
+
+
+class RealRuntime(InstanceRuntime):
+    """Instances whose boot is the real agent and whose app is a real container."""
+
+    name = "real"
+
+    def __init__(
+        self,
+        host: Any,
+        progress: Callable[[str], None] | None = None,
+        agent_env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(host)
+        self.progress = progress or log.info
+        self.agent_env = dict(agent_env or {})  # extra agent environment (tests: short timeouts)
+        self._instances: dict[str, RealInstance] = {}
+        self._lock = threading.Lock()
+        self.imds = MetadataServer()
+        self._base_image = ""
+        self._own_workdir = not host.workdir
+        self._workdir = Path(host.workdir or tempfile.mkdtemp(prefix="freshfleet-real-"))
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def base_image(self) -> str:
+        return self._base_image
+
+    async def open(self) -> None:
+        self._base_image = await asyncio.to_thread(baseimage.ensure_base_image, None, self.progress)
+        await self.imds.start()
+
+    async def close(self) -> None:
+        with self._lock:
+            instances = list(self._instances.values())
+        for inst in instances:
+            inst.ended = True
+            inst.app_up = False
+            self._kill(inst)
+        await asyncio.to_thread(self._remove_containers, [i.launch.instance_id for i in instances])
+        for task in list(self._tasks):
+            task.cancel()
+        await self.imds.close()
+        if self._own_workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    # -- the runtime interface -------------------------------------------------------
+
+    def start(self, launch: InstanceLaunch) -> None:
+        directory = self._workdir / launch.instance_id
+        if not launch.region:
+            launch = replace(launch, region=self.host.region)
+        inst = RealInstance(launch, directory, free_port())
+        self.imds.register(launch)
+        with self._lock:
+            self._instances[launch.instance_id] = inst
+        self._print(inst, f"[    0.000000] localaws real instance {launch.instance_id} booting")
+        task = self.host.loop.create_task(self._boot(inst))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def stop(self, instance_id: str) -> None:
+        inst = self._instances.get(instance_id)
+        if inst is None or inst.ended:
+            return
+        inst.ended = True
+        self._kill(inst)
+        self._print(inst, "[  OK  ] Reached target System Power Off (localaws: instance ended)")
+        # The container keeps answering while its target drains, so in-flight requests finish.
+        delay = self.host.timers.deregistration_delay_seconds
+        self.host.loop.call_later(delay, self._retire, inst)
+
+    def console_output(self, instance_id: str) -> str | None:
+        with self._lock:
+            inst = self._instances.get(instance_id)
+            if inst is None:
+                return None
+            text = "".join(line + "\n" for line in inst.lines)
+        return text[-CONSOLE_LIMIT:]
+
+    def address(self, instance_id: str) -> tuple[str, int] | None:
+        inst = self._instances.get(instance_id)
+        if inst is None or not inst.app_up:
+            return None
+        return ("127.0.0.1", inst.host_port)
+
+    def journal(self, instance_id: str) -> str:
+        """The agent's full log (the build output) for the instance; '' when none."""
+        inst = self._instances.get(instance_id)
+        path = inst.directory / "journal.log" if inst else None
+        try:
+            return path.read_text(errors="replace") if path else ""
+        except OSError:
+            return ""
+
+    # -- the boot ----------------------------------------------------------------------
+
+    def agent_environment(self, inst: RealInstance) -> dict[str, str]:
+        """The process environment localaws gives one instance's agent."""
+        launch = inst.launch
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(inst.directory),
+            "PYTHONPATH": str(AGENT_ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "FRESHFLEET_ENV_FILE": str(inst.directory / "release.env"),
+            "FRESHFLEET_STATE_DIR": str(inst.directory / "state"),
+            "FRESHFLEET_WORK_DIR": str(inst.directory / "work"),
+            "FRESHFLEET_IMDS_ENDPOINT": self.imds.endpoint(launch.instance_id),
+            "FRESHFLEET_INSTANCE_ID": launch.instance_id,
+            "FRESHFLEET_BASE_IMAGE": self._base_image,
+            "FRESHFLEET_HOST_PORT": str(inst.host_port),
+            "FRESHFLEET_HOST_BIND": "127.0.0.1",
+            "FRESHFLEET_CONTAINER_NAME": inst.container_name,
+            "AWS_ENDPOINT_URL": launch.endpoint_url or self.host.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "localaws",
+            "AWS_SECRET_ACCESS_KEY": "localaws",
+            "AWS_DEFAULT_REGION": launch.region or self.host.region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        env.update({k: os.environ[k] for k in PASSED_THROUGH if k in os.environ})
+        env.update(self.agent_env)
+        return env
+
+    async def _boot(self, inst: RealInstance) -> None:
+        launch = inst.launch
+        inst.directory.mkdir(parents=True, exist_ok=True)
+        self.host.mark_running(launch.instance_id)
+        if not launch.env:
+            self._print(inst, "cloud-init: no freshfleet user data; nothing to boot")
+            return
+        env_file = inst.directory / "release.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in launch.env.items()))
+        self._print(inst, "cloud-init: wrote /etc/freshfleet/release.env")
+        self._print(inst, "Starting freshfleet-boot.service - freshfleet boot agent...")
+        with (inst.directory / "journal.log").open("ab") as journal:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bootscript.agent",
+                cwd=inst.directory,
+                env=self.agent_environment(inst),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=journal,
+                start_new_session=True,  # its own process group, killed as one
+            )
+        inst.process = proc
+        if inst.ended:  # stopped while the process was starting
+            self._kill(inst)
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self._print(inst, line)
+            if " run ok " in f"{line} " and not inst.ended:
+                inst.app_up = True
+        inst.exit_code = await proc.wait()
+        if inst.ended:
+            return
+        if inst.exit_code == 0:
+            self._print(inst, "Finished freshfleet-boot.service - freshfleet boot agent.")
+        else:
+            self._print(
+                inst,
+                "freshfleet-boot.service: Main process exited, code=exited, "
+                f"status={inst.exit_code}",
+            )
+            self._print(inst, "freshfleet-boot.service: Failed with result 'exit-code'.")
+
+    # -- ending ------------------------------------------------------------------------
+
+    def _kill(self, inst: RealInstance) -> None:
+        proc = inst.process
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+
+        def finish() -> None:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+        self.host.loop.call_later(KILL_GRACE_SECONDS, finish)
+
+    def _retire(self, inst: RealInstance) -> None:
+        inst.app_up = False
+        self.imds.unregister(inst.launch.instance_id)
+        task = self.host.loop.create_task(
+            asyncio.to_thread(self._remove_containers, [inst.launch.instance_id])
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _remove_containers(self, instance_ids: list[str]) -> None:
+        """Remove every container of these instances (by label, and by name)."""
+        if not instance_ids:
+            return
+        import docker
+
+        client = docker.from_env(timeout=60)
+        try:
+            for instance_id in instance_ids:
+                found = client.containers.list(
+                    all=True, filters={"label": f"{LABEL_INSTANCE}={instance_id}"}
+                )
+                found += client.containers.list(
+                    all=True, filters={"name": f"^freshfleet-{instance_id}$"}
+                )
+                for container in {c.id: c for c in found}.values():
+                    with contextlib.suppress(Exception):
+                        container.remove(force=True)
+        finally:
+            client.close()
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _print(self, inst: RealInstance, line: str) -> None:
+        with self._lock:
+            inst.lines.append(line)
