@@ -7,6 +7,7 @@ listener per app, and per server group an ASG and its target group, all tagged p
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +40,13 @@ class SeededApp:
     groups: dict[str, tuple[str, str]]  # rollout id -> (group name, target group arn)
 
 
-def seed_app(url: str, app: str, *, release: str, rollout_id: str, capacity: int) -> SeededApp:
-    """An app with one serving server group of `capacity` instances on `release`."""
+def seed_app(
+    url: str, app: str, *, release: str, rollout_id: str, capacity: int, user_data: str = ""
+) -> SeededApp:
+    """An app with one serving server group of `capacity` instances on `release`.
+
+    `user_data` (plain text) goes into the launch template, for a localaws that boots it.
+    """
     c = clients(url)
     ec2, elb = c["ec2"], c["elbv2"]
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
@@ -53,7 +59,11 @@ def seed_app(url: str, app: str, *, release: str, rollout_id: str, capacity: int
     image = "ami-03cf127a"  # one of moto's stock images
     lt = ec2.create_launch_template(
         LaunchTemplateName=launch_template_name(app),
-        LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"},
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "t3.micro",
+            **({"UserData": base64.b64encode(user_data.encode()).decode()} if user_data else {}),
+        },
     )["LaunchTemplate"]
     lb = elb.create_load_balancer(Name=app, Subnets=subnets, Tags=elb_tag_list({TAG_APP: app}))[
         "LoadBalancers"
