@@ -141,7 +141,7 @@ class FleetObserver:
     async def poll(self) -> FleetSnapshot:
         """One fresh FleetSnapshot (no diff, `previous` untouched)."""
         warnings: list[str] = []
-        if not self._traffic or self._ticks % self.rediscover_every == 0:
+        if self._unplaced is None or self._ticks % self.rediscover_every == 0:
             await self._discover()
         self._ticks += 1
 

@@ -155,3 +155,19 @@ async def test_a_running_rollout_makes_its_group_launching_then_the_old_one_reta
     snapshot, _ = await observer.tick()
     roles = {g.release: g.role for g in snapshot.app("pay").groups}  # type: ignore[union-attr]
     assert roles == {"v1": GroupRole.RETAINED, "v2": GroupRole.SERVING}
+
+
+async def test_an_app_without_a_listener_is_not_rediscovered_every_tick(
+    ledger: Gateway, moto: str
+) -> None:
+    seeded = seed_app(moto, "quiet", release="v1", rollout_id=RID1, capacity=1)
+    clients(moto)["elbv2"].delete_listener(ListenerArn=seeded.listener_arn)
+    observer = FleetObserver(ledger, Tables())
+    snapshot, _ = await observer.tick()
+    app = snapshot.app("quiet")
+    assert app is not None and app.listener_arn == "" and app.serving_release == ""
+
+    steady = observer.calls.mark()
+    await observer.tick()
+    calls = observer.calls.since(steady)
+    assert calls["elastic-load-balancing-v2:DescribeLoadBalancers"] == 0, dict(calls)
