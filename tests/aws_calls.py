@@ -10,9 +10,9 @@ the gateway's aiobotocore clients and the boot agent's boto3 clients alike — g
 - `localaws.*`, tests, moto and botocore themselves -> not ours to grant: not recorded.
 
 Calls are appended as JSON lines to `aws-calls.jsonl` in the session's base tmp dir (or to
-the file `FRESHFLEET_AWS_CALLS` names). At session end the plugin checks them against the
+the file `RECORD_AWS_CALLS` names). At session end the plugin checks them against the
 policies and fails the run, naming each operation a policy lacks, so a new AWS call cannot
-land without its policy change. `FRESHFLEET_AWS_CALLS=off` turns it all off.
+land without its policy change. `RECORD_AWS_CALLS=off` turns it all off.
 
 The agent in a localaws child process (real boot mode) runs out of reach of this hook:
 `tests/iam/test_policy_coverage.py` drives the agent's AWS calls in-process instead.
@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-ENV = "FRESHFLEET_AWS_CALLS"
+ENV = "RECORD_AWS_CALLS"  # not FRESHFLEET_*: those are configuration keys
 POLICY_DIR = Path(__file__).resolve().parents[1] / "iam"
 ENGINE = "engine"
 AGENT = "agent"
