@@ -522,8 +522,13 @@ def _url_fix(name: str) -> str:
 async def _permissions(doc: _Doctor) -> None:
     """Ask IAM's policy simulator whether the caller has the chosen role's actions."""
     name = f"permissions ({doc.role})"
+    try:
+        allowed = policy_actions(doc.role)
+    except OSError:  # an installed wheel carries no iam/ directory
+        doc.add(name, Verdict.UNAVAILABLE, f"iam/{doc.role}.json is not installed here")
+        return
     actions: list[str] = []
-    for action in policy_actions(doc.role):
+    for action in allowed:
         actions.extend(_WILDCARD_EXAMPLES.get(action, (action,)) if "*" in action else (action,))
     # A failing simulator must not cost the adaptive retries of the shared clients.
     async with Gateway(doc.gw.backend, max_attempts=1, session=doc.gw.session) as quick:
