@@ -137,7 +137,7 @@ def ensure_base_image(
 ) -> str:
     """The tag of a release base image the engine has, building and importing it if needed.
 
-    A configured image (FRESHFLEET_BASE_IMAGE) the engine already has is used as it is;
+    A configured image the engine already has is used as it is;
     otherwise the recipe's image, built once per recipe hash. Raises RuntimeError when it
     can be neither found nor built.
     """
@@ -145,7 +145,6 @@ def ensure_base_image(
         import docker
 
         client = docker.from_env(timeout=600)
-    configured = configured or os.environ.get("FRESHFLEET_BASE_IMAGE", "")
     if configured and has_image(client, configured):
         return configured
     tag = image_tag()
@@ -166,9 +165,8 @@ def ensure_base_image(
     return tag
 
 
-def base_image_status(client: Any) -> tuple[bool, str]:
+def base_image_status(client: Any, configured: str = "") -> tuple[bool, str]:
     """(True, why) when the engine has a base image or this machine can build one."""
-    configured = os.environ.get("FRESHFLEET_BASE_IMAGE", "")
     if configured and has_image(client, configured):
         return True, f"base image {configured} present"
     if has_image(client, image_tag()):

@@ -39,16 +39,12 @@ from localaws.runtime import CONSOLE_LIMIT, InstanceLaunch, InstanceRuntime
 log = logging.getLogger(__name__)
 AGENT_ROOT = Path(bootscript.__file__).resolve().parent.parent  # holds the bootscript package
 KILL_GRACE_SECONDS = 3.0
-# The agent's knobs a localaws user may set in its own environment, and Docker's.
-PASSED_THROUGH = (
-    "FRESHFLEET_HEALTH_TIMEOUT",
-    "FRESHFLEET_FETCH_TIMEOUT",
-    "FRESHFLEET_FETCH_ATTEMPTS",
-    "FRESHFLEET_MAX_RELEASE_BYTES",
-    "DOCKER_HOST",
-    "DOCKER_TLS_VERIFY",
-    "DOCKER_CERT_PATH",
-)
+# Docker's own variables reach the agent as they are. The agent's knobs are set in
+# localaws's environment as LOCALAWS_AGENT_<NAME> (e.g. LOCALAWS_AGENT_HEALTH_TIMEOUT=15)
+# and reach it as FRESHFLEET_<NAME>: FRESHFLEET_* in localaws's own environment is config.
+PASSED_THROUGH = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+AGENT_KNOB_PREFIX = "LOCALAWS_AGENT_"
+BASE_IMAGE_ENV = "LOCALAWS_BASE_IMAGE"  # a release base image the engine has, used as it is
 
 
 def base_image_available() -> tuple[bool, str]:
@@ -61,7 +57,7 @@ def base_image_available() -> tuple[bool, str]:
         return False, f"no Docker engine: {exc}"
     try:
         client.ping()
-        ok, why = baseimage.base_image_status(client)
+        ok, why = baseimage.base_image_status(client, os.environ.get(BASE_IMAGE_ENV, ""))
         return ok, f"Docker engine answers; {why}"
     except Exception as exc:
         return False, f"no Docker engine: {exc}"
@@ -190,7 +186,9 @@ class RealRuntime(InstanceRuntime):
         return self._base_image
 
     async def open(self) -> None:
-        self._base_image = await asyncio.to_thread(baseimage.ensure_base_image, None, self.progress)
+        self._base_image = await asyncio.to_thread(
+            baseimage.ensure_base_image, None, self.progress, os.environ.get(BASE_IMAGE_ENV, "")
+        )
         await self.imds.start()
 
     async def close(self) -> None:
@@ -284,6 +282,13 @@ class RealRuntime(InstanceRuntime):
             "AWS_EC2_METADATA_DISABLED": "true",
         }
         env.update({k: os.environ[k] for k in PASSED_THROUGH if k in os.environ})
+        env.update(
+            {
+                "FRESHFLEET_" + k.removeprefix(AGENT_KNOB_PREFIX): v
+                for k, v in os.environ.items()
+                if k.startswith(AGENT_KNOB_PREFIX)
+            }
+        )
         env.update(self.agent_env)
         return env
 
@@ -366,15 +371,16 @@ class RealRuntime(InstanceRuntime):
         client = docker.from_env(timeout=60)
         try:
             for instance_id in instance_ids:
-                found = client.containers.list(
+                # The low-level list: no inspect per container, which races with removals.
+                found = client.api.containers(
                     all=True, filters={"label": f"{LABEL_INSTANCE}={instance_id}"}
                 )
-                found += client.containers.list(
+                found += client.api.containers(
                     all=True, filters={"name": f"^freshfleet-{instance_id}$"}
                 )
-                for container in {c.id: c for c in found}.values():
-                    with contextlib.suppress(Exception):
-                        container.remove(force=True)
+                for cid in {c["Id"] for c in found}:
+                    with contextlib.suppress(Exception):  # already gone is fine
+                        client.api.remove_container(cid, force=True)
         finally:
             client.close()
 

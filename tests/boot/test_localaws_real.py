@@ -1,9 +1,14 @@
-"""localaws in real mode: the demo fleet boots `demo-web` v1 from its tarball with the real
-agent and Docker, and its load balancer serves it."""
+"""localaws in real mode, as a person lives it: the demo fleet boots `demo-web` v1 from its
+tarball with the real agent and Docker; `deploy demo-web v2` ends with every container
+answering v2; `deploy demo-web v3` fails at the health phase, the reason is in the
+instances' console output, and the rollout rolls back while v2 keeps serving."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +21,12 @@ from localaws.testing import FAST_TIMERS, boto3_client
 
 pytestmark = pytest.mark.docker
 
+ROLLOUT_ENV = {
+    "FRESHFLEET_ROLLOUT__BAKE_SECONDS": "2",
+    "FRESHFLEET_ROLLOUT__GATE_DEADLINE_SECONDS": "240",
+    "FRESHFLEET_ROLLOUT__POLL_SECONDS": "0.5",
+}
+
 
 @pytest.fixture
 def real_localaws(base_image: str, tmp_path: Path) -> Iterator[LocalAws]:
@@ -25,37 +36,81 @@ def real_localaws(base_image: str, tmp_path: Path) -> Iterator[LocalAws]:
         port=0,
         boot="real",
         endpoint_file=directory / "localaws.json",
-        env={**FAST_TIMERS, "FRESHFLEET_LOCALAWS_DIR": str(directory)},
+        # The agent's health phase gives up after 15 s, so v3 fails its boot quickly.
+        env={
+            **FAST_TIMERS,
+            "FRESHFLEET_LOCALAWS_DIR": str(directory),
+            "LOCALAWS_AGENT_HEALTH_TIMEOUT": "15",
+        },
         ready_timeout=240,
     ) as handle:
         yield handle
 
 
 def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.loads(resp.read())
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return json.loads(resp.read())
+    except OSError:
+        return None
 
 
-def test_real_mode_serves_demo_web_v1_built_from_its_tarball(
+def freshfleet(localaws: LocalAws, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `freshfleet` CLI in a second terminal that finds localaws by its endpoint file."""
+    env = {**os.environ, **ROLLOUT_ENV, "FRESHFLEET_ENDPOINT_FILE": str(localaws.endpoint_file)}
+    return subprocess.run(
+        [sys.executable, "-m", "console.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=420,
+    )
+
+
+def demo_containers(docker_client: Any) -> dict[str, str]:
+    """instance id -> release of every running demo-web container."""
+    found = docker_client.api.containers(filters={"label": "freshfleet.app=demo-web"})
+    return {c["Labels"]["freshfleet.instance-id"]: c["Labels"]["freshfleet.release"] for c in found}
+
+
+def test_real_mode_boots_v1_deploys_v2_everywhere_and_rolls_back_v3(
     real_localaws: LocalAws, eventually: Any, docker_client: Any
 ) -> None:
     assert real_localaws.boot_mode == "real", real_localaws.boot_reason
-    alb = real_localaws.albs["demo-web"]
+    alb = real_localaws.albs["demo-web"] + "/"
+    ec2 = boto3_client("ec2", real_localaws.url)
 
-    def served() -> Any:
-        try:
-            return get_json(alb + "/")
-        except OSError:
-            return None
-
-    assert eventually(served, within=240, what="demo-web behind its ALB") == {
+    assert eventually(lambda: get_json(alb), within=240, what="demo-web behind its ALB") == {
         "app": "demo-web",
         "version": "v1",
     }
-    ec2 = boto3_client("ec2", real_localaws.url)
-    reservations = ec2.describe_instances()["Reservations"]
-    ids = [i["InstanceId"] for r in reservations for i in r["Instances"]]
-    console = ec2.get_console_output(InstanceId=ids[0])["Output"]
-    assert "freshfleet-boot" in console and " build " in console
-    containers = docker_client.containers.list(filters={"label": "freshfleet.app=demo-web"})
-    assert {c.labels["freshfleet.instance-id"] for c in containers} >= set(ids)
+    first = ec2.describe_instances()["Reservations"][0]["Instances"][0]["InstanceId"]
+    console = ec2.get_console_output(InstanceId=first)["Output"]
+    assert " build ok freshfleet/demo-web:v1" in console
+
+    deployed = freshfleet(real_localaws, "deploy", "demo-web", "v2", "-y", "--bake", "2")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert get_json(alb)["version"] == "v2"
+    eventually(
+        lambda: (
+            set(demo_containers(docker_client).values()) == {"v2"}
+            and len(demo_containers(docker_client)) == 3
+        ),
+        within=60,
+        what="only v2's three containers left",
+    )
+
+    failed = freshfleet(real_localaws, "deploy", "demo-web", "v3", "-y", "--bake", "2")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert get_json(alb)["version"] == "v2"
+    v3_consoles = [
+        ec2.get_console_output(InstanceId=i["InstanceId"]).get("Output", "")
+        for r in ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+    ]
+    assert any(" health fail " in c and "HTTP 503" in c for c in v3_consoles)
+    eventually(
+        lambda: set(demo_containers(docker_client).values()) == {"v2"},
+        within=60,
+        what="v3's containers to be gone",
+    )

@@ -65,7 +65,7 @@ def launch_of(instance_id: str, url: str, sha: str, version: str) -> InstanceLau
 
 
 def containers_of(client: Any, instance_id: str) -> list[Any]:
-    found: list[Any] = client.containers.list(
+    found: list[Any] = client.api.containers(
         all=True, filters={"label": f"{LABEL_INSTANCE}={instance_id}"}
     )
     return found
