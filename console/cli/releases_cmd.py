@@ -22,6 +22,7 @@ from rollout.gateway import Gateway, in_thread
 from rollout.ledger.releases import (
     ReleaseError,
     add_release,
+    check_reachable,
     check_release,
     default_bucket,
     ensure_bucket,
@@ -63,6 +64,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--notes", default="", help="free text shown in listings")
     a.add_argument(
         "--allow-insecure-url", action="store_true", help="accept an http:// URL (not loopback)"
+    )
+    a.add_argument(
+        "--no-check-url",
+        action="store_true",
+        help="record --url without checking that it answers (e.g. uploaded later)",
     )
     add_backend_flags(a)
     add_output_flags(a)
@@ -121,6 +127,11 @@ def run_add(args: argparse.Namespace) -> int:
                     f"release {args.version} of {args.app} exists already: "
                     "releases are immutable, add a new version"
                 )
+            if path is None and not args.no_check_url:
+                try:
+                    await check_reachable(gw, release.url)
+                except ReleaseError as exc:
+                    raise UserError(f"{exc} (or pass --no-check-url)") from exc
             if path is not None:
                 bucket = release.url.removeprefix("s3://").split("/")[0]
                 if not args.bucket:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from rollout.config import Tables
 from rollout.gateway import AwsError, Gateway, in_thread
 from rollout.ledger.items import from_item, iso, parse_time, to_item
@@ -133,6 +135,35 @@ async def add_release(
             ) from exc
         raise
     return stored
+
+
+async def check_reachable(gateway: Gateway, url: str, *, within: float = 10.0) -> None:
+    """ReleaseError unless the release URL answers: S3 HeadObject, or an HTTP HEAD.
+
+    Only checks that something is there (a 2xx/3xx answer); the sha256 is checked by
+    the boot agent when it fetches the bytes.
+    """
+    if url.startswith("s3://"):
+        bucket, _, key = url.removeprefix("s3://").partition("/")
+        try:
+            await gateway.call("s3", "head_object", Bucket=bucket, Key=key)
+        except AwsError as exc:
+            raise ReleaseError(f"release URL {url} is not there ({exc.code or exc})") from exc
+        return
+    timeout = aiohttp.ClientTimeout(total=within)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            async with http.head(url, allow_redirects=True) as response:
+                status = response.status
+            if status in (403, 405, 501):  # some servers refuse HEAD: ask for one byte
+                async with http.get(url, headers={"Range": "bytes=0-0"}) as response:
+                    status = response.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise ReleaseError(
+            f"cannot reach release URL {url} ({exc.__class__.__name__}: {exc})"
+        ) from exc
+    if status >= 400:
+        raise ReleaseError(f"release URL {url} answered HTTP {status}")
 
 
 async def get_release(gateway: Gateway, tables: Tables, app: str, version: str) -> Release | None:

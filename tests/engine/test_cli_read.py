@@ -76,10 +76,17 @@ def test_releases_lists_v1_v2_v3(localaws: LocalAws, capsys: pytest.CaptureFixtu
     assert all(v in out for v in ("v1", "v2", "v3"))
 
 
+def demo_release_url(capsys: pytest.CaptureFixture[str], version: str) -> str:
+    """The URL the demo's release server serves `version` at (a reachable loopback URL)."""
+    code, out, _ = freshfleet(capsys, "releases", "demo-web", "--json")
+    assert code == 0
+    return next(r["url"] for r in json.loads(out)["releases"] if r["version"] == version)
+
+
 def test_release_add_records_a_release_once(
     localaws: LocalAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = "https://releases.example.com/cli-add/v1.tar.gz"
+    url = demo_release_url(capsys, "v2")
     args = ("release", "add", "cli-add", "v1", "--url", url, "--sha256", SHA.upper())
     code, out, err = freshfleet(capsys, *args, "--notes", "from the CLI", "--json")
     assert code == 0, err
@@ -92,6 +99,26 @@ def test_release_add_records_a_release_once(
 
     code, out, _ = freshfleet(capsys, "releases", "cli-add", "--json")
     assert [r["notes"] for r in json.loads(out)["releases"]] == ["from the CLI"]
+
+
+def test_release_add_refuses_a_url_that_does_not_answer(
+    localaws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = demo_release_url(capsys, "v1").replace("v1.tar.gz", "nope.tar.gz")
+    for url, why in ((missing, "answered HTTP 404"), ("http://127.0.0.1:9/a.tgz", "cannot reach")):
+        code, _, err = freshfleet(
+            capsys, "release", "add", "cli-unreachable", "v1", "--url", url, "--sha256", SHA
+        )
+        assert code == 2, url
+        assert why in err and "--no-check-url" in err
+    code, _, err = freshfleet(capsys, "releases", "cli-unreachable")
+    assert code == 2 and "unknown app" in err, "nothing was written"
+
+    code, _, err = freshfleet(
+        capsys, "release", "add", "cli-unreachable", "v1", "--url", missing, "--sha256", SHA,
+        "--no-check-url",
+    )  # fmt: skip
+    assert code == 0, err
 
 
 def test_release_add_file_uploads_the_tarball_and_records_its_sha256(
