@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import secrets
 import shutil
@@ -36,7 +35,6 @@ from bootscript import baseimage
 from bootscript.agent.container import LABEL_INSTANCE
 from localaws.runtime import CONSOLE_LIMIT, InstanceLaunch, InstanceRuntime
 
-log = logging.getLogger(__name__)
 AGENT_ROOT = Path(bootscript.__file__).resolve().parent.parent  # holds the bootscript package
 KILL_GRACE_SECONDS = 3.0
 # Docker's own variables reach the agent as they are. The agent's knobs are set in
@@ -63,6 +61,11 @@ def base_image_available() -> tuple[bool, str]:
         return False, f"no Docker engine: {exc}"
     finally:
         client.close()
+
+
+def say_progress(line: str) -> None:
+    """Base-image progress on stderr: a first start builds it for a minute or two."""
+    print(f"localaws: release base image: {line}", file=sys.stderr, flush=True)
 
 
 def free_port() -> int:
@@ -171,7 +174,7 @@ class RealRuntime(InstanceRuntime):
         agent_env: dict[str, str] | None = None,
     ) -> None:
         super().__init__(host)
-        self.progress = progress or log.info
+        self.progress = progress or say_progress
         self.agent_env = dict(agent_env or {})  # extra agent environment (tests: short timeouts)
         self._instances: dict[str, RealInstance] = {}
         self._lock = threading.Lock()

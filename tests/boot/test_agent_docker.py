@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from bootscript.agent.boot import EXIT_CODES
@@ -68,10 +69,24 @@ def test_v1_boots_answers_its_version_and_a_reboot_does_not_redeploy(
     agent: Any,
     container: str,
     docker_client: Any,
+    moto_url: str,
     tmp_path: Path,
 ) -> None:
     url, sha = release_server.publish("v1")
     environ = environ_for(agent_environ, tmp_path, url, sha, "v1", container, base_image)
+    # Secrets come from SSM under SSM_PATH, never from user data.
+    ssm_path = f"/demo-web/{tmp_path.name}"
+    ssm = boto3.client(
+        "ssm",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    ssm.put_parameter(Name=f"{ssm_path}/DB_PASSWORD", Value="s3cret", Type="SecureString")
+    environ["AWS_ENDPOINT_URL"] = moto_url
+    env_file = Path(environ["FRESHFLEET_ENV_FILE"])
+    env_file.write_text(env_file.read_text() + f"SSM_PATH={ssm_path}\n")
     first = agent(environ)
     assert first.returncode == 0, first.stdout + first.stderr
     ok = [line.split()[2] for line in first.stdout.splitlines() if line.split()[3] == "ok"]
@@ -81,6 +96,9 @@ def test_v1_boots_answers_its_version_and_a_reboot_does_not_redeploy(
     assert get_json(f"http://127.0.0.1:{port}/") == {"app": "demo-web", "version": "v1"}
     labels = docker_client.containers.get(container).labels
     assert labels["freshfleet.instance-id"] == environ["FRESHFLEET_INSTANCE_ID"]
+    container_env = docker_client.containers.get(container).attrs["Config"]["Env"]
+    assert "DB_PASSWORD=s3cret" in container_env
+    assert "s3cret" not in first.stdout + first.stderr
     assert json.loads((tmp_path / "state" / "deployed").read_text())["version"] == "v1"
 
     # A reboot: dockerd stopped the container; the agent starts it again, fetches nothing.

@@ -61,3 +61,25 @@ def test_a_tampered_download_fails_verification(tmp_path: Path) -> None:
     expected = hashlib.sha256(b"the release").hexdigest()
     with pytest.raises(VerifyError, match=f"expected {expected}, got "):
         verify(path, expected)
+
+
+def test_an_s3_release_is_fetched_through_the_configured_endpoint(
+    moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    from bootscript.agent import aws
+    from bootscript.releases import build_release_tarball
+
+    s3 = aws.client("s3", "us-east-1", moto_url)
+    bucket = f"releases-{tmp_path.name.lower().replace('_', '-')[-40:]}"
+    s3.create_bucket(Bucket=bucket)
+    data, sha = build_release_tarball("v2")
+    s3.put_object(Bucket=bucket, Key="demo-web/v2.tar.gz", Body=data)
+    size = fetch(
+        f"s3://{bucket}/demo-web/v2.tar.gz", tmp_path / "release.tar", s3_client=lambda: s3
+    )
+    assert size == len(data)
+    assert verify(tmp_path / "release.tar", sha) == sha
+    with pytest.raises(FetchError, match="NoSuchKey"):
+        fetch(f"s3://{bucket}/demo-web/v9.tar.gz", tmp_path / "r.tar", s3_client=lambda: s3)
