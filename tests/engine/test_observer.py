@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from rollout.config import Tables
 from rollout.gateway import Gateway
 from rollout.model import GroupRole, HealthState, InstanceState
@@ -102,12 +104,18 @@ async def test_a_steady_tick_of_200_instances_never_describes_instances(
 ) -> None:
     seed_app(moto, "big", release="v1", rollout_id=RID1, capacity=200)
     observer = FleetObserver(ledger, Tables(), thread_sweep_over=100)
+    sweeping_threads: list[str] = []
+    ledger.register(
+        "before-call.ec2.DescribeInstances",
+        lambda **_: sweeping_threads.append(threading.current_thread().name),
+    )
 
     first = observer.calls.mark()
     snapshot, _ = await observer.tick()
     first_calls = observer.calls.since(first)
     assert len(snapshot.instances) == 200
-    assert first_calls["ec2:DescribeInstances"] == 1  # one filtered sweep on a thread
+    assert first_calls["ec2:DescribeInstances"] == 1  # one filtered sweep...
+    assert sweeping_threads and threading.main_thread().name not in sweeping_threads  # off-loop
 
     steady = observer.calls.mark()
     _, diff = await observer.tick()
