@@ -21,9 +21,10 @@ from rollout.config import Tables
 from rollout.discovery import TrafficPoint, discover_traffic, read_weights
 from rollout.fleet_diff import diff_snapshots
 from rollout.gateway import AwsError, CredentialsError, Gateway, in_thread
+from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.history import RolloutRecord, active_rollouts
 from rollout.ledger.instances import InstanceBoot, latest_phases
-from rollout.ledger.items import from_item, parse_time, to_item
+from rollout.ledger.timestamps import parse_time
 from rollout.model import (
     TAG_APP,
     TAG_RELEASE,

@@ -14,9 +14,10 @@ from typing import Any
 
 from rollout.config import Tables
 from rollout.gateway import Gateway
+from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.instances import InstanceBoot
-from rollout.ledger.items import from_item, parse_time, to_item
 from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
+from rollout.ledger.timestamps import parse_time
 
 ACTIVE_STATES = ("planned", "running")
 FINISHED_STATES = ("succeeded", "failed", "rolled_back", "aborted", "detached")

@@ -14,7 +14,8 @@ from typing import Any
 
 from rollout.config import Tables
 from rollout.gateway import Gateway
-from rollout.ledger.items import from_item, iso, parse_time, to_item
+from rollout.ledger.codec import from_item, to_item
+from rollout.ledger.timestamps import iso, parse_time
 from rollout.model import BootPhase, Phase, PhaseStatus
 
 BATCH_GET_LIMIT = 100  # DynamoDB's BatchGetItem key limit

@@ -20,7 +20,8 @@ import aiohttp
 
 from rollout.config import Tables
 from rollout.gateway import AwsError, Gateway, in_thread
-from rollout.ledger.items import from_item, iso, parse_time, to_item
+from rollout.ledger.codec import from_item, to_item
+from rollout.ledger.timestamps import iso, parse_time
 from rollout.model import Release
 from rollout.userdata import UserDataError, validate_release
 

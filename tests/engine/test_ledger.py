@@ -9,10 +9,11 @@ import pytest
 
 from rollout.config import Tables
 from rollout.gateway import Gateway
+from rollout.ledger.codec import to_item
 from rollout.ledger.history import active_rollouts, app_history, boot_durations
 from rollout.ledger.instances import app_boots, latest_phases, record_phase
-from rollout.ledger.items import iso, to_item
 from rollout.ledger.releases import ReleaseError, add_release, get_release, list_releases
+from rollout.ledger.timestamps import iso
 from rollout.model import Phase, PhaseStatus, Release
 
 SHA = "0123456789abcdef" * 4

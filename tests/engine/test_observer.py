@@ -131,7 +131,8 @@ async def test_a_running_rollout_makes_its_group_launching_then_the_old_one_reta
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from rollout.ledger.items import iso, to_item
+    from rollout.ledger.codec import to_item
+    from rollout.ledger.timestamps import iso
 
     tables = Tables()
     seeded = seed_app(moto, "pay", release="v1", rollout_id=RID1, capacity=1)
