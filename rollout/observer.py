@@ -421,7 +421,9 @@ def _role(
     if rollout is None:
         return GroupRole.IDLE
     if group.rollout_id == rollout.rollout_id:
-        return GroupRole.LAUNCHING
+        # Out of traffic after a rollback, or being cleaned up: on its way out.
+        undoing = rollout.step("rollback") or rollout.step("cleanup")
+        return GroupRole.RETIRING if undoing else GroupRole.LAUNCHING
     retire = rollout.step("retire")
     if retire is not None and group.release == rollout.from_release:
         return GroupRole.RETIRING

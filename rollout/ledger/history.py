@@ -59,6 +59,7 @@ class RolloutRecord:
     reason: str = ""
     abort_requested: bool = False
     steps: tuple[RolloutStep, ...] = ()
+    shifted_flag: bool = False  # the item's `shifted`, set by the state machine at the shift
 
     @property
     def active(self) -> bool:
@@ -79,7 +80,7 @@ class RolloutRecord:
     def shifted(self) -> bool:
         """True once the listener forwards to the new group (the shift step finished ok)."""
         shift = self.step("shift")
-        return shift is not None and shift.status in _DONE
+        return self.shifted_flag or (shift is not None and shift.status in _DONE)
 
 
 def rollout_of(values: Mapping[str, Any]) -> RolloutRecord:
@@ -109,6 +110,7 @@ def rollout_of(values: Mapping[str, Any]) -> RolloutRecord:
         reason=str(values.get("reason") or ""),
         abort_requested=bool(values.get("abort_requested")),
         steps=steps,
+        shifted_flag=bool(values.get("shifted")),
     )
 
 

@@ -126,7 +126,7 @@ async def test_a_steady_tick_of_200_instances_never_describes_instances(
     assert sum(calls.values()) <= 10, dict(calls)
 
 
-async def test_a_running_rollout_makes_its_group_launching_then_the_old_one_retained(
+async def test_a_rollouts_groups_go_launching_retained_and_retiring_on_rollback(
     ledger: Gateway, moto: str
 ) -> None:
     from datetime import UTC, datetime, timedelta
@@ -164,6 +164,19 @@ async def test_a_running_rollout_makes_its_group_launching_then_the_old_one_reta
     snapshot, _ = await observer.tick()
     roles = {g.release: g.role for g in snapshot.app("pay").groups}  # type: ignore[union-attr]
     assert roles == {"v1": GroupRole.RETAINED, "v2": GroupRole.SERVING}
+
+    # The bake fails: the rollout rolls back (one listener change), its group goes away.
+    rollback = {"name": "rollback", "status": "running", "started_at": iso(now), "detail": ""}
+    await ledger.call(
+        "dynamodb",
+        "put_item",
+        TableName=tables.rollouts,
+        Item=to_item({**rollout, "steps": [rollback]}),
+    )
+    set_weights(moto, seeded, {seeded.groups[RID1][1]: 100, new_tg: 0})
+    snapshot, _ = await observer.tick()
+    roles = {g.release: g.role for g in snapshot.app("pay").groups}  # type: ignore[union-attr]
+    assert roles == {"v1": GroupRole.SERVING, "v2": GroupRole.RETIRING}
 
 
 async def test_an_app_without_a_listener_is_not_rediscovered_every_tick(
