@@ -7,6 +7,7 @@ BuildKit), so releases must not use `RUN --mount`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,17 @@ LABEL_APP = "freshfleet.app"
 LABEL_RELEASE = "freshfleet.release"
 LABEL_INSTANCE = "freshfleet.instance-id"
 RESTART_POLICY = {"Name": "unless-stopped"}  # survives a reboot through dockerd itself
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# The classic builder's own progress lines: never the reason a build failed.
+_BUILDER_CHATTER = (
+    "Step ",
+    "--->",
+    "Removing intermediate container",
+    "Running in ",
+    "Successfully",
+)
 
 
 class BuildError(Exception):
@@ -66,10 +78,12 @@ def build(
                 last = f" (last output: {last_lines[-1]})" if last_lines else ""
                 raise BuildError((message or "docker build failed") + last)
             text = str(chunk.get("stream") or chunk.get("status") or "")
-            for line in text.splitlines():
-                if line.strip():
-                    log(line.rstrip())
-                    last_lines = [*last_lines[-4:], line.strip()]
+            for raw in text.splitlines():
+                line = _ANSI.sub("", raw).strip()
+                if line:
+                    log(raw.rstrip())
+                    if not line.startswith(_BUILDER_CHATTER):
+                        last_lines = [*last_lines[-4:], line]
             aux = chunk.get("aux")
             if isinstance(aux, dict) and aux.get("ID"):
                 image_id = str(aux["ID"])

@@ -36,12 +36,18 @@ FAULTS = {
 RELEASES = (*GOOD, *FAULTS)
 MTIME = 1_700_000_000  # fixed, so tarballs (and their sha256) are reproducible
 
+# The reason is printed by the step, not written in the Dockerfile: the agent must carry
+# the build's own output to the console, not just docker's "returned a non-zero code".
+_FAILING_STEP = b"""import sys
+
+sys.exit("build-fails: dependency libfreshfleet-demo is missing (a fault release)")
+"""
 _FAILING_DOCKERFILE = """\
 ARG BASE_IMAGE=freshfleet-base:bookworm
 FROM ${BASE_IMAGE}
 WORKDIR /app
 COPY . /app
-RUN python3 -c "import sys; sys.exit('build-fails: the release build step failed on purpose')"
+RUN python3 /app/build_step.py
 CMD ["python3", "-u", "/app/app.py"]
 """
 
@@ -66,7 +72,9 @@ def release_files(name: str) -> dict[str, bytes]:
     dockerfile = (SOURCES / "Dockerfile").read_bytes()
     if name == "build-fails":
         dockerfile = _FAILING_DOCKERFILE.encode()
+    extra = {"build_step.py": _FAILING_STEP} if name == "build-fails" else {}
     return {
+        **extra,
         "Dockerfile": dockerfile,
         "app.py": (SOURCES / "app.py").read_bytes(),
         "VERSION": f"{name}\n".encode(),

@@ -120,7 +120,7 @@ def test_v1_boots_answers_its_version_and_a_reboot_does_not_redeploy(
 @pytest.mark.parametrize(
     ("fault", "reason"),
     [
-        ("build-fails", "the release build step failed on purpose"),
+        ("build-fails", "last output: build-fails: dependency libfreshfleet-demo is missing"),
         ("v3", "HTTP 503"),
     ],
 )
