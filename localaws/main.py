@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import json
 import logging
 import os
 import signal
@@ -33,6 +34,7 @@ from rollout.backend import (
 )
 
 DEFAULT_PORT = 4599
+RESEED_PATH = "/localaws/reseed"
 
 
 class StartError(Exception):
@@ -169,17 +171,23 @@ async def _serve(args: argparse.Namespace) -> int:
         albs = await _albs(url, args.region)
         for name, alb_url in albs.items():
             print(f"alb {name} at {alb_url}", flush=True)
-        write_endpoint_file(
-            {
-                "url": url,
-                "pid": os.getpid(),
-                "region": args.region,
-                "boot_mode": choice.mode,
-                "albs": albs,
-            },
-            endpoint_file,
-        )
+        record = {
+            "url": url,
+            "pid": os.getpid(),
+            "region": args.region,
+            "boot_mode": choice.mode,
+            "albs": albs,
+        }
+        write_endpoint_file(record, endpoint_file)
         stack.callback(remove_endpoint_file, os.getpid(), endpoint_file)
+
+        async def reseed() -> dict[str, Any]:
+            await _seed(config, releases, args.region, url, stopping)
+            record["albs"] = await _albs(url, args.region)
+            write_endpoint_file(record, endpoint_file)
+            return {"albs": record["albs"]}
+
+        server.app = ControlApp(server.app, loop, reseed)
         print(f"localaws ready at {url}", flush=True)
         watcher = (
             asyncio.create_task(_watch_parent(args.parent_pid, stopping))
@@ -192,6 +200,35 @@ async def _serve(args: argparse.Namespace) -> int:
     finally:
         await stack.aclose()
     return 0
+
+
+class ControlApp:
+    """moto's WSGI app plus `POST /localaws/reseed`: reset moto, then seed the demo again.
+
+    Tests use it for a fresh demo in about a second instead of a new process.
+    """
+
+    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop, reseed: Any) -> None:
+        self._app = app
+        self._loop = loop
+        self._reseed = reseed
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != RESEED_PATH or environ.get("REQUEST_METHOD") != "POST":
+            return self._app(environ, start_response)
+        from moto.moto_api._internal import moto_api_backend
+
+        try:
+            moto_api_backend.reset()
+            body = asyncio.run_coroutine_threadsafe(self._reseed(), self._loop).result(120)
+            status = "200 OK"
+        except Exception as exc:
+            body, status = {"error": str(exc)}, "500 Internal Server Error"
+        data = json.dumps(body).encode()
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        )
+        return [data]
 
 
 async def _start_parts(

@@ -1,8 +1,9 @@
 """The health prober: real HTTP checks of every registered target, as an ALB makes them.
 
-One task ticks over all targets (no thread or task per target, so 5,000 fit) and sends
-each due target an HTTP GET on its target group's health-check path, with the group's
-interval, timeout and thresholds capped by the localaws timers (so the demo is quick).
+One task ticks over all targets (no thread or task per target, so 5,000 fit; past
+MAX_CHECKS_PER_SECOND the interval stretches) and sends each due target an HTTP GET on
+its target group's health-check path, with the group's interval, timeout and thresholds
+capped by the localaws timers (so the demo is quick).
 Verdicts use AWS's states and reason codes: `initial` (Elb.RegistrationInProgress, then
 Elb.InitialHealthChecking) → `healthy` after the healthy threshold, `unhealthy` with
 Target.ResponseCodeMismatch / Target.Timeout / Target.FailedHealthChecks after the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import re
 import threading
 from collections.abc import Callable
@@ -30,6 +32,10 @@ from rollout.config import LocalAwsTimers
 
 TICK_SECONDS = 0.1
 MAX_CONCURRENT_CHECKS = 256
+MIN_TIMEOUT_SECONDS = 2.0
+# A ceiling on checks per second: past it every target's interval stretches evenly, so
+# 5,000 targets cost a bounded share of a core instead of starving moto's threads.
+MAX_CHECKS_PER_SECOND = 250.0
 
 REGISTERING = ("initial", "Elb.RegistrationInProgress", "Target registration is in progress")
 INITIAL = ("initial", "Elb.InitialHealthChecking", "Initial health checks in progress")
@@ -162,6 +168,7 @@ class HealthProber:
         gone: list[Probe] = []
         with self._lock:
             probes = list(self._probes.items())
+        stretch = len(probes) / MAX_CHECKS_PER_SECOND
         for key, probe in probes:
             if probe.drain_until is not None:
                 if now >= probe.drain_until:
@@ -172,7 +179,11 @@ class HealthProber:
                 continue
             if probe.checking or now < probe.next_at:
                 continue
-            probe.next_at = now + self._interval(probe.tg)
+            interval = self._interval(probe.tg)
+            # Stretched intervals get jitter, so a batch registered together spreads out.
+            probe.next_at = now + (
+                interval if stretch <= interval else stretch * random.uniform(0.8, 1.2)
+            )
             if probe.target_id.startswith("i-") and not self._instance_running(probe.target_id):
                 continue  # registered while pending: still Elb.RegistrationInProgress
             if probe.reason == REGISTERING[1]:
@@ -204,7 +215,9 @@ class HealthProber:
             return FAILED
         host, port = address
         path = tg.health_check_path or "/"
-        timeout = min(float(tg.health_check_timeout_seconds or 5), max(self._interval(tg), 1.0))
+        # The group's own timeout, not the short local interval: a busy machine must not
+        # turn slow answers into unhealthy targets (and rollbacks).
+        timeout = min(max(float(tg.health_check_timeout_seconds or 5), MIN_TIMEOUT_SECONDS), 10.0)
         assert self._session is not None
         try:
             async with self._session.get(

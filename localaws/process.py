@@ -8,6 +8,7 @@ a LocalAws handle; `stop()` (or leaving the `with` block) ends the whole group.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import re
@@ -16,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -58,6 +61,28 @@ class LocalAws:
         # Whatever the child started in its group must not outlive it either.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+
+    def reseed(self, timeout: float = 120.0) -> None:
+        """Reset moto (every instance ends) and seed the demo again; updates `albs`."""
+        self.albs = dict(self._control("/localaws/reseed", timeout).get("albs", {}))
+
+    def reset(self, timeout: float = 60.0) -> None:
+        """Reset moto: every resource and instance is gone (no tables, no demo)."""
+        self._control("/moto-api/reset", timeout)
+        self.albs = {}
+
+    def _control(self, path: str, timeout: float) -> dict[str, object]:
+        request = urllib.request.Request(f"{self.url}{path}", method="POST", data=b"")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                text = response.read().decode() or "{}"
+        except urllib.error.HTTPError as exc:
+            raise LocalAwsError(f"{path} failed: {exc.read().decode(errors='replace')}") from exc
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
 
     @property
     def alive(self) -> bool:

@@ -5,8 +5,9 @@ AWS in tests is localaws (moto's server with localaws's patches, in a child proc
 - `localaws` (session): one simulated localaws with the demo seed, on a free port, with
   its own endpoint file in a tmp dir and short timers. Shared by every test of the run:
   do not reset it; create resources with names of your own (or use `fresh_localaws`).
-- `fresh_localaws` (function): a localaws of your own, seeded, stopped after the test.
-  `empty_localaws` (function): the same without the demo seed.
+- `fresh_localaws` (function): a freshly seeded demo of your own — a second session
+  localaws, reset and reseeded before your test (`LocalAws.reseed()`), so nothing from
+  earlier tests is left. `empty_localaws` (function): the same, reset to nothing.
 - `backend`: a `rollout.backend.Backend` for the session localaws.
 - `aws_client`: a factory of plain boto3 clients for the session localaws:
   `aws_client("ec2")`, or `aws_client("ec2", url)` for another localaws.
@@ -44,18 +45,29 @@ def localaws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
         yield handle
 
 
-@pytest.fixture
-def fresh_localaws(tmp_path: Path) -> Iterator[LocalAws]:
-    """A seeded localaws of this test's own, for tests that change a lot."""
-    with start_test_localaws(tmp_path / "localaws") as handle:
+@pytest.fixture(scope="session")
+def scratch_localaws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
+    """A second session localaws that `fresh_localaws`/`empty_localaws` reset per test."""
+    with start_test_localaws(tmp_path_factory.mktemp("scratch-localaws"), seed=False) as handle:
         yield handle
 
 
 @pytest.fixture
-def empty_localaws(tmp_path: Path) -> Iterator[LocalAws]:
-    """An unseeded localaws of this test's own (no tables, no demo)."""
-    with start_test_localaws(tmp_path / "localaws", seed=False) as handle:
-        yield handle
+def fresh_localaws(scratch_localaws: LocalAws) -> LocalAws:
+    """A freshly seeded demo for this test alone, for tests that change a lot.
+
+    It is the session's scratch localaws, reset and seeded again before the test (a few
+    seconds, not a new process): nothing from earlier tests is left, `albs` is updated.
+    """
+    scratch_localaws.reseed()
+    return scratch_localaws
+
+
+@pytest.fixture
+def empty_localaws(scratch_localaws: LocalAws) -> LocalAws:
+    """The scratch localaws reset to nothing (no tables, no demo) for this test alone."""
+    scratch_localaws.reset()
+    return scratch_localaws
 
 
 @pytest.fixture
