@@ -1,0 +1,1 @@
+"""freshfleet's benchmarks: `python benchmarks/run.py [--quick]` (see RESULTS.md)."""

@@ -1,0 +1,180 @@
+"""A big fleet in a localaws: N instances in M apps, one serving server group each.
+
+Made through the AWS API as any client would, but with one call per resource, not per
+instance: each server group is an ASG whose desired capacity launches its instances in
+one moto call, registered in its own target group behind the app's own listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from dataclasses import dataclass
+
+from rollout.config import Tables
+from rollout.gateway import Gateway
+from rollout.ledger.tables import setup_tables
+from rollout.model import TAG_APP, Release
+from rollout.naming import (
+    asg_tag_list,
+    elb_tag_list,
+    group_tags,
+    launch_template_name,
+    new_rollout_id,
+    server_group_name,
+)
+from rollout.userdata import UserDataContext, render_user_data
+
+IMAGE_ID = "ami-03cf127a"  # one of moto's stock images; localaws ignores the image
+PORT = 8080
+
+
+@dataclass(frozen=True, slots=True)
+class SeededFleet:
+    """What was made: app names, their target group ARNs, the instance count."""
+
+    apps: tuple[str, ...]
+    target_groups: tuple[str, ...]
+    instances: int
+
+
+async def seed_fleet(
+    gw: Gateway, tables: Tables, *, instances: int, groups: int, prefix: str = "bench"
+) -> SeededFleet:
+    """`groups` apps named `<prefix>-NN`, each serving v1 from one server group; the
+    `instances` are spread evenly over them. Returns once every ASG has its instances."""
+    await setup_tables(gw, tables)
+    vpc = (
+        await gw.call("ec2", "describe_vpcs", Filters=[{"Name": "is-default", "Values": ["true"]}])
+    )["Vpcs"][0]["VpcId"]
+    subnets = sorted(
+        (await gw.call("ec2", "describe_subnets", Filters=[{"Name": "vpc-id", "Values": [vpc]}]))[
+            "Subnets"
+        ],
+        key=lambda s: s["AvailabilityZone"],
+    )
+    subnet_ids = [s["SubnetId"] for s in subnets[:3]]
+    sizes = [instances // groups + (1 if n < instances % groups else 0) for n in range(groups)]
+    made = await asyncio.gather(
+        *(
+            _seed_app(gw, tables, f"{prefix}-{n:02d}", size, vpc, subnet_ids)
+            for n, size in enumerate(sizes)
+        )
+    )
+    return SeededFleet(
+        apps=tuple(a for a, _ in made), target_groups=tuple(t for _, t in made), instances=instances
+    )
+
+
+async def _seed_app(
+    gw: Gateway, tables: Tables, app: str, capacity: int, vpc: str, subnets: list[str]
+) -> tuple[str, str]:
+    app_tags = elb_tag_list({TAG_APP: app})
+    lb = (
+        await gw.call(
+            "elbv2",
+            "create_load_balancer",
+            Name=app,
+            Subnets=subnets[:2],
+            Scheme="internet-facing",
+            Type="application",
+            Tags=app_tags,
+        )
+    )["LoadBalancers"][0]
+    rollout_id = new_rollout_id()
+    release = Release(
+        app=app,
+        version="v1",
+        url=f"https://releases.example.com/{app}/v1.tar.gz",
+        sha256="0" * 64,
+        port=PORT,
+    )
+    user_data = render_user_data(
+        release,
+        UserDataContext(
+            rollout_id=rollout_id, region="us-east-1", instances_table=tables.instances
+        ),
+    )
+    await gw.call(
+        "ec2",
+        "create_launch_template",
+        LaunchTemplateName=launch_template_name(app),
+        LaunchTemplateData={
+            "ImageId": IMAGE_ID,
+            "InstanceType": "t3.micro",
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            "UserData": base64.b64encode(user_data.encode()).decode(),
+        },
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": app_tags}],
+    )
+    name = server_group_name(app, rollout_id)
+    tg = (
+        await gw.call(
+            "elbv2",
+            "create_target_group",
+            Name=name,
+            Protocol="HTTP",
+            Port=PORT,
+            VpcId=vpc,
+            TargetType="instance",
+            HealthCheckPath="/health",
+            HealthCheckIntervalSeconds=5,
+            HealthyThresholdCount=2,
+            Tags=elb_tag_list(group_tags(app, "v1", rollout_id)),
+        )
+    )["TargetGroups"][0]["TargetGroupArn"]
+    await gw.call(
+        "elbv2",
+        "create_listener",
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": tg, "Weight": 100}]},
+            }
+        ],
+        Tags=app_tags,
+    )
+    await gw.call(
+        "autoscaling",
+        "create_auto_scaling_group",
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": launch_template_name(app), "Version": "1"},
+        MinSize=capacity,
+        MaxSize=capacity,
+        DesiredCapacity=capacity,
+        VPCZoneIdentifier=",".join(subnets),
+        TargetGroupARNs=[tg],
+        HealthCheckType="ELB",
+        HealthCheckGracePeriod=60,
+        Tags=asg_tag_list(app, "v1", rollout_id, name),
+    )
+    return app, str(tg)
+
+
+async def wait_healthy(gw: Gateway, fleet: SeededFleet, within: float) -> float:
+    """Wait until every target of the fleet is healthy; returns the seconds it took."""
+    start = time.monotonic()
+    while True:
+        outs = await asyncio.gather(
+            *(
+                gw.call("elbv2", "describe_target_health", TargetGroupArn=tg)
+                for tg in fleet.target_groups
+            )
+        )
+        healthy = sum(
+            1
+            for out in outs
+            for d in out.get("TargetHealthDescriptions", [])
+            if d["TargetHealth"]["State"] == "healthy"
+        )
+        if healthy >= fleet.instances:
+            return time.monotonic() - start
+        if time.monotonic() - start > within:
+            raise TimeoutError(
+                f"{healthy} of {fleet.instances} targets healthy after {within:.0f} s"
+            )
+        await asyncio.sleep(1.0)

@@ -1,0 +1,103 @@
+"""The fleet observer at scale: AWS calls, CPU and event-loop stalls per steady tick.
+
+For each size, a fresh simulated localaws gets N instances in 20 apps (one serving server
+group each), and once every target is healthy the observer ticks until nothing changes;
+then `--ticks` steady ticks are measured. CPU is per process: ours (`process_time`, every
+thread of this process) and localaws's (moto's server, the prober; from /proc).
+
+    python -m benchmarks.observer_bench --sizes 1000 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.figures import StallMeter, cpu_seconds, figure, note
+from benchmarks.fleet_seed import seed_fleet, wait_healthy
+from localaws.testing import start_test_localaws
+from rollout.backend import Backend
+from rollout.config import Tables
+from rollout.gateway import Gateway
+from rollout.observer import FleetObserver
+
+GROUPS = 20
+
+
+async def measure(url: str, pid: int, size: int, ticks: int) -> None:
+    tables = Tables()
+    async with Gateway(Backend(endpoint_url=url, region="us-east-1", local=True)) as gw:
+        started = time.monotonic()
+        fleet = await seed_fleet(gw, tables, instances=size, groups=GROUPS)
+        note(f"{size} instances seeded in {time.monotonic() - started:.1f} s; waiting for health")
+        took = await wait_healthy(gw, fleet, within=60 + size / 25)
+        note(f"all {size} targets healthy after {took:.1f} s more")
+
+        observer = FleetObserver(gw, tables)
+        stalls = StallMeter()
+        stalls.start()
+        with stalls.measuring():
+            first = time.monotonic()
+            snapshot, _ = await observer.tick()
+            first_s = time.monotonic() - first
+        note(f"first tick: {len(snapshot.instances)} instances in {first_s:.1f} s")
+        await _settle(observer, within=60.0)
+
+        calls: list[int] = []
+        ours: list[float] = []
+        theirs: list[float] = []
+        worst: list[float] = []
+        for _ in range(ticks):
+            mark = observer.calls.mark()
+            cpu0, moto0 = time.process_time(), cpu_seconds(pid)
+            with stalls.measuring():
+                _, diff = await observer.tick()
+            ours.append(time.process_time() - cpu0)
+            theirs.append(cpu_seconds(pid) - moto0)
+            worst.append(stalls.worst)
+            made = observer.calls.since(mark)
+            calls.append(sum(made.values()))
+            note(f"steady tick: {dict(made)}" + ("" if diff.empty else " (something changed)"))
+            await asyncio.sleep(0.5)
+        await stalls.stop()
+
+    target = math.ceil(size / 1000) + len(fleet.target_groups) + 3
+    note(f"calls per steady tick target for {size}: ≤ {target}")
+    figure(f"observer_calls_{size}", max(calls), "calls")
+    figure(f"observer_cpu_ms_{size}", 1000 * sum(ours) / len(ours), "ms")
+    figure(f"observer_localaws_cpu_ms_{size}", 1000 * sum(theirs) / len(theirs), "ms")
+    figure(f"loop_stall_max_{size}", 1000 * max(worst), "ms")
+    figure(f"observer_first_tick_s_{size}", first_s, "s")
+
+
+async def _settle(observer: FleetObserver, within: float) -> None:
+    """Tick until two ticks in a row change nothing (the fleet is steady)."""
+    deadline = time.monotonic() + within
+    quiet = 0
+    while quiet < 2:
+        _, diff = await observer.tick()
+        quiet = quiet + 1 if diff.empty else 0
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the fleet did not settle within {within:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--ticks", type=int, default=5)
+    args = parser.parse_args(argv)
+    for size in args.sizes:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-observer-") as tmp,
+            start_test_localaws(Path(tmp), seed=False, ready_timeout=120) as la,
+        ):
+            asyncio.run(measure(la.url, la.pid, size, args.ticks))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
