@@ -216,7 +216,7 @@ class ControlApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO") != RESEED_PATH or environ.get("REQUEST_METHOD") != "POST":
             return self._app(environ, start_response)
-        from moto.moto_api._internal import moto_api_backend
+        from moto.moto_api._internal.models import moto_api_backend
 
         try:
             moto_api_backend.reset()

@@ -64,7 +64,8 @@ class LocalAws:
 
     def reseed(self, timeout: float = 120.0) -> None:
         """Reset moto (every instance ends) and seed the demo again; updates `albs`."""
-        self.albs = dict(self._control("/localaws/reseed", timeout).get("albs", {}))
+        albs = self._control("/localaws/reseed", timeout).get("albs", {})
+        self.albs = {str(k): str(v) for k, v in albs.items()} if isinstance(albs, dict) else {}
 
     def reset(self, timeout: float = 60.0) -> None:
         """Reset moto: every resource and instance is gone (no tables, no demo)."""
