@@ -8,9 +8,11 @@ loopback; its serial console goes to a file, which plays `GetConsoleOutput` (see
 
 from __future__ import annotations
 
+import ctypes
 import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -133,7 +135,11 @@ class VirtualMachine:
         )
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         return self
 
@@ -193,6 +199,12 @@ class VirtualMachine:
             output = self.process.stdout.read() or b""
         qemu_said = f"\nqemu said: {output.decode(errors='replace')}" if output else ""
         return VmError(f"{what} (console: {self.console_log}){qemu_said}\n--- console tail\n{tail}")
+
+
+def _die_with_parent() -> None:
+    # A killed test run must not leave a VM spinning on the shared cores.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _run(cmd: list[str]) -> None:

@@ -45,6 +45,8 @@ VM_PACKAGES = (
     "netbase",
     "ca-certificates",
     "python3",
+    "locales",
+    "openssh-client",
 )
 # The agent's default BASE_IMAGE; the rootfs is bootscript.baseimage's recipe, as a tarball.
 BASE_IMAGE = baseimage.ALIAS
