@@ -42,6 +42,8 @@ KILL_GRACE_SECONDS = 3.0
 # and reach it as FRESHFLEET_<NAME>: FRESHFLEET_* in localaws's own environment is config.
 PASSED_THROUGH = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 AGENT_KNOB_PREFIX = "LOCALAWS_AGENT_"
+# Which localaws started a container: the next one removes those of a localaws that died.
+LABEL_LOCALAWS = "freshfleet.localaws-pid"
 BASE_IMAGE_ENV = "LOCALAWS_BASE_IMAGE"  # a release base image the engine has, used as it is
 
 
@@ -61,6 +63,34 @@ def base_image_available() -> tuple[bool, str]:
         return False, f"no Docker engine: {exc}"
     finally:
         client.close()
+
+
+def remove_orphans() -> int:
+    """Remove containers left by a localaws that is no longer running; returns how many."""
+    import docker
+
+    client = docker.from_env(timeout=60)
+    removed = 0
+    try:
+        for found in client.api.containers(all=True, filters={"label": LABEL_LOCALAWS}):
+            pid = found["Labels"].get(LABEL_LOCALAWS, "")
+            if pid.isdigit() and not pid_alive(int(pid)):
+                with contextlib.suppress(Exception):  # already gone is fine
+                    client.api.remove_container(found["Id"], force=True)
+                    removed += 1
+    finally:
+        client.close()
+    return removed
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def say_progress(line: str) -> None:
@@ -192,6 +222,7 @@ class RealRuntime(InstanceRuntime):
         self._base_image = await asyncio.to_thread(
             baseimage.ensure_base_image, None, self.progress, os.environ.get(BASE_IMAGE_ENV, "")
         )
+        await asyncio.to_thread(remove_orphans)
         await self.imds.start()
 
     async def close(self) -> None:
@@ -276,6 +307,7 @@ class RealRuntime(InstanceRuntime):
             "FRESHFLEET_HOST_PORT": str(inst.host_port),
             "FRESHFLEET_HOST_BIND": "127.0.0.1",
             "FRESHFLEET_CONTAINER_NAME": inst.container_name,
+            "FRESHFLEET_CONTAINER_LABELS": f"{LABEL_LOCALAWS}={os.getpid()}",
             "AWS_ENDPOINT_URL": launch.endpoint_url or self.host.endpoint_url,
             "AWS_ACCESS_KEY_ID": "localaws",
             "AWS_SECRET_ACCESS_KEY": "localaws",

@@ -132,6 +132,7 @@ class Boot:
 
     def labels(self) -> dict[str, str]:
         return {
+            **self.s.extra_labels,
             container.LABEL_APP: self.s.app,
             container.LABEL_RELEASE: self.s.version,
             container.LABEL_INSTANCE: self.report.instance_id,

@@ -15,6 +15,7 @@ localaws and tests can run the agent unprivileged in a directory of their own:
 | `FRESHFLEET_HOST_PORT` | `APP_PORT` | the host port the container's port is published on |
 | `FRESHFLEET_HOST_BIND` | `0.0.0.0` | the address it is published on |
 | `FRESHFLEET_CONTAINER_NAME` | `freshfleet-<app>` | the container's name |
+| `FRESHFLEET_CONTAINER_LABELS` | (none) | extra labels, `key=value,key=value` |
 | `FRESHFLEET_HEALTH_TIMEOUT` | `180` | seconds the health phase waits for a 200 |
 | `FRESHFLEET_FETCH_TIMEOUT` | `30` | seconds per fetch attempt without progress |
 | `FRESHFLEET_FETCH_ATTEMPTS` | `4` | fetch attempts before the phase fails |
@@ -79,6 +80,7 @@ class AgentSettings:
     host_port: int
     host_bind: str
     container_name: str
+    extra_labels: dict[str, str]
     health_timeout: float
     fetch_timeout: float
     fetch_attempts: int
@@ -137,6 +139,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> AgentSettings:
         host_port=int(number("FRESHFLEET_HOST_PORT", str(port))),
         host_bind=env.get("FRESHFLEET_HOST_BIND") or "0.0.0.0",
         container_name=env.get("FRESHFLEET_CONTAINER_NAME") or f"freshfleet-{app}",
+        extra_labels=dict(
+            item.partition("=")[::2]
+            for item in env.get("FRESHFLEET_CONTAINER_LABELS", "").split(",")
+            if "=" in item
+        ),
         health_timeout=number("FRESHFLEET_HEALTH_TIMEOUT", "180"),
         fetch_timeout=number("FRESHFLEET_FETCH_TIMEOUT", "30"),
         fetch_attempts=max(1, int(number("FRESHFLEET_FETCH_ATTEMPTS", "4"))),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 
 from bootscript.agent.container import LABEL_INSTANCE
 from localaws.runtime import InstanceLaunch, RuntimeHost
-from localaws.runtime_real import RealRuntime
+from localaws.runtime_real import LABEL_LOCALAWS, RealRuntime, remove_orphans
 from rollout.config import LocalAwsTimers
 from rollout.model import Release
 from rollout.userdata import UserDataContext, parse_release_env, render_user_data
@@ -106,6 +108,8 @@ async def test_an_instance_serves_v1_and_terminating_it_leaves_nothing_behind(
     answer = await asyncio.to_thread(get_json, f"http://{host}:{port}/")
     assert answer["version"] == "v1"
     assert runtime.running == ["i-0realboot000001"]  # type: ignore[attr-defined]
+    (found,) = containers_of(docker_client, "i-0realboot000001")
+    assert found["Labels"]["freshfleet.localaws-pid"] == str(os.getpid())
 
     runtime.stop("i-0realboot000001")
     await until(
@@ -137,3 +141,22 @@ async def test_terminating_a_booting_instance_ends_its_agent_and_its_container(
     )
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
+
+
+def test_containers_of_a_localaws_that_died_are_removed_at_the_next_start(
+    base_image: str, docker_client: Any
+) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = docker_client.containers.create(
+        base_image, ["true"], labels={LABEL_LOCALAWS: str(dead.pid)}
+    )
+    mine = docker_client.containers.create(
+        base_image, ["true"], labels={LABEL_LOCALAWS: str(os.getpid())}
+    )
+    try:
+        assert remove_orphans() >= 1
+        left = {c["Id"] for c in docker_client.api.containers(all=True)}
+        assert orphan.id not in left and mine.id in left
+    finally:
+        mine.remove(force=True)
