@@ -42,6 +42,7 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
     (ELBv2Backend, "modify_listener", "keep the real local port"),
     (ELBv2Backend, "delete_listener", "close the local port"),
     (ELBv2Backend, "delete_load_balancer", "close its local ports"),
+    (ELBv2Backend, "delete_target_group", "stop checking its targets"),
     (LaunchTemplate, "create_version", "store version UserData as Base64EncodedString"),
     (MotoAPIBackend, "reset", "end every instance's runtime before moto forgets it"),
 )
@@ -268,6 +269,18 @@ def _delete_load_balancer(original: Any) -> Any:
     return delete_load_balancer
 
 
+def _delete_target_group(original: Any) -> Any:
+    @functools.wraps(original)
+    def delete_target_group(self: Any, target_group_arn: str) -> Any:
+        result = original(self, target_group_arn)
+        cloud = _active()
+        if cloud is not None:
+            cloud.prober.forget_group(target_group_arn)
+        return result
+
+    return delete_target_group
+
+
 # -- launch templates, reset -------------------------------------------------------------
 
 
@@ -307,6 +320,7 @@ _REPLACEMENTS: dict[str, Any] = {
     "modify_listener": _modify_listener,
     "delete_listener": _delete_listener,
     "delete_load_balancer": _delete_load_balancer,
+    "delete_target_group": _delete_target_group,
     "create_version": _create_version,
     "reset": _reset,
 }

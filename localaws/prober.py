@@ -82,6 +82,7 @@ class HealthProber:
         self._instance_running = instance_running
         self._on_gone = on_gone
         self._probes: dict[tuple[str, str], Probe] = {}
+        self._groups: dict[str, dict[str, Probe]] = {}  # tg arn -> target id -> probe
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -96,7 +97,9 @@ class HealthProber:
             probe = self._probes.get(key)
             if probe is not None and probe.drain_until is None:
                 return  # ASGs re-register their instances on every capacity change
-            self._probes[key] = Probe(tg, target_id, int(port), next_at=self._loop.time())
+            probe = Probe(tg, target_id, int(port), next_at=self._loop.time())
+            self._probes[key] = probe
+            self._groups.setdefault(tg.arn, {})[target_id] = probe
 
     def deregister(self, tg_arn: str, target_id: str) -> None:
         """The target leaves its group: draining for the delay, then gone."""
@@ -122,19 +125,26 @@ class HealthProber:
         with self._lock:
             return [
                 {"Id": p.target_id, "Port": p.port}
-                for (arn, _), p in self._probes.items()
-                if arn == tg_arn and p.drain_until is not None
+                for p in self._groups.get(tg_arn, {}).values()
+                if p.drain_until is not None
             ]
 
     def targets(self, tg_arn: str) -> list[tuple[str, str]]:
         """(target id, state) of every target of `tg_arn` (the data plane's view)."""
         with self._lock:
-            return [(p.target_id, p.state) for (arn, _), p in self._probes.items() if arn == tg_arn]
+            return [(p.target_id, p.state) for p in self._groups.get(tg_arn, {}).values()]
+
+    def forget_group(self, tg_arn: str) -> None:
+        """The target group was deleted: stop checking its targets."""
+        with self._lock:
+            for target_id in self._groups.pop(tg_arn, {}):
+                self._probes.pop((tg_arn, target_id), None)
 
     def clear(self) -> None:
         """Forget every target (moto was reset)."""
         with self._lock:
             self._probes.clear()
+            self._groups.clear()
 
     def _drain(self, probe: Probe) -> None:
         if probe.drain_until is None:
@@ -176,6 +186,10 @@ class HealthProber:
                     with self._lock:
                         if self._probes.get(key) is probe:
                             del self._probes[key]
+                            group = self._groups.get(key[0], {})
+                            group.pop(key[1], None)
+                            if not group:
+                                self._groups.pop(key[0], None)
                 continue
             if probe.checking or now < probe.next_at:
                 continue
