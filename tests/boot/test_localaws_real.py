@@ -1,7 +1,8 @@
 """localaws in real mode, as a person lives it: the demo fleet boots `demo-web` v1 from its
 tarball with the real agent and Docker; `deploy demo-web v2` ends with every container
 answering v2; `deploy demo-web v3` fails at the health phase, the reason is in the
-instances' console output, and the rollout rolls back while v2 keeps serving."""
+instances' console output, and the rollout rolls back while v2 keeps serving; so do
+fault releases that fail to build or carry a `../` member."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bootscript.releases import build_release_tarball
 from localaws.process import LocalAws, start_localaws
 from localaws.testing import FAST_TIMERS, boto3_client
 
@@ -73,7 +75,7 @@ def demo_containers(docker_client: Any) -> dict[str, str]:
     return {c["Labels"]["freshfleet.instance-id"]: c["Labels"]["freshfleet.release"] for c in found}
 
 
-def test_real_mode_boots_v1_deploys_v2_everywhere_and_rolls_back_v3(
+def test_real_mode_boots_v1_deploys_v2_everywhere_and_rolls_back_failing_releases(
     real_localaws: LocalAws, eventually: Any, docker_client: Any
 ) -> None:
     assert real_localaws.boot_mode == "real", real_localaws.boot_reason
@@ -114,3 +116,32 @@ def test_real_mode_boots_v1_deploys_v2_everywhere_and_rolls_back_v3(
         within=60,
         what="v3's containers to be gone",
     )
+
+    # Fault releases, recorded as any release is, fail at their own phase and roll back.
+    dynamodb = boto3_client("dynamodb", real_localaws.url)
+    v1_url = dynamodb.get_item(
+        TableName="freshfleet-releases",
+        Key={"app": {"S": "demo-web"}, "version": {"S": "v1"}},
+    )["Item"]["url"]["S"]
+    for fault, phase, reason in [
+        ("build-fails", "build", "dependency libfreshfleet-demo is missing"),
+        ("dotdot", "extract", "path contains '..'"),
+    ]:
+        _, sha = build_release_tarball(fault)
+        url = v1_url.replace("/v1.tar.gz", f"/{fault}.tar.gz")
+        added = freshfleet(
+            real_localaws, "release", "add", "demo-web", fault, "--url", url, "--sha256", sha
+        )
+        assert added.returncode == 0, added.stdout + added.stderr
+        failed = freshfleet(real_localaws, "deploy", "demo-web", fault, "-y", "--bake", "2")
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert get_json(alb)["version"] == "v2"
+        consoles = "".join(
+            ec2.get_console_output(InstanceId=i["InstanceId"]).get("Output", "")
+            for r in ec2.describe_instances()["Reservations"]
+            for i in r["Instances"]
+        )
+        assert any(
+            f" {phase} fail " in line and reason in line for line in consoles.splitlines()
+        ), consoles[-2000:]
+    assert not list(Path(real_localaws.endpoint_file or ".").parent.rglob("dotdot-escaped.txt"))
