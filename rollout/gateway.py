@@ -239,6 +239,19 @@ class Gateway:
 
         return await in_thread(sweep)
 
+    async def call_in_thread(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Like `call`, with the call and its parsing on a worker thread (huge responses)."""
+
+        def one() -> dict[str, Any]:
+            client = self._sync_client(service)
+            try:
+                result: dict[str, Any] = getattr(client, operation)(**params)
+            except (ClientError, BotoCoreError) as exc:
+                raise translate(exc, service, _camel(operation)) from exc
+            return result
+
+        return await in_thread(one)
+
     async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """Call one operation (snake_case name) and translate any failure into AwsError."""
         client = await self.client(service)

@@ -146,17 +146,18 @@ class FleetObserver:
             await self._discover()
         self._ticks += 1
 
+        # Until the fleet is known to be small, big responses are parsed on a thread.
+        big = self.previous is None or len(self.previous.instances) > self.thread_sweep_over
+        sweep = self.gateway.paginate_in_thread if big else self.gateway.paginate
         asgs, weights, statuses, rollouts, label = await asyncio.gather(
-            self.gateway.paginate(
+            sweep(
                 "autoscaling",
                 "describe_auto_scaling_groups",
                 "AutoScalingGroups",
                 Filters=[{"Name": "tag-key", "Values": [TAG_APP]}],
             ),
             self._weights(),
-            self.gateway.paginate(
-                "ec2", "describe_instance_status", "InstanceStatuses", IncludeAllInstances=True
-            ),
+            sweep("ec2", "describe_instance_status", "InstanceStatuses", IncludeAllInstances=True),
             self._ledger(active_rollouts(self.gateway, self.tables), [], warnings),
             self._label(),
         )
@@ -181,7 +182,7 @@ class FleetObserver:
         ]
         apps_named = sorted({g.app for g in groups} | set(self._traffic))
         health, locks = await asyncio.gather(
-            self._health([g for g in groups if g.role is not GroupRole.IDLE]),
+            self._health([g for g in groups if g.role is not GroupRole.IDLE], big),
             self._ledger(self._locks(apps_named), {}, warnings),
         )
         alive = {
@@ -285,13 +286,11 @@ class FleetObserver:
         self._boots.pop(instance_id, None)
         self._boot_settled.discard(instance_id)
 
-    async def _health(self, groups: Iterable[ServerGroup]) -> dict[str, TargetHealth]:
+    async def _health(self, groups: Iterable[ServerGroup], big: bool) -> dict[str, TargetHealth]:
         arns = sorted({g.target_group_arn for g in groups if g.target_group_arn})
+        call = self.gateway.call_in_thread if big else self.gateway.call
         results = await asyncio.gather(
-            *(
-                self.gateway.call("elbv2", "describe_target_health", TargetGroupArn=arn)
-                for arn in arns
-            )
+            *(call("elbv2", "describe_target_health", TargetGroupArn=arn) for arn in arns)
         )
         health: dict[str, TargetHealth] = {}
         for out in results:
