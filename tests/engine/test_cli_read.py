@@ -271,3 +271,14 @@ def test_logs_follow_prints_each_phase_line_once_as_it_appears(
         proc.terminate()
         proc.wait(timeout=10)
         ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+def test_logs_of_an_unknown_instance_is_a_clear_bad_input(
+    localaws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = freshfleet(capsys, "logs", "i-0123456789abcdef0")
+    assert code == 2
+    assert "no instance i-0123456789abcdef0" in err
+    code, _, err = freshfleet(capsys, "logs", "web-1")
+    assert code == 2
+    assert "not an instance id" in err
