@@ -7,6 +7,8 @@ port), .modify_listener (the port stays).
 
 from __future__ import annotations
 
+import itertools
+import threading
 import urllib.request
 import uuid
 from collections import Counter
@@ -116,3 +118,76 @@ def test_the_demo_listener_answers_v1(localaws: LocalAws, aws_client: Callable[.
     url = f"http://{lb['DNSName']}:{listener['Port']}/"
     assert url == localaws.albs["demo-web"] + "/"
     assert versions_served(url, 3) == {"v1": 3}
+
+
+def test_no_request_fails_through_shifts_and_a_drain(
+    localaws: LocalAws,
+    launch: Callable[..., list[str]],
+    target_group: Callable[..., str],
+    aws_client: Callable[..., Any],
+    eventually: Callable[..., Any],
+) -> None:
+    ec2, elb = aws_client("ec2"), aws_client("elbv2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2]]
+    groups: dict[str, str] = {}
+    instances: dict[str, list[str]] = {}
+    for version in ("v1", "v2"):
+        groups[version] = target_group()
+        instances[version] = launch(version, count=2)
+        elb.register_targets(
+            TargetGroupArn=groups[version], Targets=[{"Id": i} for i in instances[version]]
+        )
+    for version in ("v1", "v2"):
+        eventually(
+            lambda v=version: (
+                [h["State"] for h in health_of(elb, groups[v]).values()] == ["healthy", "healthy"]
+            ),
+            what=f"{version} healthy",
+        )
+    lb = elb.create_load_balancer(Name=f"contract-{uuid.uuid4().hex[:8]}", Subnets=subnets)[
+        "LoadBalancers"
+    ][0]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=forward((groups["v1"], 100), (groups["v2"], 0)),
+    )["Listeners"][0]
+    url = f"http://{lb['DNSName']}:{listener['Port']}/"
+
+    answers: list[str] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def more_traffic() -> None:
+        seen = len(answers)
+        eventually(lambda: len(answers) > seen + 5, what="traffic flowing")
+
+    def load() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(urllib.request.urlopen(url, timeout=10).read().decode().split()[1])
+            except Exception as exc:
+                failures.append(repr(exc))
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    try:
+        for weights in ((0, 100), (100, 0), (0, 100)):
+            more_traffic()
+            elb.modify_listener(
+                ListenerArn=listener["ListenerArn"],
+                DefaultActions=forward((groups["v1"], weights[0]), (groups["v2"], weights[1])),
+            )
+        # v2 serves; one of its two targets drains while traffic flows.
+        elb.deregister_targets(TargetGroupArn=groups["v2"], Targets=[{"Id": instances["v2"][0]}])
+        eventually(lambda: instances["v2"][0] not in health_of(elb, groups["v2"]), what="drained")
+        more_traffic()
+    finally:
+        stop.set()
+        worker.join(30)
+    assert failures == []
+    assert answers[-1] == "v2"
+    # The version changes once per shift and never flips back and forth in between.
+    changes = [b for a, b in itertools.pairwise(answers) if a != b]
+    assert changes == ["v2", "v1", "v2"]
