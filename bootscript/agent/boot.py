@@ -204,21 +204,26 @@ class Boot:
 
     def do_ensure_running(self) -> str:
         status = container.ensure_running(self.docker, self.s.container_name)
-        if status == "missing":
-            raise container.RunError(f"container {self.s.container_name} is gone")
         return f"already deployed: {self.s.container_name} {status}"
+
+    def deployed_container_exists(self) -> bool:
+        try:
+            status, _, _ = container.container_state(self.docker, self.s.container_name)
+        except Exception:  # no engine: the full deploy will say so at its build phase
+            return False
+        return status != "missing"
 
     def run(self) -> int:
         try:
             if self.marker_matches():
-                try:
+                if self.deployed_container_exists():
+                    # A reboot: no redeploy, only make sure it runs and is healthy.
                     self.phase("run", self.do_ensure_running)
-                except PhaseFailed:
-                    self.report.log("freshfleet-boot: deployed container missing, redeploying")
-                    self.s.marker_path.unlink(missing_ok=True)
-                else:
                     self.phase("health", self.do_health)
                     return EXIT_OK
+                # Gone without a failure to report: deploy it again from the start.
+                self.report.log("freshfleet-boot: deployed container is gone, redeploying")
+                self.s.marker_path.unlink(missing_ok=True)
             self.phase("fetch", self.do_fetch)
             self.phase("verify", self.do_verify)
             self.phase("extract", self.do_extract)

@@ -7,6 +7,7 @@ absent, against a local release server; the instances table lives in a moto serv
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import urllib.error
 import urllib.request
@@ -161,3 +162,21 @@ def test_without_imds_the_identity_comes_from_the_environment() -> None:
     who = identity.discover("http://127.0.0.1:9", "i-from-env", "us-east-1")
     assert (who.instance_id, who.source) == ("i-from-env", "env")
     assert identity.discover("off").source == "hostname"
+
+
+@pytest.mark.parametrize("marker_release", ["v1", "v0"])
+def test_a_marker_without_its_container_means_a_fresh_deploy_never_a_false_ok(
+    marker_release: str, release_server: Any, agent_environ: Any, agent: Any, tmp_path: Path
+) -> None:
+    url, sha = release_server.publish("v1")
+    environ = agent_environ(tmp_path, url, sha, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    marker = tmp_path / "state" / "deployed"
+    marker.parent.mkdir()
+    marker.write_text(json.dumps({"app": "demo-web", "version": marker_release, "sha256": sha}))
+    result = agent(environ)
+    # No engine answers, so the redeploy fails at build; it never claims the old deploy.
+    assert result.returncode == EXIT_CODES["build"], result.stdout + result.stderr
+    assert phases(result.stdout)[0] == ("fetch", "start")
+    assert "no Docker engine" in result.stdout.splitlines()[-1]
+    assert ("redeploying" in result.stderr) == (marker_release == "v1")
+    assert not marker.exists() or marker_release == "v0"
