@@ -89,7 +89,13 @@ class LocalCloud:
             instance._state.code = 16
 
     def _target_gone(self, tg: Any, target_id: str) -> None:
-        # Drained: the target leaves moto's lists too (ASG scale-in leaves it registered).
+        # A stopped instance stays registered (AWS shows it unused, Target.InvalidState);
+        # a terminated one leaves moto's lists too (ASG scale-in leaves it registered).
+        instance = (
+            tg.ec2_backend.get_instance_by_id(target_id) if target_id.startswith("i-") else None
+        )
+        if instance is not None and instance.state == "stopped":
+            return
         tg.targets.pop(target_id, None)
         tg.terminated_targets.pop(target_id, None)
 

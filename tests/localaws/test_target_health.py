@@ -127,3 +127,24 @@ def test_a_terminated_instance_drains_then_is_gone(
     ec2.terminate_instances(InstanceIds=[instance])
     assert health_of(elb, tg)[instance]["State"] == "draining"
     eventually(lambda: instance not in health_of(elb, tg), what="gone")
+
+
+def test_a_stopped_instance_drains_then_stays_registered_as_unused(
+    localaws: LocalAws,
+    launch: Callable[..., list[str]],
+    target_group: Callable[..., str],
+    aws_client: Callable[..., Any],
+    eventually: Callable[..., Any],
+) -> None:
+    ec2, elb = aws_client("ec2"), aws_client("elbv2")
+    tg = target_group()
+    (instance,) = launch("v1")
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+    eventually(lambda: health_of(elb, tg)[instance]["State"] == "healthy", what="healthy")
+    ec2.stop_instances(InstanceIds=[instance])
+    assert health_of(elb, tg)[instance]["State"] == "draining"
+    health = eventually(
+        lambda: (h := health_of(elb, tg).get(instance, {}))["State"] == "unused" and h,
+        what="unused after draining",
+    )
+    assert health["Reason"] == "Target.InvalidState"

@@ -1,0 +1,44 @@
+"""Small pieces of localaws that need no running server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from localaws.prober import _code_matches
+from localaws.runtime import choose_boot
+from localaws.simulated import boot_line
+
+
+def test_boot_simulated_says_why() -> None:
+    choice = choose_boot("simulated")
+    assert (choice.mode, choice.reason) == ("simulated", "--boot simulated")
+
+
+def test_an_unknown_boot_mode_names_the_choices() -> None:
+    with pytest.raises(ValueError, match=r"unknown --boot 'fast': choose one of auto, real"):
+        choose_boot("fast")
+
+
+@pytest.mark.parametrize(
+    ("code", "matcher", "matches"),
+    [
+        (200, "200", True),
+        (204, "200", False),
+        (204, "200-299", True),
+        (302, "200,302", True),
+        (500, "200-399", False),
+    ],
+)
+def test_health_check_matchers_read_like_elb_matchers(
+    code: int, matcher: str, matches: bool
+) -> None:
+    assert _code_matches(code, matcher) is matches
+
+
+def test_phase_lines_have_the_boot_agents_format() -> None:
+    line = boot_line("build", "fail", "exit code 1")
+    assert re.fullmatch(
+        r"freshfleet-boot \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ build fail exit code 1", line
+    )
