@@ -275,9 +275,10 @@ class FleetObserver:
         described = await in_thread(_parse, reservations) if big else _parse(reservations)
         for i in todo:
             if i in described:
-                self._described[i] = described[i]
-                if described[i].state is not states.get(i, described[i].state):
-                    self._boot_settled.discard(i)
+                # The status call is the fresher view: keep its state, so a lagging
+                # describe_instances does not make every tick describe the instance again.
+                self._described[i] = replace(described[i], state=states.get(i, described[i].state))
+                self._boot_settled.discard(i)  # a new state (a reboot?) may bring new phases
             elif i not in membership:
                 self._forget(i)
 
