@@ -89,7 +89,6 @@ def _isolate_environment() -> None:
     os.environ.pop("AWS_PROFILE", None)
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
 
 
 def _bind_moto(port: int) -> Any:

@@ -19,7 +19,13 @@ from typing import Any
 
 from aiohttp import web
 
-from localaws.runtime import CONSOLE_LIMIT, TARGET_HEADER, InstanceLaunch, InstanceRuntime
+from localaws.runtime import (
+    CONSOLE_LIMIT,
+    TARGET_HEADER,
+    InstanceLaunch,
+    InstanceRuntime,
+    RuntimeHost,
+)
 from localaws.tablewriter import InstancesTableWriter
 from rollout.userdata import decode_simulate
 
@@ -59,7 +65,7 @@ class SimulatedRuntime(InstanceRuntime):
 
     name = "simulated"
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: RuntimeHost) -> None:
         super().__init__(host)
         self._instances: dict[str, SimulatedInstance] = {}
         self._lock = threading.Lock()
@@ -162,6 +168,11 @@ class SimulatedRuntime(InstanceRuntime):
         else:
             sim.healthy_since = self.host.loop.time()
             self._print(sim, "Finished freshfleet-boot.service - freshfleet boot agent.")
+            crash = sim.simulate.get("crash_after")
+            if crash:
+                with contextlib.suppress(ValueError):
+                    line = f"{sim.app}[{sim.version}]: crashed {float(crash):g} s after healthy"
+                    self._later(sim, float(crash), self._print, sim, line)
 
     def _start_detail(self, sim: SimulatedInstance, phase: str) -> str:
         env = sim.launch.env

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from localaws_helpers import health_of
+from localaws_helpers import console_of, health_of
 
 from localaws.process import LocalAws
 
@@ -88,6 +88,8 @@ def test_an_app_that_crashes_after_healthy_turns_unhealthy(
     )
     assert health["Reason"] == "Target.ResponseCodeMismatch"
     assert "[500]" in health["Description"]
+    ec2 = aws_client("ec2")
+    eventually(lambda: "crashed 1 s after healthy" in console_of(ec2, instance), what="crash line")
 
 
 def test_a_deregistered_target_drains_then_is_gone(
