@@ -1,7 +1,8 @@
 """The ALB data plane: each listener is a real local port that forwards by weight.
 
 A request to a listener's port is forwarded to a healthy target of the target groups its
-default action forwards to, groups chosen by their ForwardConfig weights and targets in
+matching rule (host-header and path-pattern conditions, by priority) or else its default
+action forwards to, groups chosen by their ForwardConfig weights and targets in
 turn. `initial`, `unhealthy` and draining targets never get new requests; requests in
 flight finish where they started. When no target anywhere is healthy the listener fails
 open, like an ALB, and spreads requests over every target that answers.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 import itertools
 import random
 import socket
@@ -117,7 +119,7 @@ class DataPlane:
         listener = self._listeners.get(int(sockname[1])) if sockname else None
         if listener is None:
             return web.Response(status=503, text="503 Service Unavailable: no listener\n")
-        action = next(iter(listener.default_actions), None)
+        action = _action_for(listener, request)
         if action is None:
             return web.Response(status=503, text="503 Service Unavailable: no action\n")
         data = action.data
@@ -191,6 +193,30 @@ class DataPlane:
             return web.Response(status=504, text="504 Gateway Timeout\n")
         except (aiohttp.ClientError, OSError):
             return web.Response(status=502, text="502 Bad Gateway\n")
+
+
+def _action_for(listener: Any, request: web.Request) -> Any:
+    """The first action of the first rule (by priority) whose conditions all match, else
+    the listener's default action (a shared ALB routes apps by host or path)."""
+    rules = [r for r in getattr(listener, "_non_default_rules", {}).values() if r.actions]
+    for rule in sorted(rules, key=lambda r: int(r.priority)):
+        if all(_condition_matches(c, request) for c in rule.conditions or []):
+            return rule.actions[0]
+    return next(iter(listener.default_actions), None)
+
+
+def _condition_matches(condition: dict[str, Any], request: web.Request) -> bool:
+    field = condition.get("Field", "")
+    config_key = {"host-header": "HostHeaderConfig", "path-pattern": "PathPatternConfig"}
+    values = (condition.get(config_key.get(field, ""), {}) or {}).get("Values") or condition.get(
+        "Values", []
+    )
+    if field == "host-header":
+        host = request.host.split(":", 1)[0].lower()
+        return any(fnmatch.fnmatchcase(host, str(v).lower()) for v in values)
+    if field == "path-pattern":
+        return any(fnmatch.fnmatchcase(request.path, str(v)) for v in values)
+    return False  # conditions the data plane does not evaluate never match
 
 
 def _weighted_groups(data: dict[str, Any]) -> list[tuple[str, int]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
@@ -191,3 +192,62 @@ def test_no_request_fails_through_shifts_and_a_drain(
     # The version changes once per shift and never flips back and forth in between.
     changes = [b for a, b in itertools.pairwise(answers) if a != b]
     assert changes == ["v2", "v1", "v2"]
+
+
+def test_a_shared_listener_routes_apps_by_host_and_path_rules(
+    localaws: LocalAws,
+    launch: Callable[..., list[str]],
+    target_group: Callable[..., str],
+    aws_client: Callable[..., Any],
+    eventually: Callable[..., Any],
+) -> None:
+    ec2, elb = aws_client("ec2"), aws_client("elbv2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2]]
+    groups: dict[str, str] = {}
+    for version in ("v1", "v2"):
+        groups[version] = target_group()
+        (instance,) = launch(version)
+        elb.register_targets(TargetGroupArn=groups[version], Targets=[{"Id": instance}])
+        eventually(
+            lambda v=version, i=instance: health_of(elb, groups[v])[i]["State"] == "healthy",
+            what=f"{version} healthy",
+        )
+    lb = elb.create_load_balancer(Name=f"contract-{uuid.uuid4().hex[:8]}", Subnets=subnets)[
+        "LoadBalancers"
+    ][0]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {
+                "Type": "fixed-response",
+                "FixedResponseConfig": {"StatusCode": "404", "MessageBody": "no app here"},
+            }
+        ],
+    )["Listeners"][0]
+    elb.create_rule(
+        ListenerArn=listener["ListenerArn"],
+        Priority=10,
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["one.example"]}}],
+        Actions=forward((groups["v1"], 1)),
+    )
+    elb.create_rule(
+        ListenerArn=listener["ListenerArn"],
+        Priority=20,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/two/*"]}}],
+        Actions=forward((groups["v2"], 1)),
+    )
+    base = f"http://{lb['DNSName']}:{listener['Port']}"
+
+    def get(path: str, host: str = "") -> tuple[int, str]:
+        request = urllib.request.Request(base + path, headers={"Host": host} if host else {})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    assert get("/", "one.example")[1].startswith("demo-web v1 ")
+    assert get("/two/page")[1].startswith("demo-web v2 ")
+    assert get("/elsewhere") == (404, "no app here")
