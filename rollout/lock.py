@@ -28,12 +28,16 @@ class LockHeld(Exception):
 
     def __init__(self, info: LockInfo) -> None:
         self.info = info
-        since = info.acquired_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+        since = _iso(info.acquired_at)
         why = f": {info.message}" if info.message else ""
         super().__init__(
             f"{info.app} is locked by {info.owner} since {since}{why} "
-            f"(lease until {info.expires_at:%H:%M:%S} UTC)"
+            f"(until {_iso(info.expires_at)})"
         )
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def lock_owner() -> str:

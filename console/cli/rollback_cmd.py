@@ -19,7 +19,7 @@ from console.cli.common import (
     print_json,
     run_async,
 )
-from console.cli.deploy_cmd import confirm, deploy, drive, engine_errors
+from console.cli.deploy_cmd import confirm, deploy, engine_errors
 from console.cli.progress_rollout import RolloutProgress, render_result, result_json
 from console.cli.setup_cmd import require_tables
 from rollout.gateway import Gateway
@@ -107,5 +107,4 @@ def run(args: argparse.Namespace) -> int:
                 gw, config, args, args.app, version, message=f"rollback to {version}"
             )
 
-    _ = drive
     return run_async(main)

@@ -138,6 +138,7 @@ async def make_plan(
             f"version {version!r} may only hold letters, digits and . _ + - "
             "(no quotes, '$(', ';', spaces or newlines)"
         )
+    traffic = await find_traffic_point(gw, app)  # an unknown app is named before its release
     release = await find_release(gw, config.tables.releases, app, version)
     if release is None:
         raise RolloutInputError(
@@ -159,7 +160,6 @@ async def make_plan(
     except UserDataError as exc:
         raise RolloutInputError(str(exc)) from exc
 
-    traffic = await find_traffic_point(gw, app)
     weights = await read_weights(gw, traffic)
     old = serving_group(await app_groups(gw, app), weights)
     if old is not None:

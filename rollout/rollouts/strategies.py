@@ -15,7 +15,6 @@ import math
 from typing import TYPE_CHECKING
 
 from rollout.events import RolloutResult
-from rollout.gateway import Gateway
 from rollout.rollouts.errors import RolloutStop
 from rollout.rollouts.groups import GroupRef, describe_group
 from rollout.rollouts.launch import set_capacity
@@ -169,7 +168,3 @@ async def continue_after_resume(r: Rollout) -> RolloutResult | None:
         await r.retire()
         return await r._finish("succeeded", f"{new.release} serves; the old group is retired")
     return None
-
-
-async def group_exists(gw: Gateway, name: str) -> bool:
-    return await describe_group(gw, name) is not None

@@ -23,7 +23,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from console.main import main
-from localaws.testing import boto3_client
+from localaws.testing import boto3_client, start_test_localaws
 from rollout.config import Config, load_config
 
 APP = "demo-web"
@@ -219,12 +219,12 @@ class Fleet:
 
 @contextlib.contextmanager
 def _console_to(console: Any, stream: io.StringIO) -> Iterator[None]:
-    saved = console.file
-    console.file = stream
+    saved, width = console.file, console.width
+    console.file, console.width = stream, 200  # one message, one line
     try:
         yield
     finally:
-        console.file = saved
+        console.file, console.width = saved, width
 
 
 @pytest.fixture
@@ -237,6 +237,20 @@ def fleet(fresh_localaws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     f = Fleet(url=fresh_localaws.url, config=load_config(), env=env)
     f.wait_serving_healthy()
     return f
+
+
+@pytest.fixture
+def slow_fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
+    """Like `fleet`, but instances take about 6 s to boot: time to act during a gate."""
+    slow = {"FRESHFLEET_LOCALAWS__PHASE_SECONDS": "1.0"}
+    with start_test_localaws(tmp_path / "localaws", env=slow) as la:
+        env = {**FAST_ENV, "FRESHFLEET_ENDPOINT_FILE": str(la.endpoint_file)}
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.chdir(tmp_path)
+        f = Fleet(url=la.url, config=load_config(), env=env)
+        f.wait_serving_healthy(within=60)
+        yield f
 
 
 def wait_for(probe: Callable[[], Any], within: float = 30.0, what: str = "") -> Any:

@@ -1,0 +1,58 @@
+"""When a release is bad the old fleet never notices: v3 fails at the gate, a release that
+crashes after going healthy is flipped back during the bake."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+def test_v3_fails_at_the_gate_and_the_old_fleet_never_loses_traffic(fleet):
+    (v1_name, v1), *_ = fleet.groups().items()
+    samples: list[tuple[int, dict[str, int]]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        # Every half second: v1's healthy targets, and what the listener forwards to.
+        while not stop.is_set():
+            samples.append((fleet.healthy(v1["tg"]), fleet.serving()))
+            stop.wait(0.5)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        run = fleet.cli("deploy", "demo-web", "v3", "-y")
+    finally:
+        stop.set()
+        sampler.join()
+
+    assert run.code == 1, run.out + run.err
+    assert "never healthy" in run.out  # the boot agent's reason reaches the person
+    assert samples and all(healthy >= 3 for healthy, _ in samples)
+    assert all(serving == {"v1": 100} for _, serving in samples)
+
+    rollout = fleet.latest()
+    assert rollout["state"] == "failed"
+    assert "never healthy" in rollout["reason"]
+    gate = next(s for s in rollout["steps"] if s["name"] == "gate")
+    assert gate["status"] == "failed"
+    assert [s["name"] for s in rollout["steps"]][-1] == "cleanup"
+    assert list(fleet.groups()) == [v1_name]  # the v3 group is gone
+    assert fleet.leftovers() == []
+
+
+def test_a_release_that_crashes_after_going_healthy_is_flipped_back_in_the_bake(fleet):
+    fleet.put_release("v2-crashy", simulate={"crash_after": 2})
+    started = time.monotonic()
+    run = fleet.cli("deploy", "demo-web", "v2-crashy", "-y", "--bake", "30")
+
+    assert run.code == 1, run.out + run.err
+    assert time.monotonic() - started < 30  # it did not sit out the bake
+    rollout = fleet.latest()
+    assert rollout["state"] == "rolled_back"
+    assert "healthy targets during the bake" in rollout["reason"]
+    bake = next(s for s in rollout["steps"] if s["name"] == "bake")
+    assert bake["status"] == "failed"
+    assert fleet.serving() == {"v1": 100}
+    fleet.wait_serving_healthy(3)
+    assert fleet.leftovers() == []
