@@ -91,9 +91,10 @@ class LocalCloud:
     def _target_gone(self, tg: Any, target_id: str) -> None:
         # A stopped instance stays registered (AWS shows it unused, Target.InvalidState);
         # a terminated one leaves moto's lists too (ASG scale-in leaves it registered).
-        instance = (
-            tg.ec2_backend.get_instance_by_id(target_id) if target_id.startswith("i-") else None
-        )
+        try:
+            instance = tg.ec2_backend.get_instance_by_id(target_id)
+        except RuntimeError:  # moto's request threads changed its instances under us
+            instance = None
         if instance is not None and instance.state == "stopped":
             return
         tg.targets.pop(target_id, None)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import re
 import threading
@@ -29,6 +30,8 @@ import aiohttp
 
 from localaws.runtime import TARGET_HEADER, InstanceRuntime
 from rollout.config import LocalAwsTimers
+
+log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.1
 MAX_CONCURRENT_CHECKS = 256
@@ -170,7 +173,10 @@ class HealthProber:
 
     async def _run(self) -> None:
         while True:
-            self._tick()
+            try:
+                self._tick()
+            except Exception:  # one bad tick must not end every health check
+                log.exception("health prober tick failed")
             await asyncio.sleep(TICK_SECONDS)
 
     def _tick(self) -> None:
@@ -209,7 +215,10 @@ class HealthProber:
             self._loop.create_task(self._check(probe))
         for probe in gone:
             if self._on_gone is not None:
-                self._on_gone(probe.tg, probe.target_id)
+                try:
+                    self._on_gone(probe.tg, probe.target_id)
+                except Exception:
+                    log.exception("forgetting drained target %s failed", probe.target_id)
 
     async def _check(self, probe: Probe) -> None:
         try:
