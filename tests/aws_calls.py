@@ -169,20 +169,31 @@ def _install_hook() -> None:
 
 
 def _fan_out(**kwargs: Any) -> None:
-    for recorder in list(_recorders):
+    for recorder in [_exclusive[-1]] if _exclusive else list(_recorders):
         recorder.before_call(**kwargs)
 
 
+_exclusive: list[Recorder] = []
+
+
 @contextmanager
-def recording(path: Path) -> Iterator[Recorder]:
-    """Record the AWS calls made by clients created inside the block into `path`."""
+def recording(path: Path, *, exclusive: bool = False) -> Iterator[Recorder]:
+    """Record the AWS calls of clients created from now on into `path` during the block.
+
+    `exclusive` hides the block's calls from every other recorder (the session's too): for
+    calls made on purpose outside the policies.
+    """
     _install_hook()
     recorder = Recorder(path)
     _recorders.append(recorder)
+    if exclusive:
+        _exclusive.append(recorder)
     try:
         yield recorder
     finally:
         _recorders.remove(recorder)
+        if exclusive:
+            _exclusive.remove(recorder)
 
 
 # --- checking calls against the policies ----------------------------------------------
@@ -227,6 +238,7 @@ def describe_missing(missing: Iterable[AwsCall]) -> str:
 # --- the pytest plugin ----------------------------------------------------------------
 
 _session_recording: Any = None
+_session_recorder: Recorder | None = None
 
 
 def _enabled() -> bool:
@@ -234,7 +246,7 @@ def _enabled() -> bool:
 
 
 def pytest_sessionstart(session: Any) -> None:
-    global _session_recording
+    global _session_recording, _session_recorder
     if not _enabled():
         return
     named = os.environ.get(ENV, "")
@@ -243,18 +255,16 @@ def pytest_sessionstart(session: Any) -> None:
     else:
         path = session.config._tmp_path_factory.getbasetemp() / "aws-calls.jsonl"
     _session_recording = recording(path)
-    _session_recording.__enter__()
+    _session_recorder = _session_recording.__enter__()
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
-    global _session_recording
-    if _session_recording is None:
+    global _session_recording, _session_recorder
+    recorder = _session_recorder
+    if _session_recording is None or recorder is None:
         return
-    recorder = _recorders[-1] if _recorders else None
     _session_recording.__exit__(None, None, None)
-    _session_recording = None
-    if recorder is None:
-        return
+    _session_recording, _session_recorder = None, None
     missing = missing_from_policies(recorder.calls())
     if not missing:
         return

@@ -207,7 +207,8 @@ def test_a_new_aws_call_without_a_policy_change_is_named_with_the_policy_to_chan
 ) -> None:
     engine_feature = _as_module("rollout.synthetic_feature")
     agent_feature = _as_module("bootscript.agent.synthetic_feature")
-    with recording(tmp_path / "calls.jsonl") as recorder:
+    # exclusive: these calls are outside the policies on purpose; the session must not see them
+    with recording(tmp_path / "calls.jsonl", exclusive=True) as recorder:
         engine_feature["call"]("sts", "get_session_token")
         agent_feature["call"]("ssm", "describe_parameters")
         engine_feature["call"]("sts", "get_caller_identity")  # allowed: not reported
