@@ -4,8 +4,13 @@ tick by tick, every diff naming only what changed."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from localaws.process import LocalAws
+from localaws.testing import start_test_localaws
 from rollout.backend import Backend
 from rollout.config import Tables
 from rollout.gateway import Gateway
@@ -19,10 +24,18 @@ from .moto_fleet import clients, group_instances, seed_app
 RID = "20261127-100000-cccc"
 
 
+@pytest.fixture
+def slow_boot_localaws(tmp_path: Path) -> Iterator[LocalAws]:
+    """An empty localaws whose boot phases take 1 s each, so a boot spans several ticks."""
+    slow = {"FRESHFLEET_LOCALAWS__PHASE_SECONDS": "1.0"}
+    with start_test_localaws(tmp_path / "localaws", seed=False, env=slow) as handle:
+        yield handle
+
+
 async def test_a_launch_is_seen_from_pending_to_healthy_in_exact_diffs(
-    empty_localaws: LocalAws,
+    slow_boot_localaws: LocalAws,
 ) -> None:
-    url = empty_localaws.url
+    url = slow_boot_localaws.url
     backend = Backend(endpoint_url=url, region="us-east-1", local=True)
     async with Gateway(backend) as gw:
         await setup_tables(gw, Tables())
@@ -45,7 +58,7 @@ async def test_a_launch_is_seen_from_pending_to_healthy_in_exact_diffs(
         (launched,) = set(group_instances(url, group)) - {first}
         states: list[tuple[str, str | None, str | None]] = []
         seen_added = False
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(60):
             async for snapshot, diff in observer.run():
                 assert set(diff.removed) == set()
                 assert set(diff.added) <= {launched}
@@ -85,7 +98,7 @@ async def test_a_launch_is_seen_from_pending_to_healthy_in_exact_diffs(
 
 
 async def _until_healthy(observer: FleetObserver, instance_id: str) -> None:
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(60):
         async for snapshot, _ in observer.run():
             inst = snapshot.instances.get(instance_id)
             if inst and inst.health and inst.health.healthy:
