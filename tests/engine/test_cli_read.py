@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -248,29 +249,36 @@ def test_logs_follow_prints_each_phase_line_once_as_it_appears(
         env=env,
         cwd=tmp_path,
     )
+    watchdog = threading.Timer(60, proc.kill)  # a hung follower fails the test, not the run
+    watchdog.start()
     try:
-        phases: list[str] = []
         assert proc.stdout is not None
-        for line in proc.stdout:  # ends when the phases are done: the process keeps following
+        lines = iter(proc.stdout)
+        phases: list[str] = []
+        for line in lines:
             if line.startswith("freshfleet-boot "):
                 phases.append(" ".join(line.split()[2:4]))
             if phases and phases[-1] in ("health ok", "health fail"):
                 break
-        assert proc.poll() is None, "logs -f keeps following"
         assert phases[0] == "fetch start"
         assert len(phases) == len(set(phases)), f"a line printed twice: {phases}"
-        assert [p.split()[0] for p in phases[::2]] == [
-            "fetch",
-            "verify",
-            "extract",
-            "build",
-            "run",
-            "health",
-        ][: len(phases[::2])]
+        expected = ["fetch", "verify", "extract", "build", "run", "health"]
+        assert [p.split()[0] for p in phases[::2]] == expected[: len(phases[::2])]
+
+        # The instance ends while we follow: its last console line arrives, once.
+        ec2.terminate_instances(InstanceIds=[instance_id])
+        later: list[str] = []
+        for line in lines:
+            later.append(line)
+            if "Power Off" in line:
+                break
+        assert proc.poll() is None, "logs -f keeps following"
+        assert sum("Power Off" in line for line in later) == 1
+        assert not any(line.startswith("freshfleet-boot ") for line in later), "no repeats"
     finally:
+        watchdog.cancel()
         proc.terminate()
         proc.wait(timeout=10)
-        ec2.terminate_instances(InstanceIds=[instance_id])
 
 
 def test_logs_of_an_unknown_instance_is_a_clear_bad_input(
