@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import tarfile
@@ -13,11 +12,6 @@ import pytest
 
 from doctor.conftest import IMAGE_ID
 from localaws.process import LocalAws
-from rollout.backend import Backend
-from rollout.config import load_config
-from rollout.gateway import Gateway
-from rollout.lock import DeployLock
-from rollout.rollouts import Rollout, make_plan
 
 Cli = Callable[..., int]
 
@@ -29,23 +23,6 @@ def _tarball(path: Path) -> Path:
         info.size = len(dockerfile)
         tar.addfile(info, io.BytesIO(dockerfile))
     return path
-
-
-def _deploy(url: str, app: str, version: str, capacity: int) -> str:
-    """What `freshfleet deploy APP VERSION --capacity N --bake 1` runs."""
-
-    async def go() -> str:
-        config = load_config(env={})
-        backend = Backend(endpoint_url=url, region="us-east-1", local=True)
-        async with (
-            Gateway(backend) as gw,
-            DeployLock(gw, config.tables.locks, app, config.rollout) as lock,
-        ):
-            plan = await make_plan(gw, config, app, version, capacity=capacity, bake_seconds=1.0)
-            result = await Rollout(gw, config, plan, lock).run()
-        return str(result.state)
-
-    return asyncio.run(go())
 
 
 def test_init_on_an_empty_vpc_makes_an_app_that_deploys_and_doctor_is_green(
@@ -61,7 +38,8 @@ def test_init_on_an_empty_vpc_makes_an_app_that_deploys_and_doctor_is_green(
     assert freshfleet(url, "release", "add", "shop", "v1", "--file", str(tarball)) == 0
     capsys.readouterr()
 
-    assert _deploy(url, "shop", "v1", capacity=2) == "succeeded"
+    assert freshfleet(url, "deploy", "shop", "v1", "--capacity", "2", "--bake", "1", "-y") == 0
+    assert "succeeded" in capsys.readouterr().out
 
     assert freshfleet(url, "doctor", "--app", "shop", "--json") == 0
     checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
