@@ -39,6 +39,7 @@ class LocalCloud:
             loop, runtime.host.timers, runtime, self.is_running, on_gone=self._target_gone
         )
         self.dataplane = DataPlane(loop, self.prober, runtime)
+        self.prober.on_drain = self.dataplane.target_draining
 
     # -- moto threads ------------------------------------------------------------------
 

@@ -2,10 +2,11 @@
 
 A request to a listener's port is forwarded to a healthy target of the target groups its
 matching rule (host-header and path-pattern conditions, by priority) or else its default
-action forwards to, groups chosen by their ForwardConfig weights and targets in
-turn. `initial`, `unhealthy` and draining targets never get new requests; requests in
-flight finish where they started. When no target anywhere is healthy the listener fails
-open, like an ALB, and spreads requests over every target that answers.
+action forwards to, groups chosen by their ForwardConfig weights and targets in turn.
+`initial`, `unhealthy` and draining targets never get new requests; requests in flight
+finish where they started, for up to the target's deregistration delay. When no target
+anywhere is healthy the listener fails open, like an ALB, and spreads requests over every
+target that answers.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class DataPlane:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._turns: dict[str, itertools.count[int]] = {}
+        self._inflight: dict[str, set[asyncio.Task[Any]]] = {}  # target id -> proxying tasks
 
     async def open(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -177,6 +179,10 @@ class DataPlane:
         headers["X-Forwarded-For"] = f"{forwarded}, {peer}" if forwarded else peer
         headers["X-Forwarded-Proto"] = "http"
         body = await request.read()
+        task = asyncio.current_task()
+        inflight = self._inflight.setdefault(target_id, set())
+        if task is not None:
+            inflight.add(task)
         try:
             async with self._session.request(
                 request.method,
@@ -193,6 +199,19 @@ class DataPlane:
             return web.Response(status=504, text="504 Gateway Timeout\n")
         except (aiohttp.ClientError, OSError):
             return web.Response(status=502, text="502 Bad Gateway\n")
+        finally:
+            inflight.discard(task)
+            if not inflight:
+                self._inflight.pop(target_id, None)
+
+    def target_draining(self, target_id: str, delay: float) -> None:
+        """From any thread: requests in flight on `target_id` may finish within `delay` s;
+        the ones still running then are cut, as an ALB closes them."""
+        self._loop.call_soon_threadsafe(self._loop.call_later, delay, self._cut, target_id)
+
+    def _cut(self, target_id: str) -> None:
+        for task in list(self._inflight.get(target_id, ())):
+            task.cancel()
 
 
 def _action_for(listener: Any, request: web.Request) -> Any:

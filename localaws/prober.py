@@ -84,6 +84,8 @@ class HealthProber:
         self._runtime = runtime
         self._instance_running = instance_running
         self._on_gone = on_gone
+        # Called (from any thread) with (target id, delay) when a target starts draining.
+        self.on_drain: Callable[[str, float], None] | None = None
         self._probes: dict[tuple[str, str], Probe] = {}
         self._groups: dict[str, dict[str, Probe]] = {}  # tg arn -> target id -> probe
         self._lock = threading.Lock()
@@ -152,7 +154,10 @@ class HealthProber:
     def _drain(self, probe: Probe) -> None:
         if probe.drain_until is None:
             probe.set(*DRAINING)
-            probe.drain_until = self._loop.time() + self._drain_delay(probe.tg)
+            delay = self._drain_delay(probe.tg)
+            probe.drain_until = self._loop.time() + delay
+            if self.on_drain is not None:
+                self.on_drain(probe.target_id, delay)
 
     # -- the loop --------------------------------------------------------------------
 

@@ -197,6 +197,11 @@ class SimulatedRuntime(InstanceRuntime):
         if sim is None or not sim.app_up:
             raise web.HTTPBadGateway(text=f"no simulated app for {instance_id or '(no target)'}\n")
         body = f"{sim.app} {sim.version} {instance_id}\n"
+        # `?delay=S` (at most 30 s) answers late: a request in flight while traffic moves.
+        with contextlib.suppress(ValueError):
+            delay = min(float(request.query.get("delay", "0")), 30.0)
+            if delay > 0:
+                await asyncio.sleep(delay)
         if request.path == sim.launch.env.get("HEALTH_PATH", "/health"):
             if not self._healthy(sim):
                 return web.Response(status=500, text=f"unhealthy: {body}")

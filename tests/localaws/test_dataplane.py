@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -251,3 +252,55 @@ def test_a_shared_listener_routes_apps_by_host_and_path_rules(
     assert get("/", "one.example")[1].startswith("demo-web v1 ")
     assert get("/two/page")[1].startswith("demo-web v2 ")
     assert get("/elsewhere") == (404, "no app here")
+
+
+def test_a_request_in_flight_finishes_within_the_deregistration_delay_and_no_longer(
+    localaws: LocalAws,
+    launch: Callable[..., list[str]],
+    target_group: Callable[..., str],
+    aws_client: Callable[..., Any],
+    eventually: Callable[..., Any],
+) -> None:
+    """The session localaws drains for 1 s: a 0.3 s request finishes, a 5 s one is cut."""
+    ec2, elb = aws_client("ec2"), aws_client("elbv2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2]]
+    tg = target_group()
+    lb = elb.create_load_balancer(Name=f"contract-{uuid.uuid4().hex[:8]}", Subnets=subnets)[
+        "LoadBalancers"
+    ][0]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=forward((tg, 1)),
+    )["Listeners"][0]
+    base = f"http://{lb['DNSName']}:{listener['Port']}/"
+
+    def attempt(delay: float) -> str:
+        """One slow request, its target deregistered while it is in flight: what it got."""
+        (instance,) = launch("v1")
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+        eventually(lambda: health_of(elb, tg)[instance]["State"] == "healthy", what="healthy")
+        outcome: list[str] = []
+
+        def slow_request() -> None:
+            try:
+                body = urllib.request.urlopen(f"{base}?delay={delay}", timeout=30).read()
+                outcome.append(body.decode().split()[1])
+            except urllib.error.HTTPError as exc:
+                outcome.append(str(exc.code))  # it arrived after the drain began
+            except Exception as exc:
+                outcome.append(f"cut: {exc!r}")
+
+        worker = threading.Thread(target=slow_request)
+        worker.start()
+        time.sleep(0.2)  # let the request reach its target (a 503 outcome means it did not)
+        elb.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+        worker.join(30)
+        return outcome[0]
+
+    def settled(delay: float) -> str:
+        return next(o for o in (attempt(delay) for _ in range(5)) if o != "503")
+
+    assert settled(0.3) == "v1"
+    assert settled(5).startswith("cut: ")
