@@ -8,13 +8,11 @@ skips the rest (every other check would fail for the same reason).
 from __future__ import annotations
 
 import enum
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,28 +20,25 @@ from botocore.parsers import ResponseParserError
 
 from rollout.config import Tables
 from rollout.gateway import AccessDenied, AwsError, CredentialsError, Gateway
+from rollout.iam_simulation import (
+    concrete_actions,
+    denied_actions,
+    policy_actions,
+    principal_arn,
+    simulations,
+)
 from rollout.ledger.releases import get_release
 from rollout.ledger.tables import table_specs
+from rollout.model import TAG_APP
 from rollout.naming import launch_template_name
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.groups import app_groups, serving_group
 from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
 
-# Where the IAM policy documents live (iam/*.json at the top of the source tree).
-POLICY_DIR = Path(__file__).resolve().parents[1] / "iam"
 ROLES = ("deployer", "readonly")
 CLOCK_SKEW_WARN_SECONDS = 30.0
 # SigV4 rejects requests signed more than 5 minutes away from AWS's clock.
 CLOCK_SKEW_FAIL_SECONDS = 300.0
-# The simulator takes concrete actions: a wildcard stands for the call freshfleet makes most.
-_WILDCARD_EXAMPLES = {
-    "ec2:Describe*": ("ec2:DescribeInstances", "ec2:DescribeLaunchTemplateVersions"),
-    "elasticloadbalancing:Describe*": (
-        "elasticloadbalancing:DescribeTargetHealth",
-        "elasticloadbalancing:DescribeListeners",
-    ),
-    "autoscaling:Describe*": ("autoscaling:DescribeAutoScalingGroups",),
-}
 
 
 class Verdict(enum.StrEnum):
@@ -115,20 +110,6 @@ class DoctorReport:
         }
 
 
-def policy_actions(role: str, policy_dir: Path = POLICY_DIR) -> list[str]:
-    """The IAM actions a role's policy document allows (wildcards kept as written)."""
-    doc = json.loads((policy_dir / f"{role}.json").read_text())
-    actions: list[str] = []
-    for statement in doc.get("Statement", []):
-        if statement.get("Effect") != "Allow":
-            continue
-        listed = statement.get("Action", [])
-        for action in [listed] if isinstance(listed, str) else listed:
-            if action not in actions:
-                actions.append(action)
-    return actions
-
-
 @dataclass
 class _Doctor:
     gw: Gateway
@@ -140,6 +121,7 @@ class _Doctor:
     caller_arn: str = ""
     account: str = ""
     region: str = ""
+    instance_role_arn: str = ""  # the launch template's, for the iam:PassRole simulation
 
     def add(self, *args: Any, **kwargs: Any) -> Check:
         check = Check(*args, **kwargs)
@@ -347,12 +329,26 @@ async def _launch_template(doc: _Doctor, app: str) -> None:
         return
     version = versions[0]
     data = version.get("LaunchTemplateData", {})
-    doc.add(
-        "launch template",
-        Verdict.OK,
-        f"{name} ({version.get('LaunchTemplateId', '')}, default version "
-        f"{version.get('VersionNumber', '?')})",
+    template_id = str(version.get("LaunchTemplateId", ""))
+    what = f"{name} ({template_id}, default version {version.get('VersionNumber', '?')})"
+    described = await doc.gw.call(
+        "ec2", "describe_launch_templates", LaunchTemplateIds=[template_id]
     )
+    tags = {
+        t["Key"]: t.get("Value", "")
+        for lt in described.get("LaunchTemplates", [])
+        for t in lt.get("Tags", [])
+    }
+    if tags.get(TAG_APP) != app:
+        doc.add(
+            "launch template",
+            Verdict.WARN,
+            f"{what} is not tagged {TAG_APP}={app}: the deployer policy lets freshfleet add "
+            "versions only to tagged launch templates",
+            f"aws ec2 create-tags --resources {template_id} --tags Key={TAG_APP},Value={app}",
+        )
+    else:
+        doc.add("launch template", Verdict.OK, what)
     metadata = data.get("MetadataOptions", {})
     tokens = metadata.get("HttpTokens", "optional")
     hops = int(metadata.get("HttpPutResponseHopLimit", 1))
@@ -405,7 +401,9 @@ async def _instance_profile(doc: _Doctor, app: str, ref: dict[str, str]) -> None
         else:
             doc.add("instance profile", Verdict.FAIL, str(exc), aws=True)
         return
-    roles = [r["RoleName"] for r in got.get("InstanceProfile", {}).get("Roles", [])]
+    found = got.get("InstanceProfile", {}).get("Roles", [])
+    roles = [r["RoleName"] for r in found]
+    doc.instance_role_arn = str(found[0].get("Arn", "")) if found else ""
     if not roles:
         doc.add(
             "instance profile",
@@ -523,22 +521,28 @@ async def _permissions(doc: _Doctor) -> None:
     """Ask IAM's policy simulator whether the caller has the chosen role's actions."""
     name = f"permissions ({doc.role})"
     try:
-        allowed = policy_actions(doc.role)
+        actions = concrete_actions(policy_actions(doc.role))
     except OSError:  # an installed wheel carries no iam/ directory
         doc.add(name, Verdict.UNAVAILABLE, f"iam/{doc.role}.json is not installed here")
         return
-    actions: list[str] = []
-    for action in allowed:
-        actions.extend(_WILDCARD_EXAMPLES.get(action, (action,)) if "*" in action else (action,))
+    requests = simulations(
+        actions,
+        caller_arn=doc.caller_arn,
+        region=doc.region,
+        tables=doc.tables,
+        app=doc.app or "",
+        instance_role_arn=doc.instance_role_arn,
+    )
+    principal = principal_arn(doc.caller_arn)
+    results: list[dict[str, Any]] = []
     # A failing simulator must not cost the adaptive retries of the shared clients.
     async with Gateway(doc.gw.backend, max_attempts=1, session=doc.gw.session) as quick:
         try:
-            got = await quick.call(
-                "iam",
-                "simulate_principal_policy",
-                PolicySourceArn=principal_arn(doc.caller_arn),
-                ActionNames=actions,
-            )
+            for request in requests:
+                got = await quick.call(
+                    "iam", "simulate_principal_policy", **request.params(principal)
+                )
+                results.extend(got.get("EvaluationResults", []))
         except AccessDenied:
             doc.add(
                 name,
@@ -552,11 +556,7 @@ async def _permissions(doc: _Doctor) -> None:
         except ResponseParserError:  # an endpoint without the simulator (moto) answers HTML
             doc.add(name, Verdict.UNAVAILABLE, "this endpoint has no policy simulator")
             return
-    denied = sorted(
-        r["EvalActionName"]
-        for r in got.get("EvaluationResults", [])
-        if r.get("EvalDecision") != "allowed"
-    )
+    denied = denied_actions(results)
     if denied:
         doc.add(
             name,
@@ -567,16 +567,6 @@ async def _permissions(doc: _Doctor) -> None:
         )
     else:
         doc.add(name, Verdict.OK, f"all {len(actions)} actions allowed")
-
-
-def principal_arn(caller_arn: str) -> str:
-    """The IAM principal behind a caller: an assumed-role session becomes its role's ARN."""
-    head, _, rest = caller_arn.partition(":assumed-role/")
-    if not rest:
-        return caller_arn
-    account = head.rsplit(":", 1)[-1]
-    partition = head.split(":")[1] if head.count(":") >= 1 else "aws"
-    return f"arn:{partition}:iam::{account}:role/{rest.split('/')[0]}"
 
 
 def _policy_fix(role: str) -> str:

@@ -60,6 +60,8 @@ BY_HAND: dict[str, dict[str, str]] = {
         "right to run the launch template at CreateAutoScalingGroup/UpdateAutoScalingGroup",
         "ec2:CreateTags": "instances are launched with the ASG's propagated tags "
         "(and `init` tags security groups and the launch template on create)",
+        "iam:CreateServiceLinkedRole": "the first ALB and the first ASG of an account create "
+        "their service-linked roles on the caller's authority",
     },
     "instance-role": {
         "kms:Decrypt": "SSM decrypts SecureString parameters with the instance role's "

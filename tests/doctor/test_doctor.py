@@ -16,8 +16,9 @@ from localaws.process import LocalAws
 from localaws.testing import boto3_client
 from rollout.backend import Backend
 from rollout.config import Tables
-from rollout.doctor import Verdict, clock_check, principal_arn, run_doctor
+from rollout.doctor import Verdict, clock_check, run_doctor
 from rollout.gateway import Gateway
+from rollout.iam_simulation import concrete_actions, policy_actions, principal_arn, simulations
 from rollout.ledger.tables import setup_tables
 
 Cli = Callable[..., int]
@@ -107,6 +108,9 @@ def test_doctor_turns_red_on_imdsv1_and_a_missing_instance_profile(
     assert code == 1
     assert checks["IMDSv2"]["verdict"] == "fail"
     assert "HttpTokens" in checks["IMDSv2"]["fix"]
+    # Made by hand, untagged: the deployer policy could not add versions to it.
+    assert checks["launch template"]["verdict"] == "warn"
+    assert "aws ec2 create-tags" in checks["launch template"]["fix"]
     assert checks["instance profile"]["verdict"] == "fail"
     assert "does not exist" in checks["instance profile"]["detail"]
 
@@ -146,3 +150,30 @@ def test_an_assumed_role_session_is_simulated_as_its_role() -> None:
     assert principal_arn(arn) == "arn:aws:iam::123456789012:role/freshfleet-deployer"
     user = "arn:aws:iam::123456789012:user/alice"
     assert principal_arn(user) == user
+
+
+def test_the_simulator_is_asked_about_the_resources_and_tags_freshfleet_uses() -> None:
+    actions = concrete_actions(policy_actions("deployer"))
+    requests = simulations(
+        actions,
+        caller_arn="arn:aws:sts::123456789012:assumed-role/deployer/alice",
+        region="eu-west-1",
+        tables=Tables(),
+        app="shop",
+        instance_role_arn="arn:aws:iam::123456789012:role/freshfleet-shop-instance",
+    )
+    by_action = {a: r for r in requests for a in r.actions}
+    assert sorted(by_action) == sorted(actions)  # every action asked once
+    assert by_action["iam:PassRole"].resource.endswith(":role/freshfleet-shop-instance")
+    assert by_action["dynamodb:PutItem"].resource == (
+        "arn:aws:dynamodb:eu-west-1:123456789012:table/freshfleet-releases"
+    )
+    assert by_action["s3:PutObject"].resource.startswith(
+        "arn:aws:s3:::freshfleet-releases-123456789012-eu-west-1/releases/shop/"
+    )
+    assert by_action["elasticloadbalancing:ModifyListener"].resource == "*"
+    context = {e["ContextKeyName"]: e["ContextKeyValues"] for e in requests[0].context}
+    assert context["aws:ResourceTag/freshfleet:app"] == ["shop"]
+    assert context["iam:PassedToService"] == ["ec2.amazonaws.com"]
+    params = by_action["iam:PassRole"].params("arn:aws:iam::123456789012:role/deployer")
+    assert params["ResourceArns"] == [by_action["iam:PassRole"].resource]
