@@ -56,12 +56,11 @@ async def seed_fleet(
     )
     subnet_ids = [s["SubnetId"] for s in subnets[:3]]
     sizes = [instances // groups + (1 if n < instances % groups else 0) for n in range(groups)]
-    made = await asyncio.gather(
-        *(
-            _seed_app(gw, tables, f"{prefix}-{n:02d}", size, vpc, subnet_ids)
-            for n, size in enumerate(sizes)
-        )
-    )
+    # One app at a time: moto's models are not safe for concurrent ASG launches.
+    made = [
+        await _seed_app(gw, tables, f"{prefix}-{n:02d}", size, vpc, subnet_ids)
+        for n, size in enumerate(sizes)
+    ]
     return SeededFleet(
         apps=tuple(a for a, _ in made), target_groups=tuple(t for _, t in made), instances=instances
     )

@@ -1,0 +1,133 @@
+"""The console at fleet scale, headless: first frame, key latency, repaint, memory.
+
+The app runs under Textual's `run_test()` over a recorded fleet (so moto's speed does not
+count) of `--rows` instances in 20 apps, `--changes` of them flipping health every 2 s.
+A frame is the moment the app hands the screen's update to its driver (`App._display`),
+after every changed line was rendered, so each figure ends when a person would see it.
+Run alone in its process, so its RSS is the console's own.
+
+    python -m benchmarks.console_bench --rows 5000 --changes 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from benchmarks.figures import figure, note, percentile, rss_mb
+
+START = time.perf_counter()  # before Textual and the app are imported
+GROUPS = 20
+POLL_SECONDS = 2.0
+KEYS = ("down", "down", "down", "pagedown", "up", "down", "end", "home", "s", "S")
+
+
+async def measure(rows: int, changes: int, presses: int) -> None:
+    from console.app import Connection, FreshfleetApp
+    from console.fleet_source import RecordedSource, churning_fleet, demo_snapshot
+
+    base = demo_snapshot(
+        apps=[f"bench-{n:02d}" for n in range(GROUPS)], instances_per_group=rows // GROUPS
+    )
+    source = RecordedSource(churning_fleet(base, changes))
+
+    async def connect() -> Connection:
+        return Connection("LOCAL SANDBOX", source)
+
+    app = FreshfleetApp(connect, poll_seconds=POLL_SECONDS)
+    frames: list[tuple[float, tuple[Any, ...]]] = []  # (time, view signature) per frame
+    applies: list[float] = []  # when each poll's update started to be applied
+
+    def view() -> tuple[Any, ...]:
+        t = app.fleet_screen.table
+        return (t.cursor, int(t.scroll_y), t.sort_column, t.sort_reverse, t.snapshot)
+
+    original_display = app._display
+
+    def display(screen: Any, renderable: Any) -> None:
+        original_display(screen, renderable)
+        if renderable is not None and app.screen is not None:
+            frames.append((time.perf_counter(), view() if _has_table(app) else ()))
+
+    app._display = display  # type: ignore[method-assign]
+
+    async with app.run_test(size=(180, 50)) as pilot:
+        table = app.fleet_screen.table
+        # The app has no event for "first fleet frame shown": poll for it, finely.
+        while not (table.snapshot is not None and frames and frames[-1][1][4] is not None):  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
+        first_frame = frames[-1][0] - START
+        note(f"first frame with {len(table.snapshot.instances)} rows")
+        await asyncio.sleep(1.0)  # nobody presses a key within a moment of the first frame
+
+        original_apply = table.apply
+
+        def apply(update: Any) -> None:
+            applies.append(time.perf_counter())
+            original_apply(update)
+
+        table.apply = apply  # type: ignore[method-assign]
+
+        latencies: list[float] = []
+        for n in range(presses):
+            key = KEYS[n % len(KEYS)]
+            before = view()
+            pressed = time.perf_counter()
+            await pilot.press(key)
+            shown = await _frame_after(frames, pressed, lambda v, b=before: v[:4] != b[:4])
+            latencies.append(shown - pressed)
+            await asyncio.sleep(0.03)
+        repaints = []
+        for started in applies:
+            shown = next((t for t, v in frames if t >= started), None)
+            if shown is not None:
+                repaints.append(shown - started)
+        rss = rss_mb()
+        await pilot.press("q")
+
+    note(f"{presses} keys, {len(repaints)} polls applied while pressing")
+    figure(f"first_frame_ms_{rows}", 1000 * first_frame, "ms")
+    figure(f"key_latency_p99_{rows}", 1000 * percentile(latencies, 99), "ms")
+    figure(f"key_latency_p50_{rows}", 1000 * percentile(latencies, 50), "ms")
+    figure(f"repaint_ms_{rows}", 1000 * max(repaints, default=float("nan")), "ms")
+    figure(f"rss_mb_{rows}", rss, "MB")
+
+
+def _has_table(app: Any) -> bool:
+    try:
+        return app.fleet_screen.is_mounted
+    except Exception:
+        return False
+
+
+async def _frame_after(
+    frames: list[tuple[float, tuple[Any, ...]]], since: float, changed: Any, within: float = 30.0
+) -> float:
+    """The time of the first frame after `since` whose view satisfies `changed`."""
+    deadline = time.perf_counter() + within
+    seen = 0
+    while True:
+        while seen < len(frames):
+            at, v = frames[seen]
+            seen += 1
+            if at >= since and v and changed(v):
+                return at
+        if time.perf_counter() > deadline:
+            return float("nan")
+        await asyncio.sleep(0.001)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--changes", type=int, default=500)
+    parser.add_argument("--presses", type=int, default=300)
+    args = parser.parse_args(argv)
+    asyncio.run(measure(args.rows, args.changes, args.presses))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
