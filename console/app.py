@@ -56,7 +56,6 @@ class FreshfleetApp(App[int]):
     TITLE = "freshfleet"
     CSS_PATH = Path(__file__).parent / "app.tcss"
     BINDINGS = bindings(APP_ACTIONS)
-    SCREENS = {"fleet": FleetScreen}
 
     def __init__(
         self,
@@ -67,6 +66,7 @@ class FreshfleetApp(App[int]):
         allow_deploy: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         connecting: str = "connecting…",
+        backend_label: str = "",
         poll_seconds: float | None = None,
     ) -> None:
         super().__init__()
@@ -77,6 +77,7 @@ class FreshfleetApp(App[int]):
         self.production = False
         self.clock = clock
         self.connecting = connecting
+        self.backend_label = backend_label
         self.poll_seconds = (
             poll_seconds if poll_seconds is not None else self.config.rollout.poll_seconds
         )
@@ -84,7 +85,9 @@ class FreshfleetApp(App[int]):
         self.last_update: FleetUpdate | None = None
         self.poll_error = ""
         self._poll_timer: Timer | None = None
-        self._closing = False
+        self._quitting = False
+        # Held directly: workers may finish while Textual is tearing the screens down.
+        self._fleet = FleetScreen()
         if self.config.theme:
             self.theme = self.config.theme
 
@@ -92,16 +95,17 @@ class FreshfleetApp(App[int]):
 
     @property
     def fleet_screen(self) -> FleetScreen:
-        screen = self.get_screen("fleet")
-        assert isinstance(screen, FleetScreen)
-        return screen
+        return self._fleet
 
     async def on_mount(self) -> None:
         if self.config.keymap:
             self.set_keymap(dict(self.config.keymap))
+        self.install_screen(self._fleet, "fleet")
         await self.push_screen("fleet")
         self.fleet_screen.show_waiting(self.connecting)
         self.fleet_screen.bar.read_only = self.read_only
+        if self.backend_label:
+            self.fleet_screen.bar.backend = self.backend_label
         self.run_worker(
             self.connect(), group="connect", description=self.connecting, exit_on_error=False
         )
@@ -122,7 +126,7 @@ class FreshfleetApp(App[int]):
 
     def poll(self) -> None:
         """Start one poll; the next is armed when this one finishes (never two at once)."""
-        if self.connection is None or self._closing:
+        if self.connection is None or self._quitting:
             return
         source = self.connection.source
         self.run_worker(
@@ -130,7 +134,7 @@ class FreshfleetApp(App[int]):
         )
 
     def _arm_next_poll(self) -> None:
-        if not self._closing:
+        if not self._quitting:
             self._poll_timer = self.set_timer(self.poll_seconds, self.poll)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -167,9 +171,12 @@ class FreshfleetApp(App[int]):
         await self.shutdown()
         self.exit(0)
 
+    async def on_unmount(self) -> None:
+        await self.shutdown()
+
     async def shutdown(self) -> None:
         """Stop polling and close the connection's clients (the sandbox stops in launch)."""
-        self._closing = True
+        self._quitting = True
         if self._poll_timer is not None:
             self._poll_timer.stop()
         self.workers.cancel_group(self, POLL_GROUP)

@@ -38,15 +38,15 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("id", "INSTANCE", 21),
+    Column("id", "INSTANCE", 20),
     Column("state", "EC2", 13),
-    Column("health", "TARGET HEALTH", 36),
-    Column("release", "RELEASE", 10),
-    Column("boot", "BOOT", 18),
+    Column("health", "TARGET HEALTH", 38),
+    Column("release", "RELEASE", 9),
+    Column("boot", "BOOT", 15),
     Column("az", "AZ", 11),
-    Column("type", "TYPE", 10),
-    Column("age", "AGE", 6),
-    Column("flag", "FLAG", 30),
+    Column("type", "TYPE", 9),
+    Column("age", "AGE", 5),
+    Column("flag", "FLAG", 24),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 

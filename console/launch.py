@@ -10,6 +10,7 @@ import argparse
 import concurrent.futures
 import contextlib
 import importlib
+import signal
 import sys
 import threading
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from console.app import Connection, FreshfleetApp
 from console.cli.common import Exit, config_of, err
 from console.fleet_source import ObserverSource
-from rollout.backend import DEFAULT_REGION, Backend, discover_backend
+from rollout.backend import DEFAULT_REGION, LOCAL_LABEL, Backend, discover_backend
 from rollout.config import Config, ConfigError
 
 STARTING_SANDBOX = "starting local sandbox…"
@@ -105,6 +106,16 @@ def gateway_region(gateway: Any) -> str:
     return ""
 
 
+def _exit_on_hangup() -> dict[int, Any]:
+    """SIGTERM/SIGHUP (a closed terminal) end the console through its `finally`, so an
+    embedded sandbox is stopped rather than left running."""
+
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    return {s: signal.signal(s, leave) for s in (signal.SIGTERM, signal.SIGHUP)}
+
+
 def run_console(args: argparse.Namespace) -> int:
     """Run the Textual console until the user quits; returns the exit code."""
     try:
@@ -126,27 +137,31 @@ def run_console(args: argparse.Namespace) -> int:
         async def connect() -> Connection:
             return await connect_live(await started.backend(), config)
 
-        connecting = STARTING_SANDBOX
+        connecting, label = STARTING_SANDBOX, LOCAL_LABEL
     else:
         found = backend
 
         async def connect() -> Connection:
             return await connect_live(found, config)
 
-        connecting = f"connecting to {backend.label}…"
+        connecting, label = f"connecting to {backend.label}…", backend.label
     app = FreshfleetApp(
         connect,
         config=config,
         read_only=bool(getattr(args, "read_only", False)),
         allow_deploy=bool(getattr(args, "allow_deploy", False)),
         connecting=connecting,
+        backend_label=label,
         poll_seconds=1.0 if backend is None or backend.local else None,
     )
+    previous = _exit_on_hangup()
     try:
         if sandbox is not None:
             sandbox.start()
         app.run()
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if sandbox is not None:
             sandbox.stop()
     if app.return_code is None:

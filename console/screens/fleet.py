@@ -29,12 +29,12 @@ class FleetScreen(Screen[None]):
     ]
 
     DEFAULT_CSS = """
-    FleetScreen #filter { dock: bottom; display: none; height: 3; border: tall $accent; }
+    FleetScreen #filter { display: none; height: 3; border: tall $accent; }
     FleetScreen #filter.-open { display: block; }
     FleetScreen #empty { height: 1fr; content-align: center middle; color: $text-muted; }
     FleetScreen.-has-fleet #empty { display: none; }
     FleetScreen #fleet { height: 1fr; }
-    FleetScreen #selection { dock: bottom; height: 1; color: $text-muted; padding: 0 1; }
+    FleetScreen #selection { height: 1; color: $text-muted; padding: 0 1; }
     """
 
     @property

@@ -15,7 +15,7 @@ class BackendBar(Widget):
     """`freshfleet │ LOCAL SANDBOX │ READ-ONLY │ updated 2s ago` (a warning when polls fail)."""
 
     DEFAULT_CSS = """
-    BackendBar { height: 1; dock: top; background: $panel; color: $text; }
+    BackendBar { height: 1; background: $panel; color: $text; }
     """
 
     backend = reactive("connecting…")
@@ -61,7 +61,7 @@ class ProductionBanner(Static):
 
     DEFAULT_CSS = """
     ProductionBanner {
-        dock: top; height: 1; display: none;
+        height: 1; display: none;
         background: $error; color: $text; text-style: bold; content-align: center middle;
     }
     ProductionBanner.-production { display: block; }

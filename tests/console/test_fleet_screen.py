@@ -110,8 +110,8 @@ async def test_question_mark_lists_the_keys_with_their_ids():
     async with app.run_test(size=(160, 40)) as pilot:
         await wait_for(pilot, lambda: fleet(app).table.snapshot is not None)
         await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        await wait_for(pilot, lambda: "Palette" in screen_text(app), what="the keys drawn")
         keys = screen_text(app)
         for words in ("Filter", "Open", "Sort", "Quit", "Help", "Palette"):
             assert words in keys

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Drive `freshfleet` in tmux as a new user would: it opens on the embedded local sandbox,
+# shows demo-web and its 3 instances, `?` lists the keys, `q` quits and no localaws is
+# left behind. Extra arguments go to freshfleet (the tests pass `--boot simulated`).
+# Exits non-zero, with the screen, at the first step that does not hold.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FRESHFLEET=${FRESHFLEET:-$PWD/.venv/bin/freshfleet}
+WORK=$(mktemp -d)
+SESSION="ff-smoke-$$"
+# A private endpoint file and config dir: no running localaws or user config is reused.
+export FRESHFLEET_ENDPOINT_FILE="$WORK/localaws.json" XDG_CONFIG_HOME="$WORK/config"
+LOCALAWS_PID=""
+
+cleanup() {
+  tmux kill-session -t "$SESSION" 2>/dev/null || true
+  if [ -n "$LOCALAWS_PID" ] && kill -0 "$LOCALAWS_PID" 2>/dev/null; then
+    kill "$LOCALAWS_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+screen() { tmux capture-pane -p -t "$SESSION" 2>/dev/null || true; }
+
+fail() {
+  echo "FAIL: $*" >&2
+  echo "---- screen ----" >&2
+  screen >&2
+  exit 1
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: run COMMAND every 0.2 s until it succeeds.
+wait_for() {
+  local within=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + within))
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${within}s waiting for $what"
+    sleep 0.2
+  done
+  echo "ok: $what"
+}
+
+shows() { screen | grep -q -- "$1"; }
+instances_shown() { [ "$(screen | grep -cE '^ +i-[0-9a-f]+ ')" -ge "$1" ]; }
+session_gone() { ! tmux has-session -t "$SESSION" 2>/dev/null; }
+localaws_recorded() {
+  LOCALAWS_PID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' \
+    "$FRESHFLEET_ENDPOINT_FILE" 2>/dev/null) && [ -n "$LOCALAWS_PID" ]
+}
+localaws_gone() { ! kill -0 "$LOCALAWS_PID" 2>/dev/null; }
+
+cd "$WORK"
+# -e: a running tmux server would otherwise hand the session its own environment.
+tmux new-session -d -s "$SESSION" -x 160 -y 45 \
+  -e "FRESHFLEET_ENDPOINT_FILE=$FRESHFLEET_ENDPOINT_FILE" -e "XDG_CONFIG_HOME=$XDG_CONFIG_HOME" \
+  "$FRESHFLEET $*; echo \$? > $WORK/exit-code"
+wait_for 20 "the console says it is starting the local sandbox" shows "LOCAL SANDBOX"
+wait_for 120 "demo-web appears" shows "demo-web  serving v1"
+wait_for 60 "its 3 instances are listed" instances_shown 3
+wait_for 10 "the sandbox's endpoint file names its pid" localaws_recorded
+tmux send-keys -t "$SESSION" "?"
+wait_for 10 "? shows the keys" shows "Filter rows by any column"
+tmux send-keys -t "$SESSION" Escape
+wait_for 10 "Esc closes the help" shows "demo-web  serving v1"
+tmux send-keys -t "$SESSION" q
+wait_for 30 "q quits the console" session_gone
+[ "$(cat "$WORK/exit-code")" = 0 ] || fail "freshfleet exited with $(cat "$WORK/exit-code")"
+wait_for 20 "no localaws process is left behind (pid $LOCALAWS_PID)" localaws_gone
+[ ! -e "$FRESHFLEET_ENDPOINT_FILE" ] || fail "the endpoint file was left behind"
+echo "ok: console smoke passed"

@@ -1,0 +1,77 @@
+"""The console against localaws (simulated): the demo fleet, and a target turning unhealthy."""
+
+from __future__ import annotations
+
+from console_helpers import screen_text, wait_for
+
+from console.app import FreshfleetApp
+from console.launch import connect_live
+from console.screens.fleet import FleetScreen
+from localaws.process import LocalAws
+from localaws.testing import boto3_client
+from rollout.backend import Backend
+from rollout.config import Config
+
+
+def console_on(localaws: LocalAws, **kwargs: object) -> FreshfleetApp:
+    backend = Backend(
+        endpoint_url=localaws.url, region=localaws.region, local=True, boot_mode="simulated"
+    )
+    return FreshfleetApp(
+        lambda: connect_live(backend, Config()),
+        poll_seconds=0.25,
+        backend_label=backend.label,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def fleet(app: FreshfleetApp) -> FleetScreen:
+    return app.fleet_screen
+
+
+async def test_the_demo_fleet_appears_with_its_three_healthy_instances(localaws):
+    app = console_on(localaws)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = fleet(app).table
+
+        def demo_healthy() -> bool:
+            text = table.visible_text()
+            return "demo-web  serving v1" in text and text.count(" healthy ") >= 3
+
+        await wait_for(pilot, demo_healthy, within=60, what="demo-web's 3 healthy instances")
+        header = screen_text(app).splitlines()[0]
+        assert "LOCAL SANDBOX" in header and "updated" in header
+
+
+async def test_a_target_failing_its_health_check_shows_unhealthy_with_awss_reason(
+    fresh_localaws,
+):
+    app = console_on(fresh_localaws)
+    elbv2 = boto3_client("elbv2", fresh_localaws.url, fresh_localaws.region)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = fleet(app).table
+        await wait_for(
+            pilot,
+            lambda: table.visible_text().count(" healthy ") >= 3,
+            within=60,
+            what="the demo healthy",
+        )
+        # Someone sets the target group's success code to 299: every check now "fails".
+        snap = table.snapshot
+        assert snap is not None
+        group = snap.apps[0].serving[0]
+        elbv2.modify_target_group(
+            TargetGroupArn=group.target_group_arn, Matcher={"HttpCode": "299"}
+        )
+
+        def all_unhealthy() -> bool:
+            return table.visible_text().count("unhealthy Target.ResponseCodeMismatch") == 3
+
+        await wait_for(pilot, all_unhealthy, within=30, what="the targets unhealthy")
+        text = table.visible_text()
+        assert "healthy 0/3" in text
+        assert "serving with no healthy target" in text
+        assert "every target unhealthy: ALB fails open" in text
+        table.move_cursor_to(group.instance_ids[0])
+        await pilot.pause()
+        assert "Health checks failed with these codes: [200]" in screen_text(app)
