@@ -11,13 +11,13 @@ from rollout.config import Config
 from rollout.gateway import Gateway
 from rollout.ledger import rollouts as states
 from rollout.ledger.locks import read_lock
+from rollout.ledger.releases import get_release
 from rollout.ledger.rollouts import RolloutLedger
 from rollout.lock import DeployLock
 from rollout.model import Release
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.groups import GroupRef
 from rollout.rollouts.plan import Capacity, RolloutPlan
-from rollout.rollouts.releases import find_release
 from rollout.rollouts.runner import Rollout
 from rollout.rollouts.traffic import TrafficPoint, read_weights
 
@@ -50,8 +50,13 @@ async def request_abort(
     `wait_seconds` for it to end. RolloutInputError when no rollout of the app is running."""
     ledger = RolloutLedger(gw, config.tables.rollouts)
     item = await ledger.unfinished(app)
-    if item is None or item.get("state") != states.RUNNING:
+    if item is None:
         raise RolloutInputError(f"no rollout of {app} is running")
+    if item.get("state") != states.RUNNING:
+        raise RolloutInputError(
+            f"{app}'s rollout {item['rollout_id']} is detached: nothing runs it to abort; "
+            f"`freshfleet rollback {app}` undoes it, `freshfleet resume {app}` finishes it"
+        )
     rid = str(item["rollout_id"])
     await ledger.request_abort(app, rid, by, action)
     deadline = time.monotonic() + wait_seconds
@@ -82,7 +87,7 @@ async def rollout_from_item(
     """Rebuild a rollout from its ledger item, to be continued or unwound by this process."""
     app = str(item["app"])
     version = str(item.get("to_release", ""))
-    release = await find_release(gw, config.tables.releases, app, version) or Release(
+    release = await get_release(gw, config.tables, app, version) or Release(
         app=app, version=version, url="", sha256=""
     )
     cap = item.get("capacity") or {}

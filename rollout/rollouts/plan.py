@@ -15,11 +15,11 @@ from typing import Any
 from rollout.backend import DEFAULT_REGION
 from rollout.config import Config
 from rollout.gateway import AwsError, Gateway
+from rollout.ledger.releases import get_release
 from rollout.model import Release
 from rollout.naming import launch_template_name, new_rollout_id, server_group_name, valid_app_name
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.groups import GroupRef, app_groups, serving_group
-from rollout.rollouts.releases import find_release
 from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
 from rollout.userdata import UserDataContext, UserDataError, encode_simulate, render_user_data
 
@@ -139,7 +139,7 @@ async def make_plan(
             "(no quotes, '$(', ';', spaces or newlines)"
         )
     traffic = await find_traffic_point(gw, app)  # an unknown app is named before its release
-    release = await find_release(gw, config.tables.releases, app, version)
+    release = await get_release(gw, config.tables, app, version)
     if release is None:
         raise RolloutInputError(
             f"release {version!r} of {app} is not in {config.tables.releases} "

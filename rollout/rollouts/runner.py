@@ -9,7 +9,6 @@ faces read `events()` and the `RolloutResult` that `run()` returns.
 from __future__ import annotations
 
 import asyncio
-import statistics
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -29,6 +28,7 @@ from rollout.events import (
 )
 from rollout.gateway import AwsError, Gateway
 from rollout.ledger import rollouts as states
+from rollout.ledger.history import app_history, boot_durations
 from rollout.ledger.rollouts import RolloutLedger, utc_now
 from rollout.lock import DeployLock
 from rollout.rollouts import launch as launching
@@ -70,6 +70,7 @@ class Rollout:
         self.boot_eta: float | None = None
         self.resumed = False
         self.unwinding = False  # undoing: abort requests no longer stop anything
+        self.detaching = False  # set by detach(): a cancellation leaves it for `resume`
 
     # -- what the faces use ------------------------------------------------------------
 
@@ -87,6 +88,12 @@ class Rollout:
 
     def emit(self, kind: type[RolloutEvent], **fields: Any) -> None:
         self.stream.emit(kind(app=self.app, rollout_id=self.rollout_id, **fields))
+
+    def detach(self) -> None:
+        """Make the next cancellation of `run()` leave the rollout `detached` where it stands
+        (no cleanup, no flip back) for `resume` or `rollback`: a console quitting mid-way.
+        The caller then cancels the task running `run()`."""
+        self.detaching = True
 
     async def run(self) -> RolloutResult:
         """Run (or, when resumed, continue) the rollout to its end and say how it ended.
@@ -210,15 +217,10 @@ class Rollout:
         self.emit(StepFinished, step="plan", status="ok", detail=self.steps[0]["detail"])
 
     async def _past_boot_seconds(self) -> float | None:
-        """The median gate duration of this app's past rollouts (the ETA's basis)."""
-        durations = []
-        for item in await self.ledger.recent(self.app, limit=20):
-            for s in item.get("steps", []):
-                if s.get("name") == "gate" and s.get("status") == "ok" and s.get("finished_at"):
-                    start = datetime.fromisoformat(str(s["started_at"]).replace("Z", "+00:00"))
-                    end = datetime.fromisoformat(str(s["finished_at"]).replace("Z", "+00:00"))
-                    durations.append((end - start).total_seconds())
-        return statistics.median(durations) if durations else None
+        """Typical seconds from launch to healthy for this release (or the app), from the
+        ledger's past rollouts: the basis of the gate's ETA."""
+        past = await app_history(self.gw, self.config.tables, self.app, limit=20)
+        return boot_durations(past).typical(self.plan.release.version)
 
     # -- building blocks the strategies use --------------------------------------------------
 
@@ -355,7 +357,13 @@ class Rollout:
         return str(groups[0]["TargetGroupArn"]) if groups else ""
 
     async def _interrupted(self) -> None:
-        if not self.shifted:
+        if self.detaching:
+            await self._finish(
+                states.DETACHED,
+                "detached: `freshfleet resume` continues it, `freshfleet rollback` undoes it",
+                "detached",
+            )
+        elif not self.shifted:
             await self.unwind("interrupted (Ctrl-C)", aborted=True)
         else:
             await self._finish(

@@ -3,8 +3,17 @@ second deploy, and kill it at every step then resume."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
+
+import pytest
+
+from rollout.backend import Backend
+from rollout.events import GateProgress, StepStarted, WeightsChanged
+from rollout.gateway import Gateway
+from rollout.lock import DeployLock
+from rollout.rollouts import PlanChange, Rollout, make_plan
 
 FINAL = ("succeeded", "failed", "rolled_back", "aborted")
 
@@ -136,4 +145,36 @@ def test_no_wait_returns_after_the_shift_and_resume_finishes_the_bake(fleet):
     assert json.loads(done.out)["state"] == "succeeded"
     steps = [s["name"] for s in fleet.latest()["steps"]]
     assert steps == ["plan", "launch", "gate", "shift", "bake", "retire"]
+    assert fleet.leftovers() == []
+
+
+async def test_a_face_follows_the_events_and_can_detach_then_resume_finishes(fleet):
+    config = fleet.config
+    backend = Backend(endpoint_url=fleet.url, region="us-east-1", local=True)
+    async with (
+        Gateway(backend) as gw,
+        DeployLock(gw, config.tables.locks, "demo-web", config.rollout) as lock,
+    ):
+        plan = await make_plan(gw, config, "demo-web", "v2")
+        assert plan.diff()[0] == PlanChange("release", "v1", "v2")
+        rollout = Rollout(gw, config, plan, lock)
+        task = asyncio.create_task(rollout.run())
+        seen = []
+        async for event in rollout.events():
+            seen.append(event)
+            if isinstance(event, WeightsChanged):  # in traffic: the console quits, detaching
+                rollout.detach()
+                task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert any(isinstance(e, GateProgress) for e in seen)
+    assert [e.step for e in seen if isinstance(e, StepStarted)] == [
+        "plan", "launch", "gate", "shift"
+    ]  # fmt: skip
+    assert fleet.latest()["state"] == "detached" and fleet.lock() is None
+
+    done = await asyncio.to_thread(fleet.cli, "resume", "demo-web", "-y")
+    assert done.code == 0, done.out + done.err
+    assert fleet.latest()["state"] == "succeeded"
+    assert fleet.serving() == {"v2": 100}
     assert fleet.leftovers() == []
