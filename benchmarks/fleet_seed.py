@@ -54,16 +54,23 @@ async def seed_fleet(
         ],
         key=lambda s: s["AvailabilityZone"],
     )
-    subnet_ids = [s["SubnetId"] for s in subnets[:3]]
+    subnet_ids = [s["SubnetId"] for s in subnets]
     sizes = [instances // groups + (1 if n < instances % groups else 0) for n in range(groups)]
-    # One app at a time: moto's models are not safe for concurrent ASG launches.
+    # One app at a time: moto's models are not safe for concurrent ASG launches. moto puts
+    # an ASG's instances in its first subnet only: rotate the subnets so none runs out of
+    # addresses (a default /20 subnet holds 4,091 instances).
     made = [
-        await _seed_app(gw, tables, f"{prefix}-{n:02d}", size, vpc, subnet_ids)
+        await _seed_app(gw, tables, f"{prefix}-{n:02d}", size, vpc, _rotated(subnet_ids, n))
         for n, size in enumerate(sizes)
     ]
     return SeededFleet(
         apps=tuple(a for a, _ in made), target_groups=tuple(t for _, t in made), instances=instances
     )
+
+
+def _rotated(items: list[str], n: int) -> list[str]:
+    k = n % len(items)
+    return items[k:] + items[:k]
 
 
 async def _seed_app(

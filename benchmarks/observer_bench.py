@@ -28,11 +28,13 @@ from rollout.observer import FleetObserver
 GROUPS = 20
 
 
-async def measure(url: str, pid: int, size: int, ticks: int) -> None:
+async def measure(
+    url: str, pid: int, size: int, ticks: int, groups: int = GROUPS, profile: bool = False
+) -> None:
     tables = Tables()
     async with Gateway(Backend(endpoint_url=url, region="us-east-1", local=True)) as gw:
         started = time.monotonic()
-        fleet = await seed_fleet(gw, tables, instances=size, groups=GROUPS)
+        fleet = await seed_fleet(gw, tables, instances=size, groups=groups)
         note(f"{size} instances seeded in {time.monotonic() - started:.1f} s; waiting for health")
         took = await wait_healthy(gw, fleet, within=60 + size / 25)
         note(f"all {size} targets healthy after {took:.1f} s more")
@@ -63,6 +65,8 @@ async def measure(url: str, pid: int, size: int, ticks: int) -> None:
             calls.append(sum(made.values()))
             note(f"steady tick: {dict(made)}" + ("" if diff.empty else " (something changed)"))
             await asyncio.sleep(0.5)
+        if profile:
+            await _profile_tick(observer)
         await stalls.stop()
 
     target = math.ceil(size / 1000) + len(fleet.target_groups) + 3
@@ -72,6 +76,16 @@ async def measure(url: str, pid: int, size: int, ticks: int) -> None:
     figure(f"observer_localaws_cpu_ms_{size}", 1000 * sum(theirs) / len(theirs), "ms")
     figure(f"loop_stall_max_{size}", 1000 * max(worst), "ms")
     figure(f"observer_first_tick_s_{size}", first_s, "s")
+
+
+async def _profile_tick(observer: FleetObserver) -> None:
+    """One more steady tick under pyinstrument (pip install pyinstrument), to stderr."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001, async_mode="enabled")
+    with profiler:
+        await observer.tick()
+    note("profile of one steady tick:\n" + profiler.output_text(show_all=False))
 
 
 async def _settle(observer: FleetObserver, within: float) -> None:
@@ -89,13 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--ticks", type=int, default=5)
+    parser.add_argument("--groups", type=int, default=GROUPS, help="server groups (apps)")
+    parser.add_argument("--profile", action="store_true", help="profile one steady tick")
     args = parser.parse_args(argv)
     for size in args.sizes:
         with (
             tempfile.TemporaryDirectory(prefix="bench-observer-") as tmp,
             start_test_localaws(Path(tmp), seed=False, ready_timeout=120) as la,
         ):
-            asyncio.run(measure(la.url, la.pid, size, args.ticks))
+            asyncio.run(measure(la.url, la.pid, size, args.ticks, args.groups, args.profile))
     return 0
 
 

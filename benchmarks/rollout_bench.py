@@ -60,8 +60,9 @@ def _env(timers: LocalAwsTimers) -> dict[str, str]:
     }
 
 
-async def deploy(la: LocalAws, strategy: str, capacity: int) -> float:
-    """Deploy v2 of the demo at `capacity`; returns the seconds `run()` took."""
+async def deploy(la: LocalAws, strategy: str, capacity: int) -> tuple[float, float]:
+    """Deploy v2 of the demo at `capacity`; returns the seconds `run()` took and the
+    seconds until the new group took all the traffic."""
     config = Config(
         rollout=RolloutSettings(
             bake_seconds=0.0,
@@ -79,6 +80,7 @@ async def deploy(la: LocalAws, strategy: str, capacity: int) -> float:
             )
             rollout = Rollout(gw, config, plan, lock)
             timeline: list[str] = []  # where the time went, for the person reading
+            in_traffic = [float("nan")]  # when the last shift ended: the new group serves
 
             async def follow() -> None:
                 async for event in rollout.events():
@@ -86,6 +88,8 @@ async def deploy(la: LocalAws, strategy: str, capacity: int) -> float:
                         at = time.monotonic() - started
                         what = "start" if isinstance(event, StepStarted) else "end"
                         timeline.append(f"{event.step} {what} {at:.1f}")
+                        if event.step == "shift" and what == "end":
+                            in_traffic[0] = at
 
             started = time.monotonic()
             follower = asyncio.create_task(follow())
@@ -96,7 +100,7 @@ async def deploy(la: LocalAws, strategy: str, capacity: int) -> float:
     if not result.ok:
         raise RuntimeError(f"{strategy} deploy of {capacity} failed: {result.reason}")
     note(f"{strategy} × {capacity}: {took:.1f} s; " + ", ".join(timeline))
-    return took
+    return took, in_traffic[0]
 
 
 async def _wait_demo_healthy(la: LocalAws, within: float = 60.0) -> None:
@@ -136,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         for kind, size in runs:
             la.reseed()
             asyncio.run(_wait_demo_healthy(la))
-            took = asyncio.run(deploy(la, STRATEGY[kind], size))
+            took, shifted = asyncio.run(deploy(la, STRATEGY[kind], size))
             figure(f"rollout_s_{kind}_{size}", took, "s")
+            figure(f"rollout_shift_s_{kind}_{size}", shifted, "s")
     figure("rollout_critical_path_s", critical_path(), "s")
     return 0
 

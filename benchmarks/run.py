@@ -26,7 +26,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "observer": (
         "benchmarks.observer_bench",
         ["--sizes", "1000", "5000", "--ticks", "5"],
-        ["--sizes", "100", "--ticks", "2"],
+        ["--sizes", "100", "--groups", "5", "--ticks", "2"],
     ),
     "console": (
         "benchmarks.console_bench",
@@ -36,7 +36,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "rollout": (
         "benchmarks.rollout_bench",
         ["--runs", "bluegreen:4", "bluegreen:100", "rolling:100", "canary:100"],
-        ["--runs", "bluegreen:4", "rolling:4"],
+        ["--runs", "bluegreen:4", "rolling:2"],
     ),
     "tail": ("benchmarks.tail_bench", ["--seconds", "30"], ["--seconds", "4"]),
 }

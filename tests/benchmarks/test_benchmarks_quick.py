@@ -25,7 +25,7 @@ EXPECTED = {
     "repaint_ms_500": "ms",
     "rss_mb_500": "MB",
     "rollout_s_bluegreen_4": "s",
-    "rollout_s_rolling_4": "s",
+    "rollout_s_rolling_2": "s",
     "rollout_critical_path_s": "s",
     "tail_cpu_pct": "%",
 }
