@@ -276,6 +276,7 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         f"the policies (calls recorded in {recorder.path}):\n{describe_missing(missing)}"
     )
     if reporter is not None:
+        reporter.write("\n")
         reporter.write_sep("=", "IAM policy coverage", red=True)
         reporter.write_line(text)
     else:
