@@ -149,7 +149,7 @@ class FleetObserver:
         # Until the fleet is known to be small, big responses are parsed on a thread.
         big = self.previous is None or len(self.previous.instances) > self.thread_sweep_over
         sweep = self.gateway.paginate_in_thread if big else self.gateway.paginate
-        asgs, weights, statuses, rollouts, label = await asyncio.gather(
+        asgs, weights, statuses, label = await asyncio.gather(
             sweep(
                 "autoscaling",
                 "describe_auto_scaling_groups",
@@ -158,7 +158,6 @@ class FleetObserver:
             ),
             self._weights(),
             sweep("ec2", "describe_instance_status", "InstanceStatuses", IncludeAllInstances=True),
-            self._ledger(active_rollouts(self.gateway, self.tables), [], warnings),
             self._label(),
         )
         groups = [_group_of(a) for a in asgs]
@@ -169,7 +168,12 @@ class FleetObserver:
 
         states = {s["InstanceId"]: InstanceState(s["InstanceState"]["Name"]) for s in statuses}
         membership = {i: g for g in groups for i in g.instance_ids}
-        await self._describe(membership, states)
+        # The rollouts are read after the ASGs: a rollout's item is written before its
+        # group, so every group seen here has its rollout seen too.
+        rollouts, _ = await asyncio.gather(
+            self._ledger(active_rollouts(self.gateway, self.tables), [], warnings),
+            self._describe(membership, states),
+        )
 
         running = _latest_per_app(rollouts)
         groups = [
