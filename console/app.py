@@ -130,7 +130,7 @@ class FreshfleetApp(App[int]):
             return
         source = self.connection.source
         self.run_worker(
-            source.poll(), group=POLL_GROUP, description="poll the fleet", exit_on_error=False
+            source.poll, group=POLL_GROUP, description="poll the fleet", exit_on_error=False
         )
 
     def _arm_next_poll(self) -> None:

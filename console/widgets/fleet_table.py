@@ -35,7 +35,7 @@ from console.fleet_source import FleetUpdate
 from rollout.model import FleetSnapshot, ServerGroup
 
 INDENT = 4  # instance rows sit under their group line
-FLAG_MIN = 22
+FLAG_MIN = 14
 # Columns whose values can change on a poll: sorting by them reorders on any change.
 _STABLE_SORTS = frozenset({"id", "az", "type", "age"})
 
