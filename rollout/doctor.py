@@ -80,7 +80,7 @@ async def _credentials(doc: Diagnosis) -> bool:
         if exc.code == "NoRegion":
             doc.add("region", Verdict.FAIL, str(exc), _REGION_FIX, aws=True)
         else:
-            doc.add("credentials", Verdict.FAIL, str(exc), _CREDENTIALS_FIX, aws=True)
+            doc.add("credentials", Verdict.FAIL, str(exc), _ENDPOINT_FIX, aws=True)
         _skip_rest(doc, "AWS did not answer")
         return False
     doc.caller_arn = str(ident.get("Arn", ""))
@@ -232,5 +232,9 @@ def _skip_rest(doc: Diagnosis, why: str) -> None:
 
 _CREDENTIALS_FIX = (
     "sign in (e.g. `aws sso login --profile NAME`), then pass --profile NAME or set AWS_PROFILE"
+)
+_ENDPOINT_FIX = (
+    "check the endpoint (--endpoint-url), the network and the region; for the local sandbox, "
+    "start it with `freshfleet localaws`"
 )
 _REGION_FIX = "pass --region REGION or set AWS_REGION (or `region` in the profile)"

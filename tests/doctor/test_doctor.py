@@ -131,6 +131,15 @@ async def test_doctor_without_working_credentials_fails_fast_and_skips_the_rest(
     assert {c.verdict for c in report.checks[1:]} == {Verdict.SKIPPED}
 
 
+def test_doctor_exits_4_when_aws_does_not_answer(
+    freshfleet: Cli, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert freshfleet("http://127.0.0.1:9", "doctor", "--app", "shop") == 4
+    shown = capsys.readouterr().out
+    assert "✗ credentials" in shown and "cannot reach http://127.0.0.1:9" in shown
+    assert "fix: check the endpoint" in shown
+
+
 def test_a_clock_far_from_aws_is_red_and_a_little_off_is_a_warning() -> None:
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
