@@ -115,6 +115,7 @@ class FleetObserver:
         self._boots: dict[str, InstanceBoot] = {}
         self._boot_settled: set[str] = set()  # healthy and checked: no more boot lookups
         self._backend_label = ""
+        self._detached: list[RolloutRecord] = []  # refreshed at each rediscovery
 
     async def run(self) -> AsyncIterator[tuple[FleetSnapshot, FleetDiff]]:
         """Yield (snapshot, diff) forever, one tick at a time, `interval` between them.
@@ -142,7 +143,8 @@ class FleetObserver:
     async def poll(self) -> FleetSnapshot:
         """One fresh FleetSnapshot (no diff, `previous` untouched)."""
         warnings: list[str] = []
-        if self._unplaced is None or self._ticks % self.rediscover_every == 0:
+        rediscover = self._unplaced is None or self._ticks % self.rediscover_every == 0
+        if rediscover:
             await self._discover()
         self._ticks += 1
 
@@ -171,7 +173,7 @@ class FleetObserver:
         # The rollouts are read after the ASGs: a rollout's item is written before its
         # group, so every group seen here has its rollout seen too.
         rollouts, _ = await asyncio.gather(
-            self._ledger(active_rollouts(self.gateway, self.tables), [], warnings),
+            self._ledger(self._rollouts(refresh_detached=rediscover), [], warnings),
             self._describe(membership, states),
         )
 
@@ -209,6 +211,19 @@ class FleetObserver:
             backend=label,
             warnings=tuple(warnings),
         )
+
+    async def _rollouts(self, *, refresh_detached: bool) -> list[RolloutRecord]:
+        """Running rollouts every tick; detached ones (rare, slow to change) at rediscovery."""
+        if refresh_detached:
+            running, self._detached = await asyncio.gather(
+                active_rollouts(self.gateway, self.tables, ("running",)),
+                active_rollouts(self.gateway, self.tables, ("detached",)),
+            )
+        else:
+            running = await active_rollouts(self.gateway, self.tables, ("running",))
+        # A detached rollout that was resumed shows up as running: that one wins.
+        live = {(r.app, r.rollout_id) for r in running}
+        return [*running, *(r for r in self._detached if (r.app, r.rollout_id) not in live)]
 
     async def _discover(self) -> None:
         self._traffic = await discover_traffic(self.gateway)

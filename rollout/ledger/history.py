@@ -19,8 +19,9 @@ from rollout.ledger.instances import InstanceBoot
 from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
 from rollout.ledger.timestamps import parse_time
 
-ACTIVE_STATES = ("planned", "running")
-FINISHED_STATES = ("succeeded", "failed", "rolled_back", "aborted", "detached")
+# Unfinished rollouts: `running` advances; `detached` waits for `freshfleet resume`.
+ACTIVE_STATES = ("running", "detached")
+FINISHED_STATES = ("succeeded", "failed", "rolled_back", "aborted")
 # Steps whose span is "launch until every new instance is healthy": the boot time.
 _BOOT_SPAN = ("launch", "gate")
 # Step statuses that mean "finished well" (the state machine writes "ok").
@@ -132,10 +133,12 @@ async def app_history(
     return [rollout_of(from_item(i)) for i in items]
 
 
-async def active_rollouts(gateway: Gateway, tables: Tables) -> list[RolloutRecord]:
-    """Every planned or running rollout of every app (through the state index)."""
+async def active_rollouts(
+    gateway: Gateway, tables: Tables, states: Iterable[str] = ACTIVE_STATES
+) -> list[RolloutRecord]:
+    """Every rollout of every app in one of `states` (through the state index; a query each)."""
     found: list[RolloutRecord] = []
-    for state in ACTIVE_STATES:
+    for state in states:
         items = await gateway.paginate(
             "dynamodb",
             "query",
