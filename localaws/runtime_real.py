@@ -9,6 +9,10 @@ credentials for its instances-table, SSM and S3 calls. The console is the agent'
 (its phase lines); its stderr (the build log) is the instance's journal file. Each
 instance has one container, named `freshfleet-<instance id>` and labelled with its id,
 removed when the instance ends.
+
+localaws is ready at once: when the engine lacks the release base image, it is built in
+the background (mmdebstrap, a minute or more, progress on stderr) while the first
+instances wait in their boot, their consoles saying so.
 """
 
 from __future__ import annotations
@@ -215,6 +219,7 @@ class RealRuntime(InstanceRuntime):
         self._lock = threading.Lock()
         self.imds = MetadataServer()
         self._base_image = ""
+        self._base_ready: asyncio.Future[str] = host.loop.create_future()
         self._own_workdir = not host.workdir
         self._workdir = Path(host.workdir or tempfile.mkdtemp(prefix="freshfleet-real-"))
         self._tasks: set[asyncio.Task[None]] = set()
@@ -224,11 +229,34 @@ class RealRuntime(InstanceRuntime):
         return self._base_image
 
     async def open(self) -> None:
-        self._base_image = await asyncio.to_thread(
-            baseimage.ensure_base_image, None, self.progress, os.environ.get(BASE_IMAGE_ENV, "")
-        )
+        # A first start builds the base image (minutes): localaws is ready at once and
+        # instances wait for it in their boot, as a fresh AMI's first boot would be slow.
+        threading.Thread(target=self._build_base_image, name="base-image", daemon=True).start()
         await asyncio.to_thread(remove_orphans)
         await self.imds.start()
+
+    def _build_base_image(self) -> None:
+        """On a daemon thread, so that a localaws exiting never waits for mmdebstrap."""
+        configured = os.environ.get(BASE_IMAGE_ENV, "")
+        try:
+            tag = baseimage.ensure_base_image(None, self.progress, configured)
+        except Exception as exc:
+            self.host.loop.call_soon_threadsafe(self._base_done, "", f"{exc}")
+        else:
+            self.host.loop.call_soon_threadsafe(self._base_done, tag, "")
+
+    def _base_done(self, tag: str, error: str) -> None:
+        if self._base_ready.done():
+            return
+        if error:
+            self._base_ready.set_exception(RuntimeError(error))
+        else:
+            self._base_image = tag
+            self._base_ready.set_result(tag)
+
+    async def wait_base_image(self) -> str:
+        """The release base image's tag once it is there; RuntimeError if it cannot be had."""
+        return await asyncio.shield(self._base_ready)
 
     async def close(self) -> None:
         with self._lock:
@@ -240,6 +268,8 @@ class RealRuntime(InstanceRuntime):
         await asyncio.to_thread(self._remove_containers, [i.launch.instance_id for i in instances])
         for task in list(self._tasks):
             task.cancel()
+        if not self._base_ready.done():
+            self._base_ready.cancel()
         await self.imds.close()
         if self._own_workdir:
             shutil.rmtree(self._workdir, ignore_errors=True)
@@ -342,6 +372,15 @@ class RealRuntime(InstanceRuntime):
         env_file = inst.directory / "release.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in launch.env.items()))
         self._print(inst, "cloud-init: wrote /etc/freshfleet/release.env")
+        if not self._base_ready.done():
+            self._print(inst, "freshfleet-base-image: building the release base image (once)...")
+        try:
+            await self.wait_base_image()
+        except RuntimeError as exc:
+            self._print(inst, f"freshfleet-base-image: no release base image: {exc}")
+            return
+        if inst.ended:
+            return
         self._print(inst, "Starting freshfleet-boot.service - freshfleet boot agent...")
         with (inst.directory / "journal.log").open("ab") as journal:
             proc = await asyncio.create_subprocess_exec(
