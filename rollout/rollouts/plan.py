@@ -16,6 +16,7 @@ from rollout.backend import DEFAULT_REGION
 from rollout.config import Config
 from rollout.gateway import AwsError, Gateway
 from rollout.ledger.releases import get_release
+from rollout.ledger.rollouts import RolloutLedger
 from rollout.model import Release
 from rollout.naming import launch_template_name, new_rollout_id, server_group_name, valid_app_name
 from rollout.rollouts.errors import RolloutInputError
@@ -139,6 +140,14 @@ async def make_plan(
             "(no quotes, '$(', ';', spaces or newlines)"
         )
     traffic = await find_traffic_point(gw, app)  # an unknown app is named before its release
+    unfinished = await RolloutLedger(gw, config.tables.rollouts).unfinished(app)
+    if unfinished is not None:
+        rid = unfinished["rollout_id"]
+        raise RolloutInputError(
+            f"{app}'s rollout {rid} to {unfinished.get('to_release')} is {unfinished['state']} "
+            f"and unfinished: `freshfleet resume {app}` finishes it, "
+            f"`freshfleet rollback {app}` undoes it"
+        )
     release = await get_release(gw, config.tables, app, version)
     if release is None:
         raise RolloutInputError(

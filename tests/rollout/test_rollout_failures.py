@@ -56,3 +56,28 @@ def test_a_release_that_crashes_after_going_healthy_is_flipped_back_in_the_bake(
     assert fleet.serving() == {"v1": 100}
     fleet.wait_serving_healthy(3)
     assert fleet.leftovers() == []
+
+
+def test_a_rolling_deploy_that_goes_bad_gives_the_old_group_its_instances_back(fleet):
+    fleet.put_release("v2-crashy", simulate={"crash_after": 2})
+    run = fleet.cli("deploy", "demo-web", "v2-crashy", "-y", "--strategy", "rolling")
+
+    assert run.code == 1, run.out + run.err
+    rollout = fleet.latest()
+    assert rollout["state"] == "rolled_back", rollout["reason"]
+    assert rollout["old_shrunk"] is True  # the old group had given up instances
+    fleet.wait_serving_healthy(3)
+    assert fleet.serving() == {"v1": 100}
+    (_, v1), *_ = fleet.groups().items()
+    assert len(v1["instances"]) == 3
+    assert fleet.leftovers() == []
+
+
+def test_a_deploy_is_refused_while_an_earlier_rollout_is_unfinished(fleet):
+    assert fleet.cli("deploy", "demo-web", "v2", "-y", "--no-wait").code == 0
+    again = fleet.cli("deploy", "demo-web", "v1", "-y")
+    assert again.code == 2
+    assert "is detached and unfinished" in again.err and "resume" in again.err
+    assert fleet.cli("rollback", "demo-web", "-y").code == 0  # flips v1 back in
+    assert fleet.serving() == {"v1": 100}
+    assert fleet.leftovers() == []
