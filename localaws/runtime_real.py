@@ -220,6 +220,8 @@ class RealRuntime(InstanceRuntime):
         self.imds = MetadataServer()
         self._base_image = ""
         self._base_ready: asyncio.Future[str] = host.loop.create_future()
+        # Each waiting boot reports a failed build; with none waiting, it is said on stderr.
+        self._base_ready.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._own_workdir = not host.workdir
         self._workdir = Path(host.workdir or tempfile.mkdtemp(prefix="freshfleet-real-"))
         self._tasks: set[asyncio.Task[None]] = set()
@@ -241,6 +243,7 @@ class RealRuntime(InstanceRuntime):
         try:
             tag = baseimage.ensure_base_image(None, self.progress, configured)
         except Exception as exc:
+            self.progress(f"cannot be had: {exc}")
             self.host.loop.call_soon_threadsafe(self._base_done, "", f"{exc}")
         else:
             self.host.loop.call_soon_threadsafe(self._base_done, tag, "")
