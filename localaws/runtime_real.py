@@ -240,13 +240,14 @@ class RealRuntime(InstanceRuntime):
     def _build_base_image(self) -> None:
         """On a daemon thread, so that a localaws exiting never waits for mmdebstrap."""
         configured = os.environ.get(BASE_IMAGE_ENV, "")
+        tag, error = "", ""
         try:
             tag = baseimage.ensure_base_image(None, self.progress, configured)
         except Exception as exc:
-            self.progress(f"cannot be had: {exc}")
-            self.host.loop.call_soon_threadsafe(self._base_done, "", f"{exc}")
-        else:
-            self.host.loop.call_soon_threadsafe(self._base_done, tag, "")
+            error = str(exc) or type(exc).__name__
+            self.progress(f"cannot be had: {error}")
+        with contextlib.suppress(RuntimeError):  # the loop closed: localaws is exiting
+            self.host.loop.call_soon_threadsafe(self._base_done, tag, error)
 
     def _base_done(self, tag: str, error: str) -> None:
         if self._base_ready.done():
