@@ -23,6 +23,7 @@ from console.cli.common import (
 )
 from console.cli.progress_rollout import (
     RolloutProgress,
+    plan_json,
     render_plan,
     render_result,
     result_json,
@@ -32,7 +33,7 @@ from rollout.config import Config
 from rollout.events import RolloutResult
 from rollout.gateway import Gateway
 from rollout.lock import DeployLock, LockHeld
-from rollout.rollouts import STRATEGIES, Rollout, RolloutInputError, make_plan
+from rollout.rollouts import STRATEGIES, Rollout, RolloutInputError, RolloutPlan, make_plan
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -76,7 +77,9 @@ def confirm(args: argparse.Namespace, question: str) -> None:
         raise UserError("cancelled", code=Exit.FAILED)
 
 
-async def drive(rollout: Rollout, args: argparse.Namespace) -> int:
+async def drive(
+    rollout: Rollout, args: argparse.Namespace, *, plan: RolloutPlan | None = None
+) -> int:
     """Run the rollout, showing its events (unless --json), and print how it ended."""
     progress = RolloutProgress(out)
 
@@ -93,7 +96,7 @@ async def drive(rollout: Rollout, args: argparse.Namespace) -> int:
         await asyncio.wait({follower}, timeout=1.0)
         follower.cancel()
     if args.json:
-        print_json(result_json(result))
+        print_json({**result_json(result), **({"plan": plan_json(plan)} if plan else {})})
     else:
         render_result(out, result)
     return exit_of(result)
@@ -134,7 +137,7 @@ async def deploy(
             render_plan(out, plan)
         confirm(args, f"Deploy {app} {version}?")
         rollout = Rollout(gw, config, plan, lock, no_wait=getattr(args, "no_wait", False))
-        return await drive(rollout, args)
+        return await drive(rollout, args, plan=plan)
 
 
 def run(args: argparse.Namespace) -> int:
