@@ -129,8 +129,13 @@ class FreshfleetApp(App[int]):
         if self.connection is None or self._quitting:
             return
         source = self.connection.source
+        # The callable, not a coroutine: a poll cancelled before it starts leaves no warning.
+        poll: Callable[[], Awaitable[FleetUpdate]] = source.poll
         self.run_worker(
-            source.poll, group=POLL_GROUP, description="poll the fleet", exit_on_error=False
+            poll,
+            group=POLL_GROUP,
+            description="poll the fleet",
+            exit_on_error=False,
         )
 
     def _arm_next_poll(self) -> None:

@@ -13,7 +13,7 @@ from textual.widgets import Footer, Input, Static
 from console.fleet_rows import RowKind
 from console.keymap import FLEET_ACTIONS, bindings
 from console.messages import FleetUpdated, PollStatus
-from console.widgets.backend_bar import BackendBar, ProductionBanner
+from console.widgets.backend_bar import BackendBar, ProductionBanner, StatusLine
 from console.widgets.fleet_table import FleetTable
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ class FleetScreen(Screen[None]):
     FleetScreen #empty { height: 1fr; content-align: center middle; color: $text-muted; }
     FleetScreen.-has-fleet #empty { display: none; }
     FleetScreen #fleet { height: 1fr; }
-    FleetScreen #selection { height: 1; color: $text-muted; padding: 0 1; }
     """
 
     @property
@@ -47,7 +46,7 @@ class FleetScreen(Screen[None]):
         yield Static("starting…", id="empty")
         yield FleetTable(clock=self.fleet_app.clock, id="fleet")
         yield Input(placeholder="filter: text in any column, !text to invert", id="filter")
-        yield Static("", id="selection")
+        yield StatusLine(id="selection")
         yield Footer()
 
     @property
@@ -108,7 +107,7 @@ class FleetScreen(Screen[None]):
                 text = f"{inst.instance_id}: {inst.health.description}"
             elif inst is not None and inst.boot is not None and inst.boot.detail:
                 text = f"{inst.instance_id}: {inst.boot.phase.value} {inst.boot.detail}"
-        self.query_one("#selection", Static).update(text)
+        self.query_one("#selection", StatusLine).text = text
 
     @on(FleetTable.Opened)
     def _open(self, message: FleetTable.Opened) -> None:

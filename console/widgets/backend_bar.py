@@ -75,3 +75,16 @@ class ProductionBanner(Static):
         )
         self.update(f"PRODUCTION account {account} — {how}")
         self.add_class("-production")
+
+
+class StatusLine(Widget):
+    """One line of text that repaints without relayout (the cursor moves it on every key)."""
+
+    DEFAULT_CSS = """
+    StatusLine { height: 1; color: $text-muted; padding: 0 1; }
+    """
+
+    text = reactive("")
+
+    def render(self) -> Text:
+        return Text(self.text, no_wrap=True, overflow="ellipsis")

@@ -122,6 +122,8 @@ class FleetTable(ScrollView, can_focus=True):
         self.sort_reverse = False
         self.row_filter = RowFilter()
         self.painted = 0  # lines painted from scratch (cache misses), for benchmarks
+        self._instance_keys: list[str] = []
+        self._styles: dict[tuple[str, bool], Style] = {}
 
     # --- data -------------------------------------------------------------------------
 
@@ -132,7 +134,7 @@ class FleetTable(ScrollView, can_focus=True):
     @property
     def instance_keys(self) -> list[str]:
         """The instance ids shown, in display order."""
-        return [k for k in self.order if self.rows[k].kind is RowKind.INSTANCE]
+        return self._instance_keys
 
     def row(self, key: str) -> FleetRow | None:
         return self.rows.get(key)
@@ -210,6 +212,7 @@ class FleetTable(ScrollView, can_focus=True):
             row_filter=self.row_filter,
         )
         self._index = {k: n for n, k in enumerate(self.order)}
+        self._instance_keys = [k for k in self.order if self.rows[k].kind is RowKind.INSTANCE]
         self._cache = {k: v for k, v in self._cache.items() if k[0] in self._index}
         self.virtual_size = Size(self._content_width(), len(self.order) + 1)
         if current is not None and current in self._index:
@@ -338,13 +341,33 @@ class FleetTable(ScrollView, can_focus=True):
     def _content_width(self) -> int:
         return INDENT + sum(c.width + 1 for c in COLUMNS[:-1]) + FLAG_MIN
 
-    def _style(self, tone: str) -> Style:
+    def _style(self, tone: str, partial: bool = True) -> Style:
+        """A component style, memoised: resolving CSS per cell costs more than painting."""
         if not tone:
             return Style()
-        return self.get_component_rich_style(f"fleet-table--{tone}", partial=True)
+        key = (tone, partial)
+        style = self._styles.get(key)
+        if style is None:
+            name = f"fleet-table--{tone}"
+            style = self._styles[key] = self.get_component_rich_style(name, partial=partial)
+        return style
+
+    def notify_style_update(self) -> None:
+        # A theme change or focus change restyles every line.
+        super().notify_style_update()
+        self._styles.clear()
+        self._cache.clear()
+
+    def on_focus(self) -> None:
+        self._styles.clear()
+        self._cache.clear()
+
+    def on_blur(self) -> None:
+        self._styles.clear()
+        self._cache.clear()
 
     def _header_strip(self, width: int) -> Strip:
-        style = self.get_component_rich_style("fleet-table--header")
+        style = self._style("header", partial=False)
         text = " " * INDENT
         for col in COLUMNS:
             title = col.title
@@ -356,7 +379,7 @@ class FleetTable(ScrollView, can_focus=True):
     def _row_strip(self, row: FleetRow, width: int, selected: bool, age: str) -> Strip:
         base = self.rich_style
         if selected:
-            base += self.get_component_rich_style("fleet-table--cursor")
+            base += self._style("cursor", partial=False)
         segments: list[Segment] = []
         if row.kind is RowKind.INSTANCE:
             segments.append(Segment(" " * INDENT, base))
@@ -371,7 +394,7 @@ class FleetTable(ScrollView, can_focus=True):
                 segments.append(Segment(" ", base))
         else:
             tone = "app" if row.kind is RowKind.APP else "group"
-            style = self.get_component_rich_style(f"fleet-table--{tone}")
+            style = self._style(tone, partial=False)
             role = self._style(row.tone)
             if row.kind is RowKind.GROUP:
                 # The role word takes the role's colour; the rest stays plain.
@@ -381,7 +404,7 @@ class FleetTable(ScrollView, can_focus=True):
             else:
                 segments.append(Segment(row.text, base + style if not selected else base))
             if row.flag:
-                flag_style = self.get_component_rich_style("fleet-table--flag")
+                flag_style = self._style("flag", partial=False)
                 segments.append(
                     Segment(f"  ⚠ {row.flag}", base + flag_style if not selected else base)
                 )
