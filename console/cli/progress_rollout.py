@@ -92,7 +92,9 @@ class RolloutProgress:
         c = self.console
         if isinstance(event, StepStarted):
             self.close()
-            c.print(f"[bold]▶ {event.step}[/] {event.detail}")
+            # The plan's diff was shown as a table already.
+            detail = "" if event.step == "plan" else event.detail
+            c.print(f"[bold]▶ {event.step}[/] {detail}")
         elif isinstance(event, StepFinished):
             self.close()
             style = _STATUS_STYLE.get(event.status, "white")
