@@ -57,7 +57,7 @@ async def discover_traffic(gateway: Gateway) -> dict[str, TrafficPoint]:
             app = listener_tags.get(li["ListenerArn"], {}).get(TAG_APP)
             if app:
                 found.setdefault(app, TrafficPoint(app, li["ListenerArn"], arn, url))
-                continue
+            # Rules too: a shared listener may route other apps by host or path.
             rules = await gateway.paginate(
                 "elbv2", "describe_rules", "Rules", ListenerArn=li["ListenerArn"]
             )

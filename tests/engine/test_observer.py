@@ -200,3 +200,39 @@ async def test_an_app_without_a_listener_is_not_rediscovered_every_tick(
     await observer.tick()
     calls = observer.calls.since(steady)
     assert calls["elastic-load-balancing-v2:DescribeLoadBalancers"] == 0, dict(calls)
+
+
+async def test_an_app_behind_a_listener_rule_on_a_shared_alb(ledger: Gateway, moto: str) -> None:
+    from rollout.model import TAG_APP
+    from rollout.naming import elb_tag_list
+
+    from .moto_fleet import forward
+
+    seeded = seed_app(moto, "front", release="v1", rollout_id=RID1, capacity=1)
+    shop = add_group(moto, seeded, release="s1", rollout_id=RID2, capacity=1)
+    # The shop's group carries the shop's tags: retag it as an app of its own.
+    name = seeded.groups[RID2][0]
+    aws = clients(moto)
+    aws["autoscaling"].create_or_update_tags(
+        Tags=[
+            {"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": TAG_APP,
+             "Value": "shop", "PropagateAtLaunch": True},
+        ]
+    )  # fmt: skip
+    rule = aws["elbv2"].create_rule(
+        ListenerArn=seeded.listener_arn,
+        Priority=10,
+        Conditions=[{"Field": "path-pattern", "Values": ["/shop/*"]}],
+        Actions=[forward({shop: 100})],
+        Tags=elb_tag_list({TAG_APP: "shop"}),
+    )["Rules"][0]
+
+    snapshot, _ = await FleetObserver(ledger, Tables()).tick()
+
+    app = snapshot.app("shop")
+    assert app is not None
+    assert app.rule_arn == rule["RuleArn"]
+    assert app.serving_release == "s1"
+    assert app.load_balancer_url == snapshot.app("front").load_balancer_url  # type: ignore[union-attr]
+    front = snapshot.app("front")
+    assert front is not None and front.serving_release == "v1"
