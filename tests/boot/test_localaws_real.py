@@ -101,6 +101,11 @@ def test_real_mode_boots_v1_deploys_v2_everywhere_and_rolls_back_failing_release
         within=60,
         what="only v2's three containers left",
     )
+    # Every serving container itself answers v2, not just the load balancer.
+    for found in docker_client.api.containers(filters={"label": "freshfleet.app=demo-web"}):
+        (published,) = [p for p in found["Ports"] if p.get("PublicPort")]
+        answer = get_json(f"http://127.0.0.1:{published['PublicPort']}/")
+        assert answer == {"app": "demo-web", "version": "v2"}
 
     failed = freshfleet(real_localaws, "deploy", "demo-web", "v3", "-y", "--bake", "2")
     assert failed.returncode == 1, failed.stdout + failed.stderr
