@@ -173,3 +173,30 @@ def base_image_status(client: Any, configured: str = "") -> tuple[bool, str]:
         return True, f"base image {image_tag()} present"
     ok, why = can_build()
     return ok, (f"base image {image_tag()} will be built: {why}" if ok else why)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python3 -m bootscript.baseimage [--rootfs PATH]`: make the image (or only the tarball)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python3 -m bootscript.baseimage", description=__doc__)
+    parser.add_argument("--rootfs", metavar="PATH", help="only build the rootfs tarball at PATH")
+    args = parser.parse_args(argv)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        if args.rootfs:
+            print(build_rootfs_tarball(Path(args.rootfs), say))
+        else:
+            print(ensure_base_image(progress=say))
+    except RuntimeError as exc:
+        say(f"no release base image: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
