@@ -15,8 +15,11 @@ def diff_snapshots(before: FleetSnapshot | None, after: FleetSnapshot) -> FleetD
     new_instances = after.instances
     added = sorted(set(new_instances) - set(old_instances))
     removed = sorted(set(old_instances) - set(new_instances))
+    # Identity first: the observer hands back the same object for an unchanged instance.
     changed = sorted(
-        i for i in set(new_instances) & set(old_instances) if new_instances[i] != old_instances[i]
+        i
+        for i in set(new_instances) & set(old_instances)
+        if new_instances[i] is not old_instances[i] and new_instances[i] != old_instances[i]
     )
     old_groups = {g.name: g for a in (before.apps if before else ()) for g in a.groups}
     new_groups = {g.name: g for a in after.apps for g in a.groups}

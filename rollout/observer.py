@@ -116,6 +116,11 @@ class FleetObserver:
         self._boot_settled: set[str] = set()  # healthy and checked: no more boot lookups
         self._backend_label = ""
         self._detached: list[RolloutRecord] = []  # refreshed at each rediscovery
+        self._verdicts: dict[tuple[HealthState, str, str], TargetHealth] = {}
+        self._instances: dict[
+            str,
+            tuple[tuple[_Described, TargetHealth | None, InstanceBoot | None], str, Instance],
+        ] = {}
 
     async def run(self) -> AsyncIterator[tuple[FleetSnapshot, FleetDiff]]:
         """Yield (snapshot, diff) forever, one tick at a time, `interval` between them.
@@ -197,9 +202,10 @@ class FleetObserver:
         await self._ledger(self._read_boots(alive, health), None, warnings)
 
         instances = {
-            i: _instance(i, d, membership.get(i), health.get(i), self._boots.get(i))
-            for i, d in sorted(alive.items())
+            i: self._instance(i, d, membership.get(i), health) for i, d in sorted(alive.items())
         }
+        for gone in set(self._instances) - set(instances):
+            del self._instances[gone]
         apps = tuple(
             _app(name, self._traffic.get(name), groups, locks.get(name), running.get(name))
             for name in apps_named
@@ -302,6 +308,7 @@ class FleetObserver:
                 self._forget(i)
 
     def _forget(self, instance_id: str) -> None:
+        self._instances.pop(instance_id, None)
         self._described.pop(instance_id, None)
         self._boots.pop(instance_id, None)
         self._boot_settled.discard(instance_id)
@@ -320,10 +327,39 @@ class FleetObserver:
                     state = HealthState(th.get("State", "unknown"))
                 except ValueError:
                     state = HealthState.UNKNOWN
-                health[desc["Target"]["Id"]] = TargetHealth(
-                    state, th.get("Reason", ""), th.get("Description", "")
-                )
+                key = (state, th.get("Reason", ""), th.get("Description", ""))
+                # One object per distinct verdict, so an unchanged instance is recognized by
+                # identity (see `_instance`).
+                health[desc["Target"]["Id"]] = self._verdicts.setdefault(key, TargetHealth(*key))
         return health
+
+    def _instance(
+        self,
+        instance_id: str,
+        described: _Described,
+        group: ServerGroup | None,
+        health: Mapping[str, TargetHealth],
+    ) -> Instance:
+        """The instance's snapshot entry, the previous object itself when nothing changed.
+
+        Reusing the object keeps a steady tick of thousands of instances cheap to build
+        and to diff (an identity check instead of a field-by-field comparison).
+        """
+        inputs = (described, health.get(instance_id), self._boots.get(instance_id))
+        name = group.name if group else ""
+        cached = self._instances.get(instance_id)
+        if cached is not None:
+            (old_described, old_health, old_boot), old_name, instance = cached
+            if (
+                old_described is inputs[0]
+                and old_health is inputs[1]
+                and old_boot is inputs[2]
+                and old_name == name
+            ):
+                return instance
+        instance = _instance(instance_id, described, group, inputs[1], inputs[2])
+        self._instances[instance_id] = (inputs, name, instance)
+        return instance
 
     async def _read_boots(
         self, alive: Mapping[str, _Described], health: Mapping[str, TargetHealth]
