@@ -1,7 +1,5 @@
 """`python -m localaws`: run the embedded local AWS in the foreground."""
 
-import sys
+from localaws.main import exit_now, main
 
-from localaws.main import main
-
-sys.exit(main())
+exit_now(main())

@@ -22,7 +22,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rollout.backend import (
     DEFAULT_REGION,
@@ -65,6 +65,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return run(args)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process at once: everything localaws started is already stopped, and
+    tearing down moto's many modules at interpreter exit takes seconds."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,6 +175,8 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"localaws boot mode: {choice.mode} ({choice.reason})", flush=True)
         if not args.no_seed:
             await _seed(config, releases, args.region, url, stopping)
+        if stopping.is_set():  # interrupted while starting: never say ready
+            return 0
         albs = await _albs(url, args.region)
         for name, alb_url in albs.items():
             print(f"alb {name} at {alb_url}", flush=True)
@@ -204,7 +214,7 @@ async def _serve(args: argparse.Namespace) -> int:
 class ControlApp:
     """moto's WSGI app plus `POST /localaws/reseed`: reset moto, then seed the demo again.
 
-    Tests use it for a fresh demo in about a second instead of a new process.
+    Tests use it for a fresh demo in a few seconds instead of a new process.
     """
 
     def __init__(self, app: Any, loop: asyncio.AbstractEventLoop, reseed: Any) -> None:

@@ -39,7 +39,7 @@ class InstancesTableWriter:
         self._wake.set()
 
     async def flush(self) -> None:
-        """Write everything pending now (also used at exit)."""
+        """Write everything pending now."""
         while self._pending and self._gateway is not None:
             batch = dict(self._pending)
             self._pending.clear()
@@ -76,7 +76,6 @@ class InstancesTableWriter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.flush(), 5)
+        # No last flush: localaws is exiting and its tables go with it.
         if self._gateway is not None:
             await self._gateway.close()

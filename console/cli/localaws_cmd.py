@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from localaws.main import exit_now
     from localaws.main import run as run_localaws
 
-    return run_localaws(args)
+    exit_now(run_localaws(args))
