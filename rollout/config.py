@@ -144,27 +144,24 @@ def _flatten(data: Mapping[str, Any], source: str, prefix: str = "") -> dict[str
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    """`FRESHFLEET_ROLLOUT__BAKE_SECONDS=5` -> `rollout.bake_seconds`; `FRESHFLEET_TABLE_PREFIX`."""
+    """Configuration from the environment: `FRESHFLEET_<SECTION>__<KEY>` and a few top keys.
+
+    `FRESHFLEET_ROLLOUT__BAKE_SECONDS=5` -> `rollout.bake_seconds`; `FRESHFLEET_TABLES__PREFIX`;
+    `FRESHFLEET_PRODUCTION_ACCOUNTS`, `FRESHFLEET_THEME`. Other `FRESHFLEET_*` names belong to
+    the boot agent and the tools (`FRESHFLEET_APP`, `FRESHFLEET_ENDPOINT_FILE`, …) and are not
+    configuration; a misspelt sectioned name (`FRESHFLEET_ROLLOUT__BAKE`) is still an error.
+    """
     out: dict[str, Any] = {}
     for name, value in env.items():
-        if not name.startswith("FRESHFLEET_") or name in _NOT_CONFIG_ENV:
+        if not name.startswith("FRESHFLEET_"):
             continue
-        key = name.removeprefix("FRESHFLEET_").lower().replace("__", ".")
-        out[key] = value
+        key = name.removeprefix("FRESHFLEET_").lower()
+        if "__" in key or key in _TOP_LEVEL_ENV:
+            out[key.replace("__", ".")] = value
     return out
 
 
-# Environment variables of ours that are not configuration keys.
-_NOT_CONFIG_ENV = frozenset(
-    {
-        "FRESHFLEET_APP",
-        "FRESHFLEET_VERSION",
-        "FRESHFLEET_ROLLOUT",
-        "FRESHFLEET_SIMULATE",
-        "FRESHFLEET_ENDPOINT_FILE",
-        "FRESHFLEET_LOCALAWS_DIR",
-    }
-)
+_TOP_LEVEL_ENV = frozenset({"production_accounts", "theme"})
 
 
 def _build(flat: Mapping[str, Any], source: str) -> Config:

@@ -42,6 +42,7 @@ def test_flags_beat_environment_beat_file(tmp_path: Path) -> None:
 def test_table_prefix_and_single_name(tmp_path: Path) -> None:
     path = write(tmp_path, '[tables]\nprefix = "ops-"\nlocks = "shared-locks"\n')
     config = load_config(path, env={})
+    assert load_config(env={"FRESHFLEET_TABLES__PREFIX": "x-"}).tables.rollouts == "x-rollouts"
     assert config.tables.releases == "ops-releases"
     assert config.tables.locks == "shared-locks"
 
@@ -51,7 +52,8 @@ def test_production_accounts_keymap_and_theme(tmp_path: Path) -> None:
         tmp_path,
         'production_accounts = ["111122223333"]\ntheme = "nord"\n[keymap]\ndeploy = "D"\n',
     )
-    config = load_config(path, env={"FRESHFLEET_PRODUCTION_ACCOUNTS": "444455556666,777788889999"})
+    env = {"FRESHFLEET_PRODUCTION_ACCOUNTS": "444455556666,777788889999"}
+    config = load_config(path, env=env)
     assert config.production_accounts == ("444455556666", "777788889999")
     assert config.keymap == {"deploy": "D"}
     assert config.theme == "nord"
@@ -82,7 +84,7 @@ def test_unknown_environment_key_is_named(tmp_path: Path) -> None:
 
 
 def test_agent_environment_is_not_configuration(tmp_path: Path) -> None:
-    env = {"FRESHFLEET_APP": "demo-web", "FRESHFLEET_VERSION": "v1"}
+    env = {"FRESHFLEET_APP": "demo-web", "FRESHFLEET_VM_CACHE": "/tmp/x", "FRESHFLEET_X": "1"}
     assert load_config(write(tmp_path, ""), env=env).rollout.bake_seconds == 600
 
 
