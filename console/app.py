@@ -7,10 +7,13 @@ worker at a time, re-armed by a timer when it finishes, so a slow AWS never stac
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -20,13 +23,17 @@ from textual.worker import Worker, WorkerState
 from console.fleet_source import FleetSource, FleetUpdate
 from console.keymap import APP_ACTIONS, MUTATING_ACTIONS, bindings
 from console.messages import FleetUpdated, PollStatus
+from console.rollout_view import RolloutView
+from console.screens.dialogs import Confirm, ReleasePicker, StayOrDetach, plan_table
 from console.screens.fleet import FleetScreen
 from console.screens.help import HelpScreen
 from console.screens.instance import ConsoleOutput, InstanceScreen
+from console.screens.rollout import RolloutScreen
 from console.widgets.backend_bar import ProductionBanner
 from rollout.config import Config
 
 POLL_GROUP = "fleet-poll"
+ROLLOUT_GROUP = "rollout"
 
 
 @dataclass
@@ -38,6 +45,7 @@ class Connection:
     account: str = ""
     console_output: ConsoleOutput | None = None
     close: Callable[[], Awaitable[None]] | None = None
+    gateway: Any = None  # the engine's Gateway; None for a recorded fleet (nothing to change)
 
 
 Connect = Callable[[], Awaitable[Connection]]
@@ -88,6 +96,7 @@ class FreshfleetApp(App[int]):
         self._quitting = False
         # Held directly: workers may finish while Textual is tearing the screens down.
         self._fleet = FleetScreen()
+        self.rollout: Any = None  # the Rollout this console runs, while it runs
         if self.config.theme:
             self.theme = self.config.theme
 
@@ -173,6 +182,24 @@ class FreshfleetApp(App[int]):
             )
 
     async def action_quit(self) -> None:
+        rollout = self.rollout
+        if rollout is not None:
+            self.push_screen(StayOrDetach(rollout.app, rollout.rollout_id), self._quit_answer)
+            return
+        await self.shutdown()
+        self.exit(0)
+
+    async def _quit_answer(self, answer: str | None) -> None:
+        rollout = self.rollout
+        if answer != "detach":
+            return
+        if rollout is not None:
+            # Detached, the rollout stops where it stands and waits for `resume`.
+            rollout.detach()
+            for worker in self.workers.cancel_group(self, ROLLOUT_GROUP):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(worker.wait(), 15)
+        self.rollout = None
         await self.shutdown()
         self.exit(0)
 
@@ -208,6 +235,168 @@ class FreshfleetApp(App[int]):
         )
         output = self.connection.console_output if self.connection else None
         self.push_screen(InstanceScreen(inst, group, now=self.clock(), console_output=output))
+
+    # --- rollouts (issue: deploy, canary, rollback, abort by keys) ----------------------
+
+    def _engine(self) -> Any:
+        gateway = self.connection.gateway if self.connection else None
+        if gateway is None:
+            self.notify("this fleet is a recording: there is nothing to change", severity="warning")
+        return gateway
+
+    def start_deploy(self, app_name: str, strategy: str) -> None:
+        """`d`/`c`: pick a release, show the plan, confirm, run and watch the rollout."""
+        if not app_name or self._engine() is None:
+            return
+        if self.rollout is not None:
+            self.notify(f"a rollout of {self.rollout.app} is already running", severity="warning")
+            return
+        self.run_worker(
+            self._deploy(app_name, strategy),
+            group=ROLLOUT_GROUP,
+            description=f"deploy {app_name}",
+            exit_on_error=False,
+        )
+
+    async def _deploy(
+        self, app_name: str, strategy: str, version: str | None = None, verb: str = "Deploy"
+    ) -> None:
+        from rollout.ledger.releases import list_releases
+        from rollout.lock import DeployLock, LockHeld
+        from rollout.rollouts import Rollout, make_plan
+
+        gw: Any = self.connection.gateway if self.connection else None
+        config = self.config
+        if version is None:
+            releases = await list_releases(gw, config.tables, app_name)
+            if not releases:
+                self.notify(
+                    f"{app_name} has no releases: `freshfleet release add`", severity="error"
+                )
+                return
+            snap = self.last_update.snapshot if self.last_update else None
+            found = snap.app(app_name) if snap else None
+            serving = found.serving_release if found else ""
+            what = "Canary" if strategy == "canary" else verb
+            version = await self.push_screen_wait(ReleasePicker(app_name, releases, serving, what))
+            if version is None:
+                return
+        lock = DeployLock(
+            gw,
+            config.tables.locks,
+            app_name,
+            config.rollout,
+            message=f"{verb.lower()} {version} from the console",
+            audit_table=config.tables.rollouts,
+        )
+        try:
+            async with lock:
+                plan = await make_plan(gw, config, app_name, version, strategy=strategy)
+                rows = [(c.what, c.before, c.after) for c in plan.diff()]
+                confirmed = await self.push_screen_wait(
+                    Confirm(
+                        f"{verb} {app_name} {version} ({strategy})?",
+                        plan_table(rows),
+                        yes=verb,
+                        type_to_confirm=app_name if self.production else "",
+                    )
+                )
+                if not confirmed:
+                    self.notify(f"{verb.lower()} of {app_name} {version} cancelled")
+                    return
+                rollout = Rollout(gw, config, plan, lock)
+                self.rollout = rollout
+                view = RolloutView(app_name, plan.rollout_id)
+                output = self.connection.console_output if self.connection else None
+                self.push_screen(RolloutScreen(view, rollout.events, console_output=output))
+                result = await rollout.run()
+                reason = f": {result.reason}" if result.reason else ""
+                self.notify(
+                    f"{app_name} {version}: {result.state}{reason}",
+                    severity="information" if result.ok else "error",
+                    timeout=15,
+                )
+        except LockHeld as held:
+            # Someone else is deploying: say who, since when and why; change nothing.
+            self.notify(str(held), title="refused: lock held", severity="error", timeout=20)
+        finally:
+            self.rollout = None
+
+    def start_rollback(self, app_name: str) -> None:
+        """`r`: flip a running rollout back, else redeploy the previous release."""
+        if not app_name or self._engine() is None:
+            return
+        self.run_worker(
+            self._rollback(app_name),
+            group="rollback",
+            description=f"roll back {app_name}",
+            exit_on_error=False,
+        )
+
+    async def _rollback(self, app_name: str) -> None:
+        from rollout.lock import lock_owner
+        from rollout.rollouts import RolloutInputError, previous_release, request_abort
+
+        gw: Any = self.connection.gateway if self.connection else None
+        config = self.config
+        confirmed = await self.push_screen_wait(
+            Confirm(
+                f"Roll back {app_name}?",
+                "During a bake: traffic flips back to the retained group (seconds).\n"
+                "Otherwise: the previous successful release is deployed on a fresh group "
+                "(a plan to confirm follows).",
+                yes="Roll back",
+                type_to_confirm=app_name if self.production else "",
+            )
+        )
+        if not confirmed:
+            return
+        try:
+            asked = await request_abort(gw, config, app_name, by=lock_owner(), action="rollback")
+        except RolloutInputError:
+            version = await previous_release(gw, config, app_name)
+            await self._deploy(app_name, "blue-green", version=version, verb="Roll back")
+            return
+        self.notify(f"rollback of {asked.rollout_id} requested")
+
+    def start_abort(self, app_name: str) -> None:
+        """`a`: ask the app's running rollout to stop (before the shift nothing changed)."""
+        if not app_name or self._engine() is None:
+            return
+        self.run_worker(
+            self._abort(app_name),
+            group="abort",
+            description=f"abort {app_name}",
+            exit_on_error=False,
+        )
+
+    async def _abort(self, app_name: str) -> None:
+        from rollout.lock import lock_owner
+        from rollout.rollouts import request_abort
+
+        gw: Any = self.connection.gateway if self.connection else None
+        config = self.config
+        confirmed = await self.push_screen_wait(
+            Confirm(
+                f"Abort {app_name}'s rollout?",
+                "Before the shift the new group is deleted and the old fleet never changed; "
+                "after it, traffic flips back.",
+                yes="Abort",
+                type_to_confirm=app_name if self.production else "",
+            )
+        )
+        if confirmed:
+            asked = await request_abort(gw, config, app_name, by=lock_owner())
+            self.notify(f"abort of {asked.rollout_id} requested")
+
+    def action_deploy(self) -> None:
+        self.start_deploy(self.fleet_screen.selected_app(), "blue-green")
+
+    def action_rollback(self) -> None:
+        self.start_rollback(self.rollout.app if self.rollout else self.fleet_screen.selected_app())
+
+    def action_abort(self) -> None:
+        self.start_abort(self.rollout.app if self.rollout else self.fleet_screen.selected_app())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Read-only removes every mutating action: from keys, footer, help and palette."""

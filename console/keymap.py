@@ -54,12 +54,31 @@ FLEET_ACTIONS: tuple[ConsoleAction, ...] = (
     ConsoleAction("open", "enter", "open", "Open", "Details and console output of the instance"),
     ConsoleAction("sort", "s", "sort", "Sort", "Sort instances by the next column"),
     ConsoleAction("sort_reverse", "S", "sort_reverse", "Reverse", "Reverse the sort", show=False),
+    ConsoleAction("logs", "l", "logs", "Logs", "Console output of the selected instance"),
+    ConsoleAction(
+        "deploy", "d", "deploy", "Deploy", "Pick a release, read the plan, confirm", mutating=True
+    ),
+    ConsoleAction(
+        "canary",
+        "c",
+        "canary",
+        "Canary",
+        "Deploy to one instance and a traffic share first",
+        mutating=True,
+    ),
+    ConsoleAction(
+        "rollback",
+        "r",
+        "rollback",
+        "Rollback",
+        "Flip back during a bake, else redeploy the previous release",
+        mutating=True,
+    ),
+    ConsoleAction("abort", "a", "abort", "Abort", "Stop the app's running rollout", mutating=True),
 )
 
 # Actions that change AWS: hidden everywhere when the console is read-only.
-MUTATING_ACTIONS = frozenset(
-    a.action for a in (*APP_ACTIONS, *FLEET_ACTIONS) if a.mutating
-) | frozenset({"deploy", "canary", "rollback", "abort"})
+MUTATING_ACTIONS = frozenset(a.action for a in (*APP_ACTIONS, *FLEET_ACTIONS) if a.mutating)
 
 
 def bindings(actions: tuple[ConsoleAction, ...]) -> list[BindingType]:

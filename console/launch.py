@@ -97,6 +97,7 @@ async def connect_live(backend: Backend, config: Config) -> Connection:
         source=ObserverSource(observer, on_close=gateway.close),
         account=account,
         console_output=console_output,
+        gateway=gateway,
     )
 
 

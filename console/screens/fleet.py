@@ -126,6 +126,29 @@ class FleetScreen(Screen[None]):
     def action_open(self) -> None:
         self.table.open_cursor()
 
+    def action_logs(self) -> None:
+        self.table.open_cursor()
+
+    def selected_app(self) -> str:
+        """The app of the row under the cursor (or the only app)."""
+        key = self.table.cursor_key
+        if key is not None:
+            return self.table.rows[key].app
+        snap = self.table.snapshot
+        return snap.apps[0].name if snap is not None and snap.apps else ""
+
+    def action_deploy(self) -> None:
+        self.fleet_app.start_deploy(self.selected_app(), "blue-green")
+
+    def action_canary(self) -> None:
+        self.fleet_app.start_deploy(self.selected_app(), "canary")
+
+    def action_rollback(self) -> None:
+        self.fleet_app.start_rollback(self.selected_app())
+
+    def action_abort(self) -> None:
+        self.fleet_app.start_abort(self.selected_app())
+
     def action_sort(self) -> None:
         self.table.cycle_sort()
         self._show_count()

@@ -7,13 +7,19 @@ it to the screen worth seeing. `scripts/screenshots.py` renders the same scenes 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from console_helpers import recorded_app
+from textual.screen import Screen
 
 from console.app import FreshfleetApp
-from console.fleet_source import RecordedSource, demo_snapshot, with_health
+from console.fleet_source import FROZEN_NOW, RecordedSource, demo_snapshot, with_health
+from console.rollout_view import RolloutView
+from console.screens.dialogs import Confirm, plan_table
+from console.screens.rollout import RolloutScreen
+from rollout import events as ev
 from rollout.config import Config
 from rollout.model import HealthState, TargetHealth
 
@@ -27,6 +33,7 @@ class Scene:
     app: Callable[[], FreshfleetApp]
     keys: tuple[str, ...] = ()
     size: tuple[int, int] = SIZE
+    push: Callable[[FreshfleetApp], Screen[object]] | None = None
 
 
 def _rollout_fleet() -> FreshfleetApp:
@@ -64,6 +71,109 @@ def _failing_polls() -> FreshfleetApp:
     return recorded_app(source)
 
 
+RID = "20261127-115800-c3d4"
+OLD, NEW = "demo-web-20261126-091500-a1b2", f"demo-web-{RID}"
+
+
+def _at(seconds: float) -> object:
+    return FROZEN_NOW - timedelta(seconds=60) + timedelta(seconds=seconds)
+
+
+def failed_rollout_events() -> list[ev.RolloutEvent]:
+    """v3 never turns healthy: the gate fails, the new group is deleted (old fleet untouched)."""
+    base = {"app": "demo-web", "rollout_id": RID}
+    out: list[ev.RolloutEvent] = [
+        ev.StepStarted(**base, at=_at(0), step="plan", detail="v1 -> v3"),
+        ev.StepFinished(**base, at=_at(1), step="plan", status="ok"),
+        ev.StepStarted(**base, at=_at(1), step="launch", detail=f"{NEW}: min 3 / max 3"),
+        ev.StepFinished(**base, at=_at(4), step="launch", status="ok"),
+        ev.StepStarted(**base, at=_at(4), step="gate", detail="3 instances healthy"),
+    ]
+    for n, iid in enumerate(("i-0a1b2c3d4e5f60718", "i-1b2c3d4e5f6071829", "i-2c3d4e5f607182930")):
+        out.append(
+            ev.InstanceUpdate(
+                **base,
+                at=_at(10 + n),
+                instance_id=iid,
+                group=NEW,
+                state="running",
+                health="unhealthy",
+                health_reason="Target.ResponseCodeMismatch",
+                phase="health",
+                phase_status="ok",
+                detail="deployed",
+            )
+        )
+    for t, healthy in enumerate((0, 0, 0, 0, 0, 0)):
+        out.append(
+            ev.GateProgress(
+                **base,
+                at=_at(12 + t),
+                group=NEW,
+                healthy=healthy,
+                wanted=3,
+                elapsed_seconds=8.0 + t,
+                eta_seconds=20.0,
+                deadline_seconds=120.0,
+            )
+        )
+    out += [
+        ev.WeightsChanged(**base, at=_at(20), weights={OLD: 100, NEW: 0}, why="plan"),
+        ev.StepFinished(
+            **base, at=_at(50), step="gate", status="failed", detail="0/3 healthy at the deadline"
+        ),
+        ev.RolloutFailed(
+            **base,
+            at=_at(50),
+            step="gate",
+            reason="i-0a1b2c3d4e5f60718 unhealthy: Target.ResponseCodeMismatch",
+        ),
+        ev.StepStarted(**base, at=_at(50), step="cleanup", detail="delete the new server group"),
+        ev.StepFinished(**base, at=_at(55), step="cleanup", status="ok"),
+        ev.RolloutFinished(
+            **base, at=_at(55), state="failed", outcome="v1 still serves; the new group was deleted"
+        ),
+    ]
+    return out
+
+
+async def _replay(events: list[ev.RolloutEvent]) -> AsyncIterator[ev.RolloutEvent]:
+    for event in events:
+        yield event
+
+
+async def _canned_tail(instance_id: str) -> str:
+    return "\n".join(
+        [
+            f"freshfleet-boot 2026-11-27T11:59:0{n}Z {phase} ok"
+            for n, phase in enumerate(("fetch", "verify", "extract", "build", "run"))
+        ]
+        + ["freshfleet-boot 2026-11-27T11:59:06Z health ok deployed"]
+    )
+
+
+def _rollout_screen(app: FreshfleetApp) -> Screen[object]:
+    events = failed_rollout_events()
+    return RolloutScreen(
+        RolloutView("demo-web", RID),
+        lambda: _replay(events),
+        clock=lambda: FROZEN_NOW,
+        console_output=_canned_tail,
+    )
+
+
+def _plan_dialog(app: FreshfleetApp) -> Screen[object]:
+    rows = [
+        ("release", "v1", "v2"),
+        ("launch template", "freshfleet-demo-web v1", "freshfleet-demo-web v2"),
+        ("user data sha256", "3f2a9c1d0b7e", "8e4d2b6a1c9f"),
+        ("capacity", "min 3 / max 3 / desired 3", "min 3 / max 3 / desired 3"),
+        ("server group", OLD, NEW),
+        ("strategy", "", "blue-green"),
+    ]
+    return Confirm("Deploy demo-web v2 (blue-green)?", plan_table(rows), yes="Deploy")
+
+
 SCENES: tuple[Scene, ...] = (
     Scene("fleet", "the fleet during a rollout: v2 launching beside v1", _rollout_fleet),
     Scene("help", "? lists every key with its id", _rollout_fleet, ("question_mark",)),
@@ -82,12 +192,21 @@ SCENES: tuple[Scene, ...] = (
     Scene("fail-open", "every target unhealthy: flagged", _unhealthy_fleet),
     Scene("production", "a production account: red banner, read-only", _production),
     Scene("poll-error", "failing polls turn the freshness into a warning", _failing_polls),
+    Scene("deploy-plan", "d: the plan's diff, Cancel focused", _rollout_fleet, push=_plan_dialog),
+    Scene(
+        "rollout-failed",
+        "a failed rollout: reason, steps, instances, log tail",
+        _rollout_fleet,
+        push=_rollout_screen,
+        size=(150, 40),
+    ),
 )
 
 
 async def settle(app: FreshfleetApp, pilot: object, scene: Scene) -> None:
     """Wait for the first poll (and, for poll-error, the failure), then press the keys."""
     from console_helpers import wait_for
+    from textual.widgets import Log
 
     table = app.fleet_screen.table
     await wait_for(pilot, lambda: table.snapshot is not None, what="the first poll")
@@ -95,9 +214,14 @@ async def settle(app: FreshfleetApp, pilot: object, scene: Scene) -> None:
         await wait_for(pilot, lambda: app.fleet_screen.bar.error, what="the poll error")
     for key in scene.keys:
         await pilot.press(key)  # type: ignore[attr-defined]
+    if scene.push is not None:
+        pushed = scene.push(app)
+        await app.push_screen(pushed)
+        if isinstance(pushed, RolloutScreen):
+            await wait_for(pilot, lambda: pushed.view.finished is not None, what="the replay")
+            await wait_for(pilot, lambda: len(pushed.query_one(Log).lines) > 2, what="the log tail")
+            pushed.redraw()
     if scene.name == "instance":
-        from textual.widgets import Log
-
         await wait_for(
             pilot, lambda: len(app.screen.query_one(Log).lines) > 2, what="console output"
         )

@@ -1,0 +1,131 @@
+"""A rollout's state as the rollout screen shows it, folded from the engine's events.
+
+Pure (no Textual): `RolloutView.apply(event)` for every `RolloutEvent`, then the screen
+reads steps with timings, per-instance progress, weights, ETA, bake countdown, the failure
+and the healthy-target history of each server group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rollout.events import (
+    BakeProgress,
+    GateProgress,
+    InstanceUpdate,
+    Notice,
+    RolloutEvent,
+    RolloutFailed,
+    RolloutFinished,
+    StepFinished,
+    StepStarted,
+    WeightsChanged,
+)
+
+
+@dataclass
+class StepLine:
+    name: str
+    detail: str
+    started: datetime
+    finished: datetime | None = None
+    status: str = "running"
+
+    def seconds(self, now: datetime) -> float:
+        return ((self.finished or now) - self.started).total_seconds()
+
+
+@dataclass
+class InstanceProgress:
+    instance_id: str
+    group: str
+    state: str = ""
+    health: str = ""
+    health_reason: str = ""
+    phase: str = ""
+    phase_status: str = ""
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.phase_status == "fail" or self.health == "unhealthy"
+
+
+@dataclass
+class RolloutView:
+    """Everything the rollout screen shows, updated one event at a time."""
+
+    app: str
+    rollout_id: str
+    steps: list[StepLine] = field(default_factory=list)
+    instances: dict[str, InstanceProgress] = field(default_factory=dict)
+    weights: dict[str, int] = field(default_factory=dict)
+    gate: GateProgress | None = None
+    bake: BakeProgress | None = None
+    notices: list[str] = field(default_factory=list)
+    failure: RolloutFailed | None = None
+    finished: RolloutFinished | None = None
+    healthy_history: dict[str, list[int]] = field(default_factory=dict)
+
+    def apply(self, event: RolloutEvent) -> None:
+        if isinstance(event, StepStarted):
+            self.steps.append(StepLine(event.step, event.detail, event.at))
+        elif isinstance(event, StepFinished):
+            for step in reversed(self.steps):
+                if step.name == event.step and step.finished is None:
+                    step.finished, step.status = event.at, event.status
+                    if event.detail:
+                        step.detail = event.detail
+                    break
+        elif isinstance(event, InstanceUpdate):
+            self.instances[event.instance_id] = InstanceProgress(
+                event.instance_id,
+                event.group,
+                event.state,
+                event.health,
+                event.health_reason,
+                event.phase,
+                event.phase_status,
+                event.detail,
+            )
+        elif isinstance(event, GateProgress):
+            self.gate = event
+            self._record(event.group, event.healthy)
+        elif isinstance(event, BakeProgress):
+            self.bake = event
+            self._record(event.group, event.healthy)
+        elif isinstance(event, WeightsChanged):
+            self.weights = dict(event.weights)
+            for group in event.weights:
+                self.healthy_history.setdefault(group, [])
+        elif isinstance(event, Notice):
+            self.notices.append(f"{event.level}: {event.message}")
+        elif isinstance(event, RolloutFailed):
+            self.failure = event
+        elif isinstance(event, RolloutFinished):
+            self.finished = event
+
+    def _record(self, group: str, healthy: int) -> None:
+        # Keep the other groups' lines moving too, so the moment traffic moved lines up.
+        history = self.healthy_history.setdefault(group, [])
+        history.append(healthy)
+        del history[:-120]
+
+    @property
+    def running(self) -> bool:
+        return self.finished is None
+
+    def failing_instance(self) -> str:
+        """The instance whose log tail explains the failure, or ""."""
+        failed = [i for i in self.instances.values() if i.failed]
+        return failed[0].instance_id if failed else ""
+
+    def eta_text(self) -> str:
+        if self.bake is not None and self.running and self.steps and self.steps[-1].name == "bake":
+            return f"bake: {self.bake.remaining_seconds:.0f} s left"
+        if self.gate is not None and self.running:
+            eta = self.gate.eta_seconds
+            left = f", ETA {eta:.0f} s" if eta is not None else ""
+            return f"gate: {self.gate.healthy}/{self.gate.wanted} healthy{left}"
+        return ""

@@ -1,0 +1,188 @@
+"""The live rollout: steps with timings, instances as progress, weights, ETA, the failure."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Log, Sparkline, Static
+
+from console.rollout_view import RolloutView
+from rollout.events import RolloutEvent
+
+_STATUS_STYLE = {
+    "ok": "green",
+    "running": "yellow",
+    "failed": "bold red",
+    "aborted": "red",
+    "skipped": "dim",
+}
+
+
+class RolloutScreen(Screen[None]):
+    """Follows one rollout's event stream; `escape` goes back to the fleet (it keeps going)."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Fleet", id="rollout.back"),
+        Binding("a", "app.abort", "Abort", id="rollout.abort", tooltip="Abort this rollout"),
+        Binding(
+            "r", "app.rollback", "Rollback", id="rollout.rollback", tooltip="Flip traffic back"
+        ),
+    ]
+
+    DEFAULT_CSS = """
+    RolloutScreen #rollout-title { height: 1; text-style: bold; background: $panel; padding: 0 1; }
+    RolloutScreen #status { height: auto; padding: 0 1; }
+    RolloutScreen #steps, RolloutScreen #instances { height: auto; padding: 0 1; }
+    RolloutScreen #health { height: auto; padding: 0 1; }
+    RolloutScreen .spark-row { height: 2; }
+    RolloutScreen .spark-label { width: 48; }
+    RolloutScreen Sparkline { width: 1fr; height: 2; }
+    RolloutScreen #failure { height: auto; color: $error; text-style: bold; padding: 0 1; }
+    RolloutScreen #tail { height: 1fr; min-height: 5; border-top: solid $panel; }
+    """
+
+    def __init__(
+        self,
+        view: RolloutView,
+        events: Callable[[], AsyncIterator[RolloutEvent]],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        console_output: Callable[[str], Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.view = view
+        self.events = events
+        self.clock = clock
+        self.console_output = console_output
+        self._tail_of = ""
+        self._sparks: dict[str, Sparkline] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"rollout {self.view.rollout_id} of {self.view.app}", id="rollout-title")
+        yield Static("", id="status")
+        yield Static("", id="steps")
+        yield Static("", id="instances")
+        yield Vertical(id="health")
+        yield Static("", id="failure")
+        yield Log(id="tail", highlight=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.run_worker(
+            self._follow(),
+            group="rollout-events",
+            description="follow the rollout",
+            exit_on_error=False,
+        )
+        self.set_interval(1.0, self.redraw)
+        self.redraw()
+
+    async def _follow(self) -> None:
+        async for event in self.events():
+            self.view.apply(event)
+            self.redraw()
+
+    def redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        view = self.view
+        now = self.clock()
+        self.query_one("#status", Static).update(self._status())
+        self.query_one("#steps", Static).update(self._steps(now))
+        self.query_one("#instances", Static).update(self._instances())
+        self._sparklines()
+        failure = view.failure
+        self.query_one("#failure", Static).update(
+            f"✗ {failure.step} failed: {failure.reason}" if failure else ""
+        )
+        bad = view.failing_instance()
+        if bad and bad != self._tail_of and self.console_output is not None:
+            self._tail_of = bad
+            self.run_worker(
+                self._tail(bad),
+                group="rollout-tail",
+                description=f"console output of {bad}",
+                exit_on_error=False,
+            )
+
+    def _status(self) -> Text:
+        view = self.view
+        text = Text()
+        if view.finished is not None:
+            style = "bold green" if view.finished.state == "succeeded" else "bold red"
+            text.append(f"{view.finished.state}", style=style)
+            if view.finished.outcome:
+                text.append(f" — {view.finished.outcome}")
+        else:
+            text.append("running", style="bold yellow")
+            eta = view.eta_text()
+            if eta:
+                text.append(f"  {eta}")
+        if view.weights:
+            weights = "  ".join(f"{g} {w} %" for g, w in view.weights.items())
+            text.append(f"\nweights: {weights}", style="dim")
+        for notice in view.notices[-2:]:
+            text.append(f"\n{notice}", style="dim")
+        return text
+
+    def _steps(self, now: datetime) -> Table:
+        table = Table(box=None, show_header=True, header_style="bold", expand=True)
+        table.add_column("step", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("time", justify="right", no_wrap=True)
+        table.add_column("detail")
+        for step in self.view.steps:
+            table.add_row(
+                step.name,
+                Text(step.status, style=_STATUS_STYLE.get(step.status, "")),
+                f"{step.seconds(now):.1f} s",
+                step.detail,
+            )
+        return table
+
+    def _instances(self) -> Table:
+        table = Table(box=None, show_header=True, header_style="bold", expand=True)
+        for column in ("instance", "EC2", "health", "boot phase", "detail"):
+            table.add_column(column, no_wrap=column != "detail")
+        for inst in self.view.instances.values():
+            phase = f"{inst.phase} {inst.phase_status}".strip()
+            health = f"{inst.health} {inst.health_reason}".strip() or "not registered"
+            style = "red" if inst.failed else ("green" if inst.health == "healthy" else "")
+            table.add_row(
+                inst.instance_id, inst.state, Text(health, style=style), phase, inst.detail
+            )
+        return table
+
+    def _sparklines(self) -> None:
+        box = self.query_one("#health", Vertical)
+        for group, history in self.view.healthy_history.items():
+            if not history:
+                continue  # no count seen yet for this group
+            spark = self._sparks.get(group)
+            if spark is not None:
+                spark.data = list(history)
+                continue
+            spark = self._sparks[group] = Sparkline(list(history))
+            box.mount(
+                Horizontal(
+                    Static(f"healthy targets {group}", classes="spark-label"),
+                    spark,
+                    classes="spark-row",
+                )
+            )
+
+    async def _tail(self, instance_id: str) -> None:
+        assert self.console_output is not None
+        text: str = await self.console_output(instance_id)
+        log = self.query_one("#tail", Log)
+        log.clear()
+        log.write_line(f"console output of {instance_id} (last lines):")
+        log.write_lines(text.splitlines()[-40:])

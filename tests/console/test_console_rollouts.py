@@ -1,0 +1,145 @@
+"""Deploying, watching and refusing by keys, against localaws (simulated)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from console_helpers import recorded_app, screen_text, wait_for
+from textual.widgets import OptionList
+
+from console.app import FreshfleetApp
+from console.fleet_source import demo_snapshot
+from console.launch import connect_live
+from console.screens.dialogs import Confirm, ReleasePicker
+from console.screens.rollout import RolloutScreen
+from localaws.process import LocalAws
+from rollout.backend import Backend
+from rollout.config import DEMO_ROLLOUT, Config
+from rollout.gateway import Gateway
+from rollout.lock import DeployLock
+
+QUICK = Config(rollout=replace(DEMO_ROLLOUT, bake_seconds=1.0, poll_seconds=0.5))
+
+
+def backend_of(localaws: LocalAws) -> Backend:
+    return Backend(endpoint_url=localaws.url, region=localaws.region, local=True)
+
+
+def console_on(localaws: LocalAws) -> FreshfleetApp:
+    backend = backend_of(localaws)
+    return FreshfleetApp(
+        lambda: connect_live(backend, QUICK),
+        config=QUICK,
+        poll_seconds=0.25,
+        backend_label=backend.label,
+    )
+
+
+async def demo_ready(app: FreshfleetApp, pilot) -> None:
+    table = app.fleet_screen.table
+    await wait_for(
+        pilot,
+        lambda: table.visible_text().count(" healthy ") >= 3,
+        within=60,
+        what="demo-web healthy",
+    )
+
+
+async def pick_release(app: FreshfleetApp, pilot, version: str) -> None:
+    await wait_for(pilot, lambda: isinstance(app.screen, ReleasePicker), what="the picker")
+    options = app.screen.query_one(OptionList)
+    index = next(
+        n for n in range(options.option_count) if options.get_option_at_index(n).id == version
+    )
+    for _ in range(index):
+        await pilot.press("down")
+    await pilot.press("enter")
+
+
+async def test_deploy_v2_by_keys_and_watch_it_complete(fresh_localaws):
+    app = console_on(fresh_localaws)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await demo_ready(app, pilot)
+        await pilot.press("d")
+        await pick_release(app, pilot, "v2")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), within=30, what="the plan")
+        await wait_for(pilot, lambda: "capacity" in screen_text(app), what="the plan drawn")
+        plan = screen_text(app)
+        assert "release" in plan and "v1" in plan and "v2" in plan and "capacity" in plan
+        assert app.screen.query_one("#no").has_focus  # enter would cancel
+        await pilot.press("tab", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), what="the rollout")
+        screen = app.screen
+        await wait_for(
+            pilot, lambda: screen.view.finished is not None, within=120, what="the rollout's end"
+        )
+        assert screen.view.finished.state == "succeeded"
+        steps = [s.name for s in screen.view.steps]
+        assert [s for s in steps if s in ("launch", "gate", "shift", "bake", "retire")] == [
+            "launch",
+            "gate",
+            "shift",
+            "bake",
+            "retire",
+        ]
+        assert "succeeded" in screen_text(app)
+        await pilot.press("escape")
+        table = app.fleet_screen.table
+        await wait_for(
+            pilot,
+            lambda: "demo-web  serving v2" in table.visible_text(),
+            within=30,
+            what="v2 serving",
+        )
+
+
+async def test_deploy_is_refused_while_someone_else_holds_the_lock(fresh_localaws):
+    app = console_on(fresh_localaws)
+    async with Gateway(backend_of(fresh_localaws)) as gw:
+        other = DeployLock(
+            gw,
+            QUICK.tables.locks,
+            "demo-web",
+            QUICK.rollout,
+            message="hotfix by alice",
+            owner="alice@laptop:4242",
+        )
+        async with other, app.run_test(size=(160, 45)) as pilot:
+            await demo_ready(app, pilot)
+            await pilot.press("d")
+            await pick_release(app, pilot, "v2")
+
+            def refused() -> bool:
+                return any("alice@laptop:4242" in str(n.message) for n in app._notifications)
+
+            await wait_for(pilot, refused, within=30, what="the refusal")
+            note = next(n for n in app._notifications if "alice" in str(n.message))
+            assert "hotfix by alice" in str(note.message)
+            assert app.rollout is None
+
+
+async def test_read_only_shows_no_mutating_action_anywhere():
+    app = recorded_app([demo_snapshot()], read_only=True)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.fleet_screen.table.snapshot is not None)
+        await pilot.pause()
+        footer = screen_text(app)
+        assert "Filter" in footer and "Sort" in footer
+        for word in ("Deploy", "Canary", "Rollback", "Abort"):
+            assert word not in footer
+        palette = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Filter" in palette
+        assert not {"Deploy", "Canary", "Rollback", "Abort"} & set(palette)
+        await pilot.press("d")
+        assert app.screen is app.fleet_screen  # the key does nothing
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: "Palette" in screen_text(app), what="the help")
+        assert "Deploy" not in screen_text(app)
+
+
+async def test_deploy_keys_are_offered_when_not_read_only():
+    app = recorded_app([demo_snapshot()])
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.fleet_screen.table.snapshot is not None)
+        palette = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Deploy", "Canary", "Rollback", "Abort", "Filter", "Help"} <= set(palette)
