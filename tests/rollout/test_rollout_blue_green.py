@@ -75,9 +75,7 @@ def test_rollback_during_the_bake_puts_v1_back_in_one_listener_change(fleet, unt
         )
         assert fleet.serving() == {"v2": 100}
 
-        started = time.monotonic()
         back = fleet.cli("rollback", "demo-web", "-y")
-        took = time.monotonic() - started
     finally:
         out, err = deploy.communicate(timeout=60)
 
@@ -92,5 +90,4 @@ def test_rollback_during_the_bake_puts_v1_back_in_one_listener_change(fleet, unt
     v1, v2 = rollout["old_group"]["name"], rollout["new_group"]
     assert flips[0] == {v2: 100, v1: 0}  # the cutover
     assert flips[1] == {v1: 100, v2: 0}  # the flip back: one change
-    assert took < 30
     assert fleet.leftovers() == []
