@@ -47,7 +47,9 @@ async def measure(
             snapshot, _ = await observer.tick()
             first_s = time.monotonic() - first
         note(f"first tick: {len(snapshot.instances)} instances in {first_s:.1f} s")
-        await _settle(observer, within=60.0)
+        # A big fleet on a busy machine may never be quite still: measure anyway, and say so.
+        if not await _settle(observer, within=60.0 + size / 20):
+            note("the fleet kept changing; the ticks below are not all steady")
 
         calls: list[int] = []
         ours: list[float] = []
@@ -88,15 +90,18 @@ async def _profile_tick(observer: FleetObserver) -> None:
     note("profile of one steady tick:\n" + profiler.output_text(show_all=False))
 
 
-async def _settle(observer: FleetObserver, within: float) -> None:
-    """Tick until two ticks in a row change nothing (the fleet is steady)."""
+async def _settle(observer: FleetObserver, within: float) -> bool:
+    """Tick until two ticks in a row change nothing (True), or `within` s pass (False)."""
     deadline = time.monotonic() + within
     quiet = 0
     while quiet < 2:
         _, diff = await observer.tick()
         quiet = quiet + 1 if diff.empty else 0
+        if not diff.empty:
+            note(f"settling: {len(diff.changed)} changed, {len(diff.added)} added")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the fleet did not settle within {within:.0f} s")
+            return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,11 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # name -> (module, full-size arguments, --quick arguments)
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
-    "observer": (
-        "benchmarks.observer_bench",
-        ["--sizes", "1000", "5000", "--ticks", "5"],
-        ["--sizes", "100", "--groups", "5", "--ticks", "2"],
-    ),
     "console": (
         "benchmarks.console_bench",
         ["--rows", "5000", "--changes", "500", "--presses", "300"],
@@ -39,6 +34,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         ["--runs", "bluegreen:4", "rolling:2"],
     ),
     "tail": ("benchmarks.tail_bench", ["--seconds", "30"], ["--seconds", "4"]),
+    "observer": (
+        "benchmarks.observer_bench",
+        ["--sizes", "1000", "5000", "--ticks", "3"],
+        ["--sizes", "100", "--groups", "5", "--ticks", "2"],
+    ),
 }
 
 
