@@ -103,6 +103,7 @@ def load_config(
     *,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    demo: bool = False,
 ) -> Config:
     """Load the configuration with flags > environment > file > defaults.
 
@@ -129,7 +130,7 @@ def load_config(
     flat = _flatten(data, source)
     flat.update(_from_env(os.environ if env is None else env))
     flat.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return _build(flat, source)
+    return _build(flat, source, DEMO_ROLLOUT if demo else RolloutSettings())
 
 
 def _flatten(data: Mapping[str, Any], source: str, prefix: str = "") -> dict[str, Any]:
@@ -164,7 +165,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
 _TOP_LEVEL_ENV = frozenset({"production_accounts", "theme"})
 
 
-def _build(flat: Mapping[str, Any], source: str) -> Config:
+def _build(flat: Mapping[str, Any], source: str, rollout_base: RolloutSettings) -> Config:
     sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     tables: dict[str, str] = {}
     prefix: str | None = None
@@ -202,7 +203,7 @@ def _build(flat: Mapping[str, Any], source: str) -> Config:
     base = Tables.with_prefix(prefix) if prefix is not None else Tables()
     return Config(
         tables=dataclasses.replace(base, **tables),
-        rollout=RolloutSettings(**sections["rollout"]),
+        rollout=dataclasses.replace(rollout_base, **sections["rollout"]),
         localaws=LocalAwsTimers(**sections["localaws"]),
         source=source,
         **top,

@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from rollout.backend import Backend, NoBackendError, require_backend
+from rollout.backend import Backend, NoBackendError, discover_backend, require_backend
 from rollout.config import Config, ConfigError, load_config
 from rollout.gateway import AwsError
 
@@ -66,11 +66,24 @@ def backend_of(args: argparse.Namespace) -> Backend:
     )
 
 
-def config_of(args: argparse.Namespace, **overrides: Any) -> Config:
+def config_of(args: argparse.Namespace, *, local: bool | None = None, **overrides: Any) -> Config:
+    """The configuration for this command; on the local sandbox, the demo's short timers.
+
+    `local=None` asks backend discovery (without failing) whether the flags or a running
+    localaws point at the sandbox.
+    """
     from pathlib import Path
 
+    if local is None:
+        found = discover_backend(
+            endpoint_url=getattr(args, "endpoint_url", None),
+            profile=getattr(args, "profile", None),
+            region=getattr(args, "region", None),
+            aws=bool(getattr(args, "aws", False)),
+        )
+        local = found is not None and found.local
     path = getattr(args, "config", None)
-    return load_config(Path(path) if path else None, overrides=overrides)
+    return load_config(Path(path) if path else None, overrides=overrides, demo=local)
 
 
 def print_json(value: Any) -> None:

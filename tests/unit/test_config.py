@@ -108,3 +108,11 @@ def test_user_file_is_used_when_no_local_file(
     (home / "freshfleet" / "config.toml").write_text("[rollout]\nbake_seconds = 42\n")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
     assert load_config(env={}).rollout.bake_seconds == 42
+
+
+def test_demo_defaults_are_short_but_still_overridable(tmp_path: Path) -> None:
+    path = write(tmp_path, "[rollout]\ngate_deadline_seconds = 50\n")
+    config = load_config(path, env={}, demo=True)
+    assert config.rollout.bake_seconds == 30  # the demo's bake
+    assert config.rollout.gate_deadline_seconds == 50  # the file still wins
+    assert load_config(path, env={}).rollout.bake_seconds == 600
