@@ -10,13 +10,14 @@ from textual.widgets import OptionList
 from console.app import FreshfleetApp
 from console.fleet_source import demo_snapshot
 from console.launch import connect_live
-from console.screens.dialogs import Confirm, ReleasePicker
+from console.screens.dialogs import Confirm, ReleasePicker, StayOrDetach
 from console.screens.rollout import RolloutScreen
 from localaws.process import LocalAws
 from rollout.backend import Backend
 from rollout.config import DEMO_ROLLOUT, Config
 from rollout.gateway import Gateway
 from rollout.lock import DeployLock
+from rollout.rollouts import find_unfinished
 
 QUICK = Config(rollout=replace(DEMO_ROLLOUT, bake_seconds=1.0, poll_seconds=0.5))
 
@@ -143,3 +144,103 @@ async def test_deploy_keys_are_offered_when_not_read_only():
         await wait_for(pilot, lambda: app.fleet_screen.table.snapshot is not None)
         palette = [c.title for c in app.get_system_commands(app.screen)]
         assert {"Deploy", "Canary", "Rollback", "Abort", "Filter", "Help"} <= set(palette)
+
+
+async def deploy_by_keys(app: FreshfleetApp, pilot, version: str) -> RolloutScreen:
+    """d, pick the release, read the plan, move to the Deploy button and press it."""
+    await pilot.press("d")
+    await pick_release(app, pilot, version)
+    await wait_for(pilot, lambda: isinstance(app.screen, Confirm), within=30, what="the plan")
+    await pilot.press("tab", "enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), what="the rollout")
+    screen = app.screen
+    assert isinstance(screen, RolloutScreen)
+    return screen
+
+
+def console_with(localaws: LocalAws, config: Config) -> FreshfleetApp:
+    backend = backend_of(localaws)
+    return FreshfleetApp(
+        lambda: connect_live(backend, config),
+        config=config,
+        poll_seconds=0.25,
+        backend_label=backend.label,
+    )
+
+
+async def test_deploy_v3_fails_its_gate_shows_why_and_v1_keeps_serving(fresh_localaws):
+    quick_gate = replace(QUICK, rollout=replace(QUICK.rollout, gate_deadline_seconds=6.0))
+    app = console_with(fresh_localaws, quick_gate)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await demo_ready(app, pilot)
+        screen = await deploy_by_keys(app, pilot, "v3")
+        await wait_for(
+            pilot, lambda: screen.view.finished is not None, within=90, what="the rollout's end"
+        )
+        assert screen.view.finished.state == "failed"
+        assert screen.view.failure is not None and screen.view.failure.step == "gate"
+        shown = screen_text(app)
+        assert "gate failed" in shown and "failed" in shown
+        await pilot.press("escape")
+        table = app.fleet_screen.table
+        await wait_for(
+            pilot,
+            lambda: (
+                "demo-web  serving v1" in table.visible_text() and "v3" not in table.visible_text()
+            ),
+            within=30,
+            what="v1 alone, v3's group deleted",
+        )
+
+
+async def test_rollback_during_the_bake_flips_traffic_back(fresh_localaws):
+    long_bake = replace(QUICK, rollout=replace(QUICK.rollout, bake_seconds=60.0))
+    app = console_with(fresh_localaws, long_bake)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await demo_ready(app, pilot)
+        screen = await deploy_by_keys(app, pilot, "v2")
+        await wait_for(
+            pilot,
+            lambda: any(s.name == "bake" for s in screen.view.steps),
+            within=90,
+            what="the bake",
+        )
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("tab", "enter")
+        await wait_for(
+            pilot, lambda: screen.view.finished is not None, within=60, what="the rollback"
+        )
+        assert screen.view.finished.state == "rolled_back"
+        await wait_for(
+            pilot,
+            lambda: "demo-web  serving v1" in app.fleet_screen.table.visible_text(),
+            within=30,
+            what="v1 serving again",
+        )
+
+
+async def test_quitting_mid_rollout_asks_and_detaching_leaves_it_for_resume(fresh_localaws):
+    long_bake = replace(QUICK, rollout=replace(QUICK.rollout, bake_seconds=60.0))
+    app = console_with(fresh_localaws, long_bake)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await demo_ready(app, pilot)
+        screen = await deploy_by_keys(app, pilot, "v2")
+        await wait_for(
+            pilot,
+            lambda: any(s.name == "bake" for s in screen.view.steps),
+            within=90,
+            what="the bake",
+        )
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, StayOrDetach), what="the question")
+        assert app.screen.query_one("#stay").has_focus
+        await pilot.press("enter")  # stay: nothing changes
+        assert app.rollout is not None
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, StayOrDetach), what="the question")
+        await pilot.press("tab", "enter")
+        await wait_for(pilot, lambda: app.return_code is not None, within=30, what="the exit")
+    async with Gateway(backend_of(fresh_localaws)) as gw:
+        item = await find_unfinished(gw, QUICK, "demo-web")
+    assert item is not None and item["state"] == "detached"
