@@ -4,6 +4,8 @@ The app runs under Textual's `run_test()` over a recorded fleet (so moto's speed
 count) of `--rows` instances in 20 apps, `--changes` of them flipping health every 2 s.
 A frame is the moment the app hands the screen's update to its driver (`App._display`),
 after every changed line was rendered, so each figure ends when a person would see it.
+The `_cpu_` figures are the main thread's CPU time over the same spans: what the figure
+would be on an idle machine, where the wall-clock ones include waiting for a busy CPU.
 Run alone in its process, so its RSS is the console's own.
 
     python -m benchmarks.console_bench --rows 5000 --changes 500
@@ -38,7 +40,8 @@ async def measure(rows: int, changes: int, presses: int) -> None:
 
     app = FreshfleetApp(connect, poll_seconds=POLL_SECONDS)
     frames: list[tuple[float, tuple[Any, ...]]] = []  # (time, view signature) per frame
-    applies: list[float] = []  # when each poll's update started to be applied
+    frame_cpu: list[float] = []  # the main thread's CPU time at each frame
+    applies: list[tuple[float, float]] = []  # (time, CPU) when each poll's update came
 
     def view() -> tuple[Any, ...]:
         t = app.fleet_screen.table
@@ -50,6 +53,7 @@ async def measure(rows: int, changes: int, presses: int) -> None:
         original_display(screen, renderable)
         if renderable is not None and app.screen is not None:
             frames.append((time.perf_counter(), view() if _has_table(app) else ()))
+            frame_cpu.append(time.thread_time())
 
     app._display = display  # type: ignore[method-assign]
 
@@ -67,25 +71,30 @@ async def measure(rows: int, changes: int, presses: int) -> None:
         original_apply = table.apply
 
         def apply(update: Any) -> None:
-            applies.append(time.perf_counter())
+            applies.append((time.perf_counter(), time.thread_time()))
             original_apply(update)
 
         table.apply = apply  # type: ignore[method-assign]
 
         latencies: list[float] = []
+        latencies_cpu: list[float] = []  # the main thread's CPU in the same spans
         for n in range(presses):
             key = KEYS[n % len(KEYS)]
             before = view()
-            pressed = time.perf_counter()
+            pressed, pressed_cpu = time.perf_counter(), time.thread_time()
             await pilot.press(key)
-            shown = await _frame_after(frames, pressed, lambda v, b=before: v[:4] != b[:4])
-            latencies.append(shown - pressed)
+            n = await _frame_after(frames, pressed, lambda v, b=before: v[:4] != b[:4])
+            if n is not None:
+                latencies.append(frames[n][0] - pressed)
+                latencies_cpu.append(frame_cpu[n] - pressed_cpu)
             await asyncio.sleep(0.03)
         repaints = []
-        for started in applies:
-            shown = next((t for t, v in frames if t >= started), None)
-            if shown is not None:
-                repaints.append(shown - started)
+        repaints_cpu = []
+        for started, started_cpu in applies:
+            n = next((k for k, (t, _) in enumerate(frames) if t >= started), None)
+            if n is not None:
+                repaints.append(frames[n][0] - started)
+                repaints_cpu.append(frame_cpu[n] - started_cpu)
         rss = rss_mb()
         await pilot.press("q")
 
@@ -94,7 +103,9 @@ async def measure(rows: int, changes: int, presses: int) -> None:
     figure(f"first_frame_cpu_ms_{rows}", 1000 * first_frame_cpu, "ms")
     figure(f"key_latency_p99_{rows}", 1000 * percentile(latencies, 99), "ms")
     figure(f"key_latency_p50_{rows}", 1000 * percentile(latencies, 50), "ms")
+    figure(f"key_latency_cpu_p99_{rows}", 1000 * percentile(latencies_cpu, 99), "ms")
     figure(f"repaint_ms_{rows}", 1000 * max(repaints, default=float("nan")), "ms")
+    figure(f"repaint_cpu_ms_{rows}", 1000 * max(repaints_cpu, default=float("nan")), "ms")
     figure(f"rss_mb_{rows}", rss, "MB")
 
 
@@ -107,8 +118,8 @@ def _has_table(app: Any) -> bool:
 
 async def _frame_after(
     frames: list[tuple[float, tuple[Any, ...]]], since: float, changed: Any, within: float = 30.0
-) -> float:
-    """The time of the first frame after `since` whose view satisfies `changed`."""
+) -> int | None:
+    """The index of the first frame after `since` whose view satisfies `changed`."""
     deadline = time.perf_counter() + within
     seen = 0
     while True:
@@ -116,9 +127,9 @@ async def _frame_after(
             at, v = frames[seen]
             seen += 1
             if at >= since and v and changed(v):
-                return at
+                return seen - 1
         if time.perf_counter() > deadline:
-            return float("nan")
+            return None
         await asyncio.sleep(0.001)
 
 

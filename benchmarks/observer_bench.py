@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import math
 import tempfile
 import time
@@ -29,7 +30,13 @@ GROUPS = 20
 
 
 async def measure(
-    url: str, pid: int, size: int, ticks: int, groups: int = GROUPS, profile: bool = False
+    url: str,
+    pid: int,
+    size: int,
+    ticks: int,
+    groups: int = GROUPS,
+    profile: bool = False,
+    stall_report: bool = False,
 ) -> None:
     tables = Tables()
     async with Gateway(Backend(endpoint_url=url, region="us-east-1", local=True)) as gw:
@@ -40,6 +47,12 @@ async def measure(
         note(f"all {size} targets healthy after {took:.1f} s more")
 
         observer = FleetObserver(gw, tables)
+        if stall_report:
+            # asyncio names every callback that holds the loop over 50 ms (on stderr).
+            logging.basicConfig(level=logging.WARNING)
+            loop = asyncio.get_running_loop()
+            loop.set_debug(True)
+            loop.slow_callback_duration = 0.05
         stalls = StallMeter()
         stalls.start()
         with stalls.measuring():
@@ -110,13 +123,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ticks", type=int, default=5)
     parser.add_argument("--groups", type=int, default=GROUPS, help="server groups (apps)")
     parser.add_argument("--profile", action="store_true", help="profile one steady tick")
+    parser.add_argument(
+        "--stall-report", action="store_true", help="log each callback that blocks the loop"
+    )
     args = parser.parse_args(argv)
     for size in args.sizes:
         with (
             tempfile.TemporaryDirectory(prefix="bench-observer-") as tmp,
             start_test_localaws(Path(tmp), seed=False, ready_timeout=120) as la,
         ):
-            asyncio.run(measure(la.url, la.pid, size, args.ticks, args.groups, args.profile))
+            asyncio.run(
+                measure(
+                    la.url,
+                    la.pid,
+                    size,
+                    args.ticks,
+                    args.groups,
+                    args.profile,
+                    args.stall_report,
+                )
+            )
     return 0
 
 
