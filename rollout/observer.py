@@ -13,23 +13,29 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from rollout.config import Tables
 from rollout.discovery import TrafficPoint, discover_traffic, read_weights
 from rollout.fleet_diff import diff_snapshots
+from rollout.fleet_records import (
+    InstanceRecord,
+    app_of,
+    group_of,
+    group_role,
+    instance_of,
+    latest_per_app,
+    lock_of,
+    parse_instances,
+)
 from rollout.gateway import AwsError, CredentialsError, Gateway, in_thread
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.history import RolloutRecord, active_rollouts
 from rollout.ledger.instances import InstanceBoot, latest_phases
-from rollout.ledger.timestamps import parse_time
 from rollout.model import (
     TAG_APP,
-    TAG_RELEASE,
-    TAG_ROLLOUT,
-    App,
     FleetDiff,
     FleetSnapshot,
     GroupRole,
@@ -41,7 +47,6 @@ from rollout.model import (
     TargetHealth,
 )
 
-_ASG_NAME_TAG = "aws:autoscaling:groupName"
 _FILTER_VALUES = 200  # EC2 accepts at most 200 values per filter
 _GONE_CODES = {"ListenerNotFound", "RuleNotFound", "LoadBalancerNotFound"}
 _MISSING_TABLE = "ResourceNotFoundException"
@@ -66,21 +71,6 @@ class CallCounter:
     def since(self, mark: Counter[str]) -> Counter[str]:
         """The calls made after `mark` was taken."""
         return self.counts - mark
-
-
-@dataclass(frozen=True, slots=True)
-class _Described:
-    """What `describe_instances` said about an instance, kept until its state changes."""
-
-    state: InstanceState
-    app: str
-    release: str
-    rollout_id: str
-    group: str
-    az: str
-    instance_type: str
-    launched_at: datetime | None
-    private_ip: str
 
 
 class FleetObserver:
@@ -111,7 +101,7 @@ class FleetObserver:
         self._ticks = 0
         self._traffic: dict[str, TrafficPoint] = {}
         self._unplaced: frozenset[str] | None = None  # apps without a traffic point
-        self._described: dict[str, _Described] = {}
+        self._described: dict[str, InstanceRecord] = {}
         self._boots: dict[str, InstanceBoot] = {}
         self._boot_settled: set[str] = set()  # healthy and checked: no more boot lookups
         self._backend_label = ""
@@ -119,7 +109,7 @@ class FleetObserver:
         self._verdicts: dict[tuple[HealthState, str, str], TargetHealth] = {}
         self._instances: dict[
             str,
-            tuple[tuple[_Described, TargetHealth | None, InstanceBoot | None], str, Instance],
+            tuple[tuple[InstanceRecord, TargetHealth | None, InstanceBoot | None], str, Instance],
         ] = {}
 
     async def run(self) -> AsyncIterator[tuple[FleetSnapshot, FleetDiff]]:
@@ -167,7 +157,7 @@ class FleetObserver:
             sweep("ec2", "describe_instance_status", "InstanceStatuses", IncludeAllInstances=True),
             self._label(),
         )
-        groups = [_group_of(a) for a in asgs]
+        groups = [group_of(a) for a in asgs]
         unplaced = frozenset(g.app for g in groups) - set(self._traffic)
         if unplaced != self._unplaced:  # a new app (or one lost its listener): look again
             await self._discover()
@@ -182,12 +172,12 @@ class FleetObserver:
             self._describe(membership, states),
         )
 
-        running = _latest_per_app(rollouts)
+        running = latest_per_app(rollouts)
         groups = [
             replace(
                 g,
                 weight=weights.get(g.app, {}).get(g.target_group_arn, 0),
-                role=_role(g, weights.get(g.app, {}), running.get(g.app), groups),
+                role=group_role(g, weights.get(g.app, {}), running.get(g.app), groups),
             )
             for g in groups
         ]
@@ -207,7 +197,7 @@ class FleetObserver:
         for gone in set(self._instances) - set(instances):
             del self._instances[gone]
         apps = tuple(
-            _app(name, self._traffic.get(name), groups, locks.get(name), running.get(name))
+            app_of(name, self._traffic.get(name), groups, locks.get(name), running.get(name))
             for name in apps_named
         )
         return FleetSnapshot(
@@ -297,7 +287,9 @@ class FleetObserver:
             )
         )
         reservations = [r for page in pages for r in page]
-        described = await in_thread(_parse, reservations) if big else _parse(reservations)
+        described = (
+            await in_thread(parse_instances, reservations) if big else parse_instances(reservations)
+        )
         for i in todo:
             if i in described:
                 # The status call is the fresher view: keep its state, so a lagging
@@ -336,7 +328,7 @@ class FleetObserver:
     def _instance(
         self,
         instance_id: str,
-        described: _Described,
+        described: InstanceRecord,
         group: ServerGroup | None,
         health: Mapping[str, TargetHealth],
     ) -> Instance:
@@ -357,12 +349,12 @@ class FleetObserver:
                 and old_name == name
             ):
                 return instance
-        instance = _instance(instance_id, described, group, inputs[1], inputs[2])
+        instance = instance_of(instance_id, described, group, inputs[1], inputs[2])
         self._instances[instance_id] = (inputs, name, instance)
         return instance
 
     async def _read_boots(
-        self, alive: Mapping[str, _Described], health: Mapping[str, TargetHealth]
+        self, alive: Mapping[str, InstanceRecord], health: Mapping[str, TargetHealth]
     ) -> None:
         """Boot phases of instances whose boot can still change; healthy ones settle."""
         todo = [
@@ -404,157 +396,3 @@ class FleetObserver:
             if note not in warnings:
                 warnings.append(note)
             return default
-
-
-def lock_of(values: Mapping[str, Any]) -> LockInfo | None:
-    """A LockInfo from a locks-table item; None when its times are unreadable."""
-    acquired = parse_time(values.get("acquired_at"))
-    expires = parse_time(values.get("expires_at"))
-    if acquired is None or expires is None:
-        return None
-    return LockInfo(
-        app=str(values["app"]),
-        owner=str(values.get("owner", "")),
-        acquired_at=acquired,
-        expires_at=expires,
-        message=str(values.get("message", "")),
-        caller_arn=str(values.get("caller_arn", "")),
-    )
-
-
-def _tags(items: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    return {t["Key"]: str(t.get("Value", "")) for t in items}
-
-
-def _group_of(asg: Mapping[str, Any]) -> ServerGroup:
-    tags = _tags(asg.get("Tags", []))
-    lt = asg.get("LaunchTemplate") or (
-        (asg.get("MixedInstancesPolicy") or {})
-        .get("LaunchTemplate", {})
-        .get("LaunchTemplateSpecification", {})
-    )
-    tgs = asg.get("TargetGroupARNs") or []
-    created = asg.get("CreatedTime")
-    return ServerGroup(
-        name=asg["AutoScalingGroupName"],
-        app=tags.get(TAG_APP, ""),
-        release=tags.get(TAG_RELEASE, ""),
-        rollout_id=tags.get(TAG_ROLLOUT, ""),
-        target_group_arn=tgs[0] if tgs else "",
-        launch_template_id=str(lt.get("LaunchTemplateId", "")),
-        launch_template_version=str(lt.get("Version", "")),
-        min_size=int(asg.get("MinSize", 0)),
-        max_size=int(asg.get("MaxSize", 0)),
-        desired=int(asg.get("DesiredCapacity", 0)),
-        health_check_type=str(asg.get("HealthCheckType", "EC2")),
-        grace_period=int(asg.get("HealthCheckGracePeriod", 0)),
-        instance_ids=tuple(sorted(i["InstanceId"] for i in asg.get("Instances", []))),
-        created_at=created if isinstance(created, datetime) else parse_time(created),
-        role=GroupRole.RETIRING if "Delete" in str(asg.get("Status", "")) else GroupRole.IDLE,
-    )
-
-
-def _latest_per_app(rollouts: Iterable[RolloutRecord]) -> dict[str, RolloutRecord]:
-    latest: dict[str, RolloutRecord] = {}
-    for r in rollouts:
-        if r.app not in latest or r.rollout_id > latest[r.app].rollout_id:
-            latest[r.app] = r
-    return latest
-
-
-def _role(
-    group: ServerGroup,
-    weights: Mapping[str, int],
-    rollout: RolloutRecord | None,
-    all_groups: Iterable[ServerGroup],
-) -> GroupRole:
-    """serving if weighted; retiring if being deleted; launching/retained per the rollout."""
-    if weights.get(group.target_group_arn, 0) > 0:
-        return GroupRole.SERVING
-    if group.role is GroupRole.RETIRING:
-        return GroupRole.RETIRING
-    if rollout is None:
-        return GroupRole.IDLE
-    if group.rollout_id == rollout.rollout_id:
-        # Out of traffic after a rollback, or being cleaned up: on its way out.
-        undoing = rollout.step("rollback") or rollout.step("cleanup")
-        return GroupRole.RETIRING if undoing else GroupRole.LAUNCHING
-    retire = rollout.step("retire")
-    if retire is not None and group.release == rollout.from_release:
-        return GroupRole.RETIRING
-    new_serving = any(
-        g.rollout_id == rollout.rollout_id and weights.get(g.target_group_arn, 0) > 0
-        for g in all_groups
-        if g.app == group.app
-    )
-    if new_serving and group.release == rollout.from_release:
-        return GroupRole.RETAINED
-    return GroupRole.IDLE
-
-
-def _parse(reservations: Iterable[Mapping[str, Any]]) -> dict[str, _Described]:
-    """describe_instances reservations -> what we keep per instance (pure; thread-safe)."""
-    out: dict[str, _Described] = {}
-    for res in reservations:
-        for inst in res.get("Instances", []):
-            tags = _tags(inst.get("Tags", []))
-            launched = inst.get("LaunchTime")
-            out[inst["InstanceId"]] = _Described(
-                state=InstanceState(inst["State"]["Name"]),
-                app=tags.get(TAG_APP, ""),
-                release=tags.get(TAG_RELEASE, ""),
-                rollout_id=tags.get(TAG_ROLLOUT, ""),
-                group=tags.get(_ASG_NAME_TAG, ""),
-                az=str((inst.get("Placement") or {}).get("AvailabilityZone", "")),
-                instance_type=str(inst.get("InstanceType", "")),
-                launched_at=launched if isinstance(launched, datetime) else parse_time(launched),
-                private_ip=str(inst.get("PrivateIpAddress", "")),
-            )
-    return out
-
-
-def _instance(
-    instance_id: str,
-    d: _Described,
-    group: ServerGroup | None,
-    health: TargetHealth | None,
-    boot: InstanceBoot | None,
-) -> Instance:
-    return Instance(
-        instance_id=instance_id,
-        state=d.state,
-        app=d.app or (group.app if group else ""),
-        release=d.release or (group.release if group else ""),
-        rollout_id=d.rollout_id or (group.rollout_id if group else ""),
-        group=group.name if group else d.group,
-        az=d.az,
-        instance_type=d.instance_type,
-        launched_at=d.launched_at,
-        private_ip=d.private_ip,
-        health=health,
-        boot=boot.boot if boot else None,
-    )
-
-
-def _app(
-    name: str,
-    point: TrafficPoint | None,
-    groups: Iterable[ServerGroup],
-    lock: LockInfo | None,
-    rollout: RolloutRecord | None,
-) -> App:
-    mine = sorted(
-        (g for g in groups if g.app == name),
-        key=lambda g: (g.rollout_id, g.name),
-    )
-    return App(
-        name=name,
-        listener_arn=point.listener_arn if point else "",
-        rule_arn=point.rule_arn if point else "",
-        load_balancer_arn=point.load_balancer_arn if point else "",
-        load_balancer_url=point.url if point else "",
-        launch_template_id=next((g.launch_template_id for g in mine if g.launch_template_id), ""),
-        groups=tuple(mine),
-        lock=lock,
-        active_rollout_id=rollout.rollout_id if rollout else "",
-    )

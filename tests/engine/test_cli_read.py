@@ -45,7 +45,7 @@ def test_status_json_shows_demo_web_serving_v1_on_three_healthy_instances(
         (app,) = status["apps"]
         return status if app["healthy"] == 3 else None
 
-    status = eventually(demo_healthy, within=20, what="demo-web with 3 healthy instances")
+    status = eventually(demo_healthy, within=60, what="demo-web with 3 healthy instances")
     assert status["backend"] == "LOCAL SANDBOX"
     (app,) = status["apps"]
     assert app["name"] == "demo-web"
