@@ -23,7 +23,7 @@ from localaws.process import LocalAws
 from localaws.testing import start_test_localaws
 from rollout.backend import Backend
 from rollout.config import Config, LocalAwsTimers, RolloutSettings
-from rollout.events import StepFinished, StepStarted
+from rollout.events import GateProgress, StepFinished, StepStarted
 from rollout.gateway import Gateway
 from rollout.lock import DeployLock
 from rollout.rollouts import Rollout, make_plan
@@ -80,10 +80,15 @@ async def deploy(la: LocalAws, strategy: str, capacity: int) -> tuple[float, flo
             )
             rollout = Rollout(gw, config, plan, lock)
             timeline: list[str] = []  # where the time went, for the person reading
+            polls: list[str] = []
             in_traffic = [float("nan")]  # when the last shift ended: the new group serves
 
             async def follow() -> None:
                 async for event in rollout.events():
+                    if isinstance(event, GateProgress):
+                        # The gate's polls: when the first and the last instance turned healthy.
+                        at = time.monotonic() - started
+                        polls.append(f"{event.healthy}/{event.wanted}@{at:.1f}")
                     if isinstance(event, StepStarted | StepFinished):
                         at = time.monotonic() - started
                         what = "start" if isinstance(event, StepStarted) else "end"
@@ -100,6 +105,7 @@ async def deploy(la: LocalAws, strategy: str, capacity: int) -> tuple[float, flo
     if not result.ok:
         raise RuntimeError(f"{strategy} deploy of {capacity} failed: {result.reason}")
     note(f"{strategy} × {capacity}: {took:.1f} s; " + ", ".join(timeline))
+    note("gate polls (healthy/wanted@s): " + " ".join(polls))
     return took, in_traffic[0]
 
 
