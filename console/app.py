@@ -27,6 +27,7 @@ from console.rollout_view import RolloutView
 from console.screens.dialogs import Confirm, ReleasePicker, StayOrDetach, plan_table
 from console.screens.fleet import FleetScreen
 from console.screens.help import HelpScreen
+from console.screens.history import HistoryScreen
 from console.screens.instance import ConsoleOutput, InstanceScreen
 from console.screens.rollout import RolloutScreen
 from console.widgets.backend_bar import ProductionBanner
@@ -388,6 +389,28 @@ class FreshfleetApp(App[int]):
         if confirmed:
             asked = await request_abort(gw, config, app_name, by=lock_owner())
             self.notify(f"abort of {asked.rollout_id} requested")
+
+    def start_history(self, app_name: str) -> None:
+        """`h`: the app's rollouts from the ledger and its boot durations."""
+        if not app_name or self._engine() is None:
+            return
+        self.run_worker(
+            self._history(app_name),
+            group="history",
+            description=f"history of {app_name}",
+            exit_on_error=False,
+        )
+
+    async def _history(self, app_name: str) -> None:
+        from rollout.ledger.history import app_history, boot_durations
+        from rollout.ledger.instances import app_boots
+
+        gw: Any = self.connection.gateway if self.connection else None
+        records, boots = await asyncio.gather(
+            app_history(gw, self.config.tables, app_name),
+            app_boots(gw, self.config.tables, app_name),
+        )
+        await self.push_screen(HistoryScreen(app_name, records, boot_durations(records, boots)))
 
     def action_deploy(self) -> None:
         self.start_deploy(self.fleet_screen.selected_app(), "blue-green")

@@ -55,6 +55,7 @@ FLEET_ACTIONS: tuple[ConsoleAction, ...] = (
     ConsoleAction("sort", "s", "sort", "Sort", "Sort instances by the next column"),
     ConsoleAction("sort_reverse", "S", "sort_reverse", "Reverse", "Reverse the sort", show=False),
     ConsoleAction("logs", "l", "logs", "Logs", "Console output of the selected instance"),
+    ConsoleAction("history", "h", "history", "History", "Who deployed what, when, and boot times"),
     ConsoleAction(
         "deploy", "d", "deploy", "Deploy", "Pick a release, read the plan, confirm", mutating=True
     ),

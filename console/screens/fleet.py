@@ -137,6 +137,9 @@ class FleetScreen(Screen[None]):
         snap = self.table.snapshot
         return snap.apps[0].name if snap is not None and snap.apps else ""
 
+    def action_history(self) -> None:
+        self.fleet_app.start_history(self.selected_app())
+
     def action_deploy(self) -> None:
         self.fleet_app.start_deploy(self.selected_app(), "blue-green")
 

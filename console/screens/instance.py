@@ -84,7 +84,10 @@ class InstanceScreen(Screen[None]):
             t.add_row(k, v)
         return t
 
+    FOLLOW_SECONDS = 2.0
+
     def on_mount(self) -> None:
+        self._shown = ""
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -92,18 +95,29 @@ class InstanceScreen(Screen[None]):
         if self.console_output is None:
             log.write_line("(console output is not available from this source)")
             return
-        log.write_line("fetching console output…")
+        if not self._shown:
+            log.write_line("fetching console output…")
         self.run_worker(
             self._fetch(),
             group="console-output",
             description=f"console output of {self.instance.instance_id}",
             exit_on_error=False,
-            exclusive=True,
         )
 
     async def _fetch(self) -> None:
+        """Show the output, appending only what is new; then follow it (one fetch at a time,
+        the next armed when this one ends)."""
         assert self.console_output is not None
         text = await self.console_output(self.instance.instance_id)
         log = self.query_one(Log)
-        log.clear()
-        log.write_lines(text.splitlines() or ["(no console output yet)"])
+        if self._shown and text.startswith(self._shown):
+            new = text[len(self._shown) :]
+            if new:
+                log.write(new)
+        else:
+            log.clear()
+            log.write_lines(text.splitlines() or ["(no console output yet)"])
+        self._shown = text
+        # A failed fetch is shown once (by the app) and not retried until `R`.
+        if self.is_mounted:
+            self.set_timer(self.FOLLOW_SECONDS, self.action_reload)

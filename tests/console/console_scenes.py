@@ -174,6 +174,37 @@ def _plan_dialog(app: FreshfleetApp) -> Screen[object]:
     return Confirm("Deploy demo-web v2 (blue-green)?", plan_table(rows), yes="Deploy")
 
 
+def _history(app: FreshfleetApp) -> Screen[object]:
+    from console.screens.history import HistoryScreen
+    from rollout.ledger.history import BootDurations, RolloutRecord
+
+    def record(rid: str, frm: str, to: str, state: str, took: float, why: str) -> RolloutRecord:
+        start = FROZEN_NOW - timedelta(hours=int(rid[-1]))
+        return RolloutRecord(
+            app="demo-web",
+            rollout_id=f"20261127-0{rid[-1]}0000-{rid}",
+            from_release=frm,
+            to_release=to,
+            strategy="blue-green",
+            state=state,
+            owner="alice@laptop:4242",
+            started_at=start,
+            finished_at=start + timedelta(seconds=took),
+            outcome=why,
+        )
+
+    records = [
+        record("aaa1", "", "v1", "succeeded", 95, "v1 serves; the old group is retired"),
+        record("bbb2", "v1", "v3", "failed", 140, "gate: 0/3 healthy at the deadline"),
+        record("ccc3", "v1", "v2", "rolled_back", 70, "rollback requested during the bake"),
+        record("ddd4", "v1", "v2", "succeeded", 88, "v2 serves; the old group is retired"),
+    ]
+    durations = BootDurations(
+        {"v1": (41.0, 44.5, 39.2, 52.0, 47.3), "v2": (38.1, 40.0, 42.7, 39.9, 61.0, 40.4)}
+    )
+    return HistoryScreen("demo-web", records, durations)
+
+
 SCENES: tuple[Scene, ...] = (
     Scene("fleet", "the fleet during a rollout: v2 launching beside v1", _rollout_fleet),
     Scene("help", "? lists every key with its id", _rollout_fleet, ("question_mark",)),
@@ -192,6 +223,7 @@ SCENES: tuple[Scene, ...] = (
     Scene("fail-open", "every target unhealthy: flagged", _unhealthy_fleet),
     Scene("production", "a production account: red banner, read-only", _production),
     Scene("poll-error", "failing polls turn the freshness into a warning", _failing_polls),
+    Scene("history", "h: who deployed what, when, and boot times", _rollout_fleet, push=_history),
     Scene("deploy-plan", "d: the plan's diff, Cancel focused", _rollout_fleet, push=_plan_dialog),
     Scene(
         "rollout-failed",

@@ -11,6 +11,7 @@ from console.app import FreshfleetApp
 from console.fleet_source import demo_snapshot
 from console.launch import connect_live
 from console.screens.dialogs import Confirm, ReleasePicker, StayOrDetach
+from console.screens.history import HistoryScreen
 from console.screens.rollout import RolloutScreen
 from localaws.process import LocalAws
 from rollout.backend import Backend
@@ -92,6 +93,11 @@ async def test_deploy_v2_by_keys_and_watch_it_complete(fresh_localaws):
             within=30,
             what="v2 serving",
         )
+        # h: the ledger says who deployed what and how it ended.
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="the history")
+        await wait_for(pilot, lambda: "v1 → v2" in screen_text(app), what="the rollout listed")
+        assert "succeeded" in screen_text(app)
 
 
 async def test_deploy_is_refused_while_someone_else_holds_the_lock(fresh_localaws):
