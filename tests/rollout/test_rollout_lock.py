@@ -52,12 +52,12 @@ async def test_a_second_owner_is_refused_with_who_since_when_and_why(backend):
 async def test_the_heartbeat_keeps_the_lease_and_an_expired_one_can_be_taken(backend):
     app = "lock-lease"
     async with Gateway(backend) as gw:
-        beating = DeployLock(gw, TABLES.locks, app, _settings(2, 0.3), owner="ann@a:1")
-        other = DeployLock(gw, TABLES.locks, app, _settings(2, 0.3), owner="bob@b:2")
+        beating = DeployLock(gw, TABLES.locks, app, _settings(3, 0.3), owner="ann@a:1")
+        other = DeployLock(gw, TABLES.locks, app, _settings(3, 0.3), owner="bob@b:2")
         await beating.acquire()
         try:
             # Past the first lease: still held, the heartbeat renewed it.
-            until = time.monotonic() + 3
+            until = time.monotonic() + 4
             while time.monotonic() < until:
                 with pytest.raises(LockHeld):
                     await other.acquire()
@@ -66,7 +66,7 @@ async def test_the_heartbeat_keeps_the_lease_and_an_expired_one_can_be_taken(bac
             # A crash: the heartbeat stops, the lock item stays behind.
             assert beating._beat is not None
             beating._beat.cancel()
-        await _eventually_acquire(other, within=5)
+        await _eventually_acquire(other, within=8)
         await beating.release()  # the old owner cannot drop the new owner's lock
         held = await read_lock(gw, TABLES.locks, app)
         assert held is not None and held.owner == "bob@b:2"
