@@ -254,9 +254,7 @@ def test_the_suite_wide_check_fails_a_run_whose_code_makes_an_unlisted_call(
             timeout=120,
         )
 
-    allowed = run("get_caller_identity")
-    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
-
+    # (A run whose calls are all allowed passes: the whole suite, with the plugin loaded.)
     new_call = run("get_session_token")
     assert new_call.returncode == 1, new_call.stdout + new_call.stderr
     assert "1 passed" in new_call.stdout  # the test itself passed: the policy check failed
