@@ -46,10 +46,8 @@ class ReleasePicker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(f"{self.verb} {self.app_name}: pick a release", classes="title")
-            options = [
-                Option(self._label(r), id=r.version)
-                for r in sorted(self.releases, key=_newest_first)
-            ]
+            newest_first = sorted(self.releases, key=_age, reverse=True)
+            options = [Option(self._label(r), id=r.version) for r in newest_first]
             yield OptionList(*options, id="releases")
 
     def _label(self, r: Release) -> str:
@@ -66,8 +64,8 @@ class ReleasePicker(ModalScreen[str | None]):
         self.dismiss(event.option.id)
 
 
-def _newest_first(r: Release) -> tuple[float, str]:
-    return (-(r.created_at.timestamp() if r.created_at else 0.0), r.version)
+def _age(r: Release) -> tuple[float, str]:
+    return (r.created_at.timestamp() if r.created_at else 0.0, r.version)
 
 
 class Confirm(ModalScreen[bool]):

@@ -17,3 +17,14 @@ def test_freshfleet_opens_on_the_sandbox_shows_the_demo_and_quits_leaving_nothin
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok: no localaws process is left behind" in done.stdout
+
+
+@pytest.mark.slow
+def test_a_whole_session_by_keys_deploy_then_a_failed_deploy_then_rollback():
+    script = SCRIPT.with_name("tmux_console_rollouts.sh")
+    done = subprocess.run(
+        [str(script), "--boot", "simulated"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for step in ("the v2 rollout succeeds", "v3's gate fails and says why", "v1 serves again"):
+        assert f"ok: {step}" in done.stdout

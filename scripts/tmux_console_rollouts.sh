@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# A whole session by keys, in tmux, as a new user would: deploy v2 and watch it succeed,
+# deploy v3 and see its gate fail with the reason while v2 keeps serving, roll back to
+# v1, quit, and leave no localaws behind. Extra arguments go to freshfleet (the tests
+# pass `--boot simulated`). Exits non-zero, with the screen, at the first failed step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FRESHFLEET=${FRESHFLEET:-$PWD/.venv/bin/freshfleet}
+WORK=$(mktemp -d)
+SESSION="ff-rollouts-$$"
+export FRESHFLEET_ENDPOINT_FILE="$WORK/localaws.json" XDG_CONFIG_HOME="$WORK/config"
+LOCALAWS_PID=""
+# The demo's timers, shorter: a 3 s bake and a 15 s gate deadline for v3.
+cat > "$WORK/freshfleet.toml" <<'TOML'
+[rollout]
+bake_seconds = 3
+gate_deadline_seconds = 15
+poll_seconds = 0.5
+TOML
+
+cleanup() {
+  tmux kill-session -t "$SESSION" 2>/dev/null || true
+  if [ -n "$LOCALAWS_PID" ] && kill -0 "$LOCALAWS_PID" 2>/dev/null; then
+    kill "$LOCALAWS_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+screen() { tmux capture-pane -p -t "$SESSION" 2>/dev/null || true; }
+fail() {
+  echo "FAIL: $*" >&2
+  echo "---- screen ----" >&2
+  screen >&2
+  exit 1
+}
+wait_for() {
+  local within=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + within))
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${within}s waiting for $what"
+    sleep 0.2
+  done
+  echo "ok: $what"
+}
+shows() { screen | grep -q -- "$1"; }
+keys() { tmux send-keys -t "$SESSION" "$@"; }
+session_gone() { ! tmux has-session -t "$SESSION" 2>/dev/null; }
+localaws_recorded() {
+  LOCALAWS_PID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' \
+    "$FRESHFLEET_ENDPOINT_FILE" 2>/dev/null) && [ -n "$LOCALAWS_PID" ]
+}
+localaws_gone() { ! kill -0 "$LOCALAWS_PID" 2>/dev/null; }
+
+# confirm: the dialog opens on Cancel; Tab moves to the action button, Enter presses it.
+confirm() { keys Tab; sleep 0.3; keys Enter; }
+
+cd "$WORK"
+tmux new-session -d -s "$SESSION" -x 160 -y 45 \
+  -e "FRESHFLEET_ENDPOINT_FILE=$FRESHFLEET_ENDPOINT_FILE" -e "XDG_CONFIG_HOME=$XDG_CONFIG_HOME" \
+  "$FRESHFLEET $*; echo \$? > $WORK/exit-code"
+wait_for 120 "demo-web serves v1" shows "demo-web  serving v1"
+wait_for 60 "its instances are healthy" shows "healthy 3/3"
+wait_for 10 "the sandbox's pid is known" localaws_recorded
+
+# 1. deploy v2 (releases are listed newest first: v3, v2, v1)
+keys d
+wait_for 30 "d opens the release picker" shows "pick a release"
+keys Down
+sleep 0.3
+keys Enter
+wait_for 30 "the plan of v2 is shown" shows "Deploy demo-web v2"
+confirm
+wait_for 120 "the v2 rollout succeeds" shows "succeeded"
+keys Escape
+wait_for 30 "the fleet shows v2 serving" shows "demo-web  serving v2"
+
+# 2. deploy v3: never healthy, its gate fails with the reason
+keys d
+wait_for 30 "the release picker again" shows "pick a release"
+keys Enter
+wait_for 30 "the plan of v3 is shown" shows "Deploy demo-web v3"
+confirm
+wait_for 120 "v3's gate fails and says why" shows "gate failed"
+keys Escape
+wait_for 30 "v2 still serves" shows "demo-web  serving v2"
+
+# 3. roll back: no rollout runs, so the previous release is deployed afresh
+keys r
+wait_for 30 "r asks first" shows "Roll back demo-web?"
+confirm
+wait_for 30 "the rollback's plan is shown" shows "Roll back demo-web v1"
+confirm
+wait_for 120 "the rollback succeeds" shows "succeeded"
+keys Escape
+wait_for 30 "v1 serves again" shows "demo-web  serving v1"
+
+keys q
+wait_for 30 "q quits" session_gone
+[ "$(cat "$WORK/exit-code")" = 0 ] || fail "freshfleet exited with $(cat "$WORK/exit-code")"
+wait_for 20 "no localaws process is left behind (pid $LOCALAWS_PID)" localaws_gone
+echo "ok: console rollouts session passed"
