@@ -236,3 +236,19 @@ async def test_an_app_behind_a_listener_rule_on_a_shared_alb(ledger: Gateway, mo
     assert app.load_balancer_url == snapshot.app("front").load_balancer_url  # type: ignore[union-attr]
     front = snapshot.app("front")
     assert front is not None and front.serving_release == "v1"
+
+
+async def test_a_listener_deleted_between_ticks_is_noticed_not_fatal(
+    ledger: Gateway, moto: str
+) -> None:
+    seeded = seed_app(moto, "gone", release="v1", rollout_id=RID1, capacity=1)
+    observer = FleetObserver(ledger, Tables())
+    snapshot, _ = await observer.tick()
+    assert snapshot.app("gone").serving_release == "v1"  # type: ignore[union-attr]
+
+    clients(moto)["elbv2"].delete_listener(ListenerArn=seeded.listener_arn)
+    snapshot, diff = await observer.tick()
+
+    app = snapshot.app("gone")
+    assert app is not None and (app.listener_arn, app.serving_release) == ("", "")
+    assert diff.apps_changed == ("gone",)
