@@ -168,11 +168,12 @@ async def _serve(args: argparse.Namespace) -> int:
     try:
         await stack.__aenter__()
         stack.callback(server.server_close)
+        # Said first: a real runtime may take a while to get its base image ready.
+        print(f"localaws boot mode: {choice.mode} ({choice.reason})", flush=True)
         _cloud, releases = await _start_parts(stack, loop, choice.mode, config, args.region, url)
         thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
         thread.start()
         stack.callback(server.shutdown)
-        print(f"localaws boot mode: {choice.mode} ({choice.reason})", flush=True)
         if not args.no_seed:
             await _seed(config, releases, args.region, url, stopping)
         if stopping.is_set():  # interrupted while starting: never say ready
