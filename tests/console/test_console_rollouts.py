@@ -14,6 +14,7 @@ from console.screens.dialogs import Confirm, ReleasePicker, StayOrDetach
 from console.screens.history import HistoryScreen
 from console.screens.rollout import RolloutScreen
 from localaws.process import LocalAws
+from localaws.testing import start_test_localaws
 from rollout.backend import Backend
 from rollout.config import DEMO_ROLLOUT, Config
 from rollout.gateway import Gateway
@@ -48,7 +49,11 @@ async def demo_ready(app: FreshfleetApp, pilot) -> None:
 
 
 async def pick_release(app: FreshfleetApp, pilot, version: str) -> None:
-    await wait_for(pilot, lambda: isinstance(app.screen, ReleasePicker), what="the picker")
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, ReleasePicker) and app.screen.query(OptionList),
+        what="the picker",
+    )
     options = app.screen.query_one(OptionList)
     index = next(
         n for n in range(options.option_count) if options.get_option_at_index(n).id == version
@@ -250,3 +255,55 @@ async def test_quitting_mid_rollout_asks_and_detaching_leaves_it_for_resume(fres
     async with Gateway(backend_of(fresh_localaws)) as gw:
         item = await find_unfinished(gw, QUICK, "demo-web")
     assert item is not None and item["state"] == "detached"
+
+
+async def test_abort_during_the_gate_deletes_the_new_group_and_v1_never_changed(tmp_path):
+    # Slow boots (2 s a phase), so the gate is still waiting when `a` is pressed.
+    slow = {"FRESHFLEET_LOCALAWS__PHASE_SECONDS": "2"}
+    with start_test_localaws(tmp_path / "localaws", env=slow) as localaws:
+        await abort_during_the_gate(localaws)
+
+
+async def abort_during_the_gate(localaws: LocalAws) -> None:
+    app = console_with(localaws, QUICK)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await demo_ready(app, pilot)
+        screen = await deploy_by_keys(app, pilot, "v2")
+        await wait_for(
+            pilot,
+            lambda: any(s.name == "gate" for s in screen.view.steps),
+            within=60,
+            what="the gate",
+        )
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("tab", "enter")
+        await wait_for(pilot, lambda: screen.view.finished is not None, within=60, what="the abort")
+        assert screen.view.finished.state == "aborted"
+        await wait_for(
+            pilot,
+            lambda: "v2" not in app.fleet_screen.table.visible_text(),
+            within=30,
+            what="v2's group gone",
+        )
+        assert "demo-web  serving v1" in app.fleet_screen.table.visible_text()
+
+
+async def test_canary_gives_one_instance_a_share_then_the_whole_fleet(fresh_localaws):
+    quick_canary = replace(QUICK, rollout=replace(QUICK.rollout, canary_watch_seconds=1.0))
+    app = console_with(fresh_localaws, quick_canary)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await demo_ready(app, pilot)
+        await pilot.press("c")
+        await pick_release(app, pilot, "v2")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), within=30, what="the plan")
+        await wait_for(pilot, lambda: "canary" in screen_text(app), what="the canary plan")
+        await pilot.press("tab", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), what="the rollout")
+        screen = app.screen
+        assert isinstance(screen, RolloutScreen)
+        await wait_for(
+            pilot, lambda: screen.view.finished is not None, within=120, what="the rollout's end"
+        )
+        assert screen.view.finished.state == "succeeded"
+        assert any("canary" in s.detail for s in screen.view.steps if s.name == "shift")
