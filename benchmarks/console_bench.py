@@ -83,18 +83,18 @@ async def measure(rows: int, changes: int, presses: int) -> None:
             before = view()
             pressed, pressed_cpu = time.perf_counter(), time.thread_time()
             await pilot.press(key)
-            n = await _frame_after(frames, pressed, lambda v, b=before: v[:4] != b[:4])
-            if n is not None:
-                latencies.append(frames[n][0] - pressed)
-                latencies_cpu.append(frame_cpu[n] - pressed_cpu)
+            shown = await _frame_after(frames, pressed, lambda v, b=before: v[:4] != b[:4])
+            if shown is not None:
+                latencies.append(frames[shown][0] - pressed)
+                latencies_cpu.append(frame_cpu[shown] - pressed_cpu)
             await asyncio.sleep(0.03)
         repaints = []
         repaints_cpu = []
         for started, started_cpu in applies:
-            n = next((k for k, (t, _) in enumerate(frames) if t >= started), None)
-            if n is not None:
-                repaints.append(frames[n][0] - started)
-                repaints_cpu.append(frame_cpu[n] - started_cpu)
+            painted = next((k for k, (t, _) in enumerate(frames) if t >= started), None)
+            if painted is not None:
+                repaints.append(frames[painted][0] - started)
+                repaints_cpu.append(frame_cpu[painted] - started_cpu)
         rss = rss_mb()
         await pilot.press("q")
 
@@ -111,7 +111,7 @@ async def measure(rows: int, changes: int, presses: int) -> None:
 
 def _has_table(app: Any) -> bool:
     try:
-        return app.fleet_screen.is_mounted
+        return bool(app.fleet_screen.is_mounted)
     except Exception:
         return False
 
