@@ -19,9 +19,9 @@ from localaws.testing import boto3_client, start_test_localaws
 
 @pytest.fixture(scope="module")
 def slow_boot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
-    """An unseeded localaws whose instances stay pending for 2 s, so `pending` is seen."""
+    """An unseeded localaws whose instances stay pending for 4 s, so `pending` is seen."""
     directory: Path = tmp_path_factory.mktemp("slow-boot")
-    env = {"FRESHFLEET_LOCALAWS__PENDING_SECONDS": "2", "FRESHFLEET_LOCALAWS__PHASE_SECONDS": "0.2"}
+    env = {"FRESHFLEET_LOCALAWS__PENDING_SECONDS": "4", "FRESHFLEET_LOCALAWS__PHASE_SECONDS": "0.2"}
     with start_test_localaws(directory, seed=False, env=env) as handle:
         yield handle
 
