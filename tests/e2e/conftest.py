@@ -65,6 +65,7 @@ def real_localaws(
             **FAST_TIMERS,
             "FRESHFLEET_LOCALAWS_DIR": str(directory),
             "LOCALAWS_AGENT_HEALTH_TIMEOUT": "15",
+            "LOCALAWS_AGENT_FETCH_ATTEMPTS": "2",  # a missing release fails its fetch quickly
         },
         ready_timeout=240,
     ) as handle:

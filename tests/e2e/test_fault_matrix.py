@@ -9,13 +9,20 @@ real boot agent meets) share one real-mode localaws and run one after another.
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bootscript.releases import build_release_tarball
+from localaws.process import LocalAws
 from tests.e2e.audit import audit
+from tests.e2e.conftest import demo_containers, freshfleet
 from tests.e2e.faults import AwsFault, deploy_in_process
 from tests.e2e.load import Load
 from tests.rollout import test_rollout_control as control
@@ -160,3 +167,155 @@ async def test_aws_500s_on_a_share_of_calls_are_retried_and_the_rollout_complete
     assert errors.injected >= 5, errors
     audit(fleet, load, state="succeeded")
     assert fleet.serving() == {"v2": 100}
+
+
+def test_credentials_that_stop_refreshing_mid_rollout_say_why_and_resume_once_fixed(
+    fleet: Fleet, until: Any, tmp_path: Path
+) -> None:
+    # moto never checks credentials, so the failure is the SDK's own: a credential_process
+    # whose credentials are always near expiry (refreshed before every call) starts failing
+    # once a marker file appears, as an SSO session that ends mid-rollout.
+    marker = tmp_path / "sso-session-ended"
+    script = tmp_path / "credentials.sh"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ -e "{marker}" ]; then\n'
+        '  echo "the SSO session ended: run aws sso login" >&2; exit 1\nfi\n'
+        "exp=$(date -u -d '+5 minutes' +%Y-%m-%dT%H:%M:%SZ)\n"
+        'printf \'{"Version": 1, "AccessKeyId": "AKIDLOCAL", "SecretAccessKey": "s", '
+        '"SessionToken": "t", "Expiration": "%s"}\\n\' "$exp"\n'
+    )
+    script.chmod(0o755)
+    config_file = tmp_path / "aws-config"
+    config_file.write_text(f"[profile flaky]\ncredential_process = {script}\nregion = us-east-1\n")
+    env = {
+        **os.environ,
+        **fleet.env,
+        "AWS_CONFIG_FILE": str(config_file),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        # Not the local sandbox's file: these calls go out as to an AWS account, signed.
+        "FRESHFLEET_ENDPOINT_FILE": str(tmp_path / "no-endpoint.json"),
+        "FRESHFLEET_ROLLOUT__LOCK_LEASE_SECONDS": "3",
+        "FRESHFLEET_ROLLOUT__LOCK_HEARTBEAT_SECONDS": "1",
+    }
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        env.pop(key, None)
+    flags = ["--endpoint-url", fleet.url, "--profile", "flaky", "--region", "us-east-1"]
+
+    def freshfleet(*args: str, **kw: Any) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "console.main", *args, *flags],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    with loaded(fleet) as load:
+        deploy = freshfleet("deploy", "demo-web", "v2", "-y", "--bake", "60")
+        try:
+            until(lambda: _step(fleet) == "bake", within=90, what="the bake")
+            marker.touch()
+        finally:
+            out, err = deploy.communicate(timeout=120)
+        assert deploy.returncode not in (0, None), out + err
+        assert "credential" in (out + err).lower() and "SSO session ended" in out + err, out + err
+        assert fleet.latest()["state"] in ("running", "detached")  # unfinished, not lost
+
+        marker.unlink()  # signed in again
+        deadline = time.monotonic() + 30
+        while True:
+            resume = freshfleet("resume", "demo-web", "-y")
+            rout, rerr = resume.communicate(timeout=180)
+            if resume.returncode != 3:  # 3: the dead owner's lease has not expired yet
+                break
+            assert time.monotonic() < deadline, rout + rerr
+            time.sleep(0.3)
+        assert resume.returncode == 0, rout + rerr
+    audit(fleet, load, state="succeeded")
+    assert fleet.serving() == {"v2": 100}
+
+
+# -- the release is bad (real boot agent, Docker) --------------------------------------------
+
+# fault release -> (phase it fails at, what the console output says)
+RELEASE_FAULTS = {
+    "missing": ("fetch", "404"),
+    "unreachable": ("fetch", "fetch"),
+    "bad-checksum": ("verify", "sha256"),
+    "dotdot": ("extract", "path contains '..'"),
+    "absolute-path": ("extract", "absolute"),
+    "symlink-out": ("extract", "symlink"),
+    "build-fails": ("build", "dependency libfreshfleet-demo is missing"),
+}
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(900)
+def test_bad_releases_fail_at_their_phase_and_roll_back_in_real_mode(
+    real_localaws: LocalAws, real_fleet: Fleet, docker_engine: Any
+) -> None:
+    fleet = real_fleet
+    fleet.wait_serving_healthy(3, within=300)
+    serving = next(iter(fleet.serving()))
+    absolute_escape = Path("/tmp/freshfleet-absolute-escaped.txt")
+    absolute_escape.unlink(missing_ok=True)
+    good_url = fleet.aws("dynamodb").get_item(
+        TableName=fleet.config.tables.releases,
+        Key={"app": {"S": "demo-web"}, "version": {"S": serving}},
+    )["Item"]["url"]["S"]
+    outcomes: dict[str, str] = {}
+    with loaded(fleet, rate=20) as load:
+        for fault, (phase, says) in RELEASE_FAULTS.items():
+            if fault == "missing":
+                url, sha = good_url.replace(f"/{serving}.tar.gz", "/missing.tar.gz"), "0" * 64
+            elif fault == "unreachable":
+                url, sha = "http://127.0.0.1:9/unreachable.tar.gz", "0" * 64
+            else:
+                url = good_url.replace(f"/{serving}.tar.gz", f"/{fault}.tar.gz")
+                sha = build_release_tarball(fault)[1]
+            added = freshfleet(
+                fleet, "release", "add", "demo-web", fault, "--url", url, "--sha256", sha
+            )
+            assert added.returncode == 0, added.stdout + added.stderr
+            started = time.monotonic()
+            failed = freshfleet(fleet, "deploy", "demo-web", fault, "-y")
+            assert failed.returncode == 1, failed.stdout + failed.stderr
+            latest = audit(
+                fleet,
+                None,
+                state="failed",
+                containers=lambda: demo_containers(docker_engine, real_localaws),
+            )
+            consoles = _consoles(fleet, latest["rollout_id"])
+            lines = [line for line in consoles.splitlines() if f" {phase} fail " in line]
+            assert any(says in line for line in lines), f"{fault}: {consoles[-3000:]}"
+            outcomes[fault] = (
+                f"{latest['state']} in {time.monotonic() - started:.0f} s: {latest['reason']}"
+            )
+            assert fleet.serving() == {serving: 100}
+    audit(
+        fleet,
+        load,
+        state="failed",
+        containers=lambda: demo_containers(docker_engine, real_localaws),
+    )
+    # Nothing a bad tarball carried was written outside its release directory.
+    root = Path(real_localaws.endpoint_file or ".").parent
+    assert not list(root.rglob("dotdot-escaped.txt"))
+    assert not absolute_escape.exists()
+    assert not [p for p in root.rglob("host-passwd") if p.is_symlink()]
+    print("\nrelease faults:", *(f"  {k}: {v}" for k, v in outcomes.items()), sep="\n")
+
+
+def _consoles(fleet: Fleet, rollout_id: str) -> str:
+    """The console output of every instance the rollout launched."""
+    ec2 = fleet.aws("ec2")
+    found = ec2.describe_instances(
+        Filters=[{"Name": "tag:freshfleet:rollout", "Values": [rollout_id]}]
+    )
+    return "".join(
+        ec2.get_console_output(InstanceId=i["InstanceId"]).get("Output", "")
+        for r in found["Reservations"]
+        for i in r["Instances"]
+    )
