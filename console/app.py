@@ -24,7 +24,13 @@ from console.fleet_source import FleetSource, FleetUpdate
 from console.keymap import APP_ACTIONS, MUTATING_ACTIONS, bindings
 from console.messages import FleetUpdated, PollStatus
 from console.rollout_view import RolloutView
-from console.screens.dialogs import Confirm, ReleasePicker, StayOrDetach, plan_table
+from console.screens.dialogs import (
+    Confirm,
+    ReleasePicker,
+    ResumeOrRollback,
+    StayOrDetach,
+    plan_table,
+)
 from console.screens.fleet import FleetScreen
 from console.screens.help import HelpScreen
 from console.screens.history import HistoryScreen
@@ -159,8 +165,16 @@ class FreshfleetApp(App[int]):
             if event.state is WorkerState.SUCCESS:
                 update = worker.result
                 assert isinstance(update, FleetUpdate)
+                first = self.last_update is None
                 self.last_update = update
                 self.poll_error = ""
+                if first and self.connection and self.connection.gateway and not self.read_only:
+                    self.run_worker(
+                        self._offer_unfinished(update.snapshot.apps),
+                        group=ROLLOUT_GROUP,
+                        description="look for unfinished rollouts",
+                        exit_on_error=False,
+                    )
                 self.fleet_screen.post_message(FleetUpdated(update))
                 self._arm_next_poll()
             elif event.state is WorkerState.ERROR:
@@ -319,6 +333,63 @@ class FreshfleetApp(App[int]):
                 )
         except LockHeld as held:
             # Someone else is deploying: say who, since when and why; change nothing.
+            self.notify(str(held), title="refused: lock held", severity="error", timeout=20)
+        finally:
+            self.rollout = None
+
+    async def _offer_unfinished(self, apps: Iterable[Any]) -> None:
+        """On start: a rollout left by a detached or dead owner is offered to resume or undo."""
+        from rollout.rollouts import find_unfinished, owner_alive
+
+        gw: Any = self.connection.gateway if self.connection else None
+        for app in apps:
+            item = await find_unfinished(gw, self.config, app.name)
+            if item is None or self.rollout is not None:
+                continue
+            if item.get("state") == "running" and await owner_alive(gw, self.config, item):
+                continue  # someone is running it right now
+            steps = [s.get("name", "") for s in item.get("steps", [])]
+            summary = (
+                f"{item.get('from_release') or '(none)'} → {item.get('to_release')} "
+                f"({item.get('strategy')}), {item.get('state')} by {item.get('owner')} "
+                f"after: {', '.join(steps) or 'no step'}.\n"
+                "Resume finishes it from its last step; Roll back undoes it."
+            )
+            choice = await self.push_screen_wait(
+                ResumeOrRollback(app.name, str(item["rollout_id"]), summary)
+            )
+            if choice in ("resume", "rollback"):
+                await self._take_over(app.name, item, choice)
+                return
+
+    async def _take_over(self, app_name: str, item: dict[str, Any], choice: str) -> None:
+        from rollout.lock import DeployLock, LockHeld
+        from rollout.rollouts import rollout_from_item
+
+        gw: Any = self.connection.gateway if self.connection else None
+        lock = DeployLock(
+            gw,
+            self.config.tables.locks,
+            app_name,
+            self.config.rollout,
+            message=f"{choice} {item['rollout_id']} from the console",
+            audit_table=self.config.tables.rollouts,
+        )
+        try:
+            async with lock:
+                rollout = await rollout_from_item(gw, self.config, item, lock)
+                self.rollout = rollout
+                view = RolloutView(app_name, rollout.rollout_id)
+                output = self.connection.console_output if self.connection else None
+                self.push_screen(RolloutScreen(view, rollout.events, console_output=output))
+                if choice == "resume":
+                    result = await rollout.run()
+                else:
+                    result = await rollout.unwind(
+                        f"rollback requested by {lock.owner}", aborted=True
+                    )
+                self.notify(f"{app_name} {rollout.rollout_id}: {result.state}", timeout=15)
+        except LockHeld as held:
             self.notify(str(held), title="refused: lock held", severity="error", timeout=20)
         finally:
             self.rollout = None

@@ -232,7 +232,9 @@ def app_row(app: App, instances: Mapping[str, Instance]) -> FleetRow:
     if app.load_balancer_url:
         parts.append(app.load_balancer_url)
     if app.lock is not None:
-        parts.append(f"locked by {app.lock.owner}")
+        lock = app.lock
+        why = f" ({lock.message})" if lock.message else ""
+        parts.append(f"locked by {lock.owner} since {lock.acquired_at:%H:%M:%S}{why}")
     if app.active_rollout_id:
         parts.append(f"rollout {app.active_rollout_id} running")
     return FleetRow(

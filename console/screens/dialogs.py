@@ -159,3 +159,35 @@ def plan_table(rows: list[tuple[str, str, str]]) -> Table:
     for what, before, after in rows:
         table.add_row(what, before, after)
     return table
+
+
+class ResumeOrRollback(ModalScreen[str]):
+    """A rollout left unfinished by a dead or detached owner: resume it, roll it back, or
+    leave it for later (the default)."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="ResumeOrRollback")
+    BINDINGS = [Binding("escape", "dismiss('later')", "Later", id="unfinished.later")]
+
+    def __init__(self, app_name: str, rollout_id: str, summary: str) -> None:
+        super().__init__()
+        self.app_name = app_name
+        self.rollout_id = rollout_id
+        self.summary = summary
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(
+                f"{self.app_name}: rollout {self.rollout_id} is unfinished", classes="title"
+            )
+            yield Static(self.summary)
+            with Horizontal():
+                yield Button("Later", id="later", variant="primary")
+                yield Button("Resume", id="resume", variant="success")
+                yield Button("Roll back", id="rollback", variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#later", Button).focus()
+
+    @on(Button.Pressed)
+    def _answered(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "later")

@@ -10,7 +10,7 @@ from textual.widgets import OptionList
 from console.app import FreshfleetApp
 from console.fleet_source import demo_snapshot
 from console.launch import connect_live
-from console.screens.dialogs import Confirm, ReleasePicker, StayOrDetach
+from console.screens.dialogs import Confirm, ReleasePicker, ResumeOrRollback, StayOrDetach
 from console.screens.history import HistoryScreen
 from console.screens.rollout import RolloutScreen
 from localaws.process import LocalAws
@@ -232,7 +232,7 @@ async def test_rollback_during_the_bake_flips_traffic_back(fresh_localaws):
 
 
 async def test_quitting_mid_rollout_asks_and_detaching_leaves_it_for_resume(fresh_localaws):
-    long_bake = replace(QUICK, rollout=replace(QUICK.rollout, bake_seconds=60.0))
+    long_bake = replace(QUICK, rollout=replace(QUICK.rollout, bake_seconds=20.0))
     app = console_with(fresh_localaws, long_bake)
     async with app.run_test(size=(160, 45)) as pilot:
         await demo_ready(app, pilot)
@@ -245,7 +245,11 @@ async def test_quitting_mid_rollout_asks_and_detaching_leaves_it_for_resume(fres
         )
         await pilot.press("q")
         await wait_for(pilot, lambda: isinstance(app.screen, StayOrDetach), what="the question")
-        assert app.screen.query_one("#stay").has_focus
+        await wait_for(
+            pilot,
+            lambda: app.screen.query("#stay") and app.screen.query_one("#stay").has_focus,
+            what="Stay focused",
+        )
         await pilot.press("enter")  # stay: nothing changes
         assert app.rollout is not None
         await pilot.press("q")
@@ -255,6 +259,26 @@ async def test_quitting_mid_rollout_asks_and_detaching_leaves_it_for_resume(fres
     async with Gateway(backend_of(fresh_localaws)) as gw:
         item = await find_unfinished(gw, QUICK, "demo-web")
     assert item is not None and item["state"] == "detached"
+
+    # The next console offers it: Later is focused; Resume finishes the bake and retires v1.
+    again = console_with(fresh_localaws, QUICK)
+    async with again.run_test(size=(160, 45)) as pilot:
+        await wait_for(
+            pilot,
+            lambda: isinstance(again.screen, ResumeOrRollback) and again.screen.query("#later"),
+            within=60,
+            what="the offer to resume",
+        )
+        await wait_for(
+            pilot, lambda: again.screen.query_one("#later").has_focus, what="Later focused"
+        )
+        await pilot.press("tab", "enter")
+        await wait_for(pilot, lambda: isinstance(again.screen, RolloutScreen), what="resuming")
+        resumed = again.screen
+        await wait_for(
+            pilot, lambda: resumed.view.finished is not None, within=90, what="the resumed end"
+        )
+        assert resumed.view.finished.state == "succeeded"
 
 
 async def test_abort_during_the_gate_deletes_the_new_group_and_v1_never_changed(tmp_path):
