@@ -33,6 +33,10 @@ from typing import Any
 
 import pytest
 
+# IAM coverage (tests/aws_calls.py): record every AWS call of the run; fail it on one outside
+# iam/*.json (RECORD_AWS_CALLS=off turns it off).
+from aws_calls import pytest_sessionfinish, pytest_sessionstart  # noqa: F401
+
 from localaws.process import LocalAws
 from localaws.testing import boto3_client, start_test_localaws
 from rollout.backend import Backend
