@@ -154,6 +154,7 @@ async def test_throttling_on_a_share_of_aws_calls_the_rollout_still_completes(
         result = await deploy_in_process(fleet, "v2", throttle)
     assert result.state == "succeeded", result
     assert throttle.injected >= 5, throttle
+    print(f"\nthrottled {throttle.injected} of {throttle.injected + throttle.passed} requests")
     audit(fleet, load, state="succeeded")
     assert fleet.serving() == {"v2": 100}
 
@@ -166,6 +167,7 @@ async def test_aws_500s_on_a_share_of_calls_are_retried_and_the_rollout_complete
         result = await deploy_in_process(fleet, "v2", errors)
     assert result.state == "succeeded", result
     assert errors.injected >= 5, errors
+    print(f"\nanswered 500 to {errors.injected} of {errors.injected + errors.passed} requests")
     audit(fleet, load, state="succeeded")
     assert fleet.serving() == {"v2": 100}
 
@@ -222,6 +224,7 @@ def test_credentials_that_stop_refreshing_mid_rollout_say_why_and_resume_once_fi
         assert deploy.returncode not in (0, None), out + err
         assert "credential" in (out + err).lower() and "SSO session ended" in out + err, out + err
         assert fleet.latest()["state"] in ("running", "detached")  # unfinished, not lost
+        print(f"\ndeploy exit {deploy.returncode}: {err.strip()[-400:]}")
 
         marker.unlink()  # signed in again
         deadline = time.monotonic() + 30
