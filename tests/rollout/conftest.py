@@ -257,12 +257,14 @@ class Fleet:
 
 @contextlib.contextmanager
 def _console_to(console: Any, stream: io.StringIO) -> Iterator[None]:
-    saved, width = console.file, console.width
+    # Restore rich's own unset file (None = "whatever sys.stdout is then"), not the stream
+    # `console.file` resolves to now: pinning that would blind every later test's capsys.
+    saved, width = console._file, console.width
     console.file, console.width = stream, 200  # one message, one line
     try:
         yield
     finally:
-        console.file, console.width = saved, width
+        console._file, console.width = saved, width
 
 
 @pytest.fixture
