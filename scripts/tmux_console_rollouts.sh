@@ -54,7 +54,14 @@ localaws_recorded() {
 localaws_gone() { ! kill -0 "$LOCALAWS_PID" 2>/dev/null; }
 
 # confirm: the dialog opens on Cancel; Tab moves to the action button, Enter presses it.
-confirm() { keys Tab; sleep 0.3; keys Enter; }
+# The pause lets the dialog focus Cancel first, however loaded the machine is.
+confirm() {
+  sleep 1
+  keys Tab
+  sleep 0.5
+  keys Enter
+}
+no_rollout_running() { ! screen | grep -qE 'rollout [0-9]{8}-[0-9]{6}-[0-9a-f]{4} running'; }
 
 cd "$WORK"
 tmux new-session -d -s "$SESSION" -x 160 -y 45 \
@@ -72,7 +79,8 @@ sleep 0.3
 keys Enter
 wait_for 30 "the plan of v2 is shown" shows "Deploy demo-web v2"
 confirm
-wait_for 120 "the v2 rollout succeeds" shows "succeeded"
+wait_for 30 "the rollout screen follows it" shows "of demo-web"
+wait_for 120 "the v2 rollout succeeds" shows "succeeded — "
 keys Escape
 wait_for 30 "the fleet shows v2 serving" shows "demo-web  serving v2"
 
@@ -82,6 +90,7 @@ wait_for 30 "the release picker again" shows "pick a release"
 keys Enter
 wait_for 30 "the plan of v3 is shown" shows "Deploy demo-web v3"
 confirm
+wait_for 30 "the rollout screen follows v3" shows "of demo-web"
 wait_for 120 "v3's gate fails and says why" shows "gate failed"
 keys Escape
 wait_for 30 "v2 still serves" shows "demo-web  serving v2"
@@ -92,9 +101,11 @@ wait_for 30 "r asks first" shows "Roll back demo-web?"
 confirm
 wait_for 30 "the rollback's plan is shown" shows "Roll back demo-web v1"
 confirm
-wait_for 120 "the rollback succeeds" shows "succeeded"
+wait_for 30 "the rollout screen follows the rollback" shows "of demo-web"
+wait_for 120 "the rollback succeeds" shows "succeeded — "
 keys Escape
 wait_for 30 "v1 serves again" shows "demo-web  serving v1"
+wait_for 60 "the rollback's bake is over and v2 retired" no_rollout_running
 
 keys q
 wait_for 30 "q quits" session_gone
