@@ -259,12 +259,12 @@ class Fleet:
 def _console_to(console: Any, stream: io.StringIO) -> Iterator[None]:
     # Restore rich's own unset file (None = "whatever sys.stdout is then"), not the stream
     # `console.file` resolves to now: pinning that would blind every later test's capsys.
-    saved, width = console._file, console.width
+    saved, width = console._file, console._width  # the same for the width: unset stays unset
     console.file, console.width = stream, 200  # one message, one line
     try:
         yield
     finally:
-        console._file, console.width = saved, width
+        console._file, console._width = saved, width
 
 
 @pytest.fixture
