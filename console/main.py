@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -38,8 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_sdk_logs() -> None:
+    """The SDK's own warnings (with tracebacks) stay off the terminal: with no handler
+    anywhere Python prints them to stderr, burying the one-line error freshfleet reports
+    (e.g. a credential_process that fails logs its traceback on every refresh)."""
+    for name in ("botocore", "aiobotocore"):
+        logging.getLogger(name).addHandler(logging.NullHandler())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_sdk_logs()
     parser = build_parser()
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["console", *argv]

@@ -41,8 +41,17 @@ def loaded(fleet: Fleet, rate: float = SIMULATED_RATE) -> Iterator[Load]:
         yield load
 
 
+STEPS = ("launch", "gate", "shift", "bake", "retire")
+
+
 def _step(fleet: Fleet) -> str:
     return str((control._current_step(fleet) or {}).get("name", ""))
+
+
+def _reached(fleet: Fleet, step: str) -> bool:
+    """The running rollout is at `step` or at a later one before retiring."""
+    now = _step(fleet)
+    return now in STEPS[:4] and STEPS.index(now) >= STEPS.index(step)
 
 
 # -- the app itself fails ------------------------------------------------------------------
@@ -83,10 +92,11 @@ def test_abort_from_a_second_process_at_each_step_rolls_back_to_the_old_fleet(
 ) -> None:
     fleet = slow_fleet
     with loaded(fleet) as load:
-        for step in ("launch", "gate", "shift", "bake"):
+        for step in STEPS[:4]:
             deploy = fleet.spawn("deploy", "demo-web", "v2", "-y", "--bake", "60")
             try:
-                until(lambda step=step: _step(fleet) == step, within=60, what=f"the {step} step")
+                # launch and shift are brief on a quick fleet: abort at the step or just after.
+                until(lambda step=step: _reached(fleet, step), within=60, what=f"the {step} step")
                 stopped = fleet.cli("abort", "demo-web")
             finally:
                 out, err = deploy.communicate(timeout=120)
@@ -222,7 +232,9 @@ def test_credentials_that_stop_refreshing_mid_rollout_say_why_and_resume_once_fi
         finally:
             out, err = deploy.communicate(timeout=120)
         assert deploy.returncode not in (0, None), out + err
-        assert "credential" in (out + err).lower() and "SSO session ended" in out + err, out + err
+        said = " ".join((out + err).split())  # the terminal wraps long lines
+        assert "retrieving credentials" in said and "SSO session ended" in said, out + err
+        assert "Traceback" not in err, err  # the cause in one line, not under the SDK's logs
         assert fleet.latest()["state"] in ("running", "detached")  # unfinished, not lost
         print(f"\ndeploy exit {deploy.returncode}: {err.strip()[-400:]}")
 
