@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from rich.table import Table
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Footer, Input, Log, Static
 
 from console.fleet_rows import age_text, boot_text, health_text
 from rollout.model import Instance, ServerGroup
@@ -21,14 +22,18 @@ class InstanceScreen(Screen[None]):
     """Details of one instance and its console output (fetched by a worker, never blocking)."""
 
     BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back", id="instance.back"),
+        Binding("escape,q", "back", "Back", id="instance.back"),
         Binding("R", "reload", "Reload output", id="instance.reload"),
+        Binding("slash", "search", "Search", id="instance.search", key_display="/"),
+        Binding("n", "next_match", "Next match", id="instance.next"),
     ]
 
     DEFAULT_CSS = """
     InstanceScreen #details { height: auto; padding: 0 1; border-bottom: solid $panel; }
     InstanceScreen #console-title { height: 1; padding: 0 1; text-style: bold; }
     InstanceScreen Log { height: 1fr; }
+    InstanceScreen #search { display: none; height: 3; }
+    InstanceScreen #search.-open { display: block; }
     """
 
     def __init__(
@@ -49,6 +54,7 @@ class InstanceScreen(Screen[None]):
         yield Static(self._details(), id="details")
         yield Static(f"console output of {self.instance.instance_id}", id="console-title")
         yield Log(id="console", highlight=False)
+        yield Input(placeholder="search the console output", id="search")
         yield Footer()
 
     def _details(self) -> Table:
@@ -85,6 +91,47 @@ class InstanceScreen(Screen[None]):
         return t
 
     FOLLOW_SECONDS = 2.0
+
+    def action_back(self) -> None:
+        box = self.query_one("#search", Input)
+        if box.has_class("-open"):
+            box.remove_class("-open")
+            self.query_one(Log).focus()
+            return
+        self.app.pop_screen()
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.add_class("-open")
+        box.focus()
+
+    @on(Input.Submitted, "#search")
+    def _search(self, event: Input.Submitted) -> None:
+        self._needle = event.value.strip().lower()
+        self._match = -1
+        self.query_one("#search", Input).remove_class("-open")
+        self.query_one(Log).focus()
+        self.action_next_match()
+
+    def action_next_match(self) -> None:
+        """Scroll to the next line containing the search text (wrapping at the end)."""
+        needle = getattr(self, "_needle", "")
+        if not needle:
+            return
+        log = self.query_one(Log)
+        lines = log.lines
+        hits = [n for n, line in enumerate(lines) if needle in line.lower()]
+        title = self.query_one("#console-title", Static)
+        if not hits:
+            title.update(f"console output of {self.instance.instance_id} — no match for {needle!r}")
+            return
+        after = [n for n in hits if n > self._match]
+        self._match = after[0] if after else hits[0]
+        log.scroll_to(y=max(0, self._match - 2), animate=False)
+        title.update(
+            f"console output of {self.instance.instance_id} — {needle!r}: line "
+            f"{self._match + 1} ({hits.index(self._match) + 1} of {len(hits)})"
+        )
 
     def on_mount(self) -> None:
         self._shown = ""

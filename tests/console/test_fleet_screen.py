@@ -192,3 +192,30 @@ async def test_a_production_account_shows_the_red_banner_and_starts_read_only():
         banner = str(fleet(app).query_one("ProductionBanner").render())
         assert "PRODUCTION account 123456789012" in banner and "read-only" in banner
         assert app.read_only and "READ-ONLY" in fleet(app).bar.render().plain
+
+
+async def test_the_console_output_pane_searches_a_64_kb_log():
+    from console.app import Connection, FreshfleetApp
+    from console.fleet_source import FROZEN_NOW
+
+    boot = [f"[{n:>10.6f}] systemd[1]: Started unit {n}." for n in range(1400)]
+    text = "\n".join([*boot, "freshfleet-boot 2026-11-27T11:59:06Z health fail 503"])
+    assert len(text) >= 60_000
+
+    async def output(instance_id: str) -> str:
+        return text
+
+    async def connect() -> Connection:
+        return Connection("LOCAL SANDBOX", RecordedSource([demo_snapshot()]), console_output=output)
+
+    app = FreshfleetApp(connect, clock=lambda: FROZEN_NOW, poll_seconds=1.0)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: fleet(app).table.snapshot is not None)
+        await pilot.press("l")
+        assert isinstance(app.screen, InstanceScreen)
+        log = app.screen.query_one("#console")
+        await wait_for(pilot, lambda: len(log.lines) > 1400, what="the whole log")
+        await pilot.press("slash", *"health fail", "enter")
+        await wait_for(pilot, lambda: "1 of 1" in screen_text(app), what="the match")
+        assert "line 1401" in screen_text(app)
+        assert log.scroll_y > 1300  # the match is on screen
