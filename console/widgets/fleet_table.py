@@ -36,6 +36,7 @@ from rollout.model import FleetSnapshot, ServerGroup
 
 INDENT = 4  # instance rows sit under their group line
 FLAG_MIN = 14
+_NO_STYLE = Style()  # built once: constructing a Style costs more than painting a cell
 # Columns whose values can change on a poll: sorting by them reorders on any change.
 _STABLE_SORTS = frozenset({"id", "az", "type", "age"})
 
@@ -344,7 +345,7 @@ class FleetTable(ScrollView, can_focus=True):
     def _style(self, tone: str, partial: bool = True) -> Style:
         """A component style, memoised: resolving CSS per cell costs more than painting."""
         if not tone:
-            return Style()
+            return _NO_STYLE
         key = (tone, partial)
         style = self._styles.get(key)
         if style is None:
@@ -377,7 +378,9 @@ class FleetTable(ScrollView, can_focus=True):
         return Strip([Segment(text, style)]).adjust_cell_length(width, style)
 
     def _row_strip(self, row: FleetRow, width: int, selected: bool, age: str) -> Strip:
-        base = self.rich_style
+        base = self._styles.get(("", False))
+        if base is None:
+            base = self._styles[("", False)] = self.rich_style
         if selected:
             base += self._style("cursor", partial=False)
         segments: list[Segment] = []
