@@ -5,19 +5,23 @@ text and calls every target `healthy` (DESIGN §7). These patches hand those dec
 a LocalCloud (localaws/cloud.py): instance runtimes, the health prober, the data plane.
 
 The private names touched are listed in PATCHED; `tests/localaws/test_patches.py` checks
-each through the public API, so a moto upgrade that moves one fails a named test.
+each through the public API, so a moto upgrade that moves one fails a named test. Methods
+moto lacks and localaws adds are listed in ADDED (`remove()` deletes them again).
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from typing import Any
 
 from moto.core.types import Base64EncodedString
+from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound, InvalidParameterCombination
 from moto.ec2.models.instances import Instance, InstanceBackend
-from moto.ec2.models.launch_templates import LaunchTemplate
+from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
 from moto.ec2.responses.general import General
+from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.utils import parse_user_data
 from moto.elbv2.exceptions import InvalidTargetError, TargetNotRunning
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
@@ -44,14 +48,33 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
     (ELBv2Backend, "delete_load_balancer", "close its local ports"),
     (ELBv2Backend, "delete_target_group", "stop checking its targets"),
     (LaunchTemplate, "create_version", "store version UserData as Base64EncodedString"),
+    (LaunchTemplate, "get_version", "a deleted version is not found; $Latest skips them"),
+    (
+        LaunchTemplateBackend,
+        "describe_launch_template_versions",
+        "list no deleted version (MaxResults counts the live ones)",
+    ),
     (MotoAPIBackend, "reset", "end every instance's runtime before moto forgets it"),
 )
 # Private attributes read or written (not methods): Instance._state, FakeTargetGroup.targets,
-# .terminated_targets, .attributes, FakeListener.port/.default_actions, FakeLoadBalancer.dns_name.
+# .terminated_targets, .attributes, FakeListener.port/.default_actions, FakeLoadBalancer.dns_name,
+# LaunchTemplate.versions/.default_version_number, LaunchTemplateVersion.localaws_deleted (ours).
+
+# (owner, name): what each addition serves. 5.2.5 lacks these names: apply() adds them (only
+# when still absent) and remove() deletes them.
+ADDED: tuple[tuple[type, str, str], ...] = (
+    (
+        LaunchTemplates,
+        "delete_launch_template_versions",
+        "DeleteLaunchTemplateVersions (5.2.5 answers a 500): versions are marked deleted, "
+        "not removed, since moto indexes them by position",
+    ),
+)
 
 _lock = threading.Lock()
 _cloud: LocalCloud | None = None
 _originals: dict[tuple[type, str], Any] = {}
+_added: list[tuple[type, str]] = []
 
 
 def apply(cloud: LocalCloud) -> None:
@@ -59,11 +82,15 @@ def apply(cloud: LocalCloud) -> None:
     global _cloud
     with _lock:
         _cloud = cloud
-        if _originals:
+        if _originals or _added:
             return
         for owner, name, _ in PATCHED:
             _originals[(owner, name)] = getattr(owner, name)
             setattr(owner, name, _REPLACEMENTS[name](_originals[(owner, name)]))
+        for owner, name, _ in ADDED:
+            if getattr(owner, name, None) is None:  # a moto that has it keeps its own
+                setattr(owner, name, _ADDITIONS[name]())
+                _added.append((owner, name))
 
 
 def remove() -> None:
@@ -73,6 +100,9 @@ def remove() -> None:
         for (owner, name), original in _originals.items():
             setattr(owner, name, original)
         _originals.clear()
+        for owner, name in _added:
+            delattr(owner, name)
+        _added.clear()
         _cloud = None
 
 
@@ -295,6 +325,102 @@ def _create_version(original: Any) -> Any:
     return create_version
 
 
+def _deleted(version: Any) -> bool:
+    return bool(getattr(version, "localaws_deleted", False))
+
+
+def _delete_launch_template_versions() -> Any:
+    def delete_launch_template_versions(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        name = self._get_param("LaunchTemplateName")
+        template_id = self._get_param("LaunchTemplateId")
+        numbers = [str(v) for v in self._get_param("Versions", [])]
+        if name and template_id:
+            raise InvalidParameterCombination(
+                "Either provide launch template ID or launch template name, not both."
+            )
+        self.error_on_dryrun()
+        # Unknown templates raise moto's own NotFound errors, as its other LT operations do.
+        if template_id:
+            template = self.ec2_backend.get_launch_template(template_id)
+        else:
+            template = self.ec2_backend.get_launch_template_by_name(name)
+        done: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        for number in numbers:
+            item: dict[str, Any] = {
+                "LaunchTemplateId": template.id,
+                "LaunchTemplateName": template.name,
+            }
+            if number.isdigit():
+                item["VersionNumber"] = int(number)
+            known = number.isdigit() and 1 <= int(number) <= len(template.versions)
+            version = template.versions[int(number) - 1] if known else None
+            if version is None or _deleted(version):
+                code = "launchTemplateVersionDoesNotExist"
+                message = f"The launch template version {number} does not exist."
+            elif template.is_default(version):
+                code = "launchTemplateVersionIsDefault"
+                message = "The default version of a launch template cannot be deleted."
+            else:
+                # Marked, not removed: moto finds version N at versions[N - 1] and numbers
+                # the next one len + 1, as AWS never reuses a deleted version's number.
+                version.localaws_deleted = True
+                done.append(item)
+                continue
+            failed.append({**item, "ResponseError": {"Code": code, "Message": message}})
+        return ActionResult(
+            {
+                "SuccessfullyDeletedLaunchTemplateVersions": done,
+                "UnsuccessfullyDeletedLaunchTemplateVersions": failed,
+            }
+        )
+
+    return delete_launch_template_versions
+
+
+def _get_version(original: Any) -> Any:
+    @functools.wraps(original)
+    def get_version(self: Any, num: Any) -> Any:
+        if str(num).lower() == "$latest":
+            live = [v for v in self.versions if not _deleted(v)]
+            if live:
+                return live[-1]
+        version = original(self, num)
+        if _deleted(version):  # an ASG cannot launch from a deleted version either
+            raise InvalidLaunchTemplateVersionNotFound(template_id=self.id, version=num)
+        return version
+
+    return get_version
+
+
+def _describe_launch_template_versions(original: Any) -> Any:
+    @functools.wraps(original)
+    def describe_launch_template_versions(
+        self: Any,
+        template_name: str,
+        template_id: str,
+        versions: list[str],
+        min_version: int,
+        max_version: int,
+        max_results: int,
+    ) -> Any:
+        # Ask for everything, drop the deleted, then cut: MaxResults counts live versions.
+        found = original(
+            self,
+            template_name=template_name,
+            template_id=template_id,
+            versions=versions,
+            min_version=min_version,
+            max_version=max_version,
+            max_results=sys.maxsize,
+        )
+        return [(t, v) for t, v in found if not _deleted(v)][:max_results]
+
+    return describe_launch_template_versions
+
+
 def _reset(original: Any) -> Any:
     @functools.wraps(original)
     def reset(self: Any) -> None:
@@ -322,5 +448,10 @@ _REPLACEMENTS: dict[str, Any] = {
     "delete_load_balancer": _delete_load_balancer,
     "delete_target_group": _delete_target_group,
     "create_version": _create_version,
+    "get_version": _get_version,
+    "describe_launch_template_versions": _describe_launch_template_versions,
     "reset": _reset,
+}
+_ADDITIONS: dict[str, Any] = {
+    "delete_launch_template_versions": _delete_launch_template_versions,
 }

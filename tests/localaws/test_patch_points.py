@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-from localaws.patches import MOTO_VERSION, PATCHED
+from localaws.patches import ADDED, MOTO_VERSION, PATCHED
 
 
 def test_moto_is_the_pinned_version() -> None:
@@ -34,3 +38,75 @@ def test_console_output_is_still_served_by_the_patched_class() -> None:
     assert inspect.getattr_static(EC2Response, "get_console_output") is (
         inspect.getattr_static(General, "get_console_output")
     )
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [(owner, name) for owner, name, _ in ADDED],
+    ids=[f"{owner.__name__}.{name}" for owner, name, _ in ADDED],
+)
+def test_the_added_name_is_still_missing_from_moto(owner: type, name: str) -> None:
+    from moto.ec2.responses import EC2Response
+
+    assert getattr(owner, name, None) is None, f"moto now has {owner.__name__}.{name}"
+    assert getattr(EC2Response, name, None) is None, f"moto now serves EC2Response.{name}"
+
+
+def test_launch_template_versions_are_deleted_and_gone(
+    aws_client: Callable[..., Any],
+) -> None:
+    ec2 = aws_client("ec2")
+    name = f"contract-lt-{uuid.uuid4().hex[:12]}"
+    template = ec2.create_launch_template(
+        LaunchTemplateName=name, LaunchTemplateData={"ImageId": "ami-03cf127a"}
+    )["LaunchTemplate"]
+    for image in ("ami-00000002", "ami-00000003"):
+        ec2.create_launch_template_version(
+            LaunchTemplateName=name, LaunchTemplateData={"ImageId": image}
+        )
+
+    def numbers() -> list[int]:
+        got = ec2.describe_launch_template_versions(LaunchTemplateName=name)
+        return [v["VersionNumber"] for v in got["LaunchTemplateVersions"]]
+
+    assert numbers() == [1, 2, 3]
+    got = ec2.delete_launch_template_versions(LaunchTemplateName=name, Versions=["2"])
+    assert got["SuccessfullyDeletedLaunchTemplateVersions"] == [
+        {
+            "LaunchTemplateId": template["LaunchTemplateId"],
+            "LaunchTemplateName": name,
+            "VersionNumber": 2,
+        }
+    ]
+    assert got["UnsuccessfullyDeletedLaunchTemplateVersions"] == []
+    assert numbers() == [1, 3]
+    with pytest.raises(ClientError, match="VersionNotFound"):
+        ec2.describe_launch_template_versions(LaunchTemplateName=name, Versions=["2"])
+
+    again = ec2.delete_launch_template_versions(
+        LaunchTemplateId=template["LaunchTemplateId"], Versions=["2", "7"]
+    )
+    assert again["SuccessfullyDeletedLaunchTemplateVersions"] == []
+    assert [
+        (b["VersionNumber"], b["ResponseError"]["Code"])
+        for b in again["UnsuccessfullyDeletedLaunchTemplateVersions"]
+    ] == [(2, "launchTemplateVersionDoesNotExist"), (7, "launchTemplateVersionDoesNotExist")]
+
+    default = ec2.delete_launch_template_versions(LaunchTemplateName=name, Versions=["1"])
+    assert default["SuccessfullyDeletedLaunchTemplateVersions"] == []
+    [bad] = default["UnsuccessfullyDeletedLaunchTemplateVersions"]
+    assert (bad["VersionNumber"], bad["ResponseError"]["Code"]) == (
+        1,
+        "launchTemplateVersionIsDefault",
+    )
+    assert numbers() == [1, 3]
+
+    # Numbers are never reused; $Latest skips a deleted latest version.
+    ec2.create_launch_template_version(
+        LaunchTemplateName=name, LaunchTemplateData={"ImageId": "ami-00000004"}
+    )
+    assert numbers() == [1, 3, 4]
+    ec2.delete_launch_template_versions(LaunchTemplateName=name, Versions=["4"])
+    latest = ec2.describe_launch_template_versions(LaunchTemplateName=name, Versions=["$Latest"])
+    assert [v["VersionNumber"] for v in latest["LaunchTemplateVersions"]] == [3]
+    ec2.delete_launch_template(LaunchTemplateName=name)
