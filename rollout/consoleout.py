@@ -2,7 +2,9 @@
 
 EC2 returns the last 64 KB of the console, base64-encoded. Between two polls the window
 may slide: the new window is matched against the tail of the previous one, so each line
-is yielded once. A line without its newline yet is held back until it is complete.
+is yielded once. A line without its newline yet is held back until it is complete. EC2
+cuts a full window by bytes, so its first line is then a fragment: it is dropped (the
+whole line was shown by an earlier poll, while it was still inside the window).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rollout.gateway import AwsError, Gateway
 
 _NO_LATEST = {"UnsupportedOperation", "InvalidParameterCombination", "InvalidParameterValue"}
 _NOT_FOUND = {"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"}
+WINDOW_BYTES = 64 * 1024  # EC2 keeps the console's last 64 KB
 
 
 class InstanceNotFound(AwsError):
@@ -38,23 +41,47 @@ def complete_lines(text: str) -> list[str]:
     return [line.rstrip("\r") for line in lines[:-1]]
 
 
+def window_lines(text: str) -> list[str]:
+    """The complete lines of a console window, without the fragment a full window starts with.
+
+    A window of (nearly) 64 KB was cut by bytes, so its first line is a line's tail (a
+    multi-byte character cut there decodes as U+FFFD, which may add a few bytes).
+    """
+    lines = complete_lines(text)
+    if lines and len(text.encode("utf-8", errors="replace")) >= WINDOW_BYTES - 3:
+        return lines[1:]
+    return lines
+
+
+def _overlap(previous: Sequence[str], current: Sequence[str]) -> int | None:
+    """The length of the longest suffix of `previous` that is a prefix of `current`."""
+    if len(current) >= len(previous) and list(current[: len(previous)]) == list(previous):
+        return len(previous)
+    last = previous[-1]
+    # Only positions where `current` repeats the previous last line can end an overlap.
+    for k in range(min(len(previous), len(current)), 0, -1):
+        if current[k - 1] == last and list(previous[-k:]) == list(current[:k]):
+            return k
+    return None
+
+
 def new_lines(previous: Sequence[str], current: Sequence[str]) -> list[str]:
     """The lines of `current` after its overlap with the end of `previous`.
 
     `current` is a window that may have slid forward past the start of `previous`; the
-    longest suffix of `previous` that is a prefix of `current` is the overlap. With no
-    overlap at all, every line of `current` is new.
+    longest suffix of `previous` that is a prefix of `current` is the overlap. When
+    nothing overlaps, `current`'s first line may be a fragment of a line already seen
+    (a window cut by bytes): the overlap is then looked for after it. With no overlap at
+    all, every line of `current` is new.
     """
-    if not previous:
+    if not previous or not current:
         return list(current)
-    if len(current) >= len(previous) and list(current[: len(previous)]) == list(previous):
-        return list(current[len(previous) :])
-    last = previous[-1]
-    longest = min(len(previous), len(current))
-    # Only positions where `current` repeats the previous last line can end an overlap.
-    for k in range(longest, 0, -1):
-        if current[k - 1] == last and list(previous[-k:]) == list(current[:k]):
-            return list(current[k:])
+    k = _overlap(previous, current)
+    if k is not None:
+        return list(current[k:])
+    k = _overlap(previous, current[1:]) if len(current) > 1 else None
+    if k is not None:
+        return list(current[1 + k :])
     return list(current)
 
 
@@ -87,7 +114,7 @@ class ConsoleFollower:
 
     async def poll(self) -> list[str]:
         """Lines that appeared since the last poll (all complete lines on the first)."""
-        current = complete_lines(await self.fetch())
+        current = window_lines(await self.fetch())
         fresh = new_lines(self._seen, current)
         if current:
             self._seen = current

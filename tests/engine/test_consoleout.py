@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import base64
 
-from rollout.consoleout import complete_lines, decode_output, new_lines
+from rollout.consoleout import (
+    WINDOW_BYTES,
+    complete_lines,
+    decode_output,
+    new_lines,
+    window_lines,
+)
 
 
 def test_a_growing_console_yields_only_the_new_lines() -> None:
@@ -24,6 +30,30 @@ def test_a_sliding_window_yields_each_line_once() -> None:
         seen += new_lines(previous, current)
         previous = current
     assert seen == console
+
+
+def test_a_64_kb_window_cut_by_bytes_yields_each_line_once() -> None:
+    # EC2 keeps the console's last 64 KB, cut by bytes: a full window starts mid-line
+    # (sometimes mid-character), a fragment that no earlier window holds as a line.
+    console = [f"[{n:8d}] boot step {n}: caf\u00e9 {'x' * (n % 37)}" for n in range(2500)]
+    text = "".join(line + "\n" for line in console).encode()
+    ends = [0]
+    for line in console:
+        ends.append(ends[-1] + len(line.encode()) + 1)
+    seen: list[str] = []
+    previous: list[str] = []
+    for end in [*range(1, 1500, 97), *range(1500, 2501), 2500]:  # a line a poll, then idle
+        data = text[: ends[end]][-WINDOW_BYTES:]
+        raw = base64.b64encode(data).decode()
+        current = window_lines(decode_output(raw))
+        seen += new_lines(previous, current)
+        previous = current or previous
+    assert seen == console
+
+
+def test_a_fragment_first_line_is_skipped_when_matching() -> None:
+    previous = ["alpha", "beta", "gamma"]
+    assert new_lines(previous, ["ta", "gamma", "delta"]) == ["delta"]
 
 
 def test_repeated_lines_are_not_mistaken_for_the_overlap() -> None:
