@@ -82,15 +82,10 @@ async def connect_live(backend: Backend, config: Config) -> Connection:
     observer = FleetObserver(gateway, config.tables, interval=config.rollout.poll_seconds)
 
     async def console_output(instance_id: str) -> str:
-        try:
-            consoleout = importlib.import_module("rollout.consoleout")
-        except ImportError:
-            reply = await gateway.call(
-                "ec2", "get_console_output", InstanceId=instance_id, Latest=True
-            )
-            return str(reply.get("Output") or "")
-        text: str = await consoleout.console_output(gateway, instance_id)
-        return text
+        from rollout.consoleout import ConsoleFollower
+
+        # The whole window each time: the pane appends only what is new.
+        return await ConsoleFollower(gateway, instance_id).fetch()
 
     return Connection(
         backend_label=label,

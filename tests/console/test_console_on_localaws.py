@@ -41,6 +41,15 @@ async def test_the_demo_fleet_appears_with_its_three_healthy_instances(localaws)
         await wait_for(pilot, demo_healthy, within=60, what="demo-web's 3 healthy instances")
         header = screen_text(app).splitlines()[0]
         assert "LOCAL SANDBOX" in header and "updated" in header
+        # enter: the instance's console output, with the boot agent's phase lines.
+        await pilot.press("enter")
+        log = app.screen.query_one("#console")
+        await wait_for(
+            pilot,
+            lambda: any("freshfleet-boot" in line and "health ok" in line for line in log.lines),
+            within=30,
+            what="the boot agent's lines in the console output",
+        )
 
 
 async def test_a_target_failing_its_health_check_shows_unhealthy_with_awss_reason(
