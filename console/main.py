@@ -44,7 +44,9 @@ def quiet_sdk_logs() -> None:
     anywhere Python prints them to stderr, burying the one-line error freshfleet reports
     (e.g. a credential_process that fails logs its traceback on every refresh)."""
     for name in ("botocore", "aiobotocore"):
-        logging.getLogger(name).addHandler(logging.NullHandler())
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
