@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -142,8 +143,13 @@ def test_fresh_localaws_gives_each_test_a_clean_demo(
     assert len(instances) == 3
     assert {i["State"]["Name"] for i in instances} == {"running"}
     assert "demo-web" in fresh_localaws.albs
-    body = eventually(
-        lambda: urllib.request.urlopen(fresh_localaws.albs["demo-web"], timeout=5).read(),
-        what="the reseeded demo answering",
-    )
+
+    def answer() -> bytes | None:
+        # Until the new instances boot, the listener has nothing healthy to send to (503).
+        try:
+            return bytes(urllib.request.urlopen(fresh_localaws.albs["demo-web"], timeout=5).read())
+        except urllib.error.URLError:
+            return None
+
+    body = eventually(answer, within=30, what="the reseeded demo answering")
     assert body.startswith(b"demo-web v1 ")
