@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from rollout.gateway import AwsError, Gateway
@@ -64,21 +65,44 @@ async def boot_phases(gw: Gateway, table: str, ids: list[str]) -> dict[str, dict
     return out
 
 
+async def instance_states(gw: Gateway, ids: list[str]) -> dict[str, str]:
+    """Instance id -> EC2 state name (`describe_instance_status`: far lighter than
+    `describe_instances`, whose answer carries every instance's whole description)."""
+    states: dict[str, str] = {}
+    for i in range(0, len(ids), 100):
+        batch = ids[i : i + 100]
+        got = await gw.call(
+            "ec2", "describe_instance_status", InstanceIds=batch, IncludeAllInstances=True
+        )
+        for status in got.get("InstanceStatuses", []):
+            states[status["InstanceId"]] = status["InstanceState"]["Name"]
+    return states
+
+
 async def group_view(
     gw: Gateway, asg_name: str, target_group_arn: str, instances_table: str
 ) -> list[InstanceView]:
-    """Every instance the ASG holds now, with its health and boot phase."""
-    asg = await describe_group(gw, asg_name)
-    ids = [i["InstanceId"] for i in (asg or {}).get("Instances", [])]
+    """Every instance the ASG holds now, with its health and boot phase.
+
+    The reads are independent but for the ids: the target health is read while the ASG
+    is, then the states and boot phases of its instances together.
+    """
+
+    async def members() -> tuple[list[str], dict[str, str], dict[str, dict[str, str]]]:
+        asg = await describe_group(gw, asg_name)
+        ids = [i["InstanceId"] for i in (asg or {}).get("Instances", [])]
+        if not ids:
+            return [], {}, {}
+        states, phases = await asyncio.gather(
+            instance_states(gw, ids), boot_phases(gw, instances_table, ids)
+        )
+        return ids, states, phases
+
+    (ids, states, phases), health = await asyncio.gather(
+        members(), target_health(gw, target_group_arn)
+    )
     if not ids:
         return []
-    states: dict[str, str] = {}
-    got = await gw.call("ec2", "describe_instances", InstanceIds=ids)
-    for res in got.get("Reservations", []):
-        for inst in res.get("Instances", []):
-            states[inst["InstanceId"]] = inst["State"]["Name"]
-    health = await target_health(gw, target_group_arn)
-    phases = await boot_phases(gw, instances_table, ids)
     views = []
     for iid in ids:
         h_state, h_reason = health.get(iid, ("", ""))
