@@ -189,14 +189,21 @@ def instance_row(instance: Instance, group: ServerGroup | None, serving_release:
     )
 
 
-def group_flag(group: ServerGroup, instances: Iterable[Instance]) -> str:
-    healthy = sum(1 for i in instances if i.health is not None and i.health.healthy)
+def _healthy_count(instances: Iterable[Instance]) -> int:
+    return sum(1 for i in instances if i.health is not None and i.health.healthy)
+
+
+def _group_flag(group: ServerGroup, healthy: int) -> str:
     return FLAG_NO_HEALTHY if group.role is GroupRole.SERVING and healthy == 0 else ""
 
 
+def group_flag(group: ServerGroup, instances: Iterable[Instance]) -> str:
+    return _group_flag(group, _healthy_count(instances))
+
+
 def group_row(group: ServerGroup, instances: tuple[Instance, ...]) -> FleetRow:
-    healthy = sum(1 for i in instances if i.health is not None and i.health.healthy)
-    flag = group_flag(group, instances)
+    healthy = _healthy_count(instances)  # counted once: the text and the flag share it
+    flag = _group_flag(group, healthy)
     text = (
         f"  {group.role.value.upper():<9} {group.name}  {group.release}  "
         f"weight {group.weight}  healthy {healthy}/{len(instances)}  "
