@@ -4,7 +4,7 @@ Stock moto makes instances `running` at once, gives every instance the same cons
 text and calls every target `healthy` (DESIGN §7). These patches hand those decisions to
 a LocalCloud (localaws/cloud.py): instance runtimes, the health prober, the data plane.
 
-The private names touched are listed in PATCHED; `tests/localaws/test_patches.py` checks
+The private names touched are listed in PATCHED; `tests/localaws/test_patch_points.py` checks
 each through the public API, so a moto upgrade that moves one fails a named test. Methods
 moto lacks and localaws adds are listed in ADDED (`remove()` deletes them again).
 """
