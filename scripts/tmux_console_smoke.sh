@@ -12,37 +12,8 @@ SESSION="ff-smoke-$$"
 export FRESHFLEET_ENDPOINT_FILE="$WORK/localaws.json" XDG_CONFIG_HOME="$WORK/config"
 LOCALAWS_PID=""
 
-cleanup() {
-  tmux kill-session -t "$SESSION" 2>/dev/null || true
-  if [ -n "$LOCALAWS_PID" ] && kill -0 "$LOCALAWS_PID" 2>/dev/null; then
-    kill "$LOCALAWS_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-screen() { tmux capture-pane -p -t "$SESSION" 2>/dev/null || true; }
-
-fail() {
-  echo "FAIL: $*" >&2
-  echo "---- screen ----" >&2
-  screen >&2
-  exit 1
-}
-
-# wait_for SECONDS DESCRIPTION COMMAND...: run COMMAND every 0.2 s until it succeeds.
-wait_for() {
-  local within=$1 what=$2
-  shift 2
-  local deadline=$((SECONDS + within))
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${within}s waiting for $what"
-    sleep 0.2
-  done
-  echo "ok: $what"
-}
-
-shows() { screen | grep -q -- "$1"; }
+# shellcheck source=scripts/tmux_lib.sh
+. scripts/tmux_lib.sh  # the working directory is the repo root by now
 instances_shown() { [ "$(screen | grep -cE '^ +i-[0-9a-f]+ ')" -ge "$1" ]; }
 session_gone() { ! tmux has-session -t "$SESSION" 2>/dev/null; }
 localaws_recorded() {
