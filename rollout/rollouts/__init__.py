@@ -16,13 +16,26 @@ from rollout.rollouts.control import (
 )
 from rollout.rollouts.errors import RolloutInputError, RolloutStop
 from rollout.rollouts.plan import STRATEGIES, Capacity, PlanChange, RolloutPlan, make_plan
+from rollout.rollouts.rollback_options import (
+    DeployEta,
+    Estimate,
+    FlipBack,
+    FreshDeploy,
+    RollbackOptions,
+    rollback_options,
+)
 from rollout.rollouts.runner import Rollout
 
 __all__ = [
     "STRATEGIES",
     "AbortRequest",
     "Capacity",
+    "DeployEta",
+    "Estimate",
+    "FlipBack",
+    "FreshDeploy",
     "PlanChange",
+    "RollbackOptions",
     "Rollout",
     "RolloutInputError",
     "RolloutPlan",
@@ -32,5 +45,6 @@ __all__ = [
     "owner_alive",
     "previous_release",
     "request_abort",
+    "rollback_options",
     "rollout_from_item",
 ]
