@@ -7,13 +7,14 @@ and tests can read exactly what a person sees in each cell.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from rollout.model import (
     App,
+    FleetSnapshot,
     GroupRole,
     HealthState,
     Instance,
@@ -135,9 +136,8 @@ def boot_text(instance: Instance) -> str:
     return f"{b.phase.value} {b.status.value}" if b else ""
 
 
-def instance_row(instance: Instance, group: ServerGroup | None, serving_release: str) -> FleetRow:
-    """The row of one instance, with the stale-release flag when it misleads traffic."""
-    flag = ""
+def instance_flag(instance: Instance, group: ServerGroup | None, serving_release: str) -> str:
+    """The stale-release flag: a healthy target in traffic serving another release."""
     if (
         group is not None
         and group.in_traffic
@@ -146,7 +146,25 @@ def instance_row(instance: Instance, group: ServerGroup | None, serving_release:
         and serving_release
         and instance.release != serving_release
     ):
-        flag = FLAG_STALE_IN_TRAFFIC
+        return FLAG_STALE_IN_TRAFFIC
+    return ""
+
+
+# The text of each instance column but age (painted from the clock) and flag.
+_CELL_TEXT: dict[str, Callable[[Instance], str]] = {
+    "id": lambda i: i.instance_id,
+    "state": lambda i: i.state.value,
+    "health": health_text,
+    "release": lambda i: i.release,
+    "boot": boot_text,
+    "az": lambda i: i.az,
+    "type": lambda i: i.instance_type,
+}
+
+
+def instance_row(instance: Instance, group: ServerGroup | None, serving_release: str) -> FleetRow:
+    """The row of one instance, with the stale-release flag when it misleads traffic."""
+    flag = instance_flag(instance, group, serving_release)
     health_tone = _HEALTH_TONE.get(instance.health.state, "") if instance.health else "dim"
     boot_tone = ""
     if instance.boot is not None:
@@ -189,6 +207,21 @@ def instance_row(instance: Instance, group: ServerGroup | None, serving_release:
     )
 
 
+def instance_sort_value(
+    column: str, instance: Instance, group: ServerGroup | None, serving_release: str
+) -> Any:
+    """What `sort_key(column)` gives for this instance's row, without building the row.
+
+    Equal by construction: the row's cells come from the same functions.
+    """
+    if column == "age":
+        return -(instance.launched_at.timestamp()) if instance.launched_at else 0.0
+    if column == "flag":
+        return instance_flag(instance, group, serving_release)
+    text = _CELL_TEXT.get(column)
+    return text(instance) if text is not None else ""
+
+
 def _healthy_count(instances: Iterable[Instance]) -> int:
     return sum(1 for i in instances if i.health is not None and i.health.healthy)
 
@@ -201,12 +234,21 @@ def group_flag(group: ServerGroup, instances: Iterable[Instance]) -> str:
     return _group_flag(group, _healthy_count(instances))
 
 
-def group_row(group: ServerGroup, instances: tuple[Instance, ...]) -> FleetRow:
-    healthy = _healthy_count(instances)  # counted once: the text and the flag share it
+def group_row(
+    group: ServerGroup, instances: tuple[Instance, ...], *, tally: GroupTally | None = None
+) -> FleetRow:
+    """The heading line of a server group: role, release, weight, healthy/total, capacity.
+
+    With `tally` (counts kept from diffs) the instances are not visited at all.
+    """
+    if tally is None:
+        healthy, total = _healthy_count(instances), len(instances)
+    else:
+        healthy, total = tally.healthy, tally.total
     flag = _group_flag(group, healthy)
     text = (
         f"  {group.role.value.upper():<9} {group.name}  {group.release}  "
-        f"weight {group.weight}  healthy {healthy}/{len(instances)}  "
+        f"weight {group.weight}  healthy {healthy}/{total}  "
         f"capacity {group.desired} ({group.min_size}-{group.max_size})"
     )
     return FleetRow(
@@ -233,7 +275,24 @@ def app_flag(app: App, instances: Mapping[str, Instance]) -> str:
     return ""
 
 
-def app_row(app: App, instances: Mapping[str, Instance]) -> FleetRow:
+def app_flag_counted(app: App, tallies: Mapping[str, GroupTally]) -> str:
+    """`app_flag` from per-group counts: the same answer without visiting an instance."""
+    registered = unhealthy = 0
+    for g in app.serving:
+        tally = tallies.get(g.name)
+        if tally is not None:
+            registered += tally.registered
+            unhealthy += tally.unhealthy
+    return FLAG_FAIL_OPEN if registered and registered == unhealthy else ""
+
+
+def app_row(
+    app: App,
+    instances: Mapping[str, Instance],
+    *,
+    tallies: Mapping[str, GroupTally] | None = None,
+) -> FleetRow:
+    """The heading line of an app; with `tallies`, its flag comes from the counts."""
     serving = app.serving_release or "nothing"
     parts = [f"{app.name}", f"serving {serving}"]
     if app.load_balancer_url:
@@ -250,8 +309,96 @@ def app_row(app: App, instances: Mapping[str, Instance]) -> FleetRow:
         app=app.name,
         text="  ".join(parts),
         tone="app",
-        flag=app_flag(app, instances),
+        flag=app_flag(app, instances) if tallies is None else app_flag_counted(app, tallies),
     )
+
+
+@dataclass(slots=True)
+class GroupTally:
+    """A group's instance counts: those in the snapshot, healthy, registered, unhealthy."""
+
+    total: int = 0
+    healthy: int = 0
+    registered: int = 0
+    unhealthy: int = 0
+
+
+def _contribution(instance: Instance) -> tuple[int, int, int]:
+    h = instance.health
+    if h is None:
+        return (0, 0, 0)
+    return (1 if h.healthy else 0, 1, 1 if h.state is HealthState.UNHEALTHY else 0)
+
+
+class FleetTally:
+    """Per-group counts kept up to date from each poll's diff, never recounted in full.
+
+    A group's members are its `instance_ids` that are in the snapshot (as
+    `FleetSnapshot.instances_of`); `update` costs O(changed instances + members of
+    changed groups), and afterwards `groups[name]` equals a full recount.
+    """
+
+    def __init__(self) -> None:
+        self.groups: dict[str, GroupTally] = {}
+        self._member_of: dict[str, str] = {}  # instance id -> group listing it
+        self._counted: dict[str, tuple[str, tuple[int, int, int]]] = {}
+        self._group_ids: dict[str, tuple[str, ...]] = {}
+
+    def update(
+        self,
+        snapshot: FleetSnapshot,
+        instance_keys: Iterable[str],
+        changed_groups: Iterable[str] = (),
+        *,
+        everything: bool = False,
+    ) -> set[str]:
+        """Count `instance_keys` (added, changed or removed) and the members of
+        `changed_groups` afresh; `everything` recounts the whole snapshot. Returns the
+        names of the groups whose counts changed."""
+        groups = {g.name: g for a in snapshot.apps for g in a.groups}
+        keys: set[str] = set(instance_keys)
+        names = set(groups) | set(self._group_ids) if everything else set(changed_groups)
+        if everything:
+            keys.update(snapshot.instances)
+        for name in names:
+            old_ids = self._group_ids.pop(name, ())
+            for iid in old_ids:
+                if self._member_of.get(iid) == name:
+                    del self._member_of[iid]
+            keys.update(old_ids)
+            group = groups.get(name)
+            if group is None:
+                self.groups.pop(name, None)
+                continue
+            self._group_ids[name] = group.instance_ids
+            self.groups.setdefault(name, GroupTally())
+            for iid in group.instance_ids:
+                self._member_of[iid] = name
+            keys.update(group.instance_ids)
+        touched: set[str] = set()
+        for iid in keys:
+            old = self._counted.pop(iid, None)
+            if old is not None:
+                name, (healthy, registered, unhealthy) = old
+                tally = self.groups.get(name)
+                if tally is not None:
+                    tally.total -= 1
+                    tally.healthy -= healthy
+                    tally.registered -= registered
+                    tally.unhealthy -= unhealthy
+                touched.add(name)
+            name = self._member_of.get(iid, "")
+            instance = snapshot.instances.get(iid)
+            if instance is not None and name in self.groups:
+                part = _contribution(instance)
+                tally = self.groups[name]
+                tally.total += 1
+                tally.healthy += part[0]
+                tally.registered += part[1]
+                tally.unhealthy += part[2]
+                self._counted[iid] = (name, part)
+                touched.add(name)
+        return touched & set(self.groups)
 
 
 _ROLE_ORDER = {
@@ -295,33 +442,92 @@ class RowFilter:
 
 def layout_keys(
     apps: Iterable[App],
-    groups_rows: dict[str, FleetRow],
-    rows: dict[str, FleetRow],
+    groups_rows: Mapping[str, FleetRow],
+    rows: Mapping[str, FleetRow],
     *,
     sort_column: str = "id",
     reverse: bool = False,
     row_filter: RowFilter | None = None,
+    sort_value: Callable[[str], Any] | None = None,
 ) -> list[str]:
     """The keys in display order: each app, then its groups by role, then their instances.
 
     With a filter, instance rows must match; a group or app is shown when one of its
-    instances is (or, with no instances left, when its own line matches).
+    instances is (or, with no instances left, when its own line matches). `sort_value`
+    gives an instance key's sort value (equal to `sort_key(sort_column)` of its row), so
+    rows need not be built just to be ordered.
     """
     flt = row_filter if row_filter is not None and row_filter.active else None
-    key = sort_key(sort_column)
+    if sort_value is None:
+        key = sort_key(sort_column)
+
+        def by_row(k: str) -> Any:
+            return key(rows[k])
+
+        sort_value = by_row
     out: list[str] = []
     for app in apps:
         app_keys: list[str] = []
         for group in sorted(app.groups, key=lambda g: (_ROLE_ORDER.get(g.role, 9), g.name)):
-            members = [rows[i] for i in group.instance_ids if i in rows]
+            members = [i for i in group.instance_ids if i in rows]
             if flt is not None:
-                members = [r for r in members if flt.keeps(r)]
-            members.sort(key=key, reverse=reverse)
+                members = [i for i in members if flt.keeps(rows[i])]
+            members.sort(key=sort_value, reverse=reverse)
             grow = groups_rows.get(group.name)
             if members or (grow is not None and (flt is None or flt.keeps(grow))):
                 app_keys.append(f"group:{group.name}")
-                app_keys.extend(r.key for r in members)
+                app_keys.extend(members)
         if app_keys or flt is None:
             out.append(f"app:{app.name}")
             out.extend(app_keys)
     return out
+
+
+class RowStore(MutableMapping[str, FleetRow]):
+    """Rows by key; a row marked stale is rebuilt by `build` on its next read.
+
+    So a poll that changes 500 instances costs 500 marks, and only the rows someone
+    reads (painted lines, a filter, the cursor) are ever built.
+    """
+
+    def __init__(self, build: Callable[[str], FleetRow | None]) -> None:
+        self._rows: dict[str, FleetRow] = {}
+        self._stale: set[str] = set()
+        self._build = build
+        self.built = 0  # rows built so far (for tests and benchmarks)
+
+    def mark(self, key: str) -> None:
+        """The row of `key` is out of date: rebuild it when it is next read."""
+        self._stale.add(key)
+
+    def __getitem__(self, key: str) -> FleetRow:
+        if key in self._stale:
+            self._stale.discard(key)
+            row = self._build(key)
+            if row is None:
+                self._rows.pop(key, None)
+                raise KeyError(key)
+            self.built += 1
+            self._rows[key] = row
+            return row
+        return self._rows[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows or key in self._stale
+
+    def __setitem__(self, key: str, row: FleetRow) -> None:
+        self._stale.discard(key)
+        self._rows[key] = row
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self._stale.discard(key)
+        self._rows.pop(key, None)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._rows
+        yield from (k for k in self._stale if k not in self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows) + sum(1 for k in self._stale if k not in self._rows)

@@ -86,7 +86,7 @@ class FleetScreen(Screen[None]):
         if table.snapshot is None:
             return
         total = len(table.snapshot.instances)
-        shown = len(table.instance_keys)
+        shown = table.shown_instances
         flt = table.row_filter
         if flt.active:
             how = f"filter {'!' if flt.invert else ''}{flt.needle}: {shown} of {total} instances"

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -23,12 +24,15 @@ from console.fleet_rows import (
     COLUMN_KEYS,
     COLUMNS,
     FleetRow,
+    FleetTally,
     RowFilter,
     RowKind,
+    RowStore,
     age_text,
     app_row,
     group_row,
     instance_row,
+    instance_sort_value,
     layout_keys,
 )
 from console.fleet_source import FleetUpdate
@@ -39,6 +43,13 @@ FLAG_MIN = 14
 _NO_STYLE = Style()  # built once: constructing a Style costs more than painting a cell
 # Columns whose values can change on a poll: sorting by them reorders on any change.
 _STABLE_SORTS = frozenset({"id", "az", "type", "age"})
+
+
+_MISSING = object()
+
+
+def _is_heading(key: str) -> bool:
+    return key.startswith(("app:", "group:"))
 
 
 def _fit(text: str, width: int) -> str:
@@ -112,18 +123,22 @@ class FleetTable(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.clock = clock
         self.snapshot: FleetSnapshot | None = None
-        self.rows: dict[str, FleetRow] = {}
+        self.rows = RowStore(self._build_row)
+        self.tally = FleetTally()
         self.order: list[str] = []
         self._index: dict[str, int] = {}
         self._cache: dict[tuple[str, bool], tuple[FleetRow, tuple[int, str], Strip]] = {}
         self._ages: dict[str, str] = {}
         self._groups: dict[str, ServerGroup] = {}
+        self._serving: dict[str, str] = {}  # app -> its serving release
+        self._sort_values: dict[str, Any] = {}  # instance key -> value under sort_column
         self.cursor = 0
         self.sort_column = "id"
         self.sort_reverse = False
         self.row_filter = RowFilter()
         self.painted = 0  # lines painted from scratch (cache misses), for benchmarks
-        self._instance_keys: list[str] = []
+        self._instance_keys: list[str] | None = []
+        self.shown_instances = 0  # instance rows in `order`
         self._styles: dict[tuple[str, bool], Style] = {}
 
     # --- data -------------------------------------------------------------------------
@@ -134,21 +149,52 @@ class FleetTable(ScrollView, can_focus=True):
 
     @property
     def instance_keys(self) -> list[str]:
-        """The instance ids shown, in display order."""
+        """The instance ids shown, in display order (listed when first asked after a
+        relayout; `shown_instances` counts them without listing)."""
+        if self._instance_keys is None:
+            self._instance_keys = [k for k in self.order if not _is_heading(k)]
         return self._instance_keys
 
     def row(self, key: str) -> FleetRow | None:
         return self.rows.get(key)
 
+    def _build_row(self, key: str) -> FleetRow | None:
+        snap = self.snapshot
+        inst = snap.instances.get(key) if snap is not None else None
+        if inst is None:
+            return None
+        return instance_row(inst, self._groups.get(inst.group), self._serving.get(inst.app, ""))
+
+    def _sort_value(self, key: str) -> Any:
+        value = self._sort_values.get(key, _MISSING)
+        if value is _MISSING:
+            if self.sort_column == "id":
+                return key
+            inst = self.snapshot.instances[key] if self.snapshot is not None else None
+            if inst is None:
+                return ""
+            value = self._sort_values[key] = instance_sort_value(
+                self.sort_column,
+                inst,
+                self._groups.get(inst.group),
+                self._serving.get(inst.app, ""),
+            )
+        return value
+
     def apply(self, update: FleetUpdate) -> None:
-        """Apply one poll: rebuild changed rows, relayout only when the order can change."""
+        """Apply one poll in O(changes + visible lines): mark changed rows stale (built
+        when painted), update the per-group counts from the diff, rebuild the dirty group
+        and app lines, and repaint only the visible lines that changed; relayout only when
+        the order can change."""
         snap, diff = update.snapshot, update.diff
         first = self.snapshot is None
         self.snapshot = snap
         self._groups = {g.name: g for a in snap.apps for g in a.groups}
+        self._serving = {a.name: a.serving_release for a in snap.apps}
         changed_groups, changed_apps = set(diff.groups_changed), set(diff.apps_changed)
         for key in diff.removed:
             self.rows.pop(key, None)
+            self._sort_values.pop(key, None)
         touched: set[str] = set(snap.instances) if first else set(diff.added) | set(diff.changed)
         # Flags depend on the group's weight and the app's serving release.
         for app in snap.apps:
@@ -157,23 +203,28 @@ class FleetTable(ScrollView, can_focus=True):
         for name in changed_groups:
             if name in self._groups:
                 touched.update(self._groups[name].instance_ids)
-        serving = {a.name: a.serving_release for a in snap.apps}
         dirty_groups = set(changed_groups)
+        dirty_groups |= self.tally.update(
+            snap, [*diff.added, *diff.changed, *diff.removed], changed_groups, everything=first
+        )
+        instances = snap.instances
         for key in touched:
-            inst = snap.instances.get(key)
+            inst = instances.get(key)
             if inst is not None:
-                group = self._groups.get(inst.group)
-                self.rows[key] = instance_row(inst, group, serving.get(inst.app, ""))
+                self.rows.mark(key)
+                self._sort_values.pop(key, None)
                 dirty_groups.add(inst.group)
         dirty_apps = changed_apps | {self._groups[g].app for g in dirty_groups if g in self._groups}
         headings: set[str] = set()
         for app in snap.apps:
             for group in app.groups:
                 if first or group.name in dirty_groups:
-                    self.rows[f"group:{group.name}"] = group_row(group, snap.instances_of(group))
+                    self.rows[f"group:{group.name}"] = group_row(
+                        group, (), tally=self.tally.groups.get(group.name)
+                    )
                     headings.add(f"group:{group.name}")
             if first or app.name in dirty_apps:
-                self.rows[f"app:{app.name}"] = app_row(app, snap.instances)
+                self.rows[f"app:{app.name}"] = app_row(app, instances, tallies=self.tally.groups)
                 headings.add(f"app:{app.name}")
         structural = (
             first
@@ -185,10 +236,11 @@ class FleetTable(ScrollView, can_focus=True):
         )
         if changed_groups or changed_apps:
             live = {f"app:{a.name}" for a in snap.apps} | {f"group:{g}" for g in self._groups}
-            for key in [k for k in self.rows if k.startswith(("app:", "group:")) and k not in live]:
+            stale = [k for k in self.rows if _is_heading(k) and k not in live]
+            for key in stale:
                 del self.rows[key]
         if structural:
-            self._relayout()
+            self._relayout(changed=touched | headings)
         else:
             self._refresh_keys(touched | headings)
 
@@ -196,14 +248,17 @@ class FleetTable(ScrollView, can_focus=True):
     def _sort_moves_rows(self) -> bool:
         return self.sort_column not in _STABLE_SORTS
 
-    def _relayout(self) -> None:
+    def _relayout(self, changed: set[str] | None = None) -> None:
+        """Recompute the order. After a poll (`changed` given), when the lines on screen
+        and the size stay the same, repaint only the changed lines on screen."""
         snap = self.snapshot
         if snap is None:
             return
         current = self.cursor_key
-        group_rows = {
-            k.removeprefix("group:"): r for k, r in self.rows.items() if k.startswith("group:")
-        }
+        top = int(self.scroll_y)
+        height = self.size.height
+        before = self.order[top : top + height], len(self.order), self.cursor
+        group_rows = {name: row for name in self._groups if (row := self.rows.get(f"group:{name}"))}
         self.order = layout_keys(
             snap.apps,
             group_rows,
@@ -211,28 +266,42 @@ class FleetTable(ScrollView, can_focus=True):
             sort_column=self.sort_column,
             reverse=self.sort_reverse,
             row_filter=self.row_filter,
+            sort_value=self._sort_value,
         )
         self._index = {k: n for n, k in enumerate(self.order)}
-        self._instance_keys = [k for k in self.order if self.rows[k].kind is RowKind.INSTANCE]
-        self._cache = {k: v for k, v in self._cache.items() if k[0] in self._index}
+        self._instance_keys = None
+        self.shown_instances = sum(1 for k in self.order if not _is_heading(k))
+        if len(self._cache) > 4 * len(self.order) + 64:
+            self._cache = {k: v for k, v in self._cache.items() if k[0] in self._index}
         self.virtual_size = Size(self._content_width(), len(self.order) + 1)
         if current is not None and current in self._index:
             self.cursor = self._index[current]
         else:
             self.cursor = min(self.cursor, max(0, len(self.order) - 1))
-            if self.cursor == 0 and self.instance_keys:
+            if self.cursor == 0 and self.shown_instances:
                 self.cursor = self._index[self.instance_keys[0]]
-        self.refresh()
+        after = self.order[top : top + height], len(self.order), self.cursor
+        if changed is not None and before == after:
+            self._refresh_keys(changed)
+        else:
+            self.refresh()
 
     def _refresh_keys(self, keys: Iterable[str]) -> None:
+        """Drop the cached lines of `keys` and repaint those on screen (one region each)."""
         top = int(self.scroll_y)
         bottom = top + self.size.height
+        width = max(self.virtual_size.width, self.size.width)
+        regions: list[Region] = []
+        cache = self._cache
+        index = self._index
         for key in keys:
-            n = self._index.get(key)
-            for selected in (False, True):
-                self._cache.pop((key, selected), None)
+            cache.pop((key, False), None)
+            cache.pop((key, True), None)
+            n = index.get(key)
             if n is not None and top <= n + 1 <= bottom:
-                self.refresh_line(n + 1)
+                regions.append(Region(0, n + 1 - top, width, 1))
+        if regions:
+            self.refresh(*regions)
 
     def tick_ages(self) -> None:
         """Repaint the visible rows whose age text changed (called once a second)."""
@@ -251,6 +320,8 @@ class FleetTable(ScrollView, can_focus=True):
     def sort_by(self, column: str, *, reverse: bool | None = None) -> None:
         if reverse is None:
             reverse = (not self.sort_reverse) if column == self.sort_column else False
+        if column != self.sort_column:
+            self._sort_values.clear()
         self.sort_column, self.sort_reverse = column, reverse
         self._cache.clear()
         self._relayout()
@@ -411,7 +482,8 @@ class FleetTable(ScrollView, can_focus=True):
                 segments.append(
                     Segment(f"  ⚠ {row.flag}", base + flag_style if not selected else base)
                 )
-        return Strip(segments).adjust_cell_length(width, base)
+        # Neighbouring cells of one style become one segment: fewer for Textual to walk.
+        return Strip(Segment.simplify(segments)).adjust_cell_length(width, base)
 
     def render_line(self, y: int) -> Strip:
         width = max(self.virtual_size.width, self.size.width)
