@@ -10,7 +10,7 @@ are possible, why not, and the estimates; the estimating functions are pure.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -180,9 +180,14 @@ class RollbackOptions:
 
 
 def serving_release(records: Sequence[RolloutRecord]) -> str:
-    """What serves after the newest finished rollout: its target when it succeeded, else
-    the release it started from ("" when the ledger holds none)."""
-    for r in records:  # newest first
+    """What serves now as the ledger tells it (newest first): a running or detached
+    rollout's target once it shifted traffic; else the newest finished rollout's target
+    when it succeeded, or the release it started from when it did not ("" when none)."""
+    for r in records:
+        if r.active:
+            if r.shifted:
+                return r.to_release
+            continue
         if r.state == states.SUCCEEDED:
             return r.to_release
         if r.state in (states.ROLLED_BACK, states.FAILED, states.ABORTED) and r.from_release:
@@ -194,6 +199,25 @@ def previous_release_of(records: Sequence[RolloutRecord]) -> str:
     """The release that served before the current one: the newest succeeded rollout's
     `from_release` ("" when none) — the same answer as `previous_release`."""
     return next((r.from_release for r in records if r.state == states.SUCCEEDED), "")
+
+
+def default_release(
+    records: Sequence[RolloutRecord],
+    unfinished: Mapping[str, object] | None,
+    releases: Sequence[str],
+    serving: str,
+) -> str:
+    """The release a fresh rollback deploys unless another is picked: the one that served
+    before the current one (the unfinished rollout's `from_release`, else the newest
+    succeeded rollout's), else the release listed just before the serving one, else the
+    newest other release ("" when there is none)."""
+    choices = [v for v in releases if v != serving]
+    before = str((unfinished or {}).get("from_release") or "") or previous_release_of(records)
+    if before in choices:
+        return before
+    if serving in releases and releases.index(serving) > 0:
+        return releases[releases.index(serving) - 1]
+    return choices[-1] if choices else ""
 
 
 def no_retained_reason(records: Sequence[RolloutRecord]) -> str:
@@ -264,17 +288,17 @@ async def rollback_options(
 ) -> RollbackOptions:
     """The ways back for `app` now: the flip back (only while a running rollout bakes with
     a healthy retained group) and a fresh deploy of an earlier release (only when no
-    rollout is unfinished), with their estimates. `serving` (what the fleet shows serving)
-    overrides the ledger's idea of it. Reads the ledger and one target group's health."""
+    rollout is unfinished), with their estimates. What serves is the ledger's word (it is
+    written at the shift, before a fleet poll can see it); `serving`, what the fleet shows,
+    stands in when the ledger holds no rollout. Reads the ledger and one target group's
+    health."""
     records = tuple(await app_history(gw, config.tables, app, limit=50))
     item = await RolloutLedger(gw, config.tables.rollouts).unfinished(app)
     flip = await _flip_back(gw, item, records)
-    serving = serving or serving_release(records)
+    serving = serving_release(records) or serving
     releases = [r.version for r in await list_releases(gw, config.tables, app)]
     choices = tuple(v for v in releases if v != serving)
-    default = previous_release_of(records)
-    if default not in choices:
-        default = choices[-1] if choices else ""
+    default = default_release(records, item, releases, serving)
     if item is not None:
         fresh = FreshDeploy(
             False,

@@ -13,6 +13,7 @@ from rollout.ledger.history import BootDurations, RolloutRecord, RolloutStep
 from rollout.rollouts import RollbackOptions, rollback_options
 from rollout.rollouts.rollback_options import (
     NO_BOOTS,
+    default_release,
     flip_back_estimate,
     format_seconds,
     fresh_deploy_eta,
@@ -78,7 +79,13 @@ def test_a_fresh_deploys_eta_adds_boot_shift_bake_and_retire():
     # No boot at all: no ETA, and the console says so.
     assert fresh_deploy_eta("v1", BootDurations({}), records, settings) is None
     options = RollbackOptions(
-        "demo-web", "v2", None, None, BootDurations({}), tuple(records), settings  # type: ignore[arg-type]
+        "demo-web",
+        "v2",
+        None,
+        None,
+        BootDurations({}),
+        tuple(records),
+        settings,  # type: ignore[arg-type]
     )
     assert options.eta_text("v1") == NO_BOOTS == "ETA unknown (no boots recorded)"
 
@@ -90,6 +97,16 @@ def test_what_serves_what_served_before_and_why_nothing_is_retained():
         _record("r1", "", "v1", "succeeded", {}),
     ]
     assert serving_release(records) == "v2"
+    baking = _record("r4", "v2", "v4", "running", {"shift": (0, 1)})
+    launching = _record("r4", "v2", "v4", "running", {"launch": (0, 1)})
+    assert serving_release([baking, *records]) == "v4"
+    assert serving_release([launching, *records]) == "v2"
+    releases = ["v1", "v2", "v3"]
+    assert default_release(records, None, releases, "v2") == "v1"
+    assert default_release([], {"from_release": "v1"}, releases, "v2") == "v1"
+    assert default_release([], None, releases, "v3") == "v2"  # the one listed before
+    assert default_release([], None, releases, "") == "v3"
+    assert default_release([], None, ["v1"], "v1") == ""
     assert previous_release_of(records) == "v1"
     assert no_retained_reason(records) == "no retained group: the bake ended at 14:01"
     assert no_retained_reason([]) == "no retained group: no rollout is baking"
@@ -113,6 +130,7 @@ def test_during_the_bake_the_flip_back_is_offered_and_a_fresh_deploy_is_not(flee
             what="the bake",
         )
         options = asyncio.run(_options(fleet))
+        assert options.serving == "v2"  # in traffic since the shift
         flip = options.flip_back
         assert flip.available, flip.reason
         assert (flip.group, flip.release, flip.healthy, flip.wanted) == (v1_name, "v1", 3, 3)
@@ -122,6 +140,7 @@ def test_during_the_bake_the_flip_back_is_offered_and_a_fresh_deploy_is_not(flee
         assert flip.estimate.seconds < 60
         assert not options.fresh.available
         assert "unfinished" in options.fresh.reason
+        assert options.fresh.release == "v1", (options.fresh, [r.state for r in options.records])
         run = fleet.cli("rollback", "demo-web", "-y")
         assert run.code == 0, run.out + run.err
     finally:
