@@ -28,6 +28,7 @@ from console.screens.dialogs import (
     Confirm,
     ReleasePicker,
     ResumeOrRollback,
+    RollbackChoice,
     StayOrDetach,
     plan_table,
 )
@@ -274,7 +275,13 @@ class FreshfleetApp(App[int]):
         )
 
     async def _deploy(
-        self, app_name: str, strategy: str, version: str | None = None, verb: str = "Deploy"
+        self,
+        app_name: str,
+        strategy: str,
+        version: str | None = None,
+        verb: str = "Deploy",
+        *,
+        typed: bool = False,
     ) -> None:
         from rollout.ledger.releases import list_releases
         from rollout.lock import DeployLock, LockHeld
@@ -313,7 +320,7 @@ class FreshfleetApp(App[int]):
                         f"{verb} {app_name} {version} ({strategy})?",
                         plan_table(rows),
                         yes=verb,
-                        type_to_confirm=app_name if self.production else "",
+                        type_to_confirm=app_name if self.production and not typed else "",
                     )
                 )
                 if not confirmed:
@@ -395,7 +402,8 @@ class FreshfleetApp(App[int]):
             self.rollout = None
 
     def start_rollback(self, app_name: str) -> None:
-        """`r`: flip a running rollout back, else redeploy the previous release."""
+        """`r`: the ways back with estimates (flip back to the retained group, or a fresh
+        deploy of an earlier release); the chosen one runs after its confirmation."""
         if not app_name or self._engine() is None:
             return
         self.run_worker(
@@ -406,30 +414,49 @@ class FreshfleetApp(App[int]):
         )
 
     async def _rollback(self, app_name: str) -> None:
+        """Ask which way back, with the estimates; flip back or deploy the chosen release."""
+        from rollout.ledger.releases import list_releases
         from rollout.lock import lock_owner
-        from rollout.rollouts import RolloutInputError, previous_release, request_abort
+        from rollout.rollouts import RolloutInputError, request_abort, rollback_options
 
         gw: Any = self.connection.gateway if self.connection else None
         config = self.config
-        confirmed = await self.push_screen_wait(
-            Confirm(
-                f"Roll back {app_name}?",
-                "During a bake: traffic flips back to the retained group (seconds).\n"
-                "Otherwise: the previous successful release is deployed on a fresh group "
-                "(a plan to confirm follows).",
-                yes="Roll back",
-                type_to_confirm=app_name if self.production else "",
-            )
+        snap = self.last_update.snapshot if self.last_update else None
+        found = snap.app(app_name) if snap else None
+        serving = found.serving_release if found else ""
+        options = await rollback_options(gw, config, app_name, serving=serving)
+        choices = set(options.fresh.choices)
+        releases = [
+            r for r in await list_releases(gw, config.tables, app_name) if r.version in choices
+        ]
+        answer = await self.push_screen_wait(
+            RollbackChoice(options, releases, type_to_confirm=app_name if self.production else "")
         )
-        if not confirmed:
+        if answer is None:
             return
-        try:
-            asked = await request_abort(gw, config, app_name, by=lock_owner(), action="rollback")
-        except RolloutInputError:
-            version = await previous_release(gw, config, app_name)
-            await self._deploy(app_name, "blue-green", version=version, verb="Roll back")
+        if answer.way == "flip":
+            try:
+                asked = await request_abort(
+                    gw, config, app_name, by=lock_owner(), action="rollback"
+                )
+            except RolloutInputError as exc:
+                self.notify(str(exc), title="cannot flip back", severity="error", timeout=15)
+                return
+            group = options.flip_back.group
+            self.notify(f"rollback of {asked.rollout_id} requested: traffic flips back to {group}")
             return
-        self.notify(f"rollback of {asked.rollout_id} requested")
+        if self.rollout is not None:
+            self.notify(f"a rollout of {self.rollout.app} is already running", severity="warning")
+            return
+        # The name was typed for this key already: the plan's confirmation does not ask again.
+        self.run_worker(
+            self._deploy(
+                app_name, "blue-green", version=answer.release, verb="Roll back", typed=True
+            ),
+            group=ROLLOUT_GROUP,
+            description=f"roll back {app_name} to {answer.release}",
+            exit_on_error=False,
+        )
 
     def start_abort(self, app_name: str) -> None:
         """`a`: ask the app's running rollout to stop (before the shift nothing changed)."""

@@ -72,7 +72,7 @@ FLEET_ACTIONS: tuple[ConsoleAction, ...] = (
         "r",
         "rollback",
         "Rollback",
-        "Flip back during a bake, else redeploy the previous release",
+        "Choose: flip back (seconds) or redeploy (ETA)",
         mutating=True,
     ),
     ConsoleAction("abort", "a", "abort", "Abort", "Stop the app's running rollout", mutating=True),

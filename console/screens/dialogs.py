@@ -6,6 +6,9 @@ accident; on production accounts the app name must be typed first (DESIGN §2).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.markup import escape
 from rich.table import Table
 from textual import on
 from textual.app import ComposeResult
@@ -16,6 +19,7 @@ from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from rollout.model import Release
+from rollout.rollouts.rollback_options import FlipBack, FreshDeploy, RollbackOptions
 
 _DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -27,6 +31,7 @@ _DIALOG_CSS = """
 {name} Horizontal {{ height: auto; align-horizontal: right; padding-top: 1; }}
 {name} Button {{ margin-left: 2; }}
 {name} OptionList {{ height: auto; max-height: 16; }}
+{name} .hint {{ padding-top: 1; color: $warning; }}
 """
 
 
@@ -95,7 +100,9 @@ class Confirm(ModalScreen[bool]):
             yield Static(self.title_text, classes="title")
             yield Static(self.body, id="body")
             if self.type_to_confirm:
-                yield Static(f"Production: type [b]{self.type_to_confirm}[/] to confirm.")
+                yield Static(
+                    f"Production: type [b]{self.type_to_confirm}[/] to confirm.", classes="hint"
+                )
                 yield Input(placeholder=self.type_to_confirm, id="typed")
             with Horizontal():
                 yield Button("Cancel", id="no", variant="primary")
@@ -191,3 +198,133 @@ class ResumeOrRollback(ModalScreen[str]):
     @on(Button.Pressed)
     def _answered(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id or "later")
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackAnswer:
+    """What the rollback dialog chose: `flip` back, or a `fresh` deploy of `release`."""
+
+    way: str  # "flip" | "fresh"
+    release: str = ""
+
+
+class RollbackChoice(ModalScreen[RollbackAnswer | None]):
+    """`r`: the ways back with their estimates — flip back to the retained group (seconds)
+    or a fresh deploy of an earlier release (its ETA). A way that is not possible is shown
+    disabled with the reason. Cancel has the focus; production needs the app name typed."""
+
+    DEFAULT_CSS = (
+        _DIALOG_CSS.format(name="RollbackChoice")
+        + """
+    RollbackChoice .way { padding-top: 1; }
+    RollbackChoice .detail { padding-left: 3; }
+    RollbackChoice .off { color: $text-muted; }
+    RollbackChoice Horizontal Button { min-width: 10; }
+    """
+    )
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="rollback.cancel")]
+
+    def __init__(
+        self,
+        options: RollbackOptions,
+        releases: list[Release] | None = None,
+        *,
+        type_to_confirm: str = "",
+    ) -> None:
+        super().__init__()
+        self.options = options
+        self.releases = releases or []
+        self.type_to_confirm = type_to_confirm
+        self.release = options.fresh.release
+
+    def compose(self) -> ComposeResult:
+        o = self.options
+        serving = f" (serving {o.serving})" if o.serving else ""
+        with Vertical():
+            yield Static(f"Roll back {o.app}{serving}: choose a way back", classes="title")
+            flip_head, flip_detail = self._flip_text()
+            yield Static(flip_head, classes=self._class(o.flip_back))
+            yield Static(flip_detail, id="flip-text", classes=self._class(o.flip_back, "detail"))
+            fresh_head, fresh_detail = self._fresh_text()
+            yield Static(fresh_head, classes=self._class(o.fresh))
+            yield Static(fresh_detail, id="fresh-text", classes=self._class(o.fresh, "detail"))
+            if self.type_to_confirm:
+                yield Static(
+                    f"Production: type [b]{self.type_to_confirm}[/] to confirm.", classes="hint"
+                )
+                yield Input(placeholder=self.type_to_confirm, id="typed")
+            with Horizontal():
+                yield Button("Cancel", id="no", variant="primary")
+                yield Button("Flip back", id="flip", variant="error")
+                yield Button(self._fresh_label(), id="fresh", variant="error")
+                yield Button("Other release…", id="pick", variant="default")
+
+    @staticmethod
+    def _class(way: FlipBack | FreshDeploy, kind: str = "way") -> str:
+        return kind if way.available else f"{kind} off"
+
+    def _flip_text(self) -> tuple[str, str]:
+        """The flip back's heading with its estimate, and what it rests on (or why not)."""
+        flip = self.options.flip_back
+        head = "[b]1. Flip back to the retained group[/]"
+        if not flip.available:
+            return f"{head}  [i]not possible[/]", escape(flip.reason)
+        return (
+            f"{head}  [b]{flip.estimate.text}[/]",
+            f"{flip.group} ({flip.release}, {flip.healthy}/{flip.wanted} healthy) serves again: "
+            f"one listener change.\nEstimate: {flip.estimate.basis}.",
+        )
+
+    def _fresh_text(self) -> tuple[str, str]:
+        """The fresh deploy's heading, and the chosen release's ETA (or why not)."""
+        fresh = self.options.fresh
+        head = "[b]2. Fresh deploy of an earlier release[/] on a new server group"
+        if not fresh.available:
+            return f"{head}  [i]not possible[/]", escape(fresh.reason)
+        eta = self.options.eta_text(self.release)
+        return head, f"[b]{self.release}[/]: {eta}.\nA plan to confirm follows."
+
+    def _fresh_label(self) -> str:
+        return f"Deploy {self.release}" if self.release else "Deploy"
+
+    def on_mount(self) -> None:
+        self._enable()
+        self.query_one("#no", Button).focus()
+
+    def _typed_ok(self) -> bool:
+        if not self.type_to_confirm:
+            return True
+        return self.query_one("#typed", Input).value.strip() == self.type_to_confirm
+
+    def _enable(self) -> None:
+        ok = self._typed_ok()
+        o = self.options
+        self.query_one("#flip", Button).disabled = not (ok and o.flip_back.available)
+        self.query_one("#fresh", Button).disabled = not (ok and o.fresh.available)
+        self.query_one("#pick", Button).disabled = not (o.fresh.available and self.releases)
+
+    @on(Input.Changed, "#typed")
+    def _typed(self, event: Input.Changed) -> None:
+        self._enable()
+
+    @on(Button.Pressed)
+    def _answered(self, event: Button.Pressed) -> None:
+        event.stop()
+        button = event.button.id
+        if button == "pick":
+            self.app.push_screen(
+                ReleasePicker(self.options.app, self.releases, self.options.serving, "Roll back"),
+                self._picked,
+            )
+        elif button == "flip":
+            self.dismiss(RollbackAnswer("flip"))
+        elif button == "fresh":
+            self.dismiss(RollbackAnswer("fresh", self.release))
+        else:
+            self.dismiss(None)
+
+    def _picked(self, version: str | None) -> None:
+        if version:
+            self.release = version
+            self.query_one("#fresh-text", Static).update(self._fresh_text()[1])
+            self.query_one("#fresh", Button).label = self._fresh_label()

@@ -33,7 +33,11 @@ class RolloutScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Fleet", id="rollout.back"),
         Binding("a", "app.abort", "Abort", id="rollout.abort", tooltip="Abort this rollout"),
         Binding(
-            "r", "app.rollback", "Rollback", id="rollout.rollback", tooltip="Flip traffic back"
+            "r",
+            "app.rollback",
+            "Rollback",
+            id="rollout.rollback",
+            tooltip="Ways back with estimates",
         ),
     ]
 

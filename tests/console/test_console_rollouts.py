@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from console_helpers import recorded_app, screen_text, wait_for
 from textual.widgets import OptionList
 
-from console.app import FreshfleetApp
+from console.app import Connection, FreshfleetApp
 from console.fleet_source import demo_snapshot
 from console.launch import connect_live
-from console.screens.dialogs import Confirm, ReleasePicker, ResumeOrRollback, StayOrDetach
+from console.screens.dialogs import (
+    Confirm,
+    ReleasePicker,
+    ResumeOrRollback,
+    RollbackChoice,
+    StayOrDetach,
+)
 from console.screens.history import HistoryScreen
 from console.screens.rollout import RolloutScreen
 from localaws.process import LocalAws
@@ -217,8 +224,18 @@ async def test_rollback_during_the_bake_flips_traffic_back(fresh_localaws):
             what="the bake",
         )
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
-        await pilot.press("tab", "enter")
+        choice = await rollback_choices(app, pilot)
+        # Flip back is offered with its estimate in seconds; a fresh deploy is not (the
+        # rollout is unfinished), and says why.
+        shown = screen_text(app)
+        assert "Flip back to the retained group" in shown
+        assert re.search(r"Flip back to the retained group\s*~ \d+ s", shown), shown
+        assert "(v1, 3/3 healthy)" in shown
+        assert "unfinished: flip it back or abort it first" in shown
+        assert not choice.query_one("#flip").disabled
+        assert choice.query_one("#fresh").disabled
+        assert str(choice.query_one("#fresh").label) == "Deploy v1"  # what served before
+        await pilot.press("tab", "enter")  # Cancel -> Flip back
         await wait_for(
             pilot, lambda: screen.view.finished is not None, within=60, what="the rollback"
         )
@@ -229,6 +246,163 @@ async def test_rollback_during_the_bake_flips_traffic_back(fresh_localaws):
             within=30,
             what="v1 serving again",
         )
+
+
+async def rollback_choices(app: FreshfleetApp, pilot) -> RollbackChoice:
+    """The rollback dialog once drawn, with Cancel focused (enter would cancel)."""
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, RollbackChoice) and app.screen.query("#no"),
+        within=30,
+        what="the ways back",
+    )
+    choice = app.screen
+    assert isinstance(choice, RollbackChoice)
+    await wait_for(pilot, lambda: choice.query_one("#no").has_focus, what="Cancel focused")
+    return choice
+
+
+async def test_rollback_after_the_bake_deploys_an_earlier_release_on_a_fresh_group(
+    fresh_localaws,
+):
+    app = console_with(fresh_localaws, QUICK)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await demo_ready(app, pilot)
+        screen = await deploy_by_keys(app, pilot, "v2")
+        await wait_for(
+            pilot, lambda: screen.view.finished is not None, within=120, what="v2's rollout"
+        )
+        assert screen.view.finished.state == "succeeded"
+        await pilot.press("escape")
+        table = app.fleet_screen.table
+        await wait_for(
+            pilot, lambda: "demo-web  serving v2" in table.visible_text(), within=30, what="v2"
+        )
+        await pilot.press("r")
+        choice = await rollback_choices(app, pilot)
+        shown = screen_text(app)
+        # The bake is over: nothing to flip back to, and the dialog says since when.
+        assert re.search(r"no retained group: the bake ended at \d\d:\d\d", shown), shown
+        assert choice.query_one("#flip").disabled
+        # v2's own boots were recorded: the fresh deploy of v1 has an ETA.
+        assert re.search(r"v1: ETA ~ .*\(boot ~ \d+ s, shift ~ \d+ s, bake ~ 1 s", shown), shown
+        assert str(choice.query_one("#fresh").label) == "Deploy v1"
+        # Another earlier release can be picked; its ETA replaces v1's.
+        await pilot.press("tab", "tab", "enter")  # Cancel -> Deploy v1 -> Other release…
+        await pick_release(app, pilot, "v3")
+        await wait_for(pilot, lambda: app.screen is choice, what="back to the choices")
+        await wait_for(
+            pilot, lambda: str(choice.query_one("#fresh").label) == "Deploy v3", what="v3 picked"
+        )
+        assert "v3: ETA ~ " in screen_text(app)
+        await pilot.press("escape")  # changed my mind: nothing happens
+        await wait_for(pilot, lambda: app.screen is app.fleet_screen, what="the fleet")
+        await pilot.press("r")
+        choice = await rollback_choices(app, pilot)
+        await pilot.press("tab", "enter")  # Cancel -> Deploy v1 (flip back is disabled)
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), within=30, what="the plan")
+        await wait_for(pilot, lambda: "capacity" in screen_text(app), what="the plan drawn")
+        assert "Roll back demo-web v1" in screen_text(app)
+        await pilot.press("tab", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), what="the rollout")
+        back = app.screen
+        assert isinstance(back, RolloutScreen)
+        await wait_for(
+            pilot, lambda: back.view.finished is not None, within=120, what="the fresh v1"
+        )
+        assert back.view.finished.state == "succeeded"
+        await pilot.press("escape")
+        await wait_for(
+            pilot,
+            lambda: (
+                "demo-web  serving v1" in table.visible_text() and "v2" not in table.visible_text()
+            ),
+            within=30,
+            what="v1 serving again on a fresh group, v2 retired",
+        )
+
+
+def production_console(localaws: LocalAws, config: Config) -> FreshfleetApp:
+    """The console on localaws with its account marked production (deploys allowed)."""
+    backend = backend_of(localaws)
+    account = "123456789012"
+    prod = replace(config, production_accounts=(account,))
+
+    async def connect() -> Connection:
+        return replace(await connect_live(backend, prod), account=account)
+
+    return FreshfleetApp(
+        connect, config=prod, allow_deploy=True, poll_seconds=0.25, backend_label=backend.label
+    )
+
+
+async def test_production_needs_the_app_name_typed_before_deploy_rollback_or_abort(
+    fresh_localaws,
+):
+    app = production_console(fresh_localaws, QUICK)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await demo_ready(app, pilot)
+        assert app.production and not app.read_only
+        await pilot.press("d")
+        await pick_release(app, pilot, "v2")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, Confirm) and app.screen.query("#typed"),
+            within=30,
+            what="the typed confirmation",
+        )
+        confirm = app.screen
+        yes = confirm.query_one("#yes")
+        assert "Production: type demo-web to confirm." in screen_text(app)
+        assert confirm.query_one("#no").has_focus and yes.disabled
+        await pilot.press("shift+tab")  # Cancel -> the name field
+        assert confirm.query_one("#typed").has_focus
+        await pilot.press("enter")  # empty: nothing happens
+        await pilot.press(*"demo-we", "enter")  # wrong: still nothing
+        await pilot.pause()
+        assert app.screen is confirm and yes.disabled and app.rollout is None
+        await pilot.press("tab", "tab")  # Cancel, then past the disabled button
+        assert not yes.has_focus
+        await pilot.press("shift+tab", "shift+tab")
+        assert confirm.query_one("#typed").has_focus  # focus selects the text: go to its end
+        await pilot.press("end", "b")
+        await wait_for(pilot, lambda: not yes.disabled, what="the button enabled")
+        await pilot.press("tab", "tab", "enter")  # the name field -> Cancel -> Deploy
+        await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), what="the rollout")
+        screen = app.screen
+        assert isinstance(screen, RolloutScreen)
+        await wait_for(
+            pilot, lambda: screen.view.finished is not None, within=120, what="the rollout's end"
+        )
+        assert screen.view.finished.state == "succeeded"
+        await pilot.press("escape")
+        await wait_for(
+            pilot,
+            lambda: "demo-web  serving v2" in app.fleet_screen.table.visible_text(),
+            within=30,
+            what="v2 serving",
+        )
+
+        # r: the ways back are disabled until the name is typed.
+        await pilot.press("r")
+        choice = await rollback_choices(app, pilot)
+        fresh = choice.query_one("#fresh")
+        assert choice.query("#typed") and fresh.disabled
+        await pilot.press("shift+tab", *"demo-web")
+        await wait_for(pilot, lambda: not fresh.disabled, what="Deploy v1 enabled")
+        assert choice.query_one("#flip").disabled  # no retained group: still not possible
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.fleet_screen, what="the fleet")
+
+        # a: the abort asks for the name too.
+        await pilot.press("a")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, Confirm) and app.screen.query("#typed"),
+            what="the abort's typed confirmation",
+        )
+        assert app.screen.query_one("#yes").disabled
+        await pilot.press("escape")
 
 
 async def test_quitting_mid_rollout_asks_and_detaching_leaves_it_for_resume(fresh_localaws):
