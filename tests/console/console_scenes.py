@@ -17,11 +17,19 @@ from textual.screen import Screen
 from console.app import FreshfleetApp
 from console.fleet_source import FROZEN_NOW, RecordedSource, demo_snapshot, with_health
 from console.rollout_view import RolloutView
-from console.screens.dialogs import Confirm, plan_table
+from console.screens.dialogs import (
+    Confirm,
+    ResumeOrRollback,
+    RollbackChoice,
+    StayOrDetach,
+    plan_table,
+)
 from console.screens.rollout import RolloutScreen
 from rollout import events as ev
-from rollout.config import Config
-from rollout.model import HealthState, TargetHealth
+from rollout.config import Config, RolloutSettings
+from rollout.ledger.history import BootDurations, RolloutRecord, RolloutStep
+from rollout.model import HealthState, Release, TargetHealth
+from rollout.rollouts import Estimate, FlipBack, FreshDeploy, RollbackOptions
 
 SIZE = (150, 32)
 
@@ -57,6 +65,17 @@ def _production() -> FreshfleetApp:
     return recorded_app(
         [snap],
         config=Config(production_accounts=("123456789012",)),
+        account="123456789012",
+        label="account 123456789012 us-east-1",
+    )
+
+
+def _production_deploys() -> FreshfleetApp:
+    snap = replace(demo_snapshot(), backend="account 123456789012 us-east-1")
+    return recorded_app(
+        [snap],
+        config=Config(production_accounts=("123456789012",)),
+        allow_deploy=True,
         account="123456789012",
         label="account 123456789012 us-east-1",
     )
@@ -162,6 +181,167 @@ def _rollout_screen(app: FreshfleetApp) -> Screen[object]:
     )
 
 
+def live_rollout_events() -> list[ev.RolloutEvent]:
+    """v2 is in traffic and baking: v1's group is retained at weight 0 for a flip back."""
+    base = {"app": "demo-web", "rollout_id": RID}
+    ids = ("i-0a1b2c3d4e5f60718", "i-1b2c3d4e5f6071829", "i-2c3d4e5f607182930")
+    out: list[ev.RolloutEvent] = [
+        ev.StepStarted(**base, at=_at(0), step="plan", detail="v1 -> v2"),
+        ev.StepFinished(**base, at=_at(0), step="plan", status="ok"),
+        ev.StepStarted(**base, at=_at(0), step="launch", detail=f"{NEW}: min 3 / max 3"),
+        ev.StepFinished(**base, at=_at(3), step="launch", status="ok"),
+        ev.StepStarted(**base, at=_at(3), step="gate", detail="3 instances healthy"),
+    ]
+    for t, healthy in enumerate((0, 0, 1, 2, 3)):
+        out.append(
+            ev.GateProgress(
+                **base,
+                at=_at(5 + 3 * t),
+                group=NEW,
+                healthy=healthy,
+                wanted=3,
+                elapsed_seconds=2.0 + 3 * t,
+                eta_seconds=15.0,
+                deadline_seconds=900.0,
+            )
+        )
+    for n, iid in enumerate(ids):
+        out.append(
+            ev.InstanceUpdate(
+                **base,
+                at=_at(12 + n),
+                instance_id=iid,
+                group=NEW,
+                state="running",
+                health="healthy",
+                phase="health",
+                phase_status="ok",
+                detail="deployed",
+            )
+        )
+    out += [
+        ev.StepFinished(**base, at=_at(18), step="gate", status="ok"),
+        ev.StepStarted(**base, at=_at(18), step="shift", detail=f"{NEW} 100 %"),
+        ev.WeightsChanged(**base, at=_at(19), weights={NEW: 100, OLD: 0}, why="cutover"),
+        ev.StepFinished(**base, at=_at(19), step="shift", status="ok"),
+        ev.StepStarted(**base, at=_at(19), step="bake", detail=f"600 s watching {NEW}"),
+        ev.BakeProgress(
+            **base, at=_at(59), group=NEW, healthy=3, wanted=3, remaining_seconds=560.0
+        ),
+    ]
+    return out
+
+
+def _live_rollout_screen(app: FreshfleetApp) -> Screen[object]:
+    events = live_rollout_events()
+    return RolloutScreen(
+        RolloutView("demo-web", RID),
+        lambda: _replay(events),
+        clock=lambda: FROZEN_NOW,
+        console_output=_canned_tail,
+    )
+
+
+def _past_rollouts() -> tuple[RolloutRecord, ...]:
+    """v1 -> v2 succeeded at 11:42; its shift took 1.4 s and the retire 8 s."""
+    start = FROZEN_NOW - timedelta(minutes=30)
+
+    def step(name: str, a: float, b: float) -> RolloutStep:
+        return RolloutStep(name, "ok", start + timedelta(seconds=a), start + timedelta(seconds=b))
+
+    steps = (
+        step("launch", 0, 3),
+        step("gate", 3, 44),
+        step("shift", 44, 45.4),
+        step("bake", 45.4, 645.4),
+        step("retire", 645.4, 653.4),
+    )
+    return (
+        RolloutRecord(
+            app="demo-web",
+            rollout_id="20261127-112800-ddd4",
+            from_release="v1",
+            to_release="v2",
+            strategy="blue-green",
+            state="succeeded",
+            started_at=start,
+            finished_at=start + timedelta(seconds=653.4),
+            steps=steps,
+        ),
+    )
+
+
+_BOOTS = BootDurations({"v1": (41.0, 44.5, 39.2, 52.0, 47.3), "v2": (38.1, 40.0, 42.7)})
+_RELEASES = [
+    Release("demo-web", v, url="", sha256="", created_by="alice@laptop:4242") for v in ("v1", "v3")
+]
+
+
+def _rollback_during_the_bake(app: FreshfleetApp) -> Screen[object]:
+    options = RollbackOptions(
+        app="demo-web",
+        serving="v2",
+        flip_back=FlipBack(
+            True,
+            Estimate(1.4, "median of 1 recorded shift"),
+            rollout_id=RID,
+            group=OLD,
+            release="v1",
+            healthy=3,
+            wanted=3,
+        ),
+        fresh=FreshDeploy(
+            False,
+            "v1",
+            ("v1", "v3"),
+            f"rollout {RID} is unfinished: flip it back or abort it first",
+        ),
+        boots=_BOOTS,
+        records=_past_rollouts(),
+        settings=RolloutSettings(),
+    )
+    return RollbackChoice(options, _RELEASES)
+
+
+def _rollback_after_the_bake(app: FreshfleetApp) -> Screen[object]:
+    options = RollbackOptions(
+        app="demo-web",
+        serving="v2",
+        flip_back=FlipBack(
+            False,
+            Estimate(1.4, "median of 1 recorded shift"),
+            "no retained group: the bake ended at 11:39",
+        ),
+        fresh=FreshDeploy(True, "v1", ("v1", "v3")),
+        boots=_BOOTS,
+        records=_past_rollouts(),
+        settings=RolloutSettings(),
+    )
+    return RollbackChoice(options, _RELEASES)
+
+
+def _resume_offer(app: FreshfleetApp) -> Screen[object]:
+    summary = (
+        "v1 → v2 (blue-green), detached by alice@laptop:4242 after: plan, launch, gate, "
+        "shift, bake.\nResume finishes it from its last step; Roll back undoes it."
+    )
+    return ResumeOrRollback("demo-web", RID, summary)
+
+
+def _stay_or_detach(app: FreshfleetApp) -> Screen[object]:
+    return StayOrDetach("demo-web", RID)
+
+
+def _production_confirm(app: FreshfleetApp) -> Screen[object]:
+    return Confirm(
+        "Abort demo-web's rollout?",
+        "Before the shift the new group is deleted and the old fleet never changed; "
+        "after it, traffic flips back.",
+        yes="Abort",
+        type_to_confirm="demo-web",
+    )
+
+
 def _plan_dialog(app: FreshfleetApp) -> Screen[object]:
     rows = [
         ("release", "v1", "v2"),
@@ -232,6 +412,43 @@ SCENES: tuple[Scene, ...] = (
         push=_rollout_screen,
         size=(150, 40),
     ),
+    Scene(
+        "rollout-live",
+        "a rollout baking: v2 at 100 %, v1 retained at 0 %, the bake's countdown",
+        _rollout_fleet,
+        push=_live_rollout_screen,
+        size=(150, 40),
+    ),
+    Scene(
+        "rollback-flip",
+        "r during the bake: flip back in seconds; a fresh deploy must wait",
+        _rollout_fleet,
+        push=_rollback_during_the_bake,
+    ),
+    Scene(
+        "rollback-fresh",
+        "r after the bake: no retained group; a fresh deploy of v1 with its ETA",
+        _rollout_fleet,
+        push=_rollback_after_the_bake,
+    ),
+    Scene(
+        "production-confirm",
+        "production: the app name must be typed; the button stays disabled until then",
+        _production_deploys,
+        push=_production_confirm,
+    ),
+    Scene(
+        "resume-offer",
+        "on start: a rollout left detached is offered to resume or roll back",
+        _rollout_fleet,
+        push=_resume_offer,
+    ),
+    Scene(
+        "stay-or-detach",
+        "q mid-rollout: stay (focused) or detach for `freshfleet resume`",
+        _rollout_fleet,
+        push=_stay_or_detach,
+    ),
 )
 
 
@@ -250,8 +467,14 @@ async def settle(app: FreshfleetApp, pilot: object, scene: Scene) -> None:
         pushed = scene.push(app)
         await app.push_screen(pushed)
         if isinstance(pushed, RolloutScreen):
-            await wait_for(pilot, lambda: pushed.view.finished is not None, what="the replay")
-            await wait_for(pilot, lambda: len(pushed.query_one(Log).lines) > 2, what="the log tail")
+            view = pushed.view
+            await wait_for(
+                pilot, lambda: view.finished is not None or view.bake is not None, what="replay"
+            )
+            if view.failure is not None:
+                await wait_for(
+                    pilot, lambda: len(pushed.query_one(Log).lines) > 2, what="the log tail"
+                )
             pushed.redraw()
     if scene.name == "instance":
         await wait_for(
