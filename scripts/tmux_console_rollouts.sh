@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A whole session by keys, in tmux, as a new user would: deploy v2 and watch it succeed,
 # deploy v3 and see its gate fail with the reason while v2 keeps serving, roll back to
-# v1, quit, and leave no localaws behind. Extra arguments go to freshfleet (the tests
+# v1 (choosing the fresh deploy, with its ETA, as the bake is over), quit, and leave no localaws behind. Extra arguments go to freshfleet (the tests
 # pass `--boot simulated`). Exits non-zero, with the screen, at the first failed step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,10 +70,13 @@ wait_for 120 "v3's gate fails and says why" shows "gate failed"
 keys Escape
 wait_for 30 "v2 still serves" shows "demo-web  serving v2"
 
-# 3. roll back: no rollout runs, so the previous release is deployed afresh
+# 3. roll back: the bake of v2 is over, so there is no group to flip back to; the choice
+#    is a fresh deploy of the previous release (v1), with its ETA from the recorded boots
 keys r
-wait_for 30 "r asks first" shows "Roll back demo-web?"
-confirm
+wait_for 30 "r offers the ways back" shows "choose a way back"
+wait_for 10 "the flip back says why it is not possible" shows "no retained group: the bake ended at"
+wait_for 10 "the fresh deploy of v1 shows its ETA" shows "v1: ETA ~"
+confirm  # Tab skips the disabled Flip back: Deploy v1
 wait_for 30 "the rollback's plan is shown" shows "Roll back demo-web v1"
 confirm
 wait_for 30 "the rollout screen follows the rollback" shows "of demo-web"
