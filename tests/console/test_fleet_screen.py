@@ -219,3 +219,24 @@ async def test_the_console_output_pane_searches_a_64_kb_log():
         await wait_for(pilot, lambda: "1 of 1" in screen_text(app), what="the match")
         assert "line 1401" in screen_text(app)
         assert log.scroll_y > 1300  # the match is on screen
+
+
+async def test_a_big_fleet_freezes_the_heap_after_its_first_frame_and_a_small_one_not():
+    import gc
+
+    from console.screens.fleet import FREEZE_OVER
+
+    gc.unfreeze()
+    try:
+        app = recorded_app([demo_snapshot()])
+        async with app.run_test(size=(160, 40)) as pilot:
+            await wait_for(pilot, lambda: fleet(app).table.snapshot is not None)
+            await pilot.pause()
+            assert gc.get_freeze_count() == 0
+        big = demo_snapshot(instances_per_group=FREEZE_OVER)
+        app = recorded_app([big])
+        async with app.run_test(size=(160, 40)) as pilot:
+            await wait_for(pilot, lambda: fleet(app).table.snapshot is not None)
+            await wait_for(pilot, lambda: gc.get_freeze_count() > 0, what="the frozen heap")
+    finally:
+        gc.unfreeze()
