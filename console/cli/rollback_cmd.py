@@ -2,7 +2,7 @@
 
 During a rollout's bake the retained group takes the traffic back in one listener change;
 with no rollout in flight, the previous successful release (or `--to VERSION`) is deployed
-fresh on a new server group.
+fresh on a new server group. Either way the estimate is printed first (`rollback_options`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from rollout.rollouts import (
     owner_alive,
     previous_release,
     request_abort,
+    rollback_options,
     rollout_from_item,
 )
 
@@ -54,6 +55,13 @@ def run(args: argparse.Namespace) -> int:
             if item is not None and not args.to:
                 if item.get("state") == "running" and await owner_alive(gw, config, item):
                     # The running rollout's own process flips back at its next check.
+                    if not args.json:
+                        flip = (await rollback_options(gw, config, args.app)).flip_back
+                        if flip.available:
+                            out.print(
+                                f"flip back to {flip.group} ({flip.release}): "
+                                f"{flip.estimate.text} ({flip.estimate.basis})"
+                            )
                     confirm(args, f"Roll back {args.app} {item['rollout_id']}?")
                     async with engine_errors():
                         done = await request_abort(
@@ -103,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
                 return Exit.OK if result.state in ("rolled_back", "aborted") else Exit.FAILED
             async with engine_errors():
                 version = args.to or await previous_release(gw, config, args.app)
+            if not args.json:
+                options = await rollback_options(gw, config, args.app)
+                out.print(f"fresh deploy of {version}: {options.eta_text(version)}")
             return await deploy(
                 gw, config, args, args.app, version, message=f"rollback to {version}"
             )

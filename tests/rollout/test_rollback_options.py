@@ -143,6 +143,8 @@ def test_during_the_bake_the_flip_back_is_offered_and_a_fresh_deploy_is_not(flee
         assert options.fresh.release == "v1", (options.fresh, [r.state for r in options.records])
         run = fleet.cli("rollback", "demo-web", "-y")
         assert run.code == 0, run.out + run.err
+        # The CLI prints the same estimate first.
+        assert f"flip back to {v1_name} (v1): ~ " in run.out, run.out
     finally:
         out, err = deploy.communicate(timeout=60)
     assert fleet.latest()["state"] == "rolled_back", out + err
@@ -164,6 +166,11 @@ def test_after_the_bake_only_a_fresh_deploy_is_offered_with_its_eta(fleet):
     assert eta is not None  # v2's boots were recorded by this very deploy
     assert eta.bake_seconds == fleet.config.rollout.bake_seconds
     assert options.eta_text("v1").startswith("ETA ~ ")
+    # `freshfleet rollback` says the same ETA before it deploys v1 afresh.
+    back = fleet.cli("rollback", "demo-web", "-y")
+    assert back.code == 0, back.out + back.err
+    assert "fresh deploy of v1: ETA ~ " in back.out, back.out
+    assert fleet.serving() == {"v1": 100}
 
 
 def test_a_fleet_without_history_offers_earlier_releases_without_an_eta(fleet):
