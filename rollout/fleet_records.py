@@ -29,6 +29,7 @@ from rollout.model import (
 )
 
 ASG_NAME_TAG = "aws:autoscaling:groupName"
+TAKEOVER_KIND = "lock-takeover"  # the `kind` of a takeover's audit item (`rollout.lock`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +100,15 @@ def group_of(asg: Mapping[str, Any]) -> ServerGroup:
 
 
 def latest_per_app(rollouts: Iterable[RolloutRecord]) -> dict[str, RolloutRecord]:
-    """Each app's newest rollout (rollout ids sort by time)."""
+    """Each app's newest rollout (rollout ids sort by time).
+
+    Audit items that share the rollouts table (a `lock-takeover`, written with a rollout
+    id of its own) are not rollouts and never count as an app's latest.
+    """
     latest: dict[str, RolloutRecord] = {}
     for r in rollouts:
+        if r.kind == TAKEOVER_KIND:
+            continue
         if r.app not in latest or r.rollout_id > latest[r.app].rollout_id:
             latest[r.app] = r
     return latest

@@ -61,6 +61,7 @@ class RolloutRecord:
     abort_requested: bool = False
     steps: tuple[RolloutStep, ...] = ()
     shifted_flag: bool = False  # the item's `shifted`, set by the state machine at the shift
+    kind: str = ""  # "" for a rollout; "lock-takeover" for an audit item (`rollout.lock`)
 
     @property
     def active(self) -> bool:
@@ -112,6 +113,7 @@ def rollout_of(values: Mapping[str, Any]) -> RolloutRecord:
         abort_requested=bool(values.get("abort_requested")),
         steps=steps,
         shifted_flag=bool(values.get("shifted")),
+        kind=str(values.get("kind") or ""),
     )
 
 
