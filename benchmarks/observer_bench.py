@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import math
 import tempfile
@@ -64,6 +65,8 @@ async def measure(
         if not await _settle(observer, within=60.0 + size / 20):
             note("the fleet kept changing; the ticks below are not all steady")
 
+        pauses = GcPauses()
+        gc.callbacks.append(pauses)
         calls: list[int] = []
         ours: list[float] = []
         theirs: list[float] = []
@@ -80,6 +83,8 @@ async def measure(
             calls.append(sum(made.values()))
             note(f"steady tick: {dict(made)}" + ("" if diff.empty else " (something changed)"))
             await asyncio.sleep(0.5)
+        gc.callbacks.remove(pauses)
+        note(f"garbage collections during the steady ticks: {pauses.summary()}")
         if profile:
             await _profile_tick(observer)
         await stalls.stop()
@@ -91,6 +96,33 @@ async def measure(
     figure(f"observer_localaws_cpu_ms_{size}", 1000 * sum(theirs) / len(theirs), "ms")
     figure(f"loop_stall_max_{size}", 1000 * max(worst), "ms")
     figure(f"observer_first_tick_s_{size}", first_s, "s")
+
+
+class GcPauses:
+    """A `gc.callbacks` entry: how many collections of each generation, the longest each.
+
+    A collection holds the GIL throughout, whichever thread runs it: the loop stalls.
+    """
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.worst = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        generation = info["generation"]
+        self.count[generation] += 1
+        took = time.perf_counter() - self._started
+        self.worst[generation] = max(self.worst[generation], took)
+
+    def summary(self) -> str:
+        return ", ".join(
+            f"gen{g} {n}x, longest {1000 * w:.1f} ms"
+            for g, (n, w) in enumerate(zip(self.count, self.worst, strict=True))
+        )
 
 
 async def _profile_tick(observer: FleetObserver) -> None:

@@ -3,9 +3,11 @@
 Built for big fleets. A steady tick makes only cheap calls: the ASGs tagged
 `freshfleet:app`, the instance states (`describe_instance_status`), the forward weights of
 the apps' listeners and rules, the target health of groups in traffic or in a rollout,
-and the ledger (running rollouts, locks, boot phases not yet final). `describe_instances`
-runs only for instances it has not seen or whose state changed, and a huge first sweep
-is fetched and parsed on a worker thread so the event loop keeps drawing.
+and the ledger (the locks; boot phases not yet final; the running rollouts only when a
+lock is or was just held, a rollout runs, or the groups changed). `describe_instances`
+runs only for instances it has not seen or whose state changed. For a big fleet, every
+big response is fetched and parsed on a worker thread, and so is the work over every
+instance (indexing, building the snapshot, the diff), so the event loop keeps drawing.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from rollout.config import Tables
 from rollout.discovery import TrafficPoint, discover_traffic, read_weights
@@ -47,6 +49,8 @@ from rollout.model import (
     ServerGroup,
     TargetHealth,
 )
+
+T = TypeVar("T")
 
 _FILTER_VALUES = 200  # EC2 accepts at most 200 values per filter
 _GONE_CODES = {"ListenerNotFound", "RuleNotFound", "LoadBalancerNotFound"}
@@ -107,6 +111,9 @@ class FleetObserver:
         self._boot_settled: set[str] = set()  # healthy and checked: no more boot lookups
         self._backend_label = ""
         self._detached: list[RolloutRecord] = []  # refreshed at each rediscovery
+        self._rollouts_seen: list[RolloutRecord] = []  # the last read of the rollouts table
+        self._held: frozenset[str] = frozenset()  # apps whose lock was held last tick
+        self._shape: frozenset[Any] = frozenset()  # the groups as of last tick
         self._verdicts: dict[tuple[HealthState, str, str], TargetHealth] = {}
         self._instances: dict[
             str,
@@ -130,9 +137,28 @@ class FleetObserver:
             await asyncio.sleep(self.interval)
 
     async def tick(self) -> tuple[FleetSnapshot, FleetDiff]:
-        """Take one snapshot and diff it with the previous one."""
-        snapshot = await self.poll()
-        diff = diff_snapshots(self.previous, snapshot)
+        """Take one snapshot and diff it with the previous one.
+
+        For a big fleet the garbage collector's automatic runs wait until the tick ends.
+        """
+        was_big = self.previous is not None and len(self.previous.instances) > (
+            self.thread_sweep_over
+        )
+        paused = was_big and gc.isenabled()
+        if paused:
+            # A tick parses a few hundred thousand short-lived objects (the responses);
+            # their churn set off 2-3 full collections per tick at 5,000 instances, each
+            # holding the GIL up to 65 ms whichever thread ran it: the loop stalled. The
+            # parsed responses are freed by reference counting as the tick goes; what
+            # cyclic garbage it leaves is collected after it, by the usual thresholds.
+            gc.disable()
+        try:
+            snapshot = await self.poll()
+            big = len(snapshot.instances) > self.thread_sweep_over
+            diff = await self._off_loop(big, diff_snapshots, self.previous, snapshot)
+        finally:
+            if paused:
+                gc.enable()
         if self.previous is None and len(snapshot.instances) > self.thread_sweep_over:
             # What lives now (the SDK's service models, the fleet) lives on: keep it out of
             # the full garbage collections the parsing triggers, which walk the whole heap
@@ -160,25 +186,43 @@ class FleetObserver:
                 Filters=[{"Name": "tag-key", "Values": [TAG_APP]}],
             ),
             self._weights(),
-            sweep("ec2", "describe_instance_status", "InstanceStatuses", IncludeAllInstances=True),
+            sweep(
+                "ec2",
+                "describe_instance_status",
+                "InstanceStatuses",
+                IncludeAllInstances=True,
+                MaxResults=1000,  # AWS's largest page (moto answers in one)
+            ),
             self._label(),
         )
-        groups = [group_of(a) for a in asgs]
+        groups, states, membership = await self._off_loop(big, _index, asgs, statuses)
         unplaced = frozenset(g.app for g in groups) - set(self._traffic)
         if unplaced != self._unplaced:  # a new app (or one lost its listener): look again
             await self._discover()
             weights = await self._weights()
 
-        states = {s["InstanceId"]: InstanceState(s["InstanceState"]["Name"]) for s in statuses}
-        membership = {i: g for g in groups for i in g.instance_ids}
+        apps_named = sorted({g.app for g in groups} | set(self._traffic))
         # The rollouts are read after the ASGs: a rollout's item is written before its
-        # group, so every group seen here has its rollout seen too.
-        rollouts, _ = await asyncio.gather(
-            self._ledger(self._rollouts(refresh_detached=rediscover), [], warnings),
-            self._describe(membership, states),
+        # group, so every group seen here has its rollout seen too. The rollouts table is
+        # read only when something may have moved (see `_rollouts_due`); the locks, every
+        # tick: a rollout takes its app's lock before it writes anything.
+        shape = frozenset((g.name, g.rollout_id, g.role) for g in groups)
+        due = self._rollouts_due(rediscover, shape, locks_held=bool(self._held))
+        locks, rollouts, _ = await asyncio.gather(
+            self._ledger(self._locks(apps_named), {}, warnings),
+            self._ledger(self._rollouts(refresh_detached=rediscover), None, warnings)
+            if due
+            else _none(),
+            self._describe(membership, states, big),
         )
+        if rollouts is None and locks and not due:  # a lock was just taken: look now
+            rollouts = await self._ledger(self._rollouts(refresh_detached=False), None, warnings)
+        if rollouts is not None:
+            self._rollouts_seen = rollouts
+        self._held = frozenset(locks)
+        self._shape = shape
 
-        running = latest_per_app(rollouts)
+        running = latest_per_app(self._rollouts_seen)
         groups = [
             replace(
                 g,
@@ -187,21 +231,10 @@ class FleetObserver:
             )
             for g in groups
         ]
-        apps_named = sorted({g.app for g in groups} | set(self._traffic))
-        health, locks = await asyncio.gather(
-            self._health([g for g in groups if g.role is not GroupRole.IDLE], big),
-            self._ledger(self._locks(apps_named), {}, warnings),
-        )
-        alive = {
-            i: d for i, d in self._described.items() if d.state is not InstanceState.TERMINATED
-        }
+        health = await self._health([g for g in groups if g.role is not GroupRole.IDLE], big)
+        alive = await self._off_loop(big, self._alive)
         await self._ledger(self._read_boots(alive, health), None, warnings)
-
-        instances = {
-            i: self._instance(i, d, membership.get(i), health) for i, d in sorted(alive.items())
-        }
-        for gone in set(self._instances) - set(instances):
-            del self._instances[gone]
+        instances = await self._off_loop(big, self._instances_of, alive, membership, health)
         apps = tuple(
             app_of(name, self._traffic.get(name), groups, locks.get(name), running.get(name))
             for name in apps_named
@@ -212,6 +245,24 @@ class FleetObserver:
             instances=instances,
             backend=label,
             warnings=tuple(warnings),
+        )
+
+    def _rollouts_due(self, rediscover: bool, shape: frozenset[Any], *, locks_held: bool) -> bool:
+        """Whether this tick reads the rollouts table before it knows the locks.
+
+        It does at rediscovery, while a lock was held on the previous tick (a rollout runs,
+        or has just ended and released it), while a rollout seen last time still runs, and
+        when the server groups changed (a new group, one gone, one being deleted): a group
+        the serving one does not explain may belong to a rollout. On a quiet fleet none of
+        these hold and the table is not read; a lock taken since the previous tick makes
+        `poll` read it right after the locks, so a new rollout shows on the tick after its
+        lock (or the same one).
+        """
+        return (
+            rediscover
+            or locks_held
+            or shape != self._shape
+            or any(r.state == "running" for r in self._rollouts_seen)
         )
 
     async def _rollouts(self, *, refresh_detached: bool) -> list[RolloutRecord]:
@@ -259,10 +310,37 @@ class FleetObserver:
                 self._backend_label = f"{account} {backend.region or ''}".strip()
         return self._backend_label
 
-    async def _describe(
+    async def _off_loop(self, big: bool, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)`: on a worker thread for a big fleet, so the loop keeps running.
+
+        Work over every instance (indexing the responses, building the snapshot, the
+        diff) takes tens of milliseconds at 5,000 instances; one tick runs at a time, so
+        the observer's own state is touched by one thread at a time.
+        """
+        return await in_thread(fn, *args) if big else fn(*args)
+
+    def _alive(self) -> dict[str, InstanceRecord]:
+        """The described instances that are not terminated."""
+        return {i: d for i, d in self._described.items() if d.state is not InstanceState.TERMINATED}
+
+    def _instances_of(
+        self,
+        alive: Mapping[str, InstanceRecord],
+        membership: Mapping[str, ServerGroup],
+        health: Mapping[str, TargetHealth],
+    ) -> dict[str, Instance]:
+        """The snapshot's instances, sorted by id; forgets the cache entries of the gone."""
+        instances = {
+            i: self._instance(i, alive[i], membership.get(i), health) for i in sorted(alive)
+        }
+        for gone in set(self._instances) - set(instances):
+            del self._instances[gone]
+        return instances
+
+    def _to_describe(
         self, membership: Mapping[str, ServerGroup], states: Mapping[str, InstanceState]
-    ) -> None:
-        """Refresh `_described` for new instances and those whose state changed."""
+    ) -> list[str]:
+        """The instances to describe (new, or with a new state); forgets the vanished."""
         candidates = set(membership) | set(self._described)
         todo: list[str] = []
         for i in sorted(candidates):
@@ -276,6 +354,16 @@ class FleetObserver:
                 continue
             if known is None or known.state is not state:
                 todo.append(i)
+        return todo
+
+    async def _describe(
+        self,
+        membership: Mapping[str, ServerGroup],
+        states: Mapping[str, InstanceState],
+        big: bool,
+    ) -> None:
+        """Refresh `_described` for new instances and those whose state changed."""
+        todo = await self._off_loop(big, self._to_describe, membership, states)
         if not todo:
             return
         chunks = [todo[n : n + _FILTER_VALUES] for n in range(0, len(todo), _FILTER_VALUES)]
@@ -317,6 +405,10 @@ class FleetObserver:
         results = await asyncio.gather(
             *(call("elbv2", "describe_target_health", TargetGroupArn=arn) for arn in arns)
         )
+        return await self._off_loop(big, self._verdicts_of, results)
+
+    def _verdicts_of(self, results: Iterable[Mapping[str, Any]]) -> dict[str, TargetHealth]:
+        """Target id -> its health, from DescribeTargetHealth responses."""
         health: dict[str, TargetHealth] = {}
         for out in results:
             for desc in out.get("TargetHealthDescriptions", []):
@@ -402,3 +494,18 @@ class FleetObserver:
             if note not in warnings:
                 warnings.append(note)
             return default
+
+
+def _index(
+    asgs: Iterable[Mapping[str, Any]], statuses: Iterable[Mapping[str, Any]]
+) -> tuple[list[ServerGroup], dict[str, InstanceState], dict[str, ServerGroup]]:
+    """The server groups, each instance's state, and each grouped instance's group."""
+    groups = [group_of(a) for a in asgs]
+    states = {s["InstanceId"]: InstanceState(s["InstanceState"]["Name"]) for s in statuses}
+    membership = {i: g for g in groups for i in g.instance_ids}
+    return groups, states, membership
+
+
+async def _none() -> None:
+    """Nothing, as an awaitable (a read that this tick skips)."""
+    return None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from xml.etree import ElementTree
+
 import pytest
 from botocore.exceptions import ClientError
 
+import rollout.gateway as gateway_module
 from rollout.backend import Backend
 from rollout.gateway import AccessDenied, AwsError, CredentialsError, Gateway, translate
 
@@ -21,6 +24,32 @@ async def test_a_sweep_on_a_thread_returns_what_the_loop_would(gateway: Gateway)
         "ec2", "describe_security_groups", "SecurityGroups"
     )
     assert on_loop and on_thread == on_loop
+
+
+async def test_a_thread_parses_a_big_response_in_slices_to_the_same_result(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker-thread clients feed XML to the parser a slice at a time (so the loop gets the
+    GIL between slices); slices cut anywhere, even inside a tag, give the same answer."""
+    monkeypatch.setattr(gateway_module, "_XML_SLICE", 257)
+    await gateway.call("ec2", "run_instances", ImageId="ami-03cf127a", MinCount=6, MaxCount=6)
+    fed: list[int] = []
+    client = gateway._sync_client("ec2")
+    original = ElementTree.XMLParser
+
+    class Counting(original):  # type: ignore[misc, valid-type]
+        def feed(self, data: bytes) -> None:
+            fed.append(len(data))
+            super().feed(data)
+
+    monkeypatch.setattr(ElementTree, "XMLParser", Counting)
+    on_loop = await gateway.paginate("ec2", "describe_instances", "Reservations")
+    fed.clear()
+    on_thread = await gateway.paginate_in_thread("ec2", "describe_instances", "Reservations")
+    assert client is gateway._sync_client("ec2")
+    assert len(fed) > 10 and max(fed) <= 257
+    assert on_thread == on_loop
+    assert sum(len(r["Instances"]) for r in on_thread) == 6
 
 
 async def test_calls_are_counted_through_before_call(gateway: Gateway) -> None:
