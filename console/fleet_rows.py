@@ -7,7 +7,7 @@ and tests can read exactly what a person sees in each cell.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -449,16 +449,22 @@ def layout_keys(
     reverse: bool = False,
     row_filter: RowFilter | None = None,
     sort_value: Callable[[str], Any] | None = None,
+    present: Container[str] | None = None,
 ) -> list[str]:
     """The keys in display order: each app, then its groups by role, then their instances.
 
     With a filter, instance rows must match; a group or app is shown when one of its
     instances is (or, with no instances left, when its own line matches). `sort_value`
     gives an instance key's sort value (equal to `sort_key(sort_column)` of its row), so
-    rows need not be built just to be ordered.
+    rows need not be built just to be ordered. `present` answers which instance keys have
+    rows (default `rows`): a plain dict of the fleet answers it without a Python call per
+    key. Sorted by id, instance keys are their own sort values.
     """
     flt = row_filter if row_filter is not None and row_filter.active else None
-    if sort_value is None:
+    has = rows if present is None else present
+    if sort_column == "id":
+        sort_value = None
+    elif sort_value is None:
         key = sort_key(sort_column)
 
         def by_row(k: str) -> Any:
@@ -469,7 +475,7 @@ def layout_keys(
     for app in apps:
         app_keys: list[str] = []
         for group in sorted(app.groups, key=lambda g: (_ROLE_ORDER.get(g.role, 9), g.name)):
-            members = [i for i in group.instance_ids if i in rows]
+            members = [i for i in group.instance_ids if i in has]
             if flt is not None:
                 members = [i for i in members if flt.keeps(rows[i])]
             members.sort(key=sort_value, reverse=reverse)

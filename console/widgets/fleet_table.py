@@ -262,18 +262,26 @@ class FleetTable(ScrollView, can_focus=True):
         height = self.size.height
         before = self.order[top : top + height], len(self.order), self.cursor
         group_rows = {name: row for name in self._groups if (row := self.rows.get(f"group:{name}"))}
-        self.order = layout_keys(
+        values = self._sort_values
+        if self.sort_column != "id":
+            # Only the rows changed since the last layout lack a value: fill those, then
+            # sort with the dict's own lookup (no Python call per key).
+            for key in snap.instances.keys() - values.keys():
+                self._sort_value(key)
+        self.order = order = layout_keys(
             snap.apps,
             group_rows,
             self.rows,
             sort_column=self.sort_column,
             reverse=self.sort_reverse,
             row_filter=self.row_filter,
-            sort_value=self._sort_value,
+            sort_value=values.__getitem__,
+            present=snap.instances,
         )
-        self._index = {k: n for n, k in enumerate(self.order)}
+        self._index = dict(zip(order, range(len(order)), strict=True))
         self._instance_keys = None
-        self.shown_instances = sum(1 for k in self.order if not _is_heading(k))
+        headings = [f"app:{a.name}" for a in snap.apps] + [f"group:{g}" for g in self._groups]
+        self.shown_instances = len(order) - sum(1 for k in headings if k in self._index)
         if len(self._cache) > 4 * len(self.order) + 64:
             self._cache = {k: v for k, v in self._cache.items() if k[0] in self._index}
         self.virtual_size = Size(self._content_width(), len(self.order) + 1)
