@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "console": (
         "benchmarks.console_bench",
-        ["--rows", "5000", "--changes", "500", "--presses", "300"],
-        ["--rows", "500", "--changes", "50", "--presses", "40"],
+        ["--rows", "5000", "--changes", "500", "--presses", "300", "--polls", "40"],
+        ["--rows", "500", "--changes", "50", "--presses", "40", "--polls", "3"],
     ),
     "rollout": (
         "benchmarks.rollout_bench",
