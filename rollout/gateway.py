@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -242,6 +242,27 @@ class Gateway:
 
         return await in_thread(sweep)
 
+    async def instance_states_in_thread(self, **params: Any) -> list[dict[str, Any]]:
+        """DescribeInstanceStatus's items across all pages, on a worker thread, each with
+        only `InstanceId` and `InstanceState.Name` (the rest is never parsed: at 5,000
+        instances that is most of the call's CPU)."""
+
+        def sweep() -> list[Any]:
+            client = self._sync_client("ec2")
+            items: list[Any] = []
+            _lean.statuses = True
+            try:
+                pages = client.get_paginator("describe_instance_status").paginate(**params)
+                for page in pages:
+                    items.extend(page.get("InstanceStatuses", []))
+            except (ClientError, BotoCoreError) as exc:
+                raise translate(exc, "ec2", "DescribeInstanceStatus") from exc
+            finally:
+                _lean.statuses = False
+            return items
+
+        return await in_thread(sweep)
+
     async def call_in_thread(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """Like `call`, with the call and its parsing on a worker thread (huge responses)."""
 
@@ -355,7 +376,51 @@ class _SlicedXmlParsers(ResponseParserFactory):
     def create_parser(self, protocol_name: str) -> Any:
         parser = super().create_parser(protocol_name)
         _parse_xml_in_slices(parser)
+        _parse_statuses_lean(parser)
         return parser
+
+
+# Set on a worker thread by `Gateway.instance_states_in_thread` for its own calls only.
+_lean = threading.local()
+_STATUSES_SHAPE = "DescribeInstanceStatusResult"
+
+
+def _parse_statuses_lean(parser: Any) -> None:
+    """Let a parser answer DescribeInstanceStatus with ids and state names only.
+
+    Only while `_lean.statuses` is set on the calling thread: botocore's generic walk of
+    the full shape cost 244 ms for 5,000 instances, this 50-60 ms.
+    """
+    if not hasattr(parser, "_do_parse"):
+        return
+    original = parser._do_parse
+
+    def do_parse(response: Mapping[str, Any], shape: Any) -> Any:
+        if getattr(_lean, "statuses", False) and getattr(shape, "name", "") == _STATUSES_SHAPE:
+            return instance_states_of(parser._parse_xml_string_to_dom(response["body"]))
+        return original(response, shape)
+
+    parser._do_parse = do_parse
+
+
+def instance_states_of(root: ElementTree.Element) -> dict[str, Any]:
+    """A DescribeInstanceStatus response's XML as botocore would parse it, each item cut
+    to `InstanceId` and `InstanceState.Name` (and the page's `NextToken`)."""
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    statuses = []
+    found = root.find(f"{ns}instanceStatusSet")
+    for item in found if found is not None else ():
+        statuses.append(
+            {
+                "InstanceId": item.findtext(f"{ns}instanceId"),
+                "InstanceState": {"Name": item.findtext(f"{ns}instanceState/{ns}name")},
+            }
+        )
+    parsed: dict[str, Any] = {"InstanceStatuses": statuses}
+    token = root.findtext(f"{ns}nextToken")
+    if token:
+        parsed["NextToken"] = token
+    return parsed
 
 
 def _parse_xml_in_slices(parser: Any) -> None:

@@ -186,10 +186,7 @@ class FleetObserver:
                 Filters=[{"Name": "tag-key", "Values": [TAG_APP]}],
             ),
             self._weights(),
-            sweep(
-                "ec2",
-                "describe_instance_status",
-                "InstanceStatuses",
+            (self.gateway.instance_states_in_thread if big else self._statuses)(
                 IncludeAllInstances=True,
                 MaxResults=1000,  # AWS's largest page (moto answers in one)
             ),
@@ -309,6 +306,12 @@ class FleetObserver:
                 account = await self.gateway.account_id()
                 self._backend_label = f"{account} {backend.region or ''}".strip()
         return self._backend_label
+
+    async def _statuses(self, **params: Any) -> list[dict[str, Any]]:
+        """DescribeInstanceStatus's items, parsed on the loop (a small fleet)."""
+        return await self.gateway.paginate(
+            "ec2", "describe_instance_status", "InstanceStatuses", **params
+        )
 
     async def _off_loop(self, big: bool, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)`: on a worker thread for a big fleet, so the loop keeps running.

@@ -52,6 +52,27 @@ async def test_a_thread_parses_a_big_response_in_slices_to_the_same_result(
     assert sum(len(r["Instances"]) for r in on_thread) == 6
 
 
+async def test_lean_instance_states_match_the_full_parse(gateway: Gateway) -> None:
+    """The thread's lean DescribeInstanceStatus keeps exactly the id and the state name of
+    each instance, as botocore's full parse says them; other calls stay whole."""
+    ran = await gateway.call("ec2", "run_instances", ImageId="ami-03cf127a", MinCount=5, MaxCount=5)
+    await gateway.call("ec2", "stop_instances", InstanceIds=[ran["Instances"][0]["InstanceId"]])
+    full = await gateway.paginate(
+        "ec2", "describe_instance_status", "InstanceStatuses", IncludeAllInstances=True
+    )
+    lean = await gateway.instance_states_in_thread(IncludeAllInstances=True, MaxResults=1000)
+    expected = [
+        {"InstanceId": s["InstanceId"], "InstanceState": {"Name": s["InstanceState"]["Name"]}}
+        for s in full
+    ]
+    assert lean == expected and len(lean) == 5
+    assert {s["InstanceState"]["Name"] for s in lean} >= {"running"}
+    whole = await gateway.paginate_in_thread(
+        "ec2", "describe_instance_status", "InstanceStatuses", IncludeAllInstances=True
+    )
+    assert whole == full  # the same thread client, outside the lean sweep: every field
+
+
 async def test_calls_are_counted_through_before_call(gateway: Gateway) -> None:
     seen: list[str] = []
     gateway.register("before-call", lambda event_name, **_: seen.append(event_name))
