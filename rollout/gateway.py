@@ -250,7 +250,7 @@ class Gateway:
         def sweep() -> list[Any]:
             client = self._sync_client("ec2")
             items: list[Any] = []
-            _lean.statuses = True
+            _lean.shape = _STATUSES_SHAPE
             try:
                 pages = client.get_paginator("describe_instance_status").paginate(**params)
                 for page in pages:
@@ -258,10 +258,29 @@ class Gateway:
             except (ClientError, BotoCoreError) as exc:
                 raise translate(exc, "ec2", "DescribeInstanceStatus") from exc
             finally:
-                _lean.statuses = False
+                _lean.shape = ""
             return items
 
         return await in_thread(sweep)
+
+    async def target_health_in_thread(self, target_group_arn: str) -> dict[str, Any]:
+        """DescribeTargetHealth of one target group, on a worker thread, each description
+        with only `Target.Id` and `TargetHealth`."""
+
+        def one() -> dict[str, Any]:
+            client = self._sync_client("elbv2")
+            _lean.shape = _TARGET_HEALTH_SHAPE
+            try:
+                result: dict[str, Any] = client.describe_target_health(
+                    TargetGroupArn=target_group_arn
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise translate(exc, "elbv2", "DescribeTargetHealth") from exc
+            finally:
+                _lean.shape = ""
+            return result
+
+        return await in_thread(one)
 
     async def call_in_thread(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """Like `call`, with the call and its parsing on a worker thread (huge responses)."""
@@ -376,28 +395,32 @@ class _SlicedXmlParsers(ResponseParserFactory):
     def create_parser(self, protocol_name: str) -> Any:
         parser = super().create_parser(protocol_name)
         _parse_xml_in_slices(parser)
-        _parse_statuses_lean(parser)
+        _parse_lean(parser)
         return parser
 
 
 # Set on a worker thread by `Gateway.instance_states_in_thread` for its own calls only.
 _lean = threading.local()
 _STATUSES_SHAPE = "DescribeInstanceStatusResult"
+_TARGET_HEALTH_SHAPE = "DescribeTargetHealthOutput"
 
 
-def _parse_statuses_lean(parser: Any) -> None:
-    """Let a parser answer DescribeInstanceStatus with ids and state names only.
+def _parse_lean(parser: Any) -> None:
+    """Let a parser answer the output shape named by `_lean.shape` with its lean parse.
 
-    Only while `_lean.statuses` is set on the calling thread: botocore's generic walk of
-    the full shape cost 244 ms for 5,000 instances, this 50-60 ms.
+    Only while `_lean.shape` is set on the calling thread, by the gateway's lean sweeps:
+    botocore's generic walk of the full DescribeInstanceStatus shape cost 244 ms for
+    5,000 instances, the lean one 50-60 ms.
     """
     if not hasattr(parser, "_do_parse"):
         return
     original = parser._do_parse
 
     def do_parse(response: Mapping[str, Any], shape: Any) -> Any:
-        if getattr(_lean, "statuses", False) and getattr(shape, "name", "") == _STATUSES_SHAPE:
-            return instance_states_of(parser._parse_xml_string_to_dom(response["body"]))
+        wanted = getattr(_lean, "shape", "")
+        if wanted and getattr(shape, "name", "") == wanted:
+            lean = _LEAN[wanted]
+            return lean(parser._parse_xml_string_to_dom(response["body"]))
         return original(response, shape)
 
     parser._do_parse = do_parse
@@ -421,6 +444,32 @@ def instance_states_of(root: ElementTree.Element) -> dict[str, Any]:
     if token:
         parsed["NextToken"] = token
     return parsed
+
+
+def target_health_of(root: ElementTree.Element) -> dict[str, Any]:
+    """A DescribeTargetHealth response's XML as botocore would parse it, each description
+    cut to `Target.Id` and `TargetHealth` (`State`, and `Reason`, `Description` if given)."""
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    found = root.find(f"{ns}DescribeTargetHealthResult/{ns}TargetHealthDescriptions")
+    descriptions = []
+    for member in found if found is not None else ():
+        health: dict[str, str] = {}
+        node = member.find(f"{ns}TargetHealth")
+        if node is not None:
+            for field in ("State", "Reason", "Description"):
+                text = node.findtext(f"{ns}{field}")
+                if text is not None:
+                    health[field] = text
+        descriptions.append(
+            {"Target": {"Id": member.findtext(f"{ns}Target/{ns}Id")}, "TargetHealth": health}
+        )
+    return {"TargetHealthDescriptions": descriptions}
+
+
+_LEAN: dict[str, Callable[[ElementTree.Element], dict[str, Any]]] = {
+    _STATUSES_SHAPE: instance_states_of,
+    _TARGET_HEALTH_SHAPE: target_health_of,
+}
 
 
 def _parse_xml_in_slices(parser: Any) -> None:

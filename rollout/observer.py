@@ -404,10 +404,14 @@ class FleetObserver:
 
     async def _health(self, groups: Iterable[ServerGroup], big: bool) -> dict[str, TargetHealth]:
         arns = sorted({g.target_group_arn for g in groups if g.target_group_arn})
-        call = self.gateway.call_in_thread if big else self.gateway.call
-        results = await asyncio.gather(
-            *(call("elbv2", "describe_target_health", TargetGroupArn=arn) for arn in arns)
-        )
+        if big:  # parsed on threads, only the fields used
+            calls = [self.gateway.target_health_in_thread(arn) for arn in arns]
+        else:
+            calls = [
+                self.gateway.call("elbv2", "describe_target_health", TargetGroupArn=arn)
+                for arn in arns
+            ]
+        results = await asyncio.gather(*calls)
         return await self._off_loop(big, self._verdicts_of, results)
 
     def _verdicts_of(self, results: Iterable[Mapping[str, Any]]) -> dict[str, TargetHealth]:

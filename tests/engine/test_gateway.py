@@ -73,6 +73,32 @@ async def test_lean_instance_states_match_the_full_parse(gateway: Gateway) -> No
     assert whole == full  # the same thread client, outside the lean sweep: every field
 
 
+async def test_lean_target_health_matches_the_full_parse(gateway: Gateway) -> None:
+    """The thread's lean DescribeTargetHealth keeps each target's id and its health
+    (state, reason, description) as botocore's full parse says them."""
+    ran = await gateway.call("ec2", "run_instances", ImageId="ami-03cf127a", MinCount=3, MaxCount=3)
+    ids = [i["InstanceId"] for i in ran["Instances"]]
+    vpc = (await gateway.call("ec2", "describe_vpcs"))["Vpcs"][0]["VpcId"]
+    tg = (
+        await gateway.call(
+            "elbv2", "create_target_group", Name="lean", Protocol="HTTP", Port=80, VpcId=vpc
+        )
+    )["TargetGroups"][0]["TargetGroupArn"]
+    await gateway.call(
+        "elbv2", "register_targets", TargetGroupArn=tg, Targets=[{"Id": i} for i in ids]
+    )
+    await gateway.call("ec2", "stop_instances", InstanceIds=ids[:1])  # one not healthy
+
+    full = await gateway.call("elbv2", "describe_target_health", TargetGroupArn=tg)
+    lean = await gateway.target_health_in_thread(tg)
+    expected = [
+        {"Target": {"Id": d["Target"]["Id"]}, "TargetHealth": d["TargetHealth"]}
+        for d in full["TargetHealthDescriptions"]
+    ]
+    assert lean["TargetHealthDescriptions"] == expected and len(expected) == 3
+    assert any("Reason" in d["TargetHealth"] for d in expected)
+
+
 async def test_calls_are_counted_through_before_call(gateway: Gateway) -> None:
     seen: list[str] = []
     gateway.register("before-call", lambda event_name, **_: seen.append(event_name))
