@@ -50,7 +50,9 @@ class RolloutScreen(Screen[None]):
     RolloutScreen .spark-label { width: 48; }
     RolloutScreen Sparkline { width: 1fr; height: 2; }
     RolloutScreen #failure { height: auto; color: $error; text-style: bold; padding: 0 1; }
-    RolloutScreen #tail { height: 1fr; min-height: 5; border-top: solid $panel; }
+    RolloutScreen #tail {
+        height: 1fr; min-height: 5; border-top: solid $panel; border-title-color: $text-muted;
+    }
     """
 
     def __init__(
@@ -76,7 +78,9 @@ class RolloutScreen(Screen[None]):
         yield Static("", id="instances")
         yield Vertical(id="health")
         yield Static("", id="failure")
-        yield Log(id="tail", highlight=False)
+        tail = Log(id="tail", highlight=False)
+        tail.border_title = "console output: a failing instance's last lines show here"
+        yield tail
         yield Footer()
 
     def on_mount(self) -> None:
@@ -188,5 +192,5 @@ class RolloutScreen(Screen[None]):
         text: str = await self.console_output(instance_id)
         log = self.query_one("#tail", Log)
         log.clear()
-        log.write_line(f"console output of {instance_id} (last lines):")
+        log.border_title = f"console output of {instance_id} (last lines)"
         log.write_lines(text.splitlines()[-40:])
