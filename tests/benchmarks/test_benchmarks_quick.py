@@ -23,6 +23,8 @@ EXPECTED = {
     "first_frame_ms_500": "ms",
     "key_latency_p99_500": "ms",
     "repaint_ms_500": "ms",
+    "repaint_p50_ms_500": "ms",
+    "repaint_p95_ms_500": "ms",
     "rss_mb_500": "MB",
     "rollout_s_bluegreen_4": "s",
     "rollout_s_rolling_2": "s",
