@@ -229,71 +229,66 @@ class Gateway:
         For huge sweeps (a first `describe_instances` of thousands of instances) whose
         response parsing would otherwise stall the event loop for a second or more.
         """
-
-        def sweep() -> list[Any]:
-            client = self._sync_client(service)
-            items: list[Any] = []
-            try:
-                for page in client.get_paginator(operation).paginate(**params):
-                    items.extend(page.get(key, []))
-            except (ClientError, BotoCoreError) as exc:
-                raise translate(exc, service, _camel(operation)) from exc
-            return items
-
-        return await in_thread(sweep)
+        return await in_thread(self._sweep, service, operation, key, "", params)
 
     async def instance_states_in_thread(self, **params: Any) -> list[dict[str, Any]]:
         """DescribeInstanceStatus's items across all pages, on a worker thread, each with
         only `InstanceId` and `InstanceState.Name` (the rest is never parsed: at 5,000
         instances that is most of the call's CPU)."""
-
-        def sweep() -> list[Any]:
-            client = self._sync_client("ec2")
-            items: list[Any] = []
-            _lean.shape = _STATUSES_SHAPE
-            try:
-                pages = client.get_paginator("describe_instance_status").paginate(**params)
-                for page in pages:
-                    items.extend(page.get("InstanceStatuses", []))
-            except (ClientError, BotoCoreError) as exc:
-                raise translate(exc, "ec2", "DescribeInstanceStatus") from exc
-            finally:
-                _lean.shape = ""
-            return items
-
-        return await in_thread(sweep)
+        return await in_thread(
+            self._sweep,
+            "ec2",
+            "describe_instance_status",
+            "InstanceStatuses",
+            _STATUSES_SHAPE,
+            params,
+        )
 
     async def target_health_in_thread(self, target_group_arn: str) -> dict[str, Any]:
         """DescribeTargetHealth of one target group, on a worker thread, each description
         with only `Target.Id` and `TargetHealth`."""
-
-        def one() -> dict[str, Any]:
-            client = self._sync_client("elbv2")
-            _lean.shape = _TARGET_HEALTH_SHAPE
-            try:
-                result: dict[str, Any] = client.describe_target_health(
-                    TargetGroupArn=target_group_arn
-                )
-            except (ClientError, BotoCoreError) as exc:
-                raise translate(exc, "elbv2", "DescribeTargetHealth") from exc
-            finally:
-                _lean.shape = ""
-            return result
-
-        return await in_thread(one)
+        return await in_thread(
+            self._call_sync,
+            "elbv2",
+            "describe_target_health",
+            _TARGET_HEALTH_SHAPE,
+            {"TargetGroupArn": target_group_arn},
+        )
 
     async def call_in_thread(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """Like `call`, with the call and its parsing on a worker thread (huge responses)."""
+        return await in_thread(self._call_sync, service, operation, "", params)
 
-        def one() -> dict[str, Any]:
-            client = self._sync_client(service)
-            try:
-                result: dict[str, Any] = getattr(client, operation)(**params)
-            except (ClientError, BotoCoreError) as exc:
-                raise translate(exc, service, _camel(operation)) from exc
-            return result
+    def _sweep(
+        self, service: str, operation: str, key: str, lean: str, params: dict[str, Any]
+    ) -> list[Any]:
+        """Every page's `key` items, on the calling (worker) thread; `lean` names an output
+        shape to parse lean (`_LEAN`), or is empty."""
+        client = self._sync_client(service)
+        items: list[Any] = []
+        _lean.shape = lean
+        try:
+            for page in client.get_paginator(operation).paginate(**params):
+                items.extend(page.get(key, []))
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, service, _camel(operation)) from exc
+        finally:
+            _lean.shape = ""
+        return items
 
-        return await in_thread(one)
+    def _call_sync(
+        self, service: str, operation: str, lean: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One call on the calling (worker) thread; `lean` as in `_sweep`."""
+        client = self._sync_client(service)
+        _lean.shape = lean
+        try:
+            result: dict[str, Any] = getattr(client, operation)(**params)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, service, _camel(operation)) from exc
+        finally:
+            _lean.shape = ""
+        return result
 
     async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """Call one operation (snake_case name) and translate any failure into AwsError."""
@@ -399,7 +394,7 @@ class _SlicedXmlParsers(ResponseParserFactory):
         return parser
 
 
-# Set on a worker thread by `Gateway.instance_states_in_thread` for its own calls only.
+# Set on a worker thread by `Gateway._sweep` and `Gateway._call_sync` for their own calls only.
 _lean = threading.local()
 _STATUSES_SHAPE = "DescribeInstanceStatusResult"
 _TARGET_HEALTH_SHAPE = "DescribeTargetHealthOutput"

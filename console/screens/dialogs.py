@@ -21,6 +21,15 @@ from textual.widgets.option_list import Option
 from rollout.model import Release
 from rollout.rollouts.rollback_options import FlipBack, FreshDeploy, RollbackOptions
 
+
+def typed_name_gate(name: str) -> ComposeResult:
+    """The production gate (DESIGN §2): a hint and an `#typed` input for `name`; nothing
+    when `name` is empty (not a production account)."""
+    if name:
+        yield Static(f"Production: type [b]{name}[/] to confirm.", classes="hint")
+        yield Input(placeholder=name, id="typed")
+
+
 _DIALOG_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{
@@ -99,11 +108,7 @@ class Confirm(ModalScreen[bool]):
         with Vertical():
             yield Static(self.title_text, classes="title")
             yield Static(self.body, id="body")
-            if self.type_to_confirm:
-                yield Static(
-                    f"Production: type [b]{self.type_to_confirm}[/] to confirm.", classes="hint"
-                )
-                yield Input(placeholder=self.type_to_confirm, id="typed")
+            yield from typed_name_gate(self.type_to_confirm)
             with Horizontal():
                 yield Button("Cancel", id="no", variant="primary")
                 yield Button(
@@ -248,11 +253,7 @@ class RollbackChoice(ModalScreen[RollbackAnswer | None]):
             fresh_head, fresh_detail = self._fresh_text()
             yield Static(fresh_head, classes=self._class(o.fresh))
             yield Static(fresh_detail, id="fresh-text", classes=self._class(o.fresh, "detail"))
-            if self.type_to_confirm:
-                yield Static(
-                    f"Production: type [b]{self.type_to_confirm}[/] to confirm.", classes="hint"
-                )
-                yield Input(placeholder=self.type_to_confirm, id="typed")
+            yield from typed_name_gate(self.type_to_confirm)
             with Horizontal():
                 yield Button("Cancel", id="no", variant="primary")
                 yield Button("Flip back", id="flip", variant="error")

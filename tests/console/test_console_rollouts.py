@@ -248,6 +248,27 @@ async def test_rollback_during_the_bake_flips_traffic_back(fresh_localaws):
         )
 
 
+async def rollout_ends(app: FreshfleetApp, pilot, state: str, *, what: str) -> RolloutScreen:
+    """The rollout screen once opened and its rollout ended in `state`; back on the fleet."""
+    await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), what="the rollout")
+    screen = app.screen
+    assert isinstance(screen, RolloutScreen)
+    await wait_for(pilot, lambda: screen.view.finished is not None, within=120, what=what)
+    assert screen.view.finished.state == state
+    await pilot.press("escape")
+    return screen
+
+
+async def serving(app: FreshfleetApp, pilot, version: str, *, gone: str = "") -> None:
+    """Wait until the fleet table shows demo-web serving `version` (and `gone` nowhere)."""
+
+    def shown() -> bool:
+        text = app.fleet_screen.table.visible_text()
+        return f"demo-web  serving {version}" in text and not (gone and gone in text)
+
+    await wait_for(pilot, shown, within=30, what=f"{version} serving")
+
+
 async def rollback_choices(app: FreshfleetApp, pilot) -> RollbackChoice:
     """The rollback dialog once drawn, with Cancel focused (enter would cancel)."""
     await wait_for(
@@ -268,16 +289,9 @@ async def test_rollback_after_the_bake_deploys_an_earlier_release_on_a_fresh_gro
     app = console_with(fresh_localaws, QUICK)
     async with app.run_test(size=(160, 45)) as pilot:
         await demo_ready(app, pilot)
-        screen = await deploy_by_keys(app, pilot, "v2")
-        await wait_for(
-            pilot, lambda: screen.view.finished is not None, within=120, what="v2's rollout"
-        )
-        assert screen.view.finished.state == "succeeded"
-        await pilot.press("escape")
-        table = app.fleet_screen.table
-        await wait_for(
-            pilot, lambda: "demo-web  serving v2" in table.visible_text(), within=30, what="v2"
-        )
+        await deploy_by_keys(app, pilot, "v2")
+        await rollout_ends(app, pilot, "succeeded", what="v2's rollout")
+        await serving(app, pilot, "v2")
         await pilot.press("r")
         choice = await rollback_choices(app, pilot)
         shown = screen_text(app)
@@ -304,22 +318,8 @@ async def test_rollback_after_the_bake_deploys_an_earlier_release_on_a_fresh_gro
         await wait_for(pilot, lambda: "capacity" in screen_text(app), what="the plan drawn")
         assert "Roll back demo-web v1" in screen_text(app)
         await pilot.press("tab", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), what="the rollout")
-        back = app.screen
-        assert isinstance(back, RolloutScreen)
-        await wait_for(
-            pilot, lambda: back.view.finished is not None, within=120, what="the fresh v1"
-        )
-        assert back.view.finished.state == "succeeded"
-        await pilot.press("escape")
-        await wait_for(
-            pilot,
-            lambda: (
-                "demo-web  serving v1" in table.visible_text() and "v2" not in table.visible_text()
-            ),
-            within=30,
-            what="v1 serving again on a fresh group, v2 retired",
-        )
+        await rollout_ends(app, pilot, "succeeded", what="the fresh v1")
+        await serving(app, pilot, "v1", gone="v2")  # on a fresh group; v2 retired
 
 
 def production_console(localaws: LocalAws, config: Config) -> FreshfleetApp:
@@ -368,20 +368,8 @@ async def test_production_needs_the_app_name_typed_before_deploy_rollback_or_abo
         await pilot.press("end", "b")
         await wait_for(pilot, lambda: not yes.disabled, what="the button enabled")
         await pilot.press("tab", "tab", "enter")  # the name field -> Cancel -> Deploy
-        await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), what="the rollout")
-        screen = app.screen
-        assert isinstance(screen, RolloutScreen)
-        await wait_for(
-            pilot, lambda: screen.view.finished is not None, within=120, what="the rollout's end"
-        )
-        assert screen.view.finished.state == "succeeded"
-        await pilot.press("escape")
-        await wait_for(
-            pilot,
-            lambda: "demo-web  serving v2" in app.fleet_screen.table.visible_text(),
-            within=30,
-            what="v2 serving",
-        )
+        await rollout_ends(app, pilot, "succeeded", what="the rollout's end")
+        await serving(app, pilot, "v2")
 
         # r: the ways back are disabled until the name is typed.
         await pilot.press("r")
