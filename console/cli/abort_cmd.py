@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from console.cli.common import (
-    Exit,
-    add_backend_flags,
-    add_output_flags,
-    backend_of,
-    config_of,
-    out,
-    print_json,
-    run_async,
-)
+from console.cli.app_command import app_command
+from console.cli.common import Exit, backend_of, config_of, out, print_json, run_async
 from console.cli.deploy_cmd import engine_errors
 from rollout.gateway import Gateway
 from rollout.lock import lock_owner
@@ -21,12 +13,9 @@ from rollout.rollouts import request_abort
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("abort", help="stop APP's running rollout (its new group is deleted)")
-    p.add_argument("app")
-    p.add_argument("--no-wait", action="store_true", help="return once the request is written")
-    add_backend_flags(p)
-    add_output_flags(p)
-    p.set_defaults(func=run)
+    abort_help = "stop APP's running rollout (its new group is deleted)"
+    with app_command(sub, "abort", abort_help, run) as p:
+        p.add_argument("--no-wait", action="store_true", help="return once the request is written")
 
 
 def run(args: argparse.Namespace) -> int:

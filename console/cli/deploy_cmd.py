@@ -10,17 +10,8 @@ from contextlib import asynccontextmanager
 
 from rich.prompt import Confirm
 
-from console.cli.common import (
-    Exit,
-    UserError,
-    add_backend_flags,
-    add_output_flags,
-    backend_of,
-    config_of,
-    out,
-    print_json,
-    run_async,
-)
+from console.cli.app_command import app_command, ledger_session
+from console.cli.common import Exit, UserError, out, print_json, run_async
 from console.cli.progress_rollout import (
     RolloutProgress,
     plan_json,
@@ -28,7 +19,6 @@ from console.cli.progress_rollout import (
     render_result,
     result_json,
 )
-from console.cli.setup_cmd import require_tables
 from rollout.config import Config
 from rollout.events import RolloutResult
 from rollout.gateway import Gateway
@@ -37,18 +27,19 @@ from rollout.rollouts import STRATEGIES, Rollout, RolloutInputError, RolloutPlan
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("deploy", help="roll APP out to VERSION on a fresh server group")
-    p.add_argument("app")
-    p.add_argument("version")
-    p.add_argument("--strategy", choices=STRATEGIES, default="blue-green")
-    p.add_argument("--capacity", type=int, help="instances, for an app with no serving group")
-    p.add_argument("--bake", type=float, metavar="S", help="bake window in seconds")
-    p.add_argument("--no-wait", action="store_true", help="return after the shift; `resume` bakes")
-    p.add_argument("--allow-insecure-url", action="store_true", help="allow an http:// release URL")
-    p.add_argument("-m", "--message", default="", help="why: shown to anyone the lock stops")
-    add_backend_flags(p)
-    add_output_flags(p, yes=True)
-    p.set_defaults(func=run)
+    deploy_help = "roll APP out to VERSION on a fresh server group"
+    with app_command(sub, "deploy", deploy_help, run, yes=True) as p:
+        p.add_argument("version")
+        p.add_argument("--strategy", choices=STRATEGIES, default="blue-green")
+        p.add_argument("--capacity", type=int, help="instances, for an app with no serving group")
+        p.add_argument("--bake", type=float, metavar="S", help="bake window in seconds")
+        p.add_argument(
+            "--no-wait", action="store_true", help="return after the shift; `resume` bakes"
+        )
+        p.add_argument(
+            "--allow-insecure-url", action="store_true", help="allow an http:// release URL"
+        )
+        p.add_argument("-m", "--message", default="", help="why: shown to anyone the lock stops")
 
 
 def exit_of(result: RolloutResult) -> int:
@@ -112,8 +103,10 @@ async def deploy(
     strategy: str = "blue-green",
     message: str = "",
 ) -> int:
-    """Lock, plan, confirm, run: the flow `deploy` and a later `rollback` share."""
-    await require_tables(gw, config.tables)
+    """Lock, plan, confirm, run: the flow `deploy` and a later `rollback` share.
+
+    The caller has checked the ledger tables (`ledger_session`).
+    """
     lock = DeployLock(
         gw,
         config.tables.locks,
@@ -142,8 +135,7 @@ async def deploy(
 
 def run(args: argparse.Namespace) -> int:
     async def main() -> int:
-        config = config_of(args)
-        async with Gateway(backend_of(args)) as gw:
+        async with ledger_session(args) as (gw, config):
             return await deploy(
                 gw,
                 config,

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from console.cli.common import (
-    Exit,
-    UserError,
-    add_backend_flags,
-    add_output_flags,
-    backend_of,
-    config_of,
-    out,
-    print_json,
-    run_async,
-)
+from console.cli.app_command import app_command, ledger_session
+from console.cli.common import Exit, UserError, config_of, out, print_json, run_async
 from console.cli.render_history import render_history, rollout_json
-from console.cli.setup_cmd import require_tables
 from rollout.config import Tables
 from rollout.gateway import Gateway
 from rollout.ledger.history import app_history
@@ -25,12 +15,8 @@ from rollout.model import TAG_APP
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("history", help="an app's rollouts, newest first")
-    p.add_argument("app")
-    p.add_argument("--limit", type=int, default=None, help="only the N newest rollouts")
-    add_backend_flags(p)
-    add_output_flags(p)
-    p.set_defaults(func=run)
+    with app_command(sub, "history", "an app's rollouts, newest first", run) as p:
+        p.add_argument("--limit", type=int, default=None, help="only the N newest rollouts")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,8 +24,7 @@ def run(args: argparse.Namespace) -> int:
         config = config_of(args)
         if args.limit is not None and args.limit < 1:
             raise UserError("--limit must be 1 or more")
-        async with Gateway(backend_of(args)) as gw:
-            await require_tables(gw, config.tables, config.tables.rollouts)
+        async with ledger_session(args, "rollouts", config=config) as (gw, _):
             rollouts = await app_history(gw, config.tables, args.app, limit=args.limit)
             if not rollouts and not await app_exists(gw, config.tables, args.app):
                 raise UserError(f"unknown app {args.app!r}: no rollouts, releases or server groups")

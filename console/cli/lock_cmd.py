@@ -6,39 +6,22 @@ import argparse
 import time
 from datetime import UTC, datetime, timedelta
 
-from console.cli.common import (
-    Exit,
-    UserError,
-    add_backend_flags,
-    add_output_flags,
-    backend_of,
-    config_of,
-    out,
-    print_json,
-    run_async,
-)
-from console.cli.setup_cmd import require_tables
-from rollout.gateway import Gateway
+from console.cli.app_command import app_command, ledger_session
+from console.cli.common import Exit, UserError, out, print_json, run_async
 from rollout.ledger.locks import delete_lock, put_lock, read_lock
 from rollout.lock import LockHeld, caller_arn, force_unlock, lock_owner
 from rollout.model import LockInfo
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("lock", help="hold APP's deploy lock by hand (no deploys until unlock)")
-    p.add_argument("app")
-    p.add_argument("-m", "--message", required=True, help="why, shown to whoever is refused")
-    p.add_argument("--hours", type=float, default=24.0, help="how long the lock lasts (default 24)")
-    add_backend_flags(p)
-    add_output_flags(p)
-    p.set_defaults(func=run_lock)
-
-    u = sub.add_parser("unlock", help="release APP's deploy lock")
-    u.add_argument("app")
-    u.add_argument("--force", action="store_true", help="release another owner's lock")
-    add_backend_flags(u)
-    add_output_flags(u)
-    u.set_defaults(func=run_unlock)
+    lock_help = "hold APP's deploy lock by hand (no deploys until unlock)"
+    with app_command(sub, "lock", lock_help, run_lock) as p:
+        p.add_argument("-m", "--message", required=True, help="why, shown to whoever is refused")
+        p.add_argument(
+            "--hours", type=float, default=24.0, help="how long the lock lasts (default 24)"
+        )
+    with app_command(sub, "unlock", "release APP's deploy lock", run_unlock) as u:
+        u.add_argument("--force", action="store_true", help="release another owner's lock")
 
 
 def _same_person(owner: str, me: str) -> bool:
@@ -60,9 +43,7 @@ def _lock_json(info: LockInfo | None) -> dict[str, object] | None:
 
 def run_lock(args: argparse.Namespace) -> int:
     async def main() -> int:
-        config = config_of(args)
-        async with Gateway(backend_of(args)) as gw:
-            await require_tables(gw, config.tables)
+        async with ledger_session(args) as (gw, config):
             now = datetime.fromtimestamp(int(time.time()), UTC)
             info = LockInfo(
                 app=args.app,
@@ -88,10 +69,8 @@ def run_lock(args: argparse.Namespace) -> int:
 
 def run_unlock(args: argparse.Namespace) -> int:
     async def main() -> int:
-        config = config_of(args)
         me = lock_owner()
-        async with Gateway(backend_of(args)) as gw:
-            await require_tables(gw, config.tables)
+        async with ledger_session(args) as (gw, config):
             held = await read_lock(gw, config.tables.locks, args.app)
             if held is None:
                 out.print(f"{args.app} is not locked")

@@ -5,20 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from console.cli.app_command import app_command, ledger_session
 from console.cli.common import (
     Exit,
     UserError,
     add_backend_flags,
     add_output_flags,
-    backend_of,
     config_of,
     out,
     print_json,
     run_async,
 )
 from console.cli.render_releases import release_json, render_added, render_releases
-from console.cli.setup_cmd import require_tables
-from rollout.gateway import Gateway, in_thread
+from rollout.gateway import in_thread
 from rollout.ledger.releases import (
     ReleaseError,
     add_release,
@@ -37,11 +36,8 @@ from rollout.naming import valid_app_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("releases", help="list an app's releases")
-    p.add_argument("app")
-    add_backend_flags(p)
-    add_output_flags(p)
-    p.set_defaults(func=run_list)
+    with app_command(sub, "releases", "list an app's releases", run_list):
+        pass
 
     r = sub.add_parser("release", help="record releases (release add APP VERSION ...)")
     actions = r.add_subparsers(dest="release_command", metavar="ACTION", required=True)
@@ -77,9 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run_list(args: argparse.Namespace) -> int:
     async def main() -> int:
-        config = config_of(args)
-        async with Gateway(backend_of(args)) as gw:
-            await require_tables(gw, config.tables, config.tables.releases)
+        async with ledger_session(args, "releases") as (gw, config):
             releases = await list_releases(gw, config.tables, args.app)
         if not releases:
             raise UserError(
@@ -109,9 +103,8 @@ def run_add(args: argparse.Namespace) -> int:
             raise UserError(f"{path}: no such file")
         # Every value is checked before the first AWS call: bad input writes nothing.
         release = _release(args, args.url or "s3://bucket/release.tar.gz", args.sha256 or "0" * 64)
-        backend = backend_of(args)
-        async with Gateway(backend) as gw:
-            await require_tables(gw, config.tables, config.tables.releases)
+        async with ledger_session(args, "releases", config=config) as (gw, _):
+            backend = gw.backend
             if path is not None:
                 digest = await in_thread(sha256_of_file, path)
                 if args.sha256 and args.sha256.strip().lower() != digest:

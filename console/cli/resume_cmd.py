@@ -4,37 +4,24 @@ from __future__ import annotations
 
 import argparse
 
-from console.cli.common import (
-    UserError,
-    add_backend_flags,
-    add_output_flags,
-    backend_of,
-    config_of,
-    run_async,
-)
+from console.cli.app_command import app_command, ledger_session
+from console.cli.common import UserError, run_async
 from console.cli.deploy_cmd import confirm, drive, engine_errors
-from console.cli.setup_cmd import require_tables
-from rollout.gateway import Gateway
 from rollout.lock import DeployLock
 from rollout.rollouts import find_unfinished, rollout_from_item
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("resume", help="continue APP's interrupted rollout (or finish its bake)")
-    p.add_argument("app")
-    p.add_argument(
-        "--force", action="store_true", help="take the lock even if its owner's lease is live"
-    )
-    add_backend_flags(p)
-    add_output_flags(p, yes=True)
-    p.set_defaults(func=run)
+    resume_help = "continue APP's interrupted rollout (or finish its bake)"
+    with app_command(sub, "resume", resume_help, run, yes=True) as p:
+        p.add_argument(
+            "--force", action="store_true", help="take the lock even if its owner's lease is live"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
     async def main() -> int:
-        config = config_of(args)
-        async with Gateway(backend_of(args)) as gw:
-            await require_tables(gw, config.tables)
+        async with ledger_session(args) as (gw, config):
             item = await find_unfinished(gw, config, args.app)
             if item is None:
                 raise UserError(f"{args.app} has no unfinished rollout to resume")

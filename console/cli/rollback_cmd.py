@@ -9,20 +9,10 @@ from __future__ import annotations
 
 import argparse
 
-from console.cli.common import (
-    Exit,
-    add_backend_flags,
-    add_output_flags,
-    backend_of,
-    config_of,
-    out,
-    print_json,
-    run_async,
-)
+from console.cli.app_command import app_command, ledger_session
+from console.cli.common import Exit, out, print_json, run_async
 from console.cli.deploy_cmd import confirm, deploy, engine_errors
 from console.cli.progress_rollout import RolloutProgress, render_result, result_json
-from console.cli.setup_cmd import require_tables
-from rollout.gateway import Gateway
 from rollout.lock import DeployLock, lock_owner
 from rollout.rollouts import (
     find_unfinished,
@@ -35,22 +25,15 @@ from rollout.rollouts import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
-        "rollback", help="flip APP back during a bake, or redeploy its previous release"
-    )
-    p.add_argument("app")
-    p.add_argument("--to", metavar="VERSION", help="the release to deploy fresh")
-    p.add_argument("--force", action="store_true", help="take the lock of a dead rollout")
-    add_backend_flags(p)
-    add_output_flags(p, yes=True)
-    p.set_defaults(func=run)
+    rollback_help = "flip APP back during a bake, or redeploy its previous release"
+    with app_command(sub, "rollback", rollback_help, run, yes=True) as p:
+        p.add_argument("--to", metavar="VERSION", help="the release to deploy fresh")
+        p.add_argument("--force", action="store_true", help="take the lock of a dead rollout")
 
 
 def run(args: argparse.Namespace) -> int:
     async def main() -> int:
-        config = config_of(args)
-        async with Gateway(backend_of(args)) as gw:
-            await require_tables(gw, config.tables)
+        async with ledger_session(args) as (gw, config):
             item = await find_unfinished(gw, config, args.app)
             if item is not None and not args.to:
                 if item.get("state") == "running" and await owner_alive(gw, config, item):

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from console.cli.app_command import ledger_session
 from console.cli.common import (
     Exit,
     UserError,
     add_backend_flags,
     add_output_flags,
-    backend_of,
-    config_of,
     out,
     print_json,
     run_async,
 )
 from console.cli.render_status import render_status, status_json
-from console.cli.setup_cmd import require_tables
-from rollout.gateway import Gateway
 from rollout.observer import FleetObserver
 
 
@@ -31,9 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     async def main() -> int:
-        config = config_of(args)
-        async with Gateway(backend_of(args)) as gw:
-            await require_tables(gw, config.tables)
+        async with ledger_session(args) as (gw, config):
             snapshot, _ = await FleetObserver(gw, config.tables).tick()
         apps = list(snapshot.apps)
         if args.app:
