@@ -7,16 +7,20 @@
   the old group shrinks by the same (the shape of an ASG instance refresh).
 
 `continue_after_resume` picks a crashed or detached rollout up from its last recorded step.
+A canary goes on with the rest of its watch (or from its gate), a rolling rollout with its
+remaining batches, recomputed from AWS; what does not reconcile is undone.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from rollout.events import RolloutResult
 from rollout.rollouts.errors import RolloutStop
 from rollout.rollouts.groups import GroupRef, describe_group
+from rollout.rollouts.health import healthy_count
 from rollout.rollouts.launch import set_capacity
 from rollout.rollouts.plan import Capacity
 
@@ -53,21 +57,40 @@ async def _full_shift(r: Rollout, new: GroupRef) -> None:
 
 
 async def canary(r: Rollout) -> None:
-    cap, old = r.plan.capacity, r.plan.old_group
-    assert old is not None
-    share = max(1, min(99, r.settings.canary_share_percent))
+    cap = r.plan.capacity
     one = Capacity(min_size=1, max_size=max(1, cap.max_size), desired=1)
     async with r.step("launch", f"{r.plan.new_group}: 1 canary instance"):
         new = await r.launch(one)
-    async with r.step("gate", "the canary healthy"):
+    await _canary_from_gate(r, new)
+
+
+def _canary_share(r: Rollout) -> int:
+    return max(1, min(99, r.settings.canary_share_percent))
+
+
+async def _canary_from_gate(r: Rollout, new: GroupRef, resumed: str = "") -> None:
+    """The canary instance launched: gate it, give it its share, then `_canary_rest`."""
+    old = r.plan.old_group
+    assert old is not None
+    share = _canary_share(r)
+    async with r.step("gate", f"{resumed}the canary healthy"):
         await r.gate(new, 1)
     async with r.step("shift", f"canary {share} %"):
         await r.shift({new.name: share, old.name: 100 - share}, f"canary {share} %")
-    watch_s = r.settings.canary_watch_seconds
-    async with r.step("watch", f"{watch_s:.0f} s at {share} %"):
-        from rollout.rollouts.watch import watch
+    await _canary_rest(r, new, share, r.settings.canary_watch_seconds)
 
-        await watch(r, new, 1, watch_s, "canary watch")
+
+async def _canary_rest(
+    r: Rollout, new: GroupRef, share: int, watch_s: float | None, resumed: str = ""
+) -> None:
+    """The canary at `share`: watch it `watch_s` seconds (None: the watch is over), then
+    full capacity, the gate, and 100 %."""
+    cap = r.plan.capacity
+    if watch_s is not None:
+        async with r.step("watch", f"{resumed}{watch_s:.0f} s at {share} %"):
+            from rollout.rollouts.watch import watch
+
+            await watch(r, new, 1, watch_s, "canary watch")
     async with r.step("scale", f"{new.name}: {cap}"):
         await set_capacity(r.gw, new.name, cap)
         r.new = new = _with_capacity(new, cap)
@@ -77,20 +100,32 @@ async def canary(r: Rollout) -> None:
     await _full_shift(r, new)
 
 
-async def rolling(r: Rollout) -> None:
-    cap, old = r.plan.capacity, r.plan.old_group
-    assert old is not None
-    total = cap.desired
+def _rolling_shape(r: Rollout) -> tuple[int, int, int]:
+    """(total, batch, max size) of a rolling rollout."""
+    total = r.plan.capacity.desired
     batch = max(1, math.ceil(total * r.settings.rolling_batch_percent / 100))
+    return total, batch, max(r.plan.capacity.max_size, total)
+
+
+async def rolling(r: Rollout) -> None:
+    total, batch, top = _rolling_shape(r)
     first = min(batch, total)
     async with r.step("launch", f"{r.plan.new_group}: first batch of {first}"):
-        new = await r.launch(Capacity(0, max(cap.max_size, total), first))
-    done = 0
+        new = await r.launch(Capacity(0, top, first))
+    await _rolling_batches(r, new, 0)
+
+
+async def _rolling_batches(r: Rollout, new: GroupRef, done: int) -> None:
+    """The batches after the first `done` instances took their share (and the old group
+    shrank by as many): grow, gate, shift, shrink until the new group has everything."""
+    old = r.plan.old_group
+    assert old is not None
+    total, batch, top = _rolling_shape(r)
     while done < total:
         size = min(total, done + batch)
-        if size > first:
+        if size > new.desired:
             async with r.step("scale", f"{new.name}: {size} of {total}"):
-                grown = Capacity(0, max(cap.max_size, total), size)
+                grown = Capacity(0, top, size)
                 await set_capacity(r.gw, new.name, grown)
                 r.new = new = _with_capacity(new, grown)
                 await r._save(new_group_ref=new.as_item())
@@ -111,14 +146,17 @@ def _with_capacity(group: GroupRef, cap: Capacity) -> GroupRef:
     return replace(group, min_size=cap.min_size, max_size=cap.max_size, desired=cap.desired)
 
 
-async def shrink(r: Rollout, old: GroupRef, count: int) -> None:
-    """Take `count` instances out of the old group: deregistered first, then terminated."""
-    asg = await describe_group(r.gw, old.name)
-    live = [
+def _live_instances(asg: dict[str, Any] | None) -> list[str]:
+    return [
         i["InstanceId"]
         for i in (asg or {}).get("Instances", [])
         if i.get("LifecycleState", "InService") in ("InService", "Pending")
     ]
+
+
+async def shrink(r: Rollout, old: GroupRef, count: int) -> None:
+    """Take `count` instances out of the old group: deregistered first, then terminated."""
+    live = _live_instances(await describe_group(r.gw, old.name))
     victims = live[:count]
     if not victims:
         return
@@ -147,24 +185,122 @@ async def shrink(r: Rollout, old: GroupRef, count: int) -> None:
 
 
 async def continue_after_resume(r: Rollout) -> RolloutResult | None:
-    """Decide, from the ledger's steps, how a resumed rollout goes on.
+    """Decide, from the ledger's steps and what AWS holds now, how a resumed rollout goes on.
 
+    A blue-green rollout resumed before its shift is gated and shifted; a canary or rolling
+    one resumed after its launch, before 100 %, goes on from its last step (see
+    `_resume_part_way`). Whatever the ledger and AWS cannot reconcile is undone: the new
+    group deleted before the shift, traffic flipped back after it, with the reason.
     Returns a result when it ended here (cleaned up or flipped back); None when the caller
     should go on to the bake and retire.
     """
     weights = r.weights_history[-1] if r.weights_history else {}
     new = r.new
+    launched = any(s["name"] == "launch" and s["status"] == "ok" for s in r.steps)
+    part_way = new is None or weights.get(new.name, 0) < 100
+    if (
+        part_way
+        and launched
+        and new is not None
+        and r.plan.old_group is not None
+        and r.plan.strategy in ("canary", "rolling")
+    ):
+        await _resume_part_way(r, new, weights)
+        return None
     if not r.shifted:
-        launched = any(s["name"] == "launch" and s["status"] == "ok" for s in r.steps)
         if launched and new is not None and r.plan.strategy == "blue-green":
             async with r.step("gate", f"resumed: {r.plan.capacity.desired} instances healthy"):
                 await r.gate(new, r.plan.capacity.desired)
             await _full_shift(r, new)
             return None
         raise RolloutStop("resumed before the shift: the unfinished server group is deleted")
-    if new is None or weights.get(new.name, 0) < 100:
+    if part_way:
         raise RolloutStop("resumed part way into traffic: flipping back", rollback=True)
+    assert new is not None
     if any(s["name"] == "retire" for s in r.steps):
         await r.retire()
         return await r._finish("succeeded", f"{new.release} serves; the old group is retired")
     return None
+
+
+def _cannot_resume(r: Rollout, why: str) -> RolloutStop:
+    if r.shifted:
+        return RolloutStop(
+            f"resumed part way into traffic, but {why}: flipping back", rollback=True
+        )
+    return RolloutStop(
+        f"resumed before the shift, but {why}: the unfinished server group is deleted"
+    )
+
+
+async def _resume_part_way(r: Rollout, new: GroupRef, weights: dict[str, int]) -> None:
+    """Go on with a canary or rolling rollout from where the ledger and AWS say it stands;
+    RolloutStop (flip back, or delete the new group) when they do not agree on a step."""
+    old = r.plan.old_group
+    assert old is not None
+    if any(s["name"] in ("rollback", "cleanup") for s in r.steps):
+        raise _cannot_resume(r, "it was already being undone")
+    new_asg = await describe_group(r.gw, new.name)
+    old_asg = await describe_group(r.gw, old.name)
+    if new_asg is None or old_asg is None:
+        gone = " and ".join(g.name for g, a in ((new, new_asg), (old, old_asg)) if a is None)
+        raise _cannot_resume(r, f"the group {gone} is gone")
+    share = weights.get(new.name, 0)
+    if r.shifted and (share <= 0 or weights.get(old.name, 0) != 100 - share):
+        raise _cannot_resume(r, f"the listener's weights {weights} match no step")
+    r.new = new = _with_capacity(
+        new,
+        Capacity(
+            int(new_asg.get("MinSize", new.min_size)),
+            int(new_asg.get("MaxSize", new.max_size)),
+            int(new_asg.get("DesiredCapacity", new.desired)),
+        ),
+    )
+    if r.plan.strategy == "canary":
+        await _resume_canary(r, new, share, weights)
+    else:
+        await _resume_rolling(r, new, share, _live_instances(old_asg))
+
+
+async def _resume_canary(r: Rollout, new: GroupRef, share: int, weights: dict[str, int]) -> None:
+    if share == 0:
+        await _canary_from_gate(r, new, "resumed: ")
+        return
+    recorded = {w.get(new.name, 0) for w in r.weights_history[:-1]}
+    if share != _canary_share(r) and share not in recorded:
+        raise _cannot_resume(r, f"the listener's weights {weights} match no canary step")
+    watch_s = r.settings.canary_watch_seconds
+    watches = [s for s in r.steps if s["name"] == "watch"]
+    if watches and watches[-1]["status"] == "ok":
+        left: float | None = None  # watched in full: on to full capacity
+    elif watches:
+        begun = datetime.fromisoformat(str(watches[-1]["started_at"]).replace("Z", "+00:00"))
+        left = max(0.0, watch_s - (datetime.now(begun.tzinfo) - begun).total_seconds())
+    else:
+        left = watch_s
+    await _canary_rest(r, new, share, left, "resumed: ")
+
+
+async def _resume_rolling(r: Rollout, new: GroupRef, share: int, old_live: list[str]) -> None:
+    old = r.plan.old_group
+    assert old is not None
+    total, batch, _ = _rolling_shape(r)
+    sizes = {
+        round(100 * min(total, k * batch) / total): min(total, k * batch)
+        for k in range(1, math.ceil(total / batch) + 1)
+    }
+    if share and share not in sizes:
+        raise _cannot_resume(r, f"{new.name} at {share} % matches no batch of {total}")
+    done = sizes[share] if share else 0
+    if new.desired < done:
+        raise _cannot_resume(r, f"{new.name} holds {new.desired} instances at {share} %")
+    extra = len(old_live) - (total - done)
+    healthy, _ = await healthy_count(r.gw, new.target_group_arn)
+    detail = (
+        f"resumed at {done} of {total} ({healthy} healthy in {new.name}), "
+        f"{old.name}: {total - done} left"
+    )
+    if extra > 0:
+        async with r.step("shrink", detail):
+            await shrink(r, old, extra)
+    await _rolling_batches(r, new, done)
