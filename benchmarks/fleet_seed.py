@@ -12,12 +12,18 @@ import base64
 import time
 from dataclasses import dataclass
 
+from localaws.seed_calls import (
+    create_alb,
+    create_forward_listener,
+    create_server_group,
+    create_target_group,
+    default_network,
+)
 from rollout.config import Tables
 from rollout.gateway import Gateway
 from rollout.ledger.tables import setup_tables
 from rollout.model import TAG_APP, Release
 from rollout.naming import (
-    asg_tag_list,
     elb_tag_list,
     group_tags,
     launch_template_name,
@@ -45,16 +51,7 @@ async def seed_fleet(
     """`groups` apps named `<prefix>-NN`, each serving v1 from one server group; the
     `instances` are spread evenly over them. Returns once every ASG has its instances."""
     await setup_tables(gw, tables)
-    vpc = (
-        await gw.call("ec2", "describe_vpcs", Filters=[{"Name": "is-default", "Values": ["true"]}])
-    )["Vpcs"][0]["VpcId"]
-    subnets = sorted(
-        (await gw.call("ec2", "describe_subnets", Filters=[{"Name": "vpc-id", "Values": [vpc]}]))[
-            "Subnets"
-        ],
-        key=lambda s: s["AvailabilityZone"],
-    )
-    subnet_ids = [s["SubnetId"] for s in subnets]
+    vpc, subnet_ids = await default_network(gw)
     sizes = [instances // groups + (1 if n < instances % groups else 0) for n in range(groups)]
     # One app at a time: moto's models are not safe for concurrent ASG launches. moto puts
     # an ASG's instances in its first subnet only: rotate the subnets so none runs out of
@@ -77,17 +74,7 @@ async def _seed_app(
     gw: Gateway, tables: Tables, app: str, capacity: int, vpc: str, subnets: list[str]
 ) -> tuple[str, str]:
     app_tags = elb_tag_list({TAG_APP: app})
-    lb = (
-        await gw.call(
-            "elbv2",
-            "create_load_balancer",
-            Name=app,
-            Subnets=subnets[:2],
-            Scheme="internet-facing",
-            Type="application",
-            Tags=app_tags,
-        )
-    )["LoadBalancers"][0]
+    lb = await create_alb(gw, app, subnets[:2], app_tags)
     rollout_id = new_rollout_id()
     release = Release(
         app=app,
@@ -115,50 +102,28 @@ async def _seed_app(
         TagSpecifications=[{"ResourceType": "launch-template", "Tags": app_tags}],
     )
     name = server_group_name(app, rollout_id)
-    tg = (
-        await gw.call(
-            "elbv2",
-            "create_target_group",
-            Name=name,
-            Protocol="HTTP",
-            Port=PORT,
-            VpcId=vpc,
-            TargetType="instance",
-            HealthCheckPath="/health",
-            HealthCheckIntervalSeconds=5,
-            HealthyThresholdCount=2,
-            Tags=elb_tag_list(group_tags(app, "v1", rollout_id)),
-        )
-    )["TargetGroups"][0]["TargetGroupArn"]
-    await gw.call(
-        "elbv2",
-        "create_listener",
-        LoadBalancerArn=lb["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": tg, "Weight": 100}]},
-            }
-        ],
-        Tags=app_tags,
+    tg = await create_target_group(
+        gw,
+        name,
+        port=PORT,
+        vpc=vpc,
+        health_path="/health",
+        tags=elb_tag_list(group_tags(app, "v1", rollout_id)),
     )
-    await gw.call(
-        "autoscaling",
-        "create_auto_scaling_group",
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateName": launch_template_name(app), "Version": "1"},
-        MinSize=capacity,
-        MaxSize=capacity,
-        DesiredCapacity=capacity,
-        VPCZoneIdentifier=",".join(subnets),
-        TargetGroupARNs=[tg],
-        HealthCheckType="ELB",
-        HealthCheckGracePeriod=60,
-        Tags=asg_tag_list(app, "v1", rollout_id, name),
+    await create_forward_listener(gw, lb["LoadBalancerArn"], tg, app_tags)
+    await create_server_group(
+        gw,
+        name,
+        app=app,
+        version="v1",
+        rollout_id=rollout_id,
+        template=launch_template_name(app),
+        template_version="1",
+        capacity=capacity,
+        subnets=subnets,
+        target_group=tg,
     )
-    return app, str(tg)
+    return app, tg
 
 
 async def wait_healthy(gw: Gateway, fleet: SeededFleet, within: float) -> float:

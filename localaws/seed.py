@@ -13,12 +13,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localaws.releases import DEMO_APP, ReleaseServer
+from localaws.seed_calls import (
+    create_alb,
+    create_forward_listener,
+    create_server_group,
+    create_target_group,
+    default_network,
+)
 from rollout.config import Config
 from rollout.gateway import Gateway
 from rollout.ledger.tables import setup_tables
 from rollout.model import TAG_APP, Release
 from rollout.naming import (
-    asg_tag_list,
     elb_tag_list,
     group_tags,
     launch_template_name,
@@ -47,16 +53,8 @@ async def seed_demo(
 ) -> list[str]:
     """Create the demo and wait until its instances are launched; returns their ids."""
     await setup_tables(gw, config.tables)
-    vpc = (
-        await gw.call("ec2", "describe_vpcs", Filters=[{"Name": "is-default", "Values": ["true"]}])
-    )["Vpcs"][0]["VpcId"]
-    subnets = sorted(
-        (await gw.call("ec2", "describe_subnets", Filters=[{"Name": "vpc-id", "Values": [vpc]}]))[
-            "Subnets"
-        ],
-        key=lambda s: s["AvailabilityZone"],
-    )
-    subnet_ids = [s["SubnetId"] for s in subnets[:3]]
+    vpc, subnets = await default_network(gw)
+    subnet_ids = subnets[:3]
     sg = (
         await gw.call(
             "ec2",
@@ -86,18 +84,7 @@ async def seed_demo(
         ],
     )
     app_tags = elb_tag_list({TAG_APP: DEMO_APP})
-    lb = (
-        await gw.call(
-            "elbv2",
-            "create_load_balancer",
-            Name=DEMO_APP,
-            Subnets=subnet_ids[:2],
-            SecurityGroups=[sg],
-            Scheme="internet-facing",
-            Type="application",
-            Tags=app_tags,
-        )
-    )["LoadBalancers"][0]
+    lb = await create_alb(gw, DEMO_APP, subnet_ids[:2], app_tags, SecurityGroups=[sg])
 
     # Releases: records with real sha256s of tarballs on the local release server.
     records: dict[str, Release] = {}
@@ -174,26 +161,19 @@ async def seed_demo(
     # The server group: target group, then listener forwarding to it, then the ASG.
     name = server_group_name(DEMO_APP, rollout_id)
     tags = group_tags(DEMO_APP, "v1", rollout_id)
-    tg = (
-        await gw.call(
-            "elbv2",
-            "create_target_group",
-            Name=name,
-            Protocol="HTTP",
-            Port=DEMO_PORT,
-            VpcId=vpc,
-            TargetType="instance",
-            HealthCheckProtocol="HTTP",
-            HealthCheckPath=DEMO_HEALTH_PATH,
-            HealthCheckPort=str(DEMO_PORT),
-            HealthCheckIntervalSeconds=5,
-            HealthCheckTimeoutSeconds=2,
-            HealthyThresholdCount=2,
-            UnhealthyThresholdCount=2,
-            Matcher={"HttpCode": "200"},
-            Tags=elb_tag_list(tags),
-        )
-    )["TargetGroups"][0]["TargetGroupArn"]
+    tg = await create_target_group(
+        gw,
+        name,
+        port=DEMO_PORT,
+        vpc=vpc,
+        health_path=DEMO_HEALTH_PATH,
+        tags=elb_tag_list(tags),
+        HealthCheckProtocol="HTTP",
+        HealthCheckPort=str(DEMO_PORT),
+        HealthCheckTimeoutSeconds=2,
+        UnhealthyThresholdCount=2,
+        Matcher={"HttpCode": "200"},
+    )
     await gw.call(
         "elbv2",
         "modify_target_group_attributes",
@@ -205,34 +185,19 @@ async def seed_demo(
             }
         ],
     )
-    await gw.call(
-        "elbv2",
-        "create_listener",
-        LoadBalancerArn=lb["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": tg, "Weight": 100}]},
-            }
-        ],
-        Tags=app_tags,
-    )
+    await create_forward_listener(gw, lb["LoadBalancerArn"], tg, app_tags)
     started = _now()
-    await gw.call(
-        "autoscaling",
-        "create_auto_scaling_group",
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateName": template, "Version": str(version)},
-        MinSize=DEMO_CAPACITY,
-        MaxSize=DEMO_CAPACITY,
-        DesiredCapacity=DEMO_CAPACITY,
-        VPCZoneIdentifier=",".join(subnet_ids),
-        TargetGroupARNs=[tg],
-        HealthCheckType="ELB",
-        HealthCheckGracePeriod=60,
-        Tags=asg_tag_list(DEMO_APP, "v1", rollout_id, name),
+    await create_server_group(
+        gw,
+        name,
+        app=DEMO_APP,
+        version="v1",
+        rollout_id=rollout_id,
+        template=template,
+        template_version=str(version),
+        capacity=DEMO_CAPACITY,
+        subnets=subnet_ids,
+        target_group=tg,
     )
     instance_ids = await wait_launched(gw, name, DEMO_CAPACITY, within)
     await gw.call(
