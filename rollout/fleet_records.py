@@ -69,15 +69,22 @@ def tags_of(items: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return {t["Key"]: str(t.get("Value", "")) for t in items}
 
 
-def group_of(asg: Mapping[str, Any]) -> ServerGroup:
-    """A ServerGroup from a DescribeAutoScalingGroups entry; app, release and rollout come
-    from its tags. Its role is RETIRING while AWS deletes it, IDLE until `group_role`."""
-    tags = tags_of(asg.get("Tags", []))
-    lt = asg.get("LaunchTemplate") or (
+def launch_template_of(asg: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The launch template specification a DescribeAutoScalingGroups entry launches from,
+    its own or its mixed instances policy's ({} when it has neither)."""
+    spec: Mapping[str, Any] = asg.get("LaunchTemplate") or (
         (asg.get("MixedInstancesPolicy") or {})
         .get("LaunchTemplate", {})
         .get("LaunchTemplateSpecification", {})
     )
+    return spec
+
+
+def group_of(asg: Mapping[str, Any]) -> ServerGroup:
+    """A ServerGroup from a DescribeAutoScalingGroups entry; app, release and rollout come
+    from its tags. Its role is RETIRING while AWS deletes it, IDLE until `group_role`."""
+    tags = tags_of(asg.get("Tags", []))
+    lt = launch_template_of(asg)
     tgs = asg.get("TargetGroupARNs") or []
     created = asg.get("CreatedTime")
     return ServerGroup(

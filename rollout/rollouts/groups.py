@@ -9,6 +9,7 @@ from typing import Any
 
 from botocore.parsers import ResponseParserError
 
+from rollout.fleet_records import launch_template_of, tags_of
 from rollout.gateway import AwsError, Gateway
 from rollout.model import TAG_APP, TAG_RELEASE, TAG_ROLLOUT
 
@@ -61,10 +62,8 @@ class GroupRef:
 
 
 def _group_of(asg: dict[str, Any]) -> GroupRef:
-    tags = {t["Key"]: t["Value"] for t in asg.get("Tags", [])}
-    lt = asg.get("LaunchTemplate") or asg.get("MixedInstancesPolicy", {}).get(
-        "LaunchTemplate", {}
-    ).get("LaunchTemplateSpecification", {})
+    tags = tags_of(asg.get("Tags", []))
+    lt = launch_template_of(asg)
     tgs = asg.get("TargetGroupARNs", [])
     return GroupRef(
         name=asg["AutoScalingGroupName"],
