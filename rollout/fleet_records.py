@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from rollout.discovery import TrafficPoint
 from rollout.ledger.history import RolloutRecord
@@ -80,6 +80,27 @@ def launch_template_of(asg: Mapping[str, Any]) -> Mapping[str, Any]:
     return spec
 
 
+class AsgSizing(TypedDict):
+    """An ASG's size and health check settings, as `ServerGroup` and `GroupRef` hold them."""
+
+    min_size: int
+    max_size: int
+    desired: int
+    health_check_type: str
+    grace_period: int
+
+
+def sizing_of(asg: Mapping[str, Any]) -> AsgSizing:
+    """The size and health check settings of a DescribeAutoScalingGroups entry."""
+    return AsgSizing(
+        min_size=int(asg.get("MinSize", 0)),
+        max_size=int(asg.get("MaxSize", 0)),
+        desired=int(asg.get("DesiredCapacity", 0)),
+        health_check_type=str(asg.get("HealthCheckType", "EC2")),
+        grace_period=int(asg.get("HealthCheckGracePeriod", 0)),
+    )
+
+
 def group_of(asg: Mapping[str, Any]) -> ServerGroup:
     """A ServerGroup from a DescribeAutoScalingGroups entry; app, release and rollout come
     from its tags. Its role is RETIRING while AWS deletes it, IDLE until `group_role`."""
@@ -95,11 +116,7 @@ def group_of(asg: Mapping[str, Any]) -> ServerGroup:
         target_group_arn=tgs[0] if tgs else "",
         launch_template_id=str(lt.get("LaunchTemplateId", "")),
         launch_template_version=str(lt.get("Version", "")),
-        min_size=int(asg.get("MinSize", 0)),
-        max_size=int(asg.get("MaxSize", 0)),
-        desired=int(asg.get("DesiredCapacity", 0)),
-        health_check_type=str(asg.get("HealthCheckType", "EC2")),
-        grace_period=int(asg.get("HealthCheckGracePeriod", 0)),
+        **sizing_of(asg),
         instance_ids=tuple(sorted(i["InstanceId"] for i in asg.get("Instances", []))),
         created_at=created if isinstance(created, datetime) else parse_time(created),
         role=GroupRole.RETIRING if "Delete" in str(asg.get("Status", "")) else GroupRole.IDLE,

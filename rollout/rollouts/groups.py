@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.parsers import ResponseParserError
 
-from rollout.fleet_records import launch_template_of, tags_of
+from rollout.fleet_records import launch_template_of, sizing_of, tags_of
 from rollout.gateway import AwsError, Gateway
 from rollout.model import TAG_APP, TAG_RELEASE, TAG_ROLLOUT
 
@@ -72,11 +72,7 @@ def _group_of(asg: dict[str, Any]) -> GroupRef:
         target_group_arn=tgs[0] if tgs else "",
         launch_template=str(lt.get("LaunchTemplateName", "")),
         launch_template_version=str(lt.get("Version", "")),
-        min_size=int(asg.get("MinSize", 0)),
-        max_size=int(asg.get("MaxSize", 0)),
-        desired=int(asg.get("DesiredCapacity", 0)),
-        health_check_type=str(asg.get("HealthCheckType", "EC2")),
-        grace_period=int(asg.get("HealthCheckGracePeriod", 0)),
+        **sizing_of(asg),
         subnets=str(asg.get("VPCZoneIdentifier", "")),
     )
 

@@ -38,4 +38,6 @@ def test_observer_and_engine_read_the_same_group() -> None:
         seen, used = group_of(asg), _group_of(asg)
         assert (seen.release, seen.rollout_id) == (used.release, used.rollout_id)
         assert seen.launch_template_version == used.launch_template_version
+        sizes = ("min_size", "max_size", "desired", "health_check_type", "grace_period")
+        assert [getattr(seen, f) for f in sizes] == [getattr(used, f) for f in sizes]
         assert used.launch_template == str(launch_template_of(asg).get("LaunchTemplateName", ""))
