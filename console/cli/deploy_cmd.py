@@ -58,6 +58,22 @@ async def engine_errors() -> AsyncIterator[None]:
         raise UserError(str(exc)) from exc
 
 
+def deploy_lock(
+    gw: Gateway, config: Config, app: str, message: str, *, force: bool = False
+) -> DeployLock:
+    """The app's deploy lock as `deploy`, `rollback` and `resume` take it: in the locks
+    table, a takeover (`force`) audited in the rollouts table."""
+    return DeployLock(
+        gw,
+        config.tables.locks,
+        app,
+        config.rollout,
+        message=message,
+        force=force,
+        audit_table=config.tables.rollouts,
+    )
+
+
 def confirm(args: argparse.Namespace, question: str) -> None:
     """Ask before a destructive step unless -y; never wait on a prompt nobody can answer."""
     if getattr(args, "yes", False):
@@ -107,14 +123,7 @@ async def deploy(
 
     The caller has checked the ledger tables (`ledger_session`).
     """
-    lock = DeployLock(
-        gw,
-        config.tables.locks,
-        app,
-        config.rollout,
-        message=message or f"deploy {version}",
-        audit_table=config.tables.rollouts,
-    )
+    lock = deploy_lock(gw, config, app, message or f"deploy {version}")
     async with engine_errors(), lock:
         plan = await make_plan(
             gw,

@@ -6,8 +6,7 @@ import argparse
 
 from console.cli.app_command import app_command, ledger_session
 from console.cli.common import UserError, run_async
-from console.cli.deploy_cmd import confirm, drive, engine_errors
-from rollout.lock import DeployLock
+from console.cli.deploy_cmd import confirm, deploy_lock, drive, engine_errors
 from rollout.rollouts import find_unfinished, rollout_from_item
 
 
@@ -25,14 +24,8 @@ def run(args: argparse.Namespace) -> int:
             item = await find_unfinished(gw, config, args.app)
             if item is None:
                 raise UserError(f"{args.app} has no unfinished rollout to resume")
-            lock = DeployLock(
-                gw,
-                config.tables.locks,
-                args.app,
-                config.rollout,
-                message=f"resume {item['rollout_id']}",
-                force=args.force,
-                audit_table=config.tables.rollouts,
+            lock = deploy_lock(
+                gw, config, args.app, f"resume {item['rollout_id']}", force=args.force
             )
             async with engine_errors(), lock:
                 last = (item.get("steps") or [{}])[-1]

@@ -11,9 +11,9 @@ import argparse
 
 from console.cli.app_command import app_command, ledger_session
 from console.cli.common import Exit, out, print_json, run_async
-from console.cli.deploy_cmd import confirm, deploy, engine_errors
+from console.cli.deploy_cmd import confirm, deploy, deploy_lock, engine_errors
 from console.cli.progress_rollout import RolloutProgress, render_result, result_json
-from rollout.lock import DeployLock, lock_owner
+from rollout.lock import lock_owner
 from rollout.rollouts import (
     find_unfinished,
     owner_alive,
@@ -67,14 +67,8 @@ def run(args: argparse.Namespace) -> int:
                     else:
                         out.print(f"{done.app} {done.rollout_id}: {done.state} — {done.outcome}")
                     return Exit.OK if done.state != "running" else Exit.FAILED
-                lock = DeployLock(
-                    gw,
-                    config.tables.locks,
-                    args.app,
-                    config.rollout,
-                    message=f"rollback {item['rollout_id']}",
-                    force=args.force,
-                    audit_table=config.tables.rollouts,
+                lock = deploy_lock(
+                    gw, config, args.app, f"rollback {item['rollout_id']}", force=args.force
                 )
                 async with engine_errors(), lock:
                     confirm(args, f"Roll back {args.app} {item['rollout_id']}?")
