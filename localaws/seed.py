@@ -107,22 +107,23 @@ async def seed_demo(
 
     # The app's launch template, and the first server group's version of it.
     template = launch_template_name(DEMO_APP)
+    base: dict[str, Any] = {
+        "ImageId": DEMO_IMAGE_ID,
+        "InstanceType": "t3.micro",
+        "SecurityGroupIds": [sg],
+        "MetadataOptions": {
+            "HttpTokens": "required",
+            "HttpEndpoint": "enabled",
+            "HttpPutResponseHopLimit": 2,
+            "InstanceMetadataTags": "enabled",
+        },
+    }
     await gw.call(
         "ec2",
         "create_launch_template",
         LaunchTemplateName=template,
         VersionDescription="base",
-        LaunchTemplateData={
-            "ImageId": DEMO_IMAGE_ID,
-            "InstanceType": "t3.micro",
-            "SecurityGroupIds": [sg],
-            "MetadataOptions": {
-                "HttpTokens": "required",
-                "HttpEndpoint": "enabled",
-                "HttpPutResponseHopLimit": 2,
-                "InstanceMetadataTags": "enabled",
-            },
-        },
+        LaunchTemplateData=base,
         TagSpecifications=[{"ResourceType": "launch-template", "Tags": app_tags}],
     )
     rollout_id = new_rollout_id()
@@ -144,15 +145,7 @@ async def seed_demo(
             SourceVersion="1",
             VersionDescription=f"{DEMO_APP} v1 rollout {rollout_id}",
             LaunchTemplateData={
-                "ImageId": DEMO_IMAGE_ID,
-                "InstanceType": "t3.micro",
-                "SecurityGroupIds": [sg],
-                "MetadataOptions": {
-                    "HttpTokens": "required",
-                    "HttpEndpoint": "enabled",
-                    "HttpPutResponseHopLimit": 2,
-                    "InstanceMetadataTags": "enabled",
-                },
+                **base,
                 "UserData": base64.b64encode(user_data.encode()).decode(),
             },
         )
