@@ -54,6 +54,9 @@ class Connection:
     console_output: ConsoleOutput | None = None
     close: Callable[[], Awaitable[None]] | None = None
     gateway: Any = None  # the engine's Gateway; None for a recorded fleet (nothing to change)
+    # Why the backend is gone for good ("" while it lives): the embedded sandbox's exit, seen
+    # at once rather than after a poll's retries run out.
+    gone: Callable[[], str] | None = None
 
 
 Connect = Callable[[], Awaitable[Connection]]
@@ -101,6 +104,8 @@ class FreshfleetApp(App[int]):
         self.last_update: FleetUpdate | None = None
         self.poll_error = ""
         self._poll_timer: Timer | None = None
+        self._gone_timer: Timer | None = None
+        self._gone = ""  # the backend is gone for good: why (no more polls)
         self._quitting = False
         # Held directly: workers may finish while Textual is tearing the screens down.
         self._fleet = FleetScreen()
@@ -139,11 +144,27 @@ class FreshfleetApp(App[int]):
         bar.read_only = self.read_only
         self.fleet_screen.show_waiting("loading the fleet…")
         self.refresh_bindings()
+        if connection.gone is not None:
+            self._gone_timer = self.set_interval(1.0, self._check_gone)
         self.poll()
+
+    def _check_gone(self) -> None:
+        """Once the backend is gone for good, stop polling and say why (no retries to wait)."""
+        gone = self.connection.gone if self.connection else None
+        reason = gone() if gone else ""
+        if not reason or self._quitting or self._gone:
+            return
+        self._gone = reason  # no poll is armed again
+        if self._gone_timer is not None:
+            self._gone_timer.stop()
+        self.workers.cancel_group(self, POLL_GROUP)
+        self.poll_error = reason
+        self.fleet_screen.post_message(PollStatus(reason))
+        self.notify(f"{reason}: restart freshfleet", severity="error", timeout=60)
 
     def poll(self) -> None:
         """Start one poll; the next is armed when this one finishes (never two at once)."""
-        if self.connection is None or self._quitting:
+        if self.connection is None or self._quitting or self._gone:
             return
         source = self.connection.source
         # The callable, not a coroutine: a poll cancelled before it starts leaves no warning.
@@ -156,7 +177,7 @@ class FreshfleetApp(App[int]):
         )
 
     def _arm_next_poll(self) -> None:
-        if not self._quitting:
+        if not self._quitting and not self._gone:
             self._poll_timer = self.set_timer(self.poll_seconds, self.poll)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -55,6 +55,23 @@ class EmbeddedSandbox:
             boot_mode=str(getattr(handle, "boot_mode", "") or ""),
         )
 
+    def exit_reason(self) -> str:
+        """Why the started localaws is gone ("" while it runs, or before it started)."""
+        if not self._started.done() or self._started.exception() is not None:
+            return ""
+        process = getattr(self._started.result(), "process", None)
+        code = process.poll() if process is not None else None
+        if code is None:
+            return ""
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return f"the local sandbox exited ({how})"
+
+    async def connect(self, config: Config) -> Connection:
+        """Connect once localaws is ready; the connection says when it is gone."""
+        connection = await connect_live(await self.backend(), config)
+        connection.gone = self.exit_reason
+        return connection
+
     def stop(self) -> None:
         """Stop localaws, waiting for a start still in progress so nothing is left behind."""
         if self._thread is None:
@@ -131,7 +148,7 @@ def run_console(args: argparse.Namespace) -> int:
         started = sandbox
 
         async def connect() -> Connection:
-            return await connect_live(await started.backend(), config)
+            return await started.connect(config)
 
         connecting, label = STARTING_SANDBOX, LOCAL_LABEL
     else:
