@@ -209,14 +209,16 @@ def default_release(
 ) -> str:
     """The release a fresh rollback deploys unless another is picked: the one that served
     before the current one (the unfinished rollout's `from_release`, else the newest
-    succeeded rollout's), else the release listed just before the serving one, else the
-    newest other release ("" when there is none)."""
+    succeeded rollout's), else the release listed just before the serving one; when what
+    serves is unknown, the newest release. "" when nothing is older than what serves: going
+    to a newer release is a deploy, not a rollback."""
     choices = [v for v in releases if v != serving]
     before = str((unfinished or {}).get("from_release") or "") or previous_release_of(records)
     if before in choices:
         return before
-    if serving in releases and releases.index(serving) > 0:
-        return releases[releases.index(serving) - 1]
+    if serving in releases:
+        index = releases.index(serving)
+        return releases[index - 1] if index > 0 else ""
     return choices[-1] if choices else ""
 
 
@@ -308,6 +310,10 @@ async def rollback_options(
         )
     elif not choices:
         fresh = FreshDeploy(False, "", (), f"{app} has no other release to deploy")
+    elif not default:
+        fresh = FreshDeploy(
+            False, "", choices, f"no release of {app} is older than {serving}: deploy rolls forward"
+        )
     else:
         fresh = FreshDeploy(True, default, choices)
     boots = boot_durations(records, await app_boots(gw, config.tables, app))

@@ -107,6 +107,8 @@ def test_what_serves_what_served_before_and_why_nothing_is_retained():
     assert default_release([], None, releases, "v3") == "v2"  # the one listed before
     assert default_release([], None, releases, "") == "v3"
     assert default_release([], None, ["v1"], "v1") == ""
+    # Nothing older than what serves: a newer release is a deploy, not a way back.
+    assert default_release([], None, releases, "v1") == ""
     assert previous_release_of(records) == "v1"
     assert no_retained_reason(records) == "no retained group: the bake ended at 14:01"
     assert no_retained_reason([]) == "no retained group: no rollout is baking"
@@ -173,10 +175,13 @@ def test_after_the_bake_only_a_fresh_deploy_is_offered_with_its_eta(fleet):
     assert fleet.serving() == {"v1": 100}
 
 
-def test_a_fleet_without_history_offers_earlier_releases_without_an_eta(fleet):
+def test_a_fleet_without_history_has_no_way_back_from_its_first_release(fleet):
     options = asyncio.run(_options(fleet, serving="v1"))
     assert not options.flip_back.available
     assert options.flip_back.reason == "no retained group: no rollout is baking"
-    assert options.fresh.available and options.fresh.choices == ("v2", "v3")
+    # v2 and v3 are newer than the v1 that serves: going there is a deploy, not a way back.
+    assert not options.fresh.available and options.fresh.release == ""
+    assert options.fresh.reason == "no release of demo-web is older than v1: deploy rolls forward"
+    assert options.fresh.choices == ("v2", "v3")
     if not options.boots.samples:
         assert options.eta_text("v2") == NO_BOOTS
