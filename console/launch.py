@@ -129,19 +129,25 @@ def _exit_on_hangup() -> dict[int, Any]:
     return {s: signal.signal(s, leave) for s in (signal.SIGTERM, signal.SIGHUP)}
 
 
+def console_config(args: argparse.Namespace, backend: Backend | None) -> Config:
+    """The console's configuration: the demo's short timers when it runs on a localaws,
+    including the embedded one it is about to start (`backend` None)."""
+    return config_of(args, local=backend is None or backend.local)
+
+
 def run_console(args: argparse.Namespace) -> int:
     """Run the Textual console until the user quits; returns the exit code."""
-    try:
-        config = config_of(args)
-    except ConfigError as exc:
-        err.print(f"[red]config error:[/] {exc}")
-        return Exit.BAD_INPUT
     backend = discover_backend(
         endpoint_url=getattr(args, "endpoint_url", None),
         profile=getattr(args, "profile", None),
         region=getattr(args, "region", None),
         aws=bool(getattr(args, "aws", False)),
     )
+    try:
+        config = console_config(args, backend)
+    except ConfigError as exc:
+        err.print(f"[red]config error:[/] {exc}")
+        return Exit.BAD_INPUT
     sandbox: EmbeddedSandbox | None = None
     if backend is None:
         sandbox = EmbeddedSandbox(getattr(args, "boot", "auto"))
