@@ -57,6 +57,7 @@ class Connection:
     # Why the backend is gone for good ("" while it lives): the embedded sandbox's exit, seen
     # at once rather than after a poll's retries run out.
     gone: Callable[[], str] | None = None
+    embedded: bool = False  # the console's own local sandbox: it ends when the console quits
 
 
 Connect = Callable[[], Awaitable[Connection]]
@@ -221,7 +222,11 @@ class FreshfleetApp(App[int]):
     async def action_quit(self) -> None:
         rollout = self.rollout
         if rollout is not None:
-            self.push_screen(StayOrDetach(rollout.app, rollout.rollout_id), self._quit_answer)
+            embedded = self.connection is not None and self.connection.embedded
+            self.push_screen(
+                StayOrDetach(rollout.app, rollout.rollout_id, embedded=embedded),
+                self._quit_answer,
+            )
             return
         await self.shutdown()
         self.exit(0)

@@ -70,6 +70,7 @@ class EmbeddedSandbox:
         """Connect once localaws is ready; the connection says when it is gone."""
         connection = await connect_live(await self.backend(), config)
         connection.gone = self.exit_reason
+        connection.embedded = True
         return connection
 
     def stop(self) -> None:

@@ -137,22 +137,31 @@ class StayOrDetach(ModalScreen[str]):
     DEFAULT_CSS = _DIALOG_CSS.format(name="StayOrDetach")
     BINDINGS = [Binding("escape", "dismiss('stay')", "Stay", id="quit.stay")]
 
-    def __init__(self, app_name: str, rollout_id: str) -> None:
+    def __init__(self, app_name: str, rollout_id: str, *, embedded: bool = False) -> None:
         super().__init__()
         self.app_name = app_name
         self.rollout_id = rollout_id
+        self.embedded = embedded  # the console's own local sandbox stops when it quits
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(f"A rollout of {self.app_name} is running", classes="title")
-            yield Static(
-                f"Rollout {self.rollout_id} stops advancing if you leave. Detach leaves it "
-                f"where it stands: `freshfleet resume {self.app_name}` finishes it, "
-                f"`freshfleet rollback {self.app_name}` undoes it."
-            )
+            if self.embedded:
+                yield Static(
+                    f"Rollout {self.rollout_id} runs on this console's local sandbox, which "
+                    "stops when the console quits: the sandbox's fleet and its rollout end "
+                    "with it, and nothing is left to resume."
+                )
+            else:
+                yield Static(
+                    f"Rollout {self.rollout_id} stops advancing if you leave. Detach leaves it "
+                    f"where it stands: `freshfleet resume {self.app_name}` finishes it, "
+                    f"`freshfleet rollback {self.app_name}` undoes it."
+                )
             with Horizontal():
                 yield Button("Stay", id="stay", variant="primary")
-                yield Button("Detach and quit", id="detach", variant="warning")
+                quit_label = "Quit, ending the sandbox" if self.embedded else "Detach and quit"
+                yield Button(quit_label, id="detach", variant="warning")
 
     def on_mount(self) -> None:
         self.query_one("#stay", Button).focus()

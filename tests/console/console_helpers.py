@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
+
+from textual.widgets import OptionList
 
 from console.app import Connection, FreshfleetApp
 from console.fleet_source import FROZEN_NOW, RecordedSource
+from console.screens.dialogs import Confirm, ReleasePicker
+from console.screens.rollout import RolloutScreen
 from rollout.config import Config
 from rollout.model import FleetSnapshot
 
@@ -70,3 +75,31 @@ def screen_text(app: FreshfleetApp) -> str:
     return "\n".join(
         "".join(t for _, t in sorted(parts)).rstrip() for _, parts in sorted(lines.items())
     )
+
+
+async def pick_release(app: FreshfleetApp, pilot: Any, version: str) -> None:
+    """In the release picker once drawn, move to `version` and choose it."""
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, ReleasePicker) and app.screen.query(OptionList),
+        what="the picker",
+    )
+    options = app.screen.query_one(OptionList)
+    index = next(
+        n for n in range(options.option_count) if options.get_option_at_index(n).id == version
+    )
+    for _ in range(index):
+        await pilot.press("down")
+    await pilot.press("enter")
+
+
+async def deploy_by_keys(app: FreshfleetApp, pilot: Any, version: str) -> RolloutScreen:
+    """d, pick the release, read the plan, move to the Deploy button and press it."""
+    await pilot.press("d")
+    await pick_release(app, pilot, version)
+    await wait_for(pilot, lambda: isinstance(app.screen, Confirm), within=30, what="the plan")
+    await pilot.press("tab", "enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), what="the rollout")
+    screen = app.screen
+    assert isinstance(screen, RolloutScreen)
+    return screen

@@ -5,15 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from console_helpers import recorded_app, screen_text, wait_for
-from textual.widgets import OptionList
+from console_helpers import deploy_by_keys, pick_release, recorded_app, screen_text, wait_for
 
 from console.app import Connection, FreshfleetApp
 from console.fleet_source import demo_snapshot
 from console.launch import connect_live
 from console.screens.dialogs import (
     Confirm,
-    ReleasePicker,
     ResumeOrRollback,
     RollbackChoice,
     StayOrDetach,
@@ -53,21 +51,6 @@ async def demo_ready(app: FreshfleetApp, pilot) -> None:
         within=60,
         what="demo-web healthy",
     )
-
-
-async def pick_release(app: FreshfleetApp, pilot, version: str) -> None:
-    await wait_for(
-        pilot,
-        lambda: isinstance(app.screen, ReleasePicker) and app.screen.query(OptionList),
-        what="the picker",
-    )
-    options = app.screen.query_one(OptionList)
-    index = next(
-        n for n in range(options.option_count) if options.get_option_at_index(n).id == version
-    )
-    for _ in range(index):
-        await pilot.press("down")
-    await pilot.press("enter")
 
 
 async def test_deploy_v2_by_keys_and_watch_it_complete(fresh_localaws):
@@ -162,18 +145,6 @@ async def test_deploy_keys_are_offered_when_not_read_only():
         await wait_for(pilot, lambda: app.fleet_screen.table.snapshot is not None)
         palette = [c.title for c in app.get_system_commands(app.screen)]
         assert {"Deploy", "Canary", "Rollback", "Abort", "Filter", "Help"} <= set(palette)
-
-
-async def deploy_by_keys(app: FreshfleetApp, pilot, version: str) -> RolloutScreen:
-    """d, pick the release, read the plan, move to the Deploy button and press it."""
-    await pilot.press("d")
-    await pick_release(app, pilot, version)
-    await wait_for(pilot, lambda: isinstance(app.screen, Confirm), within=30, what="the plan")
-    await pilot.press("tab", "enter")
-    await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), what="the rollout")
-    screen = app.screen
-    assert isinstance(screen, RolloutScreen)
-    return screen
 
 
 def console_with(localaws: LocalAws, config: Config) -> FreshfleetApp:
