@@ -22,3 +22,12 @@ def parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def seconds_left(started_at: object, seconds: float) -> float:
+    """What is left of a `seconds`-long wait begun at `started_at` (a ledger timestamp):
+    never below 0; all of it when the start cannot be read."""
+    begun = parse_time(started_at)
+    if begun is None:
+        return seconds
+    return max(0.0, seconds - (datetime.now(UTC) - begun).total_seconds())

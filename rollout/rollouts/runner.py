@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 from rollout.config import Config
@@ -30,6 +29,7 @@ from rollout.gateway import AwsError, Gateway
 from rollout.ledger import rollouts as states
 from rollout.ledger.history import app_history, boot_durations
 from rollout.ledger.rollouts import RolloutLedger, utc_now
+from rollout.ledger.timestamps import seconds_left
 from rollout.lock import DeployLock
 from rollout.rollouts import launch as launching
 from rollout.rollouts.errors import RolloutStop
@@ -265,8 +265,7 @@ class Rollout:
         )
         seconds = self.plan.bake_seconds
         if started is not None and self.resumed:
-            begun = datetime.fromisoformat(str(started["started_at"]).replace("Z", "+00:00"))
-            seconds = max(0.0, seconds - (datetime.now(begun.tzinfo) - begun).total_seconds())
+            seconds = seconds_left(started["started_at"], seconds)
         async with self.step("bake", f"{seconds:.0f} s watching {self.new.name}"):
             await watch(self, self.new, self.plan.capacity.desired, seconds, "bake")
         await self.retire()

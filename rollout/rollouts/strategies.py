@@ -14,10 +14,10 @@ remaining batches, recomputed from AWS; what does not reconcile is undone.
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rollout.events import RolloutResult
+from rollout.ledger.timestamps import seconds_left
 from rollout.rollouts.errors import RolloutStop
 from rollout.rollouts.groups import GroupRef, describe_group
 from rollout.rollouts.health import healthy_count
@@ -274,8 +274,7 @@ async def _resume_canary(r: Rollout, new: GroupRef, share: int, weights: dict[st
     if watches and watches[-1]["status"] == "ok":
         left: float | None = None  # watched in full: on to full capacity
     elif watches:
-        begun = datetime.fromisoformat(str(watches[-1]["started_at"]).replace("Z", "+00:00"))
-        left = max(0.0, watch_s - (datetime.now(begun.tzinfo) - begun).total_seconds())
+        left = seconds_left(watches[-1]["started_at"], watch_s)
     else:
         left = watch_s
     await _canary_rest(r, new, share, left, "resumed: ")
