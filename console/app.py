@@ -441,7 +441,6 @@ class FreshfleetApp(App[int]):
 
     async def _rollback(self, app_name: str) -> None:
         """Ask which way back, with the estimates; flip back or deploy the chosen release."""
-        from rollout.ledger.releases import list_releases
         from rollout.lock import lock_owner
         from rollout.rollouts import RolloutInputError, request_abort, rollback_options
 
@@ -451,12 +450,12 @@ class FreshfleetApp(App[int]):
         found = snap.app(app_name) if snap else None
         serving = found.serving_release if found else ""
         options = await rollback_options(gw, config, app_name, serving=serving)
-        choices = set(options.fresh.choices)
-        releases = [
-            r for r in await list_releases(gw, config.tables, app_name) if r.version in choices
-        ]
         answer = await self.push_screen_wait(
-            RollbackChoice(options, releases, type_to_confirm=app_name if self.production else "")
+            RollbackChoice(
+                options,
+                options.fresh_releases,
+                type_to_confirm=app_name if self.production else "",
+            )
         )
         if answer is None:
             return

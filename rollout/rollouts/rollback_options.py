@@ -21,6 +21,7 @@ from rollout.ledger.history import BootDurations, RolloutRecord, app_history, bo
 from rollout.ledger.instances import app_boots
 from rollout.ledger.releases import list_releases
 from rollout.ledger.rollouts import RolloutLedger
+from rollout.model import Release
 from rollout.rollouts.groups import GroupRef, describe_group
 from rollout.rollouts.health import healthy_count
 
@@ -168,6 +169,13 @@ class RollbackOptions:
     boots: BootDurations
     records: tuple[RolloutRecord, ...]
     settings: RolloutSettings
+    releases: tuple[Release, ...] = ()  # every release of the app, oldest first
+
+    @property
+    def fresh_releases(self) -> list[Release]:
+        """The releases a fresh deploy may take (every one but the serving), oldest first."""
+        choices = set(self.fresh.choices)
+        return [r for r in self.releases if r.version in choices]
 
     def eta(self, release: str) -> DeployEta | None:
         """The ETA of a fresh deploy of `release`; None when no boot was recorded."""
@@ -298,7 +306,8 @@ async def rollback_options(
     item = await RolloutLedger(gw, config.tables.rollouts).unfinished(app)
     flip = await _flip_back(gw, item, records)
     serving = serving_release(records) or serving
-    releases = [r.version for r in await list_releases(gw, config.tables, app)]
+    listed = tuple(await list_releases(gw, config.tables, app))
+    releases = [r.version for r in listed]
     choices = tuple(v for v in releases if v != serving)
     default = default_release(records, item, releases, serving)
     if item is not None:
@@ -317,4 +326,4 @@ async def rollback_options(
     else:
         fresh = FreshDeploy(True, default, choices)
     boots = boot_durations(records, await app_boots(gw, config.tables, app))
-    return RollbackOptions(app, serving, flip, fresh, boots, records, config.rollout)
+    return RollbackOptions(app, serving, flip, fresh, boots, records, config.rollout, listed)
