@@ -230,10 +230,6 @@ def _group_flag(group: ServerGroup, healthy: int) -> str:
     return FLAG_NO_HEALTHY if group.role is GroupRole.SERVING and healthy == 0 else ""
 
 
-def group_flag(group: ServerGroup, instances: Iterable[Instance]) -> str:
-    return _group_flag(group, _healthy_count(instances))
-
-
 def group_row(
     group: ServerGroup, instances: tuple[Instance, ...], *, tally: GroupTally | None = None
 ) -> FleetRow:
