@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "console.cli.abort_cmd",
     "console.cli.resume_cmd",
     "console.cli.lock_cmd",
+    "console.cli.notify_cmd",
 )
 
 

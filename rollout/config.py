@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rollout.notify.settings import NotifierSpec, NotifySettingsError, parse_notifiers
+
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the file and the key."""
@@ -75,6 +77,7 @@ class Config:
     localaws: LocalAwsTimers = field(default_factory=LocalAwsTimers)
     keymap: Mapping[str, str] = field(default_factory=dict)  # binding id -> keys
     theme: str = ""
+    notify: tuple[NotifierSpec, ...] = ()  # the `[[notify]]` tables (rollout/notify/)
     source: str = "defaults"  # the file it came from, for messages
 
     def replace(self, **changes: Any) -> Config:
@@ -198,6 +201,11 @@ def _build(flat: Mapping[str, Any], source: str, rollout_base: RolloutSettings) 
             top["production_accounts"] = tuple(str(i).strip() for i in items if str(i).strip())
         elif key == "theme":
             top["theme"] = str(value)
+        elif key == "notify":
+            try:
+                top["notify"] = parse_notifiers(value, source)
+            except NotifySettingsError as exc:
+                raise ConfigError(str(exc)) from None
         else:
             raise ConfigError(f"{source}: unknown key '{key}'")
     base = Tables.with_prefix(prefix) if prefix is not None else Tables()

@@ -85,6 +85,7 @@ class Notice(RolloutEvent):
 
     message: str
     level: str = "info"  # info | warning
+    source: str = ""  # "notify" for a notifier's failure (the CLI puts those on stderr)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

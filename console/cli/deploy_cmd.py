@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from rich.prompt import Confirm
 
 from console.cli.app_command import app_command, ledger_session
-from console.cli.common import Exit, UserError, out, print_json, run_async
+from console.cli.common import Exit, UserError, err, out, print_json, run_async
 from console.cli.progress_rollout import (
     RolloutProgress,
     plan_json,
@@ -20,7 +20,7 @@ from console.cli.progress_rollout import (
     result_json,
 )
 from rollout.config import Config
-from rollout.events import RolloutResult
+from rollout.events import Notice, RolloutResult
 from rollout.gateway import Gateway
 from rollout.lock import DeployLock, LockHeld
 from rollout.rollouts import STRATEGIES, Rollout, RolloutInputError, RolloutPlan, make_plan
@@ -92,7 +92,10 @@ async def drive(
 
     async def follow() -> None:
         async for event in rollout.events():
-            if not args.json:
+            if isinstance(event, Notice) and event.source == "notify":
+                # A notifier's failure is for the person at the terminal, even under --json.
+                err.print(f"warning: {event.message}", markup=False, highlight=False)
+            elif not args.json:
                 progress.show(event)
 
     follower = asyncio.create_task(follow())

@@ -31,6 +31,8 @@ from rollout.ledger.history import app_history, boot_durations
 from rollout.ledger.rollouts import RolloutLedger, utc_now
 from rollout.ledger.timestamps import seconds_left
 from rollout.lock import DeployLock
+from rollout.notify.relay import NotificationRelay
+from rollout.notify.settings import notifiers_for
 from rollout.rollouts import launch as launching
 from rollout.rollouts.errors import RolloutStop
 from rollout.rollouts.groups import GroupRef, delete_server_group, describe_group
@@ -71,6 +73,14 @@ class Rollout:
         self.resumed = False
         self.unwinding = False  # undoing: abort requests no longer stop anything
         self.detaching = False  # set by detach(): a cancellation leaves it for `resume`
+        self.relay = NotificationRelay(
+            gw,
+            notifiers_for(config.notify, plan.app),
+            plan,
+            self.ledger,
+            owner=self.owner,
+            emit=self._notify_warning,
+        )
 
     # -- what the faces use ------------------------------------------------------------
 
@@ -87,7 +97,12 @@ class Rollout:
         return self.stream.subscribe(replay=replay)
 
     def emit(self, kind: type[RolloutEvent], **fields: Any) -> None:
-        self.stream.emit(kind(app=self.app, rollout_id=self.rollout_id, **fields))
+        event = kind(app=self.app, rollout_id=self.rollout_id, **fields)
+        self.stream.emit(event)
+        self.relay.observe(event)
+
+    def _notify_warning(self, message: str) -> None:
+        self.emit(Notice, message=message, level="warning", source="notify")
 
     def detach(self) -> None:
         """Make the next cancellation of `run()` leave the rollout `detached` where it stands
@@ -127,6 +142,7 @@ class Rollout:
             await asyncio.shield(self._interrupted())
             raise
         finally:
+            await asyncio.shield(self.relay.drain())
             self.stream.close()
 
     # -- steps --------------------------------------------------------------------------

@@ -1,0 +1,49 @@
+"""`freshfleet notify test APP`: send a test message through every notifier of APP."""
+
+from __future__ import annotations
+
+import argparse
+
+from console.cli.common import (
+    Exit,
+    add_backend_flags,
+    add_output_flags,
+    backend_of,
+    config_of,
+    out,
+    print_json,
+    run_async,
+)
+from console.cli.deploy_cmd import engine_errors
+from rollout.gateway import Gateway
+from rollout.notify.relay import send_test
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("notify", help="rollout notifications ([[notify]] in the config)")
+    inner = p.add_subparsers(dest="notify_command", required=True, metavar="test")
+    t = inner.add_parser("test", help="send a test message through every notifier of APP")
+    t.add_argument("app")
+    add_backend_flags(t)
+    add_output_flags(t)
+    t.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        config = config_of(args)
+        async with Gateway(backend_of(args)) as gw, engine_errors():
+            results = await send_test(gw, config.notify, args.app)
+        if args.json:
+            print_json([r.as_item() for r in results])
+        elif not results:
+            out.print(f"{args.app} has no notifier: add a [[notify]] table to the config")
+        for r in results if not args.json else ():
+            mark = "[green]ok[/]" if r.ok else "[red]FAILED[/]"
+            out.print(f"{mark} {r.notifier}: ", end="")
+            out.print(f"{r.detail} (attempts: {r.attempts})", markup=False, highlight=False)
+        if not results:
+            return Exit.BAD_INPUT
+        return Exit.OK if all(r.ok for r in results) else Exit.FAILED
+
+    return run_async(main)
