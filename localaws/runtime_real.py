@@ -38,6 +38,7 @@ import bootscript
 from bootscript import baseimage
 from bootscript.agent.container import LABEL_INSTANCE
 from localaws.runtime import CONSOLE_LIMIT, InstanceLaunch, InstanceRuntime
+from rollout.backend import pid_alive
 
 AGENT_ROOT = Path(bootscript.__file__).resolve().parent.parent  # holds the bootscript package
 KILL_GRACE_SECONDS = 3.0
@@ -90,16 +91,6 @@ def remove_orphans() -> int:
     finally:
         client.close()
     return removed
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def say_progress(line: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from datetime import UTC, datetime
 from typing import Any
 
 from localaws.releases import DEMO_APP, ReleaseServer
@@ -22,6 +21,9 @@ from localaws.seed_calls import (
 )
 from rollout.config import Config
 from rollout.gateway import Gateway
+from rollout.ledger.codec import to_item
+from rollout.ledger.releases import release_item
+from rollout.ledger.rollouts import utc_now
 from rollout.ledger.tables import setup_tables
 from rollout.model import TAG_APP, Release
 from rollout.naming import (
@@ -42,10 +44,6 @@ DEMO_RELEASES: dict[str, dict[str, Any]] = {
     "v2": {"notes": "second release", "simulate": None},
     "v3": {"notes": "never healthy (demo of a failed rollout)", "simulate": {"never_healthy": 1}},
 }
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 async def seed_demo(
@@ -98,11 +96,15 @@ async def seed_demo(
             port=DEMO_PORT,
             health_path=DEMO_HEALTH_PATH,
             notes=str(extra["notes"]),
+            created_by="localaws-seed",
             simulate=extra["simulate"],
         )
         records[version] = release
         await gw.call(
-            "dynamodb", "put_item", TableName=config.tables.releases, Item=_release_item(release)
+            "dynamodb",
+            "put_item",
+            TableName=config.tables.releases,
+            Item=to_item(release_item(release)),
         )
 
     # The app's launch template, and the first server group's version of it.
@@ -179,7 +181,7 @@ async def seed_demo(
         ],
     )
     await create_forward_listener(gw, lb["LoadBalancerArn"], tg, app_tags)
-    started = _now()
+    started = utc_now()
     await create_server_group(
         gw,
         name,
@@ -197,7 +199,7 @@ async def seed_demo(
         "dynamodb",
         "put_item",
         TableName=config.tables.rollouts,
-        Item=_item(
+        Item=to_item(
             {
                 "app": DEMO_APP,
                 "rollout_id": rollout_id,
@@ -207,7 +209,7 @@ async def seed_demo(
                 "state": "succeeded",
                 "owner": "localaws-seed",
                 "started_at": started,
-                "finished_at": _now(),
+                "finished_at": utc_now(),
                 "steps": [],
             }
         ),
@@ -235,37 +237,3 @@ async def wait_launched(gw: Gateway, asg: str, count: int, within: float) -> lis
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"the demo's {count} instances did not launch in {within:.0f} s")
         await asyncio.sleep(0.1)
-
-
-def _release_item(release: Release) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "app": release.app,
-        "version": release.version,
-        "url": release.url,
-        "sha256": release.sha256,
-        "port": release.port,
-        "health_path": release.health_path,
-        "created_at": _now(),
-        "created_by": "localaws-seed",
-        "notes": release.notes,
-    }
-    if release.simulate:
-        fields["simulate"] = dict(release.simulate)
-    return _item(fields)
-
-
-def _item(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: _attr(v) for k, v in fields.items()}
-
-
-def _attr(value: Any) -> dict[str, Any]:
-    """A DynamoDB attribute value (the low-level client's typed form)."""
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int | float):
-        return {"N": str(value)}
-    if isinstance(value, dict):
-        return {"M": {k: _attr(v) for k, v in value.items()}}
-    if isinstance(value, list | tuple):
-        return {"L": [_attr(v) for v in value]}
-    return {"S": str(value)}
