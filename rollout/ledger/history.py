@@ -18,14 +18,10 @@ from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.instances import InstanceBoot
 from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
 from rollout.ledger.timestamps import parse_time
+from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepName
 
-# Unfinished rollouts: `running` advances; `detached` waits for `freshfleet resume`.
-ACTIVE_STATES = ("running", "detached")
-FINISHED_STATES = ("succeeded", "failed", "rolled_back", "aborted")
 # Steps whose span is "launch until every new instance is healthy": the boot time.
-_BOOT_SPAN = ("launch", "gate")
-# Step statuses that mean "finished well" (the state machine writes "ok").
-_DONE = ("ok", "succeeded", "done")
+_BOOT_SPAN = (StepName.LAUNCH, StepName.GATE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +61,7 @@ class RolloutRecord:
 
     @property
     def active(self) -> bool:
-        return self.state in ACTIVE_STATES
+        return self.state in UNFINISHED
 
     @property
     def duration_seconds(self) -> float | None:
@@ -82,7 +78,7 @@ class RolloutRecord:
     def shifted(self) -> bool:
         """True once the listener forwards to the new group (the shift step finished ok)."""
         shift = self.step("shift")
-        return self.shifted_flag or (shift is not None and shift.status in _DONE)
+        return self.shifted_flag or (shift is not None and shift.status in STEP_DONE)
 
 
 def rollout_of(values: Mapping[str, Any]) -> RolloutRecord:
@@ -136,7 +132,7 @@ async def app_history(
 
 
 async def active_rollouts(
-    gateway: Gateway, tables: Tables, states: Iterable[str] = ACTIVE_STATES
+    gateway: Gateway, tables: Tables, states: Iterable[str] = UNFINISHED
 ) -> list[RolloutRecord]:
     """Every rollout of every app in one of `states` (through the state index; a query each)."""
     found: list[RolloutRecord] = []
@@ -189,7 +185,7 @@ def boot_durations(
                 samples.setdefault(b.release, []).append(seconds)
     for r in rollouts:
         launch, gate = (r.step(n) for n in _BOOT_SPAN)
-        if launch and gate and launch.started_at and gate.finished_at and gate.status in _DONE:
+        if launch and gate and launch.started_at and gate.finished_at and gate.status in STEP_DONE:
             seconds = (gate.finished_at - launch.started_at).total_seconds()
             if seconds >= 0:
                 samples.setdefault(r.to_release, []).append(seconds)

@@ -13,17 +13,16 @@ from typing import Any
 from rollout.gateway import Gateway
 from rollout.ledger.codec import attr, from_item, to_item
 from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
+from rollout.ledger.vocabulary import UNFINISHED, RolloutState
 
-# States a rollout can be in; `running` and `detached` are the unfinished ones.
-PLANNED = "planned"
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-ROLLED_BACK = "rolled_back"
-ABORTED = "aborted"
-DETACHED = "detached"
-UNFINISHED = (RUNNING, DETACHED)
-FINISHED = (SUCCEEDED, FAILED, ROLLED_BACK, ABORTED)
+# The states, by their old names here too (rollout.ledger.vocabulary defines them).
+PLANNED = RolloutState.PLANNED
+RUNNING = RolloutState.RUNNING
+SUCCEEDED = RolloutState.SUCCEEDED
+FAILED = RolloutState.FAILED
+ROLLED_BACK = RolloutState.ROLLED_BACK
+ABORTED = RolloutState.ABORTED
+DETACHED = RolloutState.DETACHED
 
 
 def utc_now() -> str:

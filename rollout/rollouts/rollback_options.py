@@ -21,6 +21,7 @@ from rollout.ledger.history import BootDurations, RolloutRecord, app_history, bo
 from rollout.ledger.instances import app_boots
 from rollout.ledger.releases import list_releases
 from rollout.ledger.rollouts import RolloutLedger
+from rollout.ledger.vocabulary import STEP_DONE
 from rollout.model import Release
 from rollout.rollouts.groups import GroupRef, describe_group
 from rollout.rollouts.health import healthy_count
@@ -29,7 +30,6 @@ from rollout.rollouts.health import healthy_count
 DEFAULT_FLIP_SECONDS = 2.0
 # Retiring the old group after the bake (scale to zero, delete) when none is recorded.
 DEFAULT_RETIRE_SECONDS = 10.0
-_DONE = ("ok", "succeeded", "done")
 
 
 def format_seconds(seconds: float) -> str:
@@ -50,7 +50,7 @@ def step_seconds(records: Iterable[RolloutRecord], name: str) -> tuple[float, ..
     for r in records:
         for s in r.steps:
             seconds = s.seconds
-            if s.name == name and s.status in _DONE and seconds is not None and seconds >= 0:
+            if s.name == name and s.status in STEP_DONE and seconds is not None and seconds >= 0:
                 out.append(seconds)
     return tuple(out)
 
