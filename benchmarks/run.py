@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         ["--runs", "bluegreen:4", "bluegreen:100", "rolling:100", "canary:100"],
         ["--runs", "bluegreen:4", "rolling:2"],
     ),
+    "judge": ("benchmarks.judge_bench", ["--windows", "1000"], ["--windows", "100"]),
     "tail": ("benchmarks.tail_bench", ["--seconds", "30"], ["--seconds", "4"]),
     "observer": (
         "benchmarks.observer_bench",

@@ -30,6 +30,9 @@ EXPECTED = {
     "rollout_s_rolling_2": "s",
     "rollout_critical_path_s": "s",
     "tail_cpu_pct": "%",
+    "judge_false_rollback_pct": "%",
+    "judge_detect_pct": "%",
+    "judge_verdict_s_p50": "s",
 }
 
 

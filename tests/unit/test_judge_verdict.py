@@ -1,0 +1,61 @@
+"""The judge's verdict: no verdict on too few requests, a rollback only on evidence that
+accounts for sample size, and reasons that give the numbers."""
+
+from __future__ import annotations
+
+import math
+
+from rollout.judge.verdict import (
+    GroupEvidence,
+    JudgeSettings,
+    VerdictKind,
+    binomial_tail,
+    judge,
+)
+
+S = JudgeSettings()
+
+
+def test_the_binomial_tail_is_exact():
+    assert binomial_tail(0, 10, 0.3) == 1.0
+    assert math.isclose(binomial_tail(10, 10, 0.5), 0.5**10)
+    # P(X >= 2) for Bin(3, 0.5) = (3 + 1) / 8
+    assert math.isclose(binomial_tail(2, 3, 0.5), 0.5)
+    assert binomial_tail(5, 4, 0.5) == 0.0
+
+
+def test_no_verdict_below_the_minimum_count_even_when_every_request_failed():
+    v = judge(GroupEvidence(20, 20), GroupEvidence(1_000, 0), S)
+    assert v.kind is VerdictKind.UNDECIDED and "needs 50" in v.reason
+
+
+def test_a_canary_failing_a_fifth_of_its_requests_is_failed_with_the_numbers():
+    v = judge(GroupEvidence(500, 91), GroupEvidence(1_000, 1), S)
+    assert v.failed
+    assert v.reason == "canary 5xx 18.2 % (91/500) vs baseline 0.1 % (1/1,000), p < 0.001"
+
+
+def test_chance_on_a_small_canary_is_not_a_rollback():
+    # 2 errors in 60 against 10 in 1,000: worse on its face, but well within chance.
+    v = judge(GroupEvidence(60, 2), GroupEvidence(1_000, 10), S)
+    assert v.kind is VerdictKind.PASS, v.reason
+
+
+def test_a_significant_but_tiny_gap_is_not_a_rollback():
+    v = judge(GroupEvidence(200_000, 300), GroupEvidence(2_000_000, 2_000), S)
+    assert v.p_value < S.alpha and v.kind is VerdictKind.PASS  # 0.15 % vs 0.10 %
+
+
+def test_a_ten_times_slower_release_fails_on_latency_and_says_which_statistic():
+    slow = GroupEvidence(300, 0, 120.0, "p99")
+    base = GroupEvidence(3_000, 0, 12.0, "p99")
+    v = judge(slow, base, S, label="new group")
+    assert v.failed and "latency 120 ms vs baseline 12 ms (10.0×) (p99)" in v.reason
+    assert not judge(GroupEvidence(300, 0, 20.0, "p99"), base, S).failed  # 8 ms is noise
+
+
+def test_windows_add_up():
+    a = GroupEvidence(100, 1, 10.0, "average").plus(GroupEvidence(300, 3, 20.0, "average"))
+    assert (a.requests, a.errors, a.latency_ms) == (400, 4, 17.5)
+    p = GroupEvidence(100, 0, 10.0, "p99").plus(GroupEvidence(100, 0, 30.0, "p99"))
+    assert p.latency_ms == 30.0
