@@ -144,7 +144,8 @@ def judge(
     if p < settings.alpha and gap >= settings.min_error_delta_points:
         return Verdict(
             VerdictKind.FAIL,
-            f"{label} {candidate.describe()} vs baseline {baseline.describe(name=False)}, {_p_text(p)}",
+            f"{label} {candidate.describe()} vs baseline {baseline.describe(name=False)}, "
+            f"{_p_text(p)}",
             candidate,
             baseline,
             p,
