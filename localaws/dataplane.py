@@ -18,11 +18,13 @@ import itertools
 import random
 import socket
 import threading
+import time
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from localaws.alb_metrics import RequestMeter
 from localaws.prober import HealthProber
 from localaws.runtime import TARGET_HEADER, InstanceRuntime
 
@@ -57,6 +59,7 @@ class DataPlane:
         self._session: aiohttp.ClientSession | None = None
         self._turns: dict[str, itertools.count[int]] = {}
         self._inflight: dict[str, set[asyncio.Task[Any]]] = {}  # target id -> proxying tasks
+        self.meter = RequestMeter()  # what CloudWatch's AWS/ApplicationELB metrics count
 
     async def open(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -134,12 +137,21 @@ class DataPlane:
             )
         if action.type != "forward":
             return web.Response(status=501, text=f"501 action {action.type} is not served here\n")
-        target = self._choose(_weighted_groups(data))
-        if target is None:
+        lb_arn = str(getattr(listener, "load_balancer_arn", ""))
+        chosen = self._choose(_weighted_groups(data))
+        if chosen is None:
+            self.meter.record_elb_error(lb_arn, 503)
             return web.Response(status=503, text="503 Service Unavailable: no target\n")
-        return await self._forward(request, target)
+        arn, target = chosen
+        started = time.monotonic()
+        response, answered = await self._forward(request, target)
+        if answered:
+            self.meter.record(lb_arn, arn, response.status, time.monotonic() - started)
+        else:
+            self.meter.record_elb_error(lb_arn, response.status)
+        return response
 
-    def _choose(self, groups: list[tuple[str, int]]) -> str | None:
+    def _choose(self, groups: list[tuple[str, int]]) -> tuple[str, str] | None:
         """A healthy target by group weight; every answering target when none is healthy."""
         healthy = {}
         for arn, weight in groups:
@@ -151,10 +163,10 @@ class DataPlane:
             arn = random.choices(arns, weights=[healthy[a][1] for a in arns])[0]
             ids = healthy[arn][0]
             turn = next(self._turns.setdefault(arn, itertools.count()))
-            return ids[turn % len(ids)]
+            return arn, ids[turn % len(ids)]
         # Fail open: no healthy target anywhere, so try every target that answers.
         candidates = [
-            t
+            (arn, t)
             for arn, weight in groups
             if weight > 0
             for t, state in self._prober.targets(arn)
@@ -167,10 +179,13 @@ class DataPlane:
             return self._runtime.address(target_id)
         return None
 
-    async def _forward(self, request: web.Request, target_id: str) -> web.StreamResponse:
+    async def _forward(
+        self, request: web.Request, target_id: str
+    ) -> tuple[web.StreamResponse, bool]:
+        """The target's answer (True), or the load balancer's own 502/504 (False)."""
         address = self._address(target_id)
         if address is None or self._session is None:
-            return web.Response(status=502, text="502 Bad Gateway\n")
+            return web.Response(status=502, text="502 Bad Gateway\n"), False
         host, port = address
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         headers[TARGET_HEADER] = target_id
@@ -194,11 +209,11 @@ class DataPlane:
             ) as upstream:
                 payload = await upstream.read()
                 out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
-                return web.Response(status=upstream.status, body=payload, headers=out)
+                return web.Response(status=upstream.status, body=payload, headers=out), True
         except TimeoutError:
-            return web.Response(status=504, text="504 Gateway Timeout\n")
+            return web.Response(status=504, text="504 Gateway Timeout\n"), False
         except (aiohttp.ClientError, OSError):
-            return web.Response(status=502, text="502 Bad Gateway\n")
+            return web.Response(status=502, text="502 Bad Gateway\n"), False
         finally:
             inflight.discard(task)
             if not inflight:

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from localaws.alb_metrics import MetricsPublisher
+from localaws.traffic import DemoTraffic
 from rollout.backend import (
     DEFAULT_REGION,
     Backend,
@@ -55,6 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--boot", default="auto", help="instance runtime: auto|real|simulated")
     parser.add_argument("--region", default=DEFAULT_REGION, help="region (default us-east-1)")
     parser.add_argument("--no-seed", action="store_true", help="start empty, without the demo")
+    parser.add_argument(
+        "--traffic",
+        type=float,
+        metavar="RPS",
+        help="requests a second sent through each load balancer (default: the config's "
+        "localaws.traffic_rps with the demo, 0 without it)",
+    )
     parser.add_argument(
         "--config", metavar="FILE", help="configuration file (default: freshfleet.toml)"
     )
@@ -198,6 +207,13 @@ async def _serve(args: argparse.Namespace) -> int:
             return {"albs": record["albs"]}
 
         server.app = ControlApp(server.app, loop, reseed)
+        # The demo's load balancers get steady traffic, so a canary is judged on evidence.
+        rps = args.traffic if args.traffic is not None else config.localaws.traffic_rps
+        if args.traffic is None and args.no_seed:
+            rps = 0.0
+        traffic = DemoTraffic(rps, lambda: list(_cloud.dataplane.listeners()))
+        traffic.start()
+        stack.push_async_callback(traffic.stop)
         print(f"localaws ready at {url}", flush=True)
         watcher = (
             asyncio.create_task(_watch_parent(args.parent_pid, stopping))
@@ -277,6 +293,11 @@ async def _start_parts(
     stack.push_async_callback(cloud.prober.close)
     await cloud.dataplane.open()
     stack.push_async_callback(cloud.dataplane.close)
+    metrics = MetricsPublisher(
+        cloud.dataplane.meter, region, config.localaws.metrics_period_seconds
+    )
+    metrics.start()
+    stack.push_async_callback(metrics.stop)
     return cloud, releases
 
 

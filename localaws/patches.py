@@ -12,10 +12,12 @@ moto lacks and localaws adds are listed in ADDED (`remove()` deletes them again)
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import threading
 from typing import Any
 
+from moto.cloudwatch.models import Statistics
 from moto.core.types import Base64EncodedString
 from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound, InvalidParameterCombination
 from moto.ec2.models.instances import Instance, InstanceBackend
@@ -55,6 +57,7 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
         "list no deleted version (MaxResults counts the live ones)",
     ),
     (MotoAPIBackend, "reset", "end every instance's runtime before moto forgets it"),
+    (Statistics, "get_statistics_for_type", "percentiles (p99, p50.5) of raw values, as AWS"),
 )
 # Private attributes read or written (not methods): Instance._state, FakeTargetGroup.targets,
 # .terminated_targets, .attributes, FakeListener.port/.default_actions, FakeLoadBalancer.dns_name,
@@ -432,6 +435,22 @@ def _reset(original: Any) -> Any:
     return reset
 
 
+def _statistics_for_type(original: Any) -> Any:
+    # AWS answers `pNN` statistics (GetMetricData's Stat, extended statistics) from the
+    # values a metric was given; moto 5.2.5 answers None. Nearest rank, as CloudWatch does.
+    @functools.wraps(original)
+    def get_statistics_for_type(self: Any, stat: str) -> Any:
+        if stat.startswith("p") and stat[1:].replace(".", "", 1).isdigit():
+            values = sorted(self.metric_single_values_list)
+            if not values:
+                return None
+            rank = max(1, math.ceil(float(stat[1:]) / 100 * len(values)))
+            return values[min(rank, len(values)) - 1]
+        return original(self, stat)
+
+    return get_statistics_for_type
+
+
 _REPLACEMENTS: dict[str, Any] = {
     "run_instances": _run_instances,
     "terminate": _ending,
@@ -451,6 +470,7 @@ _REPLACEMENTS: dict[str, Any] = {
     "get_version": _get_version,
     "describe_launch_template_versions": _describe_launch_template_versions,
     "reset": _reset,
+    "get_statistics_for_type": _statistics_for_type,
 }
 _ADDITIONS: dict[str, Any] = {
     "delete_launch_template_versions": _delete_launch_template_versions,

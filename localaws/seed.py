@@ -43,6 +43,11 @@ DEMO_RELEASES: dict[str, dict[str, Any]] = {
     "v1": {"notes": "first release", "simulate": None},
     "v2": {"notes": "second release", "simulate": None},
     "v3": {"notes": "never healthy (demo of a failed rollout)", "simulate": {"never_healthy": 1}},
+    "v4": {
+        "notes": "healthy, but 1 in 5 requests fails (the judge)",
+        "simulate": {"error_share": 0.2},
+    },
+    "v5": {"notes": "healthy, but ten times slower (the judge)", "simulate": {"slow_factor": 10}},
 }
 
 

@@ -4,7 +4,8 @@ Each instance prints the boot agent's phase lines (DESIGN §6) to its console an
 them to the instances table; once its `run` phase is ok its "app" answers on the shared
 server, routed by the TARGET_HEADER, so 5,000 instances need one socket, not 5,000.
 Failure injection comes from FRESHFLEET_SIMULATE: `fail=<phase>`, `never_healthy=1`,
-`crash_after=<seconds>`.
+`crash_after=<seconds>`, and, for releases that are healthy yet bad on real requests,
+`error_share=<0..1>` (that share of them answers 500) and `slow_factor=<N>` (N times slower).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +32,7 @@ from localaws.tablewriter import InstancesTableWriter
 from rollout.userdata import decode_simulate
 
 PHASES = ("fetch", "verify", "extract", "build", "run", "health")
+WORK_SECONDS = 0.005  # what a request costs the demo app (as bootscript/releases' app.py)
 log = logging.getLogger(__name__)
 
 
@@ -206,6 +209,13 @@ class SimulatedRuntime(InstanceRuntime):
             if not self._healthy(sim):
                 return web.Response(status=500, text=f"unhealthy: {body}")
             return web.Response(text=f"ok {body}")
+        # The demo app's work per request; `slow_factor` and `error_share` make a release
+        # that passes its health check and is still worse on real requests (v5, v4).
+        with contextlib.suppress(ValueError):
+            await asyncio.sleep(WORK_SECONDS * float(sim.simulate.get("slow_factor") or 1))
+        with contextlib.suppress(ValueError):
+            if random.random() < float(sim.simulate.get("error_share") or 0):
+                return web.Response(status=500, text=f"failed: {body}")
         return web.Response(text=body)
 
     def _healthy(self, sim: SimulatedInstance) -> bool:

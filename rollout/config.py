@@ -65,6 +65,8 @@ class LocalAwsTimers:
     healthy_threshold: int = 2
     unhealthy_threshold: int = 2
     deregistration_delay_seconds: float = 3.0
+    metrics_period_seconds: float = 1.0  # the ALB metrics' period (AWS: 60 s)
+    traffic_rps: float = 2.0  # demo requests per second per load balancer (--traffic)
 
 
 @dataclass(frozen=True, slots=True)

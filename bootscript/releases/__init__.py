@@ -4,7 +4,9 @@
 `bootscript/releases/demo-web/` (Dockerfile `FROM ${BASE_IMAGE}`, `/health`, `/` answers
 the version). Tarballs are deterministic: the same name gives the same bytes and sha256.
 
-Good releases: `v1`, `v2`; `v3` builds and runs but is never healthy. Fault releases,
+Good releases: `v1`, `v2`; `v3` builds and runs but is never healthy; `v4` and `v5` are
+healthy but bad on real requests (`v4` answers 500 to about a fifth of them, `v5` is ten
+times slower): only a judge of the traffic catches them. Fault releases,
 each failing at the phase FAULTS names: `bad-checksum` (the sha256 returned is not the
 tarball's), `dotdot` (a `../` member), `absolute-path` (a `/tmp/...` member),
 `symlink-out` (a symlink leading out of the tree), `build-fails` (a Dockerfile whose RUN
@@ -23,6 +25,8 @@ SOURCES = Path(__file__).resolve().parent / "demo-web"
 APP = "demo-web"
 GOOD = ("v1", "v2")
 NEVER_HEALTHY = "v3"
+# healthy, but worse on real requests: release -> the app's MODE
+BAD_ON_TRAFFIC = {"v4": "errors-20", "v5": "slow-10x"}
 # fault release → the phase at which the boot agent fails it ("" = boots, then fails later)
 FAULTS = {
     "v3": "health",
@@ -33,7 +37,7 @@ FAULTS = {
     "build-fails": "build",
     "crash-after-healthy": "",
 }
-RELEASES = (*GOOD, *FAULTS)
+RELEASES = (*GOOD, *FAULTS, *BAD_ON_TRAFFIC)
 MTIME = 1_700_000_000  # fixed, so tarballs (and their sha256) are reproducible
 
 # The reason is printed by the step, not written in the Dockerfile: the agent must carry
@@ -68,7 +72,8 @@ def release_files(name: str) -> dict[str, bytes]:
     """The regular files of release `name` (path → content)."""
     if name not in RELEASES:
         raise KeyError(f"no demo release {name!r}; known: {', '.join(RELEASES)}")
-    mode = {"v3": "never-healthy", "crash-after-healthy": "crash-after-healthy"}.get(name, "good")
+    modes = {"v3": "never-healthy", "crash-after-healthy": "crash-after-healthy", **BAD_ON_TRAFFIC}
+    mode = modes.get(name, "good")
     dockerfile = (SOURCES / "Dockerfile").read_bytes()
     if name == "build-fails":
         dockerfile = _FAILING_DOCKERFILE.encode()

@@ -1,15 +1,19 @@
 """demo-web: answers its version on `/` and its health on `/health` (freshfleet's demo release).
 
 MODE (a file beside this one) picks its behaviour: `good`, `never-healthy` (the health
-path answers 503), or `crash-after-healthy` (exits 10 s after its first healthy answer,
-and at once on every restart after that).
+path answers 503), `crash-after-healthy` (exits 10 s after its first healthy answer,
+and at once on every restart after that), `errors-20` (healthy, but about a fifth of the
+other requests answer 500) or `slow-10x` (healthy, but ten times slower than `good`).
+Every request but the health check takes WORK_SECONDS of work (ten times that when slow).
 """
 
 import http.server
 import json
 import os
+import random
 import sys
 import threading
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -18,6 +22,7 @@ MODE = (HERE / "MODE").read_text().strip() if (HERE / "MODE").exists() else "goo
 PORT = int(os.environ.get("APP_PORT", "8080"))
 CRASHED = Path("/tmp/demo-web-crashed")
 CRASH_AFTER = 10.0
+WORK_SECONDS = 0.005
 
 
 def crash() -> None:
@@ -47,6 +52,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 Handler.crash_timer = timer
                 timer.start()
             self.answer(200, {"status": "ok", "version": VERSION})
+            return
+        time.sleep(WORK_SECONDS * (10 if MODE == "slow-10x" else 1))
+        if MODE == "errors-20" and random.random() < 0.2:
+            self.answer(500, {"error": "demo-web failed this request", "version": VERSION})
             return
         self.answer(200, {"app": "demo-web", "version": VERSION})
 
