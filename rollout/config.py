@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rollout.judge.verdict import JudgeSettings
 from rollout.notify.settings import NotifierSpec, NotifySettingsError, parse_notifiers
 
 
@@ -66,7 +67,7 @@ class LocalAwsTimers:
     unhealthy_threshold: int = 2
     deregistration_delay_seconds: float = 3.0
     metrics_period_seconds: float = 1.0  # the ALB metrics' period (AWS: 60 s)
-    traffic_rps: float = 2.0  # demo requests per second per load balancer (--traffic)
+    traffic_rps: float = 10.0  # demo requests per second per load balancer (--traffic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,8 @@ class Config:
     keymap: Mapping[str, str] = field(default_factory=dict)  # binding id -> keys
     theme: str = ""
     notify: tuple[NotifierSpec, ...] = ()  # the `[[notify]]` tables (rollout/notify/)
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    alarms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # app -> alarm names
     source: str = "defaults"  # the file it came from, for messages
 
     def replace(self, **changes: Any) -> Config:
@@ -87,13 +90,18 @@ class Config:
 
 
 # The demo's settings: a bake of 30 s and short timers (DESIGN §7).
+# The canary watch is long enough for the demo's traffic to give the judge its evidence.
 DEMO_ROLLOUT = RolloutSettings(
-    bake_seconds=30.0, gate_deadline_seconds=120.0, canary_watch_seconds=10.0, poll_seconds=1.0
+    bake_seconds=30.0, gate_deadline_seconds=120.0, canary_watch_seconds=30.0, poll_seconds=1.0
 )
+
+# The demo judges on a second's period (localaws publishes every second) and fewer requests.
+DEMO_JUDGE = JudgeSettings(min_requests=20, period_seconds=1, look_seconds=1.0)
 
 _SECTIONS: dict[str, type[Any]] = {
     "rollout": RolloutSettings,
     "localaws": LocalAwsTimers,
+    "judge": JudgeSettings,
 }
 
 
@@ -135,7 +143,12 @@ def load_config(
     flat = _flatten(data, source)
     flat.update(_from_env(os.environ if env is None else env))
     flat.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return _build(flat, source, DEMO_ROLLOUT if demo else RolloutSettings())
+    return _build(
+        flat,
+        source,
+        DEMO_ROLLOUT if demo else RolloutSettings(),
+        DEMO_JUDGE if demo else JudgeSettings(),
+    )
 
 
 def _flatten(data: Mapping[str, Any], source: str, prefix: str = "") -> dict[str, Any]:
@@ -170,14 +183,25 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
 _TOP_LEVEL_ENV = frozenset({"production_accounts", "theme"})
 
 
-def _build(flat: Mapping[str, Any], source: str, rollout_base: RolloutSettings) -> Config:
+def _build(
+    flat: Mapping[str, Any],
+    source: str,
+    rollout_base: RolloutSettings,
+    judge_base: JudgeSettings,
+) -> Config:
     sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     tables: dict[str, str] = {}
     prefix: str | None = None
     top: dict[str, Any] = {}
+    alarms: dict[str, tuple[str, ...]] = {}
     for key, value in flat.items():
         head, _, rest = key.partition(".")
-        if head in _SECTIONS and rest:
+        if head == "judge" and rest.startswith("alarms."):
+            names = value.split(",") if isinstance(value, str) else value
+            if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+                raise ConfigError(f"{source}: '{key}' must be a list of alarm names")
+            alarms[rest.removeprefix("alarms.")] = tuple(n.strip() for n in names if n.strip())
+        elif head in _SECTIONS and rest:
             cls = _SECTIONS[head]
             names = {f.name: f for f in dataclasses.fields(cls)}
             if rest not in names:
@@ -215,6 +239,8 @@ def _build(flat: Mapping[str, Any], source: str, rollout_base: RolloutSettings) 
         tables=dataclasses.replace(base, **tables),
         rollout=dataclasses.replace(rollout_base, **sections["rollout"]),
         localaws=LocalAwsTimers(**sections["localaws"]),
+        judge=dataclasses.replace(judge_base, **sections["judge"]),
+        alarms=alarms,
         source=source,
         **top,
     )
@@ -224,8 +250,15 @@ def _coerce(value: Any, annotation: Any, key: str, source: str) -> Any:
     kind = (
         annotation
         if isinstance(annotation, type)
-        else {"float": float, "int": int}.get(str(annotation), str)
+        else {"float": float, "int": int, "bool": bool}.get(str(annotation), str)
     )
+    if kind is bool:
+        truth = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        if isinstance(value, bool):
+            return value
+        if str(value).strip().lower() in truth:
+            return truth[str(value).strip().lower()]
+        raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
     try:
         if kind is int and isinstance(value, float) and not value.is_integer():
             raise ValueError(value)

@@ -80,6 +80,23 @@ class BakeProgress(RolloutEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JudgeVerdict(RolloutEvent):
+    """The judge's look at the new group's traffic against its baseline (rollout/judge)."""
+
+    verdict: str  # pass | fail | undecided
+    reason: str
+    during: str  # "canary watch" | "bake"
+    candidate_requests: int = 0
+    candidate_errors: int = 0
+    candidate_latency_ms: float | None = None
+    baseline_requests: int = 0
+    baseline_errors: int = 0
+    baseline_latency_ms: float | None = None
+    latency_stat: str = ""  # "p99" | "average" | "" (no latency yet)
+    window_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Notice(RolloutEvent):
     """Something a person should see that is not a step: a cleanup, a retry, a warning."""
 

@@ -84,7 +84,9 @@ class AwsCall:
 
 def iam_action(signing_name: str, operation: str) -> str:
     """The IAM action an API operation needs: `elasticloadbalancing:ModifyListener`."""
-    action = f"{signing_name}:{operation}"
+    # CloudWatch signs as `monitoring` but its IAM actions are `cloudwatch:*`.
+    prefix = {"monitoring": "cloudwatch"}.get(signing_name, signing_name)
+    action = f"{prefix}:{operation}"
     return _ACTION_OF.get(action, action)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         )
         p.add_argument(
             "--allow-insecure-url", action="store_true", help="allow an http:// release URL"
+        )
+        p.add_argument(
+            "--no-judge",
+            action="store_true",
+            help="judge this deploy on health checks alone (no traffic evidence)",
         )
         p.add_argument("-m", "--message", default="", help="why: shown to anyone the lock stops")
 
@@ -148,6 +154,8 @@ async def deploy(
 def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with ledger_session(args) as (gw, config):
+            if args.no_judge:
+                config = config.replace(judge=dataclasses.replace(config.judge, enabled=False))
             return await deploy(
                 gw,
                 config,

@@ -12,6 +12,7 @@ from rollout.events import (
     BakeProgress,
     GateProgress,
     InstanceUpdate,
+    JudgeVerdict,
     Notice,
     RolloutEvent,
     RolloutFailed,
@@ -67,12 +68,16 @@ def result_json(result: RolloutResult) -> dict[str, Any]:
     }
 
 
+_VERDICT_STYLE = {"pass": "green", "fail": "red", "undecided": "dim"}
+
+
 class RolloutProgress:
     """Prints a rollout's events as they come; a status line shows gate and bake progress."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
         self._status: Any = None
+        self._verdict = ""  # the judge's last verdict printed
 
     def _set_status(self, text: str) -> None:
         if not self.console.is_terminal:
@@ -123,6 +128,16 @@ class RolloutProgress:
         elif isinstance(event, WeightsChanged):
             weights = ", ".join(f"{g} {w}%" for g, w in event.weights.items())
             c.print(f"  [cyan]listener[/] {weights}  [dim]{event.why}[/]")
+        elif isinstance(event, JudgeVerdict):
+            # A line when the verdict changes; the status line carries the evidence between.
+            if event.verdict != self._verdict:
+                self.close()
+                self._verdict = event.verdict
+                style = _VERDICT_STYLE.get(event.verdict, "white")
+                c.print(f"  [{style}]judge {event.verdict}[/] ", end="")
+                c.print(event.reason, markup=False, highlight=False)
+            else:
+                self._set_status(f"judge ({event.during}): {event.reason}")
         elif isinstance(event, Notice):
             style = "yellow" if event.level == "warning" else "dim"
             c.print(f"  [{style}]{event.message}[/]")

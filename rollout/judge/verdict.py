@@ -29,6 +29,7 @@ class JudgeSettings:
     latency_ratio: float = 2.0
     min_latency_delta_ms: float = 25.0
     period_seconds: int = 60  # CloudWatch's period for the ALB metrics (1 s on localaws)
+    look_seconds: float = 10.0  # how often a watch reads the metrics (each look is one call)
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,11 +86,16 @@ def _why(views: list[InstanceView]) -> str:
 
 async def watch(r: Rollout, group: GroupRef, wanted: int, seconds: float, what: str) -> None:
     """Watch `group` for `seconds`: RolloutStop(rollback) when its healthy targets drop
-    below `wanted`, or when an abort (or rollback) is requested."""
+    below `wanted`, when the judge finds its traffic worse than the baseline's (or a named
+    alarm fires), or when an abort (or rollback) is requested."""
+    from rollout.judge.looks import judge_for, look
+
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
+    judge = judge_for(r, group, what)
     while True:
         await r.check_abort()
+        await look(r, judge, what)
         healthy, why = await healthy_count(r.gw, group.target_group_arn)
         remaining = max(0.0, end - loop.time())
         r.emit(
