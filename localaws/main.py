@@ -58,6 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", metavar="FILE", help="configuration file (default: freshfleet.toml)"
     )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        metavar="S",
+        help="run AWS's timings S times as long (1 = AWS's own pace; default "
+        "localaws.time_scale, 0.1)",
+    )
     # Ends this process when the process that started it is gone (the console, a test run).
     parser.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
 
@@ -152,9 +159,15 @@ async def _serve(args: argparse.Namespace) -> int:
     from rollout.config import ConfigError, load_config
 
     try:
-        config = load_config(Path(args.config) if args.config else None)
+        config = load_config(
+            Path(args.config) if args.config else None,
+            overrides={"localaws.time_scale": getattr(args, "time_scale", None)},
+        )
     except ConfigError as exc:
         raise StartError(f"config error: {exc}") from None
+    from localaws.timescale import set_time_scale
+
+    set_time_scale(config.localaws.time_scale)
 
     server = _bind_moto(args.port)
     port = int(server.server_address[1])
