@@ -36,22 +36,47 @@ def launch(aws_client: Callable[..., Any]) -> Callable[..., list[str]]:
 
 @pytest.fixture
 def target_group(aws_client: Callable[..., Any]) -> Callable[..., str]:
-    """`target_group(url=None)`: a new HTTP target group on 8080 checking /health."""
+    """`target_group(url=None, forwarded=True, **health)`: a new HTTP target group on 8080
+    checking /health every 5 s, healthy after 2 passes, unhealthy after 2 failures (or
+    `health`, CreateTargetGroup's own arguments). `forwarded`: a load balancer of its own
+    forwards to it, since ELB checks only the groups a listener uses (Target.NotInUse)."""
 
-    def create(url: str | None = None) -> str:
+    def create(url: str | None = None, forwarded: bool = True, **health: Any) -> str:
         ec2, elb = aws_client("ec2", url), aws_client("elbv2", url)
         vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
-        return str(
+        settings = {
+            "HealthCheckIntervalSeconds": 5,
+            "HealthyThresholdCount": 2,
+            "UnhealthyThresholdCount": 2,
+            **health,
+        }
+        arn = str(
             elb.create_target_group(
                 Name=f"contract-{uuid.uuid4().hex[:16]}",
                 Protocol="HTTP",
                 Port=8080,
                 VpcId=vpc["VpcId"],
                 HealthCheckPath="/health",
-                HealthCheckIntervalSeconds=5,
-                HealthyThresholdCount=2,
-                UnhealthyThresholdCount=2,
+                **settings,
             )["TargetGroups"][0]["TargetGroupArn"]
         )
+        if forwarded:
+            forward_to(elb, ec2, arn)
+        return arn
 
     return create
+
+
+def forward_to(elb: Any, ec2: Any, tg: str, weight: int = 1) -> str:
+    """A load balancer in every subnet of the region whose listener forwards to `tg`; its
+    listener ARN."""
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]]
+    lb = elb.create_load_balancer(Name=f"checks-{uuid.uuid4().hex[:8]}", Subnets=subnets)
+    targets = [{"TargetGroupArn": tg, "Weight": weight}]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancers"][0]["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": targets}}],
+    )
+    return str(listener["Listeners"][0]["ListenerArn"])
