@@ -1,4 +1,4 @@
-"""localaws's one clock: AWS's own timings, run `time_scale` times as long (docs/ARCHITECTURE.md §7).
+"""localaws's one clock: AWS's own timings, `time_scale` times as long (docs/ARCHITECTURE.md §7).
 
 Every wait localaws plays for AWS (health-check intervals and timeouts, deregistration delays,
 an instance's pending time and boot phases, grace periods, consistency windows) is written in

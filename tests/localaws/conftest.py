@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from localaws_helpers import user_data_for
+from localaws_helpers import forward_to, user_data_for
 
 
 @pytest.fixture
@@ -65,18 +65,3 @@ def target_group(aws_client: Callable[..., Any]) -> Callable[..., str]:
         return arn
 
     return create
-
-
-def forward_to(elb: Any, ec2: Any, tg: str, weight: int = 1) -> str:
-    """A load balancer in every subnet of the region whose listener forwards to `tg`; its
-    listener ARN."""
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]]
-    lb = elb.create_load_balancer(Name=f"checks-{uuid.uuid4().hex[:8]}", Subnets=subnets)
-    targets = [{"TargetGroupArn": tg, "Weight": weight}]
-    listener = elb.create_listener(
-        LoadBalancerArn=lb["LoadBalancers"][0]["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": targets}}],
-    )
-    return str(listener["Listeners"][0]["ListenerArn"])
