@@ -179,7 +179,8 @@ async def test_a_face_follows_the_events_and_can_detach_then_resume_finishes(fle
         seen = []
         async for event in rollout.events():
             seen.append(event)
-            if isinstance(event, WeightsChanged):  # in traffic: the console quits, detaching
+            # In traffic (not the join at 0 % before the gate): the console quits, detaching.
+            if isinstance(event, WeightsChanged) and event.weights.get(plan.new_group, 0) > 0:
                 rollout.detach()
                 task.cancel()
         with pytest.raises(asyncio.CancelledError):
