@@ -29,28 +29,19 @@ from rollout.lock import DeployLock
 from rollout.rollouts import Rollout, make_plan
 
 APP = "demo-web"
-TIMERS = LocalAwsTimers(
-    pending_seconds=1.0,
-    phase_seconds=0.5,
-    health_interval_seconds=1.0,
-    healthy_threshold=2,
-    unhealthy_threshold=2,
-    deregistration_delay_seconds=1.0,
-)
+TIMERS = LocalAwsTimers(time_scale=0.1, pending_seconds=10.0, phase_seconds=5.0)
+# The demo's target group (localaws/seed.py), which every deploy's new group clones.
+DEMO_HEALTH_INTERVAL_SECONDS = 5
+DEMO_HEALTHY_THRESHOLD = 2
 POLL = 1.0
 STRATEGY = {"bluegreen": "blue-green", "rolling": "rolling", "canary": "canary"}
 
 
 def critical_path(timers: LocalAwsTimers = TIMERS, poll: float = POLL) -> float:
-    """P + B + T·I + K + 1 s: the bound a blue-green deploy must finish within."""
+    """(P + B + T·I)·scale + K + 1 s: the bound a blue-green deploy must finish within."""
     boot = 6 * timers.phase_seconds
-    return (
-        timers.pending_seconds
-        + boot
-        + timers.healthy_threshold * timers.health_interval_seconds
-        + poll
-        + 1.0
-    )
+    checks = DEMO_HEALTHY_THRESHOLD * DEMO_HEALTH_INTERVAL_SECONDS
+    return timers.time_scale * (timers.pending_seconds + boot + checks) + poll + 1.0
 
 
 def _env(timers: LocalAwsTimers) -> dict[str, str]:

@@ -36,7 +36,12 @@ class LocalCloud:
         self._instances: dict[str, Any] = {}  # id -> moto Instance, while it lives
         self._lock = threading.Lock()
         self.prober = HealthProber(
-            loop, runtime.host.timers, runtime, self.is_running, on_gone=self._target_gone
+            loop,
+            runtime,
+            self.is_running,
+            on_gone=self._target_gone,
+            traffic_zones=traffic_zones,
+            zone_of=self.zone_of,
         )
         self.dataplane = DataPlane(loop, self.prober, runtime)
         self.prober.on_drain = self.dataplane.target_draining
@@ -60,8 +65,10 @@ class LocalCloud:
         with self._lock:
             known = self._instances.pop(instance.id, None) is not None
         if known:
+            # Its app keeps answering while its targets drain, so in-flight requests finish.
+            linger = self.prober.instance_drain_seconds(instance.id)
             self.prober.instance_ended(instance.id)
-            self.loop.call_soon_threadsafe(self.runtime.stop, instance.id)
+            self.loop.call_soon_threadsafe(self.runtime.stop, instance.id, linger)
 
     def console_output(self, instance_id: str) -> str:
         return self.runtime.console_output(instance_id) or ""
@@ -69,6 +76,11 @@ class LocalCloud:
     def is_running(self, instance_id: str) -> bool:
         instance = self._instances.get(instance_id)
         return instance is not None and instance.state == "running"
+
+    def zone_of(self, instance_id: str) -> str | None:
+        """The instance's Availability Zone (None when not one of ours)."""
+        instance = self._instances.get(instance_id)
+        return None if instance is None else instance.availability_zone
 
     def reset(self) -> None:
         """moto is about to forget everything: end every instance and every target."""
@@ -117,6 +129,42 @@ class LocalCloud:
             private_ip=str(getattr(instance, "private_ip", "") or ""),
             tags=tags,
         )
+
+
+def traffic_zones(groups: list[Any]) -> dict[str, frozenset[str]]:
+    """Target group ARN -> the AZs enabled on the load balancers that forward to it from a
+    listener's default action or a rule (weight 0 counts), for the accounts and regions of
+    `groups`; a group nothing forwards to is absent. ELB checks only such groups
+    (Target.NotInUse, ELB TargetHealth API reference). Raises RuntimeError when moto's
+    request threads change a listener mid-walk."""
+    from moto.elbv2.models import elbv2_backends
+
+    found: dict[str, frozenset[str]] = {}
+    places = {(tg.account_id, tg.region_name) for tg in groups}
+    for account, region in places:
+        backend = elbv2_backends[account][region]
+        for lb in list(backend.load_balancers.values()):
+            zones = frozenset(z.zone_name for z in lb.availability_zones)
+            for listener in list(lb.listeners.values()):
+                actions = list(listener.default_actions)
+                for rule in list(listener._non_default_rules.values()):
+                    actions += list(rule.actions)
+                for arn in _forwarded(actions):
+                    found[arn] = found.get(arn, frozenset()) | zones
+    return found
+
+
+def _forwarded(actions: list[Any]) -> list[str]:
+    arns: list[str] = []
+    for action in actions:
+        data = getattr(action, "data", None) or {}
+        if data.get("Type") != "forward":
+            continue
+        if data.get("TargetGroupArn"):
+            arns.append(str(data["TargetGroupArn"]))
+        for group in (data.get("ForwardConfig") or {}).get("TargetGroups", []):
+            arns.append(str(group["TargetGroupArn"]))
+    return arns
 
 
 def is_ended(state: str) -> bool:

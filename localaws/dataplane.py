@@ -170,7 +170,7 @@ class DataPlane:
             for arn, weight in groups
             if weight > 0
             for t, state in self._prober.targets(arn)
-            if state != "draining" and self._address(t) is not None
+            if state not in ("draining", "unused") and self._address(t) is not None
         ]
         return random.choice(candidates) if candidates else None
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from localaws.alb_metrics import MetricsPublisher
+from localaws.timescale import scaled
 from localaws.traffic import DemoTraffic
 from rollout.backend import (
     DEFAULT_REGION,
@@ -66,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--config", metavar="FILE", help="configuration file (default: freshfleet.toml)"
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        metavar="S",
+        help="run AWS's timings S times as long (1 = AWS's own pace; default "
+        "localaws.time_scale, 0.1)",
     )
     # Ends this process when the process that started it is gone (the console, a test run).
     parser.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
@@ -161,9 +169,15 @@ async def _serve(args: argparse.Namespace) -> int:
     from rollout.config import ConfigError, load_config
 
     try:
-        config = load_config(Path(args.config) if args.config else None)
+        config = load_config(
+            Path(args.config) if args.config else None,
+            overrides={"localaws.time_scale": getattr(args, "time_scale", None)},
+        )
     except ConfigError as exc:
         raise StartError(f"config error: {exc}") from None
+    from localaws.timescale import set_time_scale
+
+    set_time_scale(config.localaws.time_scale)
 
     server = _bind_moto(args.port)
     port = int(server.server_address[1])
@@ -294,7 +308,7 @@ async def _start_parts(
     await cloud.dataplane.open()
     stack.push_async_callback(cloud.dataplane.close)
     metrics = MetricsPublisher(
-        cloud.dataplane.meter, region, config.localaws.metrics_period_seconds
+        cloud.dataplane.meter, region, scaled(config.localaws.metrics_period_seconds)
     )
     metrics.start()
     stack.push_async_callback(metrics.stop)

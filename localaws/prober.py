@@ -1,14 +1,17 @@
-"""The health prober: real HTTP checks of every registered target, as an ALB makes them.
+"""The health prober: real HTTP checks of the targets an ALB checks, as it makes them.
 
 One task ticks over all targets (no thread or task per target, so 5,000 fit; past
 MAX_CHECKS_PER_SECOND the interval stretches) and sends each due target an HTTP GET on
-its target group's health-check path, with the group's interval, timeout and thresholds
-capped by the localaws timers (so the demo is quick).
-Verdicts use AWS's states and reason codes: `initial` (Elb.RegistrationInProgress, then
-Elb.InitialHealthChecking) → `healthy` after the healthy threshold, `unhealthy` with
-Target.ResponseCodeMismatch / Target.Timeout / Target.FailedHealthChecks after the
-unhealthy threshold; deregistered or ended → `draining` (Target.DeregistrationInProgress)
-for the deregistration delay → gone.
+its target group's health-check path, at the group's own interval, timeout and thresholds
+under localaws's one time scale (localaws/timescale.py; docs/ARCHITECTURE.md §7).
+Verdicts are the ELB TargetHealth API reference's states and reason codes: a group no
+listener default action or rule forwards to (weight 0 counts), or a target in an AZ its load
+balancer does not enable, is `unused` (Target.NotInUse) and never checked; a checked target
+is `initial` (Elb.RegistrationInProgress, then Elb.InitialHealthChecking) → `healthy` after
+HealthyThresholdCount passes in a row, `unhealthy` with Target.ResponseCodeMismatch /
+Target.Timeout / Target.FailedHealthChecks after UnhealthyThresholdCount failures;
+deregistered or ended → `draining` (Target.DeregistrationInProgress) for the deregistration
+delay → gone.
 
 Registration calls come from moto's request threads; checks run on the loop. A lock
 guards the table of probes.
@@ -29,12 +32,14 @@ from typing import Any
 import aiohttp
 
 from localaws.runtime import TARGET_HEADER, InstanceRuntime
-from rollout.config import LocalAwsTimers
+from localaws.timescale import scaled
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.1
 MAX_CONCURRENT_CHECKS = 256
+# The one floor under the time scale: a loaded machine (moto holding the GIL for seconds)
+# must not turn a target's quick answer into Target.Timeout and a rollback.
 MIN_TIMEOUT_SECONDS = 2.0
 # A ceiling on checks per second: past it every target's interval stretches evenly, so
 # 5,000 targets cost a bounded share of a core instead of starving moto's threads.
@@ -43,6 +48,16 @@ MAX_CHECKS_PER_SECOND = 250.0
 REGISTERING = ("initial", "Elb.RegistrationInProgress", "Target registration is in progress")
 INITIAL = ("initial", "Elb.InitialHealthChecking", "Initial health checks in progress")
 HEALTHY = ("healthy", "", "")
+NOT_IN_USE = (
+    "unused",
+    "Target.NotInUse",
+    "Target group is not configured to receive traffic from the load balancer",
+)
+ZONE_NOT_ENABLED = (
+    "unused",
+    "Target.NotInUse",
+    "Target is in an Availability Zone that is not enabled for the load balancer",
+)
 DRAINING = ("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
 TIMEOUT = ("Target.Timeout", "Request timed out")
 FAILED = ("Target.FailedHealthChecks", "Health checks failed")
@@ -63,6 +78,7 @@ class Probe:
     next_at: float = 0.0
     drain_until: float | None = None
     checking: bool = False
+    checked: bool = False  # the load balancer checks it (its group is forwarded to, its AZ on)
 
     def set(self, state: str, reason: str = "", description: str = "") -> None:
         self.state, self.reason, self.description = state, reason, description
@@ -74,16 +90,21 @@ class HealthProber:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        timers: LocalAwsTimers,
         runtime: InstanceRuntime,
         instance_running: Callable[[str], bool],
         on_gone: Callable[[Any, str], None] | None = None,
+        *,
+        traffic_zones: Callable[[list[Any]], dict[str, frozenset[str]]] | None = None,
+        zone_of: Callable[[str], str | None] | None = None,
     ) -> None:
         self._loop = loop
-        self._timers = timers
         self._runtime = runtime
         self._instance_running = instance_running
         self._on_gone = on_gone
+        # Target group ARN -> AZs enabled on the load balancers forwarding to it (absent: none).
+        self._traffic_zones = traffic_zones
+        self._zone_of = zone_of  # an instance target's AZ
+        self._last_zones: dict[str, frozenset[str]] | None = None
         # Called (from any thread) with (target id, delay) when a target starts draining.
         self.on_drain: Callable[[str, float], None] | None = None
         self._probes: dict[tuple[str, str], Probe] = {}
@@ -105,6 +126,7 @@ class HealthProber:
             probe = Probe(tg, target_id, int(port), next_at=self._loop.time())
             self._probes[key] = probe
             self._groups.setdefault(tg.arn, {})[target_id] = probe
+        self._place(probe, self._zones([tg]), self._loop.time())
 
     def deregister(self, tg_arn: str, target_id: str) -> None:
         """The target leaves its group: draining for the delay, then gone."""
@@ -151,13 +173,54 @@ class HealthProber:
             self._probes.clear()
             self._groups.clear()
 
+    def instance_drain_seconds(self, instance_id: str) -> float:
+        """The longest deregistration delay (local seconds) of the groups holding the
+        instance: how long its app must keep answering after it ends."""
+        with self._lock:
+            return max(
+                (drain_delay(p.tg) for p in self._probes.values() if p.target_id == instance_id),
+                default=0.0,
+            )
+
     def _drain(self, probe: Probe) -> None:
         if probe.drain_until is None:
             probe.set(*DRAINING)
-            delay = self._drain_delay(probe.tg)
+            delay = drain_delay(probe.tg)
             probe.drain_until = self._loop.time() + delay
             if self.on_drain is not None:
                 self.on_drain(probe.target_id, delay)
+
+    def _zones(self, groups: list[Any]) -> dict[str, frozenset[str]] | None:
+        """The traffic map for `groups` (None: no map, every group counts as checked)."""
+        if self._traffic_zones is None:
+            return None
+        try:
+            return self._traffic_zones(groups)
+        except RuntimeError:  # moto's request threads changed a listener under us
+            return self._last_zones
+
+    def _place(self, probe: Probe, zones: dict[str, frozenset[str]] | None, now: float) -> bool:
+        """Whether the load balancer checks `probe` now; a probe that starts being checked
+        starts over at `initial`, one that stops is `unused` (Target.NotInUse)."""
+        if probe.drain_until is not None:
+            return False
+        verdict: tuple[str, str, str] | None = None
+        if zones is not None:
+            enabled = zones.get(probe.tg.arn)
+            zone = self._zone_of(probe.target_id) if self._zone_of else None
+            if enabled is None:
+                verdict = NOT_IN_USE
+            elif zone and enabled and zone not in enabled:
+                verdict = ZONE_NOT_ENABLED
+        if verdict is not None:
+            probe.checked, probe.ok, probe.failed = False, 0, 0
+            probe.set(*verdict)
+            return False
+        if not probe.checked:
+            probe.checked, probe.ok, probe.failed = True, 0, 0
+            probe.set(*REGISTERING)
+            probe.next_at = now
+        return True
 
     # -- the loop --------------------------------------------------------------------
 
@@ -190,6 +253,8 @@ class HealthProber:
         with self._lock:
             probes = list(self._probes.items())
         stretch = len(probes) / MAX_CHECKS_PER_SECOND
+        zones = self._zones([p.tg for _, p in probes])
+        self._last_zones = zones
         for key, probe in probes:
             if probe.drain_until is not None:
                 if now >= probe.drain_until:
@@ -202,7 +267,7 @@ class HealthProber:
                             if not group:
                                 self._groups.pop(key[0], None)
                 continue
-            if probe.checking or now < probe.next_at:
+            if not self._place(probe, zones, now) or probe.checking or now < probe.next_at:
                 continue
             interval = self._interval(probe.tg)
             # Stretched intervals get jitter, so a batch registered together spreads out.
@@ -231,8 +296,8 @@ class HealthProber:
                 failure = await self._probe_once(probe)
         finally:
             probe.checking = False
-        if probe.drain_until is not None:
-            return
+        if probe.drain_until is not None or not probe.checked:
+            return  # drained or out of use while the check was in flight
         self._judge(probe, failure)
 
     async def _probe_once(self, probe: Probe) -> tuple[str, str] | None:
@@ -243,9 +308,7 @@ class HealthProber:
             return FAILED
         host, port = address
         path = tg.health_check_path or "/"
-        # The group's own timeout, not the short local interval: a busy machine must not
-        # turn slow answers into unhealthy targets (and rollbacks).
-        timeout = min(max(float(tg.health_check_timeout_seconds or 5), MIN_TIMEOUT_SECONDS), 10.0)
+        timeout = max(scaled(float(tg.health_check_timeout_seconds or 5)), MIN_TIMEOUT_SECONDS)
         assert self._session is not None
         try:
             async with self._session.get(
@@ -280,27 +343,21 @@ class HealthProber:
         if probe.state == "unhealthy" or probe.failed >= self._unhealthy_threshold(tg):
             probe.set("unhealthy", *failure)
 
-    # -- timers: the target group's settings, capped by the localaws timers -------------
+    # -- timers: the target group's own settings, on localaws's time scale ------------------
 
     def _interval(self, tg: Any) -> float:
-        return min(
-            float(tg.health_check_interval_seconds or 30), self._timers.health_interval_seconds
-        )
+        return scaled(float(tg.health_check_interval_seconds or 30))
 
     def _healthy_threshold(self, tg: Any) -> int:
-        return max(1, min(int(tg.healthy_threshold_count or 5), self._timers.healthy_threshold))
+        return max(1, int(tg.healthy_threshold_count or 5))
 
     def _unhealthy_threshold(self, tg: Any) -> int:
-        return max(1, min(int(tg.unhealthy_threshold_count or 2), self._timers.unhealthy_threshold))
-
-    def _drain_delay(self, tg: Any) -> float:
-        return drain_delay(tg, self._timers)
+        return max(1, int(tg.unhealthy_threshold_count or 2))
 
 
-def drain_delay(tg: Any, timers: LocalAwsTimers) -> float:
-    """The deregistration delay of `tg`, capped by the localaws timers."""
-    configured = float(tg.attributes.get("deregistration_delay.timeout_seconds", 300))
-    return min(configured, timers.deregistration_delay_seconds)
+def drain_delay(tg: Any) -> float:
+    """The deregistration delay of `tg` (AWS's default 300 s), in local seconds."""
+    return scaled(float(tg.attributes.get("deregistration_delay.timeout_seconds", 300)))
 
 
 def _code_matches(code: int, matcher: str) -> bool:

@@ -67,8 +67,9 @@ class InstanceRuntime(abc.ABC):
         """Begin booting the instance; call `host.mark_running(id)` once it has started."""
 
     @abc.abstractmethod
-    def stop(self, instance_id: str) -> None:
-        """End the instance (stopped or terminated). In-flight requests may finish."""
+    def stop(self, instance_id: str, linger: float = 0.0) -> None:
+        """End the instance (stopped or terminated); its app may answer `linger` seconds
+        more, so requests in flight while its targets drain finish."""
 
     @abc.abstractmethod
     def console_output(self, instance_id: str) -> str | None:

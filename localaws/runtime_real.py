@@ -284,16 +284,14 @@ class RealRuntime(InstanceRuntime):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def stop(self, instance_id: str) -> None:
+    def stop(self, instance_id: str, linger: float = 0.0) -> None:
         inst = self._instances.get(instance_id)
         if inst is None or inst.ended:
             return
         inst.ended = True
         self._kill(inst)
         self._print(inst, "[  OK  ] Reached target System Power Off (localaws: instance ended)")
-        # The container keeps answering while its target drains, so in-flight requests finish.
-        delay = self.host.timers.deregistration_delay_seconds
-        self.host.loop.call_later(delay, self._retire, inst)
+        self.host.loop.call_later(linger, self._retire, inst)
 
     def console_output(self, instance_id: str) -> str | None:
         with self._lock:

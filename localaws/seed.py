@@ -38,6 +38,8 @@ from rollout.userdata import UserDataContext, encode_simulate, render_user_data
 DEMO_CAPACITY = 3
 DEMO_PORT = 8080
 DEMO_HEALTH_PATH = "/health"
+# The demo's target group drains for 30 s of AWS time (AWS's default is 300 s).
+DEMO_DEREGISTRATION_DELAY_SECONDS = 30
 DEMO_IMAGE_ID = "ami-03cf127a"  # one of moto's stock images; localaws ignores the image
 DEMO_RELEASES: dict[str, dict[str, Any]] = {
     "v1": {"notes": "first release", "simulate": None},
@@ -181,7 +183,7 @@ async def seed_demo(
         Attributes=[
             {
                 "Key": "deregistration_delay.timeout_seconds",
-                "Value": str(max(1, round(config.localaws.deregistration_delay_seconds))),
+                "Value": str(DEMO_DEREGISTRATION_DELAY_SECONDS),
             }
         ],
     )

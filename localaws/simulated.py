@@ -4,8 +4,10 @@ Each instance prints the boot agent's phase lines (DESIGN §6) to its console an
 them to the instances table; once its `run` phase is ok its "app" answers on the shared
 server, routed by the TARGET_HEADER, so 5,000 instances need one socket, not 5,000.
 Failure injection comes from FRESHFLEET_SIMULATE: `fail=<phase>`, `never_healthy=1`,
-`crash_after=<seconds>`, and, for releases that are healthy yet bad on real requests,
-`error_share=<0..1>` (that share of them answers 500) and `slow_factor=<N>` (N times slower).
+`crash_after=<seconds>`, `health_delay=<seconds>` (the health path answers that late), and,
+for releases that are healthy yet bad on real requests, `error_share=<0..1>` (that share of
+them answers 500) and `slow_factor=<N>` (N times slower).
+Pending time and phases are AWS seconds on localaws's time scale.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from localaws.runtime import (
     RuntimeHost,
 )
 from localaws.tablewriter import InstancesTableWriter
+from localaws.timescale import scaled
 from rollout.userdata import decode_simulate
 
 PHASES = ("fetch", "verify", "extract", "build", "run", "health")
@@ -108,9 +111,9 @@ class SimulatedRuntime(InstanceRuntime):
         self._print(
             sim, "[    0.000000] Linux version 6.1.0-freshfleet (localaws simulated instance)"
         )
-        self._later(sim, self.host.timers.pending_seconds, self._started, sim)
+        self._later(sim, scaled(self.host.timers.pending_seconds), self._started, sim)
 
-    def stop(self, instance_id: str) -> None:
+    def stop(self, instance_id: str, linger: float = 0.0) -> None:
         sim = self._instances.get(instance_id)
         if sim is None or sim.stopped:
             return
@@ -119,9 +122,7 @@ class SimulatedRuntime(InstanceRuntime):
             handle.cancel()
         sim.timers.clear()
         self._print(sim, "[  OK  ] Reached target System Power Off (localaws: instance ended)")
-        # The app keeps answering while its target drains, so in-flight requests finish.
-        delay = self.host.timers.deregistration_delay_seconds
-        self.host.loop.call_later(delay, self._forget, instance_id)
+        self.host.loop.call_later(linger, self._forget, instance_id)
 
     def console_output(self, instance_id: str) -> str | None:
         with self._lock:
@@ -151,7 +152,7 @@ class SimulatedRuntime(InstanceRuntime):
     def _phase(self, sim: SimulatedInstance, index: int) -> None:
         phase = PHASES[index]
         self._report(sim, phase, "start", self._start_detail(sim, phase))
-        self._later(sim, self.host.timers.phase_seconds, self._phase_done, sim, index)
+        self._later(sim, scaled(self.host.timers.phase_seconds), self._phase_done, sim, index)
 
     def _phase_done(self, sim: SimulatedInstance, index: int) -> None:
         phase = PHASES[index]
@@ -206,6 +207,10 @@ class SimulatedRuntime(InstanceRuntime):
             if delay > 0:
                 await asyncio.sleep(delay)
         if request.path == sim.launch.env.get("HEALTH_PATH", "/health"):
+            with contextlib.suppress(ValueError):
+                late = min(float(sim.simulate.get("health_delay") or 0), 30.0)
+                if late > 0:
+                    await asyncio.sleep(late)
             if not self._healthy(sim):
                 return web.Response(status=500, text=f"unhealthy: {body}")
             return web.Response(text=f"ok {body}")

@@ -58,15 +58,13 @@ class RolloutSettings:
 
 @dataclass(frozen=True, slots=True)
 class LocalAwsTimers:
-    """localaws timers: how long simulated instances take (DESIGN §7)."""
+    """localaws's clock (docs/ARCHITECTURE.md §7): every AWS timing it plays (health checks,
+    draining, boots, grace periods) runs `time_scale` times as long, so AWS's ratios hold."""
 
-    pending_seconds: float = 1.0
-    phase_seconds: float = 0.5  # per simulated boot phase
-    health_interval_seconds: float = 1.0
-    healthy_threshold: int = 2
-    unhealthy_threshold: int = 2
-    deregistration_delay_seconds: float = 3.0
-    metrics_period_seconds: float = 1.0  # the ALB metrics' period (AWS: 60 s)
+    time_scale: float = 0.1  # the demo's pace; 1.0 is AWS's own
+    pending_seconds: float = 10.0  # AWS seconds a simulated instance stays pending
+    phase_seconds: float = 5.0  # AWS seconds per simulated boot phase
+    metrics_period_seconds: float = 60.0  # AWS seconds between ALB metric publications
     traffic_rps: float = 10.0  # demo requests per second per load balancer (--traffic)
 
 
@@ -234,6 +232,8 @@ def _build(
                 raise ConfigError(str(exc)) from None
         else:
             raise ConfigError(f"{source}: unknown key '{key}'")
+    if float(sections["localaws"].get("time_scale", 1.0)) <= 0:
+        raise ConfigError(f"{source}: 'localaws.time_scale' must be above 0")
     base = Tables.with_prefix(prefix) if prefix is not None else Tables()
     return Config(
         tables=dataclasses.replace(base, **tables),

@@ -37,7 +37,7 @@ from rollout.rollouts import launch as launching
 from rollout.rollouts.errors import RolloutStop
 from rollout.rollouts.groups import GroupRef, delete_server_group, describe_group
 from rollout.rollouts.plan import Capacity, RolloutPlan
-from rollout.rollouts.traffic import set_weights
+from rollout.rollouts.traffic import read_weights, set_weights
 from rollout.rollouts.watch import gate, watch
 
 
@@ -249,6 +249,7 @@ class Rollout:
         tg = await launching.create_target_group(self.gw, plan)
         self.created["target_group_arn"] = tg
         await self._save(created=self.created)
+        await self.join_listener(tg)
         self.created["asg"] = plan.new_group
         await self._save(created=self.created)
         self.new = await launching.create_group(self.gw, plan, tg, version, capacity)
@@ -256,13 +257,44 @@ class Rollout:
         return self.new
 
     async def gate(self, group: GroupRef, wanted: int) -> None:
+        if group is self.new and not self.shifted:
+            await self.join_listener(group.target_group_arn)  # a resumed rollout too
         await gate(self, group, wanted)
+
+    async def join_listener(self, target_group_arn: str) -> None:
+        """Put the new target group in the app's forward action at weight 0, every other
+        group's weight unchanged: ELB health-checks only the target groups a listener or
+        rule forwards to (docs/ARCHITECTURE.md §4, step 2). Nothing when it is there."""
+        weights = await read_weights(self.gw, self.plan.traffic)
+        if target_group_arn not in weights:
+            await self._set_listener(
+                {**weights, target_group_arn: 0}, "the new group joins at 0 %: ELB checks it"
+            )
+
+    async def leave_listener(self, target_group_arn: str) -> None:
+        """Take a target group out of the app's forward action, the others' weights
+        unchanged (its targets then turn `unused`, and it can be deleted). Nothing when it
+        is not there; with no group left, the listener answers 503 as before the first deploy."""
+        weights = await read_weights(self.gw, self.plan.traffic)
+        if target_group_arn in weights:
+            rest = {a: w for a, w in weights.items() if a != target_group_arn}
+            await self._set_listener(rest, "the new group leaves the listener")
 
     async def shift(self, weights: Mapping[str, int], why: str) -> None:
         """ONE listener change to these weights (by group name)."""
         names = {g.name: g.target_group_arn for g in (self.plan.old_group, self.new) if g}
-        by_arn = {names[n]: w for n, w in weights.items() if n in names}
-        await set_weights(self.gw, self.plan.traffic, by_arn)
+        await self._set_listener({names[n]: w for n, w in weights.items() if n in names}, why)
+
+    async def _set_listener(self, by_arn: Mapping[str, int], why: str) -> None:
+        """ONE listener change to these weights (by target group ARN), recorded by name."""
+        if by_arn:
+            await set_weights(self.gw, self.plan.traffic, by_arn)
+        else:
+            await _answer_503(self.gw, self.plan.traffic)
+        names = {g.target_group_arn: g.name for g in (self.plan.old_group, self.new) if g}
+        if self.created.get("target_group_arn"):
+            names.setdefault(self.created["target_group_arn"], self.plan.new_group)
+        weights = {names.get(a, a): int(w) for a, w in by_arn.items()}
         if self.new and weights.get(self.new.name, 0) > 0:
             self.shifted = True
         record = dict(weights)
@@ -351,6 +383,8 @@ class Rollout:
             )
         )
         tg = self.created.get("target_group_arn", "") or await self._tg_by_name(plan.new_group)
+        if tg:
+            await self.leave_listener(tg)  # ELB refuses to delete a group in use
         asg = plan.new_group if await describe_group(self.gw, plan.new_group) else ""
         for i, version in enumerate(sorted(versions) or [""]):
             warnings = await delete_server_group(
@@ -411,4 +445,16 @@ class Rollout:
             reason=reason,
             failed_step=failed_step if reason else "",
             weights_history=tuple(self.weights_history),
+        )
+
+
+async def _answer_503(gw: Gateway, point: Any) -> None:
+    """The listener (or rule) back to the plain 503 it answered before the first deploy."""
+    from rollout.init_plan import fixed_503
+
+    if point.rule_arn:
+        await gw.call("elbv2", "modify_rule", RuleArn=point.rule_arn, Actions=[fixed_503()])
+    else:
+        await gw.call(
+            "elbv2", "modify_listener", ListenerArn=point.listener_arn, DefaultActions=[fixed_503()]
         )

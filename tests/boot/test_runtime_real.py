@@ -41,7 +41,7 @@ async def runtime(base_image: str, tmp_path: Path) -> AsyncIterator[RealRuntime]
     running: list[str] = []
     host = RuntimeHost(
         loop=asyncio.get_running_loop(),
-        timers=LocalAwsTimers(deregistration_delay_seconds=0.5),
+        timers=LocalAwsTimers(),
         region="us-east-1",
         endpoint_url="http://127.0.0.1:9",  # no AWS calls: the user data names no table
         mark_running=running.append,

@@ -416,7 +416,7 @@ async def test_quitting_mid_rollout_asks_and_detaching_leaves_it_for_resume(fres
 
 async def test_abort_during_the_gate_deletes_the_new_group_and_v1_never_changed(tmp_path):
     # Slow boots (2 s a phase), so the gate is still waiting when `a` is pressed.
-    slow = {"FRESHFLEET_LOCALAWS__PHASE_SECONDS": "2"}
+    slow = {"FRESHFLEET_LOCALAWS__PHASE_SECONDS": "200"}  # AWS seconds: 2 s each here
     with start_test_localaws(tmp_path / "localaws", env=slow) as localaws:
         await abort_during_the_gate(localaws)
 

@@ -27,7 +27,7 @@ RID = "20261127-100000-cccc"
 @pytest.fixture
 def slow_boot_localaws(tmp_path: Path) -> Iterator[LocalAws]:
     """An empty localaws whose boot phases take 1 s each, so a boot spans several ticks."""
-    slow = {"FRESHFLEET_LOCALAWS__PHASE_SECONDS": "1.0"}
+    slow = {"FRESHFLEET_LOCALAWS__PHASE_SECONDS": "100"}  # AWS seconds: 1 s each here
     with start_test_localaws(tmp_path / "localaws", seed=False, env=slow) as handle:
         yield handle
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from localaws_helpers import user_data_for
+from localaws_helpers import forward_to, user_data_for
 
 
 @pytest.fixture
@@ -36,22 +36,32 @@ def launch(aws_client: Callable[..., Any]) -> Callable[..., list[str]]:
 
 @pytest.fixture
 def target_group(aws_client: Callable[..., Any]) -> Callable[..., str]:
-    """`target_group(url=None)`: a new HTTP target group on 8080 checking /health."""
+    """`target_group(url=None, forwarded=True, **health)`: a new HTTP target group on 8080
+    checking /health every 5 s, healthy after 2 passes, unhealthy after 2 failures (or
+    `health`, CreateTargetGroup's own arguments). `forwarded`: a load balancer of its own
+    forwards to it, since ELB checks only the groups a listener uses (Target.NotInUse)."""
 
-    def create(url: str | None = None) -> str:
+    def create(url: str | None = None, forwarded: bool = True, **health: Any) -> str:
         ec2, elb = aws_client("ec2", url), aws_client("elbv2", url)
         vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
-        return str(
+        settings = {
+            "HealthCheckIntervalSeconds": 5,
+            "HealthyThresholdCount": 2,
+            "UnhealthyThresholdCount": 2,
+            **health,
+        }
+        arn = str(
             elb.create_target_group(
                 Name=f"contract-{uuid.uuid4().hex[:16]}",
                 Protocol="HTTP",
                 Port=8080,
                 VpcId=vpc["VpcId"],
                 HealthCheckPath="/health",
-                HealthCheckIntervalSeconds=5,
-                HealthyThresholdCount=2,
-                UnhealthyThresholdCount=2,
+                **settings,
             )["TargetGroups"][0]["TargetGroupArn"]
         )
+        if forwarded:
+            forward_to(elb, ec2, arn)
+        return arn
 
     return create

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from rollout.model import Release
@@ -44,3 +45,25 @@ def user_data_for(
         simulate=encode_simulate(simulate),
     )
     return render_user_data(release, ctx)
+
+
+def forward_to(elb: Any, ec2: Any, tg: str, weight: int = 1) -> str:
+    """A load balancer in every subnet of the default VPC whose listener forwards to `tg`;
+    its listener ARN."""
+    subnets = [s["SubnetId"] for s in default_subnets(ec2)]
+    lb = elb.create_load_balancer(Name=f"checks-{uuid.uuid4().hex[:8]}", Subnets=subnets)
+    targets = [{"TargetGroupArn": tg, "Weight": weight}]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancers"][0]["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": targets}}],
+    )
+    return str(listener["Listeners"][0]["ListenerArn"])
+
+
+def default_subnets(ec2: Any) -> list[dict[str, Any]]:
+    """The default VPC's subnets, ordered by Availability Zone."""
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
+    found = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
+    return sorted(found["Subnets"], key=lambda s: s["AvailabilityZone"])

@@ -25,7 +25,6 @@ def busy_localaws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws
     directory = Path(tmp_path_factory.mktemp("busy-localaws"))
     env = {
         "FRESHFLEET_LOCALAWS__TRAFFIC_RPS": "20",
-        "FRESHFLEET_LOCALAWS__METRICS_PERIOD_SECONDS": "0.5",
     }
     with start_test_localaws(directory, env=env) as la:
         yield la

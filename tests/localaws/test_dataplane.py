@@ -261,7 +261,8 @@ def test_a_request_in_flight_finishes_within_the_deregistration_delay_and_no_lon
     aws_client: Callable[..., Any],
     eventually: Callable[..., Any],
 ) -> None:
-    """The session localaws drains for 1 s: a 0.3 s request finishes, a 5 s one is cut."""
+    """The group drains for AWS's default 300 s, 3 s at the tests' time scale: a 0.3 s
+    request finishes, a 5 s one is cut."""
     ec2, elb = aws_client("ec2"), aws_client("elbv2")
     subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2]]
     tg = target_group()

@@ -19,9 +19,13 @@ from localaws.testing import boto3_client, start_test_localaws
 
 @pytest.fixture(scope="module")
 def slow_boot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
-    """An unseeded localaws whose instances stay pending for 4 s, so `pending` is seen."""
+    """An unseeded localaws whose instances stay pending for 4 s (400 s of AWS time at the
+    tests' scale), so `pending` is seen."""
     directory: Path = tmp_path_factory.mktemp("slow-boot")
-    env = {"FRESHFLEET_LOCALAWS__PENDING_SECONDS": "4", "FRESHFLEET_LOCALAWS__PHASE_SECONDS": "0.2"}
+    env = {
+        "FRESHFLEET_LOCALAWS__PENDING_SECONDS": "400",
+        "FRESHFLEET_LOCALAWS__PHASE_SECONDS": "20",
+    }
     with start_test_localaws(directory, seed=False, env=env) as handle:
         yield handle
 

@@ -56,6 +56,14 @@ def test_an_unknown_boot_mode_is_one_line_and_leaves_nothing(tmp_path: Path) -> 
     assert not endpoint.exists()
 
 
+def test_a_time_scale_of_zero_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    endpoint = tmp_path / "localaws.json"
+    result = freshfleet_localaws("--time-scale", "0", "--port", "0", endpoint_file=endpoint)
+    assert_one_line_error(result, "time_scale", "above 0")
+    assert result.returncode == 2
+    assert not endpoint.exists()
+
+
 def test_a_port_in_use_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
     endpoint = tmp_path / "localaws.json"
     with socket.socket() as busy:

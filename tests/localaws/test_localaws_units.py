@@ -42,3 +42,28 @@ def test_phase_lines_have_the_boot_agents_format() -> None:
     assert re.fullmatch(
         r"freshfleet-boot \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ build fail exit code 1", line
     )
+
+
+def test_the_time_scale_multiplies_every_aws_timing_alike() -> None:
+    from localaws.timescale import scaled, set_time_scale, time_scale
+
+    before = time_scale()
+    try:
+        set_time_scale(0.01)
+        assert (scaled(30), scaled(300), scaled(5 * 30)) == (0.3, 3.0, 1.5)
+        with pytest.raises(ValueError, match="above 0"):
+            set_time_scale(0)
+    finally:
+        set_time_scale(before)
+
+
+def test_the_time_scale_comes_from_the_config_and_must_be_positive() -> None:
+    from rollout.config import ConfigError, load_config
+
+    assert load_config(env={}).localaws.time_scale == 0.1  # the demo's pace
+    got = load_config(env={"FRESHFLEET_LOCALAWS__TIME_SCALE": "0.5"})
+    assert got.localaws.time_scale == 0.5
+    flag = load_config(env={}, overrides={"localaws.time_scale": 1.0})
+    assert flag.localaws.time_scale == 1.0
+    with pytest.raises(ConfigError, match="time_scale"):
+        load_config(env={"FRESHFLEET_LOCALAWS__TIME_SCALE": "0"})

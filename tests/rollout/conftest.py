@@ -282,7 +282,7 @@ def fleet(fresh_localaws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 @pytest.fixture
 def slow_fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
     """Like `fleet`, but instances take about 4 s to boot: time to act during a gate."""
-    slow = {"FRESHFLEET_LOCALAWS__PHASE_SECONDS": "0.6"}
+    slow = {"FRESHFLEET_LOCALAWS__PHASE_SECONDS": "60"}  # AWS seconds: 0.6 s each here
     with start_test_localaws(tmp_path / "localaws", env=slow) as la:
         env = {**FAST_ENV, "FRESHFLEET_ENDPOINT_FILE": str(la.endpoint_file)}
         for k, v in env.items():

@@ -16,7 +16,6 @@ from rollout.config import load_config
 
 TRAFFIC = {
     "FRESHFLEET_LOCALAWS__TRAFFIC_RPS": "40",
-    "FRESHFLEET_LOCALAWS__METRICS_PERIOD_SECONDS": "0.5",
 }
 JUDGE = {
     "FRESHFLEET_JUDGE__PERIOD_SECONDS": "1",

@@ -88,6 +88,7 @@ def test_rollback_during_the_bake_puts_v1_back_in_one_listener_change(fleet, unt
     assert rollout["abort_action"] == "rollback"
     flips = [h["weights"] for h in rollout["weights_history"]]
     v1, v2 = rollout["old_group"]["name"], rollout["new_group"]
-    assert flips[0] == {v2: 100, v1: 0}  # the cutover
-    assert flips[1] == {v1: 100, v2: 0}  # the flip back: one change
+    assert flips[0] == {v1: 100, v2: 0}  # v2 joins before its gate, so ELB checks it
+    assert flips[1] == {v2: 100, v1: 0}  # the cutover
+    assert flips[2] == {v1: 100, v2: 0}  # the flip back: one change
     assert fleet.leftovers() == []

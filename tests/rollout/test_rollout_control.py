@@ -56,7 +56,12 @@ def test_abort_from_another_process_during_the_gate_deletes_the_new_group(slow_f
     assert rollout["abort_requested"] is True and rollout["abort_by"]
     gate = next(s for s in rollout["steps"] if s["name"] == "gate")
     assert gate["status"] == "aborted"
-    assert rollout["weights_history"] == []  # the listener was never touched
+    # The new group was in the listener at 0 % only (for its health checks), then left it.
+    new = rollout["new_group"]
+    assert [h["weights"] for h in rollout["weights_history"]] == [
+        {v1_name: 100, new: 0},
+        {v1_name: 100},
+    ]
     assert list(fleet.groups()) == [v1_name]
     assert fleet.serving() == {"v1": 100} and fleet.healthy(v1["tg"]) == 3
     assert fleet.leftovers() == []
@@ -174,7 +179,8 @@ async def test_a_face_follows_the_events_and_can_detach_then_resume_finishes(fle
         seen = []
         async for event in rollout.events():
             seen.append(event)
-            if isinstance(event, WeightsChanged):  # in traffic: the console quits, detaching
+            # In traffic (not the join at 0 % before the gate): the console quits, detaching.
+            if isinstance(event, WeightsChanged) and event.weights.get(plan.new_group, 0) > 0:
                 rollout.detach()
                 task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -17,6 +17,7 @@ def test_canary_gives_one_instance_ten_percent_then_the_full_group_everything(fl
     rollout = fleet.latest()
     assert rollout["state"] == "succeeded" and rollout["strategy"] == "canary"
     assert _weights_by_release(rollout) == [
+        {"new": 0, "old": 100},  # in the listener before its gate, so ELB checks it
         {"new": 10, "old": 90},
         {"new": 100, "old": 0},
         {"new": 100},
@@ -38,6 +39,7 @@ def test_rolling_grows_the_new_group_as_the_old_one_shrinks(fleet):
     assert rollout["state"] == "succeeded" and rollout["strategy"] == "rolling"
     # 3 instances in batches of 25 % (rounded up to one): the weights follow the healthy share.
     assert _weights_by_release(rollout) == [
+        {"new": 0, "old": 100},  # in the listener before its gate, so ELB checks it
         {"new": 33, "old": 67},
         {"new": 67, "old": 33},
         {"new": 100, "old": 0},
