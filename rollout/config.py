@@ -67,6 +67,7 @@ class LocalAwsTimers:
     deregistration_delay_seconds: float = 3.0
     metrics_period_seconds: float = 1.0  # the ALB metrics' period (AWS: 60 s)
     traffic_rps: float = 2.0  # demo requests per second per load balancer (--traffic)
+    targets_per_alb: int = 1000  # the account's quota, as DescribeAccountLimits says
 
 
 @dataclass(frozen=True, slots=True)
