@@ -82,7 +82,7 @@ async def test_the_listener_is_read_from_the_apps_template_not_found_by_walking_
     _other_albs(fleet, 4)
     point, calls = await _find_counting(fleet)
     assert point.listener_arn == fleet.listener()["ListenerArn"]
-    elb = {op: n for op, n in calls.items() if op.startswith("elasticloadbalancing")}
+    elb = {op: n for op, n in calls.items() if op.startswith("elastic-load-balancing-v2:")}
     assert sum(elb.values()) == 2, calls  # the listener and its load balancer, by ARN
     assert calls["ec2:DescribeLaunchTemplates"] == 1
 
@@ -95,9 +95,9 @@ async def test_without_a_remembered_listener_the_walk_runs_once_and_remembers_it
     ec2.delete_tags(Resources=[template_id], Tags=[{"Key": "freshfleet:listener"}])
 
     walked, first = await _find_counting(fleet)
-    assert first["elasticloadbalancing:DescribeTags"] >= 1  # found by its tags
+    assert first["elastic-load-balancing-v2:DescribeTags"] >= 1  # found by its tags
     assert first["ec2:CreateTags"] == 1  # and remembered
     again, second = await _find_counting(fleet)
     assert again == walked
-    assert second["elasticloadbalancing:DescribeTags"] == 0
-    assert second["elasticloadbalancing:DescribeLoadBalancers"] == 1
+    assert second["elastic-load-balancing-v2:DescribeTags"] == 0
+    assert second["elastic-load-balancing-v2:DescribeLoadBalancers"] == 1
