@@ -6,7 +6,9 @@ action forwards to, groups chosen by their ForwardConfig weights and targets in 
 `initial`, `unhealthy` and draining targets never get new requests; requests in flight
 finish where they started, for up to the target's deregistration delay. When no target
 anywhere is healthy the listener fails open, like an ALB, and spreads requests over every
-target that answers.
+target that answers. Actions run by their Order: an authenticate action before the forward
+answers as an ALB answers a request without a session (the identity provider's redirect,
+or 401 with `deny`), since no local client ever has one.
 """
 
 from __future__ import annotations
@@ -124,7 +126,14 @@ class DataPlane:
         listener = self._listeners.get(int(sockname[1])) if sockname else None
         if listener is None:
             return web.Response(status=503, text="503 Service Unavailable: no listener\n")
-        action = _action_for(listener, request)
+        actions = _actions_for(listener, request)
+        while actions and actions[0].type in _AUTHENTICATE:
+            # No session cookie ever comes from a local client: every request is
+            # unauthenticated, and OnUnauthenticatedRequest says what the ALB does then.
+            refused = _unauthenticated(actions.pop(0))
+            if refused is not None:
+                return refused
+        action = actions[0] if actions else None
         if action is None:
             return web.Response(status=503, text="503 Service Unavailable: no action\n")
         data = action.data
@@ -229,14 +238,37 @@ class DataPlane:
             task.cancel()
 
 
-def _action_for(listener: Any, request: web.Request) -> Any:
-    """The first action of the first rule (by priority) whose conditions all match, else
-    the listener's default action (a shared ALB routes apps by host or path)."""
+_AUTHENTICATE = ("authenticate-oidc", "authenticate-cognito")
+
+
+def _actions_for(listener: Any, request: web.Request) -> list[Any]:
+    """The actions, by Order, of the first rule (by priority) whose conditions all match,
+    else the listener's default actions (a shared ALB routes apps by host or path)."""
     rules = [r for r in getattr(listener, "_non_default_rules", {}).values() if r.actions]
+    chosen = list(listener.default_actions)
     for rule in sorted(rules, key=lambda r: int(r.priority)):
         if all(_condition_matches(c, request) for c in rule.conditions or []):
-            return rule.actions[0]
-    return next(iter(listener.default_actions), None)
+            chosen = list(rule.actions)
+            break
+    return sorted(chosen, key=lambda a: int(a.data.get("Order", 0) or 0))
+
+
+def _unauthenticated(action: Any) -> web.Response | None:
+    """What an ALB answers an unauthenticated request at this authenticate action: None
+    to go on (`allow`), 401 (`deny`), else the redirect to the identity provider."""
+    key = (
+        "AuthenticateOidcConfig"
+        if action.type == "authenticate-oidc"
+        else ("AuthenticateCognitoConfig")
+    )
+    config = action.data.get(key) or {}
+    behaviour = str(config.get("OnUnauthenticatedRequest") or "authenticate")
+    if behaviour == "allow":
+        return None
+    if behaviour == "deny":
+        return web.Response(status=401, text="401 Authorization Required\n")
+    where = config.get("AuthorizationEndpoint") or config.get("UserPoolDomain") or "/"
+    return web.Response(status=302, headers={"Location": str(where)})
 
 
 def _condition_matches(condition: dict[str, Any], request: web.Request) -> bool:

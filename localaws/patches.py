@@ -12,6 +12,7 @@ moto lacks and localaws adds are listed in ADDED (`remove()` deletes them again)
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import sys
 import threading
@@ -27,8 +28,10 @@ from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.utils import parse_user_data
 from moto.elbv2.exceptions import InvalidTargetError, TargetNotRunning
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
+from moto.elbv2.responses import ELBV2Response
 from moto.moto_api._internal.models import MotoAPIBackend
 
+from localaws import elb_rules
 from localaws.cloud import LocalCloud
 
 MOTO_VERSION = "5.2.5"
@@ -44,8 +47,20 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
     (FakeTargetGroup, "health_for", "the prober's verdict with AWS reason codes"),
     (ELBv2Backend, "describe_target_health", "list draining targets too"),
     (ELBv2Backend, "create_load_balancer", "DNSName 127.0.0.1"),
-    (ELBv2Backend, "create_listener", "the listener's port is a real local port"),
-    (ELBv2Backend, "modify_listener", "keep the real local port"),
+    (
+        ELBv2Backend,
+        "create_listener",
+        "the listener's port is a real local port; AWS's action and quota checks",
+    ),
+    (
+        ELBv2Backend,
+        "modify_listener",
+        "keep the real local port; AWS's action and quota checks, OIDC secrets kept",
+    ),
+    (ELBv2Backend, "create_rule", "AWS's action and quota checks; OIDC secrets hidden"),
+    (ELBv2Backend, "modify_rule", "AWS's action and quota checks; OIDC secrets kept"),
+    (ELBv2Backend, "register_targets", "targets per ALB (TooManyTargets)"),
+    (ELBV2Response, "describe_account_limits", "AWS's limit names and default quotas"),
     (ELBv2Backend, "delete_listener", "close the local port"),
     (ELBv2Backend, "delete_load_balancer", "close its local ports"),
     (ELBv2Backend, "delete_target_group", "stop checking its targets"),
@@ -66,6 +81,11 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
 # (owner, name): what each addition serves. 5.2.5 lacks these names: apply() adds them (only
 # when still absent) and remove() deletes them.
 ADDED: tuple[tuple[type, str, str], ...] = (
+    (
+        LaunchTemplate,
+        "tags",
+        "DescribeLaunchTemplates shows tags added by CreateTags (5.2.5 shows the creation's)",
+    ),
     (
         LaunchTemplates,
         "delete_launch_template_versions",
@@ -251,10 +271,29 @@ def _create_load_balancer(original: Any) -> Any:
     return create_load_balancer
 
 
+def _targets_per_alb() -> int:
+    cloud = _active()
+    timers = cloud.runtime.host.timers if cloud is not None else None
+    return int(getattr(timers, "targets_per_alb", elb_rules.TARGETS_PER_ALB))
+
+
+def _bound(original: Any, self: Any, args: Any, kwargs: Any) -> dict[str, Any]:
+    """The call's arguments by parameter name (moto calls these positionally or not)."""
+    bound = inspect.signature(original).bind(self, *args, **kwargs)
+    return dict(bound.arguments)
+
+
 def _create_listener(original: Any) -> Any:
     @functools.wraps(original)
     def create_listener(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = _bound(original, self, args, kwargs)
+        actions = list(call.get("actions") or [])
+        elb_rules.check_client_secrets(actions, [])
+        elb_rules.check_new_list(
+            self, call.get("load_balancer_arn", ""), "(new)", actions, _targets_per_alb()
+        )
         listener = original(self, *args, **kwargs)
+        elb_rules.hide_client_secrets(listener.default_actions)
         cloud = _active()
         if cloud is not None:
             listener.port = cloud.dataplane.open_listener(listener)
@@ -270,9 +309,79 @@ def _modify_listener(original: Any) -> Any:
         kwargs.pop("port", None)
         if args:
             args = (None, *args[1:])
-        return original(self, arn, *args, **kwargs)
+        actions = list(_bound(original, self, (arn, *args), kwargs).get("actions") or [])
+        found = self.describe_listeners(load_balancer_arn=None, listener_arns=[arn])
+        previous = list(found[0].default_actions) if found else []
+        if found and actions:  # no DefaultActions: the list stays as it is
+            elb_rules.check_client_secrets(actions, previous)
+            elb_rules.check_new_list(
+                self, found[0].load_balancer_arn, arn, actions, _targets_per_alb()
+            )
+        listener = original(self, arn, *args, **kwargs)
+        if actions:
+            elb_rules.hide_client_secrets(listener.default_actions, previous)
+        return listener
 
     return modify_listener
+
+
+def _create_rule(original: Any) -> Any:
+    @functools.wraps(original)
+    def create_rule(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = _bound(original, self, args, kwargs)
+        actions = list(call.get("actions") or [])
+        found = self.describe_listeners(None, [call.get("listener_arn", "")])
+        elb_rules.check_client_secrets(actions, [])
+        if found:
+            elb_rules.check_new_list(
+                self, found[0].load_balancer_arn, "(new)", actions, _targets_per_alb()
+            )
+        rule = original(self, *args, **kwargs)
+        elb_rules.hide_client_secrets(rule.actions)
+        return rule
+
+    return create_rule
+
+
+def _modify_rule(original: Any) -> Any:
+    @functools.wraps(original)
+    def modify_rule(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = _bound(original, self, args, kwargs)
+        actions = list(call.get("actions") or [])
+        rule_arn = call.get("rule_arn", "")
+        rules = self.describe_rules(listener_arn=None, rule_arns=[rule_arn]) if rule_arn else []
+        previous = list(rules[0].actions) if rules else []
+        if rules and actions:
+            listener = self.describe_listeners(None, [rules[0].listener_arn])[0]
+            elb_rules.check_client_secrets(actions, previous)
+            elb_rules.check_new_list(
+                self, listener.load_balancer_arn, rule_arn, actions, _targets_per_alb()
+            )
+        rule = original(self, *args, **kwargs)
+        if actions:
+            elb_rules.hide_client_secrets(rule.actions, previous)
+        return rule
+
+    return modify_rule
+
+
+def _register_targets(original: Any) -> Any:
+    @functools.wraps(original)
+    def register_targets(self: Any, target_group_arn: str, instances: list[Any]) -> None:
+        elb_rules.check_registration(self, target_group_arn, instances, _targets_per_alb())
+        original(self, target_group_arn, instances)
+
+    return register_targets
+
+
+def _describe_account_limits(original: Any) -> Any:
+    @functools.wraps(original)
+    def describe_account_limits(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        return ActionResult({"Limits": elb_rules.account_limits(_targets_per_alb())})
+
+    return describe_account_limits
 
 
 def _delete_listener(original: Any) -> Any:
@@ -424,6 +533,16 @@ def _describe_launch_template_versions(original: Any) -> Any:
     return describe_launch_template_versions
 
 
+def _launch_template_tags() -> Any:
+    def tags(self: Any) -> Any:
+        return self.get_tags()
+
+    def keep_live(self: Any, value: Any) -> None:
+        pass  # moto's __init__ assigns its creation tags: the live ones are read instead
+
+    return property(tags, keep_live)
+
+
 def _reset(original: Any) -> Any:
     @functools.wraps(original)
     def reset(self: Any) -> None:
@@ -463,6 +582,10 @@ _REPLACEMENTS: dict[str, Any] = {
     "create_load_balancer": _create_load_balancer,
     "create_listener": _create_listener,
     "modify_listener": _modify_listener,
+    "create_rule": _create_rule,
+    "modify_rule": _modify_rule,
+    "register_targets": _register_targets,
+    "describe_account_limits": _describe_account_limits,
     "delete_listener": _delete_listener,
     "delete_load_balancer": _delete_load_balancer,
     "delete_target_group": _delete_target_group,
@@ -474,4 +597,5 @@ _REPLACEMENTS: dict[str, Any] = {
 }
 _ADDITIONS: dict[str, Any] = {
     "delete_launch_template_versions": _delete_launch_template_versions,
+    "tags": _launch_template_tags,
 }

@@ -33,6 +33,7 @@ from rollout.naming import (
     new_rollout_id,
     server_group_name,
 )
+from rollout.rollouts.traffic import remember_traffic_point
 from rollout.userdata import UserDataContext, encode_simulate, render_user_data
 
 DEMO_CAPACITY = 3
@@ -187,7 +188,8 @@ async def seed_demo(
             }
         ],
     )
-    await create_forward_listener(gw, lb["LoadBalancerArn"], tg, app_tags)
+    listener = await create_forward_listener(gw, lb["LoadBalancerArn"], tg, app_tags)
+    await remember_traffic_point(gw, DEMO_APP, listener, "")
     started = utc_now()
     await create_server_group(
         gw,

@@ -80,10 +80,11 @@ async def create_target_group(
 
 async def create_forward_listener(
     gw: Gateway, lb_arn: str, target_group: str, tags: list[dict[str, str]]
-) -> None:
-    """An HTTP listener on port 80 of the ALB sending all traffic to `target_group`."""
+) -> str:
+    """An HTTP listener on port 80 of the ALB sending all traffic to `target_group`;
+    returns its ARN."""
     forward = {"TargetGroups": [{"TargetGroupArn": target_group, "Weight": 100}]}
-    await gw.call(
+    got = await gw.call(
         "elbv2",
         "create_listener",
         LoadBalancerArn=lb_arn,
@@ -97,6 +98,7 @@ async def create_forward_listener(
         ],
         Tags=tags,
     )
+    return str(got["Listeners"][0]["ListenerArn"])
 
 
 async def create_server_group(

@@ -66,6 +66,7 @@ class LocalAwsTimers:
     phase_seconds: float = 5.0  # AWS seconds per simulated boot phase
     metrics_period_seconds: float = 60.0  # AWS seconds between ALB metric publications
     traffic_rps: float = 10.0  # demo requests per second per load balancer (--traffic)
+    targets_per_alb: int = 1000  # the account's quota, as DescribeAccountLimits says
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from rollout.discovery import TrafficPoint
 from rollout.ledger.history import RolloutRecord
 from rollout.ledger.instances import InstanceBoot
 from rollout.ledger.timestamps import parse_time
@@ -27,6 +26,9 @@ from rollout.model import (
     ServerGroup,
     TargetHealth,
 )
+
+if TYPE_CHECKING:  # the traffic module's package imports this one
+    from rollout.rollouts.traffic import TrafficPoint
 
 ASG_NAME_TAG = "aws:autoscaling:groupName"
 TAKEOVER_KIND = "lock-takeover"  # the `kind` of a takeover's audit item (`rollout.lock`)

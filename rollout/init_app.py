@@ -35,6 +35,7 @@ from rollout.init_plan import (
     shared_alb,
 )
 from rollout.model import TAG_APP
+from rollout.rollouts.traffic import remember_traffic_point
 
 __all__ = ["InitError", "InitOptions", "InitPlan", "InitStep", "apply_init", "plan_init"]
 
@@ -73,7 +74,18 @@ async def apply_init(gw: Gateway, plan: InitPlan) -> InitPlan:
             ResourceArns=[options.alb_arn],
             Tags=[{"Key": TAG_APP, "Value": app}],
         )
+    await _remember_traffic_point(gw, app, out)
     return replace(plan, steps=tuple(out), shared_alb_tag=False)
+
+
+async def _remember_traffic_point(gw: Gateway, app: str, steps: list[InitStep]) -> None:
+    # Every plan then reads the listener (or rule) from the template, not from a walk.
+    rule = next((s for s in steps if s.kind == "listener rule"), None)
+    listener = next((s for s in steps if s.kind == "listener"), None)
+    if rule is not None and rule.resource_id:
+        await remember_traffic_point(gw, app, rule.parent, rule.resource_id)
+    elif listener is not None and listener.resource_id:
+        await remember_traffic_point(gw, app, listener.resource_id, "")
 
 
 def _id_of(done: dict[str, InitStep], name: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from rollout.gateway import AwsError, Gateway
 from rollout.model import TAG_APP
 from rollout.naming import launch_template_name, valid_app_name
+from rollout.rollouts.traffic import elb_tags
 
 ALB_NAME_LIMIT = 32
 PLACEHOLDER_USER_DATA = (
@@ -162,7 +163,7 @@ async def plan_init(gw: Gateway, options: InitOptions) -> InitPlan:
     shared_alb_tag = False
     if shared:
         steps.append(await _find_rule(gw, shared, options))
-        tags = (await _elb_tags(gw, [shared["LoadBalancerArn"]])).get(shared["LoadBalancerArn"], {})
+        tags = (await elb_tags(gw, [shared["LoadBalancerArn"]])).get(shared["LoadBalancerArn"], {})
         shared_alb_tag = TAG_APP not in tags
     else:
         lb_step = await _find_alb(gw, app, subnets, options)
@@ -232,7 +233,7 @@ async def _find_alb(
             raise
         return InitStep("load balancer", name, detail)
     arn = str(got["LoadBalancers"][0]["LoadBalancerArn"])
-    owner = (await _elb_tags(gw, [arn])).get(arn, {}).get(TAG_APP)
+    owner = (await elb_tags(gw, [arn])).get(arn, {}).get(TAG_APP)
     if owner != app:
         raise InitError(
             f"a load balancer named {name} exists but is not tagged {TAG_APP}={app}: "
@@ -249,7 +250,7 @@ async def _find_listener(gw: Gateway, app: str, lb_arn: str, options: InitOption
     listeners = await gw.paginate(
         "elbv2", "describe_listeners", "Listeners", LoadBalancerArn=lb_arn
     )
-    tags = await _elb_tags(gw, [li["ListenerArn"] for li in listeners])
+    tags = await elb_tags(gw, [li["ListenerArn"] for li in listeners])
     # Found by its tag first: a local endpoint may serve the listener on another port.
     for li in listeners:
         if tags.get(li["ListenerArn"], {}).get(TAG_APP) == app:
@@ -292,12 +293,13 @@ async def _find_rule(gw: Gateway, lb: dict[str, Any], options: InitOptions) -> I
     listener_arn = str(on_port[0]["ListenerArn"])
     rules = await gw.paginate("elbv2", "describe_rules", "Rules", ListenerArn=listener_arn)
     rules = [r for r in rules if not r.get("IsDefault")]
-    tags = await _elb_tags(gw, [r["RuleArn"] for r in rules])
+    tags = await elb_tags(gw, [r["RuleArn"] for r in rules])
     when = options.host_header or options.path_pattern
     detail = f"on {listener_arn} when {when}: answers 503 until the first deploy"
     for rule in rules:
         if tags.get(rule["RuleArn"], {}).get(TAG_APP) == options.app:
-            return InitStep("listener rule", when, detail, str(rule["RuleArn"]), exists=True)
+            arn = str(rule["RuleArn"])
+            return InitStep("listener rule", when, detail, arn, exists=True, parent=listener_arn)
     return InitStep("listener rule", when, detail, parent=listener_arn)
 
 
@@ -325,12 +327,3 @@ async def _find_launch_template(gw: Gateway, options: InitOptions) -> InitStep:
         str(lt["LaunchTemplateId"]),
         exists=True,
     )
-
-
-async def _elb_tags(gw: Gateway, arns: list[str]) -> dict[str, dict[str, str]]:
-    tags: dict[str, dict[str, str]] = {}
-    for i in range(0, len(arns), 20):
-        got = await gw.call("elbv2", "describe_tags", ResourceArns=arns[i : i + 20])
-        for desc in got.get("TagDescriptions", []):
-            tags[desc["ResourceArn"]] = {t["Key"]: t.get("Value", "") for t in desc.get("Tags", [])}
-    return tags

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from rollout.config import Tables
-from rollout.discovery import TrafficPoint, discover_traffic, read_weights
 from rollout.fleet_diff import diff_snapshots
 from rollout.fleet_records import (
     InstanceRecord,
@@ -49,6 +48,7 @@ from rollout.model import (
     ServerGroup,
     TargetHealth,
 )
+from rollout.rollouts.traffic import TrafficPoint, discover_traffic, read_all_weights
 
 T = TypeVar("T")
 
@@ -290,12 +290,12 @@ class FleetObserver:
 
     async def _weights(self) -> dict[str, dict[str, int]]:
         try:
-            return await read_weights(self.gateway, self._traffic)
+            return await read_all_weights(self.gateway, self._traffic)
         except AwsError as exc:
             if exc.code not in _GONE_CODES:
                 raise
             await self._discover()  # a listener or rule went away: find the current ones
-            return await read_weights(self.gateway, self._traffic)
+            return await read_all_weights(self.gateway, self._traffic)
 
     async def _label(self) -> str:
         if not self._backend_label:

@@ -21,6 +21,7 @@ from rollout.model import Release
 from rollout.naming import launch_template_name, new_rollout_id, server_group_name, valid_app_name
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.groups import GroupRef, app_groups, serving_group
+from rollout.rollouts.quota import check_target_budget, target_budget
 from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
 from rollout.userdata import UserDataContext, UserDataError, encode_simulate, render_user_data
 
@@ -181,6 +182,7 @@ async def make_plan(
     else:
         cap = Capacity(capacity, capacity, capacity)
 
+    await _check_target_quota(gw, config, app, strategy, traffic, old, cap)
     lt_name = launch_template_name(app)
     try:
         got = await gw.call("ec2", "describe_launch_templates", LaunchTemplateNames=[lt_name])
@@ -206,6 +208,26 @@ async def make_plan(
         old_user_data_sha256=await _old_user_data_sha(gw, lt_name, old),
         weights=weights,
     )
+
+
+async def _check_target_quota(
+    gw: Gateway,
+    config: Config,
+    app: str,
+    strategy: str,
+    traffic: TrafficPoint,
+    old: GroupRef | None,
+    cap: Capacity,
+) -> None:
+    # Old and new groups share the load balancer's target quota until retire.
+    budget = await target_budget(
+        gw,
+        traffic,
+        old.target_group_arn if old else "",
+        cap.desired,
+        config.rollout.rolling_batch_percent,
+    )
+    check_target_budget(budget, strategy, app, old is not None)
 
 
 async def _old_user_data_sha(gw: Gateway, lt_name: str, old: GroupRef | None) -> str:

@@ -105,8 +105,9 @@ class Fleet:
         raise AssertionError("the demo listener is gone")
 
     def weights(self) -> dict[str, int]:
-        """Target group ARN -> weight on the app's listener."""
-        action = self.listener()["DefaultActions"][0]
+        """Target group ARN -> weight of the forward action on the app's listener."""
+        actions = self.listener()["DefaultActions"]
+        action = next(a for a in actions if a["Type"] == "forward")
         return {
             g["TargetGroupArn"]: g.get("Weight", 1) for g in action["ForwardConfig"]["TargetGroups"]
         }
