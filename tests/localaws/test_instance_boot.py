@@ -31,7 +31,7 @@ def test_a_new_instance_is_pending_then_running(
 ) -> None:
     ec2 = boto3_client("ec2", slow_boot.url)
     (instance,) = launch("v1", url=slow_boot.url)
-    assert state_of(ec2, instance) == "pending"
+    eventually(lambda: state_of(ec2, instance) == "pending", what="pending once EC2 knows it")
     eventually(lambda: state_of(ec2, instance) == "running", within=20, what="running")
 
 
@@ -45,7 +45,7 @@ def test_a_pending_instance_can_be_registered_and_is_initial_until_it_runs(
     tg = target_group(slow_boot.url)
     (instance,) = launch("v1", url=slow_boot.url)
     elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
-    assert state_of(ec2, instance) == "pending"
+    eventually(lambda: state_of(ec2, instance) == "pending", what="pending once EC2 knows it")
     health = health_of(elb, tg)[instance]
     assert health["State"] == "initial"
     assert health["Reason"] == "Elb.RegistrationInProgress"
