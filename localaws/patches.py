@@ -515,9 +515,9 @@ def _fault(cloud: LocalCloud, response: Any) -> Exception | None:
         group_id = str(response._get_param("GroupId") or "")
         if seen.unseen(SECURITY_GROUP, [group_id]):
             return InvalidSecurityGroupNotFoundError(group_id)
-    if action == "ModifyTargetGroupAttributes":
-        if seen.unseen(TARGET_GROUP, [str(response._get_param("TargetGroupArn") or "")]):
-            return TargetGroupNotFoundError()
+    arn = str(response._get_param("TargetGroupArn") or "")
+    if action == "ModifyTargetGroupAttributes" and seen.unseen(TARGET_GROUP, [arn]):
+        return TargetGroupNotFoundError()
     return None
 
 

@@ -33,9 +33,9 @@ def test_a_just_launched_instance_is_not_found_by_id_for_a_window(
     ec2 = aws_client("ec2")
     (instance,) = launch("v1")
 
-    with pytest.raises(ClientError, match="InvalidInstanceID.NotFound"):
+    with pytest.raises(ClientError, match=r"InvalidInstanceID\.NotFound"):
         ec2.describe_instances(InstanceIds=[instance])
-    with pytest.raises(ClientError, match="InvalidInstanceID.NotFound"):
+    with pytest.raises(ClientError, match=r"InvalidInstanceID\.NotFound"):
         ec2.describe_instance_status(InstanceIds=[instance], IncludeAllInstances=True)
 
     eventually(
