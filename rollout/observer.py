@@ -34,6 +34,7 @@ from rollout.fleet_records import (
     parse_instances,
 )
 from rollout.gateway import AwsError, CredentialsError, Gateway, in_thread
+from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.history import RolloutRecord, active_rollouts
 from rollout.ledger.instances import InstanceBoot, latest_phases
@@ -477,14 +478,11 @@ class FleetObserver:
     async def _locks(self, apps: list[str]) -> dict[str, LockInfo]:
         if not apps:
             return {}
-        out = await self.gateway.call(
-            "dynamodb",
-            "batch_get_item",
-            RequestItems={self.tables.locks: {"Keys": [to_item({"app": a}) for a in apps[:100]]}},
-        )
+        keys = [to_item({"app": a}) for a in apps]  # every app, 100 a call
+        found = await batch_get(self.gateway, self.tables.locks, keys)
         now = datetime.now(UTC)
         locks: dict[str, LockInfo] = {}
-        for item in out.get("Responses", {}).get(self.tables.locks, []):
+        for item in found:
             lock = lock_of(from_item(item))
             if lock is not None and lock.expires_at > now:
                 locks[lock.app] = lock

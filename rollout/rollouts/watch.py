@@ -28,6 +28,8 @@ async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
         views = await group_view(
             r.gw, group.name, group.target_group_arn, r.config.tables.instances
         )
+        if views is None:  # a transient AWS failure: no reading this tick, the last stands
+            views = list(seen.values())
         for v in views:
             if seen.get(v.instance_id) != v:
                 seen[v.instance_id] = v
