@@ -136,5 +136,6 @@ def test_a_terminated_instance_keeps_its_console_output(
     (instance,) = launch("v1")
     eventually(lambda: "health ok" in console_of(ec2, instance), what="booted")
     ec2.terminate_instances(InstanceIds=[instance])
-    assert state_of(ec2, instance) == "terminated"
+    # Once EC2 knows the id everywhere (a just-launched id may still be NotFound).
+    eventually(lambda: state_of(ec2, instance) == "terminated", what="terminated")
     assert "health ok" in console_of(ec2, instance)
