@@ -11,9 +11,11 @@ import asyncio
 import threading
 from typing import Any
 
+from localaws.consistency import INSTANCE, Propagation
 from localaws.dataplane import DataPlane
 from localaws.prober import HealthProber
 from localaws.runtime import InstanceLaunch, InstanceRuntime
+from localaws.throttling import RequestMeter
 from rollout.userdata import parse_release_env
 
 _ENDED = {"terminated", "stopped", "shutting-down", "stopping"}
@@ -45,6 +47,10 @@ class LocalCloud:
         )
         self.dataplane = DataPlane(loop, self.prober, runtime)
         self.prober.on_drain = self.dataplane.target_draining
+        timers = runtime.host.timers
+        self.propagation = Propagation(timers)
+        self.meter = RequestMeter(bool(getattr(timers, "throttling", False)))
+        self.unprocessed_share = float(getattr(timers, "batch_get_unprocessed_share", 0.0))
 
     # -- moto threads ------------------------------------------------------------------
 
@@ -57,6 +63,7 @@ class LocalCloud:
                 instance._state.code = 0
                 self._instances[instance.id] = instance
                 launches.append(self._launch_of(instance))
+                self.propagation.created(INSTANCE, instance.id)
         for launch in launches:
             self.loop.call_soon_threadsafe(self.runtime.start, launch)
 
@@ -91,6 +98,8 @@ class LocalCloud:
             self.loop.call_soon_threadsafe(self.runtime.stop, instance_id)
         self.prober.clear()
         self.dataplane.close_all()
+        self.propagation.clear()
+        self.meter.clear()
 
     # -- the loop ----------------------------------------------------------------------
 

@@ -19,20 +19,38 @@ import threading
 from typing import Any
 
 from moto.cloudwatch.models import Statistics
+from moto.core.responses import BaseResponse
 from moto.core.types import Base64EncodedString
-from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound, InvalidParameterCombination
+from moto.core.utils import camelcase_to_underscores
+from moto.dynamodb.responses import DynamoHandler
+from moto.ec2.exceptions import (
+    EC2ClientError,
+    InvalidInstanceIdError,
+    InvalidLaunchTemplateVersionNotFound,
+    InvalidParameterCombination,
+    InvalidSecurityGroupNotFoundError,
+)
 from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
+from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.ec2.responses import EC2Response
 from moto.ec2.responses.general import General
 from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.utils import parse_user_data
-from moto.elbv2.exceptions import InvalidTargetError, TargetNotRunning
+from moto.elbv2.exceptions import (
+    ELBClientError,
+    InvalidTargetError,
+    TargetGroupNotFoundError,
+    TargetNotRunning,
+)
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 from moto.elbv2.responses import ELBV2Response
 from moto.moto_api._internal.models import MotoAPIBackend
 
 from localaws import elb_rules
 from localaws.cloud import LocalCloud
+from localaws.consistency import INSTANCE, SECURITY_GROUP, TARGET_GROUP
+from localaws.throttling import held_back
 
 MOTO_VERSION = "5.2.5"
 
@@ -73,6 +91,10 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
     ),
     (MotoAPIBackend, "reset", "end every instance's runtime before moto forgets it"),
     (Statistics, "get_statistics_for_type", "percentiles (p99, p50.5) of raw values, as AWS"),
+    (BaseResponse, "call_action", "EC2/ELB throttling and eventual consistency answer first"),
+    (SecurityGroupBackend, "create_security_group", "a new group is not yet known everywhere"),
+    (ELBv2Backend, "create_target_group", "a new target group is not yet known everywhere"),
+    (DynamoHandler, "batch_get_item", "UnprocessedKeys, as AWS may answer (injectable)"),
 )
 # Private attributes read or written (not methods): Instance._state, FakeTargetGroup.targets,
 # .terminated_targets, .attributes, FakeListener.port/.default_actions, FakeLoadBalancer.dns_name,
@@ -570,6 +592,95 @@ def _statistics_for_type(original: Any) -> Any:
     return get_statistics_for_type
 
 
+# -- throttling, eventual consistency (localaws/throttling.py, localaws/consistency.py) ------
+
+
+def _call_action(original: Any) -> Any:
+    @functools.wraps(original)
+    def call_action(self: Any) -> Any:
+        cloud = _active()
+        fault = _fault(cloud, self) if cloud is not None else None
+        if fault is not None:
+            # The request's own handler (one instance per request) raises it, so moto
+            # serialises the error as it does its own, in the service's protocol.
+            def refuse() -> Any:
+                raise fault
+
+            setattr(self, camelcase_to_underscores(self._get_action()), refuse)
+        return original(self)
+
+    return call_action
+
+
+def _fault(cloud: LocalCloud, response: Any) -> Exception | None:
+    """The error AWS would answer this request with before doing it, if any."""
+    if isinstance(response, EC2Response):
+        service = "ec2"
+    elif isinstance(response, ELBV2Response):
+        service = "elbv2"
+    else:
+        return None
+    action = str(response._get_action() or "")
+    if not cloud.meter.admit(response.current_account, response.region, service, action):
+        if service == "ec2":
+            return EC2ClientError("RequestLimitExceeded", "Request limit exceeded.")
+        return ELBClientError("Throttling", "Rate exceeded")
+    seen = cloud.propagation
+    if action in ("DescribeInstances", "DescribeInstanceStatus"):
+        unknown = seen.unseen(INSTANCE, [str(i) for i in response._get_param("InstanceIds", [])])
+        return InvalidInstanceIdError(unknown) if unknown else None
+    if action == "AuthorizeSecurityGroupIngress":
+        group_id = str(response._get_param("GroupId") or "")
+        if seen.unseen(SECURITY_GROUP, [group_id]):
+            return InvalidSecurityGroupNotFoundError(group_id)
+    arn = str(response._get_param("TargetGroupArn") or "")
+    if action == "ModifyTargetGroupAttributes" and seen.unseen(TARGET_GROUP, [arn]):
+        return TargetGroupNotFoundError()
+    return None
+
+
+def _create_security_group(original: Any) -> Any:
+    @functools.wraps(original)
+    def create_security_group(self: Any, *args: Any, **kwargs: Any) -> Any:
+        group = original(self, *args, **kwargs)
+        cloud = _active()
+        if cloud is not None:
+            cloud.propagation.created(SECURITY_GROUP, str(group.id))
+        return group
+
+    return create_security_group
+
+
+def _create_target_group(original: Any) -> Any:
+    @functools.wraps(original)
+    def create_target_group(self: Any, *args: Any, **kwargs: Any) -> Any:
+        group = original(self, *args, **kwargs)
+        cloud = _active()
+        if cloud is not None:
+            cloud.propagation.created(TARGET_GROUP, str(group.arn))
+        return group
+
+    return create_target_group
+
+
+def _batch_get_item(original: Any) -> Any:
+    @functools.wraps(original)
+    def batch_get_item(self: Any) -> Any:
+        cloud = _active()
+        share = cloud.unprocessed_share if cloud is not None else 0.0
+        items = self.body.get("RequestItems") if isinstance(self.body, dict) else None
+        if share <= 0 or not isinstance(items, dict):
+            return original(self)
+        unprocessed = held_back(items, share)
+        result = original(self)
+        found = result.result
+        for table, request in unprocessed.items():
+            found.setdefault("UnprocessedKeys", {})[table] = request
+        return result
+
+    return batch_get_item
+
+
 _REPLACEMENTS: dict[str, Any] = {
     "run_instances": _run_instances,
     "terminate": _ending,
@@ -594,6 +705,10 @@ _REPLACEMENTS: dict[str, Any] = {
     "describe_launch_template_versions": _describe_launch_template_versions,
     "reset": _reset,
     "get_statistics_for_type": _statistics_for_type,
+    "call_action": _call_action,
+    "create_security_group": _create_security_group,
+    "create_target_group": _create_target_group,
+    "batch_get_item": _batch_get_item,
 }
 _ADDITIONS: dict[str, Any] = {
     "delete_launch_template_versions": _delete_launch_template_versions,

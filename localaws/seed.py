@@ -20,6 +20,7 @@ from localaws.seed_calls import (
     default_network,
 )
 from rollout.config import Config
+from rollout.eventual import after_create, instance_states
 from rollout.gateway import Gateway
 from rollout.ledger.codec import to_item
 from rollout.ledger.releases import release_item
@@ -70,7 +71,8 @@ async def seed_demo(
             VpcId=vpc,
         )
     )["GroupId"]
-    await gw.call(
+    await after_create(
+        gw,
         "ec2",
         "authorize_security_group_ingress",
         GroupId=sg,
@@ -177,7 +179,8 @@ async def seed_demo(
         UnhealthyThresholdCount=2,
         Matcher={"HttpCode": "200"},
     )
-    await gw.call(
+    await after_create(
+        gw,
         "elbv2",
         "modify_target_group_attributes",
         TargetGroupArn=tg,
@@ -237,11 +240,9 @@ async def wait_launched(gw: Gateway, asg: str, count: int, within: float) -> lis
         )["AutoScalingGroups"]
         ids = [i["InstanceId"] for i in groups[0]["Instances"]] if groups else []
         if len(ids) >= count:
-            reservations = (await gw.call("ec2", "describe_instances", InstanceIds=ids))[
-                "Reservations"
-            ]
-            states = [i["State"]["Name"] for r in reservations for i in r["Instances"]]
-            if states and all(s == "running" for s in states):
+            # Ids EC2 does not know yet are left out: they are not running for us either.
+            states = await instance_states(gw, ids)
+            if len(states) == len(ids) and all(s == "running" for s in states.values()):
                 return ids
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"the demo's {count} instances did not launch in {within:.0f} s")

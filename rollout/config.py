@@ -67,6 +67,15 @@ class LocalAwsTimers:
     metrics_period_seconds: float = 60.0  # AWS seconds between ALB metric publications
     traffic_rps: float = 10.0  # demo requests per second per load balancer (--traffic)
     targets_per_alb: int = 1000  # the account's quota, as DescribeAccountLimits says
+    # Eventual consistency (docs/ARCHITECTURE.md §7): how long a new resource is unknown to
+    # the calls AWS documents answering NotFound for it.
+    instance_not_found_seconds: float = 2.0  # DescribeInstances/-InstanceStatus by id
+    target_group_not_found_seconds: float = 1.0  # ModifyTargetGroupAttributes
+    security_group_not_found_seconds: float = 1.0  # AuthorizeSecurityGroupIngress
+    # AWS's request token buckets (ELB Describe*, EC2 non-mutating); off for fleet seeding.
+    throttling: bool = True
+    # The share of a BatchGetItem's keys answered as UnprocessedKeys (0 = never).
+    batch_get_unprocessed_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,15 +263,22 @@ def _coerce(value: Any, annotation: Any, key: str, source: str) -> Any:
         else {"float": float, "int": int, "bool": bool}.get(str(annotation), str)
     )
     if kind is bool:
-        truth = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-        if isinstance(value, bool):
-            return value
-        if str(value).strip().lower() in truth:
-            return truth[str(value).strip().lower()]
-        raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
+        return _boolean(value, key, source)
     try:
         if kind is int and isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: '{key}' must be {kind.__name__}, got {value!r}") from None
+
+
+def _boolean(value: Any, key: str, source: str) -> bool:
+    """A TOML boolean, or its spelling in the environment (`true`/`false`, `1`/`0`, …)."""
+    if isinstance(value, bool):
+        return value
+    spelled = str(value).strip().lower()
+    if spelled in ("true", "1", "yes", "on"):
+        return True
+    if spelled in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")

@@ -44,15 +44,36 @@ _EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "To
 _DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 _CREDENTIAL_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure"}
 _THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded"}
+# Failures that say nothing about the resources: the same call may well pass a moment later.
+_TRANSIENT_CODES = {
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "Unavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    # botocore's own: a credential refresh or a connection that failed this time
+    "CredentialRetrievalError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionClosedError",
+    "EndpointConnectionError",
+}
 
 
 class AwsError(RuntimeError):
     """An AWS call failed; `code` is AWS's error code (or ours), `message` says why."""
 
-    def __init__(self, message: str, *, code: str = "", operation: str = "") -> None:
+    def __init__(
+        self, message: str, *, code: str = "", operation: str = "", status: int = 0
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.operation = operation
+        self.status = status  # the HTTP status AWS answered with (0: none, or not known)
 
 
 class CredentialsError(AwsError):
@@ -114,7 +135,10 @@ def translate(exc: BaseException, service: str = "", operation: str = "") -> Aws
                 f"access denied: the caller lacks {action} ({message})", action=action, code=code
             )
         where = f"{service}:{op}" if service else op
-        return AwsError(f"{where} failed: {code}: {message}", code=code, operation=op)
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return AwsError(
+            f"{where} failed: {code}: {message}", code=code, operation=op, status=status
+        )
     if isinstance(exc, BotoCoreError):
         return AwsError(str(exc), code=type(exc).__name__, operation=operation)
     return AwsError(str(exc) or type(exc).__name__, code=type(exc).__name__, operation=operation)
@@ -122,6 +146,15 @@ def translate(exc: BaseException, service: str = "", operation: str = "") -> Aws
 
 def is_throttle(exc: BaseException) -> bool:
     return isinstance(exc, AwsError) and exc.code in _THROTTLE_CODES
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an AwsError is one a moment's wait may cure (throttling after the SDK's own
+    retries, a 5xx, a failed credential refresh or connection), not a verdict on the
+    resources: a watch takes it as "no reading this tick"."""
+    if not isinstance(exc, AwsError) or isinstance(exc, AccessDenied):
+        return False
+    return exc.code in _THROTTLE_CODES or exc.code in _TRANSIENT_CODES or exc.status >= 500
 
 
 class Gateway:

@@ -19,6 +19,7 @@ import base64
 from dataclasses import replace
 from typing import Any
 
+from rollout.eventual import after_create
 from rollout.gateway import Gateway
 from rollout.init_plan import (
     PLACEHOLDER_USER_DATA,
@@ -30,7 +31,9 @@ from rollout.init_plan import (
     alb_sg_name,
     app_tags,
     fixed_503,
+    ingress_rule,
     instance_sg_name,
+    missing_sources,
     plan_init,
     shared_alb,
 )
@@ -51,6 +54,8 @@ async def apply_init(gw: Gateway, plan: InitPlan) -> InitPlan:
     out: list[InitStep] = []
     for step in plan.steps:
         if step.exists:
+            if step.repair:
+                step = await _repair_ingress(gw, plan, step, done)
             done[step.name] = step
             out.append(step)
             continue
@@ -95,7 +100,7 @@ def _id_of(done: dict[str, InitStep], name: str) -> str:
 async def _create_sg(
     gw: Gateway, plan: InitPlan, step: InitStep, done: dict[str, InitStep]
 ) -> InitStep:
-    app, options = plan.options.app, plan.options
+    app = plan.options.app
     got = await gw.call(
         "ec2",
         "create_security_group",
@@ -105,29 +110,42 @@ async def _create_sg(
         TagSpecifications=[{"ResourceType": "security-group", "Tags": app_tags(app, step.name)}],
     )
     group_id = str(got["GroupId"])
-    if step.name == alb_sg_name(app):
-        rule: dict[str, Any] = {
-            "IpProtocol": "tcp",
-            "FromPort": options.listener_port,
-            "ToPort": options.listener_port,
-            # Rule descriptions allow no apostrophe.
-            "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "users of the app"}],
-        }
-    else:
-        sources = [_id_of(done, alb_sg_name(app))] if not options.alb_arn else []
-        if options.alb_arn:
-            lb = await shared_alb(gw, options.alb_arn)
-            sources = [str(s) for s in lb.get("SecurityGroups", [])]
-        rule = {
-            "IpProtocol": "tcp",
-            "FromPort": options.app_port,
-            "ToPort": options.app_port,
-            "UserIdGroupPairs": [
-                {"GroupId": s, "Description": "the load balancer"} for s in sources if s
-            ],
-        }
-    await gw.call("ec2", "authorize_security_group_ingress", GroupId=group_id, IpPermissions=[rule])
+    rule = await _ingress_rule(gw, plan, step, done)
+    # A group just created: EC2 may answer InvalidGroup.NotFound for a while.
+    await after_create(
+        gw, "ec2", "authorize_security_group_ingress", GroupId=group_id, IpPermissions=[rule]
+    )
     return replace(step, resource_id=group_id, created=True)
+
+
+async def _ingress_rule(
+    gw: Gateway, plan: InitPlan, step: InitStep, done: dict[str, InitStep]
+) -> dict[str, Any]:
+    options = plan.options
+    if options.alb_arn:
+        lb = await shared_alb(gw, options.alb_arn)
+        alb_groups = [str(s) for s in lb.get("SecurityGroups", [])]
+    else:
+        alb_groups = [_id_of(done, alb_sg_name(options.app))]
+    return ingress_rule(options, step.name, alb_groups)
+
+
+async def _repair_ingress(
+    gw: Gateway, plan: InitPlan, step: InitStep, done: dict[str, InitStep]
+) -> InitStep:
+    """An existing security group of the app, its ingress rule added back."""
+    rule = await _ingress_rule(gw, plan, step, done)
+    got = await gw.call("ec2", "describe_security_groups", GroupIds=[step.resource_id])
+    lacking = missing_sources(rule, got["SecurityGroups"][0].get("IpPermissions", []))
+    if lacking is not None:
+        await gw.call(
+            "ec2",
+            "authorize_security_group_ingress",
+            GroupId=step.resource_id,
+            IpPermissions=[lacking],
+        )
+    detail = step.detail.replace("the rule will be restored", "rule restored")
+    return replace(step, detail=detail, repair=False, created=True)
 
 
 async def _create_alb(

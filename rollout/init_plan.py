@@ -5,7 +5,7 @@ See `rollout.init_app` for what the pieces are and how they are created.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rollout.gateway import AwsError, Gateway
@@ -50,7 +50,8 @@ class InitStep:
     name: str
     detail: str  # what it is or will be, in a line
     resource_id: str = ""  # id or ARN once it exists
-    exists: bool = False  # found before this run: nothing to do
+    exists: bool = False  # found before this run: nothing to do (but `repair`)
+    repair: bool = False  # a security group found without its ingress rule: restore it
     created: bool = False  # created by apply_init
     parent: str = ""  # the listener a rule goes on
 
@@ -61,6 +62,7 @@ class InitStep:
             "detail": self.detail,
             "id": self.resource_id,
             "exists": self.exists,
+            "repair": self.repair,
             "created": self.created,
         }
 
@@ -77,7 +79,7 @@ class InitPlan:
 
     @property
     def to_create(self) -> tuple[InitStep, ...]:
-        return tuple(s for s in self.steps if not s.exists)
+        return tuple(s for s in self.steps if not s.exists or s.repair)
 
     def step(self, kind: str) -> InitStep | None:
         return next((s for s in self.steps if s.kind == kind), None)
@@ -160,6 +162,7 @@ async def plan_init(gw: Gateway, options: InitOptions) -> InitPlan:
             f"in {vpc_id}: allows TCP {options.app_port} from the load balancer only",
         )
     )
+    steps = await _check_ingress(gw, options, steps, shared)
     shared_alb_tag = False
     if shared:
         steps.append(await _find_rule(gw, shared, options))
@@ -177,6 +180,79 @@ async def plan_init(gw: Gateway, options: InitOptions) -> InitPlan:
         )
     steps.append(lt_step)
     return InitPlan(options, vpc_id, tuple(subnets), tuple(steps), shared_alb_tag)
+
+
+def ingress_rule(options: InitOptions, group_name: str, alb_groups: list[str]) -> dict[str, Any]:
+    """The one ingress rule a security group of the app needs: the ALB's admits the
+    listener port from anywhere, the instances' the app port from `alb_groups` only."""
+    if group_name == alb_sg_name(options.app):
+        return {
+            "IpProtocol": "tcp",
+            "FromPort": options.listener_port,
+            "ToPort": options.listener_port,
+            # Rule descriptions allow no apostrophe.
+            "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "users of the app"}],
+        }
+    return {
+        "IpProtocol": "tcp",
+        "FromPort": options.app_port,
+        "ToPort": options.app_port,
+        "UserIdGroupPairs": [
+            {"GroupId": g, "Description": "the load balancer"} for g in alb_groups if g
+        ],
+    }
+
+
+def missing_sources(
+    rule: dict[str, Any], permissions: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The part of `rule` that `permissions` (a group's IpPermissions) lacks, as a rule of
+    its own; None when every source of the rule is already admitted."""
+    same = [
+        p
+        for p in permissions
+        if p.get("IpProtocol") == rule["IpProtocol"]
+        and p.get("FromPort") == rule["FromPort"]
+        and p.get("ToPort") == rule["ToPort"]
+    ]
+    cidrs = {r.get("CidrIp") for p in same for r in p.get("IpRanges", [])}
+    groups = {g.get("GroupId") for p in same for g in p.get("UserIdGroupPairs", [])}
+    ranges = [r for r in rule.get("IpRanges", []) if r["CidrIp"] not in cidrs]
+    pairs = [g for g in rule.get("UserIdGroupPairs", []) if g["GroupId"] not in groups]
+    if not ranges and not pairs:
+        return None
+    lacking = {k: rule[k] for k in ("IpProtocol", "FromPort", "ToPort")}
+    if ranges:
+        lacking["IpRanges"] = ranges
+    if pairs:
+        lacking["UserIdGroupPairs"] = pairs
+    return lacking
+
+
+async def _check_ingress(
+    gw: Gateway, options: InitOptions, steps: list[InitStep], shared: dict[str, Any] | None
+) -> list[InitStep]:
+    """The security-group steps, each found one marked `repair` when it lacks its rule
+    (an earlier init stopped between CreateSecurityGroup and the rule, or someone removed
+    it): a run that skipped it would leave every health check timing out."""
+    alb_step = next((s for s in steps if s.name == alb_sg_name(options.app)), None)
+    alb_groups = (
+        [str(g) for g in shared.get("SecurityGroups", [])]
+        if shared
+        else [alb_step.resource_id if alb_step else ""]
+    )
+    out = []
+    for step in steps:
+        if step.exists:
+            rule = ingress_rule(options, step.name, alb_groups)
+            got = await gw.call("ec2", "describe_security_groups", GroupIds=[step.resource_id])
+            permissions = got["SecurityGroups"][0].get("IpPermissions", [])
+            if missing_sources(rule, permissions) is not None:
+                step = replace(
+                    step, detail=f"{step.detail}; lacks it: the rule will be restored", repair=True
+                )
+        out.append(step)
+    return out
 
 
 async def _default_vpc(gw: Gateway) -> str:

@@ -1,7 +1,8 @@
 """The fleet observer: a fresh FleetSnapshot per tick and its diff with the previous one.
 
 Built for big fleets. A steady tick makes only cheap calls: the ASGs tagged
-`freshfleet:app`, the instance states (`describe_instance_status`), the forward weights of
+`freshfleet:app`, the instance states (`describe_instance_status` by id, only for instances
+not steadily running in their ASG), the forward weights of
 the apps' listeners and rules, the target health of groups in traffic or in a rollout,
 and the ledger (the locks; boot phases not yet final; the running rollouts only when a
 lock is or was just held, a rollout runs, or the groups changed). `describe_instances`
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from rollout.config import Tables
+from rollout.eventual import instance_states
 from rollout.fleet_diff import diff_snapshots
 from rollout.fleet_records import (
     InstanceRecord,
@@ -33,6 +35,7 @@ from rollout.fleet_records import (
     parse_instances,
 )
 from rollout.gateway import AwsError, CredentialsError, Gateway, in_thread
+from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.history import RolloutRecord, active_rollouts
 from rollout.ledger.instances import InstanceBoot, latest_phases
@@ -107,6 +110,7 @@ class FleetObserver:
         self._traffic: dict[str, TrafficPoint] = {}
         self._unplaced: frozenset[str] | None = None  # apps without a traffic point
         self._described: dict[str, InstanceRecord] = {}
+        self._settled: set[str] = set()  # running, InService and Healthy when last asked
         self._boots: dict[str, InstanceBoot] = {}
         self._boot_settled: set[str] = set()  # healthy and checked: no more boot lookups
         self._backend_label = ""
@@ -178,7 +182,7 @@ class FleetObserver:
         # Until the fleet is known to be small, big responses are parsed on a thread.
         big = self.previous is None or len(self.previous.instances) > self.thread_sweep_over
         sweep = self.gateway.paginate_in_thread if big else self.gateway.paginate
-        asgs, weights, statuses, label = await asyncio.gather(
+        asgs, weights, label = await asyncio.gather(
             sweep(
                 "autoscaling",
                 "describe_auto_scaling_groups",
@@ -186,12 +190,9 @@ class FleetObserver:
                 Filters=[{"Name": "tag-key", "Values": [TAG_APP]}],
             ),
             self._weights(),
-            (self.gateway.instance_states_in_thread if big else self._statuses)(
-                IncludeAllInstances=True,
-                MaxResults=1000,  # AWS's largest page (moto answers in one)
-            ),
             self._label(),
         )
+        statuses = await self._statuses(asgs)
         groups, states, membership = await self._off_loop(big, _index, asgs, statuses)
         unplaced = frozenset(g.app for g in groups) - set(self._traffic)
         if unplaced != self._unplaced:  # a new app (or one lost its listener): look again
@@ -307,11 +308,39 @@ class FleetObserver:
                 self._backend_label = f"{account} {backend.region or ''}".strip()
         return self._backend_label
 
-    async def _statuses(self, **params: Any) -> list[dict[str, Any]]:
-        """DescribeInstanceStatus's items, parsed on the loop (a small fleet)."""
-        return await self.gateway.paginate(
-            "ec2", "describe_instance_status", "InstanceStatuses", **params
-        )
+    async def _statuses(self, asgs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The EC2 state of freshfleet's instances, as DescribeInstanceStatus items.
+
+        Never region-wide (which pages over every instance of the account, and for an hour
+        over every one just terminated): the members come from the ASGs' `Instances[]`. A
+        member EC2 last said was running, which its ASG still holds `InService` and
+        `Healthy`, is running without asking; EC2 is asked by id about the others (new,
+        launching, unhealthy, leaving) and about instances that left their group and are not
+        yet seen terminated. An id EC2 does not know yet is left out (still launching).
+        """
+        members = {str(i["InstanceId"]): i for a in asgs for i in a.get("Instances", [])}
+
+        def steady(i: str) -> bool:
+            m = members[i]
+            return bool(
+                m.get("LifecycleState") == "InService" and m.get("HealthStatus") == "Healthy"
+            )
+
+        quiet = {i for i in members if i in self._settled and steady(i)}
+        leaving = {
+            i
+            for i, d in self._described.items()
+            if i not in members and d.state is not InstanceState.TERMINATED
+        }
+        ask = sorted((set(members) - quiet) | leaving)
+        found = await instance_states(self.gateway, ask) if ask else {}
+        self._settled = quiet | {
+            i for i, state in found.items() if state == "running" and i in members and steady(i)
+        }
+        return [
+            {"InstanceId": i, "InstanceState": {"Name": state}}
+            for i, state in [*((i, "running") for i in sorted(quiet)), *found.items()]
+        ]
 
     async def _off_loop(self, big: bool, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)`: on a worker thread for a big fleet, so the loop keeps running.
@@ -477,14 +506,11 @@ class FleetObserver:
     async def _locks(self, apps: list[str]) -> dict[str, LockInfo]:
         if not apps:
             return {}
-        out = await self.gateway.call(
-            "dynamodb",
-            "batch_get_item",
-            RequestItems={self.tables.locks: {"Keys": [to_item({"app": a}) for a in apps[:100]]}},
-        )
+        keys = [to_item({"app": a}) for a in apps]  # every app, 100 a call
+        found = await batch_get(self.gateway, self.tables.locks, keys)
         now = datetime.now(UTC)
         locks: dict[str, LockInfo] = {}
-        for item in out.get("Responses", {}).get(self.tables.locks, []):
+        for item in found:
             lock = lock_of(from_item(item))
             if lock is not None and lock.expires_at > now:
                 locks[lock.app] = lock

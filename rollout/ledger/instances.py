@@ -6,7 +6,6 @@ detail, updated_at), overwriting it at every phase, so an item is the latest pha
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,11 +13,10 @@ from typing import Any
 
 from rollout.config import Tables
 from rollout.gateway import Gateway
+from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.timestamps import iso, parse_time
 from rollout.model import BootPhase, Phase, PhaseStatus
-
-BATCH_GET_LIMIT = 100  # DynamoDB's BatchGetItem key limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,29 +58,13 @@ async def latest_phases(
     gateway: Gateway, tables: Tables, instance_ids: Iterable[str]
 ) -> dict[str, InstanceBoot]:
     """The latest boot phase of each instance that has reported one (batched gets)."""
-    ids = sorted(set(instance_ids))
-    batches = [ids[i : i + BATCH_GET_LIMIT] for i in range(0, len(ids), BATCH_GET_LIMIT)]
-    results = await asyncio.gather(*(_batch_get(gateway, tables.instances, b) for b in batches))
+    keys = [to_item({"instance_id": i}) for i in sorted(set(instance_ids))]
     out: dict[str, InstanceBoot] = {}
-    for items in results:
-        for item in items:
-            boot = boot_of(from_item(item))
-            if boot is not None:
-                out[boot.instance_id] = boot
+    for item in await batch_get(gateway, tables.instances, keys):
+        boot = boot_of(from_item(item))
+        if boot is not None:
+            out[boot.instance_id] = boot
     return out
-
-
-async def _batch_get(gateway: Gateway, table: str, ids: list[str]) -> list[dict[str, Any]]:
-    request: dict[str, Any] = {table: {"Keys": [to_item({"instance_id": i}) for i in ids]}}
-    items: list[dict[str, Any]] = []
-    for attempt in range(8):
-        out = await gateway.call("dynamodb", "batch_get_item", RequestItems=request)
-        items.extend(out.get("Responses", {}).get(table, []))
-        request = out.get("UnprocessedKeys") or {}
-        if not request:
-            break
-        await asyncio.sleep(0.05 * 2**attempt)  # DynamoDB asks us to back off
-    return items
 
 
 async def app_boots(gateway: Gateway, tables: Tables, app: str) -> list[InstanceBoot]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from rollout.gateway import AwsError, Gateway
+from rollout.eventual import instance_states
+from rollout.gateway import AwsError, Gateway, is_transient
+from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import attr, from_item
 from rollout.rollouts.groups import describe_group
 
@@ -41,76 +43,83 @@ async def target_health(gw: Gateway, target_group_arn: str) -> dict[str, tuple[s
 
 
 async def boot_phases(gw: Gateway, table: str, ids: list[str]) -> dict[str, dict[str, str]]:
-    """The instances table's last phase per instance ({} when the table is absent)."""
+    """The instances table's last phase per instance ({} when the table is absent); every
+    key is read, `UnprocessedKeys` included."""
+    keys = [{"instance_id": attr(x)} for x in ids]
+    try:
+        items = await batch_get(gw, table, keys, consistent=True)
+    except AwsError as exc:
+        if exc.code == "ResourceNotFoundException":
+            return {}
+        raise
     out: dict[str, dict[str, str]] = {}
-    for i in range(0, len(ids), 100):
-        try:
-            got = await gw.call(
-                "dynamodb",
-                "batch_get_item",
-                RequestItems={
-                    table: {
-                        "Keys": [{"instance_id": attr(x)} for x in ids[i : i + 100]],
-                        "ConsistentRead": True,
-                    }
-                },
-            )
-        except AwsError as exc:
-            if exc.code == "ResourceNotFoundException":
-                return out
-            raise
-        for raw in got.get("Responses", {}).get(table, []):
-            item = from_item(raw)
-            out[str(item["instance_id"])] = {k: str(v) for k, v in item.items()}
+    for raw in items:
+        item = from_item(raw)
+        out[str(item["instance_id"])] = {k: str(v) for k, v in item.items()}
     return out
 
 
-async def instance_states(gw: Gateway, ids: list[str]) -> dict[str, str]:
-    """Instance id -> EC2 state name (`describe_instance_status`: far lighter than
-    `describe_instances`, whose answer carries every instance's whole description)."""
-    states: dict[str, str] = {}
-    for i in range(0, len(ids), 100):
-        batch = ids[i : i + 100]
-        got = await gw.call(
-            "ec2", "describe_instance_status", InstanceIds=batch, IncludeAllInstances=True
-        )
-        for status in got.get("InstanceStatuses", []):
-            states[status["InstanceId"]] = status["InstanceState"]["Name"]
-    return states
+# An ASG's lifecycle state, as the EC2 state the gate shows while EC2 does not know the id
+# yet (docs/ARCHITECTURE.md §4: a just-launched id answers InvalidInstanceID.NotFound).
+_LIFECYCLE_STATES = {
+    "Pending": "pending",
+    "Pending:Wait": "pending",
+    "Pending:Proceed": "pending",
+    "Terminating": "shutting-down",
+    "Terminating:Wait": "shutting-down",
+    "Terminating:Proceed": "shutting-down",
+    "Terminated": "terminated",
+}
 
 
 async def group_view(
     gw: Gateway, asg_name: str, target_group_arn: str, instances_table: str
-) -> list[InstanceView]:
-    """Every instance the ASG holds now, with its health and boot phase.
+) -> list[InstanceView] | None:
+    """Every instance the ASG holds now, with its health and boot phase; None when a
+    transient AWS failure (throttling, a 5xx, a credential refresh) left this tick without
+    a reading: the caller waits for the next tick rather than fail.
 
-    The reads are independent but for the ids: the target health is read while the ASG
-    is, then the states and boot phases of its instances together.
+    The members come from the ASG's own `Instances[]`; EC2 is asked only about those ids
+    (never region-wide), and an id EC2 does not know yet takes its state from the ASG's
+    lifecycle state. The target health is read while the ASG is, then the states and boot
+    phases of its instances together.
     """
+    try:
+        return await _group_view(gw, asg_name, target_group_arn, instances_table)
+    except AwsError as exc:
+        if is_transient(exc):
+            return None
+        raise
 
-    async def members() -> tuple[list[str], dict[str, str], dict[str, dict[str, str]]]:
+
+async def _group_view(
+    gw: Gateway, asg_name: str, target_group_arn: str, instances_table: str
+) -> list[InstanceView]:
+    async def members() -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]]:
         asg = await describe_group(gw, asg_name)
-        ids = [i["InstanceId"] for i in (asg or {}).get("Instances", [])]
-        if not ids:
-            return [], {}, {}
+        lifecycle = {
+            str(i["InstanceId"]): str(i.get("LifecycleState", ""))
+            for i in (asg or {}).get("Instances", [])
+        }
+        if not lifecycle:
+            return {}, {}, {}
+        ids = list(lifecycle)
         states, phases = await asyncio.gather(
             instance_states(gw, ids), boot_phases(gw, instances_table, ids)
         )
-        return ids, states, phases
+        return lifecycle, states, phases
 
-    (ids, states, phases), health = await asyncio.gather(
+    (lifecycle, states, phases), health = await asyncio.gather(
         members(), target_health(gw, target_group_arn)
     )
-    if not ids:
-        return []
     views = []
-    for iid in ids:
+    for iid, stage in lifecycle.items():
         h_state, h_reason = health.get(iid, ("", ""))
         boot = phases.get(iid, {})
         views.append(
             InstanceView(
                 instance_id=iid,
-                state=states.get(iid, "unknown"),
+                state=states.get(iid) or _LIFECYCLE_STATES.get(stage, "pending"),
                 health=h_state,
                 health_reason=h_reason,
                 phase=boot.get("phase", ""),
@@ -127,3 +136,14 @@ async def healthy_count(gw: Gateway, target_group_arn: str) -> tuple[int, str]:
     healthy = sum(1 for s, _ in health.values() if s == "healthy")
     why = next((f"{i}: {s} {r}".strip() for i, (s, r) in health.items() if s != "healthy"), "")
     return healthy, why
+
+
+async def health_reading(gw: Gateway, target_group_arn: str) -> tuple[int, str] | None:
+    """`healthy_count`, or None when a transient AWS failure left this tick without a
+    reading (a watch then waits for the next tick rather than roll back)."""
+    try:
+        return await healthy_count(gw, target_group_arn)
+    except AwsError as exc:
+        if is_transient(exc):
+            return None
+        raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from rollout.eventual import after_create
 from rollout.gateway import Gateway
 from rollout.naming import asg_tag_list, elb_tag_list, group_tags
 from rollout.rollouts.groups import GroupRef
@@ -89,9 +90,9 @@ async def create_target_group(gw: Gateway, plan: RolloutPlan) -> str:
             for a in attrs.get("Attributes", [])
             if a["Key"] in ("deregistration_delay.timeout_seconds", "slow_start.duration_seconds")
         ]
-        if keep:
-            await gw.call(
-                "elbv2", "modify_target_group_attributes", TargetGroupArn=arn, Attributes=keep
+        if keep:  # a target group just created: ELB may not know it everywhere yet
+            await after_create(
+                gw, "elbv2", "modify_target_group_attributes", TargetGroupArn=arn, Attributes=keep
             )
     return arn
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from rollout.events import BakeProgress, GateProgress, InstanceUpdate
 from rollout.rollouts.errors import RolloutStop
 from rollout.rollouts.groups import GroupRef
-from rollout.rollouts.health import InstanceView, group_view, healthy_count
+from rollout.rollouts.health import InstanceView, group_view, health_reading
 
 if TYPE_CHECKING:
     from rollout.rollouts.runner import Rollout
@@ -28,6 +28,8 @@ async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
         views = await group_view(
             r.gw, group.name, group.target_group_arn, r.config.tables.instances
         )
+        if views is None:  # a transient AWS failure: no reading this tick, the last stands
+            views = list(seen.values())
         for v in views:
             if seen.get(v.instance_id) != v:
                 seen[v.instance_id] = v
@@ -96,21 +98,23 @@ async def watch(r: Rollout, group: GroupRef, wanted: int, seconds: float, what: 
     while True:
         await r.check_abort()
         await look(r, judge, what)
-        healthy, why = await healthy_count(r.gw, group.target_group_arn)
+        reading = await health_reading(r.gw, group.target_group_arn)
         remaining = max(0.0, end - loop.time())
-        r.emit(
-            BakeProgress,
-            group=group.name,
-            healthy=healthy,
-            wanted=wanted,
-            remaining_seconds=remaining,
-        )
-        if healthy < wanted:
-            raise RolloutStop(
-                f"{group.name} fell to {healthy} of {wanted} healthy targets during the {what}"
-                + (f": {why}" if why else ""),
-                rollback=True,
+        if reading is not None:  # None: a transient AWS failure, no reading this tick
+            healthy, why = reading
+            r.emit(
+                BakeProgress,
+                group=group.name,
+                healthy=healthy,
+                wanted=wanted,
+                remaining_seconds=remaining,
             )
+            if healthy < wanted:
+                raise RolloutStop(
+                    f"{group.name} fell to {healthy} of {wanted} healthy targets during the "
+                    f"{what}" + (f": {why}" if why else ""),
+                    rollback=True,
+                )
         if remaining <= 0:
             return
         await asyncio.sleep(min(r.settings.poll_seconds, remaining))

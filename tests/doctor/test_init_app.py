@@ -129,3 +129,29 @@ def test_init_adds_a_listener_rule_on_a_shared_alb(
 
     assert freshfleet(url, *argv, "--host", "shop.example.com", "-y") == 0
     assert "nothing to create" in capsys.readouterr().out
+
+
+def test_init_run_again_restores_an_ingress_rule_the_security_group_lost(
+    freshfleet: Cli, empty_localaws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An init cut short between CreateSecurityGroup and its rule (on AWS, a new group may
+    answer InvalidGroup.NotFound for a while) leaves the group empty: the next run finds
+    the group by name and must put the rule back, or every health check times out."""
+    ec2 = boto3_client("ec2", empty_localaws.url)
+    assert freshfleet(empty_localaws.url, "init", "shop", "--image-id", IMAGE_ID, "-y") == 0
+    (group,) = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["freshfleet-shop-instances"]}]
+    )["SecurityGroups"]
+    (rule,) = group["IpPermissions"]
+    ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[rule])
+    capsys.readouterr()
+
+    assert freshfleet(empty_localaws.url, "init", "shop", "--image-id", IMAGE_ID, "-y") == 0
+
+    (again,) = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"]
+    (restored,) = again["IpPermissions"]
+    assert restored["FromPort"] == rule["FromPort"] == 8080
+    assert [p["GroupId"] for p in restored["UserIdGroupPairs"]] == [
+        p["GroupId"] for p in rule["UserIdGroupPairs"]
+    ]
+    assert "restored" in capsys.readouterr().out

@@ -120,6 +120,7 @@ async def test_a_steady_tick_of_200_instances_never_describes_instances(
     # what came after (a 1,000-instance heap took 166-205 ms, every thread stopped).
     assert gc.get_freeze_count() > 0
     assert first_calls["ec2:DescribeInstances"] == 1  # one filtered sweep...
+    assert first_calls["ec2:DescribeInstanceStatus"] == 2  # by id, 100 a call, not the region
     assert sweeping_threads and threading.main_thread().name not in sweeping_threads  # off-loop
 
     steady = observer.calls.mark()
@@ -136,9 +137,10 @@ async def test_a_steady_tick_of_200_instances_never_describes_instances(
     assert collections == [] and gc.isenabled()
     assert calls["ec2:DescribeInstances"] == 0
     print(f"\nAWS calls per steady tick, 200 instances: {dict(calls)}")
+    # No DescribeInstanceStatus: every instance is InService and Healthy in its ASG and
+    # was running when EC2 was last asked (EC2 is never asked region-wide).
     assert dict(calls) == {  # only the cheap calls, once each
         "auto-scaling:DescribeAutoScalingGroups": 1,
-        "ec2:DescribeInstanceStatus": 1,
         "elastic-load-balancing-v2:DescribeListeners": 1,
         "elastic-load-balancing-v2:DescribeTargetHealth": 1,  # one target group in traffic
         "dynamodb:BatchGetItem": 1,  # the apps' locks; no lock held: no rollouts Query
@@ -264,3 +266,31 @@ async def test_a_listener_deleted_between_ticks_is_noticed_not_fatal(
     app = snapshot.app("gone")
     assert app is not None and (app.listener_arn, app.serving_release) == ("", "")
     assert diff.apps_changed == ("gone",)
+
+
+async def test_instances_of_other_tools_never_page_into_the_instance_states(
+    ledger: Gateway, moto: str
+) -> None:
+    """DescribeInstanceStatus is asked by id about freshfleet's members only: the account's
+    other instances, and the ones it just terminated (listed for an hour with
+    IncludeAllInstances), are never read."""
+    seeded = seed_app(moto, "web", release="v1", rollout_id=RID1, capacity=2)
+    ec2 = clients(moto)["ec2"]
+    others = [
+        i["InstanceId"]
+        for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=30, MaxCount=30)["Instances"]
+    ]
+    ec2.terminate_instances(InstanceIds=others[:15])
+    asked: list[list[str]] = []
+    ledger.register(
+        "provide-client-params.ec2.DescribeInstanceStatus",
+        lambda params, **_: asked.append(list(params.get("InstanceIds", []))),
+    )
+    observer = FleetObserver(ledger, Tables())
+
+    snapshot, _ = await observer.tick()
+
+    members = set(group_instances(moto, seeded.groups[RID1][0]))
+    assert asked and all(ids for ids in asked)  # never region-wide
+    assert {i for ids in asked for i in ids} == members
+    assert set(snapshot.instances) == members

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from rollout.model import Release
 from rollout.userdata import UserDataContext, encode_simulate, render_user_data
 
@@ -19,7 +21,14 @@ def health_of(elb: Any, tg: str, targets: list[str] | None = None) -> dict[str, 
 
 
 def state_of(ec2: Any, instance_id: str) -> str:
-    reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    """The instance's EC2 state; "" while EC2 does not know the new id yet (AWS answers
+    InvalidInstanceID.NotFound for a just-launched instance, as localaws does)."""
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "InvalidInstanceID.NotFound":
+            return ""
+        raise
     return str(reservations[0]["Instances"][0]["State"]["Name"])
 
 

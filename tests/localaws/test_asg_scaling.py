@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from localaws_helpers import console_of, health_of, user_data_for
+from localaws_helpers import console_of, health_of, state_of, user_data_for
 
 from localaws.process import LocalAws
 
@@ -69,6 +69,8 @@ def test_an_asg_scales_out_and_in_with_target_health_following(
     (kept,) = eventually(lambda: all_healthy(1), what="one instance left")
     removed = set(three) - {kept}
     assert len(removed) == 2
-    states = ec2.describe_instances(InstanceIds=sorted(removed))["Reservations"]
-    assert {i["State"]["Name"] for r in states for i in r["Instances"]} == {"terminated"}
+    # Once EC2 knows the ids everywhere (just-launched ids may still be NotFound).
+    eventually(
+        lambda: {state_of(ec2, i) for i in removed} == {"terminated"}, what="scaled-in terminated"
+    )
     eventually(lambda: set(health_of(elb, tg)) == {kept}, what="scaled-in targets gone")

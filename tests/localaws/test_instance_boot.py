@@ -35,7 +35,7 @@ def test_a_new_instance_is_pending_then_running(
 ) -> None:
     ec2 = boto3_client("ec2", slow_boot.url)
     (instance,) = launch("v1", url=slow_boot.url)
-    assert state_of(ec2, instance) == "pending"
+    eventually(lambda: state_of(ec2, instance) == "pending", what="pending once EC2 knows it")
     eventually(lambda: state_of(ec2, instance) == "running", within=20, what="running")
 
 
@@ -49,7 +49,7 @@ def test_a_pending_instance_can_be_registered_and_is_initial_until_it_runs(
     tg = target_group(slow_boot.url)
     (instance,) = launch("v1", url=slow_boot.url)
     elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
-    assert state_of(ec2, instance) == "pending"
+    eventually(lambda: state_of(ec2, instance) == "pending", what="pending once EC2 knows it")
     health = health_of(elb, tg)[instance]
     assert health["State"] == "initial"
     assert health["Reason"] == "Elb.RegistrationInProgress"
@@ -140,5 +140,6 @@ def test_a_terminated_instance_keeps_its_console_output(
     (instance,) = launch("v1")
     eventually(lambda: "health ok" in console_of(ec2, instance), what="booted")
     ec2.terminate_instances(InstanceIds=[instance])
-    assert state_of(ec2, instance) == "terminated"
+    # Once EC2 knows the id everywhere (a just-launched id may still be NotFound).
+    eventually(lambda: state_of(ec2, instance) == "terminated", what="terminated")
     assert "health ok" in console_of(ec2, instance)

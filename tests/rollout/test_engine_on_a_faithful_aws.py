@@ -1,0 +1,168 @@
+"""The engine on AWS's eventual consistency, throttling and unprocessed keys (on localaws,
+which answers as AWS documents; see localaws/README.md, "Fidelity to AWS")."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from localaws.process import LocalAws
+from localaws.testing import boto3_client, start_test_localaws
+from rollout.backend import Backend
+from rollout.eventual import after_create, instance_states
+from rollout.gateway import AwsError, Gateway
+from rollout.ledger.batch import batch_get
+from rollout.ledger.codec import to_item
+from rollout.rollouts.health import boot_phases, group_view, health_reading
+
+APP = "demo-web"
+
+
+def _gateway(la: LocalAws, **kwargs: Any) -> Gateway:
+    return Gateway(Backend(endpoint_url=la.url, region=la.region, local=True), **kwargs)
+
+
+def _launch(la: LocalAws, count: int = 1) -> list[str]:
+    ec2 = boto3_client("ec2", la.url)
+    got = ec2.run_instances(ImageId="ami-03cf127a", MinCount=count, MaxCount=count)
+    return [i["InstanceId"] for i in got["Instances"]]
+
+
+async def test_states_by_id_leave_out_the_instances_ec2_does_not_know_yet(
+    localaws: LocalAws,
+) -> None:
+    (old,) = _launch(localaws)
+    async with _gateway(localaws) as gw:
+        for _ in range(100):  # EC2 learns of it within its window
+            if old in await instance_states(gw, [old]):
+                break
+            await asyncio.sleep(0.1)
+        new = _launch(localaws, 2)
+        with pytest.raises(AwsError, match="InvalidInstanceID"):
+            await gw.call("ec2", "describe_instance_status", InstanceIds=[old, *new])
+        states = await instance_states(gw, [old, *new])
+    assert list(states) == [old]
+
+
+async def test_a_call_right_after_a_create_waits_until_aws_knows_the_resource(
+    localaws: LocalAws,
+) -> None:
+    async with _gateway(localaws) as gw:
+        vpc = (await gw.call("ec2", "describe_vpcs"))["Vpcs"][0]["VpcId"]
+        made = await gw.call(
+            "elbv2",
+            "create_target_group",
+            Name=f"ec-{uuid.uuid4().hex[:12]}",
+            Protocol="HTTP",
+            Port=8080,
+            VpcId=vpc,
+        )
+        arn = made["TargetGroups"][0]["TargetGroupArn"]
+        attributes = [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}]
+        with pytest.raises(AwsError, match="TargetGroupNotFound"):
+            await gw.call(
+                "elbv2", "modify_target_group_attributes", TargetGroupArn=arn, Attributes=attributes
+            )
+        await after_create(
+            gw, "elbv2", "modify_target_group_attributes", TargetGroupArn=arn, Attributes=attributes
+        )
+        # A resource that really is not there still fails, once the window is over.
+        with pytest.raises(AwsError, match="TargetGroupNotFound"):
+            await after_create(
+                gw,
+                "elbv2",
+                "modify_target_group_attributes",
+                within=0.5,
+                TargetGroupArn=arn.replace(arn[-16:], "0" * 16),
+                Attributes=attributes,
+            )
+
+
+async def test_a_throttled_reading_is_no_reading_not_a_failure(fresh_localaws: LocalAws) -> None:
+    elb = boto3_client("elbv2", fresh_localaws.url)
+    (group,) = [
+        g
+        for g in elb.describe_target_groups()["TargetGroups"]
+        if g["TargetGroupName"].startswith(APP)
+    ]
+    asg = boto3_client("autoscaling", fresh_localaws.url).describe_auto_scaling_groups()[
+        "AutoScalingGroups"
+    ][0]["AutoScalingGroupName"]
+    stop, throttled = threading.Event(), threading.Event()
+
+    def another_tool_in_the_account() -> None:  # keeps ELB's shared Describe* bucket empty
+        elb = boto3.client(
+            "elbv2",
+            endpoint_url=fresh_localaws.url,
+            region_name=fresh_localaws.region,
+            aws_access_key_id="freshfleet",
+            aws_secret_access_key="freshfleet",
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+        )
+        while not stop.is_set():
+            try:
+                elb.describe_load_balancers()
+            except ClientError:
+                throttled.set()
+
+    # No retries (max_attempts counts them), so the SDK does not hide the throttling.
+    async with _gateway(fresh_localaws, max_attempts=0) as gw:
+        arn = group["TargetGroupArn"]
+        assert await health_reading(gw, arn) is not None
+        assert await group_view(gw, asg, arn, "freshfleet-instances")
+        tools = [threading.Thread(target=another_tool_in_the_account) for _ in range(3)]
+        for tool in tools:
+            tool.start()
+        try:
+            assert await asyncio.to_thread(throttled.wait, 20)
+            readings = [await health_reading(gw, arn) for _ in range(5)]
+            views = [await group_view(gw, asg, arn, "freshfleet-instances") for _ in range(5)]
+        finally:
+            stop.set()
+            for tool in tools:
+                tool.join()
+    # Never an error; a tick whose call was throttled has no reading.
+    assert None in readings
+    assert None in views
+
+
+@pytest.fixture(scope="module")
+def unprocessing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
+    """A localaws whose BatchGetItem leaves 60 % of every call's keys unprocessed."""
+    env = {"FRESHFLEET_LOCALAWS__BATCH_GET_UNPROCESSED_SHARE": "0.6"}
+    directory: Path = tmp_path_factory.mktemp("unprocessed")
+    with start_test_localaws(directory, seed=False, env=env) as la:
+        yield la
+
+
+async def test_every_batch_get_reads_every_key_past_unprocessed_keys_and_100_keys(
+    unprocessing: LocalAws,
+) -> None:
+    ddb = boto3_client("dynamodb", unprocessing.url)
+    table = f"instances-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "instance_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "instance_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ids = [f"i-{n:017x}" for n in range(250)]
+    for i in ids:
+        ddb.put_item(
+            TableName=table, Item=to_item({"instance_id": i, "phase": "health", "status": "fail"})
+        )
+    async with _gateway(unprocessing) as gw:
+        phases = await boot_phases(gw, table, ids)
+        items = await batch_get(gw, table, [to_item({"instance_id": i}) for i in ids])
+    assert sorted(phases) == ids  # the gate sees every instance's failed phase
+    assert all(p["status"] == "fail" for p in phases.values())
+    assert len(items) == 250
