@@ -35,7 +35,7 @@ from localaws.timescale import scaled
 from rollout.userdata import decode_simulate
 
 PHASES = ("fetch", "verify", "extract", "build", "run", "health")
-WORK_SECONDS = 0.005  # what a request costs the demo app (as bootscript/releases' app.py)
+WORK_SECONDS = 0.01  # what a request costs the demo app (as bootscript/releases' app.py)
 log = logging.getLogger(__name__)
 
 

@@ -163,7 +163,7 @@ def test_after_the_bake_only_a_fresh_deploy_is_offered_with_its_eta(fleet):
     assert flip.reason.startswith("no retained group: the bake ended at ")
     fresh = options.fresh
     assert fresh.available and fresh.release == "v1"
-    assert fresh.choices == ("v1", "v3")
+    assert fresh.choices == ("v1", "v3", "v4", "v5")
     eta = options.eta("v1")
     assert eta is not None  # v2's boots were recorded by this very deploy
     assert eta.bake_seconds == fleet.config.rollout.bake_seconds
@@ -179,9 +179,9 @@ def test_a_fleet_without_history_has_no_way_back_from_its_first_release(fleet):
     options = asyncio.run(_options(fleet, serving="v1"))
     assert not options.flip_back.available
     assert options.flip_back.reason == "no retained group: no rollout is baking"
-    # v2 and v3 are newer than the v1 that serves: going there is a deploy, not a way back.
+    # v2 to v5 are newer than the v1 that serves: going there is a deploy, not a way back.
     assert not options.fresh.available and options.fresh.release == ""
     assert options.fresh.reason == "no release of demo-web is older than v1: deploy rolls forward"
-    assert options.fresh.choices == ("v2", "v3")
+    assert options.fresh.choices == ("v2", "v3", "v4", "v5")
     if not options.boots.samples:
         assert options.eta_text("v2") == NO_BOOTS

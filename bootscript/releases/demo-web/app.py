@@ -22,7 +22,7 @@ MODE = (HERE / "MODE").read_text().strip() if (HERE / "MODE").exists() else "goo
 PORT = int(os.environ.get("APP_PORT", "8080"))
 CRASHED = Path("/tmp/demo-web-crashed")
 CRASH_AFTER = 10.0
-WORK_SECONDS = 0.005
+WORK_SECONDS = 0.01
 
 
 def crash() -> None:
