@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from localaws.timescale import scaled
+
 INSTANCE = "instance"
 TARGET_GROUP = "target group"
 SECURITY_GROUP = "security group"
@@ -26,10 +28,11 @@ class Propagation:
     """When each new resource becomes visible; called from moto's request threads."""
 
     def __init__(self, timers: Any, clock: Callable[[], float] = time.monotonic) -> None:
+        # AWS seconds in the config, local seconds here (localaws/timescale.py).
         self._windows = {
-            INSTANCE: float(getattr(timers, "instance_not_found_seconds", 0.0)),
-            TARGET_GROUP: float(getattr(timers, "target_group_not_found_seconds", 0.0)),
-            SECURITY_GROUP: float(getattr(timers, "security_group_not_found_seconds", 0.0)),
+            INSTANCE: scaled(float(getattr(timers, "instance_not_found_seconds", 0.0))),
+            TARGET_GROUP: scaled(float(getattr(timers, "target_group_not_found_seconds", 0.0))),
+            SECURITY_GROUP: scaled(float(getattr(timers, "security_group_not_found_seconds", 0.0))),
         }
         self._clock = clock
         self._visible_at: dict[tuple[str, str], float] = {}

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from localaws.timescale import time_scale
+
 ELB_DESCRIBE = (40.0, 10.0)  # tokens, refill per second
 EC2_NON_MUTATING = (100.0, 20.0)
 _EC2_READS = ("Describe", "Get", "List", "Search")
@@ -78,7 +80,9 @@ class RequestMeter:
             key = (account, region, name)
             bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = self._buckets[key] = TokenBucket(capacity, refill, capacity, now)
+                # AWS's refill per AWS second: faster locally under a time scale below 1.
+                per_second = refill / time_scale()
+                bucket = self._buckets[key] = TokenBucket(capacity, per_second, capacity, now)
             return bucket.take(now)
 
     def clear(self) -> None:

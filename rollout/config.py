@@ -67,12 +67,13 @@ class LocalAwsTimers:
     metrics_period_seconds: float = 60.0  # AWS seconds between ALB metric publications
     traffic_rps: float = 10.0  # demo requests per second per load balancer (--traffic)
     targets_per_alb: int = 1000  # the account's quota, as DescribeAccountLimits says
-    # Eventual consistency (docs/ARCHITECTURE.md §7): how long a new resource is unknown to
-    # the calls AWS documents answering NotFound for it.
+    # Eventual consistency (docs/ARCHITECTURE.md §7): how long (AWS seconds, under the time
+    # scale) a new resource is unknown to the calls AWS documents answering NotFound for it.
     instance_not_found_seconds: float = 2.0  # DescribeInstances/-InstanceStatus by id
     target_group_not_found_seconds: float = 1.0  # ModifyTargetGroupAttributes
     security_group_not_found_seconds: float = 1.0  # AuthorizeSecurityGroupIngress
-    # AWS's request token buckets (ELB Describe*, EC2 non-mutating); off for fleet seeding.
+    # AWS's request token buckets (ELB Describe*, EC2 non-mutating), refilled at AWS's rates
+    # under the time scale; off for fleet seeding.
     throttling: bool = True
     # The share of a BatchGetItem's keys answered as UnprocessedKeys (0 = never).
     batch_get_unprocessed_share: float = 0.0

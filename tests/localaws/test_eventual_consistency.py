@@ -12,11 +12,23 @@ unknown to those calls for its `[localaws] *_not_found_seconds` window.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
+from localaws.process import LocalAws
+from localaws.testing import boto3_client, start_test_localaws
+
+
+@pytest.fixture(scope="module")
+def aws_pace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
+    """An unseeded localaws at AWS's own pace (time scale 1), where the windows and buckets
+    are AWS's seconds."""
+    env = {"FRESHFLEET_LOCALAWS__TIME_SCALE": "1"}
+    with start_test_localaws(tmp_path_factory.mktemp("aws-pace"), seed=False, env=env) as la:
+        yield la
 
 
 def _code(call: Callable[[], Any]) -> str:
@@ -28,10 +40,10 @@ def _code(call: Callable[[], Any]) -> str:
 
 
 def test_a_just_launched_instance_is_not_found_by_id_for_a_window(
-    launch: Callable[..., list[str]], aws_client: Callable[..., Any], eventually: Any
+    aws_pace: LocalAws, launch: Callable[..., list[str]], eventually: Any
 ) -> None:
-    ec2 = aws_client("ec2")
-    (instance,) = launch("v1")
+    ec2 = boto3_client("ec2", aws_pace.url)
+    (instance,) = launch("v1", url=aws_pace.url)
 
     with pytest.raises(ClientError, match=r"InvalidInstanceID\.NotFound"):
         ec2.describe_instances(InstanceIds=[instance])
@@ -47,12 +59,12 @@ def test_a_just_launched_instance_is_not_found_by_id_for_a_window(
 
 
 def test_one_unknown_id_fails_the_whole_call(
-    launch: Callable[..., list[str]], aws_client: Callable[..., Any], eventually: Any
+    aws_pace: LocalAws, launch: Callable[..., list[str]], eventually: Any
 ) -> None:
-    ec2 = aws_client("ec2")
-    (old,) = launch("v1")
+    ec2 = boto3_client("ec2", aws_pace.url)
+    (old,) = launch("v1", url=aws_pace.url)
     eventually(lambda: _code(lambda: ec2.describe_instances(InstanceIds=[old])) == "")
-    (new,) = launch("v1")
+    (new,) = launch("v1", url=aws_pace.url)
 
     with pytest.raises(ClientError, match=new) as caught:
         ec2.describe_instance_status(InstanceIds=[old, new], IncludeAllInstances=True)
@@ -60,10 +72,10 @@ def test_one_unknown_id_fails_the_whole_call(
 
 
 def test_a_just_created_target_group_is_not_found_by_modify_attributes_for_a_window(
-    target_group: Callable[..., str], aws_client: Callable[..., Any], eventually: Any
+    aws_pace: LocalAws, target_group: Callable[..., str], eventually: Any
 ) -> None:
-    elb = aws_client("elbv2")
-    arn = target_group()
+    elb = boto3_client("elbv2", aws_pace.url)
+    arn = target_group(aws_pace.url)
     attributes = [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}]
 
     def modify() -> None:
@@ -74,9 +86,9 @@ def test_a_just_created_target_group_is_not_found_by_modify_attributes_for_a_win
 
 
 def test_a_just_created_security_group_is_not_found_by_authorize_for_a_window(
-    aws_client: Callable[..., Any], eventually: Any
+    aws_pace: LocalAws, eventually: Any
 ) -> None:
-    ec2 = aws_client("ec2")
+    ec2 = boto3_client("ec2", aws_pace.url)
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
     group = ec2.create_security_group(
         GroupName=f"contract-{uuid.uuid4().hex[:12]}", Description="contract", VpcId=vpc["VpcId"]

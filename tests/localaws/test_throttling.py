@@ -45,6 +45,15 @@ def _client(service: str, url: str, region: str = "us-east-1") -> Any:
     )
 
 
+@pytest.fixture(scope="module")
+def aws_pace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
+    """An unseeded localaws at AWS's own pace (time scale 1), where the windows and buckets
+    are AWS's seconds."""
+    env = {"FRESHFLEET_LOCALAWS__TIME_SCALE": "1"}
+    with start_test_localaws(tmp_path_factory.mktemp("aws-pace"), seed=False, env=env) as la:
+        yield la
+
+
 def _until_refused(call: Callable[[], Any], code: str, most: int) -> tuple[int, float, ClientError]:
     """Call until AWS refuses with `code`: (calls that passed, seconds taken, the error)."""
     start = time.monotonic()
@@ -58,10 +67,10 @@ def _until_refused(call: Callable[[], Any], code: str, most: int) -> tuple[int, 
 
 
 def test_elb_describe_calls_share_one_bucket_of_40_refilled_at_10_a_second(
-    empty_localaws: LocalAws, eventually: Any
+    aws_pace: LocalAws, eventually: Any
 ) -> None:
-    elb = _client("elbv2", empty_localaws.url)
-    vpc = _client("ec2", empty_localaws.url).describe_vpcs()["Vpcs"][0]["VpcId"]
+    elb = _client("elbv2", aws_pace.url)
+    vpc = _client("ec2", aws_pace.url).describe_vpcs()["Vpcs"][0]["VpcId"]
     passed, took, error = _until_refused(elb.describe_load_balancers, "Throttling", 200)
     assert 40 <= passed <= 40 + 10 * took + 1
     assert error.response["Error"]["Message"] == "Rate exceeded"
@@ -70,14 +79,14 @@ def test_elb_describe_calls_share_one_bucket_of_40_refilled_at_10_a_second(
     assert again <= 3  # only what refilled since
     elb.create_target_group(Name="throttle-check", Protocol="HTTP", Port=80, VpcId=vpc)
     # Another region has its own bucket.
-    _client("elbv2", empty_localaws.url, "us-west-2").describe_load_balancers()
+    _client("elbv2", aws_pace.url, "us-west-2").describe_load_balancers()
     eventually(lambda: _passes(elb.describe_load_balancers), within=3, what="refilled")
 
 
 def test_ec2_meters_each_non_mutating_api_with_100_tokens_refilled_at_20_a_second(
-    empty_localaws: LocalAws, eventually: Any
+    aws_pace: LocalAws, eventually: Any
 ) -> None:
-    ec2 = _client("ec2", empty_localaws.url)
+    ec2 = _client("ec2", aws_pace.url)
     passed, took, _ = _until_refused(ec2.describe_vpcs, "RequestLimitExceeded", 400)
     assert 100 <= passed <= 100 + 20 * took + 1
     ec2.describe_subnets()  # another API, another bucket

@@ -27,6 +27,15 @@ from rollout.rollouts.health import boot_phases, group_view, health_reading
 APP = "demo-web"
 
 
+@pytest.fixture(scope="module")
+def aws_pace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
+    """An unseeded localaws at AWS's own pace (time scale 1), where the windows and buckets
+    are AWS's seconds."""
+    env = {"FRESHFLEET_LOCALAWS__TIME_SCALE": "1"}
+    with start_test_localaws(tmp_path_factory.mktemp("aws-pace"), seed=False, env=env) as la:
+        yield la
+
+
 def _gateway(la: LocalAws, **kwargs: Any) -> Gateway:
     return Gateway(Backend(endpoint_url=la.url, region=la.region, local=True), **kwargs)
 
@@ -38,8 +47,9 @@ def _launch(la: LocalAws, count: int = 1) -> list[str]:
 
 
 async def test_states_by_id_leave_out_the_instances_ec2_does_not_know_yet(
-    localaws: LocalAws,
+    aws_pace: LocalAws,
 ) -> None:
+    localaws = aws_pace
     (old,) = _launch(localaws)
     async with _gateway(localaws) as gw:
         for _ in range(100):  # EC2 learns of it within its window
@@ -54,8 +64,9 @@ async def test_states_by_id_leave_out_the_instances_ec2_does_not_know_yet(
 
 
 async def test_a_call_right_after_a_create_waits_until_aws_knows_the_resource(
-    localaws: LocalAws,
+    aws_pace: LocalAws,
 ) -> None:
+    localaws = aws_pace
     async with _gateway(localaws) as gw:
         vpc = (await gw.call("ec2", "describe_vpcs"))["Vpcs"][0]["VpcId"]
         made = await gw.call(
@@ -87,16 +98,28 @@ async def test_a_call_right_after_a_create_waits_until_aws_knows_the_resource(
             )
 
 
-async def test_a_throttled_reading_is_no_reading_not_a_failure(fresh_localaws: LocalAws) -> None:
-    elb = boto3_client("elbv2", fresh_localaws.url)
-    (group,) = [
-        g
-        for g in elb.describe_target_groups()["TargetGroups"]
-        if g["TargetGroupName"].startswith(APP)
-    ]
-    asg = boto3_client("autoscaling", fresh_localaws.url).describe_auto_scaling_groups()[
-        "AutoScalingGroups"
-    ][0]["AutoScalingGroupName"]
+async def test_a_throttled_reading_is_no_reading_not_a_failure(aws_pace: LocalAws) -> None:
+    fresh_localaws = aws_pace  # AWS's own refill rates
+    ec2 = boto3_client("ec2", aws_pace.url)
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    name = f"throttled-{uuid.uuid4().hex[:8]}"
+    group = boto3_client("elbv2", aws_pace.url).create_target_group(
+        Name=name, Protocol="HTTP", Port=8080, VpcId=vpc
+    )["TargetGroups"][0]
+    ec2.create_launch_template(
+        LaunchTemplateName=name, LaunchTemplateData={"ImageId": "ami-03cf127a"}
+    )
+    asg = name
+    boto3_client("autoscaling", aws_pace.url).create_auto_scaling_group(
+        AutoScalingGroupName=asg,
+        LaunchTemplate={"LaunchTemplateName": name},
+        MinSize=0,
+        MaxSize=1,
+        DesiredCapacity=0,
+        VPCZoneIdentifier=subnet,
+        TargetGroupARNs=[group["TargetGroupArn"]],
+    )
     stop, throttled = threading.Event(), threading.Event()
 
     def another_tool_in_the_account() -> None:  # keeps ELB's shared Describe* bucket empty
@@ -118,7 +141,7 @@ async def test_a_throttled_reading_is_no_reading_not_a_failure(fresh_localaws: L
     async with _gateway(fresh_localaws, max_attempts=0) as gw:
         arn = group["TargetGroupArn"]
         assert await health_reading(gw, arn) is not None
-        assert await group_view(gw, asg, arn, "freshfleet-instances")
+        assert await group_view(gw, asg, arn, "freshfleet-instances") == []
         tools = [threading.Thread(target=another_tool_in_the_account) for _ in range(3)]
         for tool in tools:
             tool.start()
