@@ -343,6 +343,14 @@ class Gateway:
             raise translate(exc, service, _camel(operation)) from exc
         return items
 
+    async def region(self) -> str:
+        """The region every client of this gateway talks to: the backend's, else the one the
+        SDK resolved (profile, `AWS_REGION`, `AWS_DEFAULT_REGION`), as `client.meta` says."""
+        if self.backend.region:
+            return self.backend.region
+        client = await self.client("sts")
+        return str(client.meta.region_name or "")
+
     async def account_id(self) -> str:
         """The caller's account id (from STS)."""
         ident = await self.call("sts", "get_caller_identity")
