@@ -34,6 +34,7 @@ from moto.ec2.exceptions import (
 from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
 from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.responses import EC2Response
 from moto.ec2.responses.general import General
 from moto.ec2.responses.launch_templates import LaunchTemplates
@@ -96,6 +97,12 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
     (SecurityGroupBackend, "create_security_group", "a new group is not yet known everywhere"),
     (ELBv2Backend, "create_target_group", "a new target group is not yet known everywhere"),
     (DynamoHandler, "batch_get_item", "UnprocessedKeys, as AWS may answer (injectable)"),
+    (
+        VPCBackend,
+        "create_default_vpc",
+        "the default VPC has an internet gateway and a 0.0.0.0/0 route to it in its main "
+        "route table (5.2.5 gives it neither)",
+    ),
     (
         AutoScalingBackend,
         "put_scaling_policy",
@@ -696,6 +703,20 @@ def _batch_get_item(original: Any) -> Any:
     return batch_get_item
 
 
+def _create_default_vpc(original: Any) -> Any:
+    @functools.wraps(original)
+    def create_default_vpc(self: Any) -> Any:
+        vpc = original(self)
+        igw = self.create_internet_gateway()
+        self.attach_internet_gateway(igw.id, vpc.id)
+        for table in list(self.route_tables.values()):
+            if table.vpc_id == vpc.id and table.main_association_id is not None:
+                self.create_route(table.id, "0.0.0.0/0", gateway_id=igw.id)
+        return vpc
+
+    return create_default_vpc
+
+
 # -- Auto Scaling ----------------------------------------------------------------------
 
 
@@ -730,6 +751,7 @@ def _by_policy_name(original: Any) -> Any:
 
 
 _REPLACEMENTS: dict[str, Any] = {
+    "create_default_vpc": _create_default_vpc,
     "put_scaling_policy": _put_scaling_policy,
     "delete_policy": _by_policy_name,
     "execute_policy": _by_policy_name,

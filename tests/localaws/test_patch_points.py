@@ -190,3 +190,22 @@ def test_two_groups_keep_their_own_policy_of_the_same_name(
     finally:
         for name in names:
             asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+
+def test_the_default_vpc_routes_to_an_internet_gateway(aws_client: Callable[..., Any]) -> None:
+    ec2 = aws_client("ec2")
+    vpc = next(v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v.get("IsDefault"))
+    (main,) = ec2.describe_route_tables(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc]},
+            {"Name": "association.main", "Values": ["true"]},
+        ]
+    )["RouteTables"]
+    gateways = {
+        r.get("GatewayId", "")
+        for r in main["Routes"]
+        if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+    }
+    (igw,) = gateways
+    attached = ec2.describe_internet_gateways(InternetGatewayIds=[igw])["InternetGateways"][0]
+    assert [a["VpcId"] for a in attached["Attachments"]] == [vpc]
