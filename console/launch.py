@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import contextlib
 import importlib
 import signal
 import sys
@@ -96,7 +95,7 @@ async def connect_live(backend: Backend, config: Config) -> Connection:
     if backend.local:
         label = backend.label
     else:
-        label = f"account {account} {backend.region or gateway_region(gateway)}".strip()
+        label = f"account {account} {await gateway.region()}".strip()
     observer = FleetObserver(gateway, config.tables, interval=config.rollout.poll_seconds)
 
     async def console_output(instance_id: str) -> str:
@@ -112,12 +111,6 @@ async def connect_live(backend: Backend, config: Config) -> Connection:
         console_output=console_output,
         gateway=gateway,
     )
-
-
-def gateway_region(gateway: Any) -> str:
-    with contextlib.suppress(Exception):
-        return str(gateway.session.get_config_variable("region") or "")
-    return ""
 
 
 def _exit_on_hangup() -> dict[int, Any]:

@@ -18,6 +18,7 @@ import sys
 import threading
 from typing import Any
 
+from moto.autoscaling.models import AutoScalingBackend, FakeScalingPolicy
 from moto.cloudwatch.models import Statistics
 from moto.core.responses import BaseResponse
 from moto.core.types import Base64EncodedString
@@ -33,6 +34,7 @@ from moto.ec2.exceptions import (
 from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
 from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.responses import EC2Response
 from moto.ec2.responses.general import General
 from moto.ec2.responses.launch_templates import LaunchTemplates
@@ -95,6 +97,20 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
     (SecurityGroupBackend, "create_security_group", "a new group is not yet known everywhere"),
     (ELBv2Backend, "create_target_group", "a new target group is not yet known everywhere"),
     (DynamoHandler, "batch_get_item", "UnprocessedKeys, as AWS may answer (injectable)"),
+    (
+        VPCBackend,
+        "create_default_vpc",
+        "the default VPC has an internet gateway and a 0.0.0.0/0 route to it in its main "
+        "route table (5.2.5 gives it neither)",
+    ),
+    (
+        AutoScalingBackend,
+        "put_scaling_policy",
+        "a policy name is unique per group, not per region (5.2.5 lets a second group's "
+        "policy of the same name replace the first's)",
+    ),
+    (AutoScalingBackend, "delete_policy", "find the policy under its group's key"),
+    (AutoScalingBackend, "execute_policy", "find the policy under its group's key"),
 )
 # Private attributes read or written (not methods): Instance._state, FakeTargetGroup.targets,
 # .terminated_targets, .attributes, FakeListener.port/.default_actions, FakeLoadBalancer.dns_name,
@@ -113,6 +129,12 @@ ADDED: tuple[tuple[type, str, str], ...] = (
         "delete_launch_template_versions",
         "DeleteLaunchTemplateVersions (5.2.5 answers a 500): versions are marked deleted, "
         "not removed, since moto indexes them by position",
+    ),
+    (
+        FakeScalingPolicy,
+        "alarms",
+        "DescribePolicies' Alarms (5.2.5 leaves it out): the CloudWatch alarms whose actions "
+        "name the policy",
     ),
 )
 
@@ -681,7 +703,58 @@ def _batch_get_item(original: Any) -> Any:
     return batch_get_item
 
 
+def _create_default_vpc(original: Any) -> Any:
+    @functools.wraps(original)
+    def create_default_vpc(self: Any) -> Any:
+        vpc = original(self)
+        igw = self.create_internet_gateway()
+        self.attach_internet_gateway(igw.id, vpc.id)
+        for table in list(self.route_tables.values()):
+            if table.vpc_id == vpc.id and table.main_association_id is not None:
+                self.create_route(table.id, "0.0.0.0/0", gateway_id=igw.id)
+        return vpc
+
+    return create_default_vpc
+
+
+# -- Auto Scaling ----------------------------------------------------------------------
+
+
+def _policy_key(group: str, name: str) -> str:
+    return f"{group}\x00{name}"
+
+
+def _put_scaling_policy(original: Any) -> Any:
+    @functools.wraps(original)
+    def put_scaling_policy(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        saved = self.policies.pop(name, None)  # moto files it under the bare name
+        policy = original(self, name, *args, **kwargs)
+        self.policies.pop(name, None)
+        if saved is not None:
+            self.policies[name] = saved
+        self.policies[_policy_key(policy.auto_scaling_group_name, name)] = policy
+        return policy
+
+    return put_scaling_policy
+
+
+def _by_policy_name(original: Any) -> Any:
+    @functools.wraps(original)
+    def by_name(self: Any, name: str) -> Any:
+        key = next(
+            (k for k, p in self.policies.items() if name in (p.name, p.arn)),
+            name,
+        )
+        return original(self, key)
+
+    return by_name
+
+
 _REPLACEMENTS: dict[str, Any] = {
+    "create_default_vpc": _create_default_vpc,
+    "put_scaling_policy": _put_scaling_policy,
+    "delete_policy": _by_policy_name,
+    "execute_policy": _by_policy_name,
     "run_instances": _run_instances,
     "terminate": _ending,
     "stop": _ending,
@@ -710,7 +783,25 @@ _REPLACEMENTS: dict[str, Any] = {
     "create_target_group": _create_target_group,
     "batch_get_item": _batch_get_item,
 }
+
+
+def _policy_alarms() -> Any:
+    def alarms(self: Any) -> list[dict[str, str]]:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        backend = self.autoscaling_backend
+        watch = cloudwatch_backends[backend.account_id][backend.region_name]
+        return [
+            {"AlarmName": a.name, "AlarmARN": a.alarm_arn}
+            for a in list(watch.alarms.values())
+            if self.arn in (a.alarm_actions or [])
+        ]
+
+    return property(alarms)
+
+
 _ADDITIONS: dict[str, Any] = {
     "delete_launch_template_versions": _delete_launch_template_versions,
     "tags": _launch_template_tags,
+    "alarms": _policy_alarms,
 }

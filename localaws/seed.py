@@ -83,11 +83,11 @@ async def seed_demo(
                 "ToPort": 80,
                 "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
             },
-            {
+            {  # the ALB shares the group: the app port is open to the ALB alone, as on AWS
                 "IpProtocol": "tcp",
                 "FromPort": DEMO_PORT,
                 "ToPort": DEMO_PORT,
-                "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+                "UserIdGroupPairs": [{"GroupId": sg}],
             },
         ],
     )

@@ -7,22 +7,24 @@ Each check is found the way the rollout engine finds it (by name and by the
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import aiohttp
 
 from rollout.doctor_report import Check, Diagnosis, Verdict
+from rollout.egress import egress_fix, subnet_egress
 from rollout.gateway import AccessDenied, AwsError
 from rollout.ledger.releases import get_release
-from rollout.model import TAG_APP
+from rollout.model import TAG_APP, TAG_INSTANCE_SUBNETS
 from rollout.naming import launch_template_name
 from rollout.rollouts.errors import RolloutInputError
-from rollout.rollouts.groups import app_groups, serving_group
+from rollout.rollouts.groups import GroupRef, app_groups, serving_group
 from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
 
 
 async def check_app(doc: Diagnosis, app: str) -> None:
     """The app's launch template (IMDSv2, instance profile), listener and server groups."""
-    await _launch_template(doc, app)
+    template = await _launch_template(doc, app)
     try:
         point: TrafficPoint | None = await find_traffic_point(doc.gw, app)
     except RolloutInputError:
@@ -47,6 +49,7 @@ async def check_app(doc: Diagnosis, app: str) -> None:
         doc.add("server groups", Verdict.FAIL, str(exc), aws=True)
         return
     serving = serving_group(groups, weights)
+    await _instance_subnets(doc, app, template, point, serving)
     first_deploy = f"deploy a release: `freshfleet deploy {app} VERSION --capacity 2`"
     if not groups:
         doc.add("server groups", Verdict.WARN, "none yet (never deployed)", first_deploy)
@@ -60,7 +63,9 @@ async def check_app(doc: Diagnosis, app: str) -> None:
     await _serving_release(doc, app, serving.release, point)
 
 
-async def _launch_template(doc: Diagnosis, app: str) -> None:
+async def _launch_template(doc: Diagnosis, app: str) -> dict[str, Any]:
+    """Check the app's launch template; returns its default version's data and its tags
+    (under "Tags"), or {} without one."""
     name = launch_template_name(app)
     init_fix = f"run `freshfleet init {app} --image-id AMI --instance-profile NAME`"
     try:
@@ -77,11 +82,11 @@ async def _launch_template(doc: Diagnosis, app: str) -> None:
             doc.add("instance profile", Verdict.SKIPPED, "no launch template")
         else:
             doc.add("launch template", Verdict.FAIL, str(exc), aws=True)
-        return
+        return {}
     versions = got.get("LaunchTemplateVersions", [])
     if not versions:
         doc.add("launch template", Verdict.FAIL, f"{name} has no default version", init_fix)
-        return
+        return {}
     version = versions[0]
     data = version.get("LaunchTemplateData", {})
     template_id = str(version.get("LaunchTemplateId", ""))
@@ -125,6 +130,58 @@ async def _launch_template(doc: Diagnosis, app: str) -> None:
     else:
         doc.add("IMDSv2", Verdict.OK, f"required, hop limit {hops}")
     await _instance_profile(doc, app, data.get("IamInstanceProfile", {}))
+    return {**data, "Tags": tags}
+
+
+async def _instance_subnets(
+    doc: Diagnosis,
+    app: str,
+    template: dict[str, Any],
+    point: TrafficPoint,
+    serving: GroupRef | None,
+) -> None:
+    """The subnets the next group launches into reach S3 and DynamoDB (route or endpoint)."""
+    tagged = [
+        s for s in str(template.get("Tags", {}).get(TAG_INSTANCE_SUBNETS, "")).split(",") if s
+    ]
+    if serving is not None and serving.subnets:
+        subnets, whose = serving.subnets.split(","), f"{serving.name}'s"
+    elif tagged:
+        subnets, whose = tagged, "the app's instance"
+    else:
+        subnets, whose = list(point.subnets), "the load balancer's"
+    if not subnets:
+        doc.add("instance subnets", Verdict.SKIPPED, "no subnets to check")
+        return
+    nics = template.get("NetworkInterfaces") or [{}]
+    public = nics[0].get("AssociatePublicIpAddress")
+    try:
+        found = await subnet_egress(doc.gw, subnets, public_ip=public)
+    except AwsError as exc:
+        doc.add("instance subnets", Verdict.FAIL, str(exc), aws=True)
+        return
+    bad = [e for e in found if e.missing]
+    if bad:
+        region = doc.region or await doc.gw.region()
+        detail = "; ".join(
+            f"{e.subnet_id} ({whose}) reaches no {' and no '.join(e.missing)}: no NAT or "
+            "internet route with a public address, no VPC endpoint"
+            for e in bad
+        )
+        fix = egress_fix(bad[0], point.vpc_id, region)
+        if not tagged and serving is None:
+            fix += f"; or put instances in private subnets with a NAT: `freshfleet init {app} "
+            fix += "--instance-subnet ID`"
+        doc.add("instance subnets", Verdict.FAIL, detail, fix)
+        return
+    doc.add(
+        "instance subnets",
+        Verdict.OK,
+        "; ".join(
+            f"{e.subnet_id}: " + ", ".join(f"{k} via {v}" for k, v in e.reaches.items())
+            for e in found
+        ),
+    )
 
 
 async def _instance_profile(doc: Diagnosis, app: str, ref: dict[str, str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
@@ -175,6 +176,7 @@ class Gateway:
         self._session = session or get_session()
         if backend.profile:
             self._session.set_config_variable("profile", backend.profile)
+        _region_from_env(self._session, backend)
         self._config = AioConfig(
             retries={"mode": "adaptive", "max_attempts": max_attempts},
             max_pool_connections=max_pool_connections,
@@ -245,6 +247,7 @@ class Gateway:
                 session = botocore.session.get_session()
                 if self.backend.profile:
                     session.set_config_variable("profile", self.backend.profile)
+                _region_from_env(session, self.backend)
                 kwargs = self._client_kwargs(service)
                 kwargs["config"] = self._sync_config
                 session.register_component("response_parser_factory", _SlicedXmlParsers())
@@ -343,6 +346,14 @@ class Gateway:
             raise translate(exc, service, _camel(operation)) from exc
         return items
 
+    async def region(self) -> str:
+        """The region every client of this gateway talks to: the backend's, else the one the
+        SDK resolved (profile, `AWS_REGION`, `AWS_DEFAULT_REGION`), as `client.meta` says."""
+        if self.backend.region:
+            return self.backend.region
+        client = await self.client("sts")
+        return str(client.meta.region_name or "")
+
     async def account_id(self) -> str:
         """The caller's account id (from STS)."""
         ident = await self.call("sts", "get_caller_identity")
@@ -362,6 +373,14 @@ class Gateway:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _region_from_env(session: Any, backend: Backend) -> None:
+    """`AWS_REGION`, which botocore ignores, as every other AWS SDK reads it: above the
+    profile's region (`AWS_DEFAULT_REGION`, which botocore reads, keeps its own place)."""
+    region = os.environ.get("AWS_REGION")
+    if region and not backend.region and not os.environ.get("AWS_DEFAULT_REGION"):
+        session.set_config_variable("region", region)
 
 
 def check_region(service: str, region: str) -> None:

@@ -6,7 +6,9 @@ listener; on a shared ALB (`alb_arn`), a listener rule instead. The listener (or
 answers a fixed 503 until the first deploy replaces its action with a weighted forward
 (`rollout.rollouts.traffic.set_weights`). Then the launch template `freshfleet-<app>`:
 IMDSv2 required with hop limit 2 (containers), the image, type, instance profile and
-security group, and a placeholder user data that every rollout's version replaces.
+security group, and a placeholder user data that every rollout's version replaces; its tag
+`freshfleet:instance-subnets` names the subnets a first deploy puts instances in
+(`--instance-subnet`; without it, the load balancer's).
 
 Everything is tagged `freshfleet:app=<app>` and found by name or tag before it is created,
 so a second run creates nothing. `plan_init` only reads; `apply_init` creates what the
@@ -37,7 +39,7 @@ from rollout.init_plan import (
     plan_init,
     shared_alb,
 )
-from rollout.model import TAG_APP
+from rollout.model import TAG_APP, TAG_INSTANCE_SUBNETS
 from rollout.rollouts.traffic import remember_traffic_point
 
 __all__ = ["InitError", "InitOptions", "InitPlan", "InitStep", "apply_init", "plan_init"]
@@ -67,6 +69,8 @@ async def apply_init(gw: Gateway, plan: InitPlan) -> InitPlan:
             made = await _create_listener(gw, plan, step, done)
         elif step.kind == "listener rule":
             made = await _create_rule(gw, plan, step)
+        elif step.kind == "instance subnets":
+            made = await _tag_instance_subnets(gw, plan, step)
         else:
             made = await _create_launch_template(gw, plan, step, done)
         done[step.name] = made
@@ -232,12 +236,24 @@ async def _create_launch_template(
     }
     if options.instance_profile:
         data["IamInstanceProfile"] = {"Name": options.instance_profile}
+    tags = app_tags(app, step.name) + _subnet_tags(plan)
     got = await gw.call(
         "ec2",
         "create_launch_template",
         LaunchTemplateName=step.name,
         VersionDescription=f"freshfleet {app}: created by init",
         LaunchTemplateData=data,
-        TagSpecifications=[{"ResourceType": "launch-template", "Tags": app_tags(app, step.name)}],
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": tags}],
     )
     return replace(step, resource_id=str(got["LaunchTemplate"]["LaunchTemplateId"]), created=True)
+
+
+def _subnet_tags(plan: InitPlan) -> list[dict[str, str]]:
+    """The instance subnets, stored with the app: a first deploy launches into them."""
+    subnets = plan.options.instance_subnet_ids
+    return [{"Key": TAG_INSTANCE_SUBNETS, "Value": ",".join(subnets)}] if subnets else []
+
+
+async def _tag_instance_subnets(gw: Gateway, plan: InitPlan, step: InitStep) -> InitStep:
+    await gw.call("ec2", "create_tags", Resources=[step.resource_id], Tags=_subnet_tags(plan))
+    return replace(step, created=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rollout.gateway import AwsError, Gateway
-from rollout.model import TAG_APP
+from rollout.model import TAG_APP, TAG_INSTANCE_SUBNETS
 from rollout.naming import launch_template_name, valid_app_name
 from rollout.rollouts.traffic import elb_tags
 
@@ -34,6 +34,7 @@ class InitOptions:
     instance_profile: str = ""
     vpc_id: str = ""
     subnet_ids: tuple[str, ...] = ()
+    instance_subnet_ids: tuple[str, ...] = ()  # the instances' (default: the ALB's subnets)
     alb_arn: str = ""  # a shared ALB: add a listener rule instead of creating an ALB
     host_header: str = ""  # the rule's condition on a shared ALB
     path_pattern: str = ""
@@ -47,6 +48,7 @@ class InitStep:
     """One resource of the app: found already, or to be (or just) created."""
 
     kind: str  # security group | load balancer | listener | listener rule | launch template
+    # | instance subnets (the launch template's tag naming them)
     name: str
     detail: str  # what it is or will be, in a line
     resource_id: str = ""  # id or ARN once it exists
@@ -172,13 +174,25 @@ async def plan_init(gw: Gateway, options: InitOptions) -> InitPlan:
         lb_step = await _find_alb(gw, app, subnets, options)
         steps.append(lb_step)
         steps.append(await _find_listener(gw, app, lb_step.resource_id, options))
-    lt_step = await _find_launch_template(gw, options)
+    await _check_instance_subnets(gw, vpc_id, options.instance_subnet_ids)
+    lt_step, lt_tags = await _find_launch_template(gw, options)
     if not lt_step.exists and not options.image_id:
         raise InitError(
             "creating the launch template needs --image-id AMI (a base image built as in "
             "docs/BASE_IMAGE.md)"
         )
     steps.append(lt_step)
+    wanted = ",".join(options.instance_subnet_ids)
+    if lt_step.exists and wanted and lt_tags.get(TAG_INSTANCE_SUBNETS, "") != wanted:
+        steps.append(
+            InitStep(
+                "instance subnets",
+                lt_step.name,
+                f"instances in {', '.join(options.instance_subnet_ids)} "
+                f"(tag {TAG_INSTANCE_SUBNETS} on {lt_step.name})",
+                lt_step.resource_id,
+            )
+        )
     return InitPlan(options, vpc_id, tuple(subnets), tuple(steps), shared_alb_tag)
 
 
@@ -379,27 +393,46 @@ async def _find_rule(gw: Gateway, lb: dict[str, Any], options: InitOptions) -> I
     return InitStep("listener rule", when, detail, parent=listener_arn)
 
 
-async def _find_launch_template(gw: Gateway, options: InitOptions) -> InitStep:
+async def _check_instance_subnets(gw: Gateway, vpc_id: str, subnet_ids: tuple[str, ...]) -> None:
+    """InitError unless every instance subnet exists in the app's VPC."""
+    if not subnet_ids:
+        return
+    try:
+        got = await gw.call("ec2", "describe_subnets", SubnetIds=list(subnet_ids))
+    except AwsError as exc:
+        raise InitError(f"instance subnets {', '.join(subnet_ids)}: {exc}") from exc
+    elsewhere = [s["SubnetId"] for s in got.get("Subnets", []) if s.get("VpcId") != vpc_id]
+    if elsewhere:
+        raise InitError(f"instance subnets {', '.join(elsewhere)} are not in {vpc_id}")
+
+
+async def _find_launch_template(
+    gw: Gateway, options: InitOptions
+) -> tuple[InitStep, dict[str, str]]:
+    """The launch template's step, and its tags when it exists."""
     name = launch_template_name(options.app)
     profile = options.instance_profile or "no instance profile"
     detail = (
         f"{options.image_id or '?'} {options.instance_type}, IMDSv2 required (hop limit 2), "
         f"{profile}"
     )
+    if options.instance_subnet_ids:
+        detail += f", instances in {', '.join(options.instance_subnet_ids)}"
     try:
         got = await gw.call("ec2", "describe_launch_templates", LaunchTemplateNames=[name])
     except AwsError as exc:
         if "NotFound" not in exc.code:
             raise
-        return InitStep("launch template", name, detail)
+        return InitStep("launch template", name, detail), {}
     templates = got.get("LaunchTemplates", [])
     if not templates:
-        return InitStep("launch template", name, detail)
+        return InitStep("launch template", name, detail), {}
     lt = templates[0]
-    return InitStep(
+    step = InitStep(
         "launch template",
         name,
         f"default version {lt.get('DefaultVersionNumber', '?')}",
         str(lt["LaunchTemplateId"]),
         exists=True,
     )
+    return step, {t["Key"]: t.get("Value", "") for t in lt.get("Tags", [])}

@@ -16,6 +16,8 @@ from datetime import datetime
 TAG_APP = "freshfleet:app"
 TAG_RELEASE = "freshfleet:release"
 TAG_ROLLOUT = "freshfleet:rollout"
+# On the app's launch template: the subnets its instances go in, comma-separated (`init`).
+TAG_INSTANCE_SUBNETS = "freshfleet:instance-subnets"
 
 
 class InstanceState(enum.StrEnum):

@@ -305,7 +305,7 @@ class FleetObserver:
                 self._backend_label = backend.label
             else:
                 account = await self.gateway.account_id()
-                self._backend_label = f"{account} {backend.region or ''}".strip()
+                self._backend_label = f"{account} {await self.gateway.region()}".strip()
         return self._backend_label
 
     async def _statuses(self, asgs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

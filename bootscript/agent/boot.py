@@ -245,7 +245,7 @@ def main(environ: dict[str, str] | None = None) -> int:
         print(f"freshfleet-boot {now_iso()} fetch fail {exc}", flush=True)
         return EXIT_SETTINGS
     who = identity.discover(settings.imds_endpoint, settings.instance_id, settings.region)
-    if who.region and not settings.region:
+    if who.region and who.region != settings.region:  # IMDS knows where it runs
         from dataclasses import replace
 
         settings = replace(settings, region=who.region)

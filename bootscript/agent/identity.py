@@ -42,6 +42,9 @@ def imds_token(endpoint: str) -> str:
 def discover(imds_endpoint: str, instance_id: str = "", region: str = "") -> Identity:
     """The instance id and region from IMDSv2; falls back to the given values, then the host name.
 
+    IMDS's region wins over the given one: it is where the instance runs, whatever the env
+    file was told.
+
     Never raises: an instance without IMDS (a VM, a test) still boots its release.
     """
     if imds_endpoint and imds_endpoint != "off":
@@ -53,7 +56,7 @@ def discover(imds_endpoint: str, instance_id: str = "", region: str = "") -> Ide
             except (OSError, urllib.error.URLError):
                 found_region = ""
             if found:
-                return Identity(found, region or found_region, "imds")
+                return Identity(found, found_region or region, "imds")
         except (OSError, urllib.error.URLError, ValueError):
             pass
     if instance_id:

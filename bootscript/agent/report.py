@@ -8,6 +8,7 @@ a normal boot already nearly fills the console's 64 KB.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -15,6 +16,12 @@ from typing import Any, TextIO
 PHASES = ("fetch", "verify", "extract", "build", "run", "health")
 STATUSES = ("start", "ok", "fail")
 DETAIL_LIMIT = 400  # a console line stays readable; the full story is in the journal
+# Instance items expire after 30 days (the table's TTL attribute `ttl`, epoch seconds).
+ITEM_TTL_SECONDS = 30 * 24 * 3600
+# A write is retried with backoff: briefly for a passing phase (the next one writes the item
+# again anyway), longer for a final one (fail, health ok): that is what the gate waits for.
+RETRY_DELAYS = (0.25, 0.5)
+FINAL_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
 
 def now_iso() -> str:
@@ -39,7 +46,9 @@ class PhaseReporter:
     """Prints phase lines and mirrors them into the instances table when one is configured.
 
     A table that cannot be written never fails the boot: the console line is the report of
-    record, and the error is said once on stderr.
+    record. Each write is retried with backoff, and every later event tries again (fresh
+    credentials or a table created late recover the reports); the error is said once on
+    stderr, and so is the recovery.
     """
 
     def __init__(
@@ -52,6 +61,7 @@ class PhaseReporter:
         table_client: Callable[[], Any] | None = None,
         console: TextIO | None = None,
         journal: TextIO | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.instance_id = instance_id
         self.app = app
@@ -59,7 +69,9 @@ class PhaseReporter:
         self.table = table
         self._table_client = table_client
         self._client: Any = None
-        self._table_broken = False
+        self._table_failing = False
+        self._sleep = sleep
+        self.started_at = now_iso()
         self.console = console or sys.stdout
         self.journal = journal or sys.stderr
         self.lines: list[str] = []
@@ -77,7 +89,7 @@ class PhaseReporter:
         print(text, file=self.journal, flush=True)
 
     def _write_table(self, phase: str, status: str, detail: str, at: str) -> None:
-        if not self.table or self._table_broken or self._table_client is None:
+        if not self.table or self._table_client is None:
             return
         item = {
             "instance_id": {"S": self.instance_id},
@@ -87,11 +99,25 @@ class PhaseReporter:
             "status": {"S": status},
             "detail": {"S": detail},
             "updated_at": {"S": at},
+            "started_at": {"S": self.started_at},
+            "ttl": {"N": str(int(time.time()) + ITEM_TTL_SECONDS)},
         }
-        try:
-            if self._client is None:
-                self._client = self._table_client()
-            self._client.put_item(TableName=self.table, Item=item)
-        except Exception as exc:  # any AWS, credentials or network error: report once, go on
-            self._table_broken = True
-            self.log(f"freshfleet-boot: cannot write to table {self.table}: {exc}")
+        final = status == "fail" or (phase == "health" and status == "ok")
+        delays = FINAL_RETRY_DELAYS if final else RETRY_DELAYS
+        for attempt in range(len(delays) + 1):
+            try:
+                if self._client is None:
+                    self._client = self._table_client()
+                self._client.put_item(TableName=self.table, Item=item)
+            except Exception as exc:  # any AWS, credentials or network error: try again
+                if attempt == len(delays):
+                    if not self._table_failing:
+                        self.log(f"freshfleet-boot: cannot write to table {self.table}: {exc}")
+                    self._table_failing = True
+                    return
+                self._sleep(delays[attempt])
+                continue
+            if self._table_failing:
+                self.log(f"freshfleet-boot: writing to table {self.table} again")
+            self._table_failing = False
+            return

@@ -51,6 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="ID",
         help="a subnet for the ALB and the instances (repeat; default: one per zone)",
     )
+    p.add_argument(
+        "--instance-subnet",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a subnet for the instances alone (repeat; default: the ALB's); it needs a route "
+        "to S3 and DynamoDB: a NAT gateway or VPC endpoints (`freshfleet doctor` checks)",
+    )
     p.add_argument("--alb", default="", metavar="ARN", help="add a listener rule on this ALB")
     p.add_argument("--host", default="", help="the rule's host header (with --alb)")
     p.add_argument("--path", default="", help="the rule's path pattern (with --alb)")
@@ -71,6 +79,7 @@ def options_of(args: argparse.Namespace) -> InitOptions:
         instance_profile=args.instance_profile,
         vpc_id=args.vpc,
         subnet_ids=tuple(args.subnet),
+        instance_subnet_ids=tuple(args.instance_subnet),
         alb_arn=args.alb,
         host_header=args.host,
         path_pattern=args.path,

@@ -104,12 +104,11 @@ def run_add(args: argparse.Namespace) -> int:
         # Every value is checked before the first AWS call: bad input writes nothing.
         release = _release(args, args.url or "s3://bucket/release.tar.gz", args.sha256 or "0" * 64)
         async with ledger_session(args, "releases", config=config) as (gw, _):
-            backend = gw.backend
             if path is not None:
                 digest = await in_thread(sha256_of_file, path)
                 if args.sha256 and args.sha256.strip().lower() != digest:
                     raise UserError(f"--sha256 does not match {path} (its sha256 is {digest})")
-                bucket = args.bucket or default_bucket(await gw.account_id(), backend.region or "")
+                bucket = args.bucket or default_bucket(await gw.account_id(), await gw.region())
                 try:
                     url = tarball_url(bucket, args.app, args.version, path)
                 except ReleaseError as exc:
@@ -128,7 +127,7 @@ def run_add(args: argparse.Namespace) -> int:
             if path is not None:
                 bucket = release.url.removeprefix("s3://").split("/")[0]
                 if not args.bucket:
-                    await ensure_bucket(gw, bucket, backend.region or "")
+                    await ensure_bucket(gw, bucket, await gw.region())
                 await upload_tarball(gw, path, release.url, release.sha256)
             try:
                 stored = await add_release(

@@ -164,6 +164,13 @@ class BootDurations:
             values = tuple(v for vs in self.samples.values() for v in vs)
         return statistics.median(values) if values else None
 
+    def longest(self, release: str | None = None) -> float | None:
+        """The longest for the release, else over all releases; None without samples."""
+        values = self.samples.get(release, ()) if release else ()
+        if not values:
+            values = tuple(v for vs in self.samples.values() for v in vs)
+        return max(values) if values else None
+
 
 def boot_durations(
     rollouts: Iterable[RolloutRecord],

@@ -115,6 +115,8 @@ async def rollout_from_item(
             int(cap.get("min_size", 0)), int(cap.get("max_size", 0)), int(cap.get("desired", 0))
         ),
         bake_seconds=float(item.get("bake_seconds", config.rollout.bake_seconds)),
+        grace_period=int(item.get("grace_period", 0)),
+        scale_in_held=tuple(str(n) for n in item.get("scale_in_held") or ()),
     )
     r = Rollout(gw, config, plan, lock, owner=lock.owner)
     r.resumed = True

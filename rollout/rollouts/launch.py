@@ -1,6 +1,6 @@
 """Launch a server group: a launch-template version with the rendered user data, a target
-group cloning the old one's health check, and an ASG copying the old group's capacity,
-health-check settings and scaling policies (DESIGN §3, §4 step 2). Nothing routes to it yet.
+group and an ASG with the settings the plan chose (the serving group's, rewritten for the
+new group; docs/ARCHITECTURE.md §3, §4 step 2). Nothing routes to it yet.
 """
 
 from __future__ import annotations
@@ -13,18 +13,7 @@ from rollout.gateway import Gateway
 from rollout.naming import asg_tag_list, elb_tag_list, group_tags
 from rollout.rollouts.groups import GroupRef
 from rollout.rollouts.plan import Capacity, RolloutPlan
-
-# Health-check settings a new target group takes from the serving one.
-_HEALTH_KEYS = (
-    "HealthCheckProtocol",
-    "HealthCheckPort",
-    "HealthCheckEnabled",
-    "HealthCheckIntervalSeconds",
-    "HealthCheckTimeoutSeconds",
-    "HealthyThresholdCount",
-    "UnhealthyThresholdCount",
-    "Matcher",
-)
+from rollout.rollouts.scaling import hold_scale_in, policy_params, release_scale_in
 
 
 def version_description(plan: RolloutPlan) -> str:
@@ -60,49 +49,44 @@ async def find_template_versions(gw: Gateway, plan_app: str, lt: str, rollout_id
 
 
 async def create_target_group(gw: Gateway, plan: RolloutPlan) -> str:
-    """The new group's target group: the release's port and health path, the old timings."""
-    params: dict[str, Any] = {
-        "Name": plan.new_group,
-        "Protocol": "HTTP",
-        "Port": int(plan.release.port),
-        "VpcId": plan.traffic.vpc_id,
-        "TargetType": "instance",
-        "HealthCheckPath": plan.release.health_path,
-        "Tags": elb_tag_list(group_tags(plan.app, plan.release.version, plan.rollout_id)),
-    }
-    if plan.old_group and plan.old_group.target_group_arn:
-        got = await gw.call(
-            "elbv2", "describe_target_groups", TargetGroupArns=[plan.old_group.target_group_arn]
-        )
-        old = got["TargetGroups"][0]
-        params["Protocol"] = old.get("Protocol", "HTTP")
-        params.update({k: old[k] for k in _HEALTH_KEYS if k in old})
-    got = await gw.call("elbv2", "create_target_group", **params)
+    """The new group's target group: the release's port and health path, and the plan's
+    settings (the serving group's, or a first group's explicit health check)."""
+    spec = plan.target_group
+    tags = {**dict(spec.tags), **group_tags(plan.app, plan.release.version, plan.rollout_id)}
+    got = await gw.call(
+        "elbv2",
+        "create_target_group",
+        Name=plan.new_group,
+        Port=int(plan.release.port),
+        VpcId=plan.traffic.vpc_id,
+        TargetType="instance",
+        HealthCheckPath=plan.release.health_path,
+        Tags=elb_tag_list(tags),
+        **spec.params,
+    )
     arn = str(got["TargetGroups"][0]["TargetGroupArn"])
-    if plan.old_group and plan.old_group.target_group_arn:
-        attrs = await gw.call(
+    if spec.attributes:  # a target group just created: ELB may not know it everywhere yet
+        await after_create(
+            gw,
             "elbv2",
-            "describe_target_group_attributes",
-            TargetGroupArn=plan.old_group.target_group_arn,
+            "modify_target_group_attributes",
+            TargetGroupArn=arn,
+            Attributes=[{"Key": k, "Value": v} for k, v in spec.attributes],
         )
-        keep = [
-            a
-            for a in attrs.get("Attributes", [])
-            if a["Key"] in ("deregistration_delay.timeout_seconds", "slow_start.duration_seconds")
-        ]
-        if keep:  # a target group just created: ELB may not know it everywhere yet
-            await after_create(
-                gw, "elbv2", "modify_target_group_attributes", TargetGroupArn=arn, Attributes=keep
-            )
     return arn
 
 
 async def create_group(
     gw: Gateway, plan: RolloutPlan, target_group_arn: str, version: str, capacity: Capacity
 ) -> GroupRef:
-    """The new ASG on the template version, registered with its target group."""
-    old = plan.old_group
-    subnets = old.subnets if old and old.subnets else ",".join(plan.traffic.subnets)
+    """The new ASG on the template version, registered with its target group, carrying the
+    serving group's settings, hooks, warm pool, schedules and (rewritten) scaling policies.
+
+    It is created empty and configured before it is sized, so its first instance already
+    has every hook and suspended process; then the retained group stops scaling in.
+    """
+    old, clone = plan.old_group, plan.group_clone
+    subnets = plan.subnets
     group = GroupRef(
         name=plan.new_group,
         release=plan.release.version,
@@ -113,56 +97,92 @@ async def create_group(
         min_size=capacity.min_size,
         max_size=capacity.max_size,
         desired=capacity.desired,
-        health_check_type=old.health_check_type if old else "ELB",
-        grace_period=old.grace_period if old else 60,
+        health_check_type=plan.health_check_type,
+        grace_period=plan.grace_period,
         subnets=subnets,
     )
+    template = {"LaunchTemplateName": plan.launch_template, "Version": version}
+    where: dict[str, Any] = {"LaunchTemplate": template}
+    if clone.mixed_instances_policy:
+        mixed = dict(clone.mixed_instances_policy)
+        mixed["LaunchTemplate"] = {
+            **mixed.get("LaunchTemplate", {}),
+            "LaunchTemplateSpecification": template,
+        }
+        where = {"MixedInstancesPolicy": mixed}
+    own = asg_tag_list(plan.app, plan.release.version, plan.rollout_id, group.name)
+    mine = {str(t["Key"]) for t in own}
     await gw.call(
         "autoscaling",
         "create_auto_scaling_group",
         AutoScalingGroupName=group.name,
-        LaunchTemplate={"LaunchTemplateName": plan.launch_template, "Version": version},
-        MinSize=group.min_size,
+        MinSize=0,
         MaxSize=group.max_size,
-        DesiredCapacity=group.desired,
+        DesiredCapacity=0,
         TargetGroupARNs=[target_group_arn],
         VPCZoneIdentifier=subnets,
         HealthCheckType=group.health_check_type,
         HealthCheckGracePeriod=group.grace_period,
-        Tags=asg_tag_list(plan.app, plan.release.version, plan.rollout_id, group.name),
+        Tags=[*own, *(_tag(t, group.name) for t in clone.tags if t["Key"] not in mine)],
+        **where,
+        **clone.params,
     )
-    if old:
-        await copy_scaling_policies(gw, old.name, group.name)
+    await _configure(gw, plan, group.name, target_group_arn)
+    await set_capacity(gw, group.name, capacity)
+    if old is not None and plan.scale_in_held:
+        await hold_scale_in(gw, old.name, plan.scale_in_held)
     return group
 
 
-async def copy_scaling_policies(gw: Gateway, source: str, target: str) -> None:
-    """Every scaling policy of `source` put on `target` under the same name."""
-    policies = await gw.paginate(
-        "autoscaling", "describe_policies", "ScalingPolicies", AutoScalingGroupName=source
-    )
-    copied = (
-        "PolicyType",
-        "AdjustmentType",
-        "MinAdjustmentStep",
-        "MinAdjustmentMagnitude",
-        "ScalingAdjustment",
-        "Cooldown",
-        "MetricAggregationType",
-        "StepAdjustments",
-        "EstimatedInstanceWarmup",
-        "TargetTrackingConfiguration",
-        "Enabled",
-    )
-    for policy in policies:
-        params = {k: policy[k] for k in copied if k in policy}
+def _tag(tag: dict[str, Any], group: str) -> dict[str, Any]:
+    return {**tag, "ResourceId": group, "ResourceType": "auto-scaling-group"}
+
+
+async def _configure(gw: Gateway, plan: RolloutPlan, name: str, target_group_arn: str) -> None:
+    """What CreateAutoScalingGroup cannot say: hooks, warm pool, suspended processes,
+    metrics, schedules and scaling policies, each as the serving group has it."""
+    clone, old = plan.group_clone, plan.old_group
+    for hook in clone.lifecycle_hooks:
+        await gw.call("autoscaling", "put_lifecycle_hook", AutoScalingGroupName=name, **hook)
+    if clone.warm_pool:
+        await gw.call("autoscaling", "put_warm_pool", AutoScalingGroupName=name, **clone.warm_pool)
+    if clone.suspended_processes:
+        await gw.call(
+            "autoscaling",
+            "suspend_processes",
+            AutoScalingGroupName=name,
+            ScalingProcesses=list(clone.suspended_processes),
+        )
+    if clone.metrics:
+        await gw.call(
+            "autoscaling",
+            "enable_metrics_collection",
+            AutoScalingGroupName=name,
+            Metrics=list(clone.metrics),
+            Granularity=clone.metrics_granularity,
+        )
+    for action in clone.scheduled_actions:
+        await gw.call(
+            "autoscaling", "put_scheduled_update_group_action", AutoScalingGroupName=name, **action
+        )
+    for policy in clone.policies:
         await gw.call(
             "autoscaling",
             "put_scaling_policy",
-            AutoScalingGroupName=target,
-            PolicyName=policy["PolicyName"],
-            **params,
+            **policy_params(
+                policy,
+                old_group=old.name if old else "",
+                new_group=name,
+                old_tg=old.target_group_arn if old else "",
+                new_tg=target_group_arn,
+            ),
         )
+
+
+async def restore_retained(gw: Gateway, plan: RolloutPlan) -> None:
+    """Let the retained group scale in again: the rollout is undone, it serves on."""
+    if plan.old_group is not None and plan.scale_in_held:
+        await release_scale_in(gw, plan.old_group.name, plan.scale_in_held)
 
 
 async def set_capacity(gw: Gateway, name: str, capacity: Capacity) -> None:

@@ -12,16 +12,25 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from rollout.backend import DEFAULT_REGION
 from rollout.config import Config
 from rollout.gateway import AwsError, Gateway
 from rollout.ledger.releases import get_release
 from rollout.ledger.rollouts import RolloutLedger
-from rollout.model import Release
+from rollout.model import TAG_INSTANCE_SUBNETS, Release
 from rollout.naming import launch_template_name, new_rollout_id, server_group_name, valid_app_name
+from rollout.rollouts.clone import (
+    GroupClone,
+    TargetGroupClone,
+    first_target_group,
+    read_group,
+    read_target_group,
+)
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.groups import GroupRef, app_groups, serving_group
+from rollout.rollouts.health_settings import grace_seconds, recorded_boots
+from rollout.rollouts.ingress import ingress_problem, instance_security_groups
 from rollout.rollouts.quota import check_target_budget, target_budget
+from rollout.rollouts.scaling import scale_in_holds
 from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
 from rollout.userdata import UserDataContext, UserDataError, encode_simulate, render_user_data
 
@@ -67,6 +76,22 @@ class RolloutPlan:
     bake_seconds: float
     old_user_data_sha256: str = ""
     weights: dict[str, int] = field(default_factory=dict)  # the listener's weights at plan time
+    target_group: TargetGroupClone = field(default_factory=first_target_group)
+    group_clone: GroupClone = field(default_factory=GroupClone)
+    health_check_type: str = "ELB"
+    grace_period: int = 0  # the new ASG's HealthCheckGracePeriod
+    instance_subnets: tuple[str, ...] = ()  # a first group's, from `init --instance-subnet`
+    expected_boot_seconds: float | None = None  # typical launch to healthy, when recorded
+    scale_in_held: tuple[str, ...] = ()  # the retained group's policies kept from scaling in
+    old_target_group: TargetGroupClone | None = None  # the serving group's, for the diff
+
+    @property
+    def subnets(self) -> str:
+        """The new ASG's VPCZoneIdentifier: the serving group's, else the app's instance
+        subnets, else the load balancer's."""
+        if self.old_group and self.old_group.subnets:
+            return self.old_group.subnets
+        return ",".join(self.instance_subnets or self.traffic.subnets)
 
     @property
     def from_release(self) -> str:
@@ -89,6 +114,24 @@ class RolloutPlan:
                 self.user_data_sha256[:12],
             ),
             PlanChange("capacity", str(old_cap) if old_cap else "(none)", str(self.capacity)),
+            PlanChange(
+                "grace period",
+                f"{old.grace_period} s ({old.health_check_type})" if old else "(none)",
+                f"{self.grace_period} s ({self.health_check_type})",
+            ),
+            PlanChange(
+                "health check",
+                self.old_target_group.check.describe() if self.old_target_group else "(none)",
+                self.target_group.check.describe(),
+            ),
+            PlanChange(
+                "deregistration delay",
+                f"{self.old_target_group.check.deregistration_delay} s"
+                if self.old_target_group
+                else "(none)",
+                f"{self.target_group.check.deregistration_delay} s",
+            ),
+            PlanChange("subnets", old.subnets if old else "(none)", self.subnets),
             PlanChange("server group", old.name if old else "(none)", self.new_group),
             PlanChange("strategy", "", self.strategy),
         ]
@@ -113,6 +156,8 @@ class RolloutPlan:
                 "desired": self.capacity.desired,
             },
             "bake_seconds": self.bake_seconds,
+            "grace_period": self.grace_period,
+            "scale_in_held": list(self.scale_in_held),
         }
 
 
@@ -161,8 +206,9 @@ async def make_plan(
             release,
             UserDataContext(
                 rollout_id=rollout_id,
-                region=gw.backend.region or DEFAULT_REGION,
+                region=await gw.region(),
                 instances_table=config.tables.instances,
+                ssm_path=ssm_path(app),
                 allow_insecure_url=allow_insecure_url,
                 simulate=encode_simulate(release.simulate),
             ),
@@ -190,7 +236,36 @@ async def make_plan(
         raise RolloutInputError(
             f"{app} has no launch template {lt_name} (`freshfleet init {app}` creates it)"
         ) from exc
-    latest = int(got["LaunchTemplates"][0]["LatestVersionNumber"])
+    template = got["LaunchTemplates"][0]
+    latest = int(template["LatestVersionNumber"])
+    lt_tags = {t["Key"]: t.get("Value", "") for t in template.get("Tags", [])}
+    instance_subnets = tuple(s for s in lt_tags.get(TAG_INSTANCE_SUBNETS, "").split(",") if s)
+
+    template_data = await _template_data(gw, lt_name)
+    groups = await instance_security_groups(gw, template_data, traffic.vpc_id)
+    problem = await ingress_problem(gw, traffic, groups, int(release.port))
+    if problem:
+        raise RolloutInputError(f"{release.version} listens on port {release.port}, but {problem}")
+
+    boots = await recorded_boots(gw, config, app)
+    if old is not None:
+        old_tg = await read_target_group(gw, old.target_group_arn) if old.target_group_arn else None
+        tg = old_tg or first_target_group()
+        clone = await read_group(gw, old, lt_name)
+        check_type, floor = old.health_check_type, old.grace_period
+        held = scale_in_holds(clone.policies)
+    else:
+        old_tg, tg, clone, check_type, floor, held = (
+            None,
+            first_target_group(),
+            GroupClone(),
+            "ELB",
+            0,
+            (),
+        )
+    grace = grace_seconds(
+        boots.longest(release.version), config.rollout.gate_deadline_seconds, tg.check, floor
+    )
     return RolloutPlan(
         app=app,
         rollout_id=rollout_id,
@@ -207,6 +282,14 @@ async def make_plan(
         bake_seconds=config.rollout.bake_seconds if bake_seconds is None else bake_seconds,
         old_user_data_sha256=await _old_user_data_sha(gw, lt_name, old),
         weights=weights,
+        target_group=tg,
+        group_clone=clone,
+        health_check_type=check_type,
+        grace_period=grace,
+        instance_subnets=instance_subnets,
+        expected_boot_seconds=boots.typical(release.version),
+        scale_in_held=held,
+        old_target_group=old_tg,
     )
 
 
@@ -228,6 +311,23 @@ async def _check_target_quota(
         config.rollout.rolling_batch_percent,
     )
     check_target_budget(budget, strategy, app, old is not None)
+
+
+def ssm_path(app: str) -> str:
+    """Where the app's secrets live in SSM Parameter Store (the instance role may read them)."""
+    return f"/freshfleet/{app}/"
+
+
+async def _template_data(gw: Gateway, lt_name: str) -> dict[str, Any]:
+    """The launch template's default version's data (what a new version starts from)."""
+    got = await gw.call(
+        "ec2",
+        "describe_launch_template_versions",
+        LaunchTemplateName=lt_name,
+        Versions=["$Default"],
+    )
+    versions = got.get("LaunchTemplateVersions", [])
+    return dict(versions[0].get("LaunchTemplateData", {})) if versions else {}
 
 
 async def _old_user_data_sha(gw: Gateway, lt_name: str, old: GroupRef | None) -> str:

@@ -27,7 +27,6 @@ from rollout.events import (
 )
 from rollout.gateway import AwsError, Gateway
 from rollout.ledger import rollouts as states
-from rollout.ledger.history import app_history, boot_durations
 from rollout.ledger.rollouts import RolloutLedger, utc_now
 from rollout.ledger.timestamps import seconds_left
 from rollout.lock import DeployLock
@@ -197,7 +196,7 @@ class Rollout:
             raise RolloutStop("the deploy lock was taken over by another owner", aborted=True)
 
     async def _start(self) -> None:
-        self.boot_eta = await self._past_boot_seconds()
+        self.boot_eta = self.plan.expected_boot_seconds
         now = utc_now()
         self.steps = [
             {
@@ -231,12 +230,6 @@ class Rollout:
         )
         self.emit(StepStarted, step="plan", detail=self.steps[0]["detail"])
         self.emit(StepFinished, step="plan", status="ok", detail=self.steps[0]["detail"])
-
-    async def _past_boot_seconds(self) -> float | None:
-        """Typical seconds from launch to healthy for this release (or the app), from the
-        ledger's past rollouts: the basis of the gate's ETA."""
-        past = await app_history(self.gw, self.config.tables, self.app, limit=20)
-        return boot_durations(past).typical(self.plan.release.version)
 
     # -- building blocks the strategies use --------------------------------------------------
 
@@ -361,11 +354,13 @@ class Rollout:
                     await self.shift(weights, "flip back")
                     await self.shift({old.name: 100}, "the new group leaves the listener")
                     await self._delete_new()
+                    await launching.restore_retained(self.gw, self.plan)
                 return await self._finish(states.ROLLED_BACK, f"{old.release} serves again", reason)
             if self.shifted:
                 return await self._finish(states.FAILED, "no older group to flip back to", reason)
             async with self.step("cleanup", "delete the new server group"):
                 await self._delete_new()
+                await launching.restore_retained(self.gw, self.plan)
         except (RolloutStop, AwsError) as exc:
             return await self._finish(states.FAILED, f"cleanup failed: {exc}", reason)
         state = states.ABORTED if aborted else states.FAILED

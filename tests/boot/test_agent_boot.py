@@ -108,12 +108,13 @@ def test_every_phase_event_lands_in_the_instances_table(
     result = agent(environ)
     assert result.returncode == EXIT_CODES["verify"]
     item = dynamodb.get_item(TableName=table, Key={"instance_id": {"S": "i-0123456789abcdef0"}})
-    got = {k: v["S"] for k, v in item["Item"].items()}
+    got = {k: v.get("S") or v.get("N") for k, v in item["Item"].items()}
     assert got["app"] == "demo-web"
     assert got["release"] == "bad-checksum"
     assert (got["phase"], got["status"]) == ("verify", "fail")
     assert "sha256 mismatch" in got["detail"]
     assert got["updated_at"] in result.stdout.splitlines()[-1]
+    assert got["started_at"] <= got["updated_at"]
 
 
 def test_an_unwritable_table_never_fails_the_boot(

@@ -110,3 +110,102 @@ def test_launch_template_versions_are_deleted_and_gone(
     latest = ec2.describe_launch_template_versions(LaunchTemplateName=name, Versions=["$Latest"])
     assert [v["VersionNumber"] for v in latest["LaunchTemplateVersions"]] == [3]
     ec2.delete_launch_template(LaunchTemplateName=name)
+
+
+def test_describe_policies_names_the_alarms_that_drive_a_policy(
+    aws_client: Callable[..., Any],
+) -> None:
+    asg, cw, ec2 = aws_client("autoscaling"), aws_client("cloudwatch"), aws_client("ec2")
+    name = f"contract-asg-{uuid.uuid4().hex[:12]}"
+    lt = ec2.create_launch_template(
+        LaunchTemplateName=name, LaunchTemplateData={"ImageId": "ami-03cf127a"}
+    )["LaunchTemplate"]["LaunchTemplateName"]
+    zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": lt},
+        MinSize=0,
+        MaxSize=1,
+        AvailabilityZones=[zone],
+    )
+    try:
+        asg.put_scaling_policy(
+            AutoScalingGroupName=name,
+            PolicyName="up",
+            PolicyType="StepScaling",
+            AdjustmentType="ChangeInCapacity",
+            StepAdjustments=[{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+        )
+        arn = asg.describe_policies(AutoScalingGroupName=name)["ScalingPolicies"][0]["PolicyARN"]
+        cw.put_metric_alarm(
+            AlarmName=f"{name}-cpu",
+            MetricName="CPUUtilization",
+            Namespace="AWS/EC2",
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=70,
+            ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=[arn],
+        )
+        (policy,) = asg.describe_policies(AutoScalingGroupName=name)["ScalingPolicies"]
+        assert [a["AlarmName"] for a in policy["Alarms"]] == [f"{name}-cpu"]
+    finally:
+        cw.delete_alarms(AlarmNames=[f"{name}-cpu"])
+        asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+
+def test_two_groups_keep_their_own_policy_of_the_same_name(
+    aws_client: Callable[..., Any],
+) -> None:
+    asg, ec2 = aws_client("autoscaling"), aws_client("ec2")
+    names = [f"contract-asg-{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    lt = ec2.create_launch_template(
+        LaunchTemplateName=names[0], LaunchTemplateData={"ImageId": "ami-03cf127a"}
+    )["LaunchTemplate"]["LaunchTemplateName"]
+    zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+    for i, name in enumerate(names):
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            LaunchTemplate={"LaunchTemplateName": lt},
+            MinSize=0,
+            MaxSize=1,
+            AvailabilityZones=[zone],
+        )
+        asg.put_scaling_policy(
+            AutoScalingGroupName=name,
+            PolicyName="cpu",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingConfiguration={
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": "ASGAverageCPUUtilization"
+                },
+                "TargetValue": 40.0 + i,
+            },
+        )
+    try:
+        for i, name in enumerate(names):
+            (policy,) = asg.describe_policies(AutoScalingGroupName=name)["ScalingPolicies"]
+            assert policy["TargetTrackingConfiguration"]["TargetValue"] == 40.0 + i
+    finally:
+        for name in names:
+            asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+
+def test_the_default_vpc_routes_to_an_internet_gateway(aws_client: Callable[..., Any]) -> None:
+    ec2 = aws_client("ec2")
+    vpc = next(v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v.get("IsDefault"))
+    (main,) = ec2.describe_route_tables(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc]},
+            {"Name": "association.main", "Values": ["true"]},
+        ]
+    )["RouteTables"]
+    gateways = {
+        r.get("GatewayId", "")
+        for r in main["Routes"]
+        if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+    }
+    (igw,) = gateways
+    attached = ec2.describe_internet_gateways(InternetGatewayIds=[igw])["InternetGateways"][0]
+    assert [a["VpcId"] for a in attached["Attachments"]] == [vpc]
