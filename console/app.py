@@ -276,7 +276,15 @@ class FreshfleetApp(App[int]):
             (g for a in update.snapshot.apps for g in a.groups if g.name == inst.group), None
         )
         output = self.connection.console_output if self.connection else None
-        self.push_screen(InstanceScreen(inst, group, now=self.clock(), console_output=output))
+        self.push_screen(
+            InstanceScreen(
+                inst,
+                group,
+                console_output=output,
+                clock=self.clock,
+                snapshot=lambda: self.last_update.snapshot if self.last_update else None,
+            )
+        )
 
     # --- rollouts (issue: deploy, canary, rollback, abort by keys) ----------------------
 

@@ -23,6 +23,11 @@ from rollout.events import (
     WeightsChanged,
 )
 
+# How far a boot has come, by its last phase (no phase yet: not started).
+_BOOT_ORDER = {
+    p: n for n, p in enumerate(("fetch", "verify", "extract", "build", "run", "health"), 1)
+}
+
 
 @dataclass
 class StepLine:
@@ -120,6 +125,21 @@ class RolloutView:
         """The instance whose log tail explains the failure, or ""."""
         failed = [i for i in self.instances.values() if i.failed]
         return failed[0].instance_id if failed else ""
+
+    def instance_to_watch(self, current: str = "") -> str:
+        """The instance the log pane follows: a failing one; else `current` while it is
+        not healthy yet; else the slowest not yet healthy (least far in its boot); else
+        `current` (the pane keeps what it showed)."""
+        failing = self.failing_instance()
+        if failing:
+            return failing
+        waiting = [i for i in self.instances.values() if i.health != "healthy"]
+        if any(i.instance_id == current for i in waiting):
+            return current
+        if waiting:
+            slowest = min(waiting, key=lambda i: (_BOOT_ORDER.get(i.phase, 0), i.instance_id))
+            return slowest.instance_id
+        return current
 
     def eta_text(self) -> str:
         if self.bake is not None and self.running and self.steps and self.steps[-1].name == "bake":

@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Sparkline, Static
+from textual.widgets import Footer, Sparkline, Static
 
 from console.rollout_view import RolloutView
+from console.widgets.console_tail import ConsoleTail
 from rollout.events import RolloutEvent
 
 _STATUS_STYLE = {
@@ -55,6 +56,8 @@ class RolloutScreen(Screen[None]):
     }
     """
 
+    FOLLOW_SECONDS = 2.0
+
     def __init__(
         self,
         view: RolloutView,
@@ -68,7 +71,6 @@ class RolloutScreen(Screen[None]):
         self.events = events
         self.clock = clock
         self.console_output = console_output
-        self._tail_of = ""
         self._sparks: dict[str, Sparkline] = {}
 
     def compose(self) -> ComposeResult:
@@ -78,8 +80,8 @@ class RolloutScreen(Screen[None]):
         yield Static("", id="instances")
         yield Vertical(id="health")
         yield Static("", id="failure")
-        tail = Log(id="tail", highlight=False)
-        tail.border_title = "console output: a failing instance's last lines show here"
+        tail = ConsoleTail(self.console_output, every=self.FOLLOW_SECONDS, id="tail", max_lines=500)
+        tail.border_title = "console output: the failing (or slowest) instance shows here"
         yield tail
         yield Footer()
 
@@ -111,15 +113,25 @@ class RolloutScreen(Screen[None]):
         self.query_one("#failure", Static).update(
             f"✗ {failure.step} failed: {failure.reason}" if failure else ""
         )
-        bad = view.failing_instance()
-        if bad and bad != self._tail_of and self.console_output is not None:
-            self._tail_of = bad
-            self.run_worker(
-                self._tail(bad),
-                group="rollout-tail",
-                description=f"console output of {bad}",
-                exit_on_error=False,
-            )
+        self._watch()
+
+    def _watch(self) -> None:
+        """Point the log pane at the failing (or slowest) instance; it follows it live
+        until the rollout ends (then one last fetch, so the last lines show)."""
+        tail = self.query_one("#tail", ConsoleTail)
+        if self.console_output is None:
+            return
+        chosen = self.view.instance_to_watch(tail.instance_id)
+        if not chosen:
+            return
+        why = "failing" if chosen == self.view.failing_instance() else "slowest to boot"
+        title = f"console output of {chosen} ({why})"
+        if tail.border_title != title:
+            tail.border_title = title
+        if chosen != tail.instance_id:
+            tail.follow(chosen)
+        if self.view.finished is not None:
+            tail.finish()
 
     def _status(self) -> Text:
         view = self.view
@@ -186,11 +198,3 @@ class RolloutScreen(Screen[None]):
                     classes="spark-row",
                 )
             )
-
-    async def _tail(self, instance_id: str) -> None:
-        assert self.console_output is not None
-        text: str = await self.console_output(instance_id)
-        log = self.query_one("#tail", Log)
-        log.clear()
-        log.border_title = f"console output of {instance_id} (last lines)"
-        log.write_lines(text.splitlines()[-40:])
