@@ -58,6 +58,7 @@ class Connection:
     # at once rather than after a poll's retries run out.
     gone: Callable[[], str] | None = None
     embedded: bool = False  # the console's own local sandbox: it ends when the console quits
+    boots: str = ""  # a localaws's instance runtime: "real boots" or "simulated boots: why"
 
 
 Connect = Callable[[], Awaitable[Connection]]
@@ -137,6 +138,7 @@ class FreshfleetApp(App[int]):
         self.connection = connection
         bar = self.fleet_screen.bar
         bar.backend = connection.backend_label
+        bar.boots = connection.boots
         if connection.account and connection.account in self.config.production_accounts:
             self.production = True
             if not self.allow_deploy:
