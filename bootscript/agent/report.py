@@ -63,9 +63,11 @@ class PhaseReporter:
         self.console = console or sys.stdout
         self.journal = journal or sys.stderr
         self.lines: list[str] = []
+        self.started_at = ""  # the first event's time: boot statistics count from it
 
     def event(self, phase: str, status: str, detail: str = "") -> str:
         at = now_iso()
+        self.started_at = self.started_at or at
         line = phase_line(phase, status, detail, at)
         self.lines.append(line)
         print(line, file=self.console, flush=True)
@@ -87,6 +89,7 @@ class PhaseReporter:
             "status": {"S": status},
             "detail": {"S": detail},
             "updated_at": {"S": at},
+            "started_at": {"S": self.started_at or at},
         }
         try:
             if self._client is None:
