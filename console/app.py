@@ -23,7 +23,7 @@ from textual.worker import Worker, WorkerState
 from console.fleet_source import FleetSource, FleetUpdate
 from console.keymap import APP_ACTIONS, MUTATING_ACTIONS, bindings
 from console.messages import FleetUpdated, PollStatus
-from console.rollout_view import RolloutView
+from console.rollout_view import RolloutView, summarise
 from console.screens.dialogs import (
     Confirm,
     ReleasePicker,
@@ -368,7 +368,7 @@ class FreshfleetApp(App[int]):
                 output = self.connection.console_output if self.connection else None
                 self.push_screen(RolloutScreen(view, rollout.events, console_output=output))
                 result = await rollout.run()
-                reason = f": {result.reason}" if result.reason else ""
+                reason = f": {summarise(result.reason)}" if result.reason else ""
                 self.notify(
                     f"{app_name} {version}: {result.state}{reason}",
                     severity="information" if result.ok else "error",

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static
 
-from console.rollout_view import RolloutView
+from console.rollout_view import RolloutView, summarise
 from console.widgets.console_tail import ConsoleTail
 from rollout.events import RolloutEvent
 
@@ -105,7 +105,7 @@ class RolloutScreen(Screen[None]):
             return
         view = self.view
         now = self.clock()
-        self.query_one("#status", Static).update(self._status())
+        self.query_one("#status", Static).update(self._status(now))
         self.query_one("#steps", Static).update(self._steps(now))
         self.query_one("#instances", Static).update(self._instances())
         self._sparklines()
@@ -133,7 +133,7 @@ class RolloutScreen(Screen[None]):
         if self.view.finished is not None:
             tail.finish()
 
-    def _status(self) -> Text:
+    def _status(self, now: datetime) -> Text:
         view = self.view
         text = Text()
         if view.finished is not None:
@@ -143,9 +143,9 @@ class RolloutScreen(Screen[None]):
                 text.append(f" — {view.finished.outcome}")
         else:
             text.append("running", style="bold yellow")
-            eta = view.eta_text()
-            if eta:
-                text.append(f"  {eta}")
+            headline = view.headline(now)
+            if headline:
+                text.append(f"  {headline}")
         if view.weights:
             weights = "  ".join(f"{g} {w} %" for g, w in view.weights.items())
             text.append(f"\nweights: {weights}", style="dim")
@@ -159,12 +159,16 @@ class RolloutScreen(Screen[None]):
         table.add_column("status", no_wrap=True)
         table.add_column("time", justify="right", no_wrap=True)
         table.add_column("detail")
+        failure = self.view.failure
         for step in self.view.steps:
+            detail = step.detail
+            if failure is not None and detail == failure.reason:
+                detail = f"{summarise(detail)} (below)"  # whole once, in the failure line
             table.add_row(
                 step.name,
                 Text(step.status, style=_STATUS_STYLE.get(step.status, "")),
                 f"{step.seconds(now):.1f} s",
-                step.detail,
+                detail,
             )
         return table
 
