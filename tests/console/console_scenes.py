@@ -323,7 +323,8 @@ def _rollback_after_the_bake(app: FreshfleetApp) -> Screen[object]:
 def _resume_offer(app: FreshfleetApp) -> Screen[object]:
     summary = (
         "v1 → v2 (blue-green), detached by alice@laptop:4242 after: plan, launch, gate, "
-        "shift, bake.\nResume finishes it from its last step; Roll back undoes it."
+        "shift, bake.\nResume finishes it from its last step; Roll back or Abort undoes it "
+        "(traffic flips back if it moved; the new group is deleted)."
     )
     return ResumeOrRollback("demo-web", RID, summary)
 
