@@ -346,7 +346,7 @@ def _production_confirm(app: FreshfleetApp) -> Screen[object]:
 def _plan_dialog(app: FreshfleetApp) -> Screen[object]:
     rows = [
         ("release", "v1", "v2"),
-        ("launch template", "freshfleet-demo-web v1", "freshfleet-demo-web v2"),
+        ("LT version", "freshfleet-demo-web #2", "freshfleet-demo-web #3"),
         ("user data sha256", "3f2a9c1d0b7e", "8e4d2b6a1c9f"),
         ("capacity", "min 3 / max 3 / desired 3", "min 3 / max 3 / desired 3"),
         ("server group", OLD, NEW),

@@ -1,9 +1,11 @@
-"""What a deploy leaves on record: instances launched as the launch template says (their
-type shows), and one boot counted per instance that booted."""
+"""What a deploy says and leaves on record: template versions that read unlike releases,
+instances launched as the launch template says (their type shows), and one boot counted
+per instance that booted."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 
 from rollout.backend import Backend
 from rollout.gateway import Gateway
@@ -27,6 +29,9 @@ async def _read(fleet) -> tuple[dict[str, str], dict[str, int]]:
 def test_a_deploys_instances_have_the_templates_type_and_each_boot_counts(fleet):
     run = fleet.cli("deploy", "demo-web", "v2", "-y")
     assert run.code == 0, run.out + run.err
+    # The plan names template versions so no one takes one for a release (v1, v2, v3).
+    assert re.search(r"LT version .*freshfleet-demo-web #\d+ .*freshfleet-demo-web #\d+", run.out)
+    assert not re.search(r"freshfleet-demo-web v\d", run.out), run.out
     types, counts = asyncio.run(_read(fleet))
     (v2,) = [g for g in fleet.groups().values() if g["release"] == "v2"]
     assert len(v2["instances"]) == 3
