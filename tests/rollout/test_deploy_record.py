@@ -37,3 +37,19 @@ def test_a_deploys_instances_have_the_templates_type_and_each_boot_counts(fleet)
     assert len(v2["instances"]) == 3
     assert {types[i] for i in v2["instances"]} == {"t3.micro"}
     assert counts["v2"] == 3, counts
+
+
+def test_deploy_json_is_one_object_as_the_readme_says(fleet):
+    import json
+    from pathlib import Path
+
+    run = fleet.cli("deploy", "demo-web", "v2", "-y", "--no-wait", "--json")
+    assert run.code == 0, run.err
+    result = json.loads(run.out)  # one object: nothing before or after it
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    (line,) = [s for s in readme.read_text().splitlines() if s.startswith("- `deploy --json`")]
+    for key in result:
+        assert re.search(rf"\b{key}\b", line), (key, line)
+    for key in result["plan"]:
+        assert re.search(rf"\b{key}\b", line), (key, line)
+    assert {c["what"] for c in result["plan"]["changes"]} >= {"release", "LT version"}
