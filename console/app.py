@@ -23,7 +23,7 @@ from textual.worker import Worker, WorkerState
 from console.fleet_source import FleetSource, FleetUpdate
 from console.keymap import APP_ACTIONS, MUTATING_ACTIONS, bindings
 from console.messages import FleetUpdated, PollStatus
-from console.rollout_view import RolloutView
+from console.rollout_view import RolloutView, summarise
 from console.screens.dialogs import (
     Confirm,
     ReleasePicker,
@@ -58,6 +58,7 @@ class Connection:
     # at once rather than after a poll's retries run out.
     gone: Callable[[], str] | None = None
     embedded: bool = False  # the console's own local sandbox: it ends when the console quits
+    boots: str = ""  # a localaws's instance runtime: "real boots" or "simulated boots: why"
 
 
 Connect = Callable[[], Awaitable[Connection]]
@@ -111,6 +112,8 @@ class FreshfleetApp(App[int]):
         # Held directly: workers may finish while Textual is tearing the screens down.
         self._fleet = FleetScreen()
         self.rollout: Any = None  # the Rollout this console runs, while it runs
+        # Unfinished rollouts already offered to resume or undo: (app, rollout id).
+        self._offered: set[tuple[str, str]] = set()
         if self.config.theme:
             self.theme = self.config.theme
 
@@ -137,6 +140,7 @@ class FreshfleetApp(App[int]):
         self.connection = connection
         bar = self.fleet_screen.bar
         bar.backend = connection.backend_label
+        bar.boots = connection.boots
         if connection.account and connection.account in self.config.production_accounts:
             self.production = True
             if not self.allow_deploy:
@@ -188,12 +192,12 @@ class FreshfleetApp(App[int]):
             if event.state is WorkerState.SUCCESS:
                 update = worker.result
                 assert isinstance(update, FleetUpdate)
-                first = self.last_update is None
                 self.last_update = update
                 self.poll_error = ""
-                if first and self.connection and self.connection.gateway and not self.read_only:
+                unowned = self._unowned_rollouts(update)
+                if unowned:
                     self.run_worker(
-                        self._offer_unfinished(update.snapshot.apps),
+                        self._offer_unfinished(unowned),
                         group=ROLLOUT_GROUP,
                         description="look for unfinished rollouts",
                         exit_on_error=False,
@@ -276,7 +280,15 @@ class FreshfleetApp(App[int]):
             (g for a in update.snapshot.apps for g in a.groups if g.name == inst.group), None
         )
         output = self.connection.console_output if self.connection else None
-        self.push_screen(InstanceScreen(inst, group, now=self.clock(), console_output=output))
+        self.push_screen(
+            InstanceScreen(
+                inst,
+                group,
+                console_output=output,
+                clock=self.clock,
+                snapshot=lambda: self.last_update.snapshot if self.last_update else None,
+            )
+        )
 
     # --- rollouts (issue: deploy, canary, rollback, abort by keys) ----------------------
 
@@ -358,7 +370,7 @@ class FreshfleetApp(App[int]):
                 output = self.connection.console_output if self.connection else None
                 self.push_screen(RolloutScreen(view, rollout.events, console_output=output))
                 result = await rollout.run()
-                reason = f": {result.reason}" if result.reason else ""
+                reason = f": {summarise(result.reason)}" if result.reason else ""
                 self.notify(
                     f"{app_name} {version}: {result.state}{reason}",
                     severity="information" if result.ok else "error",
@@ -370,30 +382,71 @@ class FreshfleetApp(App[int]):
         finally:
             self.rollout = None
 
-    async def _offer_unfinished(self, apps: Iterable[Any]) -> None:
-        """On start: a rollout left by a detached or dead owner is offered to resume or undo."""
+    def _unowned_rollouts(self, update: FleetUpdate) -> list[Any]:
+        """Apps whose unfinished rollout nobody holds the lock for (detached, or its owner
+        dead), each offered once whenever the console first sees it; `r` and `a` offer
+        it again."""
+        if self.connection is None or self.connection.gateway is None or self.read_only:
+            return []
+        if self.rollout is not None:
+            return []
+        apps = [
+            a
+            for a in update.snapshot.apps
+            if a.active_rollout_id
+            and a.lock is None
+            and (a.name, a.active_rollout_id) not in self._offered
+        ]
+        self._offered |= {(a.name, a.active_rollout_id) for a in apps}
+        return apps
+
+    async def _unowned_rollout(self, app_name: str) -> dict[str, Any] | None:
+        """The app's unfinished rollout when nothing runs it (detached, or its owner's
+        lease expired); None when there is none or its owner is running it now."""
         from rollout.rollouts import find_unfinished, owner_alive
 
         gw: Any = self.connection.gateway if self.connection else None
+        item = await find_unfinished(gw, self.config, app_name)
+        if item is None:
+            return None
+        if item.get("state") == "running" and await owner_alive(gw, self.config, item):
+            return None  # someone is running it right now
+        return item
+
+    def _offer_instead(self, app: Any) -> None:
+        """`r`/`a` on a rollout nothing runs: the offer to resume, roll back or abort it
+        (run as this console's rollout, so quitting asks and detaches it)."""
+        self.run_worker(
+            self._offer_unfinished([app]),
+            group=ROLLOUT_GROUP,
+            description=f"unfinished rollout of {app.name}",
+            exit_on_error=False,
+        )
+
+    async def _offer_unfinished(self, apps: Iterable[Any]) -> bool:
+        """A rollout left by a detached or dead owner is offered to resume, roll back or
+        abort (when the console sees it, and on `r`/`a`); True when one was offered."""
+        offered = False
         for app in apps:
-            item = await find_unfinished(gw, self.config, app.name)
+            item = await self._unowned_rollout(app.name)
             if item is None or self.rollout is not None:
                 continue
-            if item.get("state") == "running" and await owner_alive(gw, self.config, item):
-                continue  # someone is running it right now
             steps = [s.get("name", "") for s in item.get("steps", [])]
             summary = (
                 f"{item.get('from_release') or '(none)'} → {item.get('to_release')} "
                 f"({item.get('strategy')}), {item.get('state')} by {item.get('owner')} "
                 f"after: {', '.join(steps) or 'no step'}.\n"
-                "Resume finishes it from its last step; Roll back undoes it."
+                "Resume finishes it from its last step; Roll back or Abort undoes it "
+                "(traffic flips back if it moved; the new group is deleted)."
             )
+            offered = True
             choice = await self.push_screen_wait(
                 ResumeOrRollback(app.name, str(item["rollout_id"]), summary)
             )
-            if choice in ("resume", "rollback"):
+            if choice in ("resume", "rollback", "abort"):
                 await self._take_over(app.name, item, choice)
-                return
+                return True
+        return offered
 
     async def _take_over(self, app_name: str, item: dict[str, Any], choice: str) -> None:
         from rollout.lock import DeployLock, LockHeld
@@ -419,7 +472,7 @@ class FreshfleetApp(App[int]):
                     result = await rollout.run()
                 else:
                     result = await rollout.unwind(
-                        f"rollback requested by {lock.owner}", aborted=True
+                        f"{choice} requested by {lock.owner}", aborted=True
                     )
                 self.notify(f"{app_name} {rollout.rollout_id}: {result.state}", timeout=15)
         except LockHeld as held:
@@ -448,6 +501,9 @@ class FreshfleetApp(App[int]):
         config = self.config
         snap = self.last_update.snapshot if self.last_update else None
         found = snap.app(app_name) if snap else None
+        if found is not None and self.rollout is None and await self._unowned_rollout(app_name):
+            self._offer_instead(found)  # nothing runs it: resume, roll back or abort it here
+            return
         serving = found.serving_release if found else ""
         options = await rollback_options(gw, config, app_name, serving=serving)
         answer = await self.push_screen_wait(
@@ -500,6 +556,11 @@ class FreshfleetApp(App[int]):
 
         gw: Any = self.connection.gateway if self.connection else None
         config = self.config
+        snap = self.last_update.snapshot if self.last_update else None
+        found = snap.app(app_name) if snap else None
+        if found is not None and self.rollout is None and await self._unowned_rollout(app_name):
+            self._offer_instead(found)  # nothing runs it: resume, roll back or abort it here
+            return
         confirmed = await self.push_screen_wait(
             Confirm(
                 f"Abort {app_name}'s rollout?",

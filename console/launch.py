@@ -52,6 +52,7 @@ class EmbeddedSandbox:
             region=str(getattr(handle, "region", "") or DEFAULT_REGION),
             local=True,
             boot_mode=str(getattr(handle, "boot_mode", "") or ""),
+            boot_reason=str(getattr(handle, "boot_reason", "") or ""),
         )
 
     def exit_reason(self) -> str:
@@ -110,6 +111,7 @@ async def connect_live(backend: Backend, config: Config) -> Connection:
         account=account,
         console_output=console_output,
         gateway=gateway,
+        boots=backend.boots,
     )
 
 

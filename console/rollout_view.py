@@ -23,6 +23,11 @@ from rollout.events import (
     WeightsChanged,
 )
 
+# How far a boot has come, by its last phase (no phase yet: not started).
+_BOOT_ORDER = {
+    p: n for n, p in enumerate(("fetch", "verify", "extract", "build", "run", "health"), 1)
+}
+
 
 @dataclass
 class StepLine:
@@ -121,11 +126,56 @@ class RolloutView:
         failed = [i for i in self.instances.values() if i.failed]
         return failed[0].instance_id if failed else ""
 
-    def eta_text(self) -> str:
-        if self.bake is not None and self.running and self.steps and self.steps[-1].name == "bake":
-            return f"bake: {self.bake.remaining_seconds:.0f} s left"
-        if self.gate is not None and self.running:
-            eta = self.gate.eta_seconds
-            left = f", ETA {eta:.0f} s" if eta is not None else ""
-            return f"gate: {self.gate.healthy}/{self.gate.wanted} healthy{left}"
-        return ""
+    def instance_to_watch(self, current: str = "") -> str:
+        """The instance the log pane follows: a failing one; else `current` while it is
+        not healthy yet; else the slowest not yet healthy (least far in its boot); else
+        `current` (the pane keeps what it showed)."""
+        failing = self.failing_instance()
+        if failing:
+            return failing
+        waiting = [i for i in self.instances.values() if i.health != "healthy"]
+        if any(i.instance_id == current for i in waiting):
+            return current
+        if waiting:
+            slowest = min(waiting, key=lambda i: (_BOOT_ORDER.get(i.phase, 0), i.instance_id))
+            return slowest.instance_id
+        return current
+
+    @property
+    def current_step(self) -> StepLine | None:
+        """The step running now (the last one started and not finished), if any."""
+        running = [s for s in self.steps if s.finished is None]
+        return running[-1] if running and self.running else None
+
+    def headline(self, now: datetime) -> str:
+        """The step running now and how it stands: healthy count, the time left to its
+        deadline (gate) or its end (bake, watch), and the ETA while past boots make one.
+
+        `gate: 1/3 healthy · 95 s left of 120 s · ETA ~ 20 s`, `bake: 3/3 healthy · 25 s
+        left`, `retire · 4 s`; "" when nothing runs."""
+        step = self.current_step
+        if step is None:
+            return ""
+        gate, bake = self.gate, self.bake
+        if gate is not None and step.name == "gate" and gate.at >= step.started:
+            since = max(0.0, (now - gate.at).total_seconds())
+            elapsed = gate.elapsed_seconds + since
+            left = max(0.0, gate.deadline_seconds - elapsed)
+            text = f"gate: {gate.healthy}/{gate.wanted} healthy"
+            if gate.deadline_seconds:
+                text += f" · {left:.0f} s left of {gate.deadline_seconds:.0f} s"
+            eta = None if gate.eta_seconds is None else gate.eta_seconds - since
+            if eta is not None and eta >= 1 and gate.healthy < gate.wanted:
+                text += f" · ETA ~ {eta:.0f} s"  # past boots say so; once overdue, no guess
+            return text
+        if bake is not None and step.name in ("bake", "watch") and bake.at >= step.started:
+            left = max(0.0, bake.remaining_seconds - (now - bake.at).total_seconds())
+            return f"{step.name}: {bake.healthy}/{bake.wanted} healthy · {left:.0f} s left"
+        return f"{step.name} · {step.seconds(now):.0f} s"
+
+
+def summarise(reason: str, width: int = 60) -> str:
+    """A long reason's gist for the places that are not where it is shown whole: its first
+    clause, cut to `width` characters."""
+    head = reason.split(": ", 1)[0] if len(reason) > width else reason
+    return head if len(head) <= width else head[: width - 1] + "…"

@@ -209,6 +209,7 @@ async def _serve(args: argparse.Namespace) -> int:
             "pid": os.getpid(),
             "region": args.region,
             "boot_mode": choice.mode,
+            "boot_reason": choice.reason,
             "albs": albs,
         }
         write_endpoint_file(record, endpoint_file)

@@ -85,6 +85,11 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
     (ELBv2Backend, "delete_load_balancer", "close its local ports"),
     (ELBv2Backend, "delete_target_group", "stop checking its targets"),
     (LaunchTemplate, "create_version", "store version UserData as Base64EncodedString"),
+    (
+        LaunchTemplates,
+        "create_launch_template_version",
+        "SourceVersion: the new version inherits the source's data (5.2.5 drops it)",
+    ),
     (LaunchTemplate, "get_version", "a deleted version is not found; $Latest skips them"),
     (
         LaunchTemplateBackend,
@@ -470,15 +475,46 @@ def _delete_target_group(original: Any) -> Any:
 # -- launch templates, reset -------------------------------------------------------------
 
 
+# The source version's data while CreateLaunchTemplateVersion runs on this server thread.
+_source = threading.local()
+
+
 def _create_version(original: Any) -> Any:
     @functools.wraps(original)
     def create_version(self: Any, data: dict[str, Any], description: str) -> Any:
+        # AWS: the new version inherits every parameter of SourceVersion that
+        # LaunchTemplateData does not name.
+        inherited = getattr(_source, "data", None)
+        if inherited:
+            data = {**inherited, **data}
         # 5.2.5's CreateLaunchTemplateVersion stores UserData as str; ASGs then assert.
         if isinstance(data.get("UserData"), str | bytes):
             data = {**data, "UserData": parse_user_data(data["UserData"])}
         return original(self, data, description)
 
     return create_version
+
+
+def _create_launch_template_version(original: Any) -> Any:
+    @functools.wraps(original)
+    def create_launch_template_version(self: Any) -> Any:
+        source = self._get_param("SourceVersion")
+        _source.data = None
+        if source:
+            name = self._get_param("LaunchTemplateName")
+            template_id = self._get_param("LaunchTemplateId")
+            template = (
+                self.ec2_backend.get_launch_template(template_id)
+                if template_id
+                else self.ec2_backend.get_launch_template_by_name(name)
+            )
+            _source.data = dict(template.get_version(source).data)
+        try:
+            return original(self)
+        finally:
+            _source.data = None
+
+    return create_launch_template_version
 
 
 def _deleted(version: Any) -> bool:
@@ -774,6 +810,7 @@ _REPLACEMENTS: dict[str, Any] = {
     "delete_load_balancer": _delete_load_balancer,
     "delete_target_group": _delete_target_group,
     "create_version": _create_version,
+    "create_launch_template_version": _create_launch_template_version,
     "get_version": _get_version,
     "describe_launch_template_versions": _describe_launch_template_versions,
     "reset": _reset,

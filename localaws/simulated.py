@@ -39,6 +39,10 @@ WORK_SECONDS = 0.01  # what a request costs the demo app (as bootscript/releases
 log = logging.getLogger(__name__)
 
 
+def _iso(at: datetime | None) -> str:
+    return at.isoformat(timespec="seconds").replace("+00:00", "Z") if at else ""
+
+
 def boot_line(phase: str, status: str, detail: str = "", at: datetime | None = None) -> str:
     """One phase line exactly as the boot agent prints it (DESIGN §6)."""
     stamp = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -55,6 +59,7 @@ class SimulatedInstance:
     app_up: bool = False  # the app answers (after `run ok`)
     healthy_since: float | None = None  # loop time of the first healthy answer
     stopped: bool = False
+    started_at: datetime | None = None  # its first phase: boot statistics count from it
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
     @property
@@ -237,6 +242,7 @@ class SimulatedRuntime(InstanceRuntime):
 
     def _report(self, sim: SimulatedInstance, phase: str, status: str, detail: str = "") -> None:
         now = datetime.now(UTC)
+        sim.started_at = sim.started_at or now
         self._print(sim, boot_line(phase, status, detail, now))
         table = sim.launch.env.get("INSTANCES_TABLE")
         if table:
@@ -249,7 +255,8 @@ class SimulatedRuntime(InstanceRuntime):
                     "phase": phase,
                     "status": status,
                     "detail": detail,
-                    "updated_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    "updated_at": _iso(now),
+                    "started_at": _iso(sim.started_at),
                 },
             )
 

@@ -30,6 +30,15 @@ class Backend:
     region: str | None = None
     local: bool = False  # a localaws (from its endpoint file or started by the console)
     boot_mode: str = ""  # localaws only: real|simulated
+    boot_reason: str = ""  # localaws only: why that mode
+
+    @property
+    def boots(self) -> str:
+        """`real boots` or `simulated boots: why` on a localaws; "" elsewhere."""
+        if not self.local or not self.boot_mode:
+            return ""
+        why = f": {self.boot_reason}" if self.boot_reason and self.boot_mode != "real" else ""
+        return f"{self.boot_mode} boots{why}"
 
     @property
     def label(self) -> str:
@@ -105,6 +114,7 @@ def local_backend(record: dict[str, Any]) -> Backend:
         region=str(record.get("region") or DEFAULT_REGION),
         local=True,
         boot_mode=str(record.get("boot_mode", "")),
+        boot_reason=str(record.get("boot_reason", "")),
     )
 
 
@@ -133,6 +143,7 @@ def discover_backend(
             or DEFAULT_REGION,
             local=is_local,
             boot_mode=str(record.get("boot_mode", "")) if is_local and record else "",
+            boot_reason=str(record.get("boot_reason", "")) if is_local and record else "",
         )
     if profile or region or aws:
         return Backend(profile=profile, region=region)

@@ -150,13 +150,19 @@ def load_config(
             raise ConfigError(f"{source}: {exc}") from exc
 
     flat = _flatten(data, source)
-    flat.update(_from_env(os.environ if env is None else env))
-    flat.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    from_env = _from_env(os.environ if env is None else env)
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    flat.update(from_env)
+    flat.update(flags)
+    # A bad value is blamed on where it came from: the variable, the flag, else the file.
+    origins = {k: "FRESHFLEET_" + k.replace(".", "__").upper() for k in from_env}
+    origins.update({k: f"the command line ({k})" for k in flags})
     return _build(
         flat,
         source,
         DEMO_ROLLOUT if demo else RolloutSettings(),
         DEMO_JUDGE if demo else JudgeSettings(),
+        origins,
     )
 
 
@@ -194,9 +200,10 @@ _TOP_LEVEL_ENV = frozenset({"production_accounts", "theme"})
 
 def _build(
     flat: Mapping[str, Any],
-    source: str,
+    file_source: str,
     rollout_base: RolloutSettings,
     judge_base: JudgeSettings,
+    origins: Mapping[str, str] | None = None,
 ) -> Config:
     sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     tables: dict[str, str] = {}
@@ -204,6 +211,7 @@ def _build(
     top: dict[str, Any] = {}
     alarms: dict[str, tuple[str, ...]] = {}
     for key, value in flat.items():
+        source = (origins or {}).get(key, file_source)
         head, _, rest = key.partition(".")
         if head == "judge" and rest.startswith("alarms."):
             names = value.split(",") if isinstance(value, str) else value
@@ -244,7 +252,8 @@ def _build(
         else:
             raise ConfigError(f"{source}: unknown key '{key}'")
     if float(sections["localaws"].get("time_scale", 1.0)) <= 0:
-        raise ConfigError(f"{source}: 'localaws.time_scale' must be above 0")
+        where = (origins or {}).get("localaws.time_scale", file_source)
+        raise ConfigError(f"{where}: 'localaws.time_scale' must be above 0")
     base = Tables.with_prefix(prefix) if prefix is not None else Tables()
     return Config(
         tables=dataclasses.replace(base, **tables),
@@ -252,7 +261,7 @@ def _build(
         localaws=LocalAwsTimers(**sections["localaws"]),
         judge=dataclasses.replace(judge_base, **sections["judge"]),
         alarms=alarms,
-        source=source,
+        source=file_source,
         **top,
     )
 

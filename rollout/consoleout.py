@@ -85,13 +85,28 @@ def new_lines(previous: Sequence[str], current: Sequence[str]) -> list[str]:
     return list(current)
 
 
+class LineTail:
+    """Successive console windows of one instance in, each line out once (and whole)."""
+
+    def __init__(self) -> None:
+        self._seen: list[str] = []
+
+    def feed(self, text: str) -> list[str]:
+        """The complete lines of `text` (a whole console window) not yet returned."""
+        current = window_lines(text)
+        fresh = new_lines(self._seen, current)
+        if current:
+            self._seen = current
+        return fresh
+
+
 class ConsoleFollower:
     """Polls one instance's console output; `poll()` returns the lines not yet seen."""
 
     def __init__(self, gateway: Gateway, instance_id: str) -> None:
         self.gateway = gateway
         self.instance_id = instance_id
-        self._seen: list[str] = []
+        self._tail = LineTail()
         self._latest = True  # Latest=True is Nitro-only: fall back once when refused
 
     async def fetch(self) -> str:
@@ -114,11 +129,7 @@ class ConsoleFollower:
 
     async def poll(self) -> list[str]:
         """Lines that appeared since the last poll (all complete lines on the first)."""
-        current = window_lines(await self.fetch())
-        fresh = new_lines(self._seen, current)
-        if current:
-            self._seen = current
-        return fresh
+        return self._tail.feed(await self.fetch())
 
 
 async def follow_console(

@@ -186,6 +186,15 @@ async def _instance_subnets(
 
 async def _instance_profile(doc: Diagnosis, app: str, ref: dict[str, str]) -> None:
     profile = ref.get("Name") or ref.get("Arn", "").rpartition("/")[2]
+    if not profile and doc.gw.backend.local:
+        # localaws hands its instances its own endpoint and credentials.
+        doc.add(
+            "instance profile",
+            Verdict.OK,
+            "none needed on the local sandbox: its instances reach its S3 (s3:// releases) "
+            "and DynamoDB (boot phases) with the sandbox's credentials",
+        )
+        return
     if not profile:
         doc.add(
             "instance profile",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rollout.discovery import discover_traffic
 from rollout.gateway import AwsError, Gateway
 from rollout.model import TAG_APP, TAG_INSTANCE_SUBNETS
 from rollout.naming import launch_template_name, valid_app_name
@@ -171,7 +172,11 @@ async def plan_init(gw: Gateway, options: InitOptions) -> InitPlan:
         tags = (await elb_tags(gw, [shared["LoadBalancerArn"]])).get(shared["LoadBalancerArn"], {})
         shared_alb_tag = TAG_APP not in tags
     else:
-        lb_step = await _find_alb(gw, app, subnets, options)
+        point = (await discover_traffic(gw)).get(app)
+        if point is not None and not point.rule_arn:
+            lb_step = await _app_alb(gw, point.load_balancer_arn)  # whatever its name
+        else:
+            lb_step = await _find_alb(gw, app, subnets, options)
         steps.append(lb_step)
         steps.append(await _find_listener(gw, app, lb_step.resource_id, options))
     await _check_instance_subnets(gw, vpc_id, options.instance_subnet_ids)
@@ -308,6 +313,15 @@ async def _find_sg(gw: Gateway, vpc_id: str, name: str, detail: str) -> InitStep
     if got:
         return InitStep("security group", name, detail, str(got[0]["GroupId"]), exists=True)
     return InitStep("security group", name, detail)
+
+
+async def _app_alb(gw: Gateway, arn: str) -> InitStep:
+    """The ALB that already carries the app's tagged listener: nothing to create."""
+    got = await gw.call("elbv2", "describe_load_balancers", LoadBalancerArns=[arn])
+    lb = got["LoadBalancers"][0]
+    subnets = ", ".join(z.get("SubnetId", "") for z in lb.get("AvailabilityZones", []))
+    detail = f"{lb.get('Scheme', 'internet-facing')} ALB in {subnets}"
+    return InitStep("load balancer", str(lb["LoadBalancerName"]), detail, arn, exists=True)
 
 
 async def _find_alb(

@@ -264,7 +264,8 @@ class FleetObserver:
         )
 
     async def _rollouts(self, *, refresh_detached: bool) -> list[RolloutRecord]:
-        """Running rollouts every tick; detached ones (rare, slow to change) at rediscovery."""
+        """Running rollouts every tick; detached ones (rare, slow to change) at rediscovery
+        and when a rollout seen running is no longer."""
         if refresh_detached:
             running, self._detached = await asyncio.gather(
                 active_rollouts(self.gateway, self.tables, ("running",)),
@@ -272,6 +273,11 @@ class FleetObserver:
             )
         else:
             running = await active_rollouts(self.gateway, self.tables, ("running",))
+            was = {(r.app, r.rollout_id) for r in self._rollouts_seen if r.state == "running"}
+            if was - {(r.app, r.rollout_id) for r in running}:
+                # A rollout stopped running: ended, or detached (a deploy interrupted in its
+                # bake) and still unfinished, as a one-off read (`status`) would see it.
+                self._detached = await active_rollouts(self.gateway, self.tables, ("detached",))
         # A detached rollout that was resumed shows up as running: that one wins.
         live = {(r.app, r.rollout_id) for r in running}
         return [*running, *(r for r in self._detached if (r.app, r.rollout_id) not in live)]

@@ -71,13 +71,14 @@ class PhaseReporter:
         self._client: Any = None
         self._table_failing = False
         self._sleep = sleep
-        self.started_at = now_iso()
         self.console = console or sys.stdout
         self.journal = journal or sys.stderr
         self.lines: list[str] = []
+        self.started_at = ""  # the first event's time: boot statistics count from it
 
     def event(self, phase: str, status: str, detail: str = "") -> str:
         at = now_iso()
+        self.started_at = self.started_at or at
         line = phase_line(phase, status, detail, at)
         self.lines.append(line)
         print(line, file=self.console, flush=True)
@@ -99,7 +100,7 @@ class PhaseReporter:
             "status": {"S": status},
             "detail": {"S": detail},
             "updated_at": {"S": at},
-            "started_at": {"S": self.started_at},
+            "started_at": {"S": self.started_at or at},
             "ttl": {"N": str(int(time.time()) + ITEM_TTL_SECONDS)},
         }
         final = status == "fail" or (phase == "health" and status == "ok")

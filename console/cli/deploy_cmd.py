@@ -107,6 +107,10 @@ async def drive(
     follower = asyncio.create_task(follow())
     try:
         result = await rollout.run()
+    except asyncio.CancelledError:  # Ctrl-C: before the shift the engine undid it all
+        if rollout.shifted:
+            err.print(detached_in_traffic(rollout))
+        raise
     finally:
         progress.close()
         await asyncio.wait({follower}, timeout=1.0)
@@ -116,6 +120,16 @@ async def drive(
     else:
         render_result(out, result)
     return exit_of(result)
+
+
+def detached_in_traffic(rollout: Rollout) -> str:
+    """What now, after a Ctrl-C once traffic moved: the rollout waits, in traffic."""
+    app = rollout.app
+    return (
+        f"[yellow]interrupted after traffic moved:[/] rollout {rollout.rollout_id} is "
+        f"detached in traffic ({rollout.plan.release.version} serves). "
+        f"`freshfleet resume {app}` finishes it; `freshfleet rollback {app}` flips traffic back."
+    )
 
 
 async def deploy(

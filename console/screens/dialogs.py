@@ -183,8 +183,8 @@ def plan_table(rows: list[tuple[str, str, str]]) -> Table:
 
 
 class ResumeOrRollback(ModalScreen[str]):
-    """A rollout left unfinished by a dead or detached owner: resume it, roll it back, or
-    leave it for later (the default)."""
+    """A rollout left unfinished by a dead or detached owner: resume it, roll it back, abort
+    it, or leave it for later (the default)."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="ResumeOrRollback")
     BINDINGS = [Binding("escape", "dismiss('later')", "Later", id="unfinished.later")]
@@ -205,6 +205,7 @@ class ResumeOrRollback(ModalScreen[str]):
                 yield Button("Later", id="later", variant="primary")
                 yield Button("Resume", id="resume", variant="success")
                 yield Button("Roll back", id="rollback", variant="error")
+                yield Button("Abort", id="abort", variant="error")
 
     def on_mount(self) -> None:
         self.query_one("#later", Button).focus()

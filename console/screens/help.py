@@ -49,15 +49,20 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("action")
         table.add_column("what it does", style="dim")
         table.add_column("id", style="dim", no_wrap=True)
-        seen: set[str] = set()
+        # Every key of an action on one row (`↑ k`, `home g`): a second key is no secret.
+        keys: dict[str, list[str]] = {}
+        rows: dict[str, Binding] = {}
         for key, active in self.under.active_bindings.items():
             b = active.binding
             # Ours carry ids; Textual's own scrolling and focus keys are left out.
-            if not b.id or not b.description or not active.enabled or b.action in seen:
+            if not b.id or not b.description or not active.enabled:
                 continue
-            seen.add(b.action)
+            rows.setdefault(b.action, b)
             shown = self.app.get_key_display(b) if b.key == key else key
-            table.add_row(shown, b.description, b.tooltip, b.id or "")
+            if shown not in keys.setdefault(b.action, []):
+                keys[b.action].append(shown)
+        for action, b in rows.items():
+            table.add_row(" ".join(keys[action]), b.description, b.tooltip, b.id or "")
         table.add_row("ctrl+q", "Quit", "Leave the console", "")
         table.add_row("ctrl+p", "Palette", "Every action, searchable", "")
         return table

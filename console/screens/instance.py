@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from rich.table import Table
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Log, Static
+from textual.widgets import Footer, Input, Static
 
 from console.fleet_rows import age_text, boot_text, health_text
-from rollout.model import Instance, ServerGroup
+from console.widgets.console_tail import ConsoleOutput, ConsoleTail
+from rollout.model import FleetSnapshot, Instance, ServerGroup
 
-ConsoleOutput = Callable[[str], Awaitable[str]]
+__all__ = ["ConsoleOutput", "InstanceScreen"]
 
 
 class InstanceScreen(Screen[None]):
-    """Details of one instance and its console output (fetched by a worker, never blocking)."""
+    """Details of one instance and its console output (fetched by a worker, never blocking).
+
+    The details follow the fleet's polls (`snapshot()` gives the latest) and the output
+    follows the instance's console, a line at a time.
+    """
 
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="instance.back"),
@@ -31,7 +36,7 @@ class InstanceScreen(Screen[None]):
     DEFAULT_CSS = """
     InstanceScreen #details { height: auto; padding: 0 1; border-bottom: solid $panel; }
     InstanceScreen #console-title { height: 1; padding: 0 1; text-style: bold; }
-    InstanceScreen Log { height: 1fr; }
+    InstanceScreen ConsoleTail { height: 1fr; }
     InstanceScreen #search { display: none; height: 3; }
     InstanceScreen #search.-open { display: block; }
     """
@@ -41,19 +46,23 @@ class InstanceScreen(Screen[None]):
         instance: Instance,
         group: ServerGroup | None,
         *,
-        now: datetime,
+        now: datetime | None = None,
         console_output: ConsoleOutput | None,
+        clock: Callable[[], datetime] | None = None,
+        snapshot: Callable[[], FleetSnapshot | None] | None = None,
     ) -> None:
         super().__init__()
         self.instance = instance
         self.group = group
-        self.now = now
+        frozen = now or datetime.now(UTC)
+        self.clock = clock or (lambda: frozen)
+        self.snapshot = snapshot
         self.console_output = console_output
 
     def compose(self) -> ComposeResult:
         yield Static(self._details(), id="details")
         yield Static(f"console output of {self.instance.instance_id}", id="console-title")
-        yield Log(id="console", highlight=False)
+        yield ConsoleTail(self.console_output, every=self.FOLLOW_SECONDS, id="console")
         yield Input(placeholder="search the console output", id="search")
         yield Footer()
 
@@ -84,7 +93,7 @@ class InstanceScreen(Screen[None]):
             ("rollout", i.rollout_id),
             ("zone / type", f"{i.az}  {i.instance_type}"),
             ("private ip", i.private_ip),
-            ("age", age_text(i.launched_at, self.now)),
+            ("age", age_text(i.launched_at, self.clock())),
         ]
         for k, v in rows:
             t.add_row(k, v)
@@ -96,7 +105,7 @@ class InstanceScreen(Screen[None]):
         box = self.query_one("#search", Input)
         if box.has_class("-open"):
             box.remove_class("-open")
-            self.query_one(Log).focus()
+            self.query_one(ConsoleTail).focus()
             return
         self.app.pop_screen()
 
@@ -110,7 +119,7 @@ class InstanceScreen(Screen[None]):
         self._needle = event.value.strip().lower()
         self._match = -1
         self.query_one("#search", Input).remove_class("-open")
-        self.query_one(Log).focus()
+        self.query_one(ConsoleTail).focus()
         self.action_next_match()
 
     def action_next_match(self) -> None:
@@ -118,7 +127,7 @@ class InstanceScreen(Screen[None]):
         needle = getattr(self, "_needle", "")
         if not needle:
             return
-        log = self.query_one(Log)
+        log = self.query_one(ConsoleTail)
         lines = log.lines
         hits = [n for n, line in enumerate(lines) if needle in line.lower()]
         title = self.query_one("#console-title", Static)
@@ -134,37 +143,21 @@ class InstanceScreen(Screen[None]):
         )
 
     def on_mount(self) -> None:
-        self._shown = ""
         self.action_reload()
+        self.set_interval(1.0, self.refresh_details)
+
+    def refresh_details(self) -> None:
+        """Redraw the details from the latest poll (phase, health, age move on)."""
+        snap = self.snapshot() if self.snapshot else None
+        if snap is not None:
+            found = snap.instances.get(self.instance.instance_id)
+            if found is not None:
+                self.instance = found
+                self.group = next(
+                    (g for a in snap.apps for g in a.groups if g.name == found.group), self.group
+                )
+        self.query_one("#details", Static).update(self._details())
 
     def action_reload(self) -> None:
-        log = self.query_one(Log)
-        if self.console_output is None:
-            log.write_line("(console output is not available from this source)")
-            return
-        if not self._shown:
-            log.write_line("fetching console output…")
-        self.run_worker(
-            self._fetch(),
-            group="console-output",
-            description=f"console output of {self.instance.instance_id}",
-            exit_on_error=False,
-        )
-
-    async def _fetch(self) -> None:
-        """Show the output, appending only what is new; then follow it (one fetch at a time,
-        the next armed when this one ends)."""
-        assert self.console_output is not None
-        text = await self.console_output(self.instance.instance_id)
-        log = self.query_one(Log)
-        if self._shown and text.startswith(self._shown):
-            new = text[len(self._shown) :]
-            if new:
-                log.write(new)
-        else:
-            log.clear()
-            log.write_lines(text.splitlines() or ["(no console output yet)"])
-        self._shown = text
-        # A failed fetch is shown once (by the app) and not retried until `R`.
-        if self.is_mounted:
-            self.set_timer(self.FOLLOW_SECONDS, self.action_reload)
+        """Fetch the output again and go on following it (after a failed fetch, too)."""
+        self.query_one(ConsoleTail).follow(self.instance.instance_id)

@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Sparkline, Static
+from textual.widgets import Footer, Sparkline, Static
 
-from console.rollout_view import RolloutView
+from console.rollout_view import RolloutView, summarise
+from console.widgets.console_tail import ConsoleTail
 from rollout.events import RolloutEvent
 
 _STATUS_STYLE = {
@@ -55,6 +56,8 @@ class RolloutScreen(Screen[None]):
     }
     """
 
+    FOLLOW_SECONDS = 2.0
+
     def __init__(
         self,
         view: RolloutView,
@@ -68,7 +71,6 @@ class RolloutScreen(Screen[None]):
         self.events = events
         self.clock = clock
         self.console_output = console_output
-        self._tail_of = ""
         self._sparks: dict[str, Sparkline] = {}
 
     def compose(self) -> ComposeResult:
@@ -78,8 +80,8 @@ class RolloutScreen(Screen[None]):
         yield Static("", id="instances")
         yield Vertical(id="health")
         yield Static("", id="failure")
-        tail = Log(id="tail", highlight=False)
-        tail.border_title = "console output: a failing instance's last lines show here"
+        tail = ConsoleTail(self.console_output, every=self.FOLLOW_SECONDS, id="tail", max_lines=500)
+        tail.border_title = "console output: the failing (or slowest) instance shows here"
         yield tail
         yield Footer()
 
@@ -103,7 +105,7 @@ class RolloutScreen(Screen[None]):
             return
         view = self.view
         now = self.clock()
-        self.query_one("#status", Static).update(self._status())
+        self.query_one("#status", Static).update(self._status(now))
         self.query_one("#steps", Static).update(self._steps(now))
         self.query_one("#instances", Static).update(self._instances())
         self._sparklines()
@@ -111,17 +113,27 @@ class RolloutScreen(Screen[None]):
         self.query_one("#failure", Static).update(
             f"✗ {failure.step} failed: {failure.reason}" if failure else ""
         )
-        bad = view.failing_instance()
-        if bad and bad != self._tail_of and self.console_output is not None:
-            self._tail_of = bad
-            self.run_worker(
-                self._tail(bad),
-                group="rollout-tail",
-                description=f"console output of {bad}",
-                exit_on_error=False,
-            )
+        self._watch()
 
-    def _status(self) -> Text:
+    def _watch(self) -> None:
+        """Point the log pane at the failing (or slowest) instance; it follows it live
+        until the rollout ends (then one last fetch, so the last lines show)."""
+        tail = self.query_one("#tail", ConsoleTail)
+        if self.console_output is None:
+            return
+        chosen = self.view.instance_to_watch(tail.instance_id)
+        if not chosen:
+            return
+        why = "failing" if chosen == self.view.failing_instance() else "slowest to boot"
+        title = f"console output of {chosen} ({why})"
+        if tail.border_title != title:
+            tail.border_title = title
+        if chosen != tail.instance_id:
+            tail.follow(chosen)
+        if self.view.finished is not None:
+            tail.finish()
+
+    def _status(self, now: datetime) -> Text:
         view = self.view
         text = Text()
         if view.finished is not None:
@@ -131,9 +143,9 @@ class RolloutScreen(Screen[None]):
                 text.append(f" — {view.finished.outcome}")
         else:
             text.append("running", style="bold yellow")
-            eta = view.eta_text()
-            if eta:
-                text.append(f"  {eta}")
+            headline = view.headline(now)
+            if headline:
+                text.append(f"  {headline}")
         if view.weights:
             weights = "  ".join(f"{g} {w} %" for g, w in view.weights.items())
             text.append(f"\nweights: {weights}", style="dim")
@@ -147,12 +159,16 @@ class RolloutScreen(Screen[None]):
         table.add_column("status", no_wrap=True)
         table.add_column("time", justify="right", no_wrap=True)
         table.add_column("detail")
+        failure = self.view.failure
         for step in self.view.steps:
+            detail = step.detail
+            if failure is not None and detail == failure.reason:
+                detail = f"{summarise(detail)} (below)"  # whole once, in the failure line
             table.add_row(
                 step.name,
                 Text(step.status, style=_STATUS_STYLE.get(step.status, "")),
                 f"{step.seconds(now):.1f} s",
-                step.detail,
+                detail,
             )
         return table
 
@@ -186,11 +202,3 @@ class RolloutScreen(Screen[None]):
                     classes="spark-row",
                 )
             )
-
-    async def _tail(self, instance_id: str) -> None:
-        assert self.console_output is not None
-        text: str = await self.console_output(instance_id)
-        log = self.query_one("#tail", Log)
-        log.clear()
-        log.border_title = f"console output of {instance_id} (last lines)"
-        log.write_lines(text.splitlines()[-40:])

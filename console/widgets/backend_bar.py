@@ -12,13 +12,15 @@ from textual.widgets import Static
 
 
 class BackendBar(Widget):
-    """`freshfleet │ LOCAL SANDBOX │ READ-ONLY │ updated 2s ago` (a warning when polls fail)."""
+    """`freshfleet │ LOCAL SANDBOX │ simulated boots │ READ-ONLY │ updated 2s ago │ why
+    simulated` (a warning when polls fail)."""
 
     DEFAULT_CSS = """
     BackendBar { height: 1; background: $panel; color: $text; }
     """
 
     backend = reactive("connecting…")
+    boots = reactive("")  # on a localaws: "real boots", or "simulated boots: why"
     read_only = reactive(False)
     status = reactive("")  # a state shown instead of the age, e.g. "starting local sandbox…"
     error = reactive("")
@@ -43,6 +45,10 @@ class BackendBar(Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" freshfleet ", style="bold reverse")
         text.append(f" {self.backend} ", style="bold")
+        mode, _, why = self.boots.partition(": ")
+        if mode:
+            text.append("│", style="dim")
+            text.append(f" {mode} ", style="green" if mode.startswith("real") else "yellow")
         if self.read_only:
             text.append("│", style="dim")
             text.append(" READ-ONLY ", style="bold yellow")
@@ -53,6 +59,8 @@ class BackendBar(Widget):
             text.append(self.freshness(), style="dim" if self.updated_at else "italic")
         if self.note:
             text.append(f"  │ {self.note}", style="dim")
+        if why:  # last: a long reason may be cut, the freshness never
+            text.append(f"  │ {mode}: {why}", style="dim")
         return text
 
 

@@ -180,10 +180,12 @@ def boot_durations(
     """Boot durations per release from the instances table and the rollouts' steps.
 
     An instance that reached `health ok` gives one sample: from its recorded start (or
-    its launch time, when known) to that report. A rollout whose gate passed gives one
-    sample: from the start of its launch step to the end of its gate step.
+    its launch time, when known) to that report, so each boot counts once. A rollout
+    whose gate passed gives one sample, from the start of its launch step to the end of
+    its gate step, for a release none of whose instances gave one.
     """
     samples: dict[str, list[float]] = {}
+    spans: dict[str, list[float]] = {}
     for b in boots:
         start = b.started_at or (launched_at or {}).get(b.instance_id)
         if b.final and not b.boot.failed and start is not None:
@@ -195,5 +197,7 @@ def boot_durations(
         if launch and gate and launch.started_at and gate.finished_at and gate.status in STEP_DONE:
             seconds = (gate.finished_at - launch.started_at).total_seconds()
             if seconds >= 0:
-                samples.setdefault(r.to_release, []).append(seconds)
+                spans.setdefault(r.to_release, []).append(seconds)
+    for release, values in spans.items():
+        samples.setdefault(release, values)
     return BootDurations({k: tuple(v) for k, v in samples.items()})

@@ -103,10 +103,11 @@ class RolloutPlan:
         old_cap = Capacity(old.min_size, old.max_size, old.desired) if old else None
         return [
             PlanChange("release", self.from_release or "(none)", self.release.version),
+            # `#3`, never `v3`: a template version is no release, though releases read `v3`.
             PlanChange(
-                "launch template",
-                f"{self.launch_template} v{old.launch_template_version}" if old else "(none)",
-                f"{self.launch_template} v{self.launch_template_version}",
+                "LT version",
+                f"{self.launch_template} #{old.launch_template_version}" if old else "(none)",
+                f"{self.launch_template} #{self.launch_template_version}",
             ),
             PlanChange(
                 "user data sha256",

@@ -255,7 +255,7 @@ async def _flip_back(
             False,
             estimate,
             f"rollout {rid} is {item.get('state')}: nothing runs it to flip back "
-            "(resume or roll it back from the offer on start)",
+            "(resume, roll back or abort it from the console's offer)",
             rid,
         )
     old_item = item.get("old_group")

@@ -323,7 +323,8 @@ def _rollback_after_the_bake(app: FreshfleetApp) -> Screen[object]:
 def _resume_offer(app: FreshfleetApp) -> Screen[object]:
     summary = (
         "v1 → v2 (blue-green), detached by alice@laptop:4242 after: plan, launch, gate, "
-        "shift, bake.\nResume finishes it from its last step; Roll back undoes it."
+        "shift, bake.\nResume finishes it from its last step; Roll back or Abort undoes it "
+        "(traffic flips back if it moved; the new group is deleted)."
     )
     return ResumeOrRollback("demo-web", RID, summary)
 
@@ -345,7 +346,7 @@ def _production_confirm(app: FreshfleetApp) -> Screen[object]:
 def _plan_dialog(app: FreshfleetApp) -> Screen[object]:
     rows = [
         ("release", "v1", "v2"),
-        ("launch template", "freshfleet-demo-web v1", "freshfleet-demo-web v2"),
+        ("LT version", "freshfleet-demo-web #2", "freshfleet-demo-web #3"),
         ("user data sha256", "3f2a9c1d0b7e", "8e4d2b6a1c9f"),
         ("capacity", "min 3 / max 3 / desired 3", "min 3 / max 3 / desired 3"),
         ("server group", OLD, NEW),

@@ -84,3 +84,22 @@ async def test_a_target_failing_its_health_check_shows_unhealthy_with_awss_reaso
         table.move_cursor_to(group.instance_ids[0])
         await pilot.pause()
         assert "Health checks failed with these codes: [200]" in screen_text(app)
+
+
+async def test_the_header_says_the_sandbox_boots_are_simulated_and_why(
+    localaws, localaws_endpoint_env
+):
+    from rollout.backend import discover_backend
+
+    backend = discover_backend()  # as `freshfleet` finds a running localaws
+    assert backend is not None and backend.local
+    app = FreshfleetApp(
+        lambda: connect_live(backend, Config()), poll_seconds=0.25, backend_label=backend.label
+    )
+    async with app.run_test(size=(200, 45)) as pilot:
+        await wait_for(
+            pilot, lambda: "updated" in screen_text(app).splitlines()[0], what="the first poll"
+        )
+        header = screen_text(app).splitlines()[0]
+        assert "LOCAL SANDBOX │ simulated boots │" in header, header
+        assert f"simulated boots: {localaws.boot_reason}" in header, header

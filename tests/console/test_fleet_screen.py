@@ -115,6 +115,11 @@ async def test_question_mark_lists_the_keys_with_their_ids():
         keys = screen_text(app)
         for words in ("Filter", "Open", "Sort", "Quit", "Help", "Palette"):
             assert words in keys
+        # The vi keys beside the arrows and home/end: j k g G are listed too.
+        cells = [line.strip("█ ").split() for line in keys.splitlines() if "fleet." in line]
+        rows = {words[-1]: words for words in cells}
+        assert "k" in rows["fleet.up"] and "j" in rows["fleet.down"], rows
+        assert "g" in rows["fleet.top"] and "G" in rows["fleet.bottom"], rows
         await pilot.press("escape")
         assert isinstance(app.screen, FleetScreen)
 
@@ -199,7 +204,8 @@ async def test_the_console_output_pane_searches_a_64_kb_log():
     from console.fleet_source import FROZEN_NOW
 
     boot = [f"[{n:>10.6f}] systemd[1]: Started unit {n}." for n in range(1400)]
-    text = "\n".join([*boot, "freshfleet-boot 2026-11-27T11:59:06Z health fail 503"])
+    # Console lines end with a newline; the pane, like `logs -f`, shows only whole lines.
+    text = "\n".join([*boot, "freshfleet-boot 2026-11-27T11:59:06Z health fail 503"]) + "\n"
     assert len(text) >= 60_000
 
     async def output(instance_id: str) -> str:

@@ -186,3 +186,16 @@ def test_the_simulator_is_asked_about_the_resources_and_tags_freshfleet_uses() -
     assert context["iam:PassedToService"] == ["ec2.amazonaws.com"]
     params = by_action["iam:PassRole"].params("arn:aws:iam::123456789012:role/deployer")
     assert params["ResourceArns"] == [by_action["iam:PassRole"].resource]
+
+
+def test_doctor_on_the_sandbox_does_not_warn_that_s3_releases_and_boot_phases_fail(
+    freshfleet: Cli,
+    localaws: LocalAws,
+    localaws_endpoint_env: object,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Both work there: localaws gives its instances its endpoint and credentials.
+    _, checks = _doctor_json(freshfleet, capsys, localaws.url, "--app", "demo-web")
+    profile = checks["instance profile"]
+    assert profile["verdict"] == "ok", profile
+    assert "local sandbox" in profile["detail"]

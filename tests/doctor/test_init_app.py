@@ -155,3 +155,15 @@ def test_init_run_again_restores_an_ingress_rule_the_security_group_lost(
         p["GroupId"] for p in rule["UserIdGroupPairs"]
     ]
     assert "restored" in capsys.readouterr().out
+
+
+def test_init_dry_run_on_the_demo_offers_no_load_balancer_it_already_has(
+    freshfleet: Cli, localaws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # demo-web's ALB is named demo-web, not freshfleet-demo-web: it is found by its tags.
+    assert freshfleet(localaws.url, "init", "demo-web", "--dry-run", "--json") == 0
+    plan = json.loads(capsys.readouterr().out)
+    steps = {s["kind"]: s for s in plan["steps"]}
+    for kind in ("load balancer", "listener", "launch template"):
+        assert steps[kind]["exists"], steps[kind]
+    assert steps["load balancer"]["name"] == "demo-web"

@@ -9,9 +9,10 @@ from rollout.gateway import Gateway
 from rollout.ledger.history import app_history
 from rollout.ledger.rollouts import RolloutLedger, utc_now
 from rollout.lock import DeployLock, record_takeover
+from rollout.model import FleetSnapshot
 from rollout.observer import FleetObserver
 
-from .moto_fleet import add_group, seed_app
+from .moto_fleet import add_group, seed_app, set_weights
 
 RID1 = "20261127-100000-aaaa"
 RID2 = "20261127-110000-bbbb"
@@ -129,3 +130,38 @@ async def test_latest_per_app_skips_lock_takeover_audit_items(ledger: Gateway) -
     assert max(records, key=lambda r: r.rollout_id).kind == "lock-takeover"
     latest = latest_per_app(records)
     assert latest["shop"].rollout_id == RID1
+
+
+async def test_a_deploy_interrupted_in_its_bake_reads_as_status_reads_it_on_the_next_tick(
+    ledger: Gateway, moto: str
+) -> None:
+    """Another process deploys v2 and is interrupted in the bake (Ctrl-C): its rollout is
+    left detached, its lock released. The console's observer, which watched it run, reads
+    v1's group as retained and the rollout as unfinished at once, as a one-off read does."""
+    tables = Tables()
+    seeded = seed_app(moto, "web", release="v1", rollout_id=RID1, capacity=1)
+    observer = FleetObserver(ledger, tables, rediscover_every=1000)
+    await observer.tick()
+    await _quiet(observer)
+
+    async with Gateway(ledger.backend) as other:
+        lock = DeployLock(other, tables.locks, "web", RolloutSettings(), owner="ann@laptop:42")
+        await lock.acquire()
+        rollouts = RolloutLedger(other, tables.rollouts)
+        await rollouts.put(_rollout("web", RID2, "running"))
+        new_tg = add_group(moto, seeded, release="v2", rollout_id=RID2, capacity=1)
+        set_weights(moto, seeded, {new_tg: 100, seeded.groups[RID1][1]: 0})
+        await observer.tick()
+        await rollouts.update("web", RID2, state="detached", outcome="interrupted after the shift")
+        await lock.release()
+
+    def reading(snapshot: FleetSnapshot) -> tuple[str, dict[str, str]]:
+        app = snapshot.app("web")
+        assert app is not None
+        return app.active_rollout_id, {g.release: g.role.value for g in app.groups}
+
+    once, _ = await FleetObserver(ledger, tables).tick()  # `freshfleet status`
+    assert reading(once) == (RID2, {"v1": "retained", "v2": "serving"})
+    for _ in range(2):
+        snapshot, _ = await observer.tick()
+    assert reading(snapshot) == reading(once)

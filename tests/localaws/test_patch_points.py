@@ -209,3 +209,26 @@ def test_the_default_vpc_routes_to_an_internet_gateway(aws_client: Callable[...,
     (igw,) = gateways
     attached = ec2.describe_internet_gateways(InternetGatewayIds=[igw])["InternetGateways"][0]
     assert [a["VpcId"] for a in attached["Attachments"]] == [vpc]
+
+
+def test_a_version_made_from_a_source_version_inherits_what_it_does_not_name(
+    aws_client: Callable[..., Any],
+) -> None:
+    ec2 = aws_client("ec2")
+    name = f"contract-lt-{uuid.uuid4().hex[:12]}"
+    ec2.create_launch_template(
+        LaunchTemplateName=name,
+        LaunchTemplateData={"ImageId": "ami-03cf127a", "InstanceType": "t3.small"},
+    )
+    made = ec2.create_launch_template_version(
+        LaunchTemplateName=name, SourceVersion="1", LaunchTemplateData={"ImageId": "ami-00000002"}
+    )["LaunchTemplateVersion"]
+    got = ec2.describe_launch_template_versions(
+        LaunchTemplateName=name, Versions=[str(made["VersionNumber"])]
+    )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    assert (got["ImageId"], got["InstanceType"]) == ("ami-00000002", "t3.small")
+    plain = ec2.create_launch_template_version(
+        LaunchTemplateName=name, LaunchTemplateData={"ImageId": "ami-00000003"}
+    )["LaunchTemplateVersion"]
+    assert "InstanceType" not in plain["LaunchTemplateData"]  # no source: nothing inherited
+    ec2.delete_launch_template(LaunchTemplateName=name)

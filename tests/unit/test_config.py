@@ -78,6 +78,16 @@ def test_bad_value_names_key_and_type(tmp_path: Path) -> None:
         load_config(write(tmp_path, '[rollout]\nbake_seconds = "soon"\n'), env={})
 
 
+def test_a_bad_value_in_a_variable_is_blamed_on_the_variable_not_defaults() -> None:
+    env = {"FRESHFLEET_ROLLOUT__BAKE_SECONDS": "soon"}
+    with pytest.raises(ConfigError) as caught:
+        load_config(env=env, path=None)
+    said = str(caught.value)
+    assert said.startswith("FRESHFLEET_ROLLOUT__BAKE_SECONDS: "), said
+    assert "'rollout.bake_seconds' must be float, got 'soon'" in said
+    assert "defaults" not in said
+
+
 def test_unknown_environment_key_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown key 'rollout\.bake'"):
         load_config(write(tmp_path, ""), env={"FRESHFLEET_ROLLOUT__BAKE": "1"})

@@ -1,0 +1,82 @@
+"""A rollout left detached elsewhere while the console runs: the console offers to resume,
+roll it back or abort it as soon as it sees it, and `r` and `a` lead to the same offer
+rather than to a dead end."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from console_helpers import screen_text, wait_for
+
+from console.app import FreshfleetApp
+from console.launch import connect_live
+from console.screens.dialogs import ResumeOrRollback
+from console.screens.rollout import RolloutScreen
+from localaws.process import LocalAws
+from rollout.backend import Backend
+from rollout.config import DEMO_ROLLOUT, Config
+from rollout.gateway import Gateway
+from rollout.lock import DeployLock
+from rollout.rollouts import Rollout, find_unfinished, make_plan
+
+QUICK = Config(rollout=replace(DEMO_ROLLOUT, bake_seconds=1.0, poll_seconds=0.5))
+
+
+def backend_of(localaws: LocalAws) -> Backend:
+    return Backend(endpoint_url=localaws.url, region=localaws.region, local=True)
+
+
+async def deploy_elsewhere_and_leave_it_in_traffic(localaws: LocalAws) -> str:
+    """Another terminal's `freshfleet deploy demo-web v2 --no-wait`: v2 takes the traffic,
+    v1 is retained, the bake is left to whoever resumes it."""
+    async with Gateway(backend_of(localaws)) as gw:
+        lock = DeployLock(gw, QUICK.tables.locks, "demo-web", QUICK.rollout, owner="bob@ci:77")
+        async with lock:
+            plan = await make_plan(gw, QUICK, "demo-web", "v2")
+            result = await Rollout(gw, QUICK, plan, lock, no_wait=True).run()
+        assert result.state == "detached", result
+        return plan.rollout_id
+
+
+async def test_a_rollout_detached_elsewhere_is_offered_then_r_offers_it_again(fresh_localaws):
+    backend = backend_of(fresh_localaws)
+    app = FreshfleetApp(
+        lambda: connect_live(backend, QUICK),
+        config=QUICK,
+        poll_seconds=0.25,
+        backend_label=backend.label,
+    )
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.fleet_screen.table
+        await wait_for(
+            pilot, lambda: table.visible_text().count(" healthy ") >= 3, within=60, what="demo"
+        )
+        rollout_id = await deploy_elsewhere_and_leave_it_in_traffic(fresh_localaws)
+
+        def offered() -> bool:
+            return isinstance(app.screen, ResumeOrRollback) and bool(app.screen.query("#later"))
+
+        # Seen by a poll of this console (not only at start): the offer comes up.
+        await wait_for(pilot, offered, within=60, what="the offer while running")
+        assert app.screen.rollout_id == rollout_id
+        assert app.screen.query("#abort")
+        await wait_for(pilot, lambda: app.screen.query_one("#later").has_focus, what="Later")
+        await pilot.press("enter")  # later
+        await wait_for(pilot, lambda: app.screen is app.fleet_screen, what="back on the fleet")
+
+        # a: not "asks, then refuses": the same offer.
+        await pilot.press("a")
+        await wait_for(pilot, offered, within=30, what="the offer on a")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.fleet_screen, what="back on the fleet")
+
+        # r: not two ways marked impossible: the same offer; Roll back flips traffic back.
+        await pilot.press("r")
+        await wait_for(pilot, offered, within=30, what="the offer on r")
+        await pilot.press("tab", "tab", "enter")  # Later -> Resume -> Roll back
+        await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), what="rolling back")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.view.finished is not None, within=90, what="the end")
+        assert screen.view.finished.state == "rolled_back", screen_text(app)
+    async with Gateway(backend) as gw:
+        assert await find_unfinished(gw, QUICK, "demo-web") is None
