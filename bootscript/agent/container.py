@@ -56,7 +56,10 @@ def build(
     Every output line goes to log (the journal); returns the image id. Raises BuildError
     with the builder's error message.
     """
-    if not (context / "Dockerfile").is_file():
+    dockerfile = context / "Dockerfile"
+    if dockerfile.is_symlink():  # the builder would read whatever it points at
+        raise BuildError("the release's Dockerfile is a link; it must be a regular file")
+    if not dockerfile.is_file():
         raise BuildError("the release has no Dockerfile at its top level")
     image_id = ""
     last_lines: list[str] = []
