@@ -1,4 +1,4 @@
-"""Open the console: choose the backend (DESIGN §2), starting an embedded localaws if none.
+"""Open the console: choose the backend (ARCHITECTURE §2), starting an embedded localaws if none.
 
 The embedded sandbox starts on a thread while the console already shows "starting local
 sandbox…", and it is stopped when the console ends, however it ends.

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _isolate_environment() -> None:
-    """Dummy credentials, and never the user's AWS files (DESIGN §7)."""
+    """Dummy credentials, and never the user's AWS files (ARCHITECTURE §7)."""
     os.environ["AWS_ACCESS_KEY_ID"] = "freshfleet"
     os.environ["AWS_SECRET_ACCESS_KEY"] = "freshfleet"
     os.environ.pop("AWS_SESSION_TOKEN", None)

@@ -1,7 +1,7 @@
 """Every change localaws makes to moto, in one place (moto is pinned: 5.2.5).
 
 Stock moto makes instances `running` at once, gives every instance the same console
-text and calls every target `healthy` (DESIGN §7). These patches hand those decisions to
+text and calls every target `healthy` (ARCHITECTURE §7). These patches hand those decisions to
 a LocalCloud (localaws/cloud.py): instance runtimes, the health prober, the data plane.
 
 The private names touched are listed in PATCHED; `tests/localaws/test_patch_points.py` checks

@@ -1,4 +1,4 @@
-"""What an instance runs on: the interface every instance runtime implements (DESIGN §7).
+"""What an instance runs on: the interface every instance runtime implements (ARCHITECTURE §7).
 
 Two runtimes exist: `simulated` (localaws/simulated.py: phases on timers, one shared HTTP
 server) and `real` (localaws/runtime_real.py: the real boot agent and Docker). localaws
@@ -95,7 +95,7 @@ BOOT_MODES = ("auto", "real", "simulated")
 
 
 def choose_boot(boot: str) -> BootChoice:
-    """Resolve `--boot auto|real|simulated` (DESIGN §7).
+    """Resolve `--boot auto|real|simulated` (ARCHITECTURE §7).
 
     `auto` picks real only when a Docker engine answers AND `localaws.runtime_real`
     exists and says a base image can be had; otherwise simulated, saying why.

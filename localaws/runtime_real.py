@@ -1,6 +1,6 @@
 """The real instance runtime: the boot agent itself, building and running releases with Docker.
 
-localaws plays the base image and cloud-init (DESIGN §7): for each instance it writes the
+localaws plays the base image and cloud-init (ARCHITECTURE §7): for each instance it writes the
 env file the user data carries into the instance's own directory and runs the real agent
 (`python -m bootscript.agent`) as its own process group there. The agent gets a free host
 port for the release's APP_PORT, an IMDSv2 endpoint of its own (one shared server, routed

@@ -1,4 +1,4 @@
-"""The demo seed (DESIGN §7), made through the AWS API as any client would.
+"""The demo seed (ARCHITECTURE §7), made through the AWS API as any client would.
 
 `demo-web` on an ALB with a weighted listener, its launch template (IMDSv2 required), one
 server group of 3 instances on `v1`, the ledger tables, the releases `v1`, `v2` (good) and

@@ -1,6 +1,6 @@
 """The simulated instance runtime: boot phases on timers, one HTTP server for every app.
 
-Each instance prints the boot agent's phase lines (DESIGN §6) to its console and writes
+Each instance prints the boot agent's phase lines (ARCHITECTURE §6) to its console and writes
 them to the instances table; once its `run` phase is ok its "app" answers on the shared
 server, routed by the TARGET_HEADER, so 5,000 instances need one socket, not 5,000.
 Failure injection comes from FRESHFLEET_SIMULATE: `fail=<phase>`, `never_healthy=1`,
@@ -44,7 +44,7 @@ def _iso(at: datetime | None) -> str:
 
 
 def boot_line(phase: str, status: str, detail: str = "", at: datetime | None = None) -> str:
-    """One phase line exactly as the boot agent prints it (DESIGN §6)."""
+    """One phase line exactly as the boot agent prints it (ARCHITECTURE §6)."""
     stamp = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"freshfleet-boot {stamp} {phase} {status}" + (f" {detail}" if detail else "")
 

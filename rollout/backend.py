@@ -1,4 +1,4 @@
-"""Which AWS to talk to (DESIGN §2): endpoint URL, real AWS, or a running localaws.
+"""Which AWS to talk to (ARCHITECTURE §2): endpoint URL, real AWS, or a running localaws.
 
 First match wins: `--endpoint-url`; `--profile`/`--region`/`--aws` (real AWS); the endpoint
 file of a running localaws. Only the console may then start an embedded localaws; the
@@ -125,7 +125,7 @@ def discover_backend(
     region: str | None = None,
     aws: bool = False,
 ) -> Backend | None:
-    """Apply DESIGN §2's order; None means "nothing named and no localaws running".
+    """Apply ARCHITECTURE §2's order; None means "nothing named and no localaws running".
 
     An endpoint URL that is a running localaws's URL is marked local, so the faces show
     LOCAL SANDBOX whichever way it was reached.

@@ -1,4 +1,4 @@
-"""freshfleet's configuration: `freshfleet.toml`, environment, flags (DESIGN §2).
+"""freshfleet's configuration: `freshfleet.toml`, environment, flags (ARCHITECTURE §2).
 
 Precedence, first wins: flags > `FRESHFLEET_*` environment > file > defaults. The file is
 `./freshfleet.toml`, else `~/.config/freshfleet/config.toml`. Unknown keys are an error
@@ -25,7 +25,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Tables:
-    """DynamoDB table names (DESIGN §3)."""
+    """DynamoDB table names (ARCHITECTURE §3)."""
 
     releases: str = "freshfleet-releases"
     rollouts: str = "freshfleet-rollouts"
@@ -44,7 +44,7 @@ class Tables:
 
 @dataclass(frozen=True, slots=True)
 class RolloutSettings:
-    """Timers and shares of the rollout strategies (DESIGN §4)."""
+    """Timers and shares of the rollout strategies (ARCHITECTURE §4)."""
 
     bake_seconds: float = 600.0
     gate_deadline_seconds: float = 900.0
@@ -98,7 +98,7 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
-# The demo's settings: a bake of 30 s and short timers (DESIGN §7).
+# The demo's settings: a bake of 30 s and short timers (ARCHITECTURE §7).
 # The canary watch is long enough for the demo's traffic to give the judge its evidence.
 DEMO_ROLLOUT = RolloutSettings(
     bake_seconds=30.0, gate_deadline_seconds=120.0, canary_watch_seconds=30.0, poll_seconds=1.0

@@ -1,4 +1,4 @@
-"""`freshfleet init APP`: the stable, target-group-free parts of an app in a VPC (DESIGN §3).
+"""`freshfleet init APP`: the stable, target-group-free parts of an app in a VPC (ARCHITECTURE §3).
 
 For a dedicated load balancer: two security groups (the ALB's, open on the listener port;
 the instances', open on the app port to the ALB only), an internet-facing ALB and a

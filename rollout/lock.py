@@ -2,7 +2,7 @@
 
 `DeployLock` acquires with a conditional put, renews every `lock_heartbeat_seconds` while
 held, and releases only its own lock. `force=True` takes the lock over from another owner;
-the takeover is recorded in the rollouts table as an audit item (DESIGN §3).
+the takeover is recorded in the rollouts table as an audit item (ARCHITECTURE §3).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# Tags that identify freshfleet's resources (DESIGN §3). The release is known from tags,
+# Tags that identify freshfleet's resources (ARCHITECTURE §3). The release is known from tags,
 # never from names.
 TAG_APP = "freshfleet:app"
 TAG_RELEASE = "freshfleet:release"
@@ -32,7 +32,7 @@ class InstanceState(enum.StrEnum):
 
 
 class HealthState(enum.StrEnum):
-    """ELBv2 target health states; only HEALTHY counts as healthy (DESIGN §4, gate)."""
+    """ELBv2 target health states; only HEALTHY counts as healthy (ARCHITECTURE §4, gate)."""
 
     INITIAL = "initial"
     HEALTHY = "healthy"
@@ -44,7 +44,7 @@ class HealthState(enum.StrEnum):
 
 
 class Phase(enum.StrEnum):
-    """The boot agent's phases, in the order they run (DESIGN §6)."""
+    """The boot agent's phases, in the order they run (ARCHITECTURE §6)."""
 
     FETCH = "fetch"
     VERIFY = "verify"

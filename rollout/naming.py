@@ -1,4 +1,4 @@
-"""Names and tags of freshfleet's AWS resources (DESIGN §3).
+"""Names and tags of freshfleet's AWS resources (ARCHITECTURE §3).
 
 Conventions every part relies on (the localaws seed, `init`, the observer, rollouts):
 

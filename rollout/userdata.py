@@ -1,4 +1,4 @@
-"""The user data of a server group: a small `#cloud-config` (DESIGN §6).
+"""The user data of a server group: a small `#cloud-config` (ARCHITECTURE §6).
 
 It writes `/etc/freshfleet/release.env` and starts `freshfleet-boot.service` from the base
 image. The env file travels base64-encoded (`encoding: b64`), so no value can change the
@@ -82,7 +82,7 @@ def validate_url(url: str, *, allow_insecure_url: bool = False) -> None:
 
 
 def release_env(release: Release, ctx: UserDataContext) -> dict[str, str]:
-    """The env file's keys and values (DESIGN §6), validated."""
+    """The env file's keys and values (ARCHITECTURE §6), validated."""
     validate_release(release, allow_insecure_url=ctx.allow_insecure_url)
     env = {
         "FRESHFLEET_APP": release.app,
@@ -115,7 +115,7 @@ def render_user_data(release: Release, ctx: UserDataContext) -> str:
     env_b64 = base64.b64encode(render_env_file(release_env(release, ctx)).encode()).decode()
     text = (
         "#cloud-config\n"
-        "# freshfleet: written by the engine for one server group; see DESIGN §6.\n"
+        "# freshfleet: written by the engine for one server group; see ARCHITECTURE §6.\n"
         "write_files:\n"
         f"  - path: {ENV_PATH}\n"
         "    owner: root:root\n"

@@ -1,4 +1,4 @@
-"""The boot agent: what `freshfleet-boot.service` runs on every fresh instance (DESIGN §6).
+"""The boot agent: what `freshfleet-boot.service` runs on every fresh instance (ARCHITECTURE §6).
 
 fetch → verify → extract → build → run → health, each phase reported as one console line
 `freshfleet-boot <ISO-8601 time> <phase> <start|ok|fail> [detail]` and, when

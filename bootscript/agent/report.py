@@ -36,7 +36,7 @@ def one_line(detail: str) -> str:
 
 
 def phase_line(phase: str, status: str, detail: str = "", at: str = "") -> str:
-    """`freshfleet-boot <ISO-8601 time> <phase> <start|ok|fail> [detail]` (DESIGN §6)."""
+    """`freshfleet-boot <ISO-8601 time> <phase> <start|ok|fail> [detail]` (ARCHITECTURE §6)."""
     line = f"freshfleet-boot {at or now_iso()} {phase} {status}"
     detail = one_line(detail)
     return f"{line} {detail}" if detail else line

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Turn Debian 12 into a freshfleet base image (DESIGN §6): Docker, the boot agent and its
+# Turn Debian 12 into a freshfleet base image (ARCHITECTURE §6): Docker, the boot agent and its
 # unit, cloud-init set up for NoCloud and EC2. The one script behind both images: Packer
 # runs it on a fresh EC2 instance, the local VM build runs it in an mmdebstrap chroot.
 #
@@ -25,7 +25,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 echo "== packages"
 apt-get update -qq
-# apparmor: Debian's docker.io cannot start containers without it (DESIGN §6).
+# apparmor: Debian's docker.io cannot start containers without it (ARCHITECTURE §6).
 # python3 (not -minimal): the agent needs urllib.request; boto3 and docker-py 5.0.3 from Debian.
 apt-get install -y -qq --no-install-recommends \
   docker.io apparmor ca-certificates cloud-init \

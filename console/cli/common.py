@@ -18,7 +18,7 @@ from rollout.gateway import AwsError
 
 
 class Exit(enum.IntEnum):
-    """Exit codes (DESIGN §5)."""
+    """Exit codes (ARCHITECTURE §5)."""
 
     OK = 0
     FAILED = 1  # rollout failed or rolled back
@@ -57,7 +57,7 @@ def add_output_flags(parser: argparse.ArgumentParser, *, yes: bool = False) -> N
 
 
 def backend_of(args: argparse.Namespace) -> Backend:
-    """The backend the flags name, or a running localaws; never starts one (DESIGN §2)."""
+    """The backend the flags name, or a running localaws; never starts one (ARCHITECTURE §2)."""
     return require_backend(
         endpoint_url=getattr(args, "endpoint_url", None),
         profile=getattr(args, "profile", None),
@@ -93,7 +93,7 @@ def print_json(value: Any) -> None:
 
 
 def run_async(main: Callable[[], Awaitable[int]]) -> int:
-    """Run a command's coroutine and map failures to DESIGN §5's exit codes."""
+    """Run a command's coroutine and map failures to ARCHITECTURE §5's exit codes."""
     try:
         return asyncio.run(main())  # type: ignore[arg-type]
     except KeyboardInterrupt:

@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def exit_of(result: RolloutResult) -> int:
-    """0 when the release serves (or was left detached on purpose); 1 otherwise (DESIGN §5)."""
+    """0 when the release serves (or was left detached on purpose), else 1 (ARCHITECTURE §5)."""
     return Exit.OK if result.ok else Exit.FAILED
 
 

@@ -1,4 +1,4 @@
-"""`freshfleet localaws`: run the embedded local AWS in the foreground (DESIGN §7)."""
+"""`freshfleet localaws`: run the embedded local AWS in the foreground (ARCHITECTURE §7)."""
 
 from __future__ import annotations
 

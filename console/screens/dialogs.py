@@ -1,7 +1,7 @@
 """Questions the console asks: pick a release, confirm a plan or a destructive key.
 
 Every confirmation opens with the safe button focused, so `enter` never destroys by
-accident; on production accounts the app name must be typed first (DESIGN §2).
+accident; on production accounts the app name must be typed first (ARCHITECTURE §2).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rollout.rollouts.rollback_options import FlipBack, FreshDeploy, RollbackOpt
 
 
 def typed_name_gate(name: str) -> ComposeResult:
-    """The production gate (DESIGN §2): a hint and an `#typed` input for `name`; nothing
+    """The production gate (ARCHITECTURE §2): a hint and an `#typed` input for `name`; nothing
     when `name` is empty (not a production account)."""
     if name:
         yield Static(f"Production: type [b]{name}[/] to confirm.", classes="hint")

@@ -65,7 +65,7 @@ class BackendBar(Widget):
 
 
 class ProductionBanner(Static):
-    """The red line that says this is a production account (DESIGN §2)."""
+    """The red line that says this is a production account (ARCHITECTURE §2)."""
 
     DEFAULT_CSS = """
     ProductionBanner {

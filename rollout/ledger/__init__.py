@@ -1,1 +1,1 @@
-"""The DynamoDB ledger: releases, rollouts, locks and instances tables (DESIGN §3)."""
+"""The DynamoDB ledger: releases, rollouts, locks and instances tables (ARCHITECTURE §3)."""

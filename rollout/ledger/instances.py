@@ -1,4 +1,4 @@
-"""The instances table: the boot agent's latest phase per instance (DESIGN §3, §6).
+"""The instances table: the boot agent's latest phase per instance (ARCHITECTURE §3, §6).
 
 The agent writes one item per instance (`instance_id`, app, release, phase, status,
 detail, updated_at), overwriting it at every phase, so an item is the latest phase.

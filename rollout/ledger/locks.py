@@ -1,4 +1,4 @@
-"""The locks table: one item per app, written only under conditions (DESIGN §3).
+"""The locks table: one item per app, written only under conditions (ARCHITECTURE §3).
 
 Acquire is a conditional put (`attribute_not_exists(app) OR expires_at < :now`); renewals and
 release are conditioned on the owner, so a process can never extend or drop another's lease.

@@ -1,7 +1,7 @@
 """The rollouts table: one item per rollout, its steps written before and after each runs.
 
 Only the rollout's runner writes its item, except `abort_requested`/`abort_by`, which any
-process may set (DESIGN §4, abort from anywhere). Timestamps are ISO-8601 UTC strings.
+process may set (ARCHITECTURE §4, abort from anywhere). Timestamps are ISO-8601 UTC strings.
 """
 
 from __future__ import annotations

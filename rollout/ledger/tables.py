@@ -92,7 +92,7 @@ async def setup_tables(gateway: Gateway, tables: Tables) -> list[TableSetup]:
             continue
         results.append(TableSetup(name, created=True))
     await asyncio.gather(*(_wait_active(gateway, r.name) for r in results))
-    # Housekeeping only: the lock logic never relies on TTL (DESIGN §3).
+    # Housekeeping only: the lock logic never relies on TTL (ARCHITECTURE §3).
     for name in (tables.locks,):
         # Already enabled, or not supported by the endpoint: either way nothing to do.
         with contextlib.suppress(AwsError):

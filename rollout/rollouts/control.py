@@ -1,4 +1,4 @@
-"""Acting on a rollout from any process: abort it, resume it, roll it back (DESIGN §4)."""
+"""Acting on a rollout from any process: abort it, resume it, roll it back (ARCHITECTURE §4)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Plan a rollout: resolve the release, render its user data, read the app's fleet, and
 say what will change (release, launch-template version, user-data hash, capacity).
 
-Planning creates nothing in AWS; every bad input is a RolloutInputError (DESIGN §4, step 1).
+Planning creates nothing in AWS; every bad input is a RolloutInputError (ARCHITECTURE §4, step 1).
 """
 
 from __future__ import annotations

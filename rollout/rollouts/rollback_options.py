@@ -1,4 +1,4 @@
-"""What a rollback can do now, and how long each way takes (DESIGN §4).
+"""What a rollback can do now, and how long each way takes (ARCHITECTURE §4).
 
 Two ways back: flip the listener back to the retained group (the previous release's
 group, kept out of traffic while a running rollout bakes) — one listener change, seconds;

@@ -1,4 +1,4 @@
-"""The rollout state machine (DESIGN §4): plan → launch → gate → shift → bake → retire.
+"""The rollout state machine (ARCHITECTURE §4): plan → launch → gate → shift → bake → retire.
 
 Every step is written to the ledger before and after it runs. Before the shift, any failure,
 abort or interruption deletes the new server group (the old fleet was never touched); after

@@ -1,4 +1,4 @@
-"""The three ways to bring a new group into traffic (DESIGN §4), on the runner's steps.
+"""The three ways to bring a new group into traffic (ARCHITECTURE §4), on the runner's steps.
 
 - blue-green: the new group at full capacity, 100 % at the shift.
 - canary: 1 instance; once healthy a small share for a watch period; then full capacity,

@@ -1,4 +1,4 @@
-"""Backend discovery (DESIGN §2): flags first, then a running localaws, never a stale one."""
+"""Backend discovery (ARCHITECTURE §2): flags first, then a running localaws, never a stale one."""
 
 from __future__ import annotations
 
