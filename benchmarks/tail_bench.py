@@ -46,7 +46,7 @@ async def measure(seconds: float) -> None:
     from textual.app import App, ComposeResult
     from textual.widgets import Log
 
-    from rollout.consoleout import ConsoleFollower
+    from rollout.consoleout import ConsoleFollower, LineTail
 
     started = time.monotonic()
     backlog = 2000  # the console already holds a full window when the pane opens
@@ -56,7 +56,7 @@ async def measure(seconds: float) -> None:
 
         def __init__(self) -> None:
             self.instance_id = "i-0123456789abcdef0"
-            self._seen = []
+            self._tail = LineTail()
             self._latest = True
             self.grown: list[int] = []  # lines printed since the start, per fetch
 

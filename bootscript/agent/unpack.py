@@ -277,7 +277,7 @@ def _add(tree: _Tree, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
 def _unpack(tar: tarfile.TarFile, tree: _Tree, limit: int, max_members: int) -> int:
     count = total = 0
     while (member := tar.next()) is not None:
-        tar.members.clear()  # tarfile keeps every header it reads; one at a time is enough
+        tar.members.clear()  # type: ignore[attr-defined]  # tarfile keeps every header it reads
         count += 1
         if count > max_members:
             raise ExtractError(f"archive has more than {max_members} members")
