@@ -8,11 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rollout.discovery import discover_traffic
 from rollout.gateway import AwsError, Gateway
 from rollout.model import TAG_APP, TAG_INSTANCE_SUBNETS
 from rollout.naming import launch_template_name, valid_app_name
-from rollout.rollouts.traffic import elb_tags
+from rollout.rollouts.traffic import discover_traffic, elb_tags
 
 ALB_NAME_LIMIT = 32
 PLACEHOLDER_USER_DATA = (
