@@ -46,10 +46,10 @@ wait_for 120 "demo-web serves v1" shows "demo-web  serving v1"
 wait_for 60 "its instances are healthy" shows "healthy 3/3"
 wait_for 10 "the sandbox's pid is known" localaws_recorded
 
-# 1. deploy v2 (releases are listed newest first: v3, v2, v1)
+# 1. deploy v2 (releases are listed newest first: v5, v4, v3, v2, v1)
 keys d
 wait_for 30 "d opens the release picker" shows "pick a release"
-keys Down
+keys Down Down Down
 sleep 0.3
 keys Enter
 wait_for 30 "the plan of v2 is shown" shows "Deploy demo-web v2"
@@ -62,6 +62,8 @@ wait_for 30 "the fleet shows v2 serving" shows "demo-web  serving v2"
 # 2. deploy v3: never healthy, its gate fails with the reason
 keys d
 wait_for 30 "the release picker again" shows "pick a release"
+keys Down Down
+sleep 0.3
 keys Enter
 wait_for 30 "the plan of v3 is shown" shows "Deploy demo-web v3"
 confirm
