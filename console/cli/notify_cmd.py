@@ -37,11 +37,12 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json([r.as_item() for r in results])
         elif not results:
-            out.print(f"{args.app} has no notifier: add a [[notify]] table to the config")
-        for r in results if not args.json else ():
-            mark = "[green]ok[/]" if r.ok else "[red]FAILED[/]"
-            out.print(f"{mark} {r.notifier}: ", end="")
-            out.print(f"{r.detail} (attempts: {r.attempts})", markup=False, highlight=False)
+            out.print(f"{args.app} has no notifier: add a \\[\\[notify]] table to the config")
+        else:
+            for r in results:
+                out.print("[green]ok[/] " if r.ok else "[red]FAILED[/] ", end="")
+                line = f"{r.notifier}: {r.detail} (attempts: {r.attempts})"
+                out.print(line, markup=False, highlight=False)
         if not results:
             return Exit.BAD_INPUT
         return Exit.OK if all(r.ok for r in results) else Exit.FAILED
