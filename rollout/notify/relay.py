@@ -120,9 +120,8 @@ class NotificationRelay:
             self._send("shifted")
 
     def _send(self, event: str, *, outcome: str = "") -> None:
-        wanted = [
-            s for s in notifiers_for(self.specs, self.plan.app) if s.hears(self.plan.app, event)
-        ]
+        # `hears` checks the app as well, so the specs need no filtering first.
+        wanted = [s for s in self.specs if s.hears(self.plan.app, event)]
         if not wanted:
             return
         at = datetime.now(UTC).isoformat(timespec="seconds")
