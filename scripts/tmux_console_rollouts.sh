@@ -68,7 +68,7 @@ keys Enter
 wait_for 30 "the plan of v3 is shown" shows "Deploy demo-web v3"
 confirm
 wait_for 30 "the rollout screen follows v3" shows "of demo-web"
-wait_for 120 "v3's gate fails and says why" shows "gate failed"
+wait_for 120 "v3's gate fails and says why" shows "gate  *failed"
 keys Escape
 wait_for 30 "v2 still serves" shows "demo-web  serving v2"
 
