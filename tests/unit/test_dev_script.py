@@ -41,6 +41,14 @@ def test_the_source_comes_from_a_deb822_stanza_for_the_codename(tmp_path):
         "Components: main\n"
     )
     assert source_uri(tmp_path) == "http://mirror.test/debian"
+    # The matching stanza first, another after it: still the one URI, once.
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.test/debian\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n\n"
+        "Types: deb\nURIs: http://mirror.test/debian-security\nSuites: bookworm-security\n"
+        "Components: main\n"
+    )
+    assert source_uri(tmp_path) == "http://mirror.test/debian"
     assert source_uri(tmp_path, "trixie") == ""
 
 
