@@ -92,7 +92,7 @@ class JudgeVerdict(RolloutEvent):
     baseline_requests: int = 0
     baseline_errors: int = 0
     baseline_latency_ms: float | None = None
-    latency_stat: str = ""  # "p99" | "average" | "" (no latency yet)
+    latency_stat: str = ""  # a percentile ("p99"), "average", or "" (no latency yet)
     window_seconds: float = 0.0
 
 

@@ -6,9 +6,12 @@ n_new / (n_new + n_base), so the new group's count is Binomial(errors, that shar
 p-value is the chance of seeing at least as many there. A verdict needs `min_requests` on
 each side, a p-value below `alpha` (the false-alarm rate of one look) and a gap of at least
 `min_error_delta_points`, so a tiny but significant difference never rolls back.
-Latency: p99 where the metrics give percentiles, else the average (and the reason says
-which): worse when the new group's is both `latency_ratio` times and `min_latency_delta_ms`
-above the baseline's.
+Latency: the window's `latency_percentile` (p99 by default) where the metrics give
+percentiles, else the average (and the reason says which): worse when the new group's is both
+`latency_ratio` times and `min_latency_delta_ms` above the baseline's. A percentile is judged
+only when each side has at least `TAIL_REQUESTS` requests beyond it (500 for a p99, 50 for a
+p90): below that the "p99" of a window is its slowest request or two, and one slow answer on a
+busy host is no evidence that a release is slower.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class JudgeSettings:
     min_error_delta_points: float = 1.0
     latency_ratio: float = 2.0
     min_latency_delta_ms: float = 25.0
+    latency_percentile: float = 99.0  # the TargetResponseTime percentile compared
     period_seconds: int = 60  # CloudWatch's period for the ALB metrics (1 s on localaws)
     look_seconds: float = 10.0  # how often a watch reads the metrics (each look is one call)
 
@@ -39,7 +43,7 @@ class GroupEvidence:
     requests: int = 0
     errors: int = 0  # target 5xx answers
     latency_ms: float | None = None
-    latency_stat: str = ""  # "p99" or "average"
+    latency_stat: str = ""  # "p99" (a percentile) or "average"
 
     @property
     def error_pct(self) -> float:
@@ -53,7 +57,8 @@ class GroupEvidence:
         return text
 
     def plus(self, other: GroupEvidence) -> GroupEvidence:
-        """Two windows as one: counts add, latency weighted by requests (p99: the larger)."""
+        """Two windows as one: counts add, latency weighted by requests (for a percentile,
+        an estimate: percentiles of two windows do not combine exactly)."""
         if other.requests == 0:
             return self
         if self.requests == 0:
@@ -62,8 +67,6 @@ class GroupEvidence:
         if other.latency_ms is not None:
             if latency is None:
                 latency = other.latency_ms
-            elif self.latency_stat == "p99":
-                latency = max(latency, other.latency_ms)
             else:
                 total = self.requests + other.requests
                 latency = (latency * self.requests + other.latency_ms * other.requests) / total
@@ -161,18 +164,48 @@ def judge(
             baseline,
             p,
         )
+    unjudged = _latency_unjudged(candidate, baseline)
     return Verdict(
         VerdictKind.PASS,
         f"{label} {candidate.describe()} vs baseline {baseline.describe(name=False)}: "
-        f"no worse ({_p_text(p)})",
+        f"no worse ({_p_text(p)}){unjudged}",
         candidate,
         baseline,
         p,
     )
 
 
+TAIL_REQUESTS = 5  # requests beyond a percentile before it is judged
+
+
+def requests_for(stat: str) -> int:
+    """How many requests a window needs before its `stat` says anything: a percentile needs
+    `TAIL_REQUESTS` beyond it (p99: 500); an average, one."""
+    if not stat.startswith("p"):
+        return 1
+    beyond = 1.0 - float(stat[1:]) / 100.0
+    # Rounded first: 1 - 0.9 is 0.09999…, and 5 / that would ask for a 51st request.
+    return math.ceil(round(TAIL_REQUESTS / beyond, 6)) if beyond > 0 else 1_000_000_000
+
+
+def _latency_judged(candidate: GroupEvidence, baseline: GroupEvidence) -> bool:
+    need = requests_for(candidate.latency_stat or baseline.latency_stat)
+    return min(candidate.requests, baseline.requests) >= need
+
+
+def _latency_unjudged(candidate: GroupEvidence, baseline: GroupEvidence) -> str:
+    if candidate.latency_ms is None or baseline.latency_ms is None:
+        return ""
+    if _latency_judged(candidate, baseline):
+        return ""
+    stat = candidate.latency_stat or baseline.latency_stat
+    return f"; latency not judged yet ({stat} needs {requests_for(stat):,} requests each)"
+
+
 def _slower(candidate: GroupEvidence, baseline: GroupEvidence, s: JudgeSettings) -> str:
     if candidate.latency_ms is None or baseline.latency_ms is None:
+        return ""
+    if not _latency_judged(candidate, baseline):
         return ""
     if (
         candidate.latency_ms >= s.latency_ratio * baseline.latency_ms

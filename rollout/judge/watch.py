@@ -57,6 +57,7 @@ class RolloutJudge:
                 self.started,
                 now,
                 self.settings.period_seconds,
+                self.settings.latency_percentile,
             )
             base = evidence[self.baseline]
             base_note = ""
@@ -69,6 +70,7 @@ class RolloutJudge:
                     self.baseline_until - max(span, timedelta(seconds=self.settings.look_seconds)),
                     self.baseline_until,
                     self.settings.period_seconds,
+                    self.settings.latency_percentile,
                 )
                 base = base.plus(before[self.baseline])
                 base_note = " (baseline: the same time before the shift)"

@@ -70,7 +70,7 @@ def test_v5_is_flipped_back_during_its_bake_on_latency(judged):
     rollout = judged.latest()
     assert rollout["state"] == "rolled_back", rollout["reason"]
     assert "the judge during the bake: new group latency" in rollout["reason"]
-    assert "(p99)" in rollout["reason"]
+    assert "(p90)" in rollout["reason"]
     assert judged.serving() == {"v1": 100}
 
 

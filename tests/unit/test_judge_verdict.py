@@ -3,6 +3,7 @@ accounts for sample size, and reasons that give the numbers."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from rollout.judge.verdict import (
@@ -11,6 +12,7 @@ from rollout.judge.verdict import (
     VerdictKind,
     binomial_tail,
     judge,
+    requests_for,
 )
 
 S = JudgeSettings()
@@ -47,15 +49,29 @@ def test_a_significant_but_tiny_gap_is_not_a_rollback():
 
 
 def test_a_ten_times_slower_release_fails_on_latency_and_says_which_statistic():
-    slow = GroupEvidence(300, 0, 120.0, "p99")
+    slow = GroupEvidence(600, 0, 120.0, "p99")
     base = GroupEvidence(3_000, 0, 12.0, "p99")
     v = judge(slow, base, S, label="new group")
     assert v.failed and "latency 120 ms vs baseline 12 ms (10.0×) (p99)" in v.reason
-    assert not judge(GroupEvidence(300, 0, 20.0, "p99"), base, S).failed  # 8 ms is noise
+    assert not judge(GroupEvidence(600, 0, 20.0, "p99"), base, S).failed  # 8 ms is noise
+
+
+def test_a_percentile_of_a_few_requests_is_not_judged_it_is_their_slowest():
+    # Twenty requests a side, one slow answer on a busy host: the window's "p99" is that
+    # answer. No rollback; the reason says latency waits for its 500 requests.
+    noisy, base = GroupEvidence(20, 0, 63.0, "p99"), GroupEvidence(20, 0, 15.0, "p99")
+    v = judge(noisy, base, dataclasses.replace(S, min_requests=20))
+    assert v.kind is VerdictKind.PASS, v.reason
+    assert "latency not judged yet (p99 needs 500 requests each)" in v.reason
+    # A p90 needs fifty: with them, a tenfold slower group fails.
+    p90 = dataclasses.replace(S, min_requests=20, latency_percentile=90.0)
+    assert requests_for("p90") == 50 and requests_for("average") == 1
+    slow = judge(GroupEvidence(50, 0, 100.0, "p90"), GroupEvidence(50, 0, 10.0, "p90"), p90)
+    assert slow.failed and "(p90)" in slow.reason
 
 
 def test_windows_add_up():
     a = GroupEvidence(100, 1, 10.0, "average").plus(GroupEvidence(300, 3, 20.0, "average"))
     assert (a.requests, a.errors, a.latency_ms) == (400, 4, 17.5)
-    p = GroupEvidence(100, 0, 10.0, "p99").plus(GroupEvidence(100, 0, 30.0, "p99"))
-    assert p.latency_ms == 30.0
+    p = GroupEvidence(100, 0, 10.0, "p99").plus(GroupEvidence(300, 0, 30.0, "p99"))
+    assert p.latency_ms == 25.0  # an estimate: weighted by requests
