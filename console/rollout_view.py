@@ -1,8 +1,9 @@
 """A rollout's state as the rollout screen shows it, folded from the engine's events.
 
 Pure (no Textual): `RolloutView.apply(event)` for every `RolloutEvent`, then the screen
-reads steps with timings, per-instance progress, weights, ETA, bake countdown, the failure
-and the healthy-target history of each server group.
+reads steps with timings, per-instance progress, weights, ETA, bake countdown, the failure,
+the healthy-target history of each server group and, from the judge's looks, each judged
+group's traffic (requests/s, 5xx %, latency) and the judge's last verdict.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rollout.events import (
     BakeProgress,
     GateProgress,
     InstanceUpdate,
+    JudgeVerdict,
     Notice,
     RolloutEvent,
     RolloutFailed,
@@ -58,6 +60,36 @@ class InstanceProgress:
 
 
 @dataclass
+class TrafficSeries:
+    """One judged group's traffic, one point a look: requests/s and 5xx % between looks
+    (from the window's running counts), latency as the window's statistic."""
+
+    rps: list[float] = field(default_factory=list)
+    error_pct: list[float] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)
+    latency_stat: str = ""
+    _requests: int = 0
+    _errors: int = 0
+    _window: float = 0.0
+
+    def add(self, requests: int, errors: int, latency: float | None, window: float) -> None:
+        """One look's running totals over `window` seconds. A total that went back (a new
+        window: the bake after the canary watch, or a baseline read afresh) starts again."""
+        if requests < self._requests or window < self._window:
+            self._requests, self._errors, self._window = 0, 0, 0.0
+        seconds = window - self._window
+        new, bad = requests - self._requests, errors - self._errors
+        if seconds > 0:
+            self.rps.append(new / seconds)
+            self.error_pct.append(100.0 * bad / new if new > 0 else 0.0)
+            if latency is not None:
+                self.latency_ms.append(latency)
+            for series in (self.rps, self.error_pct, self.latency_ms):
+                del series[:-120]
+        self._requests, self._errors, self._window = requests, errors, window
+
+
+@dataclass
 class RolloutView:
     """Everything the rollout screen shows, updated one event at a time."""
 
@@ -72,6 +104,8 @@ class RolloutView:
     failure: RolloutFailed | None = None
     finished: RolloutFinished | None = None
     healthy_history: dict[str, list[int]] = field(default_factory=dict)
+    judge: JudgeVerdict | None = None
+    traffic: dict[str, TrafficSeries] = field(default_factory=dict)
 
     def apply(self, event: RolloutEvent) -> None:
         if isinstance(event, StepStarted):
@@ -104,12 +138,37 @@ class RolloutView:
             self.weights = dict(event.weights)
             for group in event.weights:
                 self.healthy_history.setdefault(group, [])
+        elif isinstance(event, JudgeVerdict):
+            self._judged(event)
         elif isinstance(event, Notice):
             self.notices.append(f"{event.level}: {event.message}")
         elif isinstance(event, RolloutFailed):
             self.failure = event
         elif isinstance(event, RolloutFinished):
             self.finished = event
+
+    def _judged(self, event: JudgeVerdict) -> None:
+        self.judge = event
+        sides = (
+            (
+                event.candidate_group,
+                event.candidate_requests,
+                event.candidate_errors,
+                event.candidate_latency_ms,
+            ),
+            (
+                event.baseline_group,
+                event.baseline_requests,
+                event.baseline_errors,
+                event.baseline_latency_ms,
+            ),
+        )
+        for group, requests, errors, latency in sides:
+            if not group:
+                continue
+            series = self.traffic.setdefault(group, TrafficSeries())
+            series.latency_stat = event.latency_stat
+            series.add(requests, errors, latency, event.window_seconds)
 
     def _record(self, group: str, healthy: int) -> None:
         # Keep the other groups' lines moving too, so the moment traffic moved lines up.
@@ -172,6 +231,16 @@ class RolloutView:
             left = max(0.0, bake.remaining_seconds - (now - bake.at).total_seconds())
             return f"{step.name}: {bake.healthy}/{bake.wanted} healthy · {left:.0f} s left"
         return f"{step.name} · {step.seconds(now):.0f} s"
+
+
+def traffic_line(series: TrafficSeries) -> str:
+    """`12 req/s · 5xx 0.0 % · p90 107 ms`: a judged group's latest point."""
+    if not series.rps:
+        return "no requests seen yet"
+    text = f"{series.rps[-1]:.0f} req/s · 5xx {series.error_pct[-1]:.1f} %"
+    if series.latency_ms:
+        text += f" · {series.latency_stat} {series.latency_ms[-1]:.0f} ms"
+    return text
 
 
 def summarise(reason: str, width: int = 60) -> str:

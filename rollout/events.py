@@ -86,6 +86,8 @@ class JudgeVerdict(RolloutEvent):
     verdict: str  # pass | fail | undecided
     reason: str
     during: str  # "canary watch" | "bake"
+    candidate_group: str = ""  # the server groups compared (their names)
+    baseline_group: str = ""
     candidate_requests: int = 0
     candidate_errors: int = 0
     candidate_latency_ms: float | None = None

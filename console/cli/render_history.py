@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from rich.console import Console
@@ -34,6 +35,7 @@ def rollout_json(r: RolloutRecord) -> dict[str, Any]:
         "started_at": r.started_at.isoformat() if r.started_at else None,
         "finished_at": r.finished_at.isoformat() if r.finished_at else None,
         "duration_seconds": r.duration_seconds,
+        "judge": dataclasses.asdict(r.judge) if r.judge else None,
         "steps": [
             {
                 "name": s.name,
@@ -71,6 +73,14 @@ def render_history(out: Console, app: str, rollouts: list[RolloutRecord]) -> Non
             f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "",
             duration(r.duration_seconds),
             r.owner,
-            r.reason or r.outcome,
+            _outcome(r),
         )
     out.print(table)
+
+
+def _outcome(r: RolloutRecord) -> Text:
+    """The reason (or outcome), and below it the judge's evidence when one looked."""
+    text = Text(r.reason or r.outcome)
+    if r.judge is not None:
+        text.append(f"\njudge {r.judge.summary}", style="dim")
+    return text

@@ -71,7 +71,7 @@ class HistoryScreen(Screen[None]):
                 r.owner.split(":")[0],
                 r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "",
                 f"{took:.0f} s" if took is not None else "",
-                r.reason or r.outcome,
+                _outcome(r),
             )
         return table
 
@@ -92,6 +92,13 @@ class HistoryScreen(Screen[None]):
                 histogram(values),
             )
         return table
+
+
+def _outcome(r: RolloutRecord) -> Text:
+    text = Text(r.reason or r.outcome)
+    if r.judge is not None:
+        text.append(f"\njudge {r.judge.summary}", style="dim")
+    return text
 
 
 def histogram(values: Sequence[float], bins: int = 12) -> str:

@@ -1,4 +1,5 @@
-"""The live rollout: steps with timings, instances as progress, weights, ETA, the failure."""
+"""The live rollout: steps with timings, instances as progress, weights, ETA, the failure,
+and while the judge watches, each judged group's traffic and the judge's verdict."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static
 
-from console.rollout_view import RolloutView, summarise
+from console.rollout_view import RolloutView, summarise, traffic_line
 from console.widgets.console_tail import ConsoleTail
 from rollout.events import RolloutEvent
 
@@ -50,6 +51,10 @@ class RolloutScreen(Screen[None]):
     RolloutScreen .spark-row { height: 2; }
     RolloutScreen .spark-label { width: 48; }
     RolloutScreen Sparkline { width: 1fr; height: 2; }
+    RolloutScreen .traffic Sparkline { margin-left: 1; }
+    RolloutScreen .heads { height: 1; }
+    RolloutScreen .spark-head { width: 1fr; margin-left: 1; color: $text-muted; }
+    RolloutScreen #judge { height: auto; padding: 0 1; }
     RolloutScreen #failure { height: auto; color: $error; text-style: bold; padding: 0 1; }
     RolloutScreen #tail {
         height: 1fr; min-height: 5; border-top: solid $panel; border-title-color: $text-muted;
@@ -72,6 +77,7 @@ class RolloutScreen(Screen[None]):
         self.clock = clock
         self.console_output = console_output
         self._sparks: dict[str, Sparkline] = {}
+        self._traffic_rows: dict[str, tuple[Static, tuple[Sparkline, Sparkline, Sparkline]]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(f"rollout {self.view.rollout_id} of {self.view.app}", id="rollout-title")
@@ -79,6 +85,7 @@ class RolloutScreen(Screen[None]):
         yield Static("", id="steps")
         yield Static("", id="instances")
         yield Vertical(id="health")
+        yield Static("", id="judge")
         yield Static("", id="failure")
         tail = ConsoleTail(self.console_output, every=self.FOLLOW_SECONDS, id="tail", max_lines=500)
         tail.border_title = "console output: the failing (or slowest) instance shows here"
@@ -109,6 +116,10 @@ class RolloutScreen(Screen[None]):
         self.query_one("#steps", Static).update(self._steps(now))
         self.query_one("#instances", Static).update(self._instances())
         self._sparklines()
+        self._traffic()
+        verdict = self.query_one("#judge", Static)
+        verdict.update(self._verdict())
+        verdict.display = self.view.judge is not None
         failure = view.failure
         self.query_one("#failure", Static).update(
             f"✗ {failure.step} failed: {failure.reason}" if failure else ""
@@ -202,3 +213,38 @@ class RolloutScreen(Screen[None]):
                     classes="spark-row",
                 )
             )
+
+    def _traffic(self) -> None:
+        """Per judged group, beside its healthy-target chart: requests/s, 5xx % and latency."""
+        box = self.query_one("#health", Vertical)
+        for group, series in self.view.traffic.items():
+            if not series.rps:
+                continue
+            row = self._traffic_rows.get(group)
+            if row is None and not self._traffic_rows:
+                names = ("requests/s", "5xx %", "latency")
+                heads = [Static(h, classes="spark-head") for h in names]
+                box.mount(Horizontal(Static("", classes="spark-label"), *heads, classes="heads"))
+            if row is None:
+                label = Static("", classes="spark-label")
+                sparks = (
+                    Sparkline([], id=f"rps-{group}"),
+                    Sparkline([], id=f"errors-{group}"),
+                    Sparkline([], id=f"latency-{group}"),
+                )
+                box.mount(Horizontal(label, *sparks, classes="spark-row traffic"))
+                row = self._traffic_rows[group] = (label, sparks)
+            label, (rps, errors, latency) = row
+            label.update(Text(f"traffic {group}\n  {traffic_line(series)}"))
+            rps.data, errors.data = list(series.rps), list(series.error_pct)
+            latency.data = list(series.latency_ms)
+
+    def _verdict(self) -> Text:
+        judge = self.view.judge
+        if judge is None:
+            return Text()
+        style = {"pass": "green", "fail": "bold red"}.get(judge.verdict, "yellow")
+        text = Text("judge ", style="bold")
+        text.append(judge.verdict, style=style)
+        text.append(f" ({judge.during}): {judge.reason}")
+        return text

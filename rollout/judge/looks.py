@@ -32,6 +32,8 @@ def judge_for(r: Rollout, group: GroupRef, what: str) -> RolloutJudge | None:
         candidate=group.target_group_arn,
         baseline=old.target_group_arn,
         label="canary" if canary else "new group",
+        candidate_group=group.name,
+        baseline_group=old.name,
         alarms=r.config.alarms.get(r.app, ()),
         baseline_until=None if canary else _last_shift(r),
     )
@@ -61,6 +63,8 @@ def verdict_fields(verdict: Verdict, judge: RolloutJudge, what: str) -> dict[str
         "verdict": str(verdict.kind),
         "reason": verdict.reason,
         "during": what,
+        "candidate_group": judge.candidate_group,
+        "baseline_group": judge.baseline_group,
         "candidate_requests": c.requests,
         "candidate_errors": c.errors,
         "candidate_latency_ms": c.latency_ms,

@@ -30,6 +30,8 @@ class RolloutJudge:
     candidate: str
     baseline: str
     label: str = "canary"
+    candidate_group: str = ""  # the groups' names, for the faces
+    baseline_group: str = ""
     alarms: Sequence[str] = ()
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     baseline_until: datetime | None = None  # the shift, when the baseline left traffic then

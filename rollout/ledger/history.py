@@ -40,6 +40,63 @@ class RolloutStep:
 
 
 @dataclass(frozen=True, slots=True)
+class JudgeEvidence:
+    """The judge's last verdict as the rollout item keeps it (`judge`): its evidence."""
+
+    verdict: str
+    during: str
+    reason: str
+    candidate_requests: int = 0
+    candidate_errors: int = 0
+    candidate_latency_ms: float | None = None
+    baseline_requests: int = 0
+    baseline_errors: int = 0
+    baseline_latency_ms: float | None = None
+    latency_stat: str = ""
+    p_value: float = 1.0
+
+    @property
+    def summary(self) -> str:
+        """`fail (bake): new 0.0 % of 1,210, p90 107 ms · baseline 0.0 % of 1,180, p90 19 ms`"""
+
+        def side(requests: int, errors: int, latency: float | None) -> str:
+            share = 100.0 * errors / requests if requests else 0.0
+            text = f"5xx {share:.1f} % of {requests:,}"
+            if latency is not None:
+                text += f", {self.latency_stat} {latency:.0f} ms"
+            return text
+
+        new = side(self.candidate_requests, self.candidate_errors, self.candidate_latency_ms)
+        base = side(self.baseline_requests, self.baseline_errors, self.baseline_latency_ms)
+        return f"{self.verdict} ({self.during}): new {new} · baseline {base}"
+
+
+def judge_of(value: Any) -> JudgeEvidence | None:
+    """The `judge` map of a rollout item, or None (no judge looked, or an old item)."""
+    if not isinstance(value, Mapping) or not value.get("verdict"):
+        return None
+    new, base = value.get("candidate") or {}, value.get("baseline") or {}
+
+    def latency(side: Mapping[str, Any]) -> float | None:
+        got = side.get("latency_ms")
+        return None if got is None else float(got)
+
+    return JudgeEvidence(
+        verdict=str(value["verdict"]),
+        during=str(value.get("during") or ""),
+        reason=str(value.get("reason") or ""),
+        candidate_requests=int(new.get("requests") or 0),
+        candidate_errors=int(new.get("errors") or 0),
+        candidate_latency_ms=latency(new),
+        baseline_requests=int(base.get("requests") or 0),
+        baseline_errors=int(base.get("errors") or 0),
+        baseline_latency_ms=latency(base),
+        latency_stat=str(value.get("latency_stat") or ""),
+        p_value=float(value.get("p_value", 1.0)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class RolloutRecord:
     """One rollout as the ledger holds it."""
 
@@ -58,6 +115,7 @@ class RolloutRecord:
     steps: tuple[RolloutStep, ...] = ()
     shifted_flag: bool = False  # the item's `shifted`, set by the state machine at the shift
     kind: str = ""  # "" for a rollout; "lock-takeover" for an audit item (`rollout.lock`)
+    judge: JudgeEvidence | None = None  # the judge's last verdict, when one looked
 
     @property
     def active(self) -> bool:
@@ -110,6 +168,7 @@ def rollout_of(values: Mapping[str, Any]) -> RolloutRecord:
         steps=steps,
         shifted_flag=bool(values.get("shifted")),
         kind=str(values.get("kind") or ""),
+        judge=judge_of(values.get("judge")),
     )
 
 

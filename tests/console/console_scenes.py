@@ -232,6 +232,65 @@ def live_rollout_events() -> list[ev.RolloutEvent]:
     return out
 
 
+def judged_rollout_events() -> list[ev.RolloutEvent]:
+    """v5 is healthy but ten times slower: the judge flips it back during the bake."""
+    base = {"app": "demo-web", "rollout_id": RID}
+    out = [
+        replace(e, detail="v1 -> v5") if isinstance(e, ev.StepStarted) and e.step == "plan" else e
+        for e in live_rollout_events()
+        if not isinstance(e, ev.BakeProgress)
+    ]
+    looks = [
+        (5, (48, 0, 96.0), (45, 0, 14.0), "undecided"),
+        (10, (101, 0, 104.0), (96, 0, 15.0), "fail"),
+    ]
+    for seconds, new, old, verdict in looks:
+        reason = (
+            "waiting for evidence: new group 48 and baseline 45 requests (a verdict needs 50 each)"
+            if verdict == "undecided"
+            else "new group latency 104 ms vs baseline 15 ms (6.9×) (p90); 5xx 0.0 % vs 0.0 %"
+        ) + " (baseline: the same time before the shift)"
+        out.append(
+            ev.JudgeVerdict(
+                **base,
+                at=_at(19 + seconds),
+                verdict=verdict,
+                reason=reason,
+                during="bake",
+                candidate_group=NEW,
+                baseline_group=OLD,
+                candidate_requests=new[0],
+                candidate_errors=new[1],
+                candidate_latency_ms=new[2],
+                baseline_requests=old[0],
+                baseline_errors=old[1],
+                baseline_latency_ms=old[2],
+                latency_stat="p90",
+                window_seconds=float(seconds),
+            )
+        )
+    why = f"the judge during the bake: {reason}"
+    out += [
+        ev.StepFinished(**base, at=_at(29), step="bake", status="failed", detail=why),
+        ev.RolloutFailed(**base, at=_at(29), step="bake", reason=why),
+        ev.StepStarted(**base, at=_at(29), step="rollback", detail=f"traffic back to {OLD}"),
+        ev.WeightsChanged(**base, at=_at(30), weights={OLD: 100, NEW: 0}, why="flip back"),
+        ev.StepFinished(**base, at=_at(31), step="rollback", status="ok"),
+        ev.RolloutFinished(**base, at=_at(31), state="rolled_back", outcome="v1 serves again"),
+    ]
+    return out
+
+
+def _judged_rollout_screen(app: FreshfleetApp) -> Screen[object]:
+    events = judged_rollout_events()
+    return RolloutScreen(
+        RolloutView("demo-web", RID),
+        lambda: _replay(events),
+        clock=lambda: FROZEN_NOW,
+        console_output=_canned_tail,
+    )
+
+
 def _live_rollout_screen(app: FreshfleetApp) -> Screen[object]:
     events = live_rollout_events()
     return RolloutScreen(
@@ -421,6 +480,13 @@ SCENES: tuple[Scene, ...] = (
         size=(150, 40),
     ),
     Scene(
+        "rollout-judged",
+        "v5 healthy but slow: the judge's evidence flips it back during the bake",
+        _rollout_fleet,
+        push=_judged_rollout_screen,
+        size=(150, 40),
+    ),
+    Scene(
         "rollback-flip",
         "r during the bake: flip back in seconds; a fresh deploy must wait",
         _rollout_fleet,
@@ -472,7 +538,7 @@ async def settle(app: FreshfleetApp, pilot: object, scene: Scene) -> None:
             await wait_for(
                 pilot, lambda: view.finished is not None or view.bake is not None, what="replay"
             )
-            if view.failure is not None:
+            if view.failure is not None and view.failing_instance():
                 await wait_for(
                     pilot, lambda: len(pushed.query_one(Log).lines) > 2, what="the log tail"
                 )
