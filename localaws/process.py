@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -110,15 +111,18 @@ def start_localaws(
     endpoint_file: str | Path | None = None,
     ready_timeout: float = 60.0,
     env: dict[str, str] | None = None,
+    command: Sequence[str] | None = None,
+    cwd: str | Path | None = None,
 ) -> LocalAws:
     """Spawn localaws and return once it printed its ready line.
 
     `port=0` picks a free port. `endpoint_file` sets FRESHFLEET_ENDPOINT_FILE for the
     child (tests run several side by side); `env` adds environment variables (e.g.
     `FRESHFLEET_LOCALAWS__PHASE_SECONDS`). Raises LocalAwsError with the child's error
-    line when it exits or is not ready within `ready_timeout` seconds.
+    line when it exits or is not ready within `ready_timeout` seconds. `command` runs it
+    another way (`["/venv/bin/freshfleet", "localaws"]`: an installed wheel), from `cwd`.
     """
-    cmd = [sys.executable, "-m", "localaws", "--port", str(port), "--boot", boot]
+    cmd = [*(command or (sys.executable, "-m", "localaws")), "--port", str(port), "--boot", boot]
     cmd += ["--region", region, "--parent-pid", str(os.getpid())]
     if not seed:
         cmd.append("--no-seed")
@@ -134,6 +138,7 @@ def start_localaws(
         stderr=subprocess.PIPE,
         text=True,
         env=child_env,
+        cwd=cwd,
         start_new_session=True,  # its own process group: stop() ends all it started
     )
     lines: queue.Queue[str | None] = queue.Queue()

@@ -19,6 +19,7 @@ from rollout.doctor_app import check_app, http_check
 from rollout.doctor_report import Check, Diagnosis, DoctorReport, Verdict, policy_fix
 from rollout.gateway import AccessDenied, AwsError, CredentialsError, Gateway
 from rollout.iam_simulation import (
+    POLICY_DIR,
     concrete_actions,
     denied_actions,
     policy_actions,
@@ -176,8 +177,9 @@ async def _permissions(doc: Diagnosis) -> None:
     name = f"permissions ({doc.role})"
     try:
         actions = concrete_actions(policy_actions(doc.role))
-    except OSError:  # an installed wheel carries no iam/ directory
-        doc.add(name, Verdict.UNAVAILABLE, f"iam/{doc.role}.json is not installed here")
+    except OSError:  # neither the source tree's iam/ nor the installed copy is there
+        where = POLICY_DIR / f"{doc.role}.json"
+        doc.add(name, Verdict.UNAVAILABLE, f"{where} is not installed here")
         return
     requests = simulations(
         actions,

@@ -10,6 +10,7 @@ and passed-to-service context keys a real call carries.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,17 @@ from typing import Any
 from rollout.config import Tables
 from rollout.model import TAG_APP
 
-# Where the IAM policy documents live (iam/*.json at the top of the source tree).
-POLICY_DIR = Path(__file__).resolve().parents[1] / "iam"
+
+def policy_dir() -> Path:
+    """Where the IAM policy documents are: `iam/` at the top of the source tree, else where
+    a wheel installs them (`<prefix>/share/freshfleet/iam`, pyproject's data-files)."""
+    source = Path(__file__).resolve().parents[1] / "iam"
+    if (source / "deployer.json").is_file():
+        return source
+    return Path(sys.prefix) / "share" / "freshfleet" / "iam"
+
+
+POLICY_DIR = policy_dir()
 # The simulator takes concrete actions: a wildcard stands for the calls freshfleet makes most.
 WILDCARD_EXAMPLES = {
     "ec2:Describe*": ("ec2:DescribeInstances", "ec2:DescribeLaunchTemplateVersions"),
