@@ -63,7 +63,9 @@ class RolloutJudge:
             )
             base = evidence[self.baseline]
             base_note = ""
-            if base.requests < self.settings.min_requests and self.baseline_until is not None:
+            # Once the baseline has left traffic, what it still answers (requests in flight at
+            # the shift) is no window of its own: its evidence is the same span before the shift.
+            if self.baseline_until is not None:
                 span = now - self.started
                 before = await read_evidence(
                     self.gw,

@@ -66,7 +66,7 @@ def test_v4_is_rolled_back_during_its_canary_watch_with_the_numbers(judged):
 
 def test_v5_is_flipped_back_during_its_bake_on_latency(judged):
     run = judged.cli("deploy", "demo-web", "v5", "-y", "--bake", "30")
-    assert run.code == 1, run.out + run.err
+    assert run.code == 1, run.out + run.err + str(judged.latest().get("judge"))
     rollout = judged.latest()
     assert rollout["state"] == "rolled_back", rollout["reason"]
     assert "the judge during the bake: new group latency" in rollout["reason"]
