@@ -6,6 +6,7 @@ fault releases that fail to build or carry a `../` member."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -30,22 +31,25 @@ ROLLOUT_ENV = {
 }
 
 
-@pytest.fixture
-def real_localaws(base_image: str, tmp_path: Path) -> Iterator[LocalAws]:
+@contextlib.contextmanager
+def real_boots(tmp_path: Path, env: dict[str, str]) -> Iterator[LocalAws]:
+    """A localaws whose instances boot for real, its files under `tmp_path`."""
     directory = tmp_path / "localaws"
     directory.mkdir()
     with start_localaws(
         port=0,
         boot="real",
         endpoint_file=directory / "localaws.json",
-        # The agent's health phase gives up after 15 s, so v3 fails its boot quickly.
-        env={
-            **FAST_TIMERS,
-            "FRESHFLEET_LOCALAWS_DIR": str(directory),
-            "LOCALAWS_AGENT_HEALTH_TIMEOUT": "15",
-        },
+        env={**FAST_TIMERS, "FRESHFLEET_LOCALAWS_DIR": str(directory), **env},
         ready_timeout=240,
     ) as handle:
+        yield handle
+
+
+@pytest.fixture
+def real_localaws(base_image: str, tmp_path: Path) -> Iterator[LocalAws]:
+    # The agent's health phase gives up after 15 s, so v3 fails its boot quickly.
+    with real_boots(tmp_path, {"LOCALAWS_AGENT_HEALTH_TIMEOUT": "15"}) as handle:
         yield handle
 
 
@@ -150,3 +154,53 @@ def test_real_mode_boots_v1_deploys_v2_everywhere_and_rolls_back_failing_release
             f" {phase} fail " in line and reason in line for line in consoles.splitlines()
         ), consoles[-2000:]
     assert not list(Path(real_localaws.endpoint_file or ".").parent.rglob("dotdot-escaped.txt"))
+
+
+JUDGED_ENV = {
+    "FRESHFLEET_JUDGE__PERIOD_SECONDS": "1",
+    "FRESHFLEET_JUDGE__MIN_REQUESTS": "20",
+    "FRESHFLEET_JUDGE__LOOK_SECONDS": "0.5",
+    "FRESHFLEET_ROLLOUT__CANARY_WATCH_SECONDS": "25",
+}
+
+
+@pytest.fixture
+def judged_real_localaws(base_image: str, tmp_path: Path) -> Iterator[LocalAws]:
+    """Real boots with 40 requests a second through the demo's load balancer."""
+    with real_boots(tmp_path, {"FRESHFLEET_LOCALAWS__TRAFFIC_RPS": "40"}) as handle:
+        yield handle
+
+
+@pytest.mark.timeout(1500)  # the first real boots build the base image
+def test_real_boots_are_judged_on_their_traffic_v4_and_v5_are_rolled_back(
+    judged_real_localaws: LocalAws, eventually: Any
+) -> None:
+    la = judged_real_localaws
+    assert la.boot_mode == "real", la.boot_reason
+    alb = la.albs["demo-web"] + "/"
+    assert eventually(lambda: get_json(alb), within=240, what="demo-web behind its ALB") == {
+        "app": "demo-web",
+        "version": "v1",
+    }
+
+    def deploy(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **ROLLOUT_ENV, **JUDGED_ENV}
+        env["FRESHFLEET_ENDPOINT_FILE"] = str(la.endpoint_file)
+        return subprocess.run(
+            [sys.executable, "-m", "console.main", "deploy", "demo-web", *args, "-y"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=420,
+        )
+
+    # v4 answers /health but a fifth of its other requests fail: out before full traffic.
+    canary = deploy("v4", "--strategy", "canary")
+    assert canary.returncode == 1, canary.stdout + canary.stderr
+    assert "the judge during the canary watch: canary 5xx" in canary.stdout, canary.stdout
+    assert get_json(alb)["version"] == "v1"
+    # v5 is healthy and ten times slower: flipped back during its bake, on latency.
+    slow = deploy("v5", "--bake", "30")
+    assert slow.returncode == 1, slow.stdout + slow.stderr
+    assert "the judge during the bake: new group latency" in slow.stdout, slow.stdout
+    assert get_json(alb)["version"] == "v1"
