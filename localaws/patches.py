@@ -18,9 +18,10 @@ import sys
 import threading
 from typing import Any
 
-from moto.autoscaling.models import AutoScalingBackend, FakeScalingPolicy
+from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, FakeScalingPolicy
+from moto.autoscaling.responses import AutoScalingResponse
 from moto.cloudwatch.models import Statistics
-from moto.core.responses import BaseResponse
+from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.core.types import Base64EncodedString
 from moto.core.utils import camelcase_to_underscores
 from moto.dynamodb.responses import DynamoHandler
@@ -49,7 +50,7 @@ from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 from moto.elbv2.responses import ELBV2Response
 from moto.moto_api._internal.models import MotoAPIBackend
 
-from localaws import elb_rules
+from localaws import asg_deletion, elb_rules, scaling_activities
 from localaws.cloud import LocalCloud
 from localaws.consistency import INSTANCE, SECURITY_GROUP, TARGET_GROUP
 from localaws.throttling import held_back
@@ -115,6 +116,33 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
         "policy of the same name replace the first's)",
     ),
     (AutoScalingBackend, "delete_policy", "find the policy under its group's key"),
+    (
+        AutoScalingResponse,
+        "delete_auto_scaling_group",
+        "the group stays listed `Delete in progress` while its instances drain and end; "
+        "ResourceInUse without ForceDelete, ScalingActivityInProgress a second time",
+    ),
+    (
+        FakeAutoScalingGroup,
+        "replace_autoscaling_group_instances",
+        "a release's injected launch failure is a Failed activity, retried with backoff; "
+        "every launch is a Successful one",
+    ),
+    (
+        AutoScalingResponse,
+        "describe_scaling_activities",
+        "every launch and termination, newest first (5.2.5 lists none)",
+    ),
+    (
+        AutoScalingResponse,
+        "update_auto_scaling_group",
+        "a group pending delete may not be modified (ValidationError)",
+    ),
+    (
+        AutoScalingResponse,
+        "set_desired_capacity",
+        "a group pending delete may not be modified (ValidationError)",
+    ),
     (AutoScalingBackend, "execute_policy", "find the policy under its group's key"),
 )
 # Private attributes read or written (not methods): Instance._state, FakeTargetGroup.targets,
@@ -204,6 +232,9 @@ def _ending(original: Any) -> Any:
         cloud = _active()
         if cloud is not None:
             cloud.ended(self)
+            group = getattr(self, "autoscaling_group", None)
+            if group is not None and original.__name__ == "terminate":
+                scaling_activities.terminated(group, self.id)
         return previous
 
     return end
@@ -786,7 +817,100 @@ def _by_policy_name(original: Any) -> Any:
     return by_name
 
 
+# -- Auto Scaling: deletion takes time (localaws/asg_deletion.py) ---------------------
+
+
+def _delete_auto_scaling_group(original: Any) -> Any:
+    @functools.wraps(original)
+    def delete_auto_scaling_group(self: Any) -> Any:
+        cloud = _active()
+        if cloud is None:
+            return original(self)
+        backend = self.autoscaling_backend
+        name = self._get_param("AutoScalingGroupName")
+        begun = asg_deletion.begin(
+            backend,
+            name,
+            force=self._get_bool_param("ForceDelete", False),
+            drain_seconds=cloud.prober.instance_drain_seconds,
+            delete_now=lambda: backend.delete_auto_scaling_group(name),
+        )
+        return EmptyResult() if begun else original(self)
+
+    return delete_auto_scaling_group
+
+
+def _replace_autoscaling_group_instances(original: Any) -> Any:
+    @functools.wraps(original)
+    def replace(self: Any, count_needed: int, propagated_tags: dict[str, str]) -> None:
+        if _active() is None:
+            original(self, count_needed, propagated_tags)
+            return None
+        before = len(self.instance_states)
+        code = scaling_activities.launch_failure(self)
+        if code:
+            backend, group = self.autoscaling_backend, self
+
+            def retry() -> None:
+                if backend.autoscaling_groups.get(group.name) is group and not (
+                    asg_deletion.is_pending_delete(group)
+                ):
+                    backend.set_desired_capacity(group.name, group.desired_capacity)
+
+            scaling_activities.failed(self, code, before, retry)
+            return None
+        original(self, count_needed, propagated_tags)
+        new = [s.instance.id for s in self.instance_states[before:]]
+        scaling_activities.launched(self, new, before)
+        return None
+
+    return replace
+
+
+def _describe_scaling_activities(original: Any) -> Any:
+    @functools.wraps(original)
+    def describe_scaling_activities(self: Any) -> Any:
+        if _active() is None:
+            return original(self)
+        backend = self.autoscaling_backend
+        name = self._get_param("AutoScalingGroupName")
+        ids = set(self._get_param("ActivityIds", []) or [])
+        groups = [backend.autoscaling_groups[name]] if name in backend.autoscaling_groups else []
+        if not name:
+            groups = list(backend.autoscaling_groups.values())
+        found = [a for g in groups for a in scaling_activities.activities(g)]
+        if ids:
+            found = [a for a in found if a["ActivityId"] in ids]
+        found.sort(key=lambda a: a["StartTime"], reverse=True)
+        start = int(self._get_param("NextToken") or 0)
+        size = min(int(self._get_param("MaxRecords") or 100), 100)
+        page = found[start : start + size]
+        result: dict[str, Any] = {"Activities": page}
+        if start + size < len(found):
+            result["NextToken"] = str(start + size)
+        return ActionResult(result)
+
+    return describe_scaling_activities
+
+
+def _unless_pending_delete(original: Any) -> Any:
+    @functools.wraps(original)
+    def change(self: Any) -> Any:
+        if _active() is not None:
+            asg_deletion.refuse_change(
+                self.autoscaling_backend, self._get_param("AutoScalingGroupName")
+            )
+        return original(self)
+
+    return change
+
+
 _REPLACEMENTS: dict[str, Any] = {
+    "delete_auto_scaling_group": _delete_auto_scaling_group,
+    "replace_autoscaling_group_instances": _replace_autoscaling_group_instances,
+    "describe_scaling_activities": _describe_scaling_activities,
+    "update_auto_scaling_group": _unless_pending_delete,
+    "set_desired_capacity": _unless_pending_delete,
     "create_default_vpc": _create_default_vpc,
     "put_scaling_policy": _put_scaling_policy,
     "delete_policy": _by_policy_name,

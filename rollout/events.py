@@ -138,7 +138,9 @@ class RolloutResult:
 
     @property
     def ok(self) -> bool:
-        return self.state in ("succeeded", "detached")
+        """The release serves as asked: succeeded, or left detached on purpose (`--no-wait`),
+        not detached by a failure (a retire that stopped, a flip back refused)."""
+        return self.state == "succeeded" or (self.state == "detached" and not self.reason)
 
 
 class EventStream:

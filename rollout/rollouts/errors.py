@@ -15,3 +15,8 @@ class RolloutStop(Exception):
         self.reason = reason
         self.aborted = aborted
         self.rollback = rollback  # an abort asked for as a rollback (flip back during the bake)
+
+
+class KeepServing(RolloutStop):
+    """A flip back was refused: the group it would flip to cannot take all the traffic, so
+    the new group keeps serving."""

@@ -13,6 +13,8 @@ from rollout.fleet_records import launch_template_of, sizing_of, tags_of
 from rollout.gateway import AwsError, Gateway
 from rollout.model import TAG_APP, TAG_RELEASE, TAG_ROLLOUT
 
+# An ASG already on its way out: a delete or a change now answers one of these (AWS).
+_DELETING = {"ScalingActivityInProgress"}
 _GONE = {
     "TargetGroupNotFound",
     "ValidationError",
@@ -108,12 +110,17 @@ async def delete_server_group(
     target_group_arn: str,
     launch_template: str,
     launch_template_version: str,
-    wait_seconds: float = 300.0,
+    stall_seconds: float = 600.0,
 ) -> list[str]:
     """Delete a server group's ASG (and instances), target group and launch-template version.
 
-    Idempotent: what is already gone is skipped. Returns warnings for what could not be
-    deleted (e.g. an endpoint that does not implement an operation); AWS errors otherwise raise.
+    Idempotent and resumable: what is already gone is skipped, and an ASG already being
+    deleted (`Delete in progress`, `ScalingActivityInProgress`) is progress. The ASG's
+    deletion takes its instances' drain and termination, so this waits, with backoff, for as
+    long as the group keeps changing (status, instance count); AwsError only when it stood
+    unchanged for `stall_seconds`. The target group is deleted once the ASG is gone. Returns
+    warnings for what could not be deleted (e.g. an endpoint that does not implement an
+    operation); AWS errors otherwise raise.
     """
     warnings: list[str] = []
     if asg_name and await describe_group(gw, asg_name) is not None:
@@ -133,9 +140,9 @@ async def delete_server_group(
                 ForceDelete=True,
             )
         except AwsError as exc:
-            if "not found" not in str(exc).lower():
+            if exc.code not in _DELETING and "not found" not in str(exc).lower():
                 raise
-        await _wait_gone(gw, asg_name, wait_seconds)
+        await _wait_gone(gw, asg_name, stall_seconds)
     if target_group_arn:
         try:
             await gw.call("elbv2", "delete_target_group", TargetGroupArn=target_group_arn)
@@ -171,10 +178,22 @@ async def delete_server_group(
     return warnings
 
 
-async def _wait_gone(gw: Gateway, asg_name: str, within: float) -> None:
+async def _wait_gone(gw: Gateway, asg_name: str, stall_seconds: float) -> None:
+    """Until DescribeAutoScalingGroups no longer lists `asg_name`: polls at 1 s, backing off
+    to 10 s while nothing changes; AwsError once it stood unchanged for `stall_seconds`."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while await describe_group(gw, asg_name) is not None:
-        if loop.time() > deadline:
-            raise AwsError(f"auto scaling group {asg_name} still exists after {within:.0f} s")
-        await asyncio.sleep(1.0)
+    seen: tuple[str, int] | None = None
+    changed_at = loop.time()
+    pause = 1.0
+    while (group := await describe_group(gw, asg_name)) is not None:
+        now = (str(group.get("Status", "")), len(group.get("Instances", [])))
+        if now != seen:
+            seen, changed_at, pause = now, loop.time(), 1.0
+        elif loop.time() - changed_at > stall_seconds:
+            status = f" ({now[0]})" if now[0] else ""
+            raise AwsError(
+                f"auto scaling group {asg_name}{status} has not changed in "
+                f"{stall_seconds:.0f} s with {now[1]} instances; deleting it again resumes"
+            )
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 10.0)

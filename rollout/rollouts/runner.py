@@ -2,7 +2,10 @@
 
 Every step is written to the ledger before and after it runs. Before the shift, any failure,
 abort or interruption deletes the new server group (the old fleet was never touched); after
-it, the listener flips back to the retained group in one change. The runner never prints:
+it, the listener flips back to the retained group in one change, and only onto a group that is
+fully healthy; once retire has begun the old group is never flipped back to (a failed retire
+leaves the new group serving and the rollout `detached` for `resume` to finish the retire).
+The runner never prints:
 faces read `events()` and the `RolloutResult` that `run()` returns.
 """
 
@@ -33,8 +36,9 @@ from rollout.lock import DeployLock
 from rollout.notify.relay import NotificationRelay
 from rollout.notify.settings import notifiers_for
 from rollout.rollouts import launch as launching
-from rollout.rollouts.errors import RolloutStop
+from rollout.rollouts.errors import KeepServing, RolloutStop
 from rollout.rollouts.groups import GroupRef, delete_server_group, describe_group
+from rollout.rollouts.health import healthy_count
 from rollout.rollouts.plan import Capacity, RolloutPlan
 from rollout.rollouts.traffic import read_weights, set_weights
 from rollout.rollouts.watch import gate, watch
@@ -71,6 +75,7 @@ class Rollout:
         self.boot_eta: float | None = None
         self.resumed = False
         self.unwinding = False  # undoing: abort requests no longer stop anything
+        self.retiring = False  # the old group is leaving: never flip back to it
         self.detaching = False  # set by detach(): a cancellation leaves it for `resume`
         self.relay = NotificationRelay(
             gw,
@@ -134,8 +139,12 @@ class Rollout:
                 states.SUCCEEDED, f"{self.plan.release.version} serves; the old group is retired"
             )
         except RolloutStop as stop:
+            if self.retiring:
+                return await self._retire_failed(stop.reason)
             return await self.unwind(stop.reason, aborted=stop.aborted)
         except AwsError as exc:
+            if self.retiring:
+                return await self._retire_failed(str(exc))
             return await self.unwind(str(exc), aborted=False)
         except asyncio.CancelledError:
             await asyncio.shield(self._interrupted())
@@ -316,6 +325,7 @@ class Rollout:
         old, new = self.plan.old_group, self.new
         assert new is not None
         async with self.step("retire", old.name if old else "nothing to retire"):
+            self.retiring = True
             await self.shift({new.name: 100}, "the old group leaves the listener")
             if old is not None:
                 await self._delete(old)
@@ -348,6 +358,7 @@ class Rollout:
                             self.gw, old.name, Capacity(old.min_size, old.max_size, old.desired)
                         )
                         await self.gate(old, old.desired)
+                    await self._fully_healthy(old)
                     weights = {old.name: 100}
                     if self.new:
                         weights[self.new.name] = 0
@@ -361,11 +372,41 @@ class Rollout:
             async with self.step("cleanup", "delete the new server group"):
                 await self._delete_new()
                 await launching.restore_retained(self.gw, self.plan)
+        except KeepServing as stay:
+            assert self.new is not None
+            return await self._finish(
+                states.DETACHED,
+                f"{self.new.release} keeps serving: {stay}, so traffic was not flipped back; "
+                f"`freshfleet rollback {self.app}` flips back once it is healthy, "
+                f"`freshfleet resume {self.app}` keeps the release",
+                f"{reason}; not flipped back: {stay}",
+            )
         except (RolloutStop, AwsError) as exc:
             return await self._finish(states.FAILED, f"cleanup failed: {exc}", reason)
         state = states.ABORTED if aborted else states.FAILED
         return await self._finish(
             state, "the new server group was deleted; nothing changed", reason
+        )
+
+    async def _fully_healthy(self, group: GroupRef) -> None:
+        """RolloutStop(keep_serving) unless every target `group` should have is healthy: a
+        flip back never moves traffic onto a group that cannot take it all."""
+        healthy, why = await healthy_count(self.gw, group.target_group_arn)
+        if healthy < group.desired:
+            raise KeepServing(
+                f"{group.name} has {healthy} of {group.desired} healthy targets"
+                + (f" ({why})" if why else "")
+            )
+
+    async def _retire_failed(self, reason: str) -> RolloutResult:
+        """The retire stopped part way: the new group keeps serving (never a flip back onto a
+        group being deleted) and the rollout is left for `resume`, which retries the retire."""
+        self.emit(RolloutFailed, step="retire", reason=reason)
+        return await self._finish(
+            states.DETACHED,
+            f"{self.plan.release.version} serves; retiring the old group failed: "
+            f"`freshfleet resume {self.app}` retries it",
+            f"retire failed: {reason}",
         )
 
     async def _delete_new(self) -> None:

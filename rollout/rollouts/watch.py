@@ -5,12 +5,14 @@ bake (the group in traffic stays at capacity for a window). Both check abort at 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rollout.events import BakeProgress, GateProgress, InstanceUpdate
 from rollout.rollouts.errors import RolloutStop
 from rollout.rollouts.groups import GroupRef
 from rollout.rollouts.health import InstanceView, group_view, health_reading
+from rollout.rollouts.launch_failures import failed_launch
 
 if TYPE_CHECKING:
     from rollout.rollouts.runner import Rollout
@@ -18,9 +20,11 @@ if TYPE_CHECKING:
 
 async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
     """Return once `wanted` instances of `group` are `running` and `healthy` in its target
-    group; raise RolloutStop at once on a boot phase `fail`, or when the deadline passes."""
+    group; raise RolloutStop at once on a boot phase `fail` or a failed launch of the ASG
+    (AWS's message), or when the deadline passes."""
     loop = asyncio.get_running_loop()
     start = loop.time()
+    launched_since = _launched_since(r, group)
     deadline_s = r.settings.gate_deadline_seconds
     seen: dict[str, InstanceView] = {}
     while True:
@@ -50,6 +54,10 @@ async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
                 f"instance {failed.instance_id} failed its boot at {failed.phase or 'a phase'}: "
                 f"{failed.detail or 'no detail given'}"
             )
+        if len(views) < wanted:  # short of instances: did the ASG fail to launch one?
+            why = await failed_launch(r.gw, group.name, launched_since)
+            if why is not None:
+                raise RolloutStop(f"the ASG {group.name} could not launch an instance: {why}")
         healthy = sum(1 for v in views if v.healthy)
         elapsed = loop.time() - start
         eta = max(0.0, r.boot_eta - elapsed) if r.boot_eta is not None else None
@@ -70,6 +78,19 @@ async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
                 f"instances healthy: {_why(views)}"
             )
         await asyncio.sleep(r.settings.poll_seconds)
+
+
+def _launched_since(r: Rollout, group: GroupRef) -> datetime:
+    """From when the group's failed launches count: this rollout's launch step for the group
+    it created, else (a retained group brought back to size) the gate's own start."""
+    from rollout.ledger.timestamps import parse_time
+
+    if r.new is not None and group.name == r.new.name:
+        launch = next((s for s in r.steps if s.get("name") == "launch"), None)
+        started = parse_time(launch.get("started_at")) if launch is not None else None
+        if started is not None:
+            return started
+    return datetime.now(UTC)
 
 
 def _why(views: list[InstanceView]) -> str:

@@ -79,3 +79,22 @@ def test_a_deploy_is_refused_while_an_earlier_rollout_is_unfinished(fleet):
     assert fleet.cli("rollback", "demo-web", "-y").code == 0  # flips v1 back in
     assert fleet.serving() == {"v1": 100}
     assert fleet.leftovers() == []
+
+
+def test_a_launch_the_asg_cannot_make_fails_the_gate_at_once_with_aws_words(fleet):
+    # The reason comes from the ASG's activities at once, not from the gate's deadline.
+    fleet.put_release("v2-nocap", simulate={"launch_failure": "InsufficientInstanceCapacity"})
+    run = fleet.cli("deploy", "demo-web", "v2-nocap", "-y")
+
+    assert run.code == 1, run.out + run.err
+    rollout = fleet.latest()
+    assert rollout["state"] == "failed"
+    assert (
+        "could not launch an instance: We currently do not have sufficient" in (rollout["reason"])
+    ), rollout["reason"]
+    assert rollout["reason"].endswith("Launching EC2 instance failed.")
+    gate = next(s for s in rollout["steps"] if s["name"] == "gate")
+    assert gate["status"] == "failed"
+    assert "deadline" not in rollout["reason"]
+    assert fleet.serving() == {"v1": 100}
+    assert fleet.leftovers() == []

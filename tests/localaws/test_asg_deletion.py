@@ -1,0 +1,91 @@
+"""Deleting an Auto Scaling group takes time, as AWS documents (DeleteAutoScalingGroup: "The
+group is deleted after its instances are terminated"; DescribeAutoScalingGroups' `Status`:
+"Delete in progress" while it is deleted).
+
+Patches: AutoScalingResponse.delete_auto_scaling_group (stock moto deletes at once and ignores
+ForceDelete), .update_auto_scaling_group and .set_desired_capacity (a group pending delete may
+not be modified).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from localaws_helpers import health_of
+
+from localaws.process import LocalAws
+
+
+def _group(asg: Any, name: str) -> dict[str, Any] | None:
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    return groups[0] if groups else None
+
+
+def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Code"])
+
+
+def test_a_deleted_group_stays_listed_delete_in_progress_until_its_instances_drain(
+    localaws: LocalAws,
+    target_group: Callable[..., str],
+    aws_client: Callable[..., Any],
+    eventually: Callable[..., Any],
+) -> None:
+    ec2, elb, asg = aws_client("ec2"), aws_client("elbv2"), aws_client("autoscaling")
+    name = f"contract-del-{uuid.uuid4().hex[:8]}"
+    ec2.create_launch_template(
+        LaunchTemplateName=name,
+        LaunchTemplateData={"ImageId": "ami-03cf127a", "InstanceType": "t3.micro"},
+    )
+    tg = target_group()
+    # A delay long enough to see the drain (1,000 AWS seconds: 10 s at the tests' scale).
+    elb.modify_target_group_attributes(
+        TargetGroupArn=tg,
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "1000"}],
+    )
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": name},
+        MinSize=2,
+        MaxSize=2,
+        DesiredCapacity=2,
+        VPCZoneIdentifier=subnet,
+        TargetGroupARNs=[tg],
+    )
+    eventually(
+        lambda: (
+            len((_group(asg, name) or {}).get("Instances", [])) == 2
+            and len(health_of(elb, tg)) == 2
+        ),
+        what="two instances registered",
+    )
+
+    # Without ForceDelete, a group with instances is refused.
+    with pytest.raises(ClientError) as refused:
+        asg.delete_auto_scaling_group(AutoScalingGroupName=name)
+    assert _code(refused) == "ResourceInUse"
+
+    asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+    listed = _group(asg, name)
+    assert listed is not None and listed["Status"] == "Delete in progress"
+
+    with pytest.raises(ClientError) as modified:
+        asg.update_auto_scaling_group(AutoScalingGroupName=name, MinSize=0)
+    assert _code(modified) == "ValidationError"
+    assert "pending delete" in str(modified.value)
+    with pytest.raises(ClientError) as resized:
+        asg.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=1)
+    assert _code(resized) == "ValidationError"
+    with pytest.raises(ClientError) as again:
+        asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+    assert _code(again) == "ScalingActivityInProgress"
+
+    # Its targets drain while it is listed; then it is gone.
+    states = {t["State"] for t in health_of(elb, tg).values()}
+    assert states == {"draining"}, states
+    eventually(lambda: _group(asg, name) is None, within=60, what="the group gone")
