@@ -281,6 +281,24 @@ def fleet(fresh_localaws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 
 @pytest.fixture
+def fleet_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Fleet]:
+    """`fleet_on(localaws, **env)`: a Fleet on a localaws of the test's own (a module's),
+    reseeded, with fast rollout timers and `env` for every process of the test."""
+
+    def make(la: Any, **extra: str) -> Fleet:
+        la.reseed()
+        env = {**FAST_ENV, **extra, "FRESHFLEET_ENDPOINT_FILE": str(la.endpoint_file)}
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.chdir(tmp_path)
+        f = Fleet(url=la.url, config=load_config(), env=env)
+        f.wait_serving_healthy()
+        return f
+
+    return make
+
+
+@pytest.fixture
 def slow_fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
     """Like `fleet`, but instances take about 4 s to boot: time to act during a gate."""
     slow = {"FRESHFLEET_LOCALAWS__PHASE_SECONDS": "60"}  # AWS seconds: 0.6 s each here

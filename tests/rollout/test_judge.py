@@ -5,14 +5,13 @@ back, and v2 goes through with the judge on. Without the judge, v4 would have st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import FAST_ENV, Fleet
 
 from localaws.testing import start_test_localaws
-from rollout.config import load_config
 
 TRAFFIC = {
     "FRESHFLEET_LOCALAWS__TRAFFIC_RPS": "40",
@@ -33,19 +32,8 @@ def traffic_localaws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[objec
 
 
 @pytest.fixture
-def judged(traffic_localaws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Fleet:
-    traffic_localaws.reseed()
-    env = {
-        **FAST_ENV,
-        **JUDGE,
-        "FRESHFLEET_ENDPOINT_FILE": str(traffic_localaws.endpoint_file),
-    }
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.chdir(tmp_path)
-    fleet = Fleet(url=traffic_localaws.url, config=load_config(), env=env)
-    fleet.wait_serving_healthy()
-    return fleet
+def judged(traffic_localaws: Any, fleet_on: Callable[..., Any]) -> Any:
+    return fleet_on(traffic_localaws, **JUDGE)
 
 
 def test_v4_is_rolled_back_during_its_canary_watch_with_the_numbers(judged):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import APP, Fleet
+APP = "demo-web"
+Fleet = Any  # tests/rollout/conftest.py's Fleet, as the `fleet` fixture gives it
 
 
 def _in_step(fleet: Fleet, step: str) -> bool:
