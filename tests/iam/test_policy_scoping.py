@@ -225,11 +225,17 @@ def test_the_deployer_adds_rules_only_to_listeners_tagged_for_an_app() -> None:
 def test_the_deployer_cannot_tag_a_foreign_auto_scaling_group() -> None:
     assert not _deployer("autoscaling:CreateOrUpdateTags", _group("payments-web"), **_tagging())
     assert not _deployer("autoscaling:UpdateAutoScalingGroup", _group("payments-web"))
-    # A group named like a server group but another app's: its tag makes it not ours.
+    # A deployer confined to one app (iam/README.md: "*" in the tag conditions -> the app)
+    # may not retag a server group of another app, tagged for it, into its own.
+    text = json.dumps(_doc("deployer"))
+    for key in (f"aws:RequestTag/{TAG_APP}", f"aws:ResourceTag/{TAG_APP}"):
+        text = text.replace(f'"{key}": "*"', f'"{key}": "shop"')
+    confined = json.loads(text)
     blog = {**_tagging(), f"aws:ResourceTag/{TAG_APP}": "blog"}
-    confined = json.loads(json.dumps(_doc("deployer")).replace('"*"', '"shop"'))
-    name = _group("blog-20261203-122000-ab12")
-    assert not allowed(confined, Request("autoscaling:CreateOrUpdateTags", name, blog))
+    its_group = _group("blog-20261203-122000-ab12")
+    assert not allowed(confined, Request("autoscaling:CreateOrUpdateTags", its_group, blog))
+    own = _group("shop-20261203-122000-ab12")
+    assert allowed(confined, Request("autoscaling:CreateOrUpdateTags", own, _tagging()))
 
 
 def test_the_deployer_tags_the_server_group_it_creates() -> None:
