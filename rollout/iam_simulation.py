@@ -4,7 +4,8 @@ The policies in `iam/*.json` scope most actions by resource name (`freshfleet-*`
 buckets, `freshfleet-*` roles) and by the `freshfleet:app` tag. The simulator only allows
 such an action when it is asked about a matching resource with the matching context, so
 each action is simulated on the resource freshfleet would touch, with the tag, create-action
-and passed-to-service context keys a real call carries.
+and passed-to-service context keys a real call carries (tagging is allowed only as a resource
+is created, so the context says which create action tags).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from rollout.config import Tables
 from rollout.model import TAG_APP
+from rollout.naming import server_group_name
 
 
 def policy_dir() -> Path:
@@ -112,6 +114,8 @@ def simulations(
     bucket = f"freshfleet-releases-{account}-{region}".lower()
     name = app or "app"
     table = f"arn:{partition}:dynamodb:{region}:{account}:table/{tables.releases}"
+    template = f"arn:{partition}:ec2:{region}:{account}:launch-template/lt-0123456789abcdef0"
+    group = server_group_name(name, "20261127-105500-a1b2")
     resource_of = {
         "s3:CreateBucket": f"arn:{partition}:s3:::{bucket}",
         "s3:ListBucket": f"arn:{partition}:s3:::{bucket}",
@@ -119,16 +123,23 @@ def simulations(
         "s3:GetObject": f"arn:{partition}:s3:::{bucket}/releases/{name}/v1/release.tar.gz",
         "iam:PassRole": instance_role_arn
         or f"arn:{partition}:iam::{account}:role/freshfleet-{name}-instance",
+        # AWS checks RunInstances on the launch template an ASG launches from (and on the
+        # instance it makes); tagging at CreateAutoScalingGroup is checked on the new group.
+        "ec2:RunInstances": template,
+        "autoscaling:CreateOrUpdateTags": f"arn:{partition}:autoscaling:{region}:{account}:"
+        f"autoScalingGroup:00000000-0000-4000-8000-000000000000:autoScalingGroupName/{group}",
+        # notifiers: a `freshfleet-*` topic, a signing secret under /freshfleet/notify/
+        "sns:Publish": f"arn:{partition}:sns:{region}:{account}:freshfleet-{name}",
+        "ssm:GetParameter": f"arn:{partition}:ssm:{region}:{account}:parameter"
+        f"/freshfleet/notify/{name}-webhook",
     }
     context = (
         _entry(f"aws:RequestTag/{TAG_APP}", name),
         _entry(f"aws:ResourceTag/{TAG_APP}", name),
         _entry("aws:TagKeys", TAG_APP, kind="stringList"),
         _entry("ec2:CreateAction", "RunInstances"),
-        _entry(
-            "ec2:LaunchTemplate",
-            f"arn:{partition}:ec2:{region}:{account}:launch-template/lt-0123456789abcdef0",
-        ),
+        _entry("elasticloadbalancing:CreateAction", "CreateTargetGroup"),
+        _entry("ec2:LaunchTemplate", template),
         _entry("iam:PassedToService", "ec2.amazonaws.com"),
         _entry("iam:AWSServiceName", "autoscaling.amazonaws.com"),
     )

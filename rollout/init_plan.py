@@ -399,6 +399,14 @@ async def _find_rule(gw: Gateway, lb: dict[str, Any], options: InitOptions) -> I
     tags = await elb_tags(gw, [r["RuleArn"] for r in rules])
     when = options.host_header or options.path_pattern
     detail = f"on {listener_arn} when {when}: answers 503 until the first deploy"
+    if TAG_APP not in (await elb_tags(gw, [listener_arn])).get(listener_arn, {}):
+        # iam/deployer.json adds rules only to a listener tagged for an app; the deployer may
+        # not tag one it did not create, so the shared ALB's owner does it once.
+        detail += (
+            f"; iam/deployer.json adds rules only to a listener tagged {TAG_APP}: have its "
+            f"owner run `aws elbv2 add-tags --resource-arns {listener_arn} "
+            f"--tags Key={TAG_APP},Value={options.app}`"
+        )
     for rule in rules:
         if tags.get(rule["RuleArn"], {}).get(TAG_APP) == options.app:
             arn = str(rule["RuleArn"])

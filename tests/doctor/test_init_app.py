@@ -107,10 +107,21 @@ def test_init_adds_a_listener_rule_on_a_shared_alb(
         DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
     )
     argv = ("init", "shop", "--image-id", IMAGE_ID, "--alb", shared["LoadBalancerArn"])
+    listener = elb.describe_listeners(LoadBalancerArn=shared["LoadBalancerArn"])["Listeners"][0]
+    # The deployer policy adds rules only to a tagged listener: the plan names the fix.
+    capsys.readouterr()
+    assert freshfleet(url, *argv, "--host", "shop.example.com", "--dry-run", "--json") == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    (rule_step,) = [s for s in steps if s["kind"] == "listener rule"]
+    fix = f"--resource-arns {listener['ListenerArn']} --tags Key={TAG_APP},Value=shop"
+    assert fix in rule_step["detail"]
+    elb.add_tags(ResourceArns=[listener["ListenerArn"]], Tags=[{"Key": TAG_APP, "Value": "shop"}])
+    assert freshfleet(url, *argv, "--host", "shop.example.com", "--dry-run", "--json") == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    assert not [s for s in steps if "add-tags" in s["detail"]]  # tagged: nothing to ask
     assert freshfleet(url, *argv, "--host", "shop.example.com", "-y") == 0
     capsys.readouterr()
 
-    listener = elb.describe_listeners(LoadBalancerArn=shared["LoadBalancerArn"])["Listeners"][0]
     rules = elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
     (rule,) = [r for r in rules if not r["IsDefault"]]
     assert _tags(elb, rule["RuleArn"])[TAG_APP] == "shop"

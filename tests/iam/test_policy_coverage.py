@@ -10,6 +10,7 @@ agent's calls, with the recorder on, and check each call against iam/*.json.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -42,6 +43,8 @@ from bootscript.agent.fetch import fetch
 from bootscript.agent.report import PhaseReporter
 from console.main import main
 from localaws.process import LocalAws
+from tests.iam.policy_eval import Request
+from tests.iam.policy_eval import allowed as allowed_by
 
 IMAGE_ID = "ami-03cf127a"
 
@@ -112,6 +115,7 @@ def test_a_first_deploy_and_the_boot_agent_stay_within_their_policies(
             console=io.StringIO(),
         )
         reporter.event("health", "ok")
+    _the_agents_calls_meet_the_instance_roles_conditions(url, instance_id)
 
     # The recorder saw what each role did...
     made = _actions(deployer.calls(), ENGINE)
@@ -140,6 +144,26 @@ def test_a_first_deploy_and_the_boot_agent_stay_within_their_policies(
     read_only = [c for c in readonly.calls() if c.role == ENGINE]
     denied = [c for c in read_only if not allows(policy_actions("readonly"), c.action)]
     assert not denied, "add to iam/readonly.json: " + ", ".join(c.action for c in denied)
+
+
+def _the_agents_calls_meet_the_instance_roles_conditions(url: str, instance_id: str) -> None:
+    """What the agent read and wrote is within the conditions of iam/instance-role.json for
+    its app (key and attributes of its boot report, its app's release and parameters)."""
+    policy = json.loads(
+        (aws_calls.POLICY_DIR / "instance-role.json").read_text().replace("APP", "shop")
+    )
+    table = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1")
+    item = table.get_item(TableName="freshfleet-instances", Key={"instance_id": {"S": instance_id}})
+    written = {
+        "dynamodb:LeadingKeys": [item["Item"]["instance_id"]["S"]],
+        "dynamodb:Attributes": sorted(item["Item"]),
+    }
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/freshfleet-instances"
+    assert allowed_by(policy, Request("dynamodb:PutItem", arn, written)), written
+    release = "arn:aws:s3:::" + _release_url(url).removeprefix("s3://")
+    assert allowed_by(policy, Request("s3:GetObject", release)), release
+    path = "arn:aws:ssm:us-east-1:123456789012:parameter/freshfleet/shop"
+    assert allowed_by(policy, Request("ssm:GetParametersByPath", path))
 
 
 def _an_instance_of(url: str, app: str) -> str:
