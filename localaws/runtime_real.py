@@ -204,7 +204,8 @@ class RealRuntime(InstanceRuntime):
         agent_env: dict[str, str] | None = None,
     ) -> None:
         super().__init__(host)
-        self.progress = progress or say_progress
+        self._say = progress or say_progress
+        self._waiting: set[str] = set()  # instances whose boot waits for the base image
         self.agent_env = dict(agent_env or {})  # extra agent environment (tests: short timeouts)
         self._instances: dict[str, RealInstance] = {}
         self._lock = threading.Lock()
@@ -239,6 +240,19 @@ class RealRuntime(InstanceRuntime):
             self.progress(f"cannot be had: {error}")
         with contextlib.suppress(RuntimeError):  # the loop closed: localaws is exiting
             self.host.loop.call_soon_threadsafe(self._base_done, tag, error)
+
+    def progress(self, line: str) -> None:
+        """A base-image build line (any thread): on stderr, and in the console of every
+        instance waiting for the image, so the first boot shows what it waits on."""
+        self._say(line)
+        with contextlib.suppress(RuntimeError):  # the loop closed: localaws is exiting
+            self.host.loop.call_soon_threadsafe(self._show_progress, line)
+
+    def _show_progress(self, line: str) -> None:
+        with self._lock:
+            waiting = [self._instances[i] for i in self._waiting if i in self._instances]
+        for inst in waiting:
+            self._print(inst, f"freshfleet-base-image: {line}")
 
     def _base_done(self, tag: str, error: str) -> None:
         if self._base_ready.done():
@@ -367,11 +381,14 @@ class RealRuntime(InstanceRuntime):
         self._print(inst, "cloud-init: wrote /etc/freshfleet/release.env")
         if not self._base_ready.done():
             self._print(inst, "freshfleet-base-image: building the release base image (once)...")
+        self._waiting.add(launch.instance_id)
         try:
             await self.wait_base_image()
         except RuntimeError as exc:
             self._print(inst, f"freshfleet-base-image: no release base image: {exc}")
             return
+        finally:
+            self._waiting.discard(launch.instance_id)
         if inst.ended:
             return
         self._print(inst, "Starting freshfleet-boot.service - freshfleet boot agent...")

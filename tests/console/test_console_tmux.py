@@ -28,3 +28,14 @@ def test_a_whole_session_by_keys_deploy_then_a_failed_deploy_then_rollback():
     assert done.returncode == 0, done.stdout + done.stderr
     for step in ("the v2 rollout succeeds", "v3's gate fails and says why", "v1 serves again"):
         assert f"ok: {step}" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+@pytest.mark.timeout(1800)  # a first start may build the release base image
+def test_dev_console_on_a_machine_with_docker_shows_real_boots_building_their_release():
+    script = SCRIPT.with_name("tmux_dev_console_real.sh")
+    done = subprocess.run([str(script)], capture_output=True, text=True, timeout=1700)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for step in ("the header says the instances boot for real", "the instance built its release"):
+        assert f"ok: {step}" in done.stdout, done.stdout

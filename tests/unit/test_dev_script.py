@@ -57,3 +57,16 @@ def test_the_source_comes_from_a_one_line_entry_with_options(tmp_path):
         "# a comment\ndeb [arch=amd64 signed-by=/k.gpg] http://mirror.test/debian bookworm main\n"
     )
     assert source_uri(tmp_path) == "http://mirror.test/debian"
+
+
+def _bash_array(name: str) -> set[str]:
+    text = (ROOT / "dev").read_text()
+    match = re.search(rf"^{name}=\(([^)]*)\)", text, re.M)
+    assert match, f"dev has no {name}"
+    return set(match.group(1).split())
+
+
+def test_what_dev_console_installs_for_real_boots_is_what_dev_test_installs_too():
+    real = _bash_array("REAL_BOOT_PACKAGES")
+    assert "mmdebstrap" in real
+    assert real <= _bash_array("DEB_PACKAGES")

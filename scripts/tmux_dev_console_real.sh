@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The README's first command on a machine with a Docker engine, driven in tmux as a newcomer
+# would: `./dev console` sets up what real boots need (as root) and opens the demo on real
+# boots; `l` on an instance shows its console, where the boot agent fetches, verifies and
+# builds the release (`build ok`) and runs it; `q` quits and no localaws is left behind.
+# Exits non-zero, with the screen, at the first step that does not hold.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+WORK=$(mktemp -d)
+SESSION="ff-dev-real-$$"
+# A private endpoint file and config dir: no running localaws or user config is reused.
+export FRESHFLEET_ENDPOINT_FILE="$WORK/localaws.json" XDG_CONFIG_HOME="$WORK/config"
+LOCALAWS_PID=""
+
+# shellcheck source=scripts/tmux_lib.sh
+. scripts/tmux_lib.sh  # the working directory is the repo root by now
+instances_shown() { [ "$(screen | grep -cE '^ +i-[0-9a-f]+ ')" -ge "$1" ]; }
+session_gone() { ! tmux has-session -t "$SESSION" 2>/dev/null; }
+localaws_recorded() {
+  LOCALAWS_PID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' \
+    "$FRESHFLEET_ENDPOINT_FILE" 2>/dev/null) && [ -n "$LOCALAWS_PID" ]
+}
+localaws_gone() { ! kill -0 "$LOCALAWS_PID" 2>/dev/null; }
+
+cd "$WORK"
+tmux new-session -d -s "$SESSION" -x 160 -y 45 \
+  -e "FRESHFLEET_ENDPOINT_FILE=$FRESHFLEET_ENDPOINT_FILE" -e "XDG_CONFIG_HOME=$XDG_CONFIG_HOME" \
+  "$REPO/dev console; echo \$? > $WORK/exit-code"
+# A fresh machine installs the venv first: minutes, not seconds.
+wait_for 900 "the console opens on the local sandbox" shows "LOCAL SANDBOX"
+wait_for 60 "the header says the instances boot for real" shows "real boots"
+wait_for 120 "demo-web's 3 instances are listed" instances_shown 3
+wait_for 10 "the sandbox's endpoint file names its pid" localaws_recorded
+tmux send-keys -t "$SESSION" l
+wait_for 30 "l opens the instance's console" shows "freshfleet-boot "
+# The first start may build the release base image (mmdebstrap, a minute or two).
+wait_for 600 "the instance built its release for real" shows " build ok"
+wait_for 120 "and runs it" shows " run ok"
+tmux send-keys -t "$SESSION" Escape
+wait_for 10 "Esc goes back to the fleet" instances_shown 3
+tmux send-keys -t "$SESSION" q
+wait_for 60 "q quits the console" session_gone
+[ "$(cat "$WORK/exit-code")" = 0 ] || fail "./dev console exited with $(cat "$WORK/exit-code")"
+wait_for 60 "no localaws process is left behind (pid $LOCALAWS_PID)" localaws_gone
+echo "ok: ./dev console showed real boots"
