@@ -34,6 +34,7 @@ from rollout.naming import (
     new_rollout_id,
     server_group_name,
 )
+from rollout.rollouts.health_settings import agent_health_seconds
 from rollout.rollouts.traffic import remember_traffic_point
 from rollout.userdata import UserDataContext, encode_simulate, render_user_data
 
@@ -147,6 +148,9 @@ async def seed_demo(
             region=region,
             instances_table=config.tables.instances,
             simulate=encode_simulate(v1.simulate),
+            health_timeout_seconds=agent_health_seconds(
+                v1.health_timeout_seconds, config.rollout.gate_deadline_seconds
+            ),
         ),
     )
     version = (

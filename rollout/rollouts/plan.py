@@ -27,7 +27,7 @@ from rollout.rollouts.clone import (
 )
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.groups import GroupRef, app_groups, serving_group
-from rollout.rollouts.health_settings import grace_seconds, recorded_boots
+from rollout.rollouts.health_settings import agent_health_seconds, grace_seconds, recorded_boots
 from rollout.rollouts.ingress import ingress_problem, instance_security_groups
 from rollout.rollouts.quota import check_target_budget, target_budget
 from rollout.rollouts.scaling import scale_in_holds
@@ -212,6 +212,9 @@ async def make_plan(
                 ssm_path=ssm_path(app),
                 allow_insecure_url=allow_insecure_url,
                 simulate=encode_simulate(release.simulate),
+                health_timeout_seconds=agent_health_seconds(
+                    release.health_timeout_seconds, config.rollout.gate_deadline_seconds
+                ),
             ),
         )
     except UserDataError as exc:
