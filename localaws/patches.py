@@ -18,7 +18,7 @@ import sys
 import threading
 from typing import Any
 
-from moto.autoscaling.models import AutoScalingBackend, FakeScalingPolicy
+from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, FakeScalingPolicy
 from moto.cloudwatch.models import Statistics
 from moto.core.responses import BaseResponse
 from moto.core.types import Base64EncodedString
@@ -115,6 +115,12 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
         "policy of the same name replace the first's)",
     ),
     (AutoScalingBackend, "delete_policy", "find the policy under its group's key"),
+    (
+        FakeAutoScalingGroup,
+        "replace_autoscaling_group_instances",
+        "launch each instance in the enabled zone with the fewest of the group's instances "
+        "(5.2.5 puts them all in the first subnet)",
+    ),
     (AutoScalingBackend, "execute_policy", "find the policy under its group's key"),
 )
 # Private attributes read or written (not methods): Instance._state, FakeTargetGroup.targets,
@@ -185,9 +191,18 @@ def _active() -> LocalCloud | None:
 # -- EC2 -------------------------------------------------------------------------------
 
 
+# The subnet and zone an ASG launch is for (set by _replace_group_instances, this thread only).
+_launch_zone = threading.local()
+
+
 def _run_instances(original: Any) -> Any:
     @functools.wraps(original)
     def run_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
+        zone: tuple[str | None, str] | None = getattr(_launch_zone, "zone", None)
+        if zone is not None:
+            subnet, kwargs["placement"] = zone
+            if subnet:
+                kwargs["subnet_id"] = subnet
         reservation = original(self, *args, **kwargs)
         cloud = _active()
         if cloud is not None:
@@ -786,7 +801,52 @@ def _by_policy_name(original: Any) -> Any:
     return by_name
 
 
+def _group_zones(group: Any) -> list[tuple[str | None, str]]:
+    """(subnet id or None, zone) per zone the group launches in, in the group's order: the
+    first listed subnet of each zone of VPCZoneIdentifier, else its AvailabilityZones."""
+    if not group.vpc_zone_identifier:
+        return [(None, az) for az in dict.fromkeys(group.availability_zones)]
+    ids = [s for s in group.vpc_zone_identifier.split(",") if s]
+    ec2 = group.autoscaling_backend.ec2_backend
+    found = {s.id: s for s in ec2.describe_subnets(subnet_ids=ids)}
+    zones: dict[str, str] = {}
+    for subnet_id in ids:
+        if subnet_id in found:
+            zones.setdefault(found[subnet_id].availability_zone, subnet_id)
+    return [(subnet_id, az) for az, subnet_id in zones.items()]
+
+
+def _replace_group_instances(original: Any) -> Any:
+    @functools.wraps(original)
+    def replace(self: Any, count_needed: int, propagated_tags: dict[str, str]) -> None:
+        # AWS keeps a group balanced across its enabled zones: each launch goes to the zone
+        # with the fewest of the group's instances (ties: the first listed).
+        zones = _group_zones(self)
+        if len(zones) < 2:
+            original(self, count_needed, propagated_tags)
+            return
+        held = {az: 0 for _, az in zones}
+        for state in self.instance_states:
+            ending = str(state.lifecycle_state).startswith("Terminat")
+            if not ending and state.availability_zone in held:
+                held[state.availability_zone] += 1
+        launches: dict[int, int] = {}
+        for _ in range(count_needed):
+            pick = min(range(len(zones)), key=lambda i: (held[zones[i][1]], i))
+            held[zones[pick][1]] += 1
+            launches[pick] = launches.get(pick, 0) + 1
+        for index, count in sorted(launches.items()):
+            _launch_zone.zone = zones[index]
+            try:
+                original(self, count, dict(propagated_tags))
+            finally:
+                _launch_zone.zone = None
+
+    return replace
+
+
 _REPLACEMENTS: dict[str, Any] = {
+    "replace_autoscaling_group_instances": _replace_group_instances,
     "create_default_vpc": _create_default_vpc,
     "put_scaling_policy": _put_scaling_policy,
     "delete_policy": _by_policy_name,
