@@ -21,6 +21,8 @@ from bootscript.agent import health
 from bootscript.agent.boot import EXIT_CODES, Boot, PhaseFailed
 from bootscript.agent.report import PhaseReporter
 from bootscript.agent.settings import load_settings
+from rollout.model import Release
+from rollout.userdata import UserDataContext, parse_release_env, render_user_data
 
 
 class FakeClock:
@@ -140,3 +142,22 @@ def test_the_boot_reports_health_fail_after_the_env_files_deadline(
     last = console.getvalue().splitlines()[-1]
     assert " health fail HTTP 503 Service Unavailable from http://127.0.0.1:" in last
     assert "no healthy answer within 0.6 s" in last
+
+
+def test_the_rollouts_deadline_in_the_user_data_wins_over_a_process_knob(tmp_path: Path) -> None:
+    # As localaws's real boots run the agent: the env file is the user data's, written as it
+    # is, and LOCALAWS_AGENT_HEALTH_TIMEOUT reaches the process as FRESHFLEET_HEALTH_TIMEOUT.
+    release = Release(
+        app="demo-web", version="v3", url="https://releases.example.com/v3.tgz", sha256="a" * 64
+    )
+    ctx = UserDataContext("20261127-120000-test", "us-east-1", health_timeout_seconds=60.0)
+    env = parse_release_env(render_user_data(release, ctx))
+    env_file = tmp_path / "release.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+
+    knob = {"FRESHFLEET_ENV_FILE": str(env_file), "FRESHFLEET_HEALTH_TIMEOUT": "15"}
+    assert load_settings(knob).health_timeout == 60.0
+    env_file.write_text(env_file.read_text().replace("FRESHFLEET_HEALTH_TIMEOUT=60\n", ""))
+    assert load_settings(knob).health_timeout == 15.0  # without the rollout's, the knob's
+    del knob["FRESHFLEET_HEALTH_TIMEOUT"]
+    assert load_settings(knob).health_timeout == health.DEFAULT_TIMEOUT_SECONDS
