@@ -53,8 +53,9 @@ async def seed_fleet(
     await setup_tables(gw, tables)
     vpc, subnet_ids = await default_network(gw)
     sizes = [instances // groups + (1 if n < instances % groups else 0) for n in range(groups)]
-    # One app at a time: moto's models are not safe for concurrent ASG launches. moto puts
-    # an ASG's instances in its first subnet only: rotate the subnets so none runs out of
+    # One app at a time: moto's models are not safe for concurrent ASG launches. Each app's
+    # ALB and ASG share two subnets (localaws balances a group over its zones, and a target
+    # in a zone its ALB does not enable is unused): rotate the subnets so none runs out of
     # addresses (a default /20 subnet holds 4,091 instances).
     made = [
         await _seed_app(gw, tables, f"{prefix}-{n:02d}", size, vpc, _rotated(subnet_ids, n))
@@ -74,7 +75,8 @@ async def _seed_app(
     gw: Gateway, tables: Tables, app: str, capacity: int, vpc: str, subnets: list[str]
 ) -> tuple[str, str]:
     app_tags = elb_tag_list({TAG_APP: app})
-    lb = await create_alb(gw, app, subnets[:2], app_tags)
+    subnets = subnets[:2]
+    lb = await create_alb(gw, app, subnets, app_tags)
     rollout_id = new_rollout_id()
     release = Release(
         app=app,

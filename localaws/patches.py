@@ -125,8 +125,9 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
     (
         FakeAutoScalingGroup,
         "replace_autoscaling_group_instances",
-        "a release's injected launch failure is a Failed activity, retried with backoff; "
-        "every launch is a Successful one",
+        "launch each instance in the enabled zone with the fewest of the group's instances "
+        "(5.2.5 puts them all in the first subnet); a release's injected launch failure is a "
+        "Failed activity, retried with backoff; every launch is a Successful one",
     ),
     (
         AutoScalingResponse,
@@ -213,9 +214,18 @@ def _active() -> LocalCloud | None:
 # -- EC2 -------------------------------------------------------------------------------
 
 
+# The subnet and zone an ASG launch is for (set by _replace_group_instances, this thread only).
+_launch_zone = threading.local()
+
+
 def _run_instances(original: Any) -> Any:
     @functools.wraps(original)
     def run_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
+        zone: tuple[str | None, str] | None = getattr(_launch_zone, "zone", None)
+        if zone is not None:
+            subnet, kwargs["placement"] = zone
+            if subnet:
+                kwargs["subnet_id"] = subnet
         reservation = original(self, *args, **kwargs)
         cloud = _active()
         if cloud is not None:
@@ -867,6 +877,50 @@ def _replace_autoscaling_group_instances(original: Any) -> Any:
     return replace
 
 
+def _group_zones(group: Any) -> list[tuple[str | None, str]]:
+    """(subnet id or None, zone) per zone the group launches in, in the group's order: the
+    first listed subnet of each zone of VPCZoneIdentifier, else its AvailabilityZones."""
+    if not group.vpc_zone_identifier:
+        return [(None, az) for az in dict.fromkeys(group.availability_zones)]
+    ids = [s for s in group.vpc_zone_identifier.split(",") if s]
+    ec2 = group.autoscaling_backend.ec2_backend
+    found = {s.id: s for s in ec2.describe_subnets(subnet_ids=ids)}
+    zones: dict[str, str] = {}
+    for subnet_id in ids:
+        if subnet_id in found:
+            zones.setdefault(found[subnet_id].availability_zone, subnet_id)
+    return [(subnet_id, az) for az, subnet_id in zones.items()]
+
+
+def _replace_group_instances(original: Any) -> Any:
+    @functools.wraps(original)
+    def replace(self: Any, count_needed: int, propagated_tags: dict[str, str]) -> None:
+        # AWS keeps a group balanced across its enabled zones: each launch goes to the zone
+        # with the fewest of the group's instances (ties: the first listed).
+        zones = _group_zones(self)
+        if len(zones) < 2:
+            original(self, count_needed, propagated_tags)
+            return
+        held = {az: 0 for _, az in zones}
+        for state in self.instance_states:
+            ending = str(state.lifecycle_state).startswith("Terminat")
+            if not ending and state.availability_zone in held:
+                held[state.availability_zone] += 1
+        launches: dict[int, int] = {}
+        for _ in range(count_needed):
+            pick = min(range(len(zones)), key=lambda i: (held[zones[i][1]], i))
+            held[zones[pick][1]] += 1
+            launches[pick] = launches.get(pick, 0) + 1
+        for index, count in sorted(launches.items()):
+            _launch_zone.zone = zones[index]
+            try:
+                original(self, count, dict(propagated_tags))
+            finally:
+                _launch_zone.zone = None
+
+    return replace
+
+
 def _describe_scaling_activities(original: Any) -> Any:
     @functools.wraps(original)
     def describe_scaling_activities(self: Any) -> Any:
@@ -907,7 +961,9 @@ def _unless_pending_delete(original: Any) -> Any:
 
 _REPLACEMENTS: dict[str, Any] = {
     "delete_auto_scaling_group": _delete_auto_scaling_group,
-    "replace_autoscaling_group_instances": _replace_autoscaling_group_instances,
+    "replace_autoscaling_group_instances": lambda original: _replace_autoscaling_group_instances(
+        _replace_group_instances(original)
+    ),
     "describe_scaling_activities": _describe_scaling_activities,
     "update_auto_scaling_group": _unless_pending_delete,
     "set_desired_capacity": _unless_pending_delete,

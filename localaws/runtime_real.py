@@ -43,8 +43,10 @@ from rollout.backend import pid_alive
 AGENT_ROOT = Path(bootscript.__file__).resolve().parent.parent  # holds the bootscript package
 KILL_GRACE_SECONDS = 3.0
 # Docker's own variables reach the agent as they are. The agent's knobs are set in
-# localaws's environment as LOCALAWS_AGENT_<NAME> (e.g. LOCALAWS_AGENT_HEALTH_TIMEOUT=15)
+# localaws's environment as LOCALAWS_AGENT_<NAME> (e.g. LOCALAWS_AGENT_FETCH_TIMEOUT=10)
 # and reach it as FRESHFLEET_<NAME>: FRESHFLEET_* in localaws's own environment is config.
+# The env file the user data carries is written as it is and wins over a knob, as systemd's
+# EnvironmentFile= would: the rollout's FRESHFLEET_HEALTH_TIMEOUT reaches the agent.
 PASSED_THROUGH = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 AGENT_KNOB_PREFIX = "LOCALAWS_AGENT_"
 # Which localaws started a container: the next one removes those of a localaws that died.

@@ -1,8 +1,9 @@
 """The demo seed (ARCHITECTURE §7), made through the AWS API as any client would.
 
-`demo-web` on an ALB with a weighted listener, its launch template (IMDSv2 required), one
-server group of 3 instances on `v1`, the ledger tables, the releases `v1`, `v2` (good) and
-`v3` (never healthy) served by the local release server, and the initial rollout's record.
+`demo-web` on an ALB in two availability zones with a weighted listener, its launch template
+(IMDSv2 required), one server group of 3 instances on `v1` spread over both zones, the ledger
+tables, the releases `v1`, `v2` (good) and `v3` (never healthy) served by the local release
+server, and the initial rollout's record.
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ from rollout.naming import (
     new_rollout_id,
     server_group_name,
 )
+from rollout.rollouts.health_settings import agent_health_seconds
 from rollout.rollouts.traffic import remember_traffic_point
 from rollout.userdata import UserDataContext, encode_simulate, render_user_data
 
 DEMO_CAPACITY = 3
+DEMO_ZONES = 2  # availability zones of the demo's load balancer and server groups
 DEMO_PORT = 8080
 DEMO_HEALTH_PATH = "/health"
 # The demo's target group drains for 30 s of AWS time (AWS's default is 300 s).
@@ -61,7 +64,9 @@ async def seed_demo(
     """Create the demo and wait until its instances are launched; returns their ids."""
     await setup_tables(gw, config.tables)
     vpc, subnets = await default_network(gw)
-    subnet_ids = subnets[:3]
+    # One subnet in each of the first DEMO_ZONES zones: the ALB enables them all and the ASG
+    # spreads its instances over them, as AWS balances a group across its zones.
+    subnet_ids = subnets[:DEMO_ZONES]
     sg = (
         await gw.call(
             "ec2",
@@ -92,7 +97,7 @@ async def seed_demo(
         ],
     )
     app_tags = elb_tag_list({TAG_APP: DEMO_APP})
-    lb = await create_alb(gw, DEMO_APP, subnet_ids[:2], app_tags, SecurityGroups=[sg])
+    lb = await create_alb(gw, DEMO_APP, subnet_ids, app_tags, SecurityGroups=[sg])
 
     # Releases: records with real sha256s of tarballs on the local release server.
     records: dict[str, Release] = {}
@@ -147,6 +152,9 @@ async def seed_demo(
             region=region,
             instances_table=config.tables.instances,
             simulate=encode_simulate(v1.simulate),
+            health_timeout_seconds=agent_health_seconds(
+                v1.health_timeout_seconds, config.rollout.gate_deadline_seconds
+            ),
         ),
     )
     version = (

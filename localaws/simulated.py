@@ -7,7 +7,10 @@ Failure injection comes from FRESHFLEET_SIMULATE: `fail=<phase>`, `never_healthy
 `crash_after=<seconds>`, `health_delay=<seconds>` (the health path answers that late), and,
 for releases that are healthy yet bad on real requests, `error_share=<0..1>` (that share of
 them answers 500) and `slow_factor=<N>` (N times slower).
-Pending time and phases are AWS seconds on localaws's time scale.
+Pending time and phases are AWS seconds on localaws's time scale; so is the health phase of
+a release that never answers 2xx: it reports `health fail` with the last answer once the
+agent's health deadline (FRESHFLEET_HEALTH_TIMEOUT in the env file, else the agent's default)
+has passed, as the agent does.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bootscript.agent.health import DEFAULT_TIMEOUT_SECONDS, failure_detail
 from localaws.runtime import (
     CONSOLE_LIMIT,
     TARGET_HEADER,
@@ -157,7 +161,30 @@ class SimulatedRuntime(InstanceRuntime):
     def _phase(self, sim: SimulatedInstance, index: int) -> None:
         phase = PHASES[index]
         self._report(sim, phase, "start", self._start_detail(sim, phase))
+        if phase == "health" and self._never_healthy(sim):
+            # The agent polls until its deadline, then reports the last answer it got.
+            deadline = self._health_deadline(sim)
+            self._later(sim, scaled(deadline), self._health_failed, sim, deadline)
+            return
         self._later(sim, scaled(self.host.timers.phase_seconds), self._phase_done, sim, index)
+
+    def _never_healthy(self, sim: SimulatedInstance) -> bool:
+        return sim.simulate.get("never_healthy") not in (None, "", "0")
+
+    def _health_deadline(self, sim: SimulatedInstance) -> float:
+        """The agent's health deadline in AWS seconds, as its env file gives it."""
+        try:
+            return float(sim.launch.env.get("FRESHFLEET_HEALTH_TIMEOUT") or DEFAULT_TIMEOUT_SECONDS)
+        except ValueError:
+            return DEFAULT_TIMEOUT_SECONDS
+
+    def _health_failed(self, sim: SimulatedInstance, deadline: float) -> None:
+        env = sim.launch.env
+        url = f"http://127.0.0.1:{env.get('APP_PORT', '8080')}{env.get('HEALTH_PATH', '/health')}"
+        last = "HTTP 500 Internal Server Error"  # what _handle answers a never-healthy app
+        detail = failure_detail(url, deadline, last) + " (never healthy)"
+        self._report(sim, "health", "fail", detail)
+        self._print(sim, "freshfleet-boot.service: Failed with result 'exit-code'.")
 
     def _phase_done(self, sim: SimulatedInstance, index: int) -> None:
         phase = PHASES[index]
@@ -167,10 +194,6 @@ class SimulatedRuntime(InstanceRuntime):
             return
         if phase == "run":
             sim.app_up = True
-        if phase == "health" and sim.simulate.get("never_healthy") not in (None, "", "0"):
-            path = sim.launch.env.get("HEALTH_PATH", "/health")
-            self._report(sim, phase, "fail", f"{path} answered 500 (never healthy)")
-            return
         self._report(sim, phase, "ok", self._ok_detail(sim, phase))
         if index + 1 < len(PHASES):
             self._phase(sim, index + 1)
@@ -229,7 +252,7 @@ class SimulatedRuntime(InstanceRuntime):
         return web.Response(text=body)
 
     def _healthy(self, sim: SimulatedInstance) -> bool:
-        if sim.simulate.get("never_healthy") not in (None, "", "0"):
+        if self._never_healthy(sim):
             return False
         crash = sim.simulate.get("crash_after")
         if crash and sim.healthy_since is not None:

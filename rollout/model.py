@@ -159,6 +159,9 @@ class Release:
     created_by: str = ""
     notes: str = ""
     simulate: Mapping[str, object] | None = None  # localaws only: failure injection
+    # How long the boot agent waits for a 2xx on health_path; None: the rollout derives it
+    # from its gate deadline (rollout.rollouts.health_settings.agent_health_seconds).
+    health_timeout_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

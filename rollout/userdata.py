@@ -45,6 +45,9 @@ class UserDataContext:
     ssm_path: str = ""
     allow_insecure_url: bool = False
     simulate: str = ""  # localaws only: encode_simulate(release.simulate)
+    # The agent's health deadline (FRESHFLEET_HEALTH_TIMEOUT), below the gate deadline:
+    # rollout.rollouts.health_settings.agent_health_seconds; 0 leaves the agent's default.
+    health_timeout_seconds: float = 0.0
 
 
 def validate_release(release: Release, *, allow_insecure_url: bool = False) -> None:
@@ -65,6 +68,9 @@ def validate_release(release: Release, *, allow_insecure_url: bool = False) -> N
         raise UserDataError(f"health path {release.health_path!r} must be a plain URL path")
     if not 1 <= int(release.port) <= 65535:
         raise UserDataError(f"port {release.port} is not a TCP port")
+    timeout = release.health_timeout_seconds
+    if timeout is not None and not 0 < timeout < 86400:
+        raise UserDataError(f"health timeout {timeout:g} s must be above 0 and below a day")
 
 
 def validate_url(url: str, *, allow_insecure_url: bool = False) -> None:
@@ -98,6 +104,8 @@ def release_env(release: Release, ctx: UserDataContext) -> dict[str, str]:
         env["SSM_PATH"] = ctx.ssm_path
     if ctx.instances_table:
         env["INSTANCES_TABLE"] = ctx.instances_table
+    if ctx.health_timeout_seconds > 0:
+        env["FRESHFLEET_HEALTH_TIMEOUT"] = f"{ctx.health_timeout_seconds:g}"
     if ctx.simulate:
         env["FRESHFLEET_SIMULATE"] = ctx.simulate
     for key, value in env.items():

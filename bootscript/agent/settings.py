@@ -16,7 +16,7 @@ localaws and tests can run the agent unprivileged in a directory of their own:
 | `FRESHFLEET_HOST_BIND` | `0.0.0.0` | the address it is published on |
 | `FRESHFLEET_CONTAINER_NAME` | `freshfleet-<app>` | the container's name |
 | `FRESHFLEET_CONTAINER_LABELS` | (none) | extra labels, `key=value,key=value` |
-| `FRESHFLEET_HEALTH_TIMEOUT` | `180` | seconds the health phase waits for a 200 |
+| `FRESHFLEET_HEALTH_TIMEOUT` | `180` | seconds the health phase waits for a 2xx (the rollout's) |
 | `FRESHFLEET_FETCH_TIMEOUT` | `30` | seconds per fetch attempt without progress |
 | `FRESHFLEET_FETCH_ATTEMPTS` | `4` | fetch attempts before the phase fails |
 | `FRESHFLEET_MAX_RELEASE_BYTES` | 512 MiB | largest download, and largest extracted tree |
@@ -32,6 +32,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from .health import DEFAULT_TIMEOUT_SECONDS as DEFAULT_HEALTH_TIMEOUT
 
 ENV_FILE = "/etc/freshfleet/release.env"
 RELEASE_KEYS = (
@@ -144,7 +146,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> AgentSettings:
             for item in env.get("FRESHFLEET_CONTAINER_LABELS", "").split(",")
             if "=" in item
         ),
-        health_timeout=number("FRESHFLEET_HEALTH_TIMEOUT", "180"),
+        health_timeout=number("FRESHFLEET_HEALTH_TIMEOUT", f"{DEFAULT_HEALTH_TIMEOUT:g}"),
         fetch_timeout=number("FRESHFLEET_FETCH_TIMEOUT", "30"),
         fetch_attempts=max(1, int(number("FRESHFLEET_FETCH_ATTEMPTS", "4"))),
         max_release_bytes=int(number("FRESHFLEET_MAX_RELEASE_BYTES", str(512 * 1024 * 1024))),

@@ -57,6 +57,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     a.add_argument("--port", type=int, default=8080, help="the app's port (default 8080)")
     a.add_argument("--health-path", default="/health", help="health check path (default /health)")
+    a.add_argument(
+        "--health-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long the boot agent waits for a 2xx (default: half the gate deadline)",
+    )
     a.add_argument("--notes", default="", help="free text shown in listings")
     a.add_argument(
         "--allow-insecure-url", action="store_true", help="accept an http:// URL (not loopback)"
@@ -156,6 +162,7 @@ def _release(args: argparse.Namespace, url: str, sha256: str) -> Release:
                 port=args.port,
                 health_path=args.health_path,
                 notes=args.notes,
+                health_timeout_seconds=args.health_timeout,
             ),
             allow_insecure_url=args.allow_insecure_url,
         )

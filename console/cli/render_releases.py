@@ -18,6 +18,7 @@ def release_json(r: Release) -> dict[str, Any]:
         "sha256": r.sha256,
         "port": r.port,
         "health_path": r.health_path,
+        "health_timeout_seconds": r.health_timeout_seconds,
         "created_at": r.created_at.isoformat() if r.created_at else None,
         "created_by": r.created_by,
         "notes": r.notes,

@@ -86,12 +86,14 @@ def release_item(release: Release) -> dict[str, Any]:
         "created_by": release.created_by,
         "notes": release.notes,
         "simulate": dict(release.simulate) if release.simulate else None,
+        "health_timeout_seconds": release.health_timeout_seconds,
     }
 
 
 def release_of(values: dict[str, Any]) -> Release:
     """A Release from a releases-table item (plain values)."""
     simulate = values.get("simulate")
+    timeout = values.get("health_timeout_seconds")
     return Release(
         app=str(values["app"]),
         version=str(values["version"]),
@@ -103,6 +105,7 @@ def release_of(values: dict[str, Any]) -> Release:
         created_by=str(values.get("created_by", "")),
         notes=str(values.get("notes", "")),
         simulate=dict(simulate) if isinstance(simulate, dict) else None,
+        health_timeout_seconds=float(timeout) if timeout is not None else None,
     )
 
 

@@ -6,6 +6,12 @@ period is over, so the grace covers the release's expected boot (the longest rec
 of the release or the app, else the whole gate deadline) plus the checks that make a target
 healthy. A first target group gets explicit timings rather than AWS's defaults (30 s × 5
 checks, 300 s deregistration delay); later ones copy the serving group's.
+
+The boot agent's own health deadline (FRESHFLEET_HEALTH_TIMEOUT in the user data) is the
+release's `health_timeout_seconds` when it has one, else half the gate deadline: the other
+half is left for the instance's pending time, fetch, build and run before the health phase
+and for the gate's next poll, so a release that never answers is reported `health fail`
+with its last answer and the gate fails on that report, long before its own deadline.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ FIRST_DEREGISTRATION_DELAY_SECONDS = 30
 # A recorded boot is a sample, not a bound: the grace allows half as long again.
 BOOT_MARGIN = 1.5
 MIN_GRACE_SECONDS = 60  # never less than the ASG default this replaces
+# The share of the gate deadline the agent's health phase may wait for a 2xx.
+AGENT_HEALTH_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,14 @@ def grace_seconds(
     the serving group's own); without a recorded boot, the gate deadline."""
     boot = gate_deadline if longest_boot is None else BOOT_MARGIN * longest_boot
     return max(floor, MIN_GRACE_SECONDS, math.ceil(boot) + check.seconds_to_healthy)
+
+
+def agent_health_seconds(release_timeout: float | None, gate_deadline: float) -> float:
+    """The boot agent's health deadline: the release's own when it has one, else
+    AGENT_HEALTH_SHARE of the gate deadline (always below it)."""
+    if release_timeout is not None and release_timeout > 0:
+        return float(release_timeout)
+    return max(0.1, round(gate_deadline * AGENT_HEALTH_SHARE, 1))
 
 
 async def recorded_boots(gw: Gateway, config: Config, app: str) -> BootDurations:

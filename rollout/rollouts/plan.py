@@ -27,7 +27,7 @@ from rollout.rollouts.clone import (
 )
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.groups import GroupRef, app_groups, serving_group
-from rollout.rollouts.health_settings import grace_seconds, recorded_boots
+from rollout.rollouts.health_settings import agent_health_seconds, grace_seconds, recorded_boots
 from rollout.rollouts.ingress import ingress_problem, instance_security_groups
 from rollout.rollouts.quota import check_target_budget, target_budget
 from rollout.rollouts.scaling import scale_in_holds
@@ -84,6 +84,9 @@ class RolloutPlan:
     expected_boot_seconds: float | None = None  # typical launch to healthy, when recorded
     scale_in_held: tuple[str, ...] = ()  # the retained group's policies kept from scaling in
     old_target_group: TargetGroupClone | None = None  # the serving group's, for the diff
+    agent_health_seconds: float = (
+        0.0  # the boot agent's health deadline (FRESHFLEET_HEALTH_TIMEOUT)
+    )
 
     @property
     def subnets(self) -> str:
@@ -125,6 +128,7 @@ class RolloutPlan:
                 self.old_target_group.check.describe() if self.old_target_group else "(none)",
                 self.target_group.check.describe(),
             ),
+            PlanChange("agent health deadline", "", f"{self.agent_health_seconds:g} s"),
             PlanChange(
                 "deregistration delay",
                 f"{self.old_target_group.check.deregistration_delay} s"
@@ -202,6 +206,9 @@ async def make_plan(
             f"(`freshfleet releases {app}` lists them; `freshfleet release add` adds one)"
         )
     rollout_id = rollout_id or new_rollout_id()
+    health_deadline = agent_health_seconds(
+        release.health_timeout_seconds, config.rollout.gate_deadline_seconds
+    )
     try:
         user_data = render_user_data(
             release,
@@ -212,6 +219,7 @@ async def make_plan(
                 ssm_path=ssm_path(app),
                 allow_insecure_url=allow_insecure_url,
                 simulate=encode_simulate(release.simulate),
+                health_timeout_seconds=health_deadline,
             ),
         )
     except UserDataError as exc:
@@ -291,6 +299,7 @@ async def make_plan(
         expected_boot_seconds=boots.typical(release.version),
         scale_in_held=held,
         old_target_group=old_tg,
+        agent_health_seconds=health_deadline,
     )
 
 

@@ -51,8 +51,8 @@ async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
         failed = next((v for v in views if v.boot_failed), None)
         if failed is not None:
             raise RolloutStop(
-                f"instance {failed.instance_id} failed its boot at {failed.phase or 'a phase'}: "
-                f"{failed.detail or 'no detail given'}"
+                f"instance {failed.instance_id} failed its boot at {failed.phase or 'a phase'} "
+                f"({failed.phase or 'boot'} fail): {failed.detail or 'no detail given'}"
             )
         if len(views) < wanted:  # short of instances: did the ASG fail to launch one?
             why = await failed_launch(r.gw, group.name, launched_since)

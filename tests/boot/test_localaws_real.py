@@ -48,8 +48,9 @@ def real_boots(tmp_path: Path, env: dict[str, str]) -> Iterator[LocalAws]:
 
 @pytest.fixture
 def real_localaws(base_image: str, tmp_path: Path) -> Iterator[LocalAws]:
-    # The agent's health phase gives up after 15 s, so v3 fails its boot quickly.
-    with real_boots(tmp_path, {"LOCALAWS_AGENT_HEALTH_TIMEOUT": "15"}) as handle:
+    # The agent's health phase gives up after the rollout's deadline (half the gate's), so v3
+    # fails its boot before the gate deadline.
+    with real_boots(tmp_path, {}) as handle:
         yield handle
 
 

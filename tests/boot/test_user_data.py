@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from rollout.ledger.codec import from_item, to_item
+from rollout.ledger.releases import release_item, release_of
 from rollout.model import Release
+from rollout.rollouts.health_settings import agent_health_seconds
 from rollout.userdata import (
     USER_DATA_LIMIT,
     UserDataContext,
@@ -91,6 +94,24 @@ def test_the_env_file_reads_back_exactly() -> None:
         "FRESHFLEET_SIMULATE": simulate,
     }
     assert decode_simulate(env["FRESHFLEET_SIMULATE"]) == {"crash_after": "10", "fail": "build"}
+
+
+def test_the_agents_health_deadline_rides_in_the_env_file_below_the_gate_deadline() -> None:
+    derived = agent_health_seconds(None, 120.0)  # the demo's gate deadline
+    assert 0 < derived < 120.0
+    assert agent_health_seconds(45.0, 120.0) == 45.0  # the release's own wins
+    ctx = UserDataContext(CTX.rollout_id, "us-east-1", health_timeout_seconds=derived)
+    env = parse_release_env(render_user_data(release(), ctx))
+    assert env["FRESHFLEET_HEALTH_TIMEOUT"] == f"{derived:g}"
+    assert "FRESHFLEET_HEALTH_TIMEOUT" not in parse_release_env(render_user_data(release(), CTX))
+    with pytest.raises(UserDataError, match="health timeout"):
+        render_user_data(release(health_timeout_seconds=0.0), CTX)
+
+
+def test_a_releases_health_timeout_survives_the_releases_table() -> None:
+    stored = from_item(to_item(release_item(release(health_timeout_seconds=45.5))))
+    assert release_of(stored).health_timeout_seconds == 45.5
+    assert release_of(from_item(to_item(release_item(release())))).health_timeout_seconds is None
 
 
 def test_foreign_user_data_is_not_ours() -> None:

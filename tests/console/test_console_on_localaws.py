@@ -39,6 +39,13 @@ async def test_the_demo_fleet_appears_with_its_three_healthy_instances(localaws)
             return "demo-web  serving v1" in text and text.count(" healthy ") >= 3
 
         await wait_for(pilot, demo_healthy, within=60, what="demo-web's 3 healthy instances")
+        # The AZ column: the demo's instances sit in both zones its load balancer enables.
+        elbv2 = boto3_client("elbv2", localaws.url, localaws.region)
+        (lb,) = elbv2.describe_load_balancers(Names=["demo-web"])["LoadBalancers"]
+        zones = [z["ZoneName"] for z in lb["AvailabilityZones"]]
+        assert len(zones) == 2
+        text = table.visible_text()
+        assert all(f" {zone} " in text for zone in zones), text
         header = screen_text(app).splitlines()[0]
         assert "LOCAL SANDBOX" in header and "updated" in header
         # enter: the instance's console output, with the boot agent's phase lines.

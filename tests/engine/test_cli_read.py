@@ -100,6 +100,15 @@ def test_release_add_records_a_release_once(
 
     code, out, _ = freshfleet(capsys, "releases", "cli-add", "--json")
     assert [r["notes"] for r in json.loads(out)["releases"]] == ["from the CLI"]
+    assert [r["health_timeout_seconds"] for r in json.loads(out)["releases"]] == [None]
+
+    # A release's own health timeout for the boot agent (else the rollout derives one).
+    own = ("release", "add", "cli-add", "v2", "--url", url, "--sha256", SHA)
+    code, out, err = freshfleet(capsys, *own, "--health-timeout", "45", "--json")
+    assert code == 0, err
+    assert json.loads(out)["health_timeout_seconds"] == 45.0
+    code, _, err = freshfleet(capsys, *own[:3], "v3", *own[4:], "--health-timeout", "0")
+    assert code == 2 and "health timeout" in err
 
 
 def test_release_add_refuses_a_url_that_does_not_answer(

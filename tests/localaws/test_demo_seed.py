@@ -62,6 +62,27 @@ def test_demo_web_serves_v1_on_three_healthy_instances(
     assert body.startswith("demo-web v1 i-")
 
 
+def test_the_demo_fleet_spans_the_two_zones_its_load_balancer_enables(
+    localaws: LocalAws, aws_client: Callable[..., Any]
+) -> None:
+    ec2, elb, asg = aws_client("ec2"), aws_client("elbv2"), aws_client("autoscaling")
+    lb = elb.describe_load_balancers(Names=["demo-web"])["LoadBalancers"][0]
+    lb_zones = {z["ZoneName"]: z["SubnetId"] for z in lb["AvailabilityZones"]}
+    assert len(lb_zones) == 2
+    (group,) = [
+        g
+        for g in asg.describe_auto_scaling_groups()["AutoScalingGroups"]
+        if {t["Key"]: t["Value"] for t in g["Tags"]}.get(TAG_APP) == "demo-web"
+    ]
+    # The group launches in the load balancer's subnets, one per zone it enables.
+    assert sorted(group["VPCZoneIdentifier"].split(",")) == sorted(lb_zones.values())
+    ids = [i["InstanceId"] for i in group["Instances"]]
+    reservations = ec2.describe_instances(InstanceIds=ids)["Reservations"]
+    zones = [i["Placement"]["AvailabilityZone"] for r in reservations for i in r["Instances"]]
+    assert set(zones) == set(lb_zones)  # 3 instances over 2 zones: AWS balances them, 2 and 1
+    assert sorted(zones.count(z) for z in lb_zones) == [1, 2]
+
+
 def test_the_seed_is_complete(localaws: LocalAws, aws_client: Callable[..., Any]) -> None:
     ec2, elb, ddb = aws_client("ec2"), aws_client("elbv2"), aws_client("dynamodb")
     tables = set(ddb.list_tables()["TableNames"])

@@ -126,6 +126,16 @@ class Fleet:
                 }
         return out
 
+    def zones(self, instance_ids: list[str]) -> set[str]:
+        """The availability zones EC2 places these instances in."""
+        got = self.aws("ec2").describe_instances(InstanceIds=instance_ids)["Reservations"]
+        return {i["Placement"]["AvailabilityZone"] for r in got for i in r["Instances"]}
+
+    def lb_zones(self) -> set[str]:
+        """The zones the app's load balancer enables."""
+        (lb,) = self.aws("elbv2").describe_load_balancers(Names=[APP])["LoadBalancers"]
+        return {z["ZoneName"] for z in lb["AvailabilityZones"]}
+
     def release_of_tg(self, tg: str) -> str:
         tags = self.aws("elbv2").describe_tags(ResourceArns=[tg])["TagDescriptions"][0]["Tags"]
         return next((t["Value"] for t in tags if t["Key"] == "freshfleet:release"), "")

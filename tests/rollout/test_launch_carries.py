@@ -260,6 +260,9 @@ def test_the_plan_shows_the_grace_and_health_check_it_chose(fleet: Any) -> None:
     assert grace >= MIN_GRACE_SECONDS
     assert "every" in changes["health check"]["after"]
     assert changes["deregistration delay"]["after"].endswith(" s")
+    # The boot agent's health deadline: half the gate deadline, as no release sets its own.
+    gate = float(fleet.env["FRESHFLEET_ROLLOUT__GATE_DEADLINE_SECONDS"])
+    assert changes["agent health deadline"]["after"] == f"{gate / 2:g} s"
 
 
 def test_an_instance_security_group_closed_to_the_load_balancer_is_refused(fleet: Any) -> None:

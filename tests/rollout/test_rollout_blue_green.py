@@ -42,6 +42,8 @@ def test_deploy_v2_keeps_v1_through_the_bake_then_retires_it(fleet):
     assert group["release"] == "v2" and len(group["instances"]) == 3
     assert fleet.healthy(group["tg"]) == 3
     assert fleet.serving() == {"v2": 100}
+    # The new group spreads over both zones of the load balancer, as v1's did.
+    assert fleet.zones(group["instances"]) == fleet.lb_zones()
 
     rollout = fleet.latest()
     assert rollout["state"] == "succeeded"

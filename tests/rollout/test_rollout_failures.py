@@ -4,6 +4,14 @@ crashes after going healthy is flipped back during the bake."""
 from __future__ import annotations
 
 import threading
+from datetime import datetime
+
+from rollout.rollouts.health_settings import agent_health_seconds
+
+
+def _seconds(step: dict[str, str]) -> float:
+    started, finished = (datetime.fromisoformat(step[k]) for k in ("started_at", "finished_at"))
+    return (finished - started).total_seconds()
 
 
 def test_v3_fails_at_the_gate_and_the_old_fleet_never_loses_traffic(fleet):
@@ -35,6 +43,14 @@ def test_v3_fails_at_the_gate_and_the_old_fleet_never_loses_traffic(fleet):
     assert "never healthy" in rollout["reason"]
     gate = next(s for s in rollout["steps"] if s["name"] == "gate")
     assert gate["status"] == "failed"
+    # The agent's health deadline came from the rollout (half its gate deadline): the gate
+    # failed on the agent's `health fail` and its last answer, not at its own deadline.
+    gate_deadline = float(fleet.env["FRESHFLEET_ROLLOUT__GATE_DEADLINE_SECONDS"])
+    agent_deadline = agent_health_seconds(None, gate_deadline)
+    assert "(health fail)" in gate["detail"] and "HTTP 500" in gate["detail"]
+    assert f"no healthy answer within {agent_deadline:g} s" in gate["detail"]
+    assert "gate deadline" not in rollout["reason"]
+    assert _seconds(gate) < gate_deadline
     assert [s["name"] for s in rollout["steps"]][-1] == "cleanup"
     assert list(fleet.groups()) == [v1_name]  # the v3 group is gone
     assert fleet.leftovers() == []
