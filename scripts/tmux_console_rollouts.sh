@@ -69,6 +69,9 @@ wait_for 30 "the plan of v3 is shown" shows "Deploy demo-web v3"
 confirm
 wait_for 30 "the rollout screen follows v3" shows "of demo-web"
 wait_for 120 "v3's gate fails and says why" shows "gate  *failed"
+# Its cleanup deletes the v3 group, which AWS takes a while to do: the rollout has ended
+# only then (pressing r before would find it unfinished).
+wait_for 120 "v3's rollout ends, its group deleted" shows "failed — "
 keys Escape
 wait_for 30 "v2 still serves" shows "demo-web  serving v2"
 
