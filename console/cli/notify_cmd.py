@@ -15,6 +15,7 @@ from console.cli.common import (
     run_async,
 )
 from console.cli.deploy_cmd import engine_errors
+from console.plain import text
 from rollout.gateway import Gateway
 from rollout.notify.relay import send_test
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             for r in results:
                 out.print("[green]ok[/] " if r.ok else "[red]FAILED[/] ", end="")
                 line = f"{r.notifier}: {r.detail} (attempts: {r.attempts})"
-                out.print(line, markup=False, highlight=False)
+                out.print(text(line), highlight=False)
         if not results:
             return Exit.BAD_INPUT
         return Exit.OK if all(r.ok for r in results) else Exit.FAILED
