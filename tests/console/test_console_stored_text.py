@@ -3,13 +3,16 @@ link or terminal escapes shows literally, runs nothing and crashes nothing (item
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
 from console_helpers import console_on, recorded_app, screen_text, wait_for
 from textual.widget import Widget
 
-from console.fleet_source import FROZEN_NOW, demo_snapshot
+from console.app import Connection, FreshfleetApp
+from console.fleet_rows import COLUMN_KEYS, app_row, instance_row, instance_sort_value
+from console.fleet_source import FROZEN_NOW, RecordedSource, demo_snapshot
 from console.plain import plain
 from console.rollout_view import RolloutView
 from console.screens.instance import InstanceScreen
@@ -17,6 +20,7 @@ from console.screens.rollout import RolloutScreen
 from localaws.testing import boto3_client
 from rollout import events as ev
 from rollout.config import Config
+from rollout.model import LockInfo
 
 # An action link (clicking "click-me" would quit) with an escape that sets the terminal's
 # title; a closing tag with nothing open (a MarkupError when parsed) and a screen clear.
@@ -135,3 +139,36 @@ async def test_a_failure_reason_with_an_action_link_shows_literally_on_the_rollo
         await pilot.pause()
         assert app.return_code is None and app.is_running
         assert isinstance(app.screen, RolloutScreen)
+
+
+def test_fleet_rows_show_a_tags_escapes_and_line_breaks_on_their_one_line():
+    snap = demo_snapshot()
+    inst = next(iter(snap.instances.values()))
+    tagged = dataclasses.replace(inst, release="v1\x1b[2J", az="us-east-1a\r\nzz")
+    row = instance_row(tagged, None, "v1")
+    cells = dict(zip(COLUMN_KEYS, row.cells, strict=True))
+    assert (cells["release"], cells["az"]) == ("v1\\x1b[2J", "us-east-1a\\r\\nzz")
+    assert instance_sort_value("release", tagged, None, "v1") == cells["release"]
+    lock = LockInfo("demo-web", "ann@a:1", FROZEN_NOW, FROZEN_NOW, message="[/]\x07\nstop")
+    app = dataclasses.replace(snap.apps[0], lock=lock)
+    assert "locked by ann@a:1 since 12:00:00 ([/]\\x07\\nstop)" in app_row(app, snap.instances).text
+
+
+async def test_console_output_escapes_and_brackets_show_as_written():
+    """The Log blanked an escape to "�": the pane shows which escape the instance wrote."""
+
+    async def colourful(instance_id: str) -> str:
+        return "\x1b[31mFAILED\x1b[0m [/] [@click=app.quit]x\n"
+
+    async def connect() -> Connection:
+        source = RecordedSource([demo_snapshot()])
+        return Connection("LOCAL SANDBOX", source, console_output=colourful)
+
+    app = FreshfleetApp(connect, read_only=True, clock=lambda: FROZEN_NOW, poll_seconds=0.05)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.last_update is not None, what="the fleet")
+        assert app.last_update is not None
+        app.open_instance(next(iter(app.last_update.snapshot.instances)))
+        shown = "\\x1b[31mFAILED\\x1b[0m [/] [@click=app.quit]x"
+        await wait_for(pilot, lambda: shown in screen_text(app), what="the console output")
+        assert app.return_code is None
