@@ -15,12 +15,13 @@ from console.fleet_rows import COLUMN_KEYS, app_row, instance_row, instance_sort
 from console.fleet_source import FROZEN_NOW, RecordedSource, demo_snapshot
 from console.plain import plain
 from console.rollout_view import RolloutView
+from console.screens.dialogs import ReleasePicker, ResumeOrRollback
 from console.screens.instance import InstanceScreen
 from console.screens.rollout import RolloutScreen
 from localaws.testing import boto3_client
 from rollout import events as ev
 from rollout.config import Config
-from rollout.model import LockInfo
+from rollout.model import LockInfo, Release
 
 # An action link (clicking "click-me" would quit) with an escape that sets the terminal's
 # title; a closing tag with nothing open (a MarkupError when parsed) and a screen clear.
@@ -172,3 +173,21 @@ async def test_console_output_escapes_and_brackets_show_as_written():
         shown = "\\x1b[31mFAILED\\x1b[0m [/] [@click=app.quit]x"
         await wait_for(pilot, lambda: shown in screen_text(app), what="the console output")
         assert app.return_code is None
+
+
+async def test_the_deploy_pickers_release_notes_and_the_unfinished_offer_show_literally():
+    """`d` lists each release with its notes, and an unfinished rollout is offered with its
+    owner and releases: both were content markup, so a stray tag crashed the console."""
+    notes = Release(
+        "demo-web", "v9", "https://r.example.com/v9.tgz", "ab" * 32, created_by="ann", notes=BROKEN
+    )
+    app = recorded_app([demo_snapshot()])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.fleet_screen.table.snapshot is not None)
+        app.push_screen(ReleasePicker("demo-web", [notes], "v1", "Deploy"))
+        await wait_for(pilot, lambda: f"ann{' ' * 17}  {BROKEN_SHOWN}" in screen_text(app))
+        await pilot.press("escape")
+        summary = f"v1 → v9 (blue-green), running by {LINK} after: gate."
+        app.push_screen(ResumeOrRollback("demo-web", "20261127-115800-c3d4", summary))
+        await wait_for(pilot, lambda: "running by [@click=app.quit]click-me[/]" in screen_text(app))
+        assert app.return_code is None and app.is_running
