@@ -191,3 +191,13 @@ async def test_the_deploy_pickers_release_notes_and_the_unfinished_offer_show_li
         app.push_screen(ResumeOrRollback("demo-web", "20261127-115800-c3d4", summary))
         await wait_for(pilot, lambda: "running by [@click=app.quit]click-me[/]" in screen_text(app))
         assert app.return_code is None and app.is_running
+
+
+async def test_a_notification_quoting_a_lock_message_shows_it_literally():
+    """A refused deploy tells the lock's message in a toast, which was content markup."""
+    app = recorded_app([demo_snapshot()])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.fleet_screen.table.snapshot is not None)
+        app.say(f"demo-web is locked by ann@a:1: {BROKEN}", title="refused: lock held")
+        await wait_for(pilot, lambda: BROKEN_SHOWN in screen_text(app), what="the toast")
+        assert app.return_code is None and app.is_running
