@@ -196,8 +196,8 @@ async def test_the_deploy_pickers_release_notes_and_the_unfinished_offer_show_li
 async def test_a_notification_quoting_a_lock_message_shows_it_literally():
     """A refused deploy tells the lock's message in a toast, which was content markup."""
     app = recorded_app([demo_snapshot()])
-    async with app.run_test(size=(160, 40)) as pilot:
+    async with app.run_test(size=(160, 40), notifications=True) as pilot:
         await wait_for(pilot, lambda: app.fleet_screen.table.snapshot is not None)
-        app.say(f"demo-web is locked by ann@a:1: {BROKEN}", title="refused: lock held")
-        await wait_for(pilot, lambda: BROKEN_SHOWN in screen_text(app), what="the toast")
+        app.say(f"locked: {BROKEN}", title="refused: lock held")
+        await wait_for(pilot, lambda: f"locked: {BROKEN_SHOWN}" in screen_text(app), what="toast")
         assert app.return_code is None and app.is_running
