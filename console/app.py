@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
@@ -23,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from console.fleet_source import FleetSource, FleetUpdate
 from console.keymap import APP_ACTIONS, MUTATING_ACTIONS, bindings
 from console.messages import FleetUpdated, PollStatus
+from console.plain import plain
 from console.rollout_view import RolloutView, summarise
 from console.screens.dialogs import (
     Confirm,
@@ -165,7 +167,7 @@ class FreshfleetApp(App[int]):
         self.workers.cancel_group(self, POLL_GROUP)
         self.poll_error = reason
         self.fleet_screen.post_message(PollStatus(reason))
-        self.notify(f"{reason}: restart freshfleet", severity="error", timeout=60)
+        self.say(f"{reason}: restart freshfleet", severity="error", timeout=60)
 
     def poll(self) -> None:
         """Start one poll; the next is armed when this one finishes (never two at once)."""
@@ -217,9 +219,9 @@ class FreshfleetApp(App[int]):
                 assert worker.error is not None
                 message = f"could not connect: {error_text(worker.error)}"
                 self.fleet_screen.show_waiting(f"⚠ {message}")
-                self.notify(message, severity="error", timeout=30)
+                self.say(message, severity="error", timeout=30)
         elif event.state is WorkerState.ERROR and worker.error is not None:
-            self.notify(
+            self.say(
                 f"{worker.description}: {error_text(worker.error)}", severity="error", timeout=15
             )
 
@@ -264,6 +266,20 @@ class FreshfleetApp(App[int]):
             if connection.close is not None:
                 await connection.close()
 
+    def say(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+    ) -> None:
+        """A notification of plain text: what it quotes from AWS or the ledger (a lock's
+        message, a failure's reason) shows as written, never as markup or an escape."""
+        self.notify(
+            plain(message), title=plain(title), severity=severity, timeout=timeout, markup=False
+        )
+
     # --- actions ----------------------------------------------------------------------
 
     def action_help(self) -> None:
@@ -295,7 +311,7 @@ class FreshfleetApp(App[int]):
     def _engine(self) -> Any:
         gateway = self.connection.gateway if self.connection else None
         if gateway is None:
-            self.notify("this fleet is a recording: there is nothing to change", severity="warning")
+            self.say("this fleet is a recording: there is nothing to change", severity="warning")
         return gateway
 
     def start_deploy(self, app_name: str, strategy: str) -> None:
@@ -303,7 +319,7 @@ class FreshfleetApp(App[int]):
         if not app_name or self._engine() is None:
             return
         if self.rollout is not None:
-            self.notify(f"a rollout of {self.rollout.app} is already running", severity="warning")
+            self.say(f"a rollout of {self.rollout.app} is already running", severity="warning")
             return
         self.run_worker(
             self._deploy(app_name, strategy),
@@ -330,9 +346,7 @@ class FreshfleetApp(App[int]):
         if version is None:
             releases = await list_releases(gw, config.tables, app_name)
             if not releases:
-                self.notify(
-                    f"{app_name} has no releases: `freshfleet release add`", severity="error"
-                )
+                self.say(f"{app_name} has no releases: `freshfleet release add`", severity="error")
                 return
             snap = self.last_update.snapshot if self.last_update else None
             found = snap.app(app_name) if snap else None
@@ -362,7 +376,7 @@ class FreshfleetApp(App[int]):
                     )
                 )
                 if not confirmed:
-                    self.notify(f"{verb.lower()} of {app_name} {version} cancelled")
+                    self.say(f"{verb.lower()} of {app_name} {version} cancelled")
                     return
                 rollout = Rollout(gw, config, plan, lock)
                 self.rollout = rollout
@@ -371,14 +385,14 @@ class FreshfleetApp(App[int]):
                 self.push_screen(RolloutScreen(view, rollout.events, console_output=output))
                 result = await rollout.run()
                 reason = f": {summarise(result.reason)}" if result.reason else ""
-                self.notify(
+                self.say(
                     f"{app_name} {version}: {result.state}{reason}",
                     severity="information" if result.ok else "error",
                     timeout=15,
                 )
         except LockHeld as held:
             # Someone else is deploying: say who, since when and why; change nothing.
-            self.notify(str(held), title="refused: lock held", severity="error", timeout=20)
+            self.say(str(held), title="refused: lock held", severity="error", timeout=20)
         finally:
             self.rollout = None
 
@@ -474,9 +488,9 @@ class FreshfleetApp(App[int]):
                     result = await rollout.unwind(
                         f"{choice} requested by {lock.owner}", aborted=True
                     )
-                self.notify(f"{app_name} {rollout.rollout_id}: {result.state}", timeout=15)
+                self.say(f"{app_name} {rollout.rollout_id}: {result.state}", timeout=15)
         except LockHeld as held:
-            self.notify(str(held), title="refused: lock held", severity="error", timeout=20)
+            self.say(str(held), title="refused: lock held", severity="error", timeout=20)
         finally:
             self.rollout = None
 
@@ -521,13 +535,13 @@ class FreshfleetApp(App[int]):
                     gw, config, app_name, by=lock_owner(), action="rollback"
                 )
             except RolloutInputError as exc:
-                self.notify(str(exc), title="cannot flip back", severity="error", timeout=15)
+                self.say(str(exc), title="cannot flip back", severity="error", timeout=15)
                 return
             group = options.flip_back.group
-            self.notify(f"rollback of {asked.rollout_id} requested: traffic flips back to {group}")
+            self.say(f"rollback of {asked.rollout_id} requested: traffic flips back to {group}")
             return
         if self.rollout is not None:
-            self.notify(f"a rollout of {self.rollout.app} is already running", severity="warning")
+            self.say(f"a rollout of {self.rollout.app} is already running", severity="warning")
             return
         # The name was typed for this key already: the plan's confirmation does not ask again.
         self.run_worker(
@@ -572,7 +586,7 @@ class FreshfleetApp(App[int]):
         )
         if confirmed:
             asked = await request_abort(gw, config, app_name, by=lock_owner())
-            self.notify(f"abort of {asked.rollout_id} requested")
+            self.say(f"abort of {asked.rollout_id} requested")
 
     def start_history(self, app_name: str) -> None:
         """`h`: the app's rollouts from the ledger and its boot durations."""

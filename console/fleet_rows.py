@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from console.plain import plain
 from rollout.model import (
     App,
     FleetSnapshot,
@@ -124,14 +125,15 @@ _ROLE_TONE = {
 
 
 def health_text(instance: Instance) -> str:
-    """Target health with AWS's reason: `unhealthy Target.FailedHealthChecks`."""
+    """Target health with AWS's reason: `unhealthy Target.FailedHealthChecks` (`plain`)."""
     h = instance.health
     if h is None:
         return "not registered"
-    return f"{h.state.value} {h.reason}".strip()
+    return plain(f"{h.state.value} {h.reason}".strip(), one_line=True)
 
 
 def boot_text(instance: Instance) -> str:
+    """The boot agent's last phase and status: `run ok`."""
     b = instance.boot
     return f"{b.phase.value} {b.status.value}" if b else ""
 
@@ -150,15 +152,16 @@ def instance_flag(instance: Instance, group: ServerGroup | None, serving_release
     return ""
 
 
-# The text of each instance column but age (painted from the clock) and flag.
+# The text of each instance column but age (painted from the clock) and flag: what AWS
+# and the tags hold, `plain` on one line (a cell is painted as it reads).
 _CELL_TEXT: dict[str, Callable[[Instance], str]] = {
-    "id": lambda i: i.instance_id,
+    "id": lambda i: plain(i.instance_id, one_line=True),
     "state": lambda i: i.state.value,
     "health": health_text,
-    "release": lambda i: i.release,
+    "release": lambda i: plain(i.release, one_line=True),
     "boot": boot_text,
-    "az": lambda i: i.az,
-    "type": lambda i: i.instance_type,
+    "az": lambda i: plain(i.az, one_line=True),
+    "type": lambda i: plain(i.instance_type, one_line=True),
 }
 
 
@@ -173,14 +176,15 @@ def instance_row(instance: Instance, group: ServerGroup | None, serving_release:
             if instance.boot.failed
             else ("ok" if instance.boot.phase.value == "health" else "")
         )
+    cell = _CELL_TEXT
     cells = (
-        instance.instance_id,
+        cell["id"](instance),
         instance.state.value,
         health_text(instance),
-        instance.release,
+        cell["release"](instance),
         boot_text(instance),
-        instance.az,
-        instance.instance_type,
+        cell["az"](instance),
+        cell["type"](instance),
         "",  # age: painted at render time from the clock
         flag,
     )
@@ -252,7 +256,7 @@ def group_row(
         kind=RowKind.GROUP,
         app=group.app,
         group=group.name,
-        text=text,
+        text=plain(text, one_line=True),
         tone=_ROLE_TONE.get(group.role, ""),
         flag=flag,
     )
@@ -303,7 +307,7 @@ def app_row(
         key=f"app:{app.name}",
         kind=RowKind.APP,
         app=app.name,
-        text="  ".join(parts),
+        text=plain("  ".join(parts), one_line=True),
         tone="app",
         flag=app_flag(app, instances) if tallies is None else app_flag_counted(app, tallies),
     )

@@ -17,6 +17,7 @@ from typing import Any
 from console.app import Connection, FreshfleetApp
 from console.cli.common import Exit, config_of, err
 from console.fleet_source import ObserverSource
+from console.plain import text
 from rollout.backend import DEFAULT_REGION, LOCAL_LABEL, Backend, discover_backend
 from rollout.config import Config, ConfigError
 
@@ -142,7 +143,7 @@ def run_console(args: argparse.Namespace) -> int:
     try:
         config = console_config(args, backend)
     except ConfigError as exc:
-        err.print(f"[red]config error:[/] {exc}")
+        err.print(text(("config error:", "red"), f" {exc}"))
         return Exit.BAD_INPUT
     sandbox: EmbeddedSandbox | None = None
     if backend is None:

@@ -7,6 +7,7 @@ import argparse
 from console.cli.app_command import app_command
 from console.cli.common import Exit, backend_of, config_of, out, print_json, run_async
 from console.cli.deploy_cmd import engine_errors
+from console.plain import text
 from rollout.gateway import Gateway
 from rollout.lock import lock_owner
 from rollout.rollouts import request_abort
@@ -38,10 +39,10 @@ def run(args: argparse.Namespace) -> int:
             )
         elif done.state == "running":
             out.print(
-                f"abort requested on {done.app} {done.rollout_id}; it stops at its next check"
+                text(f"abort requested on {done.app} {done.rollout_id}; it stops at its next check")
             )
         else:
-            out.print(f"{done.app} {done.rollout_id}: {done.state} — {done.outcome}")
+            out.print(text(f"{done.app} {done.rollout_id}: {done.state} — {done.outcome}"))
         return Exit.OK
 
     return run_async(main)

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
+from console.plain import text
 from rollout.backend import Backend, NoBackendError, discover_backend, require_backend
 from rollout.config import Config, ConfigError, load_config
 from rollout.gateway import AwsError
@@ -97,17 +98,17 @@ def run_async(main: Callable[[], Awaitable[int]]) -> int:
     try:
         return asyncio.run(main())  # type: ignore[arg-type]
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]")
+        err.print(text(("interrupted", "yellow")))
         return Exit.INTERRUPTED
     except UserError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(text(("error:", "red"), f" {exc}"))
         return exc.code
     except ConfigError as exc:
-        err.print(f"[red]config error:[/] {exc}")
+        err.print(text(("config error:", "red"), f" {exc}"))
         return Exit.BAD_INPUT
     except NoBackendError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(text(("error:", "red"), f" {exc}"))
         return Exit.AWS
     except AwsError as exc:
-        err.print(f"[red]AWS error:[/] {exc}")
+        err.print(text(("AWS error:", "red"), f" {exc}"))
         return Exit.AWS

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from rich.prompt import Confirm
+from rich.text import Text
 
 from console.cli.app_command import app_command, ledger_session
 from console.cli.common import Exit, UserError, err, out, print_json, run_async
@@ -20,6 +21,7 @@ from console.cli.progress_rollout import (
     render_result,
     result_json,
 )
+from console.plain import text
 from rollout.config import Config
 from rollout.events import Notice, RolloutResult
 from rollout.gateway import Gateway
@@ -86,7 +88,7 @@ def confirm(args: argparse.Namespace, question: str) -> None:
         return
     if not sys.stdin.isatty():
         raise UserError(f"{question} — pass -y to go ahead without a terminal to ask on")
-    if not Confirm.ask(question, default=False):
+    if not Confirm.ask(text(question), default=False):
         raise UserError("cancelled", code=Exit.FAILED)
 
 
@@ -100,7 +102,7 @@ async def drive(
         async for event in rollout.events():
             if isinstance(event, Notice) and event.source == "notify":
                 # A notifier's failure is for the person at the terminal, even under --json.
-                err.print(f"warning: {event.message}", markup=False, highlight=False)
+                err.print(text(f"warning: {event.message}"), highlight=False)
             elif not args.json:
                 progress.show(event)
 
@@ -122,13 +124,14 @@ async def drive(
     return exit_of(result)
 
 
-def detached_in_traffic(rollout: Rollout) -> str:
+def detached_in_traffic(rollout: Rollout) -> Text:
     """What now, after a Ctrl-C once traffic moved: the rollout waits, in traffic."""
     app = rollout.app
-    return (
-        f"[yellow]interrupted after traffic moved:[/] rollout {rollout.rollout_id} is "
+    return text(
+        ("interrupted after traffic moved:", "yellow"),
+        f" rollout {rollout.rollout_id} is "
         f"detached in traffic ({rollout.plan.release.version} serves). "
-        f"`freshfleet resume {app}` finishes it; `freshfleet rollback {app}` flips traffic back."
+        f"`freshfleet resume {app}` finishes it; `freshfleet rollback {app}` flips traffic back.",
     )
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 
-from rich.markup import escape
-
 from console.cli.common import (
     Exit,
     add_backend_flags,
@@ -21,6 +19,7 @@ from console.cli.common import (
     print_json,
     run_async,
 )
+from console.plain import escaped
 from rollout.doctor import ROLES, DoctorReport, Verdict, run_doctor
 from rollout.gateway import Gateway
 
@@ -66,13 +65,14 @@ def exit_code(report: DoctorReport) -> int:
 def render(report: DoctorReport) -> None:
     width = max((len(c.name) for c in report.checks), default=10)
     for check in report.checks:
-        line = f"{_MARKS[check.verdict]} {escape(check.name).ljust(width)}  {escape(check.detail)}"
+        name = escaped(check.name).ljust(width)
+        line = f"{_MARKS[check.verdict]} {name}  {escaped(check.detail)}"
         if check.verdict is Verdict.UNAVAILABLE:
             line += " [dim](unavailable)[/]"
         out.print(line)
         if check.fix and check.verdict in (Verdict.FAIL, Verdict.WARN):
             colour = "red" if check.verdict is Verdict.FAIL else "yellow"
-            out.print(f"  {' ' * width}  [{colour}]fix:[/] {escape(check.fix)}")
+            out.print(f"  {' ' * width}  [{colour}]fix:[/] {escaped(check.fix)}")
     failed = len(report.failed)
     out.print(
         "[green]all checks passed[/]"
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json({**report.as_dict(), "backend": backend.label})
         else:
-            out.print(f"[bold]freshfleet doctor[/] — {escape(backend.label)}")
+            out.print(f"[bold]freshfleet doctor[/] — {escaped(backend.label)}")
             render(report)
         return exit_code(report)
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.markup import escape
-
 from console.cli.common import (
     Exit,
     UserError,
@@ -22,6 +20,7 @@ from console.cli.common import (
     print_json,
     run_async,
 )
+from console.plain import escaped
 from rollout.gateway import Gateway
 from rollout.init_app import InitError, InitOptions, InitPlan, apply_init, plan_init
 
@@ -91,20 +90,20 @@ def options_of(args: argparse.Namespace) -> InitOptions:
 
 def render(plan: InitPlan, *, done: bool = False) -> None:
     out.print(
-        f"app [bold]{escape(plan.options.app)}[/] in {escape(plan.vpc_id)} "
-        f"(subnets {escape(', '.join(plan.subnet_ids))})"
+        f"app [bold]{escaped(plan.options.app)}[/] in {escaped(plan.vpc_id)} "
+        f"(subnets {escaped(', '.join(plan.subnet_ids))})"
     )
     for step in plan.steps:
         if step.exists:
-            mark, state = "[dim]=[/]", f"[dim]exists {escape(step.resource_id)}[/]"
+            mark, state = "[dim]=[/]", f"[dim]exists {escaped(step.resource_id)}[/]"
         elif step.created:
-            mark, state = "[green]+[/]", f"[green]created {escape(step.resource_id)}[/]"
+            mark, state = "[green]+[/]", f"[green]created {escaped(step.resource_id)}[/]"
         else:
             mark, state = "[yellow]+[/]", "[yellow]to create[/]"
-        name = f"[bold]{escape(step.name)}[/]"
-        out.print(f"{mark} {step.kind} {name}: {escape(step.detail)}  {state}")
+        name = f"[bold]{escaped(step.name)}[/]"
+        out.print(f"{mark} {step.kind} {name}: {escaped(step.detail)}  {state}")
     if plan.shared_alb_tag and not done:
-        out.print(f"[yellow]~[/] tag the shared ALB freshfleet:app={escape(plan.options.app)}")
+        out.print(f"[yellow]~[/] tag the shared ALB freshfleet:app={escaped(plan.options.app)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.json:
                     print_json({**plan.as_dict(), "dry_run": args.dry_run, "created": []})
                 else:
-                    out.print(f"[bold]freshfleet init[/] — {escape(backend.label)}")
+                    out.print(f"[bold]freshfleet init[/] — {escaped(backend.label)}")
                     render(plan)
                     out.print(
                         "[green]nothing to create[/]"
@@ -129,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
                     )
                 return Exit.OK
             if not args.json:
-                out.print(f"[bold]freshfleet init[/] — {escape(backend.label)}")
+                out.print(f"[bold]freshfleet init[/] — {escaped(backend.label)}")
                 render(plan)
             if not args.yes and not _confirm(len(plan.to_create)):
                 err.print("[yellow]nothing created[/]")

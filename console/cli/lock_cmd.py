@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from console.cli.app_command import app_command, ledger_session
 from console.cli.common import Exit, UserError, out, print_json, run_async
+from console.plain import text
 from rollout.ledger.locks import delete_lock, put_lock, read_lock
 from rollout.lock import LockHeld, caller_arn, force_unlock, lock_owner
 from rollout.model import LockInfo
@@ -59,9 +60,8 @@ def run_lock(args: argparse.Namespace) -> int:
         if args.json:
             print_json(_lock_json(info))
         else:
-            out.print(
-                f"{args.app} locked until {info.expires_at:%Y-%m-%d %H:%M} UTC: {args.message}"
-            )
+            until = f"{info.expires_at:%Y-%m-%d %H:%M}"
+            out.print(text(f"{args.app} locked until {until} UTC: {args.message}"))
         return Exit.OK
 
     return run_async(main)
@@ -73,7 +73,7 @@ def run_unlock(args: argparse.Namespace) -> int:
         async with ledger_session(args) as (gw, config):
             held = await read_lock(gw, config.tables.locks, args.app)
             if held is None:
-                out.print(f"{args.app} is not locked")
+                out.print(text(f"{args.app} is not locked"))
                 return Exit.OK
             if _same_person(held.owner, me):
                 await delete_lock(gw, config.tables.locks, args.app, held.owner)
@@ -88,7 +88,7 @@ def run_unlock(args: argparse.Namespace) -> int:
         if args.json:
             print_json({"unlocked": _lock_json(held)})
         else:
-            out.print(f"{args.app} unlocked (was held by {held.owner})")
+            out.print(text(f"{args.app} unlocked (was held by {held.owner})"))
         return Exit.OK
 
     return run_async(main)

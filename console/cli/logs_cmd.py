@@ -14,6 +14,7 @@ from console.cli.common import (
     backend_of,
     run_async,
 )
+from console.plain import plain
 from rollout.consoleout import InstanceNotFound, follow_console
 from rollout.gateway import Gateway
 
@@ -42,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
                 async for line in follow_console(
                     gw, args.instance, interval=args.interval, follow=args.follow
                 ):
-                    # Plain writes: console text may hold brackets rich would take as markup.
-                    sys.stdout.write(line + "\n")
+                    # Plain writes (no markup), control characters shown, never sent raw.
+                    sys.stdout.write(plain(line) + "\n")
                     sys.stdout.flush()
             except InstanceNotFound as exc:
                 raise UserError(str(exc)) from exc

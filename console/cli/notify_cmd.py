@@ -15,6 +15,7 @@ from console.cli.common import (
     run_async,
 )
 from console.cli.deploy_cmd import engine_errors
+from console.plain import text
 from rollout.gateway import Gateway
 from rollout.notify.relay import send_test
 
@@ -37,12 +38,12 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json([r.as_item() for r in results])
         elif not results:
-            out.print(f"{args.app} has no notifier: add a \\[\\[notify]] table to the config")
+            out.print(text(f"{args.app} has no notifier: add a [[notify]] table to the config"))
         else:
             for r in results:
-                out.print("[green]ok[/] " if r.ok else "[red]FAILED[/] ", end="")
-                line = f"{r.notifier}: {r.detail} (attempts: {r.attempts})"
-                out.print(line, markup=False, highlight=False)
+                mark = ("ok", "green") if r.ok else ("FAILED", "red")
+                line = f" {r.notifier}: {r.detail} (attempts: {r.attempts})"
+                out.print(text(mark, line), highlight=False)
         if not results:
             return Exit.BAD_INPUT
         return Exit.OK if all(r.ok for r in results) else Exit.FAILED

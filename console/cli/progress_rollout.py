@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from console.plain import text
 from rollout.events import (
     BakeProgress,
     GateProgress,
@@ -36,12 +37,12 @@ _STATE_STYLE = {
 
 def render_plan(console: Console, plan: RolloutPlan) -> None:
     """The plan's diff: what changes, before -> after."""
-    table = Table(title=f"deploy {plan.app} {plan.release.version}  ({plan.rollout_id})")
+    table = Table(title=text(f"deploy {plan.app} {plan.release.version}  ({plan.rollout_id})"))
     table.add_column("")
     table.add_column("now")
     table.add_column("after", style="bold")
     for change in plan.diff():
-        table.add_row(change.what, change.before, change.after)
+        table.add_row(text(change.what), text(change.before), text(change.after))
     console.print(table)
 
 
@@ -79,14 +80,14 @@ class RolloutProgress:
         self._status: Any = None
         self._verdict = ""  # the judge's last verdict printed
 
-    def _set_status(self, text: str) -> None:
+    def _set_status(self, status: str) -> None:
         if not self.console.is_terminal:
             return
         if self._status is None:
-            self._status = self.console.status(text)
+            self._status = self.console.status(text(status))
             self._status.start()
         else:
-            self._status.update(text)
+            self._status.update(text(status))
 
     def close(self) -> None:
         if self._status is not None:
@@ -99,20 +100,23 @@ class RolloutProgress:
             self.close()
             # The plan's diff was shown as a table already.
             detail = "" if event.step == "plan" else event.detail
-            c.print(f"[bold]▶ {event.step}[/] {detail}")
+            c.print(text((f"▶ {event.step}", "bold"), f" {detail}"))
         elif isinstance(event, StepFinished):
             self.close()
             style = _STATUS_STYLE.get(event.status, "white")
             detail = f" {event.detail}" if event.status != "ok" else ""
-            c.print(f"  [{style}]{event.status}[/] {event.step}{detail}")
+            c.print(text("  ", (event.status, style), f" {event.step}{detail}"))
         elif isinstance(event, InstanceUpdate):
             health = event.health or "unregistered"
             style = "green" if health == "healthy" else "yellow"
             boot = f" boot {event.phase} {event.phase_status}" if event.phase else ""
             why = f" ({event.health_reason})" if event.health_reason else ""
             c.print(
-                f"    {event.instance_id} {event.state} [{style}]{health}[/]{why}{boot}"
-                + (f": {event.detail}" if event.detail else "")
+                text(
+                    f"    {event.instance_id} {event.state} ",
+                    (health, style),
+                    why + boot + (f": {event.detail}" if event.detail else ""),
+                )
             )
         elif isinstance(event, GateProgress):
             eta = f", about {event.eta_seconds:.0f} s to go" if event.eta_seconds else ""
@@ -127,23 +131,22 @@ class RolloutProgress:
             )
         elif isinstance(event, WeightsChanged):
             weights = ", ".join(f"{g} {w}%" for g, w in event.weights.items())
-            c.print(f"  [cyan]listener[/] {weights}  [dim]{event.why}[/]")
+            c.print(text("  ", ("listener", "cyan"), f" {weights}  ", (event.why, "dim")))
         elif isinstance(event, JudgeVerdict):
             # A line when the verdict changes; the status line carries the evidence between.
             if event.verdict != self._verdict:
                 self.close()
                 self._verdict = event.verdict
                 style = _VERDICT_STYLE.get(event.verdict, "white")
-                c.print(f"  [{style}]judge {event.verdict}[/] ", end="")
-                c.print(event.reason, markup=False, highlight=False)
+                c.print(text("  ", (f"judge {event.verdict}", style), f" {event.reason}"))
             else:
                 self._set_status(f"judge ({event.during}): {event.reason}")
         elif isinstance(event, Notice):
             style = "yellow" if event.level == "warning" else "dim"
-            c.print(f"  [{style}]{event.message}[/]")
+            c.print(text("  ", (event.message, style)))
         elif isinstance(event, RolloutFailed):
             self.close()
-            c.print(f"[red]✗ {event.step or 'rollout'} failed:[/] {event.reason}")
+            c.print(text((f"✗ {event.step or 'rollout'} failed:", "red"), f" {event.reason}"))
         elif isinstance(event, RolloutFinished):
             self.close()
 
@@ -151,8 +154,11 @@ class RolloutProgress:
 def render_result(console: Console, result: RolloutResult) -> None:
     style = _STATE_STYLE.get(result.state, "white")
     console.print(
-        f"[{style}]{result.state}[/] {result.app} {result.from_release or '(none)'} → "
-        f"{result.to_release} ({result.strategy}, {result.rollout_id}): {result.outcome}"
+        text(
+            (result.state, style),
+            f" {result.app} {result.from_release or '(none)'} → "
+            f"{result.to_release} ({result.strategy}, {result.rollout_id}): {result.outcome}",
+        )
     )
     if result.reason:
-        console.print(f"  reason: {result.reason}")
+        console.print(text(f"  reason: {result.reason}"))

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from console.plain import text
 from rollout.ledger.history import RolloutRecord
 
 _STATE_STYLE = {
@@ -58,29 +59,29 @@ def duration(seconds: float | None) -> str:
 
 def render_history(out: Console, app: str, rollouts: list[RolloutRecord]) -> None:
     if not rollouts:
-        out.print(f"{app}: no rollouts yet")
+        out.print(text(f"{app}: no rollouts yet"))
         return
-    table = Table(title=f"rollouts of {app}", title_justify="left", box=None, pad_edge=False)
+    title = text(f"rollouts of {app}")
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
     for col in ("rollout", "release", "strategy", "state", "started", "took", "by", "outcome"):
         table.add_column(col)
     for r in rollouts:
         change = f"{r.from_release or '∅'} → {r.to_release}"
         table.add_row(
-            r.rollout_id,
-            change,
-            r.strategy,
-            Text(r.state, _STATE_STYLE.get(r.state, "")),
+            text(r.rollout_id, one_line=True),
+            text(change, one_line=True),
+            text(r.strategy, one_line=True),
+            text((r.state, _STATE_STYLE.get(r.state, "")), one_line=True),
             f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "",
             duration(r.duration_seconds),
-            r.owner,
-            _outcome(r),
+            text(r.owner, one_line=True),
+            outcome_text(r),
         )
     out.print(table)
 
 
-def _outcome(r: RolloutRecord) -> Text:
+def outcome_text(r: RolloutRecord) -> Text:
     """The reason (or outcome), and below it the judge's evidence when one looked."""
-    text = Text(r.reason or r.outcome)
-    if r.judge is not None:
-        text.append(f"\njudge {r.judge.summary}", style="dim")
-    return text
+    if r.judge is None:
+        return text(r.reason or r.outcome)
+    return text(r.reason or r.outcome, "\n", (f"judge {r.judge.summary}", "dim"))

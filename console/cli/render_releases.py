@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from console.plain import text
 from rollout.model import Release
 
 
@@ -26,20 +27,28 @@ def release_json(r: Release) -> dict[str, Any]:
 
 
 def render_releases(out: Console, app: str, releases: list[Release]) -> None:
-    table = Table(title=f"releases of {app}", title_justify="left", box=None, pad_edge=False)
+    title = text(f"releases of {app}")
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
     for col in ("version", "created", "by", "sha256", "url", "notes"):
         table.add_column(col, overflow="fold" if col == "url" else "ellipsis")
     for r in releases:
         table.add_row(
-            r.version,
+            text(r.version, one_line=True),
             f"{r.created_at:%Y-%m-%d %H:%M}" if r.created_at else "",
-            r.created_by,
-            r.sha256[:12],
-            r.url,
-            r.notes,
+            text(r.created_by, one_line=True),
+            text(r.sha256[:12], one_line=True),
+            text(r.url, one_line=True),
+            text(r.notes, one_line=True),
         )
     out.print(table)
 
 
 def render_added(out: Console, r: Release) -> None:
-    out.print(f"[green]added[/] {r.app} [bold]{r.version}[/]  sha256 {r.sha256[:12]}…  {r.url}")
+    out.print(
+        text(
+            ("added", "green"),
+            f" {r.app} ",
+            (r.version, "bold"),
+            f"  sha256 {r.sha256[:12]}…  {r.url}",
+        )
+    )

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from console.plain import text
 from rollout.model import App, FleetSnapshot, GroupRole, Instance, ServerGroup
 
 _ROLE_STYLE = {
@@ -97,9 +98,9 @@ def status_json(snapshot: FleetSnapshot, apps: list[App]) -> dict[str, Any]:
 
 
 def render_status(out: Console, snapshot: FleetSnapshot, apps: list[App]) -> None:
-    out.print(Text.assemble(("backend: ", "dim"), (snapshot.backend, "bold")))
+    out.print(text(("backend: ", "dim"), (snapshot.backend, "bold")))
     for warning in snapshot.warnings:
-        out.print(f"[yellow]warning:[/] {warning}")
+        out.print(text(("warning:", "yellow"), f" {warning}"))
     if not apps:
         out.print("no apps found (an app is an ASG tagged freshfleet:app; try `freshfleet init`)")
     for app in apps:
@@ -108,7 +109,7 @@ def render_status(out: Console, snapshot: FleetSnapshot, apps: list[App]) -> Non
 
 def render_app(out: Console, snapshot: FleetSnapshot, app: App) -> None:
     data = app_json(snapshot, app)
-    title = Text.assemble(
+    title = text(
         (app.name, "bold"),
         "  serving ",
         (app.serving_release or "nothing", "bold green" if app.serving_release else "red"),
@@ -119,19 +120,18 @@ def render_app(out: Console, snapshot: FleetSnapshot, app: App) -> None:
     out.print(title)
     if app.lock:
         note = f" — {app.lock.message}" if app.lock.message else ""
-        out.print(
-            f"  [yellow]locked[/] by {app.lock.owner} since {app.lock.acquired_at:%H:%M:%S}{note}"
-        )
+        since = f"{app.lock.acquired_at:%H:%M:%S}"
+        out.print(text("  ", ("locked", "yellow"), f" by {app.lock.owner} since {since}{note}"))
     if app.active_rollout_id:
-        out.print(f"  rollout [cyan]{app.active_rollout_id}[/] in progress")
+        out.print(text("  rollout ", (app.active_rollout_id, "cyan"), " in progress"))
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("group", "release", "role", "weight", "instance", "state", "health", "boot"):
         table.add_column(col)
     for g in app.groups:
         instances = snapshot.instances_of(g)
-        head = (
-            g.name,
-            g.release,
+        head: tuple[Text | str, ...] = (
+            text(g.name, one_line=True),
+            text(g.release, one_line=True),
             Text(g.role.value, _ROLE_STYLE[g.role]),
             str(g.weight),
         )
@@ -143,9 +143,9 @@ def render_app(out: Console, snapshot: FleetSnapshot, app: App) -> None:
             boot = f"{i.boot.phase.value} {i.boot.status.value}" if i.boot else ""
             table.add_row(
                 *cells,
-                i.instance_id,
-                i.state.value,
-                Text(health, _HEALTH_STYLE.get(health, "")),
-                boot,
+                text(i.instance_id, one_line=True),
+                text(i.state.value, one_line=True),
+                text((health, _HEALTH_STYLE.get(health, "")), one_line=True),
+                text(boot, one_line=True),
             )
     out.print(table)

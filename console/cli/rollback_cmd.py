@@ -13,6 +13,7 @@ from console.cli.app_command import app_command, ledger_session
 from console.cli.common import Exit, out, print_json, run_async
 from console.cli.deploy_cmd import confirm, deploy, deploy_lock, engine_errors
 from console.cli.progress_rollout import RolloutProgress, render_result, result_json
+from console.plain import text
 from rollout.lock import lock_owner
 from rollout.rollouts import (
     find_unfinished,
@@ -42,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
                         flip = (await rollback_options(gw, config, args.app)).flip_back
                         if flip.available:
                             out.print(
-                                f"flip back to {flip.group} ({flip.release}): "
-                                f"{flip.estimate.text} ({flip.estimate.basis})"
+                                text(
+                                    f"flip back to {flip.group} ({flip.release}): "
+                                    f"{flip.estimate.text} ({flip.estimate.basis})"
+                                )
                             )
                     confirm(args, f"Roll back {args.app} {item['rollout_id']}?")
                     async with engine_errors():
@@ -65,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
                             }
                         )
                     else:
-                        out.print(f"{done.app} {done.rollout_id}: {done.state} — {done.outcome}")
+                        out.print(
+                            text(f"{done.app} {done.rollout_id}: {done.state} — {done.outcome}")
+                        )
                     return Exit.OK if done.state != "running" else Exit.FAILED
                 lock = deploy_lock(
                     gw, config, args.app, f"rollback {item['rollout_id']}", force=args.force
@@ -90,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                 version = args.to or await previous_release(gw, config, args.app)
             if not args.json:
                 options = await rollback_options(gw, config, args.app)
-                out.print(f"fresh deploy of {version}: {options.eta_text(version)}")
+                out.print(text(f"fresh deploy of {version}: {options.eta_text(version)}"))
             return await deploy(
                 gw, config, args, args.app, version, message=f"rollback to {version}"
             )

@@ -16,6 +16,7 @@ from console.cli.common import (
     print_json,
     run_async,
 )
+from console.plain import text
 from rollout.config import Tables
 from rollout.gateway import Gateway
 from rollout.ledger.tables import missing_tables, setup_tables
@@ -43,9 +44,9 @@ def run(args: argparse.Namespace) -> int:
             )
             return Exit.OK
         for r in results:
-            what = "[green]created[/]" if r.created else "[dim]exists[/]"
-            out.print(f"{what}  {r.name}")
-        out.print(f"ledger ready on {backend.label}")
+            what = ("created", "green") if r.created else ("exists", "dim")
+            out.print(text(what, f"  {r.name}"))
+        out.print(text(f"ledger ready on {backend.label}"))
         return Exit.OK
 
     return run_async(main)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from console.plain import text
 from rollout.model import Release
 from rollout.rollouts.rollback_options import FlipBack, FreshDeploy, RollbackOptions
 
@@ -26,7 +27,7 @@ def typed_name_gate(name: str) -> ComposeResult:
     """The production gate (ARCHITECTURE §2): a hint and an `#typed` input for `name`; nothing
     when `name` is empty (not a production account)."""
     if name:
-        yield Static(f"Production: type [b]{name}[/] to confirm.", classes="hint")
+        yield Static(text("Production: type ", (name, "bold"), " to confirm."), classes="hint")
         yield Input(placeholder=name, id="typed")
 
 
@@ -59,16 +60,16 @@ class ReleasePicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"{self.verb} {self.app_name}: pick a release", classes="title")
+            yield Static(text(f"{self.verb} {self.app_name}: pick a release"), classes="title")
             newest_first = sorted(self.releases, key=_age, reverse=True)
             options = [Option(self._label(r), id=r.version) for r in newest_first]
             yield OptionList(*options, id="releases")
 
-    def _label(self, r: Release) -> str:
+    def _label(self, r: Release) -> Text:
         when = r.created_at.strftime("%Y-%m-%d %H:%M") if r.created_at else ""
         serving = "  (serving)" if r.version == self.serving else ""
         notes = f"  {r.notes}" if r.notes else ""
-        return f"{r.version:<12} {when:<17} {r.created_by:<20}{serving}{notes}"
+        return text(f"{r.version:<12} {when:<17} {r.created_by:<20}{serving}{notes}", one_line=True)
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
@@ -91,7 +92,7 @@ class Confirm(ModalScreen[bool]):
     def __init__(
         self,
         title: str,
-        body: Table | str,
+        body: Table | Text | str,
         *,
         yes: str,
         type_to_confirm: str = "",
@@ -106,8 +107,9 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.title_text, classes="title")
-            yield Static(self.body, id="body")
+            yield Static(text(self.title_text), classes="title")
+            body = text(self.body) if isinstance(self.body, str) else self.body
+            yield Static(body, id="body")
             yield from typed_name_gate(self.type_to_confirm)
             with Horizontal():
                 yield Button("Cancel", id="no", variant="primary")
@@ -145,18 +147,22 @@ class StayOrDetach(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"A rollout of {self.app_name} is running", classes="title")
+            yield Static(text(f"A rollout of {self.app_name} is running"), classes="title")
             if self.embedded:
                 yield Static(
-                    f"Rollout {self.rollout_id} runs on this console's local sandbox, which "
-                    "stops when the console quits: the sandbox's fleet and its rollout end "
-                    "with it, and nothing is left to resume."
+                    text(
+                        f"Rollout {self.rollout_id} runs on this console's local sandbox, which "
+                        "stops when the console quits: the sandbox's fleet and its rollout end "
+                        "with it, and nothing is left to resume."
+                    )
                 )
             else:
                 yield Static(
-                    f"Rollout {self.rollout_id} stops advancing if you leave. Detach leaves it "
-                    f"where it stands: `freshfleet resume {self.app_name}` finishes it, "
-                    f"`freshfleet rollback {self.app_name}` undoes it."
+                    text(
+                        f"Rollout {self.rollout_id} stops advancing if you leave. Detach leaves "
+                        f"it where it stands: `freshfleet resume {self.app_name}` finishes it, "
+                        f"`freshfleet rollback {self.app_name}` undoes it."
+                    )
                 )
             with Horizontal():
                 yield Button("Stay", id="stay", variant="primary")
@@ -178,7 +184,7 @@ def plan_table(rows: list[tuple[str, str, str]]) -> Table:
     table.add_column("before", style="red")
     table.add_column("after", style="green")
     for what, before, after in rows:
-        table.add_row(what, before, after)
+        table.add_row(text(what), text(before), text(after))
     return table
 
 
@@ -198,9 +204,9 @@ class ResumeOrRollback(ModalScreen[str]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(
-                f"{self.app_name}: rollout {self.rollout_id} is unfinished", classes="title"
+                text(f"{self.app_name}: rollout {self.rollout_id} is unfinished"), classes="title"
             )
-            yield Static(self.summary)
+            yield Static(text(self.summary))
             with Horizontal():
                 yield Button("Later", id="later", variant="primary")
                 yield Button("Resume", id="resume", variant="success")
@@ -256,7 +262,7 @@ class RollbackChoice(ModalScreen[RollbackAnswer | None]):
         o = self.options
         serving = f" (serving {o.serving})" if o.serving else ""
         with Vertical():
-            yield Static(f"Roll back {o.app}{serving}: choose a way back", classes="title")
+            yield Static(text(f"Roll back {o.app}{serving}: choose a way back"), classes="title")
             flip_head, flip_detail = self._flip_text()
             yield Static(flip_head, classes=self._class(o.flip_back))
             yield Static(flip_detail, id="flip-text", classes=self._class(o.flip_back, "detail"))
@@ -274,29 +280,31 @@ class RollbackChoice(ModalScreen[RollbackAnswer | None]):
     def _class(way: FlipBack | FreshDeploy, kind: str = "way") -> str:
         return kind if way.available else f"{kind} off"
 
-    def _flip_text(self) -> tuple[str, str]:
+    def _flip_text(self) -> tuple[Text, Text]:
         """The flip back's heading with its estimate, and what it rests on (or why not)."""
         flip = self.options.flip_back
-        head = "[b]1. Flip back to the retained group[/]"
+        head = ("1. Flip back to the retained group", "bold")
         if not flip.available:
-            return f"{head}  [i]not possible[/]", escape(flip.reason)
+            return text(head, "  ", ("not possible", "italic")), text(flip.reason)
         return (
-            f"{head}  [b]{flip.estimate.text}[/]",
-            f"{flip.group} ({flip.release}, {flip.healthy}/{flip.wanted} healthy) serves again: "
-            f"one listener change.\nEstimate: {flip.estimate.basis}.",
+            text(head, "  ", (flip.estimate.text, "bold")),
+            text(
+                f"{flip.group} ({flip.release}, {flip.healthy}/{flip.wanted} healthy) serves "
+                f"again: one listener change.\nEstimate: {flip.estimate.basis}."
+            ),
         )
 
-    def _fresh_text(self) -> tuple[str, str]:
+    def _fresh_text(self) -> tuple[Text, Text]:
         """The fresh deploy's heading, and the chosen release's ETA (or why not)."""
         fresh = self.options.fresh
-        head = "[b]2. Fresh deploy of an earlier release[/] on a new server group"
+        head = text(("2. Fresh deploy of an earlier release", "bold"), " on a new server group")
         if not fresh.available:
-            return f"{head}  [i]not possible[/]", escape(fresh.reason)
+            return head + text("  ", ("not possible", "italic")), text(fresh.reason)
         eta = self.options.eta_text(self.release)
-        return head, f"[b]{self.release}[/]: {eta}.\nA plan to confirm follows."
+        return head, text((self.release, "bold"), f": {eta}.\nA plan to confirm follows.")
 
-    def _fresh_label(self) -> str:
-        return f"Deploy {self.release}" if self.release else "Deploy"
+    def _fresh_label(self) -> Text:
+        return text(f"Deploy {self.release}" if self.release else "Deploy", one_line=True)
 
     def on_mount(self) -> None:
         self._enable()

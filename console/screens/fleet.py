@@ -14,6 +14,7 @@ from textual.widgets import Footer, Input, Static
 from console.fleet_rows import RowKind
 from console.keymap import FLEET_ACTIONS, bindings
 from console.messages import FleetUpdated, PollStatus
+from console.plain import text
 from console.widgets.backend_bar import BackendBar, ProductionBanner, StatusLine
 from console.widgets.fleet_table import FleetTable
 
@@ -75,10 +76,10 @@ class FleetScreen(Screen[None]):
         self.table.focus()
         self.set_interval(1.0, self.table.tick_ages)
 
-    def show_waiting(self, text: str) -> None:
+    def show_waiting(self, message: str) -> None:
         """What the screen says before the first fleet arrives (e.g. starting the sandbox)."""
-        self.query_one("#empty", Static).update(text)
-        self.bar.status = text
+        self.query_one("#empty", Static).update(text(message))
+        self.bar.status = message
 
     @on(FleetUpdated)
     def apply_update(self, message: FleetUpdated) -> None:
@@ -96,7 +97,7 @@ class FleetScreen(Screen[None]):
     def poll_status(self, message: PollStatus) -> None:
         self.bar.error = message.error
         if message.error and not self.has_class("-has-fleet"):
-            self.query_one("#empty", Static).update(f"⚠ {message.error}")
+            self.query_one("#empty", Static).update(text(f"⚠ {message.error}"))
 
     def _show_count(self) -> None:
         table = self.table
@@ -115,16 +116,16 @@ class FleetScreen(Screen[None]):
     def _show_selection(self) -> None:
         table = self.table
         key = table.cursor_key
-        text = ""
+        line = ""
         snap = table.snapshot
         if key is not None and snap is not None:
             row = table.rows[key]
             inst = snap.instances.get(key) if row.kind is RowKind.INSTANCE else None
             if inst is not None and inst.health is not None and inst.health.description:
-                text = f"{inst.instance_id}: {inst.health.description}"
+                line = f"{inst.instance_id}: {inst.health.description}"
             elif inst is not None and inst.boot is not None and inst.boot.detail:
-                text = f"{inst.instance_id}: {inst.boot.phase.value} {inst.boot.detail}"
-        self.query_one("#selection", StatusLine).text = text
+                line = f"{inst.instance_id}: {inst.boot.phase.value} {inst.boot.detail}"
+        self.query_one("#selection", StatusLine).text = line
 
     @on(FleetTable.Opened)
     def _open(self, message: FleetTable.Opened) -> None:

@@ -7,13 +7,14 @@ import statistics
 from collections.abc import Sequence
 
 from rich.table import Table
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from console.cli.render_history import outcome_text
+from console.plain import text
 from rollout.ledger.history import BootDurations, RolloutRecord
 
 _STATE_STYLE = {
@@ -47,7 +48,7 @@ class HistoryScreen(Screen[None]):
         self.durations = durations
 
     def compose(self) -> ComposeResult:
-        yield Static(f"history of {self.app_name}", id="history-title")
+        yield Static(text(f"history of {self.app_name}"), id="history-title")
         with VerticalScroll():
             yield Static(self._rollouts(), id="rollouts")
             yield Static("boot duration per release (launch → healthy)", classes="section")
@@ -64,14 +65,14 @@ class HistoryScreen(Screen[None]):
         for r in sorted(self.records, key=lambda r: r.rollout_id, reverse=True):
             took = r.duration_seconds
             table.add_row(
-                r.rollout_id,
-                f"{r.from_release or '—'} → {r.to_release}",
-                r.strategy,
-                Text(r.state, style=_STATE_STYLE.get(r.state, "")),
-                r.owner.split(":")[0],
+                text(r.rollout_id, one_line=True),
+                text(f"{r.from_release or '—'} → {r.to_release}", one_line=True),
+                text(r.strategy, one_line=True),
+                text((r.state, _STATE_STYLE.get(r.state, "")), one_line=True),
+                text(r.owner.split(":")[0], one_line=True),
                 r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "",
                 f"{took:.0f} s" if took is not None else "",
-                _outcome(r),
+                outcome_text(r),
             )
         return table
 
@@ -84,7 +85,7 @@ class HistoryScreen(Screen[None]):
             table.add_column(column, no_wrap=True)
         for release, values in sorted(samples.items()):
             table.add_row(
-                release,
+                text(release, one_line=True),
                 str(len(values)),
                 f"{statistics.median(values):.1f} s",
                 f"{min(values):.1f} s",
@@ -92,13 +93,6 @@ class HistoryScreen(Screen[None]):
                 histogram(values),
             )
         return table
-
-
-def _outcome(r: RolloutRecord) -> Text:
-    text = Text(r.reason or r.outcome)
-    if r.judge is not None:
-        text.append(f"\njudge {r.judge.summary}", style="dim")
-    return text
 
 
 def histogram(values: Sequence[float], bins: int = 12) -> str:

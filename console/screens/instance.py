@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from console.fleet_rows import age_text, boot_text, health_text
+from console.plain import text
 from console.widgets.console_tail import ConsoleOutput, ConsoleTail
 from rollout.model import FleetSnapshot, Instance, ServerGroup
 
@@ -61,7 +62,7 @@ class InstanceScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(self._details(), id="details")
-        yield Static(f"console output of {self.instance.instance_id}", id="console-title")
+        yield Static(text(f"console output of {self.instance.instance_id}"), id="console-title")
         yield ConsoleTail(self.console_output, every=self.FOLLOW_SECONDS, id="console")
         yield Input(placeholder="search the console output", id="search")
         yield Footer()
@@ -96,7 +97,7 @@ class InstanceScreen(Screen[None]):
             ("age", age_text(i.launched_at, self.clock())),
         ]
         for k, v in rows:
-            t.add_row(k, v)
+            t.add_row(k, text(v))
         return t
 
     FOLLOW_SECONDS = 2.0
@@ -132,14 +133,18 @@ class InstanceScreen(Screen[None]):
         hits = [n for n, line in enumerate(lines) if needle in line.lower()]
         title = self.query_one("#console-title", Static)
         if not hits:
-            title.update(f"console output of {self.instance.instance_id} — no match for {needle!r}")
+            title.update(
+                text(f"console output of {self.instance.instance_id} — no match for {needle!r}")
+            )
             return
         after = [n for n in hits if n > self._match]
         self._match = after[0] if after else hits[0]
         log.scroll_to(y=max(0, self._match - 2), animate=False)
         title.update(
-            f"console output of {self.instance.instance_id} — {needle!r}: line "
-            f"{self._match + 1} ({hits.index(self._match) + 1} of {len(hits)})"
+            text(
+                f"console output of {self.instance.instance_id} — {needle!r}: line "
+                f"{self._match + 1} ({hits.index(self._match) + 1} of {len(hits)})"
+            )
         )
 
     def on_mount(self) -> None:

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static
 
+from console.plain import plain, text
 from console.rollout_view import RolloutView, summarise, traffic_line
 from console.widgets.console_tail import ConsoleTail
 from rollout.events import RolloutEvent
@@ -78,9 +79,11 @@ class RolloutScreen(Screen[None]):
         self.console_output = console_output
         self._sparks: dict[str, Sparkline] = {}
         self._traffic_rows: dict[str, tuple[Static, tuple[Sparkline, Sparkline, Sparkline]]] = {}
+        self._tail_title = ""
 
     def compose(self) -> ComposeResult:
-        yield Static(f"rollout {self.view.rollout_id} of {self.view.app}", id="rollout-title")
+        title = text(f"rollout {self.view.rollout_id} of {self.view.app}")
+        yield Static(title, id="rollout-title")
         yield Static("", id="status")
         yield Static("", id="steps")
         yield Static("", id="instances")
@@ -122,7 +125,7 @@ class RolloutScreen(Screen[None]):
         verdict.display = self.view.judge is not None
         failure = view.failure
         self.query_one("#failure", Static).update(
-            f"✗ {failure.step} failed: {failure.reason}" if failure else ""
+            text(f"✗ {failure.step} failed: {failure.reason}") if failure else ""
         )
         self._watch()
 
@@ -137,8 +140,9 @@ class RolloutScreen(Screen[None]):
             return
         why = "failing" if chosen == self.view.failing_instance() else "slowest to boot"
         title = f"console output of {chosen} ({why})"
-        if tail.border_title != title:
-            tail.border_title = title
+        if self._tail_title != title:
+            self._tail_title = title
+            tail.border_title = text(title, one_line=True)
         if chosen != tail.instance_id:
             tail.follow(chosen)
         if self.view.finished is not None:
@@ -146,23 +150,23 @@ class RolloutScreen(Screen[None]):
 
     def _status(self, now: datetime) -> Text:
         view = self.view
-        text = Text()
+        status = Text()
         if view.finished is not None:
             style = "bold green" if view.finished.state == "succeeded" else "bold red"
-            text.append(f"{view.finished.state}", style=style)
+            status.append(plain(view.finished.state), style=style)
             if view.finished.outcome:
-                text.append(f" — {view.finished.outcome}")
+                status.append(plain(f" — {view.finished.outcome}"))
         else:
-            text.append("running", style="bold yellow")
+            status.append("running", style="bold yellow")
             headline = view.headline(now)
             if headline:
-                text.append(f"  {headline}")
+                status.append(plain(f"  {headline}"))
         if view.weights:
             weights = "  ".join(f"{g} {w} %" for g, w in view.weights.items())
-            text.append(f"\nweights: {weights}", style="dim")
+            status.append(f"\nweights: {plain(weights, one_line=True)}", style="dim")
         for notice in view.notices[-2:]:
-            text.append(f"\n{notice}", style="dim")
-        return text
+            status.append(f"\n{plain(notice, one_line=True)}", style="dim")
+        return status
 
     def _steps(self, now: datetime) -> Table:
         table = Table(box=None, show_header=True, header_style="bold", expand=True)
@@ -176,10 +180,10 @@ class RolloutScreen(Screen[None]):
             if failure is not None and detail == failure.reason:
                 detail = f"{summarise(detail)} (below)"  # whole once, in the failure line
             table.add_row(
-                step.name,
-                Text(step.status, style=_STATUS_STYLE.get(step.status, "")),
+                text(step.name, one_line=True),
+                text((step.status, _STATUS_STYLE.get(step.status, "")), one_line=True),
                 f"{step.seconds(now):.1f} s",
-                detail,
+                text(detail),
             )
         return table
 
@@ -192,7 +196,11 @@ class RolloutScreen(Screen[None]):
             health = f"{inst.health} {inst.health_reason}".strip() or "not registered"
             style = "red" if inst.failed else ("green" if inst.health == "healthy" else "")
             table.add_row(
-                inst.instance_id, inst.state, Text(health, style=style), phase, inst.detail
+                text(inst.instance_id, one_line=True),
+                text(inst.state, one_line=True),
+                text((health, style), one_line=True),
+                text(phase, one_line=True),
+                text(inst.detail),
             )
         return table
 
@@ -208,7 +216,7 @@ class RolloutScreen(Screen[None]):
             spark = self._sparks[group] = Sparkline(list(history))
             box.mount(
                 Horizontal(
-                    Static(f"healthy targets {group}", classes="spark-label"),
+                    Static(text(f"healthy targets {group}", one_line=True), classes="spark-label"),
                     spark,
                     classes="spark-row",
                 )
@@ -235,7 +243,7 @@ class RolloutScreen(Screen[None]):
                 box.mount(Horizontal(label, *sparks, classes="spark-row traffic"))
                 row = self._traffic_rows[group] = (label, sparks)
             label, (rps, errors, latency) = row
-            label.update(Text(f"traffic {group}\n  {traffic_line(series)}"))
+            label.update(text(f"traffic {group}\n  {traffic_line(series)}"))
             rps.data, errors.data = list(series.rps), list(series.error_pct)
             latency.data = list(series.latency_ms)
 
@@ -244,7 +252,6 @@ class RolloutScreen(Screen[None]):
         if judge is None:
             return Text()
         style = {"pass": "green", "fail": "bold red"}.get(judge.verdict, "yellow")
-        text = Text("judge ", style="bold")
-        text.append(judge.verdict, style=style)
-        text.append(f" ({judge.during}): {judge.reason}")
-        return text
+        verdict = text("judge ", (judge.verdict, style), f" ({judge.during}): {judge.reason}")
+        verdict.style = "bold"
+        return verdict

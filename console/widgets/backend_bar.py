@@ -10,6 +10,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
+from console.plain import plain, text
+
 
 class BackendBar(Widget):
     """`freshfleet │ LOCAL SANDBOX │ simulated boots │ READ-ONLY │ updated 2s ago │ why
@@ -42,26 +44,30 @@ class BackendBar(Widget):
         return f"updated {seconds}s ago"
 
     def render(self) -> Text:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(" freshfleet ", style="bold reverse")
-        text.append(f" {self.backend} ", style="bold")
+        line = Text(no_wrap=True, overflow="ellipsis")
+
+        def add(part: str, style: str) -> None:
+            line.append(plain(part, one_line=True), style=style)
+
+        add(" freshfleet ", "bold reverse")
+        add(f" {self.backend} ", "bold")
         mode, _, why = self.boots.partition(": ")
         if mode:
-            text.append("│", style="dim")
-            text.append(f" {mode} ", style="green" if mode.startswith("real") else "yellow")
+            add("│", "dim")
+            add(f" {mode} ", "green" if mode.startswith("real") else "yellow")
         if self.read_only:
-            text.append("│", style="dim")
-            text.append(" READ-ONLY ", style="bold yellow")
-        text.append("│ ", style="dim")
+            add("│", "dim")
+            add(" READ-ONLY ", "bold yellow")
+        add("│ ", "dim")
         if self.error:
-            text.append(f"⚠ {self.freshness()} — poll failed: {self.error}", style="bold red")
+            add(f"⚠ {self.freshness()} — poll failed: {self.error}", "bold red")
         else:
-            text.append(self.freshness(), style="dim" if self.updated_at else "italic")
+            add(self.freshness(), "dim" if self.updated_at else "italic")
         if self.note:
-            text.append(f"  │ {self.note}", style="dim")
+            add(f"  │ {self.note}", "dim")
         if why:  # last: a long reason may be cut, the freshness never
-            text.append(f"  │ {mode}: {why}", style="dim")
-        return text
+            add(f"  │ {mode}: {why}", "dim")
+        return line
 
 
 class ProductionBanner(Static):
@@ -81,7 +87,7 @@ class ProductionBanner(Static):
             if read_only
             else "deploys allowed: type the app name to confirm"
         )
-        self.update(f"PRODUCTION account {account} — {how}")
+        self.update(text(f"PRODUCTION account {account} — {how}"))
         self.add_class("-production")
 
 
@@ -95,4 +101,4 @@ class StatusLine(Widget):
     text = reactive("")
 
     def render(self) -> Text:
-        return Text(self.text, no_wrap=True, overflow="ellipsis")
+        return Text(plain(self.text, one_line=True), no_wrap=True, overflow="ellipsis")

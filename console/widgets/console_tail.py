@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from textual.widgets import Log
 
+from console.plain import plain
 from rollout.consoleout import LineTail
 
 ConsoleOutput = Callable[[str], Awaitable[str]]
@@ -76,7 +77,8 @@ class ConsoleTail(Log):
                 if self._last:
                     return
                 code = getattr(exc, "code", "")
-                self.write_line(f"(console output failed: {code + ': ' if code else ''}{exc})")
+                failed = f"(console output failed: {code + ': ' if code else ''}{exc})"
+                self.write_line(plain(failed, one_line=True))
                 return
             if instance_id != self.instance_id:
                 return
@@ -87,7 +89,8 @@ class ConsoleTail(Log):
                 if not fresh:
                     self.write_line("(no console output yet)")
             if fresh:
-                self.write_lines(fresh)
+                # Control characters shown as escapes (the Log would blank them to "�").
+                self.write_lines([plain(line, one_line=True) for line in fresh])
             if self._last:
                 return
             await asyncio.sleep(self.every)

@@ -13,8 +13,25 @@ from console.app import Connection, FreshfleetApp
 from console.fleet_source import FROZEN_NOW, RecordedSource
 from console.screens.dialogs import Confirm, ReleasePicker
 from console.screens.rollout import RolloutScreen
+from localaws.process import LocalAws
+from rollout.backend import Backend
 from rollout.config import Config
 from rollout.model import FleetSnapshot
+
+
+def console_on(localaws: LocalAws, **kwargs: Any) -> FreshfleetApp:
+    """The console on a running localaws (simulated boots), polling fast."""
+    from console.launch import connect_live
+
+    backend = Backend(
+        endpoint_url=localaws.url, region=localaws.region, local=True, boot_mode="simulated"
+    )
+    return FreshfleetApp(
+        lambda: connect_live(backend, Config()),
+        poll_seconds=0.25,
+        backend_label=backend.label,
+        **kwargs,
+    )
 
 
 def recorded_app(

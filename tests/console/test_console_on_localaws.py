@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from console_helpers import screen_text, wait_for
+from console_helpers import console_on, screen_text, wait_for
 
 from console.app import FreshfleetApp
 from console.launch import connect_live
 from console.screens.fleet import FleetScreen
-from localaws.process import LocalAws
 from localaws.testing import boto3_client
-from rollout.backend import Backend
 from rollout.config import Config
-
-
-def console_on(localaws: LocalAws, **kwargs: object) -> FreshfleetApp:
-    backend = Backend(
-        endpoint_url=localaws.url, region=localaws.region, local=True, boot_mode="simulated"
-    )
-    return FreshfleetApp(
-        lambda: connect_live(backend, Config()),
-        poll_seconds=0.25,
-        backend_label=backend.label,
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 def fleet(app: FreshfleetApp) -> FleetScreen:
