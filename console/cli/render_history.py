@@ -6,9 +6,9 @@ import dataclasses
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from console.cli.output import Column, print_table
 from rollout.ledger.history import RolloutRecord
 
 _STATE_STYLE = {
@@ -56,18 +56,24 @@ def duration(seconds: float | None) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def render_history(out: Console, app: str, rollouts: list[RolloutRecord]) -> None:
+_COLUMNS = tuple(
+    Column(c)
+    for c in ("rollout", "release", "strategy", "state", "started", "took", "by", "outcome")
+)
+
+
+def render_history(
+    out: Console, app: str, rollouts: list[RolloutRecord], *, full: bool = False
+) -> None:
+    """The rollouts table, newest first (`full`: one rollout a line, the judge's evidence
+    on it after the outcome, every value whole; see console.cli.output)."""
     if not rollouts:
         out.print(f"{app}: no rollouts yet")
         return
-    table = Table(title=f"rollouts of {app}", title_justify="left", box=None, pad_edge=False)
-    for col in ("rollout", "release", "strategy", "state", "started", "took", "by", "outcome"):
-        table.add_column(col)
-    for r in rollouts:
-        change = f"{r.from_release or '∅'} → {r.to_release}"
-        table.add_row(
+    rows = [
+        (
             r.rollout_id,
-            change,
+            f"{r.from_release or '∅'} → {r.to_release}",
             r.strategy,
             Text(r.state, _STATE_STYLE.get(r.state, "")),
             f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "",
@@ -75,7 +81,9 @@ def render_history(out: Console, app: str, rollouts: list[RolloutRecord]) -> Non
             r.owner,
             _outcome(r),
         )
-    out.print(table)
+        for r in rollouts
+    ]
+    print_table(out, _COLUMNS, rows, full=full, title=f"rollouts of {app}")
 
 
 def _outcome(r: RolloutRecord) -> Text:

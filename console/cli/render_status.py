@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from console.cli.output import Column, print_line, print_table
 from rollout.model import App, FleetSnapshot, GroupRole, Instance, ServerGroup
 
 _ROLE_STYLE = {
@@ -96,17 +96,27 @@ def status_json(snapshot: FleetSnapshot, apps: list[App]) -> dict[str, Any]:
     }
 
 
-def render_status(out: Console, snapshot: FleetSnapshot, apps: list[App]) -> None:
+_COLUMNS = tuple(
+    Column(c) for c in ("group", "release", "role", "weight", "instance", "state", "health", "boot")
+)
+
+
+def render_status(
+    out: Console, snapshot: FleetSnapshot, apps: list[App], *, full: bool = False
+) -> None:
+    """The backend, the snapshot's warnings and each app's table (`full`: one instance a
+    line with its group's cells repeated, every value in full; see console.cli.output)."""
     out.print(Text.assemble(("backend: ", "dim"), (snapshot.backend, "bold")))
     for warning in snapshot.warnings:
-        out.print(f"[yellow]warning:[/] {warning}")
+        print_line(out, f"[yellow]warning:[/] {warning}", full=full)
     if not apps:
         out.print("no apps found (an app is an ASG tagged freshfleet:app; try `freshfleet init`)")
     for app in apps:
-        render_app(out, snapshot, app)
+        render_app(out, snapshot, app, full=full)
 
 
-def render_app(out: Console, snapshot: FleetSnapshot, app: App) -> None:
+def render_app(out: Console, snapshot: FleetSnapshot, app: App, *, full: bool = False) -> None:
+    """The app's headline, lock and rollout, and its groups' instances as a table."""
     data = app_json(snapshot, app)
     title = Text.assemble(
         (app.name, "bold"),
@@ -116,17 +126,17 @@ def render_app(out: Console, snapshot: FleetSnapshot, app: App) -> None:
         ("  " + app.load_balancer_url) if app.load_balancer_url else "",
     )
     out.print()
-    out.print(title)
+    print_line(out, title, full=full)
     if app.lock:
         note = f" — {app.lock.message}" if app.lock.message else ""
-        out.print(
-            f"  [yellow]locked[/] by {app.lock.owner} since {app.lock.acquired_at:%H:%M:%S}{note}"
+        print_line(
+            out,
+            f"  [yellow]locked[/] by {app.lock.owner} since {app.lock.acquired_at:%H:%M:%S}{note}",
+            full=full,
         )
     if app.active_rollout_id:
-        out.print(f"  rollout [cyan]{app.active_rollout_id}[/] in progress")
-    table = Table(box=None, pad_edge=False, show_edge=False)
-    for col in ("group", "release", "role", "weight", "instance", "state", "health", "boot"):
-        table.add_column(col)
+        print_line(out, f"  rollout [cyan]{app.active_rollout_id}[/] in progress", full=full)
+    rows: list[tuple[str | Text, ...]] = []
     for g in app.groups:
         instances = snapshot.instances_of(g)
         head = (
@@ -136,16 +146,18 @@ def render_app(out: Console, snapshot: FleetSnapshot, app: App) -> None:
             str(g.weight),
         )
         if not instances:
-            table.add_row(*head, "—", "", "", "")
+            rows.append((*head, "—", "", "", ""))
         for n, i in enumerate(instances):
-            cells = head if n == 0 else ("", "", "", "")
+            cells = head if n == 0 or full else ("", "", "", "")
             health = i.health.state.value if i.health else "—"
             boot = f"{i.boot.phase.value} {i.boot.status.value}" if i.boot else ""
-            table.add_row(
-                *cells,
-                i.instance_id,
-                i.state.value,
-                Text(health, _HEALTH_STYLE.get(health, "")),
-                boot,
+            rows.append(
+                (
+                    *cells,
+                    i.instance_id,
+                    i.state.value,
+                    Text(health, _HEALTH_STYLE.get(health, "")),
+                    boot,
+                )
             )
-    out.print(table)
+    print_table(out, _COLUMNS, rows, full=full)
