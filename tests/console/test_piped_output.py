@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import pty
 import re
@@ -16,7 +17,9 @@ import struct
 import subprocess
 import sys
 import termios
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,13 +103,29 @@ def on_a_terminal(la: LocalAws, *args: str) -> str:
 
 def steady(text: str) -> str:
     """The output without what changes from one run to the next (timings, the clock)."""
-    return re.sub(r"\d+ (ms|s) ahead|\d+ ms", "N", text)
+    return re.sub(r"local clock \d+ s (ahead of|behind)|\d+ ms", "N", text)
+
+
+def settled(la: LocalAws) -> bool:
+    """Every instance of the demo is a healthy target whose boot finished (nothing left to
+    change between two runs of a command)."""
+    shown = json.loads(piped(la, "status", "--json"))
+    instances = [i for a in shown["apps"] for g in a["groups"] for i in g["instances"]]
+    return bool(instances) and all(
+        i["health"] == "healthy"
+        and i["boot"]
+        and i["boot"]["status"] == "ok"
+        and i["boot"]["phase"] == "health"
+        for i in instances
+    )
 
 
 @pytest.fixture
-def fleet(fresh_localaws: LocalAws) -> dict[str, object]:
-    """The demo's ids as AWS has them: instance ids, group names, the listener's ARN."""
+def fleet(fresh_localaws: LocalAws, eventually: Callable[..., Any]) -> dict[str, object]:
+    """The demo, settled, and its ids as AWS has them: instance ids, group names, the
+    listener's ARN."""
     la = fresh_localaws
+    eventually(lambda: settled(la), within=90, what="the demo's instances healthy and booted")
     groups = boto3_client("autoscaling", la.url, la.region).describe_auto_scaling_groups()
     by_group = {
         g["AutoScalingGroupName"]: [i["InstanceId"] for i in g["Instances"]]
