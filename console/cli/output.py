@@ -43,14 +43,11 @@ def add_wide_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def full_records(args: argparse.Namespace, stream: object | None = None) -> bool:
-    """True when the output should be full records: `--wide`, or stdout (or `stream`) is
-    not a terminal."""
+def full_records(args: argparse.Namespace) -> bool:
+    """True when the output should be full records: `--wide`, or stdout is not a terminal."""
     if getattr(args, "wide", False):
         return True
-    stream = sys.stdout if stream is None else stream
-    isatty = getattr(stream, "isatty", None)
-    return not (callable(isatty) and isatty())
+    return not sys.stdout.isatty()
 
 
 def print_table(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import io
 import json
 import os
 import pty
@@ -18,13 +19,17 @@ import subprocess
 import sys
 import termios
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
+from console.cli.render_history import render_history
 from localaws.process import LocalAws
 from localaws.testing import boto3_client
+from rollout.ledger.history import JudgeEvidence, RolloutRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "demo-web"
@@ -186,3 +191,25 @@ def test_wide_on_a_terminal_prints_what_a_pipe_gets(
     for name, args in COMMANDS.items():
         wide = on_a_terminal(fresh_localaws, *args, "--wide")
         assert steady(wide) == steady(piped(fresh_localaws, *args)), name
+
+
+def test_a_record_keeps_a_many_line_cell_on_its_line_and_marks_an_empty_one() -> None:
+    # The history's outcome has the judge's evidence on a second line on a terminal.
+    judged = RolloutRecord(
+        app=APP,
+        rollout_id="20261127-115800-c3d4",
+        from_release="v1",
+        to_release="v5",
+        strategy="blue-green",
+        state="rolled_back",
+        started_at=datetime(2026, 11, 27, 11, 58, tzinfo=UTC),
+        reason="the judge failed v5 during the bake",
+        judge=JudgeEvidence("fail", "bake", "slow", 1210, 0, 107.0, 1180, 0, 19.0, "p90"),
+    )
+    buffer = io.StringIO()
+    render_history(Console(file=buffer, width=40), APP, [judged], full=True)
+    title, header, line = buffer.getvalue().splitlines()
+    assert header.split()[0] == "rollout" and line.startswith(judged.rollout_id)
+    assert judged.judge is not None
+    assert f"the judge failed v5 during the bake; judge {judged.judge.summary}" in line
+    assert "  -  " in line  # no owner recorded: `-` keeps the columns countable
