@@ -209,6 +209,7 @@ def test_a_record_keeps_a_many_line_cell_on_its_line_and_marks_an_empty_one() ->
     buffer = io.StringIO()
     render_history(Console(file=buffer, width=40), APP, [judged], full=True)
     title, header, line = buffer.getvalue().splitlines()
+    assert title == f"rollouts of {APP}"
     assert header.split()[0] == "rollout" and line.startswith(judged.rollout_id)
     assert judged.judge is not None
     assert f"the judge failed v5 during the bake; judge {judged.judge.summary}" in line
