@@ -32,24 +32,74 @@ class RowKind(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A column of instance rows: its title, its width and how it sorts."""
+    """A column of instance rows: its title, its width and how it sorts.
+
+    `width` is what it gets when there is room, `min_width` (0: `width`) the narrowest it
+    still reads at; a column with a `drop` rank is left out on a narrow terminal, the
+    highest rank first, before any column is narrowed below `min_width`.
+    """
 
     key: str
     title: str
     width: int
+    min_width: int = 0
+    drop: int = 0
+
+    @property
+    def least(self) -> int:
+        return self.min_width or self.width
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("id", "INSTANCE", 20),
-    Column("state", "EC2", 13),
-    Column("health", "TARGET HEALTH", 38),
-    Column("release", "RELEASE", 9),
-    Column("boot", "BOOT", 15),
-    Column("az", "AZ", 11),
-    Column("type", "TYPE", 9),
-    Column("age", "AGE", 5),
-    Column("flag", "FLAG", 24),
+    Column("id", "INSTANCE", 20, min_width=19),  # an instance id is 19 characters
+    Column("state", "EC2", 13, min_width=10),  # "terminated" whole, "shutting-…"
+    Column("health", "TARGET HEALTH", 38, min_width=16),
+    Column("release", "RELEASE", 9, min_width=7),
+    Column("boot", "BOOT", 15, min_width=13),  # "extract start"
+    Column("az", "AZ", 11, drop=2),
+    Column("type", "TYPE", 9, drop=4),
+    Column("age", "AGE", 5, drop=3),
+    Column("flag", "FLAG", 14, drop=1),
 )
+# The order in which columns narrowed to fit get their width back: the target health's
+# reason first (why an instance is out), then left to right.
+GROWTH_ORDER = ("health", "id", "state", "release", "boot", "flag", "az", "type", "age")
+
+
+def fit_columns(available: int, indent: int = 0) -> tuple[tuple[Column, int], ...]:
+    """The columns shown in `available` cells (after `indent`) and each one's width.
+
+    Columns with a `drop` rank are left out, highest first, until the rest fit at their
+    `width`s; when even the columns that stay do not, they start at their `min_width`s
+    and the room left widens them toward their `width`s in GROWTH_ORDER. What is left
+    after that goes to the last column shown. The columns that matter
+    (instance, EC2 state, target health, release, boot phase) are always shown: below
+    their least widths (about 80 cells) the table is wider than `available`.
+    """
+    shown = list(COLUMNS)
+
+    def need(columns: list[Column], least: bool = False) -> int:  # one blank between columns
+        return indent + sum(c.least if least else c.width for c in columns) + len(columns) - 1
+
+    for victim in sorted((c for c in COLUMNS if c.drop), key=lambda c: -c.drop):
+        if need(shown) <= available:
+            break
+        shown.remove(victim)
+    widths = {c.key: c.least for c in shown}
+    spare = available - need(shown, least=True)
+    for key in GROWTH_ORDER:
+        if spare <= 0:
+            break
+        column = next((c for c in shown if c.key == key), None)
+        if column is not None:
+            grow = min(spare, column.width - widths[key])
+            widths[key] += grow
+            spare -= grow
+    if spare > 0:
+        widths[shown[-1].key] += spare
+    return tuple((c, widths[c.key]) for c in shown)
+
+
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 
 # Flags: the mismatches an on-call engineer must notice at a glance.

@@ -24,6 +24,9 @@ class ConsoleAction:
     mutating: bool = False
     show: bool = True
     key_display: str | None = None
+    # Left out of a narrow screen's footer (console.widgets.fitted_footer) to make room:
+    # still a key, in `?` help and in the palette.
+    wide_only: bool = False
 
     def binding(self) -> Binding:
         return Binding(
@@ -51,10 +54,24 @@ FLEET_ACTIONS: tuple[ConsoleAction, ...] = (
         "Filter rows by any column; !text inverts",
         key_display="/",
     ),
-    ConsoleAction("open", "enter", "open", "Open", "Details and console output of the instance"),
+    ConsoleAction(
+        "open",
+        "enter",
+        "open",
+        "Open",
+        "Details and console output of the instance",
+        wide_only=True,  # enter opens what is selected anyway
+    ),
     ConsoleAction("sort", "s", "sort", "Sort", "Sort instances by the next column"),
     ConsoleAction("sort_reverse", "S", "sort_reverse", "Reverse", "Reverse the sort", show=False),
-    ConsoleAction("logs", "l", "logs", "Logs", "Console output of the selected instance"),
+    ConsoleAction(
+        "logs",
+        "l",
+        "logs",
+        "Logs",
+        "Console output of the selected instance",
+        wide_only=True,  # open shows them too
+    ),
     ConsoleAction("history", "h", "history", "History", "Who deployed what, when, and boot times"),
     ConsoleAction(
         "deploy", "d", "deploy", "Deploy", "Pick a release, read the plan, confirm", mutating=True
@@ -80,6 +97,7 @@ FLEET_ACTIONS: tuple[ConsoleAction, ...] = (
 
 # Actions that change AWS: hidden everywhere when the console is read-only.
 MUTATING_ACTIONS = frozenset(a.action for a in (*APP_ACTIONS, *FLEET_ACTIONS) if a.mutating)
+WIDE_ONLY_ACTIONS = frozenset(a.action for a in (*APP_ACTIONS, *FLEET_ACTIONS) if a.wide_only)
 
 
 def bindings(actions: tuple[ConsoleAction, ...]) -> list[BindingType]:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from console.cli.common import add_backend_flags, add_output_flags, backend_of, config_of
+from console.cli.output import add_wide_flag
 from console.cli.setup_cmd import require_tables
 from rollout.config import Config
 from rollout.gateway import Gateway
@@ -22,15 +23,19 @@ def app_command(
     run: Callable[[argparse.Namespace], int],
     *,
     yes: bool = False,
+    wide: bool = False,
 ) -> Iterator[argparse.ArgumentParser]:
     """Add subcommand `name APP`: yields its parser for the command's own arguments, then
-    adds the backend flags, `--json` (and `-y` with `yes`) after them and routes it to `run`.
+    adds the backend flags, `--json` (and `-y` with `yes`, `--wide` with `wide`) after them
+    and routes it to `run`.
     """
     p = sub.add_parser(name, help=help)
     p.add_argument("app")
     yield p
     add_backend_flags(p)
     add_output_flags(p, yes=yes)
+    if wide:
+        add_wide_flag(p)
     p.set_defaults(func=run)
 
 

@@ -19,6 +19,7 @@ from console.cli.common import (
     print_json,
     run_async,
 )
+from console.cli.output import add_wide_flag, full_records, print_line
 from console.plain import escaped
 from rollout.doctor import ROLES, DoctorReport, Verdict, run_doctor
 from rollout.gateway import Gateway
@@ -52,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     add_backend_flags(p)
     add_output_flags(p)
+    add_wide_flag(p)
     p.set_defaults(func=run)
 
 
@@ -62,17 +64,25 @@ def exit_code(report: DoctorReport) -> int:
     return Exit.AWS if report.aws_failed else Exit.FAILED
 
 
-def render(report: DoctorReport) -> None:
+def render(report: DoctorReport, *, full: bool = False) -> None:
+    """One line per check, its fix below it; `full` (piped or `--wide`): each check on one
+    line with its fix at the end, never wrapped (ARNs are grepped whole)."""
     width = max((len(c.name) for c in report.checks), default=10)
     for check in report.checks:
         name = escaped(check.name).ljust(width)
         line = f"{_MARKS[check.verdict]} {name}  {escaped(check.detail)}"
         if check.verdict is Verdict.UNAVAILABLE:
             line += " [dim](unavailable)[/]"
-        out.print(line)
+        fix = ""
         if check.fix and check.verdict in (Verdict.FAIL, Verdict.WARN):
             colour = "red" if check.verdict is Verdict.FAIL else "yellow"
-            out.print(f"  {' ' * width}  [{colour}]fix:[/] {escaped(check.fix)}")
+            fix = f"[{colour}]fix:[/] {escaped(check.fix)}"
+        if full:
+            print_line(out, f"{line}  {fix}" if fix else line, full=True)
+            continue
+        out.print(line)
+        if fix:
+            out.print(f"  {' ' * width}  {fix}")
     failed = len(report.failed)
     out.print(
         "[green]all checks passed[/]"
@@ -92,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json({**report.as_dict(), "backend": backend.label})
         else:
-            out.print(f"[bold]freshfleet doctor[/] — {escaped(backend.label)}")
-            render(report)
+            full = full_records(args)
+            print_line(out, f"[bold]freshfleet doctor[/] — {escaped(backend.label)}", full=full)
+            render(report, full=full)
         return exit_code(report)
 
     return run_async(main)

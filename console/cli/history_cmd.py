@@ -6,6 +6,7 @@ import argparse
 
 from console.cli.app_command import app_command, ledger_session
 from console.cli.common import Exit, UserError, config_of, out, print_json, run_async
+from console.cli.output import full_records
 from console.cli.render_history import render_history, rollout_json
 from rollout.config import Tables
 from rollout.gateway import Gateway
@@ -15,7 +16,7 @@ from rollout.model import TAG_APP
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    with app_command(sub, "history", "an app's rollouts, newest first", run) as p:
+    with app_command(sub, "history", "an app's rollouts, newest first", run, wide=True) as p:
         p.add_argument("--limit", type=int, default=None, help="only the N newest rollouts")
 
 
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json({"app": args.app, "rollouts": [rollout_json(r) for r in rollouts]})
         else:
-            render_history(out, args.app, rollouts)
+            render_history(out, args.app, rollouts, full=full_records(args))
         return Exit.OK
 
     return run_async(main)

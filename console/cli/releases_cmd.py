@@ -16,6 +16,7 @@ from console.cli.common import (
     print_json,
     run_async,
 )
+from console.cli.output import full_records
 from console.cli.render_releases import release_json, render_added, render_releases
 from rollout.gateway import in_thread
 from rollout.ledger.releases import (
@@ -36,7 +37,7 @@ from rollout.naming import valid_app_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    with app_command(sub, "releases", "list an app's releases", run_list):
+    with app_command(sub, "releases", "list an app's releases", run_list, wide=True):
         pass
 
     r = sub.add_parser("release", help="record releases (release add APP VERSION ...)")
@@ -89,7 +90,7 @@ def run_list(args: argparse.Namespace) -> int:
         if args.json:
             print_json({"app": args.app, "releases": [release_json(r) for r in releases]})
         else:
-            render_releases(out, args.app, releases)
+            render_releases(out, args.app, releases, full=full_records(args))
         return Exit.OK
 
     return run_async(main)

@@ -6,9 +6,9 @@ import dataclasses
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from console.cli.output import Column, print_table
 from console.plain import text
 from rollout.ledger.history import RolloutRecord
 
@@ -57,19 +57,24 @@ def duration(seconds: float | None) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def render_history(out: Console, app: str, rollouts: list[RolloutRecord]) -> None:
+_COLUMNS = tuple(
+    Column(c)
+    for c in ("rollout", "release", "strategy", "state", "started", "took", "by", "outcome")
+)
+
+
+def render_history(
+    out: Console, app: str, rollouts: list[RolloutRecord], *, full: bool = False
+) -> None:
+    """The rollouts table, newest first (`full`: one rollout a line, the judge's evidence
+    on it after the outcome, every value whole; see console.cli.output)."""
     if not rollouts:
         out.print(text(f"{app}: no rollouts yet"))
         return
-    title = text(f"rollouts of {app}")
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
-    for col in ("rollout", "release", "strategy", "state", "started", "took", "by", "outcome"):
-        table.add_column(col)
-    for r in rollouts:
-        change = f"{r.from_release or '∅'} → {r.to_release}"
-        table.add_row(
+    rows = [
+        (
             text(r.rollout_id, one_line=True),
-            text(change, one_line=True),
+            text(f"{r.from_release or '∅'} → {r.to_release}", one_line=True),
             text(r.strategy, one_line=True),
             text((r.state, _STATE_STYLE.get(r.state, "")), one_line=True),
             f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "",
@@ -77,7 +82,9 @@ def render_history(out: Console, app: str, rollouts: list[RolloutRecord]) -> Non
             text(r.owner, one_line=True),
             outcome_text(r),
         )
-    out.print(table)
+        for r in rollouts
+    ]
+    print_table(out, _COLUMNS, rows, full=full, title=f"rollouts of {app}")
 
 
 def outcome_text(r: RolloutRecord) -> Text:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
+from console.cli.output import Column, print_table
 from console.plain import text
 from rollout.model import Release
 
@@ -26,21 +26,27 @@ def release_json(r: Release) -> dict[str, Any]:
     }
 
 
-def render_releases(out: Console, app: str, releases: list[Release]) -> None:
-    title = text(f"releases of {app}")
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
-    for col in ("version", "created", "by", "sha256", "url", "notes"):
-        table.add_column(col, overflow="fold" if col == "url" else "ellipsis")
-    for r in releases:
-        table.add_row(
+_COLUMNS = tuple(
+    Column(c, overflow="fold" if c == "url" else "ellipsis")
+    for c in ("version", "created", "by", "sha256", "url", "notes")
+)
+
+
+def render_releases(out: Console, app: str, releases: list[Release], *, full: bool = False) -> None:
+    """The releases table: on a terminal the sha256's first 12 digits; `full`, one release
+    a line with every value whole (see console.cli.output)."""
+    rows = [
+        (
             text(r.version, one_line=True),
             f"{r.created_at:%Y-%m-%d %H:%M}" if r.created_at else "",
             text(r.created_by, one_line=True),
-            text(r.sha256[:12], one_line=True),
+            text(r.sha256 if full else r.sha256[:12], one_line=True),
             text(r.url, one_line=True),
             text(r.notes, one_line=True),
         )
-    out.print(table)
+        for r in releases
+    ]
+    print_table(out, _COLUMNS, rows, full=full, title=f"releases of {app}")
 
 
 def render_added(out: Console, r: Release) -> None:

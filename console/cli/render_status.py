@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from console.cli.output import Column, print_line, print_table
 from console.plain import text
 from rollout.model import App, FleetSnapshot, GroupRole, Instance, ServerGroup
 
@@ -97,17 +97,27 @@ def status_json(snapshot: FleetSnapshot, apps: list[App]) -> dict[str, Any]:
     }
 
 
-def render_status(out: Console, snapshot: FleetSnapshot, apps: list[App]) -> None:
+_COLUMNS = tuple(
+    Column(c) for c in ("group", "release", "role", "weight", "instance", "state", "health", "boot")
+)
+
+
+def render_status(
+    out: Console, snapshot: FleetSnapshot, apps: list[App], *, full: bool = False
+) -> None:
+    """The backend, the snapshot's warnings and each app's table (`full`: one instance a
+    line with its group's cells repeated, every value in full; see console.cli.output)."""
     out.print(text(("backend: ", "dim"), (snapshot.backend, "bold")))
     for warning in snapshot.warnings:
-        out.print(text(("warning:", "yellow"), f" {warning}"))
+        print_line(out, text(("warning:", "yellow"), f" {warning}"), full=full)
     if not apps:
         out.print("no apps found (an app is an ASG tagged freshfleet:app; try `freshfleet init`)")
     for app in apps:
-        render_app(out, snapshot, app)
+        render_app(out, snapshot, app, full=full)
 
 
-def render_app(out: Console, snapshot: FleetSnapshot, app: App) -> None:
+def render_app(out: Console, snapshot: FleetSnapshot, app: App, *, full: bool = False) -> None:
+    """The app's headline, lock and rollout, and its groups' instances as a table."""
     data = app_json(snapshot, app)
     title = text(
         (app.name, "bold"),
@@ -117,16 +127,16 @@ def render_app(out: Console, snapshot: FleetSnapshot, app: App) -> None:
         ("  " + app.load_balancer_url) if app.load_balancer_url else "",
     )
     out.print()
-    out.print(title)
+    print_line(out, title, full=full)
     if app.lock:
         note = f" — {app.lock.message}" if app.lock.message else ""
         since = f"{app.lock.acquired_at:%H:%M:%S}"
-        out.print(text("  ", ("locked", "yellow"), f" by {app.lock.owner} since {since}{note}"))
+        lock_line = text("  ", ("locked", "yellow"), f" by {app.lock.owner} since {since}{note}")
+        print_line(out, lock_line, full=full)
     if app.active_rollout_id:
-        out.print(text("  rollout ", (app.active_rollout_id, "cyan"), " in progress"))
-    table = Table(box=None, pad_edge=False, show_edge=False)
-    for col in ("group", "release", "role", "weight", "instance", "state", "health", "boot"):
-        table.add_column(col)
+        rollout_line = text("  rollout ", (app.active_rollout_id, "cyan"), " in progress")
+        print_line(out, rollout_line, full=full)
+    rows: list[tuple[str | Text, ...]] = []
     for g in app.groups:
         instances = snapshot.instances_of(g)
         head: tuple[Text | str, ...] = (
@@ -136,16 +146,18 @@ def render_app(out: Console, snapshot: FleetSnapshot, app: App) -> None:
             str(g.weight),
         )
         if not instances:
-            table.add_row(*head, "—", "", "", "")
+            rows.append((*head, "—", "", "", ""))
         for n, i in enumerate(instances):
-            cells = head if n == 0 else ("", "", "", "")
+            cells = head if n == 0 or full else ("", "", "", "")
             health = i.health.state.value if i.health else "—"
             boot = f"{i.boot.phase.value} {i.boot.status.value}" if i.boot else ""
-            table.add_row(
-                *cells,
-                text(i.instance_id, one_line=True),
-                text(i.state.value, one_line=True),
-                text((health, _HEALTH_STYLE.get(health, "")), one_line=True),
-                text(boot, one_line=True),
+            rows.append(
+                (
+                    *cells,
+                    text(i.instance_id, one_line=True),
+                    text(i.state.value, one_line=True),
+                    text((health, _HEALTH_STYLE.get(health, "")), one_line=True),
+                    text(boot, one_line=True),
+                )
             )
-    out.print(table)
+    print_table(out, _COLUMNS, rows, full=full)

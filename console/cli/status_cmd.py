@@ -14,6 +14,7 @@ from console.cli.common import (
     print_json,
     run_async,
 )
+from console.cli.output import add_wide_flag, full_records
 from console.cli.render_status import render_status, status_json
 from rollout.observer import FleetObserver
 
@@ -23,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("app", nargs="?", help="only this app")
     add_backend_flags(p)
     add_output_flags(p)
+    add_wide_flag(p)
     p.set_defaults(func=run)
 
 
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json(status_json(snapshot, apps))
         else:
-            render_status(out, snapshot, apps)
+            render_status(out, snapshot, apps, full=full_records(args))
         return Exit.OK
 
     return run_async(main)

@@ -31,10 +31,12 @@ def typed_name_gate(name: str) -> ComposeResult:
         yield Input(placeholder=name, id="typed")
 
 
+# 90 cells wide where there is room, never wider than the screen (an 80×24 terminal): the
+# text wraps and the plan table's columns narrow (plan_table) instead of being cut.
 _DIALOG_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{
-    width: 90; height: auto; max-height: 90%;
+    width: 90; max-width: 100%; height: auto; max-height: 90%;
     border: thick $accent; background: $surface; padding: 1 2;
 }}
 {name} .title {{ text-style: bold; padding-bottom: 1; }}
@@ -178,11 +180,12 @@ class StayOrDetach(ModalScreen[str]):
 
 
 def plan_table(rows: list[tuple[str, str, str]]) -> Table:
-    """A plan's diff: what, before, after."""
+    """A plan's diff: what, before, after. On a narrow dialog a long value (a server
+    group's name) folds onto a second line rather than losing its end."""
     table = Table(box=None, show_header=True, header_style="bold", expand=True)
     table.add_column("what", style="bold", no_wrap=True)
-    table.add_column("before", style="red")
-    table.add_column("after", style="green")
+    table.add_column("before", style="red", overflow="fold")
+    table.add_column("after", style="green", overflow="fold")
     for what, before, after in rows:
         table.add_row(text(what), text(before), text(after))
     return table

@@ -9,13 +9,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from console.fleet_rows import RowKind
 from console.keymap import FLEET_ACTIONS, bindings
 from console.messages import FleetUpdated, PollStatus
 from console.plain import text
 from console.widgets.backend_bar import BackendBar, ProductionBanner, StatusLine
+from console.widgets.fitted_footer import FittedFooter
 from console.widgets.fleet_table import FleetTable
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class FleetScreen(Screen[None]):
         yield FleetTable(clock=self.fleet_app.clock, id="fleet")
         yield Input(placeholder="filter: text in any column, !text to invert", id="filter")
         yield StatusLine(id="selection")
-        yield Footer()
+        yield FittedFooter()
 
     @property
     def table(self) -> FleetTable:

@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.cli.render_history import outcome_text
 from console.plain import text
+from console.widgets.fitted_footer import FittedFooter
 from rollout.ledger.history import BootDurations, RolloutRecord
 
 _STATE_STYLE = {
@@ -53,7 +54,7 @@ class HistoryScreen(Screen[None]):
             yield Static(self._rollouts(), id="rollouts")
             yield Static("boot duration per release (launch → healthy)", classes="section")
             yield Static(self._boots(), id="boots")
-        yield Footer()
+        yield FittedFooter()
 
     def _rollouts(self) -> Table | str:
         if not self.records:

@@ -10,11 +10,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from console.fleet_rows import age_text, boot_text, health_text
 from console.plain import text
 from console.widgets.console_tail import ConsoleOutput, ConsoleTail
+from console.widgets.fitted_footer import FittedFooter
 from rollout.model import FleetSnapshot, Instance, ServerGroup
 
 __all__ = ["ConsoleOutput", "InstanceScreen"]
@@ -65,7 +66,7 @@ class InstanceScreen(Screen[None]):
         yield Static(text(f"console output of {self.instance.instance_id}"), id="console-title")
         yield ConsoleTail(self.console_output, every=self.FOLLOW_SECONDS, id="console")
         yield Input(placeholder="search the console output", id="search")
-        yield Footer()
+        yield FittedFooter()
 
     def _details(self) -> Table:
         i = self.instance

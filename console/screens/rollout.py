@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from console.plain import plain, text
 from console.rollout_view import RolloutView, summarise, traffic_line
 from console.widgets.console_tail import ConsoleTail
+from console.widgets.fitted_footer import FittedFooter
 from rollout.events import RolloutEvent
 
 _STATUS_STYLE = {
@@ -93,7 +94,7 @@ class RolloutScreen(Screen[None]):
         tail = ConsoleTail(self.console_output, every=self.FOLLOW_SECONDS, id="tail", max_lines=500)
         tail.border_title = "console output: the failing (or slowest) instance shows here"
         yield tail
-        yield Footer()
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self.run_worker(

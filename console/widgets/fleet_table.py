@@ -25,7 +25,7 @@ from textual.strip import Strip
 
 from console.fleet_rows import (
     COLUMN_KEYS,
-    COLUMNS,
+    Column,
     FleetRow,
     FleetTally,
     RowFilter,
@@ -33,6 +33,7 @@ from console.fleet_rows import (
     RowStore,
     age_text,
     app_row,
+    fit_columns,
     group_row,
     instance_row,
     instance_sort_value,
@@ -42,7 +43,6 @@ from console.fleet_source import FleetUpdate
 from rollout.model import FleetSnapshot, ServerGroup
 
 INDENT = 4  # instance rows sit under their group line
-FLAG_MIN = 14
 _NO_STYLE = Style()  # built once: constructing a Style costs more than painting a cell
 # Columns whose values can change on a poll: sorting by them reorders on any change.
 _STABLE_SORTS = frozenset({"id", "az", "type", "age"})
@@ -143,6 +143,9 @@ class FleetTable(ScrollView, can_focus=True):
         self._instance_keys: list[str] | None = []
         self.shown_instances = 0  # instance rows in `order`
         self._styles: dict[tuple[str, bool], Style] = {}
+        # The columns shown at `_layout_width` cells: (index in a row's cells, column, width).
+        self._layout_width = -1
+        self._layout: tuple[tuple[int, Column, int], ...] = ()
 
     # --- data -------------------------------------------------------------------------
 
@@ -406,8 +409,7 @@ class FleetTable(ScrollView, can_focus=True):
 
     def _column_at(self, x: int) -> str | None:
         pos = INDENT
-        for col in COLUMNS:
-            width = self._width_of(col.key, col.width)
+        for _, col, width in self.columns():
             if pos <= x < pos + width + 1:
                 return col.key
             pos += width + 1
@@ -415,14 +417,21 @@ class FleetTable(ScrollView, can_focus=True):
 
     # --- painting ---------------------------------------------------------------------
 
-    def _width_of(self, key: str, width: int) -> int:
-        if key != "flag":
-            return width
-        fixed = INDENT + sum(c.width + 1 for c in COLUMNS[:-1])
-        return max(FLAG_MIN, self.size.width - fixed)
+    def columns(self) -> tuple[tuple[int, Column, int], ...]:
+        """The columns shown at the table's width (`fleet_rows.fit_columns`), each as its
+        index in a row's cells, the column and its width."""
+        width = self.size.width
+        if width != self._layout_width:
+            self._layout = tuple(
+                (COLUMN_KEYS.index(col.key), col, cells)
+                for col, cells in fit_columns(width, INDENT)
+            )
+            self._layout_width = width
+        return self._layout
 
     def _content_width(self) -> int:
-        return INDENT + sum(c.width + 1 for c in COLUMNS[:-1]) + FLAG_MIN
+        shown = self.columns()
+        return INDENT + sum(width for _, _, width in shown) + len(shown) - 1
 
     def _style(self, tone: str, partial: bool = True) -> Style:
         """A component style, memoised: resolving CSS per cell costs more than painting."""
@@ -452,11 +461,11 @@ class FleetTable(ScrollView, can_focus=True):
     def _header_strip(self, width: int) -> Strip:
         style = self._style("header", partial=False)
         text = " " * INDENT
-        for col in COLUMNS:
+        for _, col, cells in self.columns():
             title = col.title
             if col.key == self.sort_column:
                 title += " ▼" if self.sort_reverse else " ▲"
-            text += _fit(title, self._width_of(col.key, col.width)) + " "
+            text += _fit(title, cells) + " "
         return Strip([Segment(text, style)]).adjust_cell_length(width, style)
 
     def _row_strip(self, row: FleetRow, width: int, selected: bool, age: str) -> Strip:
@@ -471,28 +480,33 @@ class FleetTable(ScrollView, can_focus=True):
             cells = list(row.cells)
             self._ages[row.key] = age
             cells[COLUMN_KEYS.index("age")] = age
-            for col, text, tone in zip(COLUMNS, cells, row.tones, strict=True):
+            tones = row.tones
+            for n, _, room in self.columns():
+                tone = tones[n]
                 style = base + self._style(tone) if not selected else base
                 if selected and tone in ("bad", "flag"):
                     style = base + Style(bold=True)
-                segments.append(Segment(_fit(text, self._width_of(col.key, col.width)), style))
+                segments.append(Segment(_fit(cells[n], room), style))
                 segments.append(Segment(" ", base))
         else:
             tone = "app" if row.kind is RowKind.APP else "group"
             style = self._style(tone, partial=False)
             role = self._style(row.tone)
+            flag = f"  ⚠ {row.flag}" if row.flag else ""
+            text = row.text
+            if len(text) + len(flag) > width:
+                # Too long for the line: the flag stays whole, the text ends in "…".
+                text = _fit(text, max(width - len(flag), min(len(text), 12)))
             if row.kind is RowKind.GROUP:
                 # The role word takes the role's colour; the rest stays plain.
-                role_word, rest = row.text[:11], row.text[11:]
+                role_word, rest = text[:11], text[11:]
                 segments.append(Segment(role_word, base + style + role if not selected else base))
                 segments.append(Segment(rest, base + style if not selected else base))
             else:
-                segments.append(Segment(row.text, base + style if not selected else base))
-            if row.flag:
+                segments.append(Segment(text, base + style if not selected else base))
+            if flag:
                 flag_style = self._style("flag", partial=False)
-                segments.append(
-                    Segment(f"  ⚠ {row.flag}", base + flag_style if not selected else base)
-                )
+                segments.append(Segment(flag, base + flag_style if not selected else base))
         # Neighbouring cells of one style become one segment: fewer for Textual to walk.
         return Strip(Segment.simplify(segments)).adjust_cell_length(width, base)
 

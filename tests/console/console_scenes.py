@@ -32,6 +32,7 @@ from rollout.model import HealthState, Release, TargetHealth
 from rollout.rollouts import Estimate, FlipBack, FreshDeploy, RollbackOptions
 
 SIZE = (150, 32)
+SMALL = (80, 24)  # the default terminal
 
 
 @dataclass(frozen=True)
@@ -515,6 +516,26 @@ SCENES: tuple[Scene, ...] = (
         "q mid-rollout: stay (focused) or detach for `freshfleet resume`",
         _rollout_fleet,
         push=_stay_or_detach,
+    ),
+    Scene(
+        "fleet-80x24",
+        "an 80×24 terminal: instance, EC2 state, target health, release, boot stay",
+        _rollout_fleet,
+        size=SMALL,
+    ),
+    Scene(
+        "deploy-plan-80x24",
+        "the plan's diff fits an 80×24 terminal",
+        _rollout_fleet,
+        push=_plan_dialog,
+        size=SMALL,
+    ),
+    Scene(
+        "rollback-80x24",
+        "the ways back fit an 80×24 terminal, buttons included",
+        _rollout_fleet,
+        push=_rollback_during_the_bake,
+        size=SMALL,
     ),
 )
 

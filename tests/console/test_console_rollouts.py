@@ -324,7 +324,12 @@ async def test_production_needs_the_app_name_typed_before_deploy_rollback_or_abo
         )
         confirm = app.screen
         yes = confirm.query_one("#yes")
-        assert "Production: type demo-web to confirm." in screen_text(app)
+        # Composed is not yet painted: wait for the hint on screen, not only in the DOM.
+        await wait_for(
+            pilot,
+            lambda: "Production: type demo-web to confirm." in screen_text(app),
+            what="the production hint drawn",
+        )
         assert confirm.query_one("#no").has_focus and yes.disabled
         await pilot.press("shift+tab")  # Cancel -> the name field
         assert confirm.query_one("#typed").has_focus
