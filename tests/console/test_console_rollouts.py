@@ -318,19 +318,27 @@ async def test_production_needs_the_app_name_typed_before_deploy_rollback_or_abo
         await pick_release(app, pilot, "v2")
         await wait_for(
             pilot,
-            lambda: isinstance(app.screen, Confirm) and app.screen.query("#typed"),
+            lambda: (
+                isinstance(app.screen, Confirm)
+                and app.screen.query("#typed")
+                and app.screen.query("#yes")
+            ),
             within=30,
             what="the typed confirmation",
         )
         confirm = app.screen
         yes = confirm.query_one("#yes")
-        # Composed is not yet painted: wait for the hint on screen, not only in the DOM.
+        # Composed is not yet painted, nor focused: wait for the hint on screen and for the
+        # focus on Cancel, not only for the DOM.
         await wait_for(
             pilot,
-            lambda: "Production: type demo-web to confirm." in screen_text(app),
-            what="the production hint drawn",
+            lambda: (
+                "Production: type demo-web to confirm." in screen_text(app)
+                and confirm.query_one("#no").has_focus
+            ),
+            what="the production hint drawn, Cancel focused",
         )
-        assert confirm.query_one("#no").has_focus and yes.disabled
+        assert yes.disabled
         await pilot.press("shift+tab")  # Cancel -> the name field
         assert confirm.query_one("#typed").has_focus
         await pilot.press("enter")  # empty: nothing happens
