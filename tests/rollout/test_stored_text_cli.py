@@ -85,7 +85,7 @@ def test_a_boot_detail_in_a_failure_reason_prints_literally_in_deploy_and_histor
     assert run.code == 1, run.err
     shown = plain(DETAIL)
     assert shown == "[/][@click=app.quit]x\\x1b[2J"
-    assert f"failed its boot at health: {shown}" in run.out  # the failure and the reason
+    assert f"failed its boot at health (health fail): {shown}" in run.out  # the failure, why
     assert f"boot health fail: {shown}" in run.out  # the instance's line
     history = fleet.cli("history", APP)
     assert history.code == 0, history.err
