@@ -34,6 +34,7 @@ from rollout.naming import (
     new_rollout_id,
     server_group_name,
 )
+from rollout.rollouts.launch import METADATA_OPTIONS
 from rollout.rollouts.traffic import remember_traffic_point
 from rollout.userdata import UserDataContext, encode_simulate, render_user_data
 
@@ -123,12 +124,7 @@ async def seed_demo(
         "ImageId": DEMO_IMAGE_ID,
         "InstanceType": "t3.micro",
         "SecurityGroupIds": [sg],
-        "MetadataOptions": {
-            "HttpTokens": "required",
-            "HttpEndpoint": "enabled",
-            "HttpPutResponseHopLimit": 2,
-            "InstanceMetadataTags": "enabled",
-        },
+        "MetadataOptions": dict(METADATA_OPTIONS),
     }
     await gw.call(
         "ec2",

@@ -252,6 +252,7 @@ class SimulatedRuntime(InstanceRuntime):
                     "instance_id": sim.launch.instance_id,
                     "app": sim.app,
                     "release": sim.version,
+                    "rollout": sim.launch.env.get("FRESHFLEET_ROLLOUT", ""),
                     "phase": phase,
                     "status": status,
                     "detail": detail,

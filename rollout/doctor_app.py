@@ -115,20 +115,14 @@ async def _launch_template(doc: Diagnosis, app: str) -> dict[str, Any]:
     imds_fix = (
         f"aws ec2 create-launch-template-version --launch-template-name {name} "
         "--source-version '$Default' --launch-template-data "
-        '\'{"MetadataOptions":{"HttpTokens":"required","HttpPutResponseHopLimit":2}}\' '
+        '\'{"MetadataOptions":{"HttpTokens":"required","HttpPutResponseHopLimit":1}}\' '
         "and make it the default (aws ec2 modify-launch-template --default-version N)"
     )
     if tokens != "required":
         doc.add("IMDSv2", Verdict.FAIL, f"HttpTokens={tokens}: IMDSv1 is allowed", imds_fix)
-    elif hops < 2:
-        doc.add(
-            "IMDSv2",
-            Verdict.WARN,
-            f"required, but hop limit {hops}: containers cannot reach the metadata",
-            imds_fix,
-        )
-    else:
-        doc.add("IMDSv2", Verdict.OK, f"required, hop limit {hops}")
+    else:  # each rollout's version sets hop limit 1 (rollout.rollouts.launch.METADATA_OPTIONS)
+        later = "" if hops == 1 else " (each rollout's version sets 1)"
+        doc.add("IMDSv2", Verdict.OK, f"required, hop limit {hops}{later}")
     await _instance_profile(doc, app, data.get("IamInstanceProfile", {}))
     return {**data, "Tags": tags}
 

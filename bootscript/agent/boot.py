@@ -253,6 +253,7 @@ def main(environ: dict[str, str] | None = None) -> int:
         instance_id=who.instance_id,
         app=settings.app,
         release=settings.version,
+        rollout=settings.rollout,
         table=settings.instances_table,
         # Reports are best-effort: two attempts, so a missing table costs a boot seconds only.
         table_client=lambda: aws.client(
