@@ -163,6 +163,15 @@ class MetadataServer:
             "meta-data/local-ipv4": launch.private_ip,
         }
         path = request.match_info["path"].rstrip("/")
+        if path == "dynamic/instance-identity/document":
+            document = {
+                "accountId": launch.account_id,
+                "instanceId": launch.instance_id,
+                "region": launch.region,
+                "availabilityZone": f"{launch.region}a",
+                "privateIp": launch.private_ip,
+            }
+            return web.json_response(document)
         # Instance tags, as with InstanceMetadataTags=enabled.
         if path == "meta-data/tags/instance":
             return web.Response(text="\n".join(launch.tags))

@@ -14,7 +14,7 @@ import aiohttp
 from rollout.doctor_report import Check, Diagnosis, Verdict
 from rollout.egress import egress_fix, subnet_egress
 from rollout.gateway import AccessDenied, AwsError
-from rollout.ledger.releases import get_release
+from rollout.ledger.releases import ReleaseError, bucket_call, get_release
 from rollout.model import TAG_APP, TAG_INSTANCE_SUBNETS
 from rollout.naming import launch_template_name
 from rollout.rollouts.errors import RolloutInputError
@@ -283,8 +283,8 @@ async def _release_url(doc: Diagnosis, url: str) -> Check:
     if url.startswith("s3://"):
         bucket, _, key = url.removeprefix("s3://").partition("/")
         try:
-            await doc.gw.call("s3", "head_object", Bucket=bucket, Key=key)
-        except AwsError as exc:
+            await bucket_call(doc.gw, "head_object", bucket, Key=key)
+        except (AwsError, ReleaseError) as exc:
             return Check(
                 "release URL",
                 Verdict.FAIL,

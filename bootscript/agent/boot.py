@@ -90,6 +90,7 @@ class Boot:
             attempts=self.s.fetch_attempts,
             limit=self.s.max_release_bytes,
             s3_client=lambda: self._aws_client("s3"),
+            bucket_owner=self.s.account_id,
             log=self.report.log,
         )
         return f"{size} bytes from {self.s.url}"
@@ -245,10 +246,12 @@ def main(environ: dict[str, str] | None = None) -> int:
         print(f"freshfleet-boot {now_iso()} fetch fail {exc}", flush=True)
         return EXIT_SETTINGS
     who = identity.discover(settings.imds_endpoint, settings.instance_id, settings.region)
-    if who.region and who.region != settings.region:  # IMDS knows where it runs
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if who.region and who.region != settings.region:  # IMDS knows where it runs
         settings = replace(settings, region=who.region)
+    if who.account:  # and whose account it is: the one that must own the release bucket
+        settings = replace(settings, account_id=who.account)
     reporter = PhaseReporter(
         instance_id=who.instance_id,
         app=settings.app,

@@ -53,17 +53,25 @@ def _fetch_http(url: str, dest: Path, timeout: float, limit: int) -> int:
         raise FetchError(f"{url}: {exc}") from exc
 
 
-def _fetch_s3(url: str, dest: Path, limit: int, s3_client: Callable[[], Any]) -> int:
+def _fetch_s3(
+    url: str, dest: Path, limit: int, s3_client: Callable[[], Any], bucket_owner: str
+) -> int:
     parts = urlsplit(url)
     bucket, key = parts.netloc, parts.path.lstrip("/")
     if not bucket or not key:
         raise _Permanent(f"{url} does not name a bucket and a key")
+    if not bucket_owner:
+        raise _Permanent(
+            f"{url}: this instance's account is unknown (no IMDS identity document, no "
+            "FRESHFLEET_ACCOUNT_ID), so the bucket's owner cannot be checked"
+        )
     try:
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError as exc:
         raise _Permanent("s3:// needs boto3, which is not installed") from exc
     try:
-        obj = s3_client().get_object(Bucket=bucket, Key=key)
+        # A bucket of another account (its name taken first) answers 403: never fetched from.
+        obj = s3_client().get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=bucket_owner)
         if int(obj.get("ContentLength") or 0) > limit:
             size = obj["ContentLength"]
             raise _Permanent(f"release is {size} bytes, over the {limit}-byte limit")
@@ -72,6 +80,8 @@ def _fetch_s3(url: str, dest: Path, limit: int, s3_client: Callable[[], Any]) ->
     except ClientError as exc:
         err = exc.response.get("Error", {})
         reason = f"{err.get('Code', 'Error')}: {err.get('Message', '')} ({url})"
+        if err.get("Code") in ("AccessDenied", "403"):
+            reason += f" (the bucket must be owned by account {bucket_owner})"
         if err.get("Code") in ("NoSuchKey", "NoSuchBucket", "AccessDenied", "403", "404"):
             raise _Permanent(reason) from exc
         raise FetchError(reason) from exc
@@ -87,10 +97,14 @@ def fetch(
     attempts: int = 4,
     limit: int = 512 * 1024 * 1024,
     s3_client: Callable[[], Any] | None = None,
+    bucket_owner: str = "",
     log: Callable[[str], None] = lambda _line: None,
     backoff: float = 1.0,
 ) -> int:
     """Download url (https://, http://, s3://) to dest; returns its size in bytes.
+
+    An s3:// URL is fetched only from a bucket `bucket_owner` (this instance's account) owns;
+    without one it is refused.
 
     Retries network errors and 5xx answers with exponential backoff; fails at once on
     answers retrying cannot change (4xx, too large). Raises FetchError with the reason.
@@ -106,7 +120,7 @@ def fetch(
         try:
             if scheme == "s3":
                 assert s3_client is not None
-                return _fetch_s3(url, dest, limit, s3_client)
+                return _fetch_s3(url, dest, limit, s3_client, bucket_owner)
             return _fetch_http(url, dest, timeout, limit)
         except _Permanent:
             dest.unlink(missing_ok=True)

@@ -11,6 +11,7 @@ localaws and tests can run the agent unprivileged in a directory of their own:
 | `FRESHFLEET_WORK_DIR` | `/var/cache/freshfleet` | download and build context |
 | `FRESHFLEET_IMDS_ENDPOINT` | `http://169.254.169.254` | IMDSv2; `off` skips it |
 | `FRESHFLEET_INSTANCE_ID` | (from IMDS, else the host name) | identity where IMDS is absent |
+| `FRESHFLEET_ACCOUNT_ID` | (from IMDS) | the account that must own an s3:// release's bucket |
 | `FRESHFLEET_BASE_IMAGE` | `freshfleet-base:bookworm` | the release's `BASE_IMAGE` build arg |
 | `FRESHFLEET_HOST_PORT` | `APP_PORT` | the host port the container's port is published on |
 | `FRESHFLEET_HOST_BIND` | `0.0.0.0` | the address it is published on |
@@ -76,6 +77,7 @@ class AgentSettings:
     work_dir: Path
     imds_endpoint: str
     instance_id: str
+    account_id: str
     base_image: str
     host_port: int
     host_bind: str
@@ -135,6 +137,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> AgentSettings:
         work_dir=Path(env.get("FRESHFLEET_WORK_DIR") or "/var/cache/freshfleet"),
         imds_endpoint=env.get("FRESHFLEET_IMDS_ENDPOINT") or "http://169.254.169.254",
         instance_id=env.get("FRESHFLEET_INSTANCE_ID", ""),
+        account_id=env.get("FRESHFLEET_ACCOUNT_ID", ""),
         base_image=env.get("FRESHFLEET_BASE_IMAGE") or "freshfleet-base:bookworm",
         host_port=int(number("FRESHFLEET_HOST_PORT", str(port))),
         host_bind=env.get("FRESHFLEET_HOST_BIND") or "0.0.0.0",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bootscript.agent.fetch import FetchError, VerifyError, fetch, verify
+from localaws.testing import other_account_client
 
 
 def test_a_release_is_downloaded_and_its_checksum_verified(
@@ -77,9 +79,49 @@ def test_an_s3_release_is_fetched_through_the_configured_endpoint(
     data, sha = build_release_tarball("v2")
     s3.put_object(Bucket=bucket, Key="demo-web/v2.tar.gz", Body=data)
     size = fetch(
-        f"s3://{bucket}/demo-web/v2.tar.gz", tmp_path / "release.tar", s3_client=lambda: s3
+        f"s3://{bucket}/demo-web/v2.tar.gz",
+        tmp_path / "release.tar",
+        s3_client=lambda: s3,
+        bucket_owner="123456789012",
     )
     assert size == len(data)
     assert verify(tmp_path / "release.tar", sha) == sha
     with pytest.raises(FetchError, match="NoSuchKey"):
-        fetch(f"s3://{bucket}/demo-web/v9.tar.gz", tmp_path / "r.tar", s3_client=lambda: s3)
+        fetch(
+            f"s3://{bucket}/demo-web/v9.tar.gz",
+            tmp_path / "r.tar",
+            s3_client=lambda: s3,
+            bucket_owner="123456789012",
+        )
+
+
+def test_an_s3_release_in_a_bucket_of_another_account_is_never_fetched(
+    localaws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another account created the bucket (its name is predictable) and put a release of
+    its own there: GetObject with ExpectedBucketOwner answers 403 and the fetch fails at once."""
+    from bootscript.agent import aws
+    from bootscript.releases import build_release_tarball
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    bucket = f"freshfleet-releases-squat-{uuid.uuid4().hex[:12]}"
+    squatter = other_account_client("s3", localaws.url)
+    squatter.create_bucket(Bucket=bucket)
+    data, _ = build_release_tarball("v2")
+    squatter.put_object(Bucket=bucket, Key="releases/demo-web/v2.tar.gz", Body=data)
+    s3 = aws.client("s3", "us-east-1", localaws.url)
+    url = f"s3://{bucket}/releases/demo-web/v2.tar.gz"
+    tries: list[str] = []
+    with pytest.raises(FetchError, match=r"AccessDenied.*owned by account 123456789012"):
+        fetch(
+            url,
+            tmp_path / "r.tar",
+            s3_client=lambda: s3,
+            bucket_owner="123456789012",
+            log=tries.append,
+        )
+    assert tries == []  # refused at once, never retried
+    assert not (tmp_path / "r.tar").exists()
+    with pytest.raises(FetchError, match="account is unknown"):
+        fetch(url, tmp_path / "r.tar", s3_client=lambda: s3)  # no owner to check: refused
