@@ -20,6 +20,7 @@ from rollout.naming import launch_template_name
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.groups import GroupRef, app_groups, serving_group
 from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
+from rollout.userdata import redact_url
 
 
 async def check_app(doc: Diagnosis, app: str) -> None:
@@ -270,7 +271,7 @@ async def _serving_release(doc: Diagnosis, app: str, version: str, point: Traffi
             "--url URL --sha256 HASH`",
         )
         return
-    doc.add("release", Verdict.OK, f"{version} from {release.url}")
+    doc.add("release", Verdict.OK, f"{version} from {redact_url(release.url)}")
     doc.checks.append(await _release_url(doc, release.url))
     url = await _app_url(doc, point)
     if url:
@@ -308,8 +309,10 @@ async def _app_url(doc: Diagnosis, point: TrafficPoint) -> str:
 
 
 async def http_check(name: str, url: str, within: float) -> Check:
-    """HEAD the URL (GET when HEAD is refused); green on any 2xx or 3xx within `within` s."""
+    """HEAD the URL (GET when HEAD is refused); green on any 2xx or 3xx within `within` s.
+    The URL is shown without credentials."""
     started = time.monotonic()
+    shown = redact_url(url)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=within)) as http:
             async with http.head(url, allow_redirects=False) as resp:
@@ -319,11 +322,11 @@ async def http_check(name: str, url: str, within: float) -> Check:
                     status = resp.status
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
-        return Check(name, Verdict.FAIL, f"{url}: {reason}", _url_fix(name))
+        return Check(name, Verdict.FAIL, f"{shown}: {reason}", _url_fix(name))
     took = time.monotonic() - started
     if status >= 400:
-        return Check(name, Verdict.FAIL, f"{url}: HTTP {status}", _url_fix(name))
-    return Check(name, Verdict.OK, f"{url}: HTTP {status} in {took * 1000:.0f} ms")
+        return Check(name, Verdict.FAIL, f"{shown}: HTTP {status}", _url_fix(name))
+    return Check(name, Verdict.OK, f"{shown}: HTTP {status} in {took * 1000:.0f} ms")
 
 
 def _url_fix(name: str) -> str:

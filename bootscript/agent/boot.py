@@ -88,12 +88,13 @@ class Boot:
             self.archive,
             timeout=self.s.fetch_timeout,
             attempts=self.s.fetch_attempts,
+            deadline=self.s.fetch_deadline,
             limit=self.s.max_release_bytes,
             s3_client=lambda: self._aws_client("s3"),
             bucket_owner=self.s.account_id,
             log=self.report.log,
         )
-        return f"{size} bytes from {self.s.url}"
+        return f"{size} bytes from {fetch.shown(self.s.url)}"
 
     def do_verify(self) -> str:
         return f"sha256 {fetch.verify(self.archive, self.s.sha256)}"

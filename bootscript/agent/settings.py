@@ -20,6 +20,7 @@ localaws and tests can run the agent unprivileged in a directory of their own:
 | `FRESHFLEET_HEALTH_TIMEOUT` | `180` | seconds the health phase waits for a 200 |
 | `FRESHFLEET_FETCH_TIMEOUT` | `30` | seconds per fetch attempt without progress |
 | `FRESHFLEET_FETCH_ATTEMPTS` | `4` | fetch attempts before the phase fails |
+| `FRESHFLEET_FETCH_DEADLINE` | `900` | seconds the whole fetch phase may take, retries included |
 | `FRESHFLEET_MAX_RELEASE_BYTES` | 512 MiB | largest download, and largest extracted tree |
 | `AWS_ENDPOINT_URL` | (AWS) | where DynamoDB, SSM and S3 calls go |
 
@@ -86,6 +87,7 @@ class AgentSettings:
     health_timeout: float
     fetch_timeout: float
     fetch_attempts: int
+    fetch_deadline: float
     max_release_bytes: int
     aws_endpoint_url: str
 
@@ -150,6 +152,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> AgentSettings:
         health_timeout=number("FRESHFLEET_HEALTH_TIMEOUT", "180"),
         fetch_timeout=number("FRESHFLEET_FETCH_TIMEOUT", "30"),
         fetch_attempts=max(1, int(number("FRESHFLEET_FETCH_ATTEMPTS", "4"))),
+        fetch_deadline=number("FRESHFLEET_FETCH_DEADLINE", "900"),
         max_release_bytes=int(number("FRESHFLEET_MAX_RELEASE_BYTES", str(512 * 1024 * 1024))),
         aws_endpoint_url=env.get("AWS_ENDPOINT_URL", ""),
     )

@@ -8,13 +8,14 @@ from rich.console import Console
 from rich.table import Table
 
 from rollout.model import Release
+from rollout.userdata import redact_url
 
 
 def release_json(r: Release) -> dict[str, Any]:
     return {
         "app": r.app,
         "version": r.version,
-        "url": r.url,
+        "url": redact_url(r.url),
         "sha256": r.sha256,
         "port": r.port,
         "health_path": r.health_path,
@@ -34,11 +35,12 @@ def render_releases(out: Console, app: str, releases: list[Release]) -> None:
             f"{r.created_at:%Y-%m-%d %H:%M}" if r.created_at else "",
             r.created_by,
             r.sha256[:12],
-            r.url,
+            redact_url(r.url),
             r.notes,
         )
     out.print(table)
 
 
 def render_added(out: Console, r: Release) -> None:
-    out.print(f"[green]added[/] {r.app} [bold]{r.version}[/]  sha256 {r.sha256[:12]}…  {r.url}")
+    url = redact_url(r.url)
+    out.print(f"[green]added[/] {r.app} [bold]{r.version}[/]  sha256 {r.sha256[:12]}…  {url}")

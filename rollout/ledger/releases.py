@@ -23,7 +23,7 @@ from rollout.gateway import AwsError, Gateway, in_thread
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.timestamps import iso, parse_time
 from rollout.model import Release
-from rollout.userdata import UserDataError, validate_release
+from rollout.userdata import UserDataError, redact_url, validate_release
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -149,7 +149,9 @@ async def check_reachable(gateway: Gateway, url: str, *, within: float = 10.0) -
         try:
             await bucket_call(gateway, "head_object", bucket, Key=key)
         except AwsError as exc:
-            raise ReleaseError(f"release URL {url} is not there ({exc.code or exc})") from exc
+            raise ReleaseError(
+                f"release URL {redact_url(url)} is not there ({exc.code or exc})"
+            ) from exc
         return
     timeout = aiohttp.ClientTimeout(total=within)
     try:
@@ -161,10 +163,10 @@ async def check_reachable(gateway: Gateway, url: str, *, within: float = 10.0) -
                     status = response.status
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise ReleaseError(
-            f"cannot reach release URL {url} ({exc.__class__.__name__}: {exc})"
+            f"cannot reach release URL {redact_url(url)} ({exc.__class__.__name__}: {exc})"
         ) from exc
     if status >= 400:
-        raise ReleaseError(f"release URL {url} answered HTTP {status}")
+        raise ReleaseError(f"release URL {redact_url(url)} answered HTTP {status}")
 
 
 async def get_release(gateway: Gateway, tables: Tables, app: str, version: str) -> Release | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bootscript.agent.fetch import FetchError, VerifyError, fetch, verify
+from bootscript.agent.fetch import FetchError, VerifyError, fetch, redirect_refusal, verify
 from localaws.testing import other_account_client
 
 
@@ -125,3 +125,57 @@ def test_an_s3_release_in_a_bucket_of_another_account_is_never_fetched(
     assert not (tmp_path / "r.tar").exists()
     with pytest.raises(FetchError, match="account is unknown"):
         fetch(url, tmp_path / "r.tar", s3_client=lambda: s3)  # no owner to check: refused
+
+
+def test_a_redirect_to_another_host_is_refused_and_one_on_the_same_host_followed(
+    release_server: Any, tmp_path: Path
+) -> None:
+    url, _ = release_server.publish("v1")
+    release_server.redirects["moved.tar.gz"] = url  # same host and port: followed
+    fetch(release_server.url("moved.tar.gz"), tmp_path / "r.tar", backoff=0)
+    elsewhere = f"http://localhost:{release_server.port}/v1.tar.gz"  # another host name
+    release_server.redirects["away.tar.gz"] = elsewhere
+    with pytest.raises(FetchError, match="redirect to another host refused"):
+        fetch(release_server.url("away.tar.gz"), tmp_path / "r.tar", attempts=3, backoff=0)
+    assert release_server.requests.count("away.tar.gz") == 1  # refused at once
+    assert not (tmp_path / "r.tar").exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "why"),
+    [
+        ("https://a.example/r", "http://a.example/r", "from https:// to http://"),
+        ("https://a.example/r", "https://b.example/r", "another host"),
+        ("https://a.example/r", "https://a.example:8443/r", "another host"),
+        ("http://a.example/r", "https://a.example/s", ""),  # an upgrade on the same host
+        ("https://a.example/r", "https://a.example/s", ""),
+    ],
+)
+def test_redirects_never_leave_https_or_the_host(old: str, new: str, why: str) -> None:
+    refusal = redirect_refusal(old, new)
+    assert (why in refusal) if why else refusal == ""
+
+
+def test_a_server_that_never_finishes_is_cut_off_at_the_fetch_deadline(
+    release_server: Any, tmp_path: Path
+) -> None:
+    """Each byte arrives within the read timeout, so only an overall deadline ends it."""
+    release_server.drip.add("slow.tar.gz")
+    with pytest.raises(FetchError, match="fetch deadline"):
+        fetch(
+            release_server.url("slow.tar.gz"),
+            tmp_path / "r.tar",
+            timeout=5,
+            attempts=3,
+            backoff=0,
+            deadline=0.5,
+        )
+    assert release_server.requests.count("slow.tar.gz") == 1  # the deadline is for all
+    assert not (tmp_path / "r.tar").exists()
+
+
+def test_credentials_in_a_release_url_never_reach_a_message(tmp_path: Path) -> None:
+    with pytest.raises(FetchError) as caught:
+        fetch("http://user:s3cret@127.0.0.1:9/v1.tar.gz", tmp_path / "r.tar", attempts=1)
+    assert "s3cret" not in str(caught.value)
+    assert "***@127.0.0.1:9" in str(caught.value)
