@@ -37,6 +37,7 @@ from aiohttp import web
 import bootscript
 from bootscript import baseimage
 from bootscript.agent.container import LABEL_INSTANCE
+from localaws.http_server import serve_on_loopback
 from localaws.runtime import CONSOLE_LIMIT, InstanceLaunch, InstanceRuntime
 from rollout.backend import pid_alive
 
@@ -129,12 +130,7 @@ class MetadataServer:
         app = web.Application()
         app.router.add_route("PUT", "/{iid}/latest/api/token", self._token)
         app.router.add_route("GET", "/{iid}/latest/{path:.*}", self._get)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server: Any = site._server  # aiohttp keeps the bound port here only
-        self.port = int(server.sockets[0].getsockname()[1])
+        self._runner, self.port = await serve_on_loopback(app)
 
     async def close(self) -> None:
         if self._runner is not None:
