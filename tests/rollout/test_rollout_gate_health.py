@@ -115,3 +115,31 @@ def test_every_launch_template_version_a_rollout_creates_requires_imdsv2_with_ho
     assert options["HttpTokens"] == "required"
     assert options["HttpPutResponseHopLimit"] == 1
     assert options["HttpEndpoint"] == "enabled"
+
+
+def test_status_shows_no_boot_phase_forged_by_another_app(fleet: Any) -> None:
+    """What the console and `status` show of an instance's boot comes from rows naming its
+    own app and rollout only: a forged `build fail` is not shown as that instance's."""
+    import json
+
+    (_, v1), *_ = fleet.groups().items()
+    victim, *others = v1["instances"]
+    item = {
+        "instance_id": victim,
+        "app": "other-app",
+        "rollout": v1["rollout_id"],
+        "release": "v1",
+        "phase": "build",
+        "status": "fail",
+        "detail": "forged",
+        "updated_at": "2026-01-01T00:00:00Z",
+    }
+    fleet.aws("dynamodb").put_item(
+        TableName=fleet.config.tables.instances, Item={k: {"S": v} for k, v in item.items()}
+    )
+    ran = fleet.cli("status", "demo-web", "--json")
+    assert ran.code == 0, ran.err
+    (app,) = json.loads(ran.out)["apps"]
+    boots = {i["id"]: i["boot"] for g in app["groups"] for i in g["instances"]}
+    assert boots[victim] is None
+    assert all(boots[i] and boots[i]["phase"] == "health" for i in others)
