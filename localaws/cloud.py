@@ -137,6 +137,7 @@ class LocalCloud:
             endpoint_url=self.endpoint_url,
             private_ip=str(getattr(instance, "private_ip", "") or ""),
             tags=tags,
+            account_id=str(getattr(instance, "owner_id", "") or ""),
         )
 
 

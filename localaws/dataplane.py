@@ -27,6 +27,7 @@ import aiohttp
 from aiohttp import web
 
 from localaws.alb_metrics import RequestMeter
+from localaws.http_server import app_runner
 from localaws.prober import HealthProber
 from localaws.runtime import TARGET_HEADER, InstanceRuntime
 
@@ -66,7 +67,7 @@ class DataPlane:
     async def open(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = app_runner(app)
         await self._runner.setup()
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=512), auto_decompress=False

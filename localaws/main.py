@@ -125,6 +125,8 @@ def _bind_moto(port: int) -> Any:
     )
     from werkzeug.serving import make_server
 
+    from localaws.http_server import timed_handler
+
     try:
         sock = _listen(port)
     except OSError as exc:
@@ -140,8 +142,9 @@ def _bind_moto(port: int) -> Any:
         raise StartError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     app = DomainDispatcherApplication(create_backend_app)
     # werkzeug gets the bound socket: on its own it prints and exits when a port is busy.
+    handler = timed_handler(MotoRequestHandler)
     server = make_server(
-        "127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno()
+        "127.0.0.1", port, app, threaded=True, request_handler=handler, fd=sock.fileno()
     )
     sock.close()  # werkzeug holds its own duplicate of the descriptor
     return server
@@ -178,6 +181,9 @@ async def _serve(args: argparse.Namespace) -> int:
     from localaws.timescale import set_time_scale
 
     set_time_scale(config.localaws.time_scale)
+    from localaws.http_server import set_header_timeout
+
+    set_header_timeout(config.localaws.header_timeout_seconds)
 
     server = _bind_moto(args.port)
     port = int(server.server_address[1])

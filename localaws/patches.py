@@ -49,6 +49,8 @@ from moto.elbv2.exceptions import (
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 from moto.elbv2.responses import ELBV2Response
 from moto.moto_api._internal.models import MotoAPIBackend
+from moto.s3.exceptions import S3AccessDeniedError, S3ClientError
+from moto.s3.responses import S3Response
 
 from localaws import asg_deletion, elb_rules, scaling_activities
 from localaws.cloud import LocalCloud
@@ -115,6 +117,13 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
         "a policy name is unique per group, not per region (5.2.5 lets a second group's "
         "policy of the same name replace the first's)",
     ),
+    (
+        S3Response,
+        "_bucket_response",
+        "ExpectedBucketOwner: 403 AccessDenied when another account owns the bucket "
+        "(5.2.5 ignores the header)",
+    ),
+    (S3Response, "_key_response", "ExpectedBucketOwner on object calls, the same"),
     (AutoScalingBackend, "delete_policy", "find the policy under its group's key"),
     (
         AutoScalingResponse,
@@ -794,6 +803,28 @@ def _create_default_vpc(original: Any) -> Any:
     return create_default_vpc
 
 
+# -- S3 ----------------------------------------------------------------------------------
+
+
+def _expected_owner(original: Any) -> Any:
+    @functools.wraps(original)
+    def respond(self: Any, request: Any, full_url: str) -> Any:
+        # AWS: a request whose x-amz-expected-bucket-owner is not the bucket owner's account
+        # fails with 403 AccessDenied; a missing bucket answers as it would without it.
+        expected = request.headers.get("x-amz-expected-bucket-owner")
+        if expected:
+            name = self.parse_bucket_name_from_url(request, full_url)
+            try:
+                bucket = self.backend.get_bucket(name) if name else None
+            except S3ClientError:
+                bucket = None
+            if bucket is not None and str(bucket.account_id) != expected:
+                raise S3AccessDeniedError()
+        return original(self, request, full_url)
+
+    return respond
+
+
 # -- Auto Scaling ----------------------------------------------------------------------
 
 
@@ -999,6 +1030,8 @@ _REPLACEMENTS: dict[str, Any] = {
     "create_security_group": _create_security_group,
     "create_target_group": _create_target_group,
     "batch_get_item": _batch_get_item,
+    "_bucket_response": _expected_owner,
+    "_key_response": _expected_owner,
 }
 
 

@@ -12,9 +12,10 @@ import hashlib
 import io
 import tarfile
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
+
+from localaws.http_server import serve_on_loopback
 
 DEMO_APP = "demo-web"
 
@@ -68,12 +69,7 @@ class ReleaseServer:
     async def open(self) -> None:
         app = web.Application()
         app.router.add_get("/releases/{app}/{name}.tar.gz", self._get)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server: Any = site._server  # aiohttp keeps the bound port here only
-        self.port = int(server.sockets[0].getsockname()[1])
+        self._runner, self.port = await serve_on_loopback(app)
 
     async def close(self) -> None:
         if self._runner is not None:

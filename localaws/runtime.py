@@ -33,6 +33,7 @@ class InstanceLaunch:
     endpoint_url: str  # localaws's endpoint, for the instance's own AWS calls
     private_ip: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
+    account_id: str = ""  # the owner's account, for the instance identity document
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from aiohttp import web
 import bootscript
 from bootscript import baseimage
 from bootscript.agent.container import LABEL_INSTANCE
+from localaws.http_server import serve_on_loopback
 from localaws.runtime import CONSOLE_LIMIT, InstanceLaunch, InstanceRuntime
 from rollout.backend import pid_alive
 
@@ -131,12 +132,7 @@ class MetadataServer:
         app = web.Application()
         app.router.add_route("PUT", "/{iid}/latest/api/token", self._token)
         app.router.add_route("GET", "/{iid}/latest/{path:.*}", self._get)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server: Any = site._server  # aiohttp keeps the bound port here only
-        self.port = int(server.sockets[0].getsockname()[1])
+        self._runner, self.port = await serve_on_loopback(app)
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -165,6 +161,15 @@ class MetadataServer:
             "meta-data/local-ipv4": launch.private_ip,
         }
         path = request.match_info["path"].rstrip("/")
+        if path == "dynamic/instance-identity/document":
+            document = {
+                "accountId": launch.account_id,
+                "instanceId": launch.instance_id,
+                "region": launch.region,
+                "availabilityZone": f"{launch.region}a",
+                "privateIp": launch.private_ip,
+            }
+            return web.json_response(document)
         # Instance tags, as with InstanceMetadataTags=enabled.
         if path == "meta-data/tags/instance":
             return web.Response(text="\n".join(launch.tags))

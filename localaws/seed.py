@@ -36,6 +36,7 @@ from rollout.naming import (
     server_group_name,
 )
 from rollout.rollouts.health_settings import agent_health_seconds
+from rollout.rollouts.launch import METADATA_OPTIONS
 from rollout.rollouts.traffic import remember_traffic_point
 from rollout.userdata import UserDataContext, encode_simulate, render_user_data
 
@@ -128,12 +129,7 @@ async def seed_demo(
         "ImageId": DEMO_IMAGE_ID,
         "InstanceType": "t3.micro",
         "SecurityGroupIds": [sg],
-        "MetadataOptions": {
-            "HttpTokens": "required",
-            "HttpEndpoint": "enabled",
-            "HttpPutResponseHopLimit": 2,
-            "InstanceMetadataTags": "enabled",
-        },
+        "MetadataOptions": dict(METADATA_OPTIONS),
     }
     await gw.call(
         "ec2",

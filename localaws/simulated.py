@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from bootscript.agent.health import DEFAULT_TIMEOUT_SECONDS, failure_detail
+from localaws.http_server import serve_on_loopback
 from localaws.runtime import (
     CONSOLE_LIMIT,
     TARGET_HEADER,
@@ -96,12 +97,7 @@ class SimulatedRuntime(InstanceRuntime):
     async def open(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server: Any = site._server  # aiohttp keeps the bound port here only
-        self._port = server.sockets[0].getsockname()[1]
+        self._runner, self._port = await serve_on_loopback(app)
         await self._writer.open()
 
     async def close(self) -> None:
@@ -275,6 +271,7 @@ class SimulatedRuntime(InstanceRuntime):
                     "instance_id": sim.launch.instance_id,
                     "app": sim.app,
                     "release": sim.version,
+                    "rollout": sim.launch.env.get("FRESHFLEET_ROLLOUT", ""),
                     "phase": phase,
                     "status": status,
                     "detail": detail,

@@ -49,3 +49,20 @@ def boto3_client(service: str, url: str, region: str = "us-east-1") -> Any:
         aws_access_key_id="freshfleet",
         aws_secret_access_key="freshfleet",
     )
+
+
+def other_account_client(service: str, url: str, account: str = "111111111111") -> Any:
+    """A boto3 client acting as another AWS account (STS AssumeRole into a role of
+    `account`): what that account creates is owned by it, as in AWS."""
+    sts = boto3_client("sts", url)
+    role = f"arn:aws:iam::{account}:role/other-account"
+    creds = sts.assume_role(RoleArn=role, RoleSessionName="other-account")["Credentials"]
+    client: Any = boto3.client
+    return client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )

@@ -88,11 +88,15 @@ def read_endpoint_file(path: Path | None = None) -> dict[str, Any] | None:
 
 
 def write_endpoint_file(record: dict[str, Any], path: Path | None = None) -> Path:
-    """Write the endpoint file atomically; returns its path."""
+    """Write the endpoint file atomically, readable by its owner only (mode 0600: it says
+    where a local AWS answers with whatever credentials); returns its path."""
     path = path or endpoint_file_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=2))
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(record, indent=2))
     tmp.replace(path)
     return path
 

@@ -77,6 +77,9 @@ class LocalAwsTimers:
     throttling: bool = True
     # The share of a BatchGetItem's keys answered as UnprocessedKeys (0 = never).
     batch_get_unprocessed_share: float = 0.0
+    # Wall seconds (never scaled) a connection to any localaws server has to send a request
+    # head, and an idle keep-alive connection stays open (localaws/http_server.py).
+    header_timeout_seconds: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

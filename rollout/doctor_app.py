@@ -14,12 +14,13 @@ import aiohttp
 from rollout.doctor_report import Check, Diagnosis, Verdict
 from rollout.egress import egress_fix, subnet_egress
 from rollout.gateway import AccessDenied, AwsError
-from rollout.ledger.releases import get_release
+from rollout.ledger.releases import ReleaseError, bucket_call, get_release
 from rollout.model import TAG_APP, TAG_INSTANCE_SUBNETS
 from rollout.naming import launch_template_name
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.groups import GroupRef, app_groups, serving_group
 from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
+from rollout.userdata import redact_url
 
 
 async def check_app(doc: Diagnosis, app: str) -> None:
@@ -115,20 +116,14 @@ async def _launch_template(doc: Diagnosis, app: str) -> dict[str, Any]:
     imds_fix = (
         f"aws ec2 create-launch-template-version --launch-template-name {name} "
         "--source-version '$Default' --launch-template-data "
-        '\'{"MetadataOptions":{"HttpTokens":"required","HttpPutResponseHopLimit":2}}\' '
+        '\'{"MetadataOptions":{"HttpTokens":"required","HttpPutResponseHopLimit":1}}\' '
         "and make it the default (aws ec2 modify-launch-template --default-version N)"
     )
     if tokens != "required":
         doc.add("IMDSv2", Verdict.FAIL, f"HttpTokens={tokens}: IMDSv1 is allowed", imds_fix)
-    elif hops < 2:
-        doc.add(
-            "IMDSv2",
-            Verdict.WARN,
-            f"required, but hop limit {hops}: containers cannot reach the metadata",
-            imds_fix,
-        )
-    else:
-        doc.add("IMDSv2", Verdict.OK, f"required, hop limit {hops}")
+    else:  # each rollout's version sets hop limit 1 (rollout.rollouts.launch.METADATA_OPTIONS)
+        later = "" if hops == 1 else " (each rollout's version sets 1)"
+        doc.add("IMDSv2", Verdict.OK, f"required, hop limit {hops}{later}")
     await _instance_profile(doc, app, data.get("IamInstanceProfile", {}))
     return {**data, "Tags": tags}
 
@@ -276,7 +271,7 @@ async def _serving_release(doc: Diagnosis, app: str, version: str, point: Traffi
             "--url URL --sha256 HASH`",
         )
         return
-    doc.add("release", Verdict.OK, f"{version} from {release.url}")
+    doc.add("release", Verdict.OK, f"{version} from {redact_url(release.url)}")
     doc.checks.append(await _release_url(doc, release.url))
     url = await _app_url(doc, point)
     if url:
@@ -289,8 +284,8 @@ async def _release_url(doc: Diagnosis, url: str) -> Check:
     if url.startswith("s3://"):
         bucket, _, key = url.removeprefix("s3://").partition("/")
         try:
-            await doc.gw.call("s3", "head_object", Bucket=bucket, Key=key)
-        except AwsError as exc:
+            await bucket_call(doc.gw, "head_object", bucket, Key=key)
+        except (AwsError, ReleaseError) as exc:
             return Check(
                 "release URL",
                 Verdict.FAIL,
@@ -314,8 +309,10 @@ async def _app_url(doc: Diagnosis, point: TrafficPoint) -> str:
 
 
 async def http_check(name: str, url: str, within: float) -> Check:
-    """HEAD the URL (GET when HEAD is refused); green on any 2xx or 3xx within `within` s."""
+    """HEAD the URL (GET when HEAD is refused); green on any 2xx or 3xx within `within` s.
+    The URL is shown without credentials."""
     started = time.monotonic()
+    shown = redact_url(url)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=within)) as http:
             async with http.head(url, allow_redirects=False) as resp:
@@ -325,11 +322,11 @@ async def http_check(name: str, url: str, within: float) -> Check:
                     status = resp.status
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
-        return Check(name, Verdict.FAIL, f"{url}: {reason}", _url_fix(name))
+        return Check(name, Verdict.FAIL, f"{shown}: {reason}", _url_fix(name))
     took = time.monotonic() - started
     if status >= 400:
-        return Check(name, Verdict.FAIL, f"{url}: HTTP {status}", _url_fix(name))
-    return Check(name, Verdict.OK, f"{url}: HTTP {status} in {took * 1000:.0f} ms")
+        return Check(name, Verdict.FAIL, f"{shown}: HTTP {status}", _url_fix(name))
+    return Check(name, Verdict.OK, f"{shown}: HTTP {status} in {took * 1000:.0f} ms")
 
 
 def _url_fix(name: str) -> str:

@@ -201,13 +201,21 @@ def instance_of(
     health: TargetHealth | None,
     boot: InstanceBoot | None,
 ) -> Instance:
-    """The snapshot's Instance: EC2's record, its group, target health and boot phase."""
+    """The snapshot's Instance: EC2's record, its group, target health and boot phase.
+
+    The boot phase shows only when its row names the instance's app and rollout (any
+    instance may write any row of the instances table, as the gate knows too).
+    """
+    app = d.app or (group.app if group else "")
+    rollout_id = d.rollout_id or (group.rollout_id if group else "")
+    if boot is not None and (boot.app, boot.rollout) != (app, rollout_id):
+        boot = None
     return Instance(
         instance_id=instance_id,
         state=d.state,
-        app=d.app or (group.app if group else ""),
+        app=app,
         release=d.release or (group.release if group else ""),
-        rollout_id=d.rollout_id or (group.rollout_id if group else ""),
+        rollout_id=rollout_id,
         group=group.name if group else d.group,
         az=d.az,
         instance_type=d.instance_type,

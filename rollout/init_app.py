@@ -40,6 +40,7 @@ from rollout.init_plan import (
     shared_alb,
 )
 from rollout.model import TAG_APP, TAG_INSTANCE_SUBNETS
+from rollout.rollouts.launch import METADATA_OPTIONS
 from rollout.rollouts.traffic import remember_traffic_point
 
 __all__ = ["InitError", "InitOptions", "InitPlan", "InitStep", "apply_init", "plan_init"]
@@ -226,12 +227,7 @@ async def _create_launch_template(
         "ImageId": options.image_id,
         "InstanceType": options.instance_type,
         "SecurityGroupIds": [_id_of(done, instance_sg_name(app))],
-        "MetadataOptions": {
-            "HttpTokens": "required",
-            "HttpPutResponseHopLimit": 2,  # the release's container is one hop further
-            "HttpEndpoint": "enabled",
-            "InstanceMetadataTags": "enabled",
-        },
+        "MetadataOptions": dict(METADATA_OPTIONS),
         "UserData": base64.b64encode(PLACEHOLDER_USER_DATA.encode()).decode(),
     }
     if options.instance_profile:

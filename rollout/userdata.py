@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from rollout.model import Release
 
 USER_DATA_LIMIT = 16 * 1024  # EC2's limit on user data, before base64
+HEALTH_PATH_LIMIT = 1024  # ELB's limit on a target group's HealthCheckPath
 ENV_PATH = "/etc/freshfleet/release.env"
 UNIT = "freshfleet-boot.service"
 
@@ -66,6 +68,11 @@ def validate_release(release: Release, *, allow_insecure_url: bool = False) -> N
     validate_url(release.url, allow_insecure_url=allow_insecure_url)
     if not _HEALTH_PATH.fullmatch(release.health_path):
         raise UserDataError(f"health path {release.health_path!r} must be a plain URL path")
+    if len(release.health_path) > HEALTH_PATH_LIMIT:
+        raise UserDataError(
+            f"health path of {len(release.health_path)} characters is over ELB's "
+            f"{HEALTH_PATH_LIMIT}-character limit"
+        )
     if not 1 <= int(release.port) <= 65535:
         raise UserDataError(f"port {release.port} is not a TCP port")
     timeout = release.health_timeout_seconds
@@ -73,14 +80,43 @@ def validate_release(release: Release, *, allow_insecure_url: bool = False) -> N
         raise UserDataError(f"health timeout {timeout:g} s must be above 0 and below a day")
 
 
-def validate_url(url: str, *, allow_insecure_url: bool = False) -> None:
-    """https:// or s3:// only (http:// to loopback, or with allow_insecure_url), safe characters."""
-    if not url or not _URL.fullmatch(url):
-        raise UserDataError(f"release URL {url!r} holds characters that are not allowed")
+def redact_url(url: str) -> str:
+    """The URL with any `user:password@` replaced by `***@`, for messages and listings."""
     parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1), compared as
+    addresses: `127.0.0.1.evil.example` is a name anyone may point anywhere, not loopback."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_url(url: str, *, allow_insecure_url: bool = False) -> None:
+    """https:// or s3:// only (http:// to loopback, or with allow_insecure_url), safe
+    characters, no credentials (`user:password@`: they would be stored and shown)."""
+    if not url or not _URL.fullmatch(url):
+        raise UserDataError(
+            f"release URL {redact_url(url)!r} holds characters that are not allowed"
+        )
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        raise UserDataError(
+            f"release URL {redact_url(url)} carries credentials: they would be stored in the "
+            "releases table and shown in listings; use s3:// or a presigned-free https:// URL"
+        )
     scheme = parts.scheme
     # Loopback http cannot be intercepted on the network: a local release server is fine.
-    loopback = parts.hostname in ("localhost", "::1") or (parts.hostname or "").startswith("127.")
+    loopback = is_loopback_host(parts.hostname)
     allowed = {"https", "s3"} | ({"http"} if allow_insecure_url or loopback else set())
     if scheme not in allowed:
         hint = " (pass --allow-insecure-url for http://)" if scheme == "http" else ""

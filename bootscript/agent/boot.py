@@ -88,11 +88,13 @@ class Boot:
             self.archive,
             timeout=self.s.fetch_timeout,
             attempts=self.s.fetch_attempts,
+            deadline=self.s.fetch_deadline,
             limit=self.s.max_release_bytes,
             s3_client=lambda: self._aws_client("s3"),
+            bucket_owner=self.s.account_id,
             log=self.report.log,
         )
-        return f"{size} bytes from {self.s.url}"
+        return f"{size} bytes from {fetch.shown(self.s.url)}"
 
     def do_verify(self) -> str:
         return f"sha256 {fetch.verify(self.archive, self.s.sha256)}"
@@ -245,14 +247,17 @@ def main(environ: dict[str, str] | None = None) -> int:
         print(f"freshfleet-boot {now_iso()} fetch fail {exc}", flush=True)
         return EXIT_SETTINGS
     who = identity.discover(settings.imds_endpoint, settings.instance_id, settings.region)
-    if who.region and who.region != settings.region:  # IMDS knows where it runs
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if who.region and who.region != settings.region:  # IMDS knows where it runs
         settings = replace(settings, region=who.region)
+    if who.account:  # and whose account it is: the one that must own the release bucket
+        settings = replace(settings, account_id=who.account)
     reporter = PhaseReporter(
         instance_id=who.instance_id,
         app=settings.app,
         release=settings.version,
+        rollout=settings.rollout,
         table=settings.instances_table,
         # Reports are best-effort: two attempts, so a missing table costs a boot seconds only.
         table_client=lambda: aws.client(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import urllib.error
 import urllib.request
@@ -16,6 +17,7 @@ class Identity:
     instance_id: str
     region: str
     source: str  # "imds", "env" or "hostname"
+    account: str = ""  # the instance's AWS account (IMDS identity document), "" if unknown
 
 
 def imds_get(endpoint: str, path: str, token: str) -> str:
@@ -39,8 +41,18 @@ def imds_token(endpoint: str) -> str:
         return str(resp.read().decode().strip())
 
 
+def account_of(endpoint: str, token: str) -> str:
+    """The account id of the instance identity document; "" when IMDS does not say."""
+    try:
+        document = json.loads(imds_get(endpoint, "dynamic/instance-identity/document", token))
+    except (OSError, urllib.error.URLError, ValueError):
+        return ""
+    return str(document.get("accountId", "")) if isinstance(document, dict) else ""
+
+
 def discover(imds_endpoint: str, instance_id: str = "", region: str = "") -> Identity:
-    """The instance id and region from IMDSv2; falls back to the given values, then the host name.
+    """The instance id, region and account from IMDSv2; falls back to the given values,
+    then the host name.
 
     IMDS's region wins over the given one: it is where the instance runs, whatever the env
     file was told.
@@ -56,7 +68,9 @@ def discover(imds_endpoint: str, instance_id: str = "", region: str = "") -> Ide
             except (OSError, urllib.error.URLError):
                 found_region = ""
             if found:
-                return Identity(found, found_region or region, "imds")
+                return Identity(
+                    found, found_region or region, "imds", account_of(imds_endpoint, token)
+                )
         except (OSError, urllib.error.URLError, ValueError):
             pass
     if instance_id:

@@ -57,6 +57,7 @@ class PhaseReporter:
         instance_id: str,
         app: str,
         release: str,
+        rollout: str = "",
         table: str = "",
         table_client: Callable[[], Any] | None = None,
         console: TextIO | None = None,
@@ -66,6 +67,7 @@ class PhaseReporter:
         self.instance_id = instance_id
         self.app = app
         self.release = release
+        self.rollout = rollout
         self.table = table
         self._table_client = table_client
         self._client: Any = None
@@ -96,6 +98,7 @@ class PhaseReporter:
             "instance_id": {"S": self.instance_id},
             "app": {"S": self.app},
             "release": {"S": self.release},
+            "rollout": {"S": self.rollout},  # the engine's gate reads only its own rollout's
             "phase": {"S": phase},
             "status": {"S": status},
             "detail": {"S": detail},

@@ -11,6 +11,7 @@ localaws and tests can run the agent unprivileged in a directory of their own:
 | `FRESHFLEET_WORK_DIR` | `/var/cache/freshfleet` | download and build context |
 | `FRESHFLEET_IMDS_ENDPOINT` | `http://169.254.169.254` | IMDSv2; `off` skips it |
 | `FRESHFLEET_INSTANCE_ID` | (from IMDS, else the host name) | identity where IMDS is absent |
+| `FRESHFLEET_ACCOUNT_ID` | (from IMDS) | the account that must own an s3:// release's bucket |
 | `FRESHFLEET_BASE_IMAGE` | `freshfleet-base:bookworm` | the release's `BASE_IMAGE` build arg |
 | `FRESHFLEET_HOST_PORT` | `APP_PORT` | the host port the container's port is published on |
 | `FRESHFLEET_HOST_BIND` | `0.0.0.0` | the address it is published on |
@@ -19,6 +20,7 @@ localaws and tests can run the agent unprivileged in a directory of their own:
 | `FRESHFLEET_HEALTH_TIMEOUT` | `180` | seconds the health phase waits for a 2xx (the rollout's) |
 | `FRESHFLEET_FETCH_TIMEOUT` | `30` | seconds per fetch attempt without progress |
 | `FRESHFLEET_FETCH_ATTEMPTS` | `4` | fetch attempts before the phase fails |
+| `FRESHFLEET_FETCH_DEADLINE` | `900` | seconds the whole fetch phase may take, retries included |
 | `FRESHFLEET_MAX_RELEASE_BYTES` | 512 MiB | largest download, and largest extracted tree |
 | `AWS_ENDPOINT_URL` | (AWS) | where DynamoDB, SSM and S3 calls go |
 
@@ -78,6 +80,7 @@ class AgentSettings:
     work_dir: Path
     imds_endpoint: str
     instance_id: str
+    account_id: str
     base_image: str
     host_port: int
     host_bind: str
@@ -86,6 +89,7 @@ class AgentSettings:
     health_timeout: float
     fetch_timeout: float
     fetch_attempts: int
+    fetch_deadline: float
     max_release_bytes: int
     aws_endpoint_url: str
 
@@ -137,6 +141,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> AgentSettings:
         work_dir=Path(env.get("FRESHFLEET_WORK_DIR") or "/var/cache/freshfleet"),
         imds_endpoint=env.get("FRESHFLEET_IMDS_ENDPOINT") or "http://169.254.169.254",
         instance_id=env.get("FRESHFLEET_INSTANCE_ID", ""),
+        account_id=env.get("FRESHFLEET_ACCOUNT_ID", ""),
         base_image=env.get("FRESHFLEET_BASE_IMAGE") or "freshfleet-base:bookworm",
         host_port=int(number("FRESHFLEET_HOST_PORT", str(port))),
         host_bind=env.get("FRESHFLEET_HOST_BIND") or "0.0.0.0",
@@ -149,6 +154,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> AgentSettings:
         health_timeout=number("FRESHFLEET_HEALTH_TIMEOUT", f"{DEFAULT_HEALTH_TIMEOUT:g}"),
         fetch_timeout=number("FRESHFLEET_FETCH_TIMEOUT", "30"),
         fetch_attempts=max(1, int(number("FRESHFLEET_FETCH_ATTEMPTS", "4"))),
+        fetch_deadline=number("FRESHFLEET_FETCH_DEADLINE", "900"),
         max_release_bytes=int(number("FRESHFLEET_MAX_RELEASE_BYTES", str(512 * 1024 * 1024))),
         aws_endpoint_url=env.get("AWS_ENDPOINT_URL", ""),
     )

@@ -72,13 +72,13 @@ source "amazon-ebs" "debian12" {
     }
   }
 
-  # Instances launched from the AMI speak IMDSv2 only; the release's container reaches IMDS
-  # through the docker bridge, one hop more: hop limit 2. The build instance, too.
+  # Instances launched from the AMI speak IMDSv2 only; hop limit 1, so a container (one hop
+  # further, through the docker bridge) never gets a token: the agent runs on the host.
   imds_support = "v2.0"
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_put_response_hop_limit = 1
     instance_metadata_tags      = "enabled"
   }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -19,10 +20,27 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     with app_command(sub, "lock", lock_help, run_lock) as p:
         p.add_argument("-m", "--message", required=True, help="why, shown to whoever is refused")
         p.add_argument(
-            "--hours", type=float, default=24.0, help="how long the lock lasts (default 24)"
+            "--hours", type=hours, default=24.0, help="how long the lock lasts (default 24)"
         )
     with app_command(sub, "unlock", "release APP's deploy lock", run_unlock) as u:
         u.add_argument("--force", action="store_true", help="release another owner's lock")
+
+
+MAX_HOURS = 24 * 366  # a year: beyond that, `unlock` is the way
+
+
+def hours(text: str) -> float:
+    """`--hours`: a positive, finite number of hours (at most MAX_HOURS); argparse refuses
+    anything else (`nan`, `inf`, `0`, `-1` would make a lock that never or always expired)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
+    if not math.isfinite(value) or value <= 0 or value > MAX_HOURS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the lock lasts a positive number of hours, at most {MAX_HOURS}"
+        )
+    return value
 
 
 def _same_person(owner: str, me: str) -> bool:

@@ -133,9 +133,12 @@ def run_add(args: argparse.Namespace) -> int:
                     raise UserError(f"{exc} (or pass --no-check-url)") from exc
             if path is not None:
                 bucket = release.url.removeprefix("s3://").split("/")[0]
-                if not args.bucket:
-                    await ensure_bucket(gw, bucket, await gw.region())
-                await upload_tarball(gw, path, release.url, release.sha256)
+                try:
+                    if not args.bucket:
+                        await ensure_bucket(gw, bucket, await gw.region())
+                    await upload_tarball(gw, path, release.url, release.sha256)
+                except ReleaseError as exc:
+                    raise UserError(str(exc)) from exc
             try:
                 stored = await add_release(
                     gw, config.tables, release, allow_insecure_url=args.allow_insecure_url

@@ -9,13 +9,14 @@ from rich.console import Console
 from console.cli.output import Column, print_table
 from console.plain import text
 from rollout.model import Release
+from rollout.userdata import redact_url
 
 
 def release_json(r: Release) -> dict[str, Any]:
     return {
         "app": r.app,
         "version": r.version,
-        "url": r.url,
+        "url": redact_url(r.url),
         "sha256": r.sha256,
         "port": r.port,
         "health_path": r.health_path,
@@ -41,7 +42,7 @@ def render_releases(out: Console, app: str, releases: list[Release], *, full: bo
             f"{r.created_at:%Y-%m-%d %H:%M}" if r.created_at else "",
             text(r.created_by, one_line=True),
             text(r.sha256 if full else r.sha256[:12], one_line=True),
-            text(r.url, one_line=True),
+            text(redact_url(r.url), one_line=True),
             text(r.notes, one_line=True),
         )
         for r in releases
@@ -55,6 +56,6 @@ def render_added(out: Console, r: Release) -> None:
             ("added", "green"),
             f" {r.app} ",
             (r.version, "bold"),
-            f"  sha256 {r.sha256[:12]}…  {r.url}",
+            f"  sha256 {r.sha256[:12]}…  {redact_url(r.url)}",
         )
     )

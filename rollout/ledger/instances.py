@@ -1,7 +1,7 @@
 """The instances table: the boot agent's latest phase per instance (ARCHITECTURE §3, §6).
 
-The agent writes one item per instance (`instance_id`, app, release, phase, status,
-detail, updated_at), overwriting it at every phase, so an item is the latest phase.
+The agent writes one item per instance (`instance_id`, app, release, rollout, phase,
+status, detail, updated_at), overwriting it at every phase, so an item is the latest phase.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class InstanceBoot:
     release: str
     boot: BootPhase
     started_at: datetime | None = None  # when the agent began, if it recorded it
+    rollout: str = ""  # the rollout whose launch template the agent was given
 
     @property
     def final(self) -> bool:
@@ -51,6 +52,7 @@ def boot_of(values: dict[str, Any]) -> InstanceBoot | None:
         release=str(values.get("release", "")),
         boot=BootPhase(phase, status, at, str(values.get("detail", ""))),
         started_at=parse_time(values.get("started_at")),
+        rollout=str(values.get("rollout", "")),
     )
 
 
@@ -87,6 +89,7 @@ async def record_phase(
     instance_id: str,
     app: str,
     release: str,
+    rollout: str = "",
     phase: Phase,
     status: PhaseStatus,
     detail: str = "",
@@ -98,6 +101,7 @@ async def record_phase(
         "instance_id": instance_id,
         "app": app,
         "release": release,
+        "rollout": rollout,
         "phase": phase.value,
         "status": status.value,
         "detail": detail,

@@ -23,7 +23,7 @@ from rollout.gateway import AwsError, Gateway, in_thread
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.timestamps import iso, parse_time
 from rollout.model import Release
-from rollout.userdata import UserDataError, validate_release
+from rollout.userdata import UserDataError, redact_url, validate_release
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -150,9 +150,11 @@ async def check_reachable(gateway: Gateway, url: str, *, within: float = 10.0) -
     if url.startswith("s3://"):
         bucket, _, key = url.removeprefix("s3://").partition("/")
         try:
-            await gateway.call("s3", "head_object", Bucket=bucket, Key=key)
+            await bucket_call(gateway, "head_object", bucket, Key=key)
         except AwsError as exc:
-            raise ReleaseError(f"release URL {url} is not there ({exc.code or exc})") from exc
+            raise ReleaseError(
+                f"release URL {redact_url(url)} is not there ({exc.code or exc})"
+            ) from exc
         return
     timeout = aiohttp.ClientTimeout(total=within)
     try:
@@ -164,10 +166,10 @@ async def check_reachable(gateway: Gateway, url: str, *, within: float = 10.0) -
                     status = response.status
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise ReleaseError(
-            f"cannot reach release URL {url} ({exc.__class__.__name__}: {exc})"
+            f"cannot reach release URL {redact_url(url)} ({exc.__class__.__name__}: {exc})"
         ) from exc
     if status >= 400:
-        raise ReleaseError(f"release URL {url} answered HTTP {status}")
+        raise ReleaseError(f"release URL {redact_url(url)} answered HTTP {status}")
 
 
 async def get_release(gateway: Gateway, tables: Tables, app: str, version: str) -> Release | None:
@@ -210,14 +212,39 @@ def tarball_url(bucket: str, app: str, version: str, path: Path) -> str:
     return f"s3://{bucket}/releases/{app}/{version}/{path.name}"
 
 
+_NOT_OURS = ("403", "AccessDenied")
+
+
+async def bucket_call(gateway: Gateway, operation: str, bucket: str, **params: Any) -> Any:
+    """One S3 call on a release bucket, with `ExpectedBucketOwner` the caller's account
+    (STS): a bucket another account owns (one that took a predictable name first) is never
+    read or written. ReleaseError says so when S3 answers 403; other failures are AwsError.
+    """
+    account = await gateway.account_id()
+    try:
+        return await gateway.call(
+            "s3", operation, Bucket=bucket, ExpectedBucketOwner=account, **params
+        )
+    except AwsError as exc:
+        if exc.code in _NOT_OURS:
+            raise ReleaseError(
+                f"S3 bucket {bucket} is refused: it is not owned by account {account} "
+                f"(or this identity may not use it; S3 answered {operation} with "
+                f"{exc.code} to ExpectedBucketOwner={account}). freshfleet uses a release "
+                "bucket only when its own account owns it: pass --bucket with one of yours"
+            ) from exc
+        raise
+
+
 async def upload_tarball(gateway: Gateway, path: Path, url: str, sha256: str) -> None:
-    """Upload the tarball to its s3:// URL; S3 checks the sha256 on arrival."""
+    """Upload the tarball to its s3:// URL (a bucket of the caller's account only, see
+    bucket_call); S3 checks the sha256 on arrival."""
     bucket, _, key = url.removeprefix("s3://").partition("/")
     body = await in_thread(path.read_bytes)
-    await gateway.call(
-        "s3",
+    await bucket_call(
+        gateway,
         "put_object",
-        Bucket=bucket,
+        bucket,
         Key=key,
         Body=body,
         ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256)).decode(),
@@ -226,9 +253,10 @@ async def upload_tarball(gateway: Gateway, path: Path, url: str, sha256: str) ->
 
 
 async def ensure_bucket(gateway: Gateway, bucket: str, region: str) -> None:
-    """Create the bucket unless it exists and is ours."""
+    """Create the bucket unless it exists and is ours; ReleaseError when another account
+    owns it (its name is predictable: anyone may create it first)."""
     try:
-        await gateway.call("s3", "head_bucket", Bucket=bucket)
+        await bucket_call(gateway, "head_bucket", bucket)
         return
     except AwsError as exc:
         if exc.code not in ("404", "NoSuchBucket", "NotFound"):
@@ -236,4 +264,11 @@ async def ensure_bucket(gateway: Gateway, bucket: str, region: str) -> None:
     params: dict[str, Any] = {"Bucket": bucket}
     if region and region != "us-east-1":
         params["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    await gateway.call("s3", "create_bucket", **params)
+    try:  # CreateBucket takes no ExpectedBucketOwner: a name taken meanwhile is refused
+        await gateway.call("s3", "create_bucket", **params)
+    except AwsError as exc:
+        if exc.code == "BucketAlreadyExists":
+            raise ReleaseError(
+                f"S3 bucket {bucket} belongs to another account: pass --bucket with one of yours"
+            ) from exc
+        raise

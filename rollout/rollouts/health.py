@@ -73,11 +73,21 @@ _LIFECYCLE_STATES = {
 
 
 async def group_view(
-    gw: Gateway, asg_name: str, target_group_arn: str, instances_table: str
+    gw: Gateway,
+    asg_name: str,
+    target_group_arn: str,
+    instances_table: str,
+    *,
+    app: str,
+    rollout_id: str,
 ) -> list[InstanceView] | None:
     """Every instance the ASG holds now, with its health and boot phase; None when a
     transient AWS failure (throttling, a 5xx, a credential refresh) left this tick without
     a reading: the caller waits for the next tick rather than fail.
+
+    A boot phase counts only when its row names this `app` and `rollout_id`, as the agent
+    launched by this rollout writes it: any instance may write any row of the instances
+    table, so a row naming another app or rollout is ignored, never a reason to fail.
 
     The members come from the ASG's own `Instances[]`; EC2 is asked only about those ids
     (never region-wide), and an id EC2 does not know yet takes its state from the ASG's
@@ -85,7 +95,7 @@ async def group_view(
     phases of its instances together.
     """
     try:
-        return await _group_view(gw, asg_name, target_group_arn, instances_table)
+        return await _group_view(gw, asg_name, target_group_arn, instances_table, app, rollout_id)
     except AwsError as exc:
         if is_transient(exc):
             return None
@@ -93,7 +103,12 @@ async def group_view(
 
 
 async def _group_view(
-    gw: Gateway, asg_name: str, target_group_arn: str, instances_table: str
+    gw: Gateway,
+    asg_name: str,
+    target_group_arn: str,
+    instances_table: str,
+    app: str,
+    rollout_id: str,
 ) -> list[InstanceView]:
     async def members() -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]]:
         asg = await describe_group(gw, asg_name)
@@ -116,6 +131,8 @@ async def _group_view(
     for iid, stage in lifecycle.items():
         h_state, h_reason = health.get(iid, ("", ""))
         boot = phases.get(iid, {})
+        if (boot.get("app"), boot.get("rollout")) != (app, rollout_id):
+            boot = {}  # another app's or rollout's row (or a forged one): not this boot
         views.append(
             InstanceView(
                 instance_id=iid,

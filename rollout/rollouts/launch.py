@@ -15,6 +15,15 @@ from rollout.rollouts.groups import GroupRef
 from rollout.rollouts.plan import Capacity, RolloutPlan
 from rollout.rollouts.scaling import hold_scale_in, policy_params, release_scale_in
 
+# IMDSv2 only, and a PUT hop limit of 1: the agent runs on the host, so the release's
+# container (one hop further) gets no IMDS token and never the instance role's credentials.
+METADATA_OPTIONS = {
+    "HttpTokens": "required",
+    "HttpPutResponseHopLimit": 1,
+    "HttpEndpoint": "enabled",
+    "InstanceMetadataTags": "enabled",
+}
+
 
 def version_description(plan: RolloutPlan) -> str:
     """Marks the launch-template version as this rollout's, so a resume can find it."""
@@ -22,14 +31,18 @@ def version_description(plan: RolloutPlan) -> str:
 
 
 async def create_template_version(gw: Gateway, plan: RolloutPlan) -> str:
-    """A new version of the app's launch template carrying the user data; returns its number."""
+    """A new version of the app's launch template carrying the user data and METADATA_OPTIONS
+    (whatever the default version allows); returns its number."""
     got = await gw.call(
         "ec2",
         "create_launch_template_version",
         LaunchTemplateName=plan.launch_template,
         SourceVersion="$Default",
         VersionDescription=version_description(plan),
-        LaunchTemplateData={"UserData": base64.b64encode(plan.user_data.encode()).decode()},
+        LaunchTemplateData={
+            "UserData": base64.b64encode(plan.user_data.encode()).decode(),
+            "MetadataOptions": METADATA_OPTIONS,
+        },
     )
     return str(got["LaunchTemplateVersion"]["VersionNumber"])
 

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
     """Return once `wanted` instances of `group` are `running` and `healthy` in its target
-    group; raise RolloutStop at once on a boot phase `fail` or a failed launch of the ASG
-    (AWS's message), or when the deadline passes."""
+    group; raise RolloutStop at once on a boot phase `fail` reported for this app and this
+    group's rollout (group_view ignores any other row) or a failed launch of the ASG (AWS's
+    message), or when the deadline passes."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     launched_since = _launched_since(r, group)
@@ -30,7 +31,12 @@ async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
     while True:
         await r.check_abort()
         views = await group_view(
-            r.gw, group.name, group.target_group_arn, r.config.tables.instances
+            r.gw,
+            group.name,
+            group.target_group_arn,
+            r.config.tables.instances,
+            app=r.app,
+            rollout_id=group.rollout_id,
         )
         if views is None:  # a transient AWS failure: no reading this tick, the last stands
             views = list(seen.values())

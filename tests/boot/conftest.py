@@ -21,10 +21,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass
 class ReleaseServer:
-    """A local HTTP server for release tarballs; can fail the first N requests of a path."""
+    """A local HTTP server for release tarballs; can fail the first N requests of a path,
+    redirect a path (`redirects[path] = location`) or drip a path's bytes one at a time
+    (`drip`: a server that answers, but never finishes)."""
 
     files: dict[str, bytes] = field(default_factory=dict)
     fail_first: dict[str, int] = field(default_factory=dict)
+    redirects: dict[str, str] = field(default_factory=dict)
+    drip: set[str] = field(default_factory=set)
+    stop: threading.Event = field(default_factory=threading.Event)
     requests: list[str] = field(default_factory=list)
     port: int = 0
 
@@ -46,6 +51,26 @@ def release_server() -> Iterator[ReleaseServer]:
         def do_GET(self) -> None:
             path = self.path.lstrip("/")
             state.requests.append(path)
+            if path in state.redirects:
+                self.send_response(302)
+                self.send_header("Location", state.redirects[path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if path in state.drip:
+                self.send_response(200)
+                self.send_header("Content-Length", str(1 << 20))
+                self.end_headers()
+                # A byte every 10 ms, each well within any read timeout; for at most 20 s.
+                for _ in range(2000):
+                    if state.stop.wait(0.01):
+                        return
+                    try:
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                return
             if state.fail_first.get(path, 0) > 0:
                 state.fail_first[path] -= 1
                 self.send_error(503, "try again")
@@ -67,6 +92,7 @@ def release_server() -> Iterator[ReleaseServer]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield state
+    state.stop.set()
     server.shutdown()
     server.server_close()
 

@@ -140,11 +140,13 @@ async def test_identity_comes_from_imdsv2_and_needs_its_token() -> None:
             region="eu-west-1",
             endpoint_url="",
             tags={"freshfleet:app": "demo-web"},
+            account_id="210987654321",
         )
         server.register(launch)
         endpoint = server.endpoint("i-0abc")
         who = await asyncio.to_thread(identity.discover, endpoint)
         assert (who.instance_id, who.region, who.source) == ("i-0abc", "eu-west-1", "imds")
+        assert who.account == "210987654321"  # the owner an s3:// release's bucket must have
         with pytest.raises(urllib.error.HTTPError) as denied:
             await asyncio.to_thread(
                 urllib.request.urlopen, f"{endpoint}/latest/meta-data/instance-id", None, 5

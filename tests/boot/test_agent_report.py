@@ -30,6 +30,7 @@ def _reporter(aws_client: Callable[..., Any], table: str, **kw: Any) -> PhaseRep
         instance_id="i-0report",
         app="demo-web",
         release="v2",
+        rollout="r-42",
         table=table,
         table_client=lambda: aws_client("dynamodb"),
         console=io.StringIO(),
@@ -54,6 +55,7 @@ def test_a_write_that_fails_is_retried_with_backoff(aws_client: Callable[..., An
     assert (item["phase"]["S"], item["status"]["S"]) == ("fetch", "start")
     assert waits == [0.25]
     assert item["started_at"]["S"] == report.started_at
+    assert (item["app"]["S"], item["rollout"]["S"]) == ("demo-web", "r-42")  # what the gate reads
     assert abs(int(item["ttl"]["N"]) - (time.time() + ITEM_TTL_SECONDS)) < 60
 
 

@@ -166,3 +166,38 @@ def test_user_data_over_16_kb_is_refused() -> None:
     huge = release(url="https://example.com/" + "a" * USER_DATA_LIMIT + ".tar.gz")
     with pytest.raises(UserDataError, match="over EC2's 16384-byte limit"):
         render_user_data(huge, CTX)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1.evil.example/v1.tar.gz",  # a name, not a loopback address
+        "http://127.evil.example/v1.tar.gz",
+        "http://localhost.evil.example/v1.tar.gz",
+        "http://[::ffff:8.8.8.8]/v1.tar.gz",
+    ],
+)
+def test_only_a_loopback_address_passes_for_plain_http(url: str) -> None:
+    with pytest.raises(UserDataError, match="scheme http:// is not allowed"):
+        render_user_data(release(url=url), CTX)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000/v1.tar.gz", "http://127.8.9.10/v1", "http://[::1]:80/v1"]
+)
+def test_plain_http_to_loopback_passes(url: str) -> None:
+    assert parse_release_env(render_user_data(release(url=url), CTX))["RELEASE_URL"] == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://deploy:s3cret@releases.example.com/v1.tar.gz",
+        "https://s3cret@releases.example.com/v1.tar.gz",
+        "s3://deploy:s3cret@bucket/v1.tar.gz",
+    ],
+)
+def test_a_url_with_credentials_is_refused_without_showing_them(url: str) -> None:
+    with pytest.raises(UserDataError, match="carries credentials") as caught:
+        render_user_data(release(url=url), CTX)
+    assert "s3cret" not in str(caught.value)

@@ -70,7 +70,7 @@ def test_init_shows_its_plan_creates_the_app_once_and_dry_run_creates_nothing(
     data = version["LaunchTemplateData"]
     assert data["ImageId"] == IMAGE_ID
     assert data["MetadataOptions"]["HttpTokens"] == "required"
-    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
 
     groups = {
         g["GroupName"]: g

@@ -299,3 +299,77 @@ def test_logs_of_an_unknown_instance_is_a_clear_bad_input(
     code, _, err = freshfleet(capsys, "logs", "web-1")
     assert code == 2
     assert "not an instance id" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "why"),
+    [
+        (["--port", "0"], "not a TCP port"),
+        (["--port", "65536"], "not a TCP port"),
+        (["--port", "-1"], "not a TCP port"),
+        (["--health-path", ""], "health path"),
+        (["--health-path", "health"], "health path"),
+        (["--health-path", "/" + "a" * 1024], "health path"),  # ELB's limit is 1,024
+    ],
+    ids=["port-0", "port-65536", "port-negative", "empty-path", "relative-path", "long-path"],
+)
+def test_release_add_refuses_a_release_that_can_never_deploy(
+    localaws: LocalAws,
+    capsys: pytest.CaptureFixture[str],
+    aws_client: Callable[..., Any],
+    flags: list[str],
+    why: str,
+) -> None:
+    url = "https://releases.example.com/x.tar.gz"
+    code, _, err = freshfleet(
+        capsys, "release", "add", "never-deploys", "v1", "--url", url, "--sha256", SHA,
+        "--no-check-url", *flags,
+    )  # fmt: skip
+    assert code == 2, err
+    assert why in err
+    items = aws_client("dynamodb").query(
+        TableName="freshfleet-releases",
+        KeyConditionExpression="app = :a",
+        ExpressionAttributeValues={":a": {"S": "never-deploys"}},
+    )["Items"]
+    assert items == []
+
+
+def test_a_stored_url_with_credentials_is_listed_without_them(
+    localaws: LocalAws, capsys: pytest.CaptureFixture[str], aws_client: Callable[..., Any]
+) -> None:
+    """A release recorded before URLs with credentials were refused (or by another tool)."""
+    url = "https://deploy:s3cret@releases.example.com/old.tar.gz"
+    aws_client("dynamodb").put_item(
+        TableName="freshfleet-releases",
+        Item={
+            "app": {"S": "old-creds"},
+            "version": {"S": "v1"},
+            "url": {"S": url},
+            "sha256": {"S": SHA},
+            "port": {"N": "8080"},
+            "health_path": {"S": "/health"},
+        },
+    )
+    for flags in ([], ["--json"]):
+        code, out, err = freshfleet(capsys, "releases", "old-creds", *flags)
+        assert code == 0, err
+        assert "s3cret" not in out + err
+        assert "***@releases.example.com" in out
+
+
+@pytest.mark.parametrize("hours", ["nan", "inf", "-inf", "0", "-1", "1e9", "soon"])
+def test_lock_hours_must_be_a_positive_finite_number(
+    localaws: LocalAws,
+    capsys: pytest.CaptureFixture[str],
+    aws_client: Callable[..., Any],
+    hours: str,
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["lock", "lock-hours", "-m", "maintenance", "--hours", hours])
+    assert refused.value.code == 2
+    assert "--hours" in capsys.readouterr().err
+    got = aws_client("dynamodb").get_item(
+        TableName="freshfleet-locks", Key={"app": {"S": "lock-hours"}}, ConsistentRead=True
+    )
+    assert "Item" not in got

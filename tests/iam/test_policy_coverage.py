@@ -105,11 +105,13 @@ def test_a_first_deploy_and_the_boot_agent_stay_within_their_policies(
             _release_url(url),
             tmp_path / "fetched.tar.gz",
             s3_client=lambda: agent_aws.client("s3", "us-east-1", url),
+            bucket_owner="123456789012",  # the instance's account, from IMDS
         )
         reporter = PhaseReporter(
             instance_id=instance_id,
             app="shop",
             release="v1",
+            rollout="r-1",
             table="freshfleet-instances",
             table_client=lambda: agent_aws.client("dynamodb", "us-east-1", url),
             console=io.StringIO(),

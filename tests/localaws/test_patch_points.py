@@ -232,3 +232,36 @@ def test_a_version_made_from_a_source_version_inherits_what_it_does_not_name(
     )["LaunchTemplateVersion"]
     assert "InstanceType" not in plain["LaunchTemplateData"]  # no source: nothing inherited
     ec2.delete_launch_template(LaunchTemplateName=name)
+
+
+def test_expected_bucket_owner_of_another_account_is_access_denied(
+    aws_client: Callable[..., Any], localaws: Any
+) -> None:
+    """AWS: a request whose ExpectedBucketOwner is not the bucket owner's account fails with
+    403 AccessDenied (S3 user guide, "Verifying bucket ownership"); the owner's own passes."""
+    from localaws.testing import other_account_client
+
+    s3, other = aws_client("s3"), other_account_client("s3", localaws.url, "111111111111")
+    bucket = f"contract-owner-{uuid.uuid4().hex[:12]}"
+    other.create_bucket(Bucket=bucket)
+    other.put_object(Bucket=bucket, Key="k", Body=b"theirs")
+    mine = "123456789012"
+    with pytest.raises(ClientError) as head:
+        s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=mine)
+    assert head.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    for call in (
+        lambda: s3.head_object(Bucket=bucket, Key="k", ExpectedBucketOwner=mine),
+        lambda: s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner=mine),
+        lambda: s3.put_object(Bucket=bucket, Key="k2", Body=b"x", ExpectedBucketOwner=mine),
+    ):
+        with pytest.raises(ClientError) as denied:
+            call()
+        assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert [o["Key"] for o in other.list_objects_v2(Bucket=bucket)["Contents"]] == ["k"]
+    # The owner's own account passes; so does a call without the header.
+    got = other.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner="111111111111")
+    assert got["Body"].read() == b"theirs"
+    assert s3.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    with pytest.raises(ClientError) as missing:  # no bucket: as without the header
+        s3.head_bucket(Bucket=f"{bucket}-none", ExpectedBucketOwner=mine)
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404

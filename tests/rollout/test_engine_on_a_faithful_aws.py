@@ -141,14 +141,17 @@ async def test_a_throttled_reading_is_no_reading_not_a_failure(aws_pace: LocalAw
     async with _gateway(fresh_localaws, max_attempts=0) as gw:
         arn = group["TargetGroupArn"]
         assert await health_reading(gw, arn) is not None
-        assert await group_view(gw, asg, arn, "freshfleet-instances") == []
+        table = "freshfleet-instances"
+        assert await group_view(gw, asg, arn, table, app="a", rollout_id="r") == []
         tools = [threading.Thread(target=another_tool_in_the_account) for _ in range(3)]
         for tool in tools:
             tool.start()
         try:
             assert await asyncio.to_thread(throttled.wait, 20)
             readings = [await health_reading(gw, arn) for _ in range(5)]
-            views = [await group_view(gw, asg, arn, "freshfleet-instances") for _ in range(5)]
+            views = [
+                await group_view(gw, asg, arn, table, app="a", rollout_id="r") for _ in range(5)
+            ]
         finally:
             stop.set()
             for tool in tools:

@@ -44,3 +44,102 @@ def test_blue_green_v2_is_checked_at_weight_0_through_its_gate_and_passes_it(slo
     assert flips == [{v1_name: 100, new: 0}, {new: 100, v1_name: 0}, {new: 100}]
     assert fleet.serving() == {"v2": 100}
     assert fleet.leftovers() == []
+
+
+def test_a_forged_boot_phase_of_another_app_or_rollout_does_not_fail_the_gate(slow_fleet, until):
+    """Any instance may write any row of the instances table: one of another app, or of
+    another rollout, writes `health fail` under a new instance's id while the gate watches.
+    The gate reads only rows naming its own app and rollout, so v2 deploys all the same."""
+    fleet = slow_fleet
+    (v1_name, _), *_ = fleet.groups().items()
+    db, table = fleet.aws("dynamodb"), fleet.config.tables.instances
+    deploy = fleet.spawn("deploy", "demo-web", "v2", "-y")
+    forged = 0
+    try:
+        until(lambda: _gate_running(fleet), within=60, what="the gate to start")
+        rollout_id = fleet.latest()["rollout_id"]
+        forgeries = [("other-app", rollout_id), ("demo-web", "r-forged")]
+        while deploy.poll() is None:  # the forger rewrites its rows as fast as it can
+            new = [g for name, g in fleet.groups().items() if name != v1_name]
+            for instance_id in new[0]["instances"] if new else []:
+                app, rollout = forgeries[forged % 2]
+                forged += 1
+                item = {
+                    "instance_id": instance_id,
+                    "app": app,
+                    "rollout": rollout,
+                    "release": "v2",
+                    "phase": "health",
+                    "status": "fail",
+                    "detail": "forged",
+                    "updated_at": "2026-01-01T00:00:00Z",
+                }
+                db.put_item(TableName=table, Item={k: {"S": v} for k, v in item.items()})
+    finally:
+        out, err = deploy.communicate(timeout=120)
+    assert forged > 0
+    assert deploy.returncode == 0, out + err
+    assert fleet.latest()["state"] == "succeeded", fleet.latest()["reason"]
+    assert "forged" not in out + err
+
+
+def test_every_launch_template_version_a_rollout_creates_requires_imdsv2_with_hop_limit_1(
+    fleet: Any,
+) -> None:
+    """The agent runs on the host; the release's container is one hop further and must not
+    reach the instance role's credentials: IMDSv2 tokens required, PUT hop limit 1, whatever
+    the app's default version says."""
+    (v1_name, _), *_ = fleet.groups().items()
+    ec2 = fleet.aws("ec2")
+    lax = ec2.create_launch_template_version(
+        LaunchTemplateName="freshfleet-demo-web",
+        SourceVersion="$Default",
+        VersionDescription="someone's lax default",
+        LaunchTemplateData={
+            "MetadataOptions": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 3}
+        },
+    )
+    ec2.modify_launch_template(
+        LaunchTemplateName="freshfleet-demo-web",
+        DefaultVersion=str(lax["LaunchTemplateVersion"]["VersionNumber"]),
+    )
+    ran = fleet.cli("deploy", "demo-web", "v2", "-y")
+    assert ran.code == 0, ran.out + ran.err
+    name, _ = next((n, g) for n, g in fleet.groups().items() if n != v1_name)
+    asg = fleet.aws("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+    spec = asg["AutoScalingGroups"][0]["LaunchTemplate"]
+    got = ec2.describe_launch_template_versions(
+        LaunchTemplateName=spec["LaunchTemplateName"], Versions=[spec["Version"]]
+    )
+    options = got["LaunchTemplateVersions"][0]["LaunchTemplateData"]["MetadataOptions"]
+    assert options["HttpTokens"] == "required"
+    assert options["HttpPutResponseHopLimit"] == 1
+    assert options["HttpEndpoint"] == "enabled"
+
+
+def test_status_shows_no_boot_phase_forged_by_another_app(fleet: Any) -> None:
+    """What the console and `status` show of an instance's boot comes from rows naming its
+    own app and rollout only: a forged `build fail` is not shown as that instance's."""
+    import json
+
+    (_, v1), *_ = fleet.groups().items()
+    victim, *others = v1["instances"]
+    item = {
+        "instance_id": victim,
+        "app": "other-app",
+        "rollout": v1["rollout_id"],
+        "release": "v1",
+        "phase": "build",
+        "status": "fail",
+        "detail": "forged",
+        "updated_at": "2026-01-01T00:00:00Z",
+    }
+    fleet.aws("dynamodb").put_item(
+        TableName=fleet.config.tables.instances, Item={k: {"S": v} for k, v in item.items()}
+    )
+    ran = fleet.cli("status", "demo-web", "--json")
+    assert ran.code == 0, ran.err
+    (app,) = json.loads(ran.out)["apps"]
+    boots = {i["id"]: i["boot"] for g in app["groups"] for i in g["instances"]}
+    assert boots[victim] is None
+    assert all(boots[i] and boots[i]["phase"] == "health" for i in others)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,3 +72,19 @@ def test_remove_only_own_file(endpoint_file: Path) -> None:
     assert endpoint_file.exists()
     remove_endpoint_file(os.getpid())
     assert not endpoint_file.exists()
+
+
+def test_the_endpoint_file_is_readable_by_its_owner_only(endpoint_file: Path) -> None:
+    previous = os.umask(0)  # even where the umask would let anyone read it
+    try:
+        path = write_endpoint_file({"url": "http://127.0.0.1:4599", "pid": os.getpid()})
+        assert path.stat().st_mode & 0o777 == 0o600
+        path.chmod(0o644)  # a file written by an older version: replaced, not reused
+        write_endpoint_file({"url": "http://127.0.0.1:4600", "pid": os.getpid()})
+        assert path.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(previous)
+
+
+def test_a_running_localaws_writes_its_endpoint_file_for_its_owner_only(localaws: Any) -> None:
+    assert localaws.endpoint_file.stat().st_mode & 0o777 == 0o600

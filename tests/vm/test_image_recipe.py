@@ -34,7 +34,7 @@ def test_the_provisioning_scripts_are_shellcheck_clean() -> None:
         'name                = "debian-12-amd64-*"',
         'imds_support = "v2.0"',
         'http_tokens                 = "required"',
-        "http_put_response_hop_limit = 2",
+        "http_put_response_hop_limit = 1",
         "encrypted             = true",
         'post-processor "manifest"',
         "bootscript/image/provision.sh /tmp/freshfleet",
