@@ -88,10 +88,18 @@ async def measure(
         if profile:
             await _profile_tick(observer)
         await stalls.stop()
+        # ELB's and EC2's API budget over five minutes of steady ticks (2 s apart on the
+        # observer's clock): every group read every tick (as before), then as it is now.
+        before = await _api_rates(gw, tables, steady_seconds=0.0)
+        after = await _api_rates(gw, tables, steady_seconds=None)
+        note(f"every group every tick: ELB {before[0]:.2f}/s, EC2 {before[1]:.2f}/s")
 
     target = math.ceil(size / 1000) + len(fleet.target_groups) + 3
     note(f"calls per steady tick target for {size}: ≤ {target}")
     figure(f"observer_calls_{size}", max(calls), "calls")
+    figure(f"observer_elb_calls_per_s_{size}", after[0], "calls/s")
+    figure(f"observer_ec2_calls_per_s_{size}", after[1], "calls/s")
+    figure(f"observer_elb_calls_per_s_every_tick_{size}", before[0], "calls/s")
     figure(f"observer_cpu_ms_{size}", 1000 * sum(ours) / len(ours), "ms")
     figure(f"observer_localaws_cpu_ms_{size}", 1000 * sum(theirs) / len(theirs), "ms")
     figure(f"loop_stall_max_{size}", 1000 * max(worst), "ms")
@@ -123,6 +131,39 @@ class GcPauses:
             f"gen{g} {n}x, longest {1000 * w:.1f} ms"
             for g, (n, w) in enumerate(zip(self.count, self.worst, strict=True))
         )
+
+
+class _ManualClock:
+    """The observer's clock, moved one interval a tick: five minutes of ticks in one."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+BUDGET_TICKS = 150  # five minutes at the console's 2 s (one walk over the load balancers)
+
+
+async def _api_rates(
+    gw: Gateway, tables: Tables, steady_seconds: float | None
+) -> tuple[float, float]:
+    """(ELB, EC2) calls a second over BUDGET_TICKS steady ticks of a new observer."""
+    clock = _ManualClock()
+    observer = FleetObserver(gw, tables, interval=2.0, steady_seconds=steady_seconds, clock=clock)
+    await observer.tick()
+    await _settle(observer, within=120.0)
+    mark = observer.calls.mark()
+    for _ in range(BUDGET_TICKS):
+        clock.now += observer.interval
+        await observer.tick()
+    made = observer.calls.since(mark)
+    seconds = BUDGET_TICKS * observer.interval
+    elb = sum(n for op, n in made.items() if op.startswith("elastic-load-balancing"))
+    ec2 = sum(n for op, n in made.items() if op.startswith("ec2:"))
+    note(f"{seconds:.0f} s of steady ticks (steady_seconds={steady_seconds}): {dict(made)}")
+    return elb / seconds, ec2 / seconds
 
 
 async def _profile_tick(observer: FleetObserver) -> None:

@@ -1,12 +1,17 @@
 """The fleet observer: a fresh FleetSnapshot per tick and its diff with the previous one.
 
-Built for big fleets. A steady tick makes only cheap calls: the ASGs tagged
-`freshfleet:app`, the instance states (`describe_instance_status` by id, only for instances
-not steadily running in their ASG), the forward weights of
-the apps' listeners and rules, the target health of groups in traffic or in a rollout,
-and the ledger (the locks; boot phases not yet final; the running rollouts only when a
-lock is or was just held, a rollout runs, or the groups changed). `describe_instances`
-runs only for instances it has not seen or whose state changed. For a big fleet, every
+Built for big fleets, and for an account where every tool shares ELB's API budget (10
+Describe calls a second, ARCHITECTURE §4). A steady tick makes only cheap calls: the ASGs
+tagged `freshfleet:app`, the instance states (`describe_instance_status` by id, only for
+instances not steadily running in their ASG) and the ledger (the locks; boot phases not yet
+final; the running rollouts only when a lock is or was just held, a rollout runs, or the
+groups changed). ELB is asked each tick only about what moves: the target health of groups
+in a rollout, not all healthy, or whose members changed, and the listeners' weights while an
+app is in a rollout; a steady group's health and the weights are read again at most
+`steady_seconds` apart (a change there is seen within that and one tick), and the walk over
+the load balancers that finds each app's listener runs at start, when an app has none, when a
+listener goes away, and every `walk_every` ticks. `describe_instances` runs only for
+instances it has not seen or whose state changed. For a big fleet, every
 big response is fetched and parsed on a worker thread, and so is the work over every
 instance (indexing, building the snapshot, the diff), so the event loop keeps drawing.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import replace
@@ -96,18 +102,30 @@ class FleetObserver:
         *,
         interval: float = 2.0,
         rediscover_every: int = 30,
+        walk_every: int = 150,
+        steady_seconds: float | None = None,
         thread_sweep_over: int = 250,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.gateway = gateway
         self.tables = tables
         self.interval = interval
         self.rediscover_every = rediscover_every
+        self.walk_every = walk_every
+        # A steady group's health and the weights: read again every 10 ticks' worth (20 s
+        # at the console's 2 s), so 20 apps cost ELB about 1 call a second.
+        self.steady_seconds = 10 * interval if steady_seconds is None else steady_seconds
         self.thread_sweep_over = thread_sweep_over
+        self.clock = clock
         self.calls = CallCounter()
         gateway.register("before-call", self.calls)
         self.previous: FleetSnapshot | None = None
         self._ticks = 0
         self._traffic: dict[str, TrafficPoint] = {}
+        self._walked_at = -1  # the tick of the last walk over the load balancers
+        self._weights_read: tuple[float, dict[str, dict[str, int]]] | None = None
+        self._tg_health: dict[str, tuple[float, dict[str, TargetHealth]]] = {}
+        self._active: frozenset[str] = frozenset()  # apps locked or in a rollout, last tick
         self._unplaced: frozenset[str] | None = None  # apps without a traffic point
         self._described: dict[str, InstanceRecord] = {}
         self._settled: set[str] = set()  # running, InService and Healthy when last asked
@@ -176,7 +194,8 @@ class FleetObserver:
         warnings: list[str] = []
         rediscover = self._unplaced is None or self._ticks % self.rediscover_every == 0
         if rediscover:
-            await self._discover()
+            walk = self._walked_at < 0 or self._ticks - self._walked_at >= self.walk_every
+            await self._discover(walk=walk)
         self._ticks += 1
 
         # Until the fleet is known to be small, big responses are parsed on a thread.
@@ -197,7 +216,7 @@ class FleetObserver:
         unplaced = frozenset(g.app for g in groups) - set(self._traffic)
         if unplaced != self._unplaced:  # a new app (or one lost its listener): look again
             await self._discover()
-            weights = await self._weights()
+            weights = await self._weights(fresh=True)
 
         apps_named = sorted({g.app for g in groups} | set(self._traffic))
         # The rollouts are read after the ASGs: a rollout's item is written before its
@@ -221,6 +240,7 @@ class FleetObserver:
         self._shape = shape
 
         running = latest_per_app(self._rollouts_seen)
+        self._active = frozenset(locks) | frozenset(running)
         groups = [
             replace(
                 g,
@@ -230,6 +250,8 @@ class FleetObserver:
             for g in groups
         ]
         health = await self._health([g for g in groups if g.role is not GroupRole.IDLE], big)
+        for gone in set(self._tg_health) - {g.target_group_arn for g in groups}:
+            del self._tg_health[gone]
         alive = await self._off_loop(big, self._alive)
         await self._ledger(self._read_boots(alive, health), None, warnings)
         instances = await self._off_loop(big, self._instances_of, alive, membership, health)
@@ -282,8 +304,12 @@ class FleetObserver:
         live = {(r.app, r.rollout_id) for r in running}
         return [*running, *(r for r in self._detached if (r.app, r.rollout_id) not in live)]
 
-    async def _discover(self) -> None:
-        self._traffic = await discover_traffic(self.gateway)
+    async def _discover(self, *, walk: bool = True) -> None:
+        """Which apps have server groups (the ASGs' tags) and, with `walk`, each app's
+        listener or rule (a walk over every load balancer: ELB calls per load balancer)."""
+        if walk:
+            self._traffic = await discover_traffic(self.gateway)
+            self._walked_at = self._ticks
         asg_apps = {
             t["Value"]
             for t in await self.gateway.paginate(
@@ -295,14 +321,27 @@ class FleetObserver:
         }
         self._unplaced = frozenset(asg_apps - set(self._traffic))
 
-    async def _weights(self) -> dict[str, dict[str, int]]:
+    async def _weights(self, *, fresh: bool = False) -> dict[str, dict[str, int]]:
+        """Each app's forward weights: read while an app is in a rollout (or just was) or
+        a listener moved, else the last read while it is under `steady_seconds` old."""
+        now = self.clock()
+        last = self._weights_read
+        if (
+            not fresh
+            and last is not None
+            and not self._active
+            and now - last[0] < self.steady_seconds
+        ):
+            return last[1]
         try:
-            return await read_all_weights(self.gateway, self._traffic)
+            weights = await read_all_weights(self.gateway, self._traffic)
         except AwsError as exc:
             if exc.code not in _GONE_CODES:
                 raise
             await self._discover()  # a listener or rule went away: find the current ones
-            return await read_all_weights(self.gateway, self._traffic)
+            weights = await read_all_weights(self.gateway, self._traffic)
+        self._weights_read = (now, weights)
+        return weights
 
     async def _label(self) -> str:
         if not self._backend_label:
@@ -438,7 +477,11 @@ class FleetObserver:
         self._boot_settled.discard(instance_id)
 
     async def _health(self, groups: Iterable[ServerGroup], big: bool) -> dict[str, TargetHealth]:
-        arns = sorted({g.target_group_arn for g in groups if g.target_group_arn})
+        """Target id -> health for the targets of `groups`; a steady group's from its last
+        read (see `_steady`), every other group's read now."""
+        now = self.clock()
+        wanted = {g.target_group_arn: g for g in groups if g.target_group_arn}
+        arns = sorted(a for a, g in wanted.items() if not self._steady(g, now))
         if big:  # parsed on threads, only the fields used
             calls = [self.gateway.target_health_in_thread(arn) for arn in arns]
         else:
@@ -447,7 +490,27 @@ class FleetObserver:
                 for arn in arns
             ]
         results = await asyncio.gather(*calls)
-        return await self._off_loop(big, self._verdicts_of, results)
+        read = await self._off_loop(big, lambda: [self._verdicts_of([r]) for r in results])
+        for arn, verdicts in zip(arns, read, strict=True):
+            self._tg_health[arn] = (now, verdicts)
+        health: dict[str, TargetHealth] = {}
+        for arn in wanted:
+            health.update(self._tg_health[arn][1])
+        return health
+
+    def _steady(self, group: ServerGroup, now: float) -> bool:
+        """Whether `group`'s last health read stands: read under `steady_seconds` ago, the
+        group serving an app that is in no rollout and holds no lock, every target healthy
+        then, and its targets then its members now."""
+        last = self._tg_health.get(group.target_group_arn)
+        if last is None or now - last[0] >= self.steady_seconds:
+            return False
+        if group.role is not GroupRole.SERVING or group.app in self._active:
+            return False
+        verdicts = last[1]
+        return set(verdicts) == set(group.instance_ids) and all(
+            v.healthy for v in verdicts.values()
+        )
 
     def _verdicts_of(self, results: Iterable[Mapping[str, Any]]) -> dict[str, TargetHealth]:
         """Target id -> its health, from DescribeTargetHealth responses."""
