@@ -494,7 +494,7 @@ class FreshfleetApp(App[int]):
 
     async def _rollback(self, app_name: str) -> None:
         """Ask which way back, with the estimates; flip back or deploy the chosen release."""
-        from rollout.lock import lock_owner
+        from rollout.lock import whoami
         from rollout.rollouts import RolloutInputError, request_abort, rollback_options
 
         gw: Any = self.connection.gateway if self.connection else None
@@ -518,7 +518,7 @@ class FreshfleetApp(App[int]):
         if answer.way == "flip":
             try:
                 asked = await request_abort(
-                    gw, config, app_name, by=lock_owner(), action="rollback"
+                    gw, config, app_name, by=await whoami(gw), action="rollback"
                 )
             except RolloutInputError as exc:
                 self.notify(str(exc), title="cannot flip back", severity="error", timeout=15)
@@ -551,7 +551,7 @@ class FreshfleetApp(App[int]):
         )
 
     async def _abort(self, app_name: str) -> None:
-        from rollout.lock import lock_owner
+        from rollout.lock import whoami
         from rollout.rollouts import request_abort
 
         gw: Any = self.connection.gateway if self.connection else None
@@ -571,7 +571,7 @@ class FreshfleetApp(App[int]):
             )
         )
         if confirmed:
-            asked = await request_abort(gw, config, app_name, by=lock_owner())
+            asked = await request_abort(gw, config, app_name, by=await whoami(gw))
             self.notify(f"abort of {asked.rollout_id} requested")
 
     def start_history(self, app_name: str) -> None:

@@ -13,7 +13,7 @@ from console.cli.app_command import app_command, ledger_session
 from console.cli.common import Exit, out, print_json, run_async
 from console.cli.deploy_cmd import confirm, deploy, deploy_lock, engine_errors
 from console.cli.progress_rollout import RolloutProgress, render_result, result_json
-from rollout.lock import lock_owner
+from rollout.lock import whoami
 from rollout.rollouts import (
     find_unfinished,
     owner_alive,
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                             gw,
                             config,
                             args.app,
-                            by=lock_owner(),
+                            by=await whoami(gw),
                             action="rollback",
                             wait_seconds=config.rollout.gate_deadline_seconds + 120,
                         )

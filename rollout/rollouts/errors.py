@@ -15,3 +15,13 @@ class RolloutStop(Exception):
         self.reason = reason
         self.aborted = aborted
         self.rollback = rollback  # an abort asked for as a rollback (flip back during the bake)
+
+
+class LeaseLost(Exception):
+    """This process no longer holds the app's deploy lock (another owner took it over, or
+    it was force-released): the rollout stops where it stands, acting on nothing more and
+    writing nothing more, since the lock's new holder (if any) drives it now."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
