@@ -451,6 +451,7 @@ class FreshfleetApp(App[int]):
     async def _take_over(self, app_name: str, item: dict[str, Any], choice: str) -> None:
         from rollout.lock import DeployLock, LockHeld
         from rollout.rollouts import rollout_from_item
+        from rollout.rollouts.errors import LeaseLost
 
         gw: Any = self.connection.gateway if self.connection else None
         lock = DeployLock(
@@ -477,6 +478,8 @@ class FreshfleetApp(App[int]):
                 self.notify(f"{app_name} {rollout.rollout_id}: {result.state}", timeout=15)
         except LockHeld as held:
             self.notify(str(held), title="refused: lock held", severity="error", timeout=20)
+        except LeaseLost as lost:  # another process took the lock over mid-way
+            self.notify(lost.reason, title="stopped: lock lost", severity="error", timeout=20)
         finally:
             self.rollout = None
 
