@@ -11,23 +11,27 @@ trusted (`rollout.lock` judges staleness on the contender's own monotonic clock)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from rollout.gateway import AwsError, Gateway
 from rollout.ledger.codec import attr, from_item, to_item
+from rollout.ledger.timestamps import parse_time
 from rollout.model import LockInfo
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
-def lock_of(values: dict[str, Any]) -> LockInfo:
-    """A lock item as a LockInfo (epoch seconds become UTC datetimes; missing fields 0/"")."""
+def lock_of(values: Mapping[str, Any]) -> LockInfo:
+    """A lock item as a LockInfo: epoch seconds (or ISO-8601) become UTC datetimes, an
+    unreadable time the epoch (so it looks long over), missing counters 0."""
     return LockInfo(
         app=str(values["app"]),
         owner=str(values.get("owner", "")),
-        acquired_at=datetime.fromtimestamp(float(values.get("acquired_at", 0)), UTC),
-        expires_at=datetime.fromtimestamp(float(values.get("expires_at", 0)), UTC),
+        acquired_at=parse_time(values.get("acquired_at")) or _EPOCH,
+        expires_at=parse_time(values.get("expires_at")) or _EPOCH,
         message=str(values.get("message", "")),
         caller_arn=str(values.get("caller_arn", "")),
         generation=int(values.get("generation", 0)),
