@@ -465,6 +465,7 @@ class FreshfleetApp(App[int]):
     async def _take_over(self, app_name: str, item: dict[str, Any], choice: str) -> None:
         from rollout.lock import DeployLock, LockHeld
         from rollout.rollouts import rollout_from_item
+        from rollout.rollouts.errors import LeaseLost
 
         gw: Any = self.connection.gateway if self.connection else None
         lock = DeployLock(
@@ -491,6 +492,8 @@ class FreshfleetApp(App[int]):
                 self.say(f"{app_name} {rollout.rollout_id}: {result.state}", timeout=15)
         except LockHeld as held:
             self.say(str(held), title="refused: lock held", severity="error", timeout=20)
+        except LeaseLost as lost:  # another process took the lock over mid-way
+            self.say(lost.reason, title="stopped: lock lost", severity="error", timeout=20)
         finally:
             self.rollout = None
 
@@ -508,7 +511,7 @@ class FreshfleetApp(App[int]):
 
     async def _rollback(self, app_name: str) -> None:
         """Ask which way back, with the estimates; flip back or deploy the chosen release."""
-        from rollout.lock import lock_owner
+        from rollout.lock import whoami
         from rollout.rollouts import RolloutInputError, request_abort, rollback_options
 
         gw: Any = self.connection.gateway if self.connection else None
@@ -532,7 +535,7 @@ class FreshfleetApp(App[int]):
         if answer.way == "flip":
             try:
                 asked = await request_abort(
-                    gw, config, app_name, by=lock_owner(), action="rollback"
+                    gw, config, app_name, by=await whoami(gw), action="rollback"
                 )
             except RolloutInputError as exc:
                 self.say(str(exc), title="cannot flip back", severity="error", timeout=15)
@@ -565,7 +568,7 @@ class FreshfleetApp(App[int]):
         )
 
     async def _abort(self, app_name: str) -> None:
-        from rollout.lock import lock_owner
+        from rollout.lock import whoami
         from rollout.rollouts import request_abort
 
         gw: Any = self.connection.gateway if self.connection else None
@@ -585,7 +588,7 @@ class FreshfleetApp(App[int]):
             )
         )
         if confirmed:
-            asked = await request_abort(gw, config, app_name, by=lock_owner())
+            asked = await request_abort(gw, config, app_name, by=await whoami(gw))
             self.say(f"abort of {asked.rollout_id} requested")
 
     def start_history(self, app_name: str) -> None:

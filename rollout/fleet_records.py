@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from rollout.ledger.history import RolloutRecord
 from rollout.ledger.instances import InstanceBoot
+from rollout.ledger.locks import lock_of as read_lock_item
 from rollout.ledger.timestamps import parse_time
 from rollout.model import (
     TAG_APP,
@@ -51,19 +52,11 @@ class InstanceRecord:
 
 
 def lock_of(values: Mapping[str, Any]) -> LockInfo | None:
-    """A LockInfo from a locks-table item; None when its times are unreadable."""
-    acquired = parse_time(values.get("acquired_at"))
-    expires = parse_time(values.get("expires_at"))
-    if acquired is None or expires is None:
+    """A LockInfo from a locks-table item (`rollout.ledger.locks.lock_of`); None when its
+    times are unreadable."""
+    if any(parse_time(values.get(k)) is None for k in ("acquired_at", "expires_at")):
         return None
-    return LockInfo(
-        app=str(values["app"]),
-        owner=str(values.get("owner", "")),
-        acquired_at=acquired,
-        expires_at=expires,
-        message=str(values.get("message", "")),
-        caller_arn=str(values.get("caller_arn", "")),
-    )
+    return read_lock_item(values)
 
 
 def tags_of(items: Iterable[Mapping[str, Any]]) -> dict[str, str]:

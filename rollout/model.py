@@ -166,7 +166,13 @@ class Release:
 
 @dataclass(frozen=True, slots=True)
 class LockInfo:
-    """Who holds an app's deploy lock, since when, until when, and why."""
+    """Who holds an app's deploy lock, since when, until when, and why.
+
+    `owner` is `<caller ARN>@<host>:<pid>`; `generation` grows at every takeover; `beat`
+    counts the holder's renewals; `kind` is "deploy" (a process's lease, heartbeated every
+    few seconds, `lease_seconds` long) or "manual" (`freshfleet lock`: a person's hold until
+    `expires_at`). The times are the writer's wall clock: shown, never trusted.
+    """
 
     app: str
     owner: str
@@ -174,6 +180,10 @@ class LockInfo:
     expires_at: datetime
     message: str = ""
     caller_arn: str = ""
+    generation: int = 0
+    beat: int = 0
+    lease_seconds: float = 0.0
+    kind: str = "deploy"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from console.cli.common import Exit, backend_of, config_of, out, print_json, run
 from console.cli.deploy_cmd import engine_errors
 from console.plain import text
 from rollout.gateway import Gateway
-from rollout.lock import lock_owner
+from rollout.lock import whoami
 from rollout.rollouts import request_abort
 
 
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         wait = 0.0 if args.no_wait else config.rollout.gate_deadline_seconds + 120
         async with Gateway(backend_of(args)) as gw, engine_errors():
             done = await request_abort(
-                gw, config, args.app, by=lock_owner(), action="abort", wait_seconds=wait
+                gw, config, args.app, by=await whoami(gw), action="abort", wait_seconds=wait
             )
         if args.json:
             print_json(

@@ -27,6 +27,8 @@ from rollout.events import Notice, RolloutResult
 from rollout.gateway import Gateway
 from rollout.lock import DeployLock, LockHeld
 from rollout.rollouts import STRATEGIES, Rollout, RolloutInputError, RolloutPlan, make_plan
+from rollout.rollouts.errors import LeaseLost
+from rollout.rollouts.runner import LOST
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -51,16 +53,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def exit_of(result: RolloutResult) -> int:
-    """0 when the release serves (or was left detached on purpose), else 1 (ARCHITECTURE §5)."""
+    """0 when the release serves (or was left detached on purpose), 3 when this process lost
+    the deploy lock to another owner mid-way, else 1 (ARCHITECTURE §5)."""
+    if result.state == LOST:
+        return Exit.LOCKED
     return Exit.OK if result.ok else Exit.FAILED
 
 
 @asynccontextmanager
 async def engine_errors() -> AsyncIterator[None]:
-    """The engine's refusals as the CLI's exit codes: lock held 3, bad input 2."""
+    """The engine's refusals as the CLI's exit codes: lock held (or lost) 3, bad input 2."""
     try:
         yield
-    except LockHeld as exc:
+    except (LockHeld, LeaseLost) as exc:
         raise UserError(str(exc), code=Exit.LOCKED) from exc
     except RolloutInputError as exc:
         raise UserError(str(exc)) from exc

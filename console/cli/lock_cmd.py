@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
-from datetime import UTC, datetime, timedelta
 
 from console.cli.app_command import app_command, ledger_session
 from console.cli.common import Exit, UserError, out, print_json, run_async
 from console.plain import text
-from rollout.ledger.locks import delete_lock, put_lock, read_lock
-from rollout.lock import LockHeld, caller_arn, force_unlock, lock_owner
+from rollout.ledger.locks import delete_if_unchanged, read_lock
+from rollout.lock import (
+    MANUAL,
+    DeployLock,
+    LockHeld,
+    force_unlock,
+    judge_stale,
+    same_principal,
+    whoami,
+)
 from rollout.model import LockInfo
 
 
@@ -43,11 +49,6 @@ def hours(text: str) -> float:
     return value
 
 
-def _same_person(owner: str, me: str) -> bool:
-    """`user@host` matches: a manual lock outlives the process that took it."""
-    return owner.rpartition(":")[0] == me.rpartition(":")[0]
-
-
 def _lock_json(info: LockInfo | None) -> dict[str, object] | None:
     if info is None:
         return None
@@ -63,18 +64,19 @@ def _lock_json(info: LockInfo | None) -> dict[str, object] | None:
 def run_lock(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with ledger_session(args) as (gw, config):
-            now = datetime.fromtimestamp(int(time.time()), UTC)
-            info = LockInfo(
-                app=args.app,
-                owner=lock_owner(),
-                acquired_at=now,
-                expires_at=now + timedelta(hours=args.hours),
+            hold = DeployLock(
+                gw,
+                config.tables.locks,
+                args.app,
+                config.rollout,
                 message=args.message,
-                caller_arn=await caller_arn(gw),
+                audit_table=config.tables.rollouts,
+                hold_seconds=args.hours * 3600,
             )
-            if not await put_lock(gw, config.tables.locks, info, now=time.time()):
-                held = await read_lock(gw, config.tables.locks, args.app)
-                raise UserError(str(LockHeld(held or info)), code=Exit.LOCKED)
+            try:
+                info = await hold.acquire()
+            except LockHeld as exc:
+                raise UserError(str(exc), code=Exit.LOCKED) from exc
         if args.json:
             print_json(_lock_json(info))
         else:
@@ -86,27 +88,41 @@ def run_lock(args: argparse.Namespace) -> int:
 
 
 def run_unlock(args: argparse.Namespace) -> int:
+    """Free a hand lock of this caller's (same ARN, same host) or a lock nobody keeps any
+    more; a live lease of anyone else's — a running deploy's above all, whoever runs it —
+    only with --force, recorded as a takeover."""
+
     async def main() -> int:
-        me = lock_owner()
         async with ledger_session(args) as (gw, config):
-            held = await read_lock(gw, config.tables.locks, args.app)
+            me = await whoami(gw)
+            table = config.tables.locks
+            held = await read_lock(gw, table, args.app)
             if held is None:
                 out.print(text(f"{args.app} is not locked"))
                 return Exit.OK
-            if _same_person(held.owner, me):
-                await delete_lock(gw, config.tables.locks, args.app, held.owner)
-            elif args.force:
-                await force_unlock(
-                    gw, config.tables.locks, args.app, by=me, audit_table=config.tables.rollouts
+            if args.force:
+                held = await force_unlock(
+                    gw, table, args.app, by=me, audit_table=config.tables.rollouts
                 )
-            elif held.expires_at.timestamp() > time.time():
-                raise UserError(f"{LockHeld(held)} — pass --force to take it", code=Exit.LOCKED)
             else:
-                await delete_lock(gw, config.tables.locks, args.app, held.owner)
+                mine = held.kind == MANUAL and same_principal(held.owner, me)
+                lease = config.rollout.lock_lease_seconds
+                if not mine and not await judge_stale(gw, table, held, lease):
+                    what = "a running deploy's lease" if held.kind != MANUAL else "a hand lock"
+                    raise UserError(
+                        f"{LockHeld(held)}: {what}, released only by its holder — "
+                        f"pass --force to take it from {held.owner} (recorded)",
+                        code=Exit.LOCKED,
+                    )
+                if not await delete_if_unchanged(gw, table, held):
+                    raise UserError(
+                        f"{args.app}'s lock changed while we looked; run unlock again",
+                        code=Exit.LOCKED,
+                    )
         if args.json:
             print_json({"unlocked": _lock_json(held)})
         else:
-            out.print(text(f"{args.app} unlocked (was held by {held.owner})"))
+            out.print(text(f"{args.app} unlocked (was held by {held.owner if held else 'nobody'})"))
         return Exit.OK
 
     return run_async(main)

@@ -14,7 +14,7 @@ from console.cli.common import Exit, out, print_json, run_async
 from console.cli.deploy_cmd import confirm, deploy, deploy_lock, engine_errors
 from console.cli.progress_rollout import RolloutProgress, render_result, result_json
 from console.plain import text
-from rollout.lock import lock_owner
+from rollout.lock import whoami
 from rollout.rollouts import (
     find_unfinished,
     owner_alive,
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                             gw,
                             config,
                             args.app,
-                            by=lock_owner(),
+                            by=await whoami(gw),
                             action="rollback",
                             wait_seconds=config.rollout.gate_deadline_seconds + 120,
                         )

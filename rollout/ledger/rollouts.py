@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from rollout.gateway import Gateway
+from rollout.gateway import AwsError, Gateway
 from rollout.ledger.codec import attr, from_item, to_item
 from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
 from rollout.ledger.vocabulary import UNFINISHED, RolloutState
@@ -40,22 +40,39 @@ class RolloutLedger:
         """Write a whole item (a new rollout, or an audit record)."""
         await self.gw.call("dynamodb", "put_item", TableName=self.table, Item=to_item(values))
 
-    async def update(self, app: str, rollout_id: str, **fields: Any) -> None:
-        """SET the given fields (None removes nothing: it is skipped)."""
+    async def update(
+        self, app: str, rollout_id: str, *, fence: tuple[str, int] | None = None, **fields: Any
+    ) -> bool:
+        """SET the given fields (None removes nothing: it is skipped). With `fence` (owner,
+        lock generation), only while the item still names that owner and generation: False,
+        and nothing written, when another process has taken the rollout over."""
         fields = {k: v for k, v in fields.items() if v is not None}
         if not fields:
-            return
+            return True
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":v{i}": attr(v) for i, v in enumerate(fields.values())}
-        await self.gw.call(
-            "dynamodb",
-            "update_item",
-            TableName=self.table,
-            Key={"app": attr(app), "rollout_id": attr(rollout_id)},
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        params: dict[str, Any] = {}
+        if fence is not None:
+            owner, generation = fence
+            names |= {"#fo": "owner", "#fg": "lock_generation"}
+            values |= {":fo": attr(owner), ":fg": attr(generation)}
+            params["ConditionExpression"] = "#fo = :fo AND #fg = :fg"
+        try:
+            await self.gw.call(
+                "dynamodb",
+                "update_item",
+                TableName=self.table,
+                Key={"app": attr(app), "rollout_id": attr(rollout_id)},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                **params,
+            )
+        except AwsError as exc:
+            if fence is not None and exc.code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     async def get(self, app: str, rollout_id: str) -> dict[str, Any] | None:
         got = await self.gw.call(

@@ -84,8 +84,19 @@ async def owner_alive(gw: Gateway, config: Config, item: dict[str, Any]) -> bool
 async def rollout_from_item(
     gw: Gateway, config: Config, item: dict[str, Any], lock: DeployLock
 ) -> Rollout:
-    """Rebuild a rollout from its ledger item, to be continued or unwound by this process."""
+    """Rebuild a rollout from its ledger item, to be continued or unwound by this process.
+
+    The item is claimed for `lock`'s lease first (owner, generation), then read again: the
+    process that held it before can write nothing after that read (its writes are fenced,
+    `Rollout._write`), so what is rebuilt is the item's last word.
+    """
     app = str(item["app"])
+    ledger = RolloutLedger(gw, config.tables.rollouts)
+    rid = str(item["rollout_id"])
+    await ledger.update(
+        app, rid, owner=lock.owner, lock_generation=lock.generation, state=states.RUNNING
+    )
+    item = await ledger.get(app, rid) or item
     version = str(item.get("to_release", ""))
     release = await get_release(gw, config.tables, app, version) or Release(
         app=app, version=version, url="", sha256=""
@@ -132,7 +143,6 @@ async def rollout_from_item(
     if r.new and new_arn in live:
         names = {new_arn: r.new.name} | ({old.target_group_arn: old.name} if old else {})
         r.weights_history.append({names[a]: w for a, w in live.items() if a in names})
-    await r.ledger.update(app, plan.rollout_id, owner=lock.owner, state=states.RUNNING)
     return r
 
 

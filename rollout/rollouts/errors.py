@@ -20,3 +20,13 @@ class RolloutStop(Exception):
 class KeepServing(RolloutStop):
     """A flip back was refused: the group it would flip to cannot take all the traffic, so
     the new group keeps serving."""
+
+
+class LeaseLost(Exception):
+    """This process no longer holds the app's deploy lock (another owner took it over, or
+    it was force-released): the rollout stops where it stands, acting on nothing more and
+    writing nothing more, since the lock's new holder (if any) drives it now."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

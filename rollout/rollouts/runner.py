@@ -12,6 +12,7 @@ faces read `events()` and the `RolloutResult` that `run()` returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,12 +37,14 @@ from rollout.lock import DeployLock
 from rollout.notify.relay import NotificationRelay
 from rollout.notify.settings import notifiers_for
 from rollout.rollouts import launch as launching
-from rollout.rollouts.errors import KeepServing, RolloutStop
+from rollout.rollouts.errors import KeepServing, LeaseLost, RolloutStop
 from rollout.rollouts.groups import GroupRef, delete_server_group, describe_group
 from rollout.rollouts.health import healthy_count
 from rollout.rollouts.plan import Capacity, RolloutPlan
 from rollout.rollouts.traffic import read_weights, set_weights
 from rollout.rollouts.watch import gate, watch
+
+LOST = "lost"  # a RolloutResult's state when this process lost the lease (not a ledger state)
 
 
 class Rollout:
@@ -123,10 +126,20 @@ class Rollout:
         from rollout.rollouts.strategies import continue_after_resume, run_strategy
 
         try:
+            try:
+                return await self._run(continue_after_resume, run_strategy)
+            except LeaseLost as lost:
+                return self._lost(lost.reason)
+        finally:
+            await asyncio.shield(self.relay.drain())
+            self.stream.close()
+
+    async def _run(self, continue_after_resume: Any, run_strategy: Any) -> RolloutResult:
+        try:
             if self.resumed:
                 finished = await continue_after_resume(self)
                 if finished is not None:
-                    return finished
+                    return finished  # type: ignore[no-any-return]
             else:
                 await self._start()
                 await run_strategy(self)
@@ -149,9 +162,28 @@ class Rollout:
         except asyncio.CancelledError:
             await asyncio.shield(self._interrupted())
             raise
-        finally:
-            await asyncio.shield(self.relay.drain())
-            self.stream.close()
+
+    def _lost(self, reason: str) -> RolloutResult:
+        """The end of a rollout whose lease was lost: nothing undone, nothing written."""
+        step = next((s["name"] for s in reversed(self.steps) if s["status"] != "ok"), "")
+        outcome = (
+            "this process lost the deploy lock and stopped before its next step; "
+            "it changed nothing more (the lock's holder, if any, drives the rollout now)"
+        )
+        self.emit(RolloutFailed, step=step, reason=reason)
+        self.emit(RolloutFinished, state=LOST, outcome=outcome)
+        return RolloutResult(
+            app=self.app,
+            rollout_id=self.rollout_id,
+            state=LOST,
+            from_release=self.plan.from_release,
+            to_release=self.plan.release.version,
+            strategy=self.plan.strategy,
+            outcome=outcome,
+            reason=reason,
+            failed_step=step,
+            weights_history=tuple(self.weights_history),
+        )
 
     # -- steps --------------------------------------------------------------------------
 
@@ -188,10 +220,30 @@ class Rollout:
         self.emit(StepFinished, step=entry["name"], status=status, detail=detail)
 
     async def _save(self, **fields: Any) -> None:
-        await self.ledger.update(self.app, self.rollout_id, steps=self.steps, **fields)
+        await self._write(steps=self.steps, **fields)
+
+    async def _write(self, **fields: Any) -> None:
+        """Update the rollout's item, fenced on this process's lease (owner and generation):
+        LeaseLost, with nothing written, once another process has taken the rollout over."""
+        lock = self.lock
+        fence = (self.owner, lock.generation) if lock is not None and lock.generation else None
+        if not await self.ledger.update(self.app, self.rollout_id, fence=fence, **fields):
+            assert lock is not None
+            await lock.verify()
+            raise LeaseLost(
+                lock.lost_reason or f"rollout {self.rollout_id} is now driven by another owner"
+            )
+
+    async def check_lease(self) -> None:
+        """Raise LeaseLost when this process no longer holds the app's deploy lock (the
+        heartbeat found it taken, or a consistent read says so)."""
+        if self.lock is not None and not await self.lock.verify():
+            raise LeaseLost(self.lock.lost_reason)
 
     async def check_abort(self) -> None:
-        """Raise RolloutStop when an abort (or rollback) was requested or the lock was lost."""
+        """Raise LeaseLost when the lock was lost, RolloutStop when an abort (or rollback)
+        was requested: before every step and at every poll of a gate or watch."""
+        await self.check_lease()
         if self.unwinding:
             return
         requested, by, action = await self.ledger.abort_request(self.app, self.rollout_id)
@@ -201,8 +253,6 @@ class Rollout:
                 aborted=True,
                 rollback=action == "rollback",
             )
-        if self.lock is not None and self.lock.lost.is_set():
-            raise RolloutStop("the deploy lock was taken over by another owner", aborted=True)
 
     async def _start(self) -> None:
         self.boot_eta = self.plan.expected_boot_seconds
@@ -224,6 +274,7 @@ class Rollout:
                 "rollout_id": self.rollout_id,
                 "state": states.RUNNING,
                 "owner": self.owner,
+                "lock_generation": self.lock.generation if self.lock else 0,
                 "started_at": now,
                 "finished_at": "",
                 "steps": self.steps,
@@ -442,6 +493,12 @@ class Rollout:
         return str(groups[0]["TargetGroupArn"]) if groups else ""
 
     async def _interrupted(self) -> None:
+        if self.lock is not None and self.lock.lost.is_set():
+            return  # not ours any more: the new holder decides
+        with contextlib.suppress(LeaseLost):
+            await self._interrupted_here()
+
+    async def _interrupted_here(self) -> None:
         if self.detaching:
             await self._finish(
                 states.DETACHED,
@@ -459,9 +516,7 @@ class Rollout:
             )
 
     async def _finish(self, state: str, outcome: str, reason: str = "") -> RolloutResult:
-        await self.ledger.update(
-            self.app,
-            self.rollout_id,
+        await self._write(
             state=state,
             finished_at=utc_now() if state != states.DETACHED else "",
             outcome=outcome,

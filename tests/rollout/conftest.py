@@ -81,15 +81,20 @@ class Fleet:
             code = main(list(args))
         return CliRun(int(code), o.getvalue(), e.getvalue())
 
-    def spawn(self, *args: str) -> subprocess.Popen[str]:
-        """`freshfleet ARGS` as another process (another terminal, a CI job)."""
+    def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """`freshfleet ARGS` as another process (another terminal, a CI job); `env` adds to
+        the test's environment."""
         return subprocess.Popen(
             [sys.executable, "-m", "console.main", *args],
-            env={**os.environ, **self.env},
+            env=self.spawn_env(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+
+    def spawn_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment `spawn` gives a child process."""
+        return {**os.environ, **self.env, **(extra or {})}
 
     # -- traffic and groups ------------------------------------------------------------------
 

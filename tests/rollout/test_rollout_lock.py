@@ -85,6 +85,7 @@ async def test_force_takes_the_lock_over_and_the_old_owner_learns_it_lost_it(bac
         await new.acquire()
         assert new.taken_from is not None and new.taken_from.owner == "ann@a:1"
         await asyncio.wait_for(old.lost.wait(), timeout=5)
+        assert "taken over by bob@b:2 (generation 1 -> 2)" in old.lost_reason
         await old.release()
         await new.release()
         audit = await gw.call(
@@ -97,3 +98,45 @@ async def test_force_takes_the_lock_over_and_the_old_owner_learns_it_lost_it(bac
         (item,) = audit["Items"]
         assert item["kind"]["S"] == "lock-takeover"
         assert "ann@a:1" in item["outcome"]["S"] and item["owner"]["S"] == "bob@b:2"
+
+
+async def test_a_contender_with_a_clock_an_hour_ahead_cannot_take_a_heartbeating_lease(backend):
+    """Issue 18.5 (1): the lease's expiry is never judged on the contender's wall clock. A
+    clock an hour fast sees the item as long expired, watches it, sees the heartbeat renew
+    it and is refused; once the holder dies the same contender takes it after one lease."""
+    app = "lock-fast-clock"
+    async with Gateway(backend) as gw:
+        holder = DeployLock(gw, TABLES.locks, app, _settings(2, 0.3), owner="ann@a:1")
+        fast = DeployLock(
+            gw, TABLES.locks, app, _settings(2, 0.3), owner="bob@b:2",
+            clock=lambda: time.time() + 3600, audit_table=TABLES.rollouts,
+        )  # fmt: skip
+        await holder.acquire()
+        try:
+            with pytest.raises(LockHeld) as refused:
+                await fast.acquire()
+            assert "ann@a:1" in str(refused.value)
+            held = await read_lock(gw, TABLES.locks, app)
+            assert held is not None and (held.owner, held.generation) == ("ann@a:1", 1)
+            assert await holder.verify() and not holder.lost.is_set()
+        finally:
+            assert holder._beat is not None
+            holder._beat.cancel()  # the holder dies; its item stays behind
+        await _eventually_acquire(fast, within=10)
+        took = await read_lock(gw, TABLES.locks, app)
+        assert took is not None and (took.owner, took.generation) == ("bob@b:2", 2)
+        assert not await holder.verify()
+        assert "taken over by bob@b:2 (generation 1 -> 2)" in holder.lost_reason
+        await holder.release()  # cannot drop the new owner's lock
+        assert (await read_lock(gw, TABLES.locks, app)) is not None
+        await fast.release()
+        audit = await gw.call(
+            "dynamodb",
+            "query",
+            TableName=TABLES.rollouts,
+            KeyConditionExpression="app = :a",
+            ExpressionAttributeValues={":a": {"S": app}},
+        )
+        (item,) = audit["Items"]
+        assert item["taken_from"]["S"] == "ann@a:1" and item["owner"]["S"] == "bob@b:2"
+        assert "expired lock taken over" in item["outcome"]["S"]
