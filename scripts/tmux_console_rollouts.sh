@@ -21,12 +21,6 @@ TOML
 # shellcheck source=scripts/tmux_lib.sh
 . scripts/tmux_lib.sh  # the working directory is the repo root by now
 keys() { tmux send-keys -t "$SESSION" "$@"; }
-session_gone() { ! tmux has-session -t "$SESSION" 2>/dev/null; }
-localaws_recorded() {
-  LOCALAWS_PID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' \
-    "$FRESHFLEET_ENDPOINT_FILE" 2>/dev/null) && [ -n "$LOCALAWS_PID" ]
-}
-localaws_gone() { ! kill -0 "$LOCALAWS_PID" 2>/dev/null; }
 
 # confirm: the dialog opens on Cancel; Tab moves to the action button, Enter presses it.
 # The pause lets the dialog focus Cancel first, however loaded the machine is.

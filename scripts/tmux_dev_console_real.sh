@@ -15,13 +15,6 @@ LOCALAWS_PID=""
 
 # shellcheck source=scripts/tmux_lib.sh
 . scripts/tmux_lib.sh  # the working directory is the repo root by now
-instances_shown() { [ "$(screen | grep -cE '^ +i-[0-9a-f]+ ')" -ge "$1" ]; }
-session_gone() { ! tmux has-session -t "$SESSION" 2>/dev/null; }
-localaws_recorded() {
-  LOCALAWS_PID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' \
-    "$FRESHFLEET_ENDPOINT_FILE" 2>/dev/null) && [ -n "$LOCALAWS_PID" ]
-}
-localaws_gone() { ! kill -0 "$LOCALAWS_PID" 2>/dev/null; }
 
 cd "$WORK"
 tmux new-session -d -s "$SESSION" -x 160 -y 45 \

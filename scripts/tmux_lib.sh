@@ -32,3 +32,13 @@ wait_for() {
 }
 
 shows() { screen | grep -q -- "$1"; }
+
+# The console's state as the scripts check it: instance rows on screen, the session, the
+# sandbox's pid (from its endpoint file, into LOCALAWS_PID) and whether it is still alive.
+instances_shown() { [ "$(screen | grep -cE '^ +i-[0-9a-f]+ ')" -ge "$1" ]; }
+session_gone() { ! tmux has-session -t "$SESSION" 2>/dev/null; }
+localaws_recorded() {
+  LOCALAWS_PID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' \
+    "$FRESHFLEET_ENDPOINT_FILE" 2>/dev/null) && [ -n "$LOCALAWS_PID" ]
+}
+localaws_gone() { ! kill -0 "$LOCALAWS_PID" 2>/dev/null; }

@@ -172,18 +172,7 @@ class Rollout:
         )
         self.emit(RolloutFailed, step=step, reason=reason)
         self.emit(RolloutFinished, state=LOST, outcome=outcome)
-        return RolloutResult(
-            app=self.app,
-            rollout_id=self.rollout_id,
-            state=LOST,
-            from_release=self.plan.from_release,
-            to_release=self.plan.release.version,
-            strategy=self.plan.strategy,
-            outcome=outcome,
-            reason=reason,
-            failed_step=step,
-            weights_history=tuple(self.weights_history),
-        )
+        return self._result(LOST, outcome, reason, step)
 
     # -- steps --------------------------------------------------------------------------
 
@@ -525,6 +514,10 @@ class Rollout:
         )
         self.emit(RolloutFinished, state=state, outcome=outcome)
         failed_step = next((s["name"] for s in self.steps if s["status"] not in ("ok",)), "")
+        return self._result(state, outcome, reason, failed_step if reason else "")
+
+    def _result(self, state: str, outcome: str, reason: str, failed_step: str) -> RolloutResult:
+        """What `run()` returns: how the rollout ended, with its weights' history."""
         return RolloutResult(
             app=self.app,
             rollout_id=self.rollout_id,
@@ -534,7 +527,7 @@ class Rollout:
             strategy=self.plan.strategy,
             outcome=outcome,
             reason=reason,
-            failed_step=failed_step if reason else "",
+            failed_step=failed_step,
             weights_history=tuple(self.weights_history),
         )
 
