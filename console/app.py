@@ -454,8 +454,9 @@ class FreshfleetApp(App[int]):
                 "(traffic flips back if it moved; the new group is deleted)."
             )
             offered = True
+            typed = app.name if self.production else ""
             choice = await self.push_screen_wait(
-                ResumeOrRollback(app.name, str(item["rollout_id"]), summary)
+                ResumeOrRollback(app.name, str(item["rollout_id"]), summary, type_to_confirm=typed)
             )
             if choice in ("resume", "rollback", "abort"):
                 await self._take_over(app.name, item, choice)

@@ -7,6 +7,7 @@ import argparse
 from console.cli.app_command import app_command
 from console.cli.common import Exit, backend_of, config_of, out, print_json, run_async
 from console.cli.deploy_cmd import engine_errors
+from console.cli.production import confirm_production
 from console.plain import text
 from rollout.gateway import Gateway
 from rollout.lock import whoami
@@ -15,7 +16,7 @@ from rollout.rollouts import request_abort
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     abort_help = "stop APP's running rollout (its new group is deleted)"
-    with app_command(sub, "abort", abort_help, run) as p:
+    with app_command(sub, "abort", abort_help, run, production=True) as p:
         p.add_argument("--no-wait", action="store_true", help="return once the request is written")
 
 
@@ -24,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
         config = config_of(args)
         wait = 0.0 if args.no_wait else config.rollout.gate_deadline_seconds + 120
         async with Gateway(backend_of(args)) as gw, engine_errors():
+            await confirm_production(gw, config, args, "abort its rollout")
             done = await request_abort(
                 gw, config, args.app, by=await whoami(gw), action="abort", wait_seconds=wait
             )

@@ -24,10 +24,11 @@ def app_command(
     *,
     yes: bool = False,
     wide: bool = False,
+    production: bool = False,
 ) -> Iterator[argparse.ArgumentParser]:
     """Add subcommand `name APP`: yields its parser for the command's own arguments, then
-    adds the backend flags, `--json` (and `-y` with `yes`, `--wide` with `wide`) after them
-    and routes it to `run`.
+    adds the backend flags, `--json` (and `-y` with `yes`, `--wide` with `wide`,
+    `--yes-production APP` with `production`) after them and routes it to `run`.
     """
     p = sub.add_parser(name, help=help)
     p.add_argument("app")
@@ -36,6 +37,10 @@ def app_command(
     add_output_flags(p, yes=yes)
     if wide:
         add_wide_flag(p)
+    if production:
+        from console.cli.production import add_production_flag
+
+        add_production_flag(p)
     p.set_defaults(func=run)
 
 

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from console.cli.app_command import app_command, ledger_session
 from console.cli.common import Exit, UserError, err, out, print_json, run_async
+from console.cli.production import confirm_production
 from console.cli.progress_rollout import (
     RolloutProgress,
     plan_json,
@@ -33,7 +34,7 @@ from rollout.rollouts.runner import LOST
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     deploy_help = "roll APP out to VERSION on a fresh server group"
-    with app_command(sub, "deploy", deploy_help, run, yes=True) as p:
+    with app_command(sub, "deploy", deploy_help, run, yes=True, production=True) as p:
         p.add_argument("version")
         p.add_argument("--strategy", choices=STRATEGIES, default="blue-green")
         p.add_argument("--capacity", type=int, help="instances, for an app with no serving group")
@@ -176,6 +177,7 @@ async def deploy(
 def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with ledger_session(args) as (gw, config):
+            await confirm_production(gw, config, args, f"deploy {args.version}")
             if args.no_judge:
                 config = config.replace(judge=dataclasses.replace(config.judge, enabled=False))
             return await deploy(

@@ -7,12 +7,13 @@ import argparse
 from console.cli.app_command import app_command, ledger_session
 from console.cli.common import UserError, run_async
 from console.cli.deploy_cmd import confirm, deploy_lock, drive, engine_errors
+from console.cli.production import confirm_production
 from rollout.rollouts import find_unfinished, rollout_from_item
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     resume_help = "continue APP's interrupted rollout (or finish its bake)"
-    with app_command(sub, "resume", resume_help, run, yes=True) as p:
+    with app_command(sub, "resume", resume_help, run, yes=True, production=True) as p:
         p.add_argument(
             "--force", action="store_true", help="take the lock even if its owner's lease is live"
         )
@@ -21,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with ledger_session(args) as (gw, config):
+            await confirm_production(gw, config, args, "resume its rollout")
             item = await find_unfinished(gw, config, args.app)
             if item is None:
                 raise UserError(f"{args.app} has no unfinished rollout to resume")

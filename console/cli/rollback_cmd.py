@@ -12,6 +12,7 @@ import argparse
 from console.cli.app_command import app_command, ledger_session
 from console.cli.common import Exit, out, print_json, run_async
 from console.cli.deploy_cmd import confirm, deploy, deploy_lock, engine_errors
+from console.cli.production import confirm_production
 from console.cli.progress_rollout import RolloutProgress, render_result, result_json
 from console.plain import text
 from rollout.lock import whoami
@@ -27,7 +28,7 @@ from rollout.rollouts import (
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rollback_help = "flip APP back during a bake, or redeploy its previous release"
-    with app_command(sub, "rollback", rollback_help, run, yes=True) as p:
+    with app_command(sub, "rollback", rollback_help, run, yes=True, production=True) as p:
         p.add_argument("--to", metavar="VERSION", help="the release to deploy fresh")
         p.add_argument("--force", action="store_true", help="take the lock of a dead rollout")
 
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with ledger_session(args) as (gw, config):
+            await confirm_production(gw, config, args, "roll it back")
             item = await find_unfinished(gw, config, args.app)
             if item is not None and not args.to:
                 if item.get("state") == "running" and await owner_alive(gw, config, item):

@@ -193,16 +193,22 @@ def plan_table(rows: list[tuple[str, str, str]]) -> Table:
 
 class ResumeOrRollback(ModalScreen[str]):
     """A rollout left unfinished by a dead or detached owner: resume it, roll it back, abort
-    it, or leave it for later (the default)."""
+    it, or leave it for later (the default). On a production account (`type_to_confirm`)
+    Resume, Roll back and Abort stay disabled until the app's name is typed."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="ResumeOrRollback")
     BINDINGS = [Binding("escape", "dismiss('later')", "Later", id="unfinished.later")]
 
-    def __init__(self, app_name: str, rollout_id: str, summary: str) -> None:
+    ACTIONS = ("resume", "rollback", "abort")
+
+    def __init__(
+        self, app_name: str, rollout_id: str, summary: str, *, type_to_confirm: str = ""
+    ) -> None:
         super().__init__()
         self.app_name = app_name
         self.rollout_id = rollout_id
         self.summary = summary
+        self.type_to_confirm = type_to_confirm
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -210,14 +216,22 @@ class ResumeOrRollback(ModalScreen[str]):
                 text(f"{self.app_name}: rollout {self.rollout_id} is unfinished"), classes="title"
             )
             yield Static(text(self.summary))
+            yield from typed_name_gate(self.type_to_confirm)
+            locked = bool(self.type_to_confirm)
             with Horizontal():
                 yield Button("Later", id="later", variant="primary")
-                yield Button("Resume", id="resume", variant="success")
-                yield Button("Roll back", id="rollback", variant="error")
-                yield Button("Abort", id="abort", variant="error")
+                yield Button("Resume", id="resume", variant="success", disabled=locked)
+                yield Button("Roll back", id="rollback", variant="error", disabled=locked)
+                yield Button("Abort", id="abort", variant="error", disabled=locked)
 
     def on_mount(self) -> None:
         self.query_one("#later", Button).focus()
+
+    @on(Input.Changed, "#typed")
+    def _typed(self, event: Input.Changed) -> None:
+        wrong = event.value.strip() != self.type_to_confirm
+        for action in self.ACTIONS:
+            self.query_one(f"#{action}", Button).disabled = wrong
 
     @on(Button.Pressed)
     def _answered(self, event: Button.Pressed) -> None:

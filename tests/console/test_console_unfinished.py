@@ -5,8 +5,10 @@ rather than to a dead end."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from console_helpers import screen_text, wait_for
+from textual.widgets import Button, Input
 
 from console.app import FreshfleetApp
 from console.launch import connect_live
@@ -80,3 +82,49 @@ async def test_a_rollout_detached_elsewhere_is_offered_then_r_offers_it_again(fr
         assert screen.view.finished.state == "rolled_back", screen_text(app)
     async with Gateway(backend) as gw:
         assert await find_unfinished(gw, QUICK, "demo-web") is None
+
+
+async def test_on_a_production_account_the_offer_needs_the_app_name_typed(fresh_localaws):
+    """The offer to resume, roll back or abort changes a production fleet like any deploy: its
+    actions stay disabled until the app's name is typed (before, it skipped the gate)."""
+    backend = backend_of(fresh_localaws)
+    prod = replace(QUICK, production_accounts=("123456789012",))
+
+    async def connect() -> Any:
+        return replace(await connect_live(backend, prod), account="123456789012")
+
+    app = FreshfleetApp(
+        connect, config=prod, allow_deploy=True, poll_seconds=0.25, backend_label=backend.label
+    )
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.fleet_screen.table
+        await wait_for(
+            pilot, lambda: table.visible_text().count(" healthy ") >= 3, within=60, what="demo"
+        )
+        assert app.production
+        await deploy_elsewhere_and_leave_it_in_traffic(fresh_localaws)
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, ResumeOrRollback) and bool(app.screen.query("#typed")),
+            within=60,
+            what="the offer, with the typed-name gate",
+        )
+        offer = app.screen
+        actions = [offer.query_one(f"#{a}", Button) for a in ("resume", "rollback", "abort")]
+        await wait_for(
+            pilot,
+            lambda: "Production: type demo-web to confirm." in screen_text(app),
+            what="the production hint drawn",
+        )
+        assert all(b.disabled for b in actions)
+        offer.query_one("#typed", Input).focus()
+        await pilot.press(*"demo-we")
+        await pilot.pause()
+        assert all(b.disabled for b in actions)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: not any(b.disabled for b in actions), what="enabled")
+        actions[1].press()  # Roll back
+        await wait_for(pilot, lambda: isinstance(app.screen, RolloutScreen), what="rolling back")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.view.finished is not None, within=90, what="the end")
+        assert screen.view.finished.state == "rolled_back", screen_text(app)
