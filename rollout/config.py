@@ -52,6 +52,9 @@ class RolloutSettings:
     canary_watch_seconds: float = 120.0
     rolling_batch_percent: int = 25
     poll_seconds: float = 2.0
+    # A watch rolls back on a shortfall of healthy targets seen this many readings in a row
+    # (a target that blinks for one poll is no reason to flip a fleet back).
+    shortfall_polls: int = 3
     lock_lease_seconds: float = 60.0
     lock_heartbeat_seconds: float = 20.0
 

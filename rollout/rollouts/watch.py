@@ -113,15 +113,32 @@ def _why(views: list[InstanceView]) -> str:
     return "; ".join(parts)
 
 
+class Shortfall:
+    """Readings of healthy targets, and whether a shortfall below `wanted` has lasted
+    `polls` readings in a row (`polls` of at least 1)."""
+
+    def __init__(self, wanted: int, polls: int) -> None:
+        self.wanted = wanted
+        self.polls = max(1, int(polls))
+        self.in_a_row = 0
+
+    def persists(self, healthy: int) -> bool:
+        """Take one reading; True once `polls` readings in a row were short."""
+        self.in_a_row = self.in_a_row + 1 if healthy < self.wanted else 0
+        return self.in_a_row >= self.polls
+
+
 async def watch(r: Rollout, group: GroupRef, wanted: int, seconds: float, what: str) -> None:
-    """Watch `group` for `seconds`: RolloutStop(rollback) when its healthy targets drop
-    below `wanted`, when the judge finds its traffic worse than the baseline's (or a named
-    alarm fires), or when an abort (or rollback) is requested."""
+    """Watch `group` for `seconds`: RolloutStop(rollback) when its healthy targets stay
+    below `wanted` for `shortfall_polls` readings in a row, when the judge finds its traffic
+    worse than the baseline's (or a named alarm fires), or when an abort (or rollback) is
+    requested."""
     from rollout.judge.looks import judge_for, look
 
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
     judge = judge_for(r, group, what)
+    shortfall = Shortfall(wanted, r.settings.shortfall_polls)
     while True:
         await r.check_abort()
         await look(r, judge, what)
@@ -136,7 +153,7 @@ async def watch(r: Rollout, group: GroupRef, wanted: int, seconds: float, what: 
                 wanted=wanted,
                 remaining_seconds=remaining,
             )
-            if healthy < wanted:
+            if shortfall.persists(healthy):
                 raise RolloutStop(
                     f"{group.name} fell to {healthy} of {wanted} healthy targets during the "
                     f"{what}" + (f": {why}" if why else ""),
