@@ -105,7 +105,11 @@ async def test_on_a_production_account_the_offer_needs_the_app_name_typed(fresh_
         await deploy_elsewhere_and_leave_it_in_traffic(fresh_localaws)
         await wait_for(
             pilot,
-            lambda: isinstance(app.screen, ResumeOrRollback) and bool(app.screen.query("#typed")),
+            lambda: (
+                isinstance(app.screen, ResumeOrRollback)
+                and bool(app.screen.query("#typed"))
+                and bool(app.screen.query("#abort"))
+            ),  # composed whole, its last button too
             within=60,
             what="the offer, with the typed-name gate",
         )
