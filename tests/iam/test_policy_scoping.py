@@ -278,7 +278,9 @@ def test_an_instance_reads_only_its_own_apps_release_and_parameters() -> None:
     assert not _instance("ssm:GetParameter", f"{parameter}/notify/webhook-secret")
 
 
-BOOT_REPORT = ["instance_id", "app", "release", "phase", "status", "detail", "updated_at"]
+BOOT_REPORT = [
+    "instance_id", "app", "release", "rollout", "phase", "status", "detail", "updated_at",
+]  # fmt: skip
 
 
 def test_an_instance_writes_boot_reports_and_no_other_row() -> None:
