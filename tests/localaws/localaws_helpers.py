@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
@@ -76,3 +77,33 @@ def default_subnets(ec2: Any) -> list[dict[str, Any]]:
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
     found = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
     return sorted(found["Subnets"], key=lambda s: s["AvailabilityZone"])
+
+
+def asg_on_new_template(
+    ec2: Any,
+    asg: Any,
+    prefix: str,
+    *,
+    user_data: str = "",
+    target_groups: tuple[str, ...] = (),
+    min_size: int = 0,
+    max_size: int = 4,
+    desired: int = 2,
+) -> str:
+    """An ASG (and a launch template of the same new name) in the first default subnet,
+    launching `user_data` (none: plain instances); returns its name."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    data: dict[str, str] = {"ImageId": "ami-03cf127a", "InstanceType": "t3.micro"}
+    if user_data:
+        data["UserData"] = base64.b64encode(user_data.encode()).decode()
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": name},
+        MinSize=min_size,
+        MaxSize=max_size,
+        DesiredCapacity=desired,
+        VPCZoneIdentifier=ec2.describe_subnets()["Subnets"][0]["SubnetId"],
+        TargetGroupARNs=list(target_groups),
+    )
+    return name

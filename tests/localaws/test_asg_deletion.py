@@ -9,13 +9,12 @@ not be modified).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from localaws_helpers import health_of
+from localaws_helpers import asg_on_new_template, health_of
 
 from localaws.process import LocalAws
 
@@ -36,26 +35,14 @@ def test_a_deleted_group_stays_listed_delete_in_progress_until_its_instances_dra
     eventually: Callable[..., Any],
 ) -> None:
     ec2, elb, asg = aws_client("ec2"), aws_client("elbv2"), aws_client("autoscaling")
-    name = f"contract-del-{uuid.uuid4().hex[:8]}"
-    ec2.create_launch_template(
-        LaunchTemplateName=name,
-        LaunchTemplateData={"ImageId": "ami-03cf127a", "InstanceType": "t3.micro"},
-    )
     tg = target_group()
     # A delay long enough to see the drain (1,000 AWS seconds: 10 s at the tests' scale).
     elb.modify_target_group_attributes(
         TargetGroupArn=tg,
         Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "1000"}],
     )
-    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
-    asg.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateName": name},
-        MinSize=2,
-        MaxSize=2,
-        DesiredCapacity=2,
-        VPCZoneIdentifier=subnet,
-        TargetGroupARNs=[tg],
+    name = asg_on_new_template(
+        ec2, asg, "contract-del", target_groups=(tg,), min_size=2, max_size=2, desired=2
     )
     eventually(
         lambda: (

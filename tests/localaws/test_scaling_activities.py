@@ -9,36 +9,16 @@ Patches: FakeAutoScalingGroup.replace_autoscaling_group_instances (a release's i
 
 from __future__ import annotations
 
-import base64
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-from localaws_helpers import user_data_for
+from localaws_helpers import asg_on_new_template, user_data_for
 
 from localaws.process import LocalAws
 
 
 def _group_on(ec2: Any, asg: Any, version: str, simulate: dict[str, object] | None) -> str:
-    name = f"contract-act-{uuid.uuid4().hex[:8]}"
-    ec2.create_launch_template(
-        LaunchTemplateName=name,
-        LaunchTemplateData={
-            "ImageId": "ami-03cf127a",
-            "InstanceType": "t3.micro",
-            "UserData": base64.b64encode(user_data_for(version, simulate).encode()).decode(),
-        },
-    )
-    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
-    asg.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateName": name},
-        MinSize=0,
-        MaxSize=4,
-        DesiredCapacity=2,
-        VPCZoneIdentifier=subnet,
-    )
-    return name
+    return asg_on_new_template(ec2, asg, "contract-act", user_data=user_data_for(version, simulate))
 
 
 def _activities(asg: Any, name: str) -> list[dict[str, Any]]:
