@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import functools
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -145,6 +146,15 @@ def translate(exc: BaseException, service: str = "", operation: str = "") -> Aws
     return AwsError(str(exc) or type(exc).__name__, code=type(exc).__name__, operation=operation)
 
 
+_READ_PREFIXES = ("describe_", "get_", "list_", "batch_get_", "head_", "query", "scan")
+
+
+def is_read(operation: str) -> bool:
+    """Whether an operation (snake_case name) only reads: Describe*, Get*, List*,
+    BatchGetItem, Head*, Query, Scan. Everything else may change something."""
+    return operation.startswith(_READ_PREFIXES)
+
+
 def is_throttle(exc: BaseException) -> bool:
     return isinstance(exc, AwsError) and exc.code in _THROTTLE_CODES
 
@@ -195,6 +205,20 @@ class Gateway:
         self._sync_clients: dict[str, Any] = {}
         self._probed = False  # the endpoint URL answered once
         self._sync_lock = threading.Lock()
+        self._guard: Callable[[str, str], Awaitable[None]] | None = None
+
+    def guarded(self, guard: Callable[[str, str], Awaitable[None]]) -> Gateway:
+        """A view of this gateway (the same clients, handlers and backend) whose `call` and
+        `call_in_thread` first await `guard(service, operation)` before every operation that
+        is not a read (`is_read`): whatever the guard raises stops the call before it is
+        sent. Reads and paginations are not guarded. Closing the view closes this gateway."""
+        view = copy.copy(self)
+        view._guard = guard
+        return view
+
+    async def _before(self, service: str, operation: str) -> None:
+        if self._guard is not None and not is_read(operation):
+            await self._guard(service, operation)
 
     @property
     def session(self) -> AioSession:
@@ -293,6 +317,7 @@ class Gateway:
 
     async def call_in_thread(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """Like `call`, with the call and its parsing on a worker thread (huge responses)."""
+        await self._before(service, operation)
         return await in_thread(self._call_sync, service, operation, "", params)
 
     def _sweep(
@@ -328,6 +353,7 @@ class Gateway:
 
     async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """Call one operation (snake_case name) and translate any failure into AwsError."""
+        await self._before(service, operation)
         client = await self.client(service)
         try:
             result: dict[str, Any] = await getattr(client, operation)(**params)

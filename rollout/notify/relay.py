@@ -4,8 +4,9 @@ The runner hands every event it emits to `NotificationRelay.observe` (synchronou
 each notification worth sending is delivered in a task of its own, so a receiver that hangs
 or fails costs the rollout nothing. Before the rollout's event stream closes, `drain` gives
 the deliveries still under way at most one notifier timeout. Every delivery is recorded on
-the rollout's ledger item (`notifications`: notifier, event, ok, detail) and a failed one is
-also a warning `Notice` in the rollout's events, which both faces show.
+the rollout's ledger item (`notifications`: notifier, event, ok, detail), fenced on the
+runner's lease like its other writes (a relay whose process lost the rollout writes nothing),
+and a failed one is also a warning `Notice` in the rollout's events, which both faces show.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class NotificationRelay:
         *,
         owner: str,
         emit: Callable[[str], None],
+        fence: Callable[[], tuple[str, int] | None] | None = None,
     ) -> None:
         self.gw = gw
         self.specs = specs
@@ -60,6 +62,8 @@ class NotificationRelay:
         self.ledger = ledger
         self.owner = owner
         self._emit_warning = emit
+        self._fence = fence
+        self._fenced_out = False  # another process drives the rollout: record nothing more
         self.deliveries: list[Delivery] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._record_lock = asyncio.Lock()
@@ -197,12 +201,16 @@ class NotificationRelay:
     async def _record(self, result: Delivery) -> None:
         async with self._record_lock:
             self.deliveries.append(result)
+            fence = self._fence() if self._fence is not None else None
             with contextlib.suppress(AwsError):  # the record is best effort too
-                await self.ledger.update(
+                if not self._fenced_out and not await self.ledger.update(
                     self.plan.app,
                     self.plan.rollout_id,
+                    fence=fence,
                     notifications=[d.as_item() for d in self.deliveries],
-                )
+                ):
+                    # The item names another owner or generation: that process records now.
+                    self._fenced_out = True
         if not result.ok:
             self._emit_warning(
                 f"notifier {result.notifier}: '{result.event}' not delivered ({result.detail}); "

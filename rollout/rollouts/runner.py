@@ -60,7 +60,9 @@ class Rollout:
         no_wait: bool = False,
         owner: str = "",
     ) -> None:
-        self.gw = gw
+        # Every mutating AWS call of a step first checks the lease (`_fence_call`); the
+        # ledger's writes are fenced by their own conditions, so they use `gw` itself.
+        self.gw = gw.guarded(self._fence_call)
         self.config = config
         self.settings = config.rollout
         self.plan = plan
@@ -87,6 +89,7 @@ class Rollout:
             self.ledger,
             owner=self.owner,
             emit=self._notify_warning,
+            fence=self._fence,
         )
 
     # -- what the faces use ------------------------------------------------------------
@@ -211,12 +214,22 @@ class Rollout:
     async def _save(self, **fields: Any) -> None:
         await self._write(steps=self.steps, **fields)
 
+    def _fence(self) -> tuple[str, int] | None:
+        """The (owner, lock generation) this process's ledger writes are conditioned on;
+        None when it drives the rollout without a lease."""
+        lock = self.lock
+        return (self.owner, lock.generation) if lock is not None and lock.generation else None
+
+    async def _fence_call(self, service: str, operation: str) -> None:
+        """Before each mutating AWS call: LeaseLost, and the call never sent, once this
+        process no longer holds its lease (a consistent read of the lock)."""
+        await self.check_lease()
+
     async def _write(self, **fields: Any) -> None:
         """Update the rollout's item, fenced on this process's lease (owner and generation):
         LeaseLost, with nothing written, once another process has taken the rollout over."""
         lock = self.lock
-        fence = (self.owner, lock.generation) if lock is not None and lock.generation else None
-        if not await self.ledger.update(self.app, self.rollout_id, fence=fence, **fields):
+        if not await self.ledger.update(self.app, self.rollout_id, fence=self._fence(), **fields):
             assert lock is not None
             await lock.verify()
             raise LeaseLost(

@@ -147,3 +147,60 @@ def test_resume_force_takes_a_running_rollout_over_and_the_old_process_stops(fle
     assert taken["taken_from"] == holder["owner"] and taken["generation"] == 2
     assert "forced takeover" in taken["outcome"]
     assert fleet.serving() == {"v2": 100} and fleet.leftovers() == []
+
+
+_READS = ("Describe", "Get", "List", "BatchGet", "Query", "Scan")
+
+
+async def test_a_mutating_call_after_a_takeover_mid_step_is_never_sent(fleet):
+    """The lease is taken over in the middle of the retire step, as the old group's ASG is
+    being deleted: the process stops before its next mutating AWS call (the old group's
+    target group and launch-template version stay for the new holder to delete), where
+    before it went on deleting until its next ledger write failed its fence."""
+    from rollout.backend import Backend
+    from rollout.gateway import Gateway
+    from rollout.lock import DeployLock
+    from rollout.rollouts import Rollout, make_plan
+
+    config = fleet.config
+    db = fleet.aws("dynamodb")
+    sent_after: list[str] = []
+    taken: list[int] = []
+
+    def steal() -> None:
+        held = db.get_item(
+            TableName=config.tables.locks, Key={"app": {"S": "demo-web"}}, ConsistentRead=True
+        )["Item"]
+        generation = int(held["generation"]["N"]) + 1
+        db.put_item(
+            TableName=config.tables.locks,
+            Item={
+                **held,
+                "owner": {"S": "intruder@elsewhere:1"},
+                "generation": {"N": str(generation)},
+            },
+        )
+        taken.append(generation)
+
+    def before_call(model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        if taken and service != "dynamodb" and not model.name.startswith(_READS):
+            sent_after.append(model.name)
+        if model.name == "DeleteAutoScalingGroup" and not taken:
+            steal()  # this call is past its check and goes out; none may follow it
+
+    backend = Backend(endpoint_url=fleet.url, region="us-east-1", local=True)
+    async with Gateway(backend) as gw:
+        gw.register("before-call", before_call)
+        async with DeployLock(gw, config.tables.locks, "demo-web", config.rollout) as lock:
+            plan = await make_plan(gw, config, "demo-web", "v2")
+            result = await Rollout(gw, config, plan, lock).run()
+
+    assert taken, "the retire never reached the old group's deletion"
+    assert sent_after == [], sent_after
+    assert result.state == "lost", result
+    assert result.failed_step == "retire"
+    old = plan.old_group
+    assert old is not None
+    tgs = fleet.aws("elbv2").describe_target_groups(TargetGroupArns=[old.target_group_arn])
+    assert len(tgs["TargetGroups"]) == 1  # left for the lease's new holder
