@@ -37,6 +37,7 @@ from localaws.runtime import (
 )
 from localaws.tablewriter import InstancesTableWriter
 from localaws.timescale import scaled
+from rollout.ledger.instances import instance_arn
 from rollout.userdata import decode_simulate
 
 PHASES = ("fetch", "verify", "extract", "build", "run", "health")
@@ -268,6 +269,9 @@ class SimulatedRuntime(InstanceRuntime):
             self._writer.put(
                 table,
                 {
+                    "instance_arn": instance_arn(
+                        sim.launch.region, sim.launch.account_id, sim.launch.instance_id
+                    ),
                     "instance_id": sim.launch.instance_id,
                     "app": sim.app,
                     "release": sim.version,

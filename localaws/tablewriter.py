@@ -1,6 +1,6 @@
 """Writes boot phases to the instances table, coalesced so thousands of instances fit.
 
-Only an instance's latest phase matters in the table (its key is the instance id), so
+Only an instance's latest phase matters in the table (one item per instance), so
 updates made between two flushes collapse into one item, written in batches of 25.
 """
 

@@ -206,6 +206,7 @@ class Gateway:
         self._probed = False  # the endpoint URL answered once
         self._sync_lock = threading.Lock()
         self._guard: Callable[[str, str], Awaitable[None]] | None = None
+        self._account = ""  # the caller's account, once STS said it
 
     def guarded(self, guard: Callable[[str, str], Awaitable[None]]) -> Gateway:
         """A view of this gateway (the same clients, handlers and backend) whose `call` and
@@ -381,9 +382,11 @@ class Gateway:
         return str(client.meta.region_name or "")
 
     async def account_id(self) -> str:
-        """The caller's account id (from STS)."""
-        ident = await self.call("sts", "get_caller_identity")
-        return str(ident.get("Account", ""))
+        """The caller's account id (from STS, asked once per gateway)."""
+        if not self._account:
+            ident = await self.call("sts", "get_caller_identity")
+            self._account = str(ident.get("Account", ""))
+        return self._account
 
     async def close(self) -> None:
         self._clients.clear()

@@ -255,6 +255,7 @@ def main(environ: dict[str, str] | None = None) -> int:
         settings = replace(settings, account_id=who.account)
     reporter = PhaseReporter(
         instance_id=who.instance_id,
+        instance_arn=identity.instance_arn(settings.region, settings.account_id, who.instance_id),
         app=settings.app,
         release=settings.version,
         rollout=settings.rollout,

@@ -20,6 +20,24 @@ class Identity:
     account: str = ""  # the instance's AWS account (IMDS identity document), "" if unknown
 
 
+# Regions outside the `aws` partition, by prefix (as rollout.ledger.instances names them).
+_PARTITIONS = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-iso-", "aws-iso"),
+)
+
+
+def instance_arn(region: str, account: str, instance_id: str) -> str:
+    """This instance's ARN, the key of its boot report: what IAM gives the instance role's
+    sessions as `ec2:SourceInstanceARN`. "" when the account or region is unknown."""
+    if not (region and account and instance_id):
+        return ""
+    partition = next((p for prefix, p in _PARTITIONS if region.startswith(prefix)), "aws")
+    return f"arn:{partition}:ec2:{region}:{account}:instance/{instance_id}"
+
+
 def imds_get(endpoint: str, path: str, token: str) -> str:
     """One IMDSv2 GET with the session token."""
     req = urllib.request.Request(

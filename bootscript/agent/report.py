@@ -45,16 +45,19 @@ def phase_line(phase: str, status: str, detail: str = "", at: str = "") -> str:
 class PhaseReporter:
     """Prints phase lines and mirrors them into the instances table when one is configured.
 
-    A table that cannot be written never fails the boot: the console line is the report of
-    record. Each write is retried with backoff, and every later event tries again (fresh
-    credentials or a table created late recover the reports); the error is said once on
-    stderr, and so is the recovery.
+    The table's item is keyed by `instance_arn`, this instance's ARN (the instance role may
+    write only the item of its own `ec2:SourceInstanceARN`); without one (no account known)
+    nothing is written to the table. A table that cannot be written never fails the boot:
+    the console line is the report of record. Each write is retried with backoff, and every
+    later event tries again (fresh credentials or a table created late recover the reports);
+    the error is said once on stderr, and so is the recovery.
     """
 
     def __init__(
         self,
         *,
         instance_id: str,
+        instance_arn: str = "",
         app: str,
         release: str,
         rollout: str = "",
@@ -65,6 +68,7 @@ class PhaseReporter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.instance_id = instance_id
+        self.instance_arn = instance_arn
         self.app = app
         self.release = release
         self.rollout = rollout
@@ -94,7 +98,16 @@ class PhaseReporter:
     def _write_table(self, phase: str, status: str, detail: str, at: str) -> None:
         if not self.table or self._table_client is None:
             return
+        if not self.instance_arn:
+            if not self._table_failing:
+                self.log(
+                    f"freshfleet-boot: not writing to table {self.table}: this instance's "
+                    "ARN is unknown (no account from IMDS or FRESHFLEET_ACCOUNT_ID)"
+                )
+            self._table_failing = True
+            return
         item = {
+            "instance_arn": {"S": self.instance_arn},
             "instance_id": {"S": self.instance_id},
             "app": {"S": self.app},
             "release": {"S": self.release},

@@ -11,7 +11,7 @@ localaws and tests can run the agent unprivileged in a directory of their own:
 | `FRESHFLEET_WORK_DIR` | `/var/cache/freshfleet` | download and build context |
 | `FRESHFLEET_IMDS_ENDPOINT` | `http://169.254.169.254` | IMDSv2; `off` skips it |
 | `FRESHFLEET_INSTANCE_ID` | (from IMDS, else the host name) | identity where IMDS is absent |
-| `FRESHFLEET_ACCOUNT_ID` | (from IMDS) | the account that must own an s3:// release's bucket |
+| `FRESHFLEET_ACCOUNT_ID` | (from IMDS) | the account of the release bucket and the report's key |
 | `FRESHFLEET_BASE_IMAGE` | `freshfleet-base:bookworm` | the release's `BASE_IMAGE` build arg |
 | `FRESHFLEET_HOST_PORT` | `APP_PORT` | the host port the container's port is published on |
 | `FRESHFLEET_HOST_BIND` | `0.0.0.0` | the address it is published on |

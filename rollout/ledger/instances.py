@@ -1,7 +1,11 @@
 """The instances table: the boot agent's latest phase per instance (ARCHITECTURE §3, §6).
 
-The agent writes one item per instance (`instance_id`, app, release, rollout, phase,
-status, detail, updated_at), overwriting it at every phase, so an item is the latest phase.
+The agent writes one item per instance (`instance_arn`, `instance_id`, app, release, rollout,
+phase, status, detail, updated_at), overwriting it at every phase, so an item is the latest
+phase. The key is the instance's ARN, because that is what the instance role's policy can bind
+it to: `dynamodb:LeadingKeys` must equal `${ec2:SourceInstanceARN}`, so an instance writes its
+own item and no other (iam/instance-role.json). Readers name instances by id and turn ids into
+keys with the gateway's region and account (`instance_arn`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,45 @@ class InstanceBoot:
         )
 
 
+def partition_of(region: str) -> str:
+    """The AWS partition of a region (`aws`, `aws-cn`, `aws-us-gov`, ...), as ARNs name it."""
+    for prefix, partition in _PARTITIONS:
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
+_PARTITIONS = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-iso-", "aws-iso"),
+)
+
+
+def instance_arn(region: str, account: str, instance_id: str) -> str:
+    """An EC2 instance's ARN, the instances table's key: the value IAM gives the instance's
+    role sessions as `ec2:SourceInstanceARN`."""
+    return f"arn:{partition_of(region)}:ec2:{region}:{account}:instance/{instance_id}"
+
+
+async def instance_keys(gateway: Gateway, instance_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The instances-table keys of these instance ids (sorted, each once), in the gateway's
+    region and account."""
+    region, account = await gateway.region(), await gateway.account_id()
+    return [
+        to_item({"instance_arn": instance_arn(region, account, i)})
+        for i in sorted(set(instance_ids))
+    ]
+
+
+def id_of(values: dict[str, Any]) -> str:
+    """The instance an item is about, from its key (`instance_arn`): never from the
+    `instance_id` attribute, which the writing instance may set to anything."""
+    arn = str(values.get("instance_arn", ""))
+    return arn.rpartition("/")[2] if arn else str(values.get("instance_id", ""))
+
+
 def boot_of(values: dict[str, Any]) -> InstanceBoot | None:
     """An InstanceBoot from an item's plain values; None when the phase is unreadable."""
     try:
@@ -47,7 +90,7 @@ def boot_of(values: dict[str, Any]) -> InstanceBoot | None:
         return None
     at = parse_time(values.get("updated_at")) or datetime.fromtimestamp(0, UTC)
     return InstanceBoot(
-        instance_id=str(values["instance_id"]),
+        instance_id=id_of(values),
         app=str(values.get("app", "")),
         release=str(values.get("release", "")),
         boot=BootPhase(phase, status, at, str(values.get("detail", ""))),
@@ -60,7 +103,7 @@ async def latest_phases(
     gateway: Gateway, tables: Tables, instance_ids: Iterable[str]
 ) -> dict[str, InstanceBoot]:
     """The latest boot phase of each instance that has reported one (batched gets)."""
-    keys = [to_item({"instance_id": i}) for i in sorted(set(instance_ids))]
+    keys = await instance_keys(gateway, instance_ids)
     out: dict[str, InstanceBoot] = {}
     for item in await batch_get(gateway, tables.instances, keys):
         boot = boot_of(from_item(item))
@@ -96,8 +139,11 @@ async def record_phase(
     at: datetime | None = None,
     started_at: datetime | None = None,
 ) -> None:
-    """Write an instance's latest phase, as the boot agent does."""
+    """Write an instance's latest phase, as the boot agent does (keyed by its ARN in the
+    gateway's region and account)."""
+    region, account = await gateway.region(), await gateway.account_id()
     values: dict[str, Any] = {
+        "instance_arn": instance_arn(region, account, instance_id),
         "instance_id": instance_id,
         "app": app,
         "release": release,

@@ -65,8 +65,9 @@ def table_specs(tables: Tables) -> list[dict[str, Any]]:
         },
         {
             "TableName": tables.instances,
-            "KeySchema": [{"AttributeName": "instance_id", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "instance_id", **s}],
+            # The instance's ARN: the instance role's policy binds it to the caller.
+            "KeySchema": [{"AttributeName": "instance_arn", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "instance_arn", **s}],
         },
     ]
 
@@ -74,7 +75,9 @@ def table_specs(tables: Tables) -> list[dict[str, Any]]:
 async def setup_tables(gateway: Gateway, tables: Tables) -> list[TableSetup]:
     """Create every ledger table that does not exist and wait until all are ACTIVE.
 
-    Idempotent: existing tables are left as they are. Returns one TableSetup per table.
+    Idempotent: existing tables are left as they are, but one keyed otherwise than its
+    schema (an instances table made before it was keyed by instance ARN) is an AwsError that
+    says what to do. Returns one TableSetup per table.
     """
     existing = set(await gateway.paginate("dynamodb", "list_tables", "TableNames"))
     results: list[TableSetup] = []
@@ -92,6 +95,10 @@ async def setup_tables(gateway: Gateway, tables: Tables) -> list[TableSetup]:
             continue
         results.append(TableSetup(name, created=True))
     await asyncio.gather(*(_wait_active(gateway, r.name) for r in results))
+    specs = {spec["TableName"]: spec for spec in table_specs(tables)}
+    for r in results:
+        if not r.created:
+            await _check_keys(gateway, specs[r.name])
     # Housekeeping only: the lock logic never relies on TTL (ARCHITECTURE §3).
     for name in (tables.locks,):
         # Already enabled, or not supported by the endpoint: either way nothing to do.
@@ -103,6 +110,28 @@ async def setup_tables(gateway: Gateway, tables: Tables) -> list[TableSetup]:
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
             )
     return results
+
+
+async def _check_keys(gateway: Gateway, spec: dict[str, Any]) -> None:
+    """AwsError when an existing table's key schema is not `spec`'s."""
+    name = spec["TableName"]
+    desc = await gateway.call("dynamodb", "describe_table", TableName=name)
+    have = [(k["AttributeName"], k["KeyType"]) for k in desc["Table"].get("KeySchema", [])]
+    want = [(k["AttributeName"], k["KeyType"]) for k in spec["KeySchema"]]
+    if have != want:
+        keyed = ", ".join(n for n, _ in have) or "nothing"
+        raise AwsError(
+            f"table {name} is keyed by {keyed}, but freshfleet keys it by "
+            f"{', '.join(n for n, _ in want)}: a table made by an older freshfleet. "
+            + (
+                "It holds only boot reports (a cache the agents rewrite at every phase): "
+                f"delete it (`aws dynamodb delete-table --table-name {name}`) and run "
+                "`freshfleet setup` again"
+                if want == [("instance_arn", "HASH")]
+                else "Move its items to a table with that key, then run `freshfleet setup`"
+            ),
+            code="KeySchemaMismatch",
+        )
 
 
 async def _wait_active(gateway: Gateway, name: str, within: float = 120.0) -> None:

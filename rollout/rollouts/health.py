@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from rollout.eventual import instance_states
 from rollout.gateway import AwsError, Gateway, is_transient
 from rollout.ledger.batch import batch_get
-from rollout.ledger.codec import attr, from_item
+from rollout.ledger.codec import from_item
+from rollout.ledger.instances import id_of, instance_keys
 from rollout.rollouts.groups import describe_group
 
 
@@ -45,8 +46,8 @@ async def target_health(gw: Gateway, target_group_arn: str) -> dict[str, tuple[s
 async def boot_phases(gw: Gateway, table: str, ids: list[str]) -> dict[str, dict[str, str]]:
     """The instances table's last phase per instance ({} when the table is absent); every
     key is read, `UnprocessedKeys` included."""
-    keys = [{"instance_id": attr(x)} for x in ids]
     try:
+        keys = await instance_keys(gw, ids)
         items = await batch_get(gw, table, keys, consistent=True)
     except AwsError as exc:
         if exc.code == "ResourceNotFoundException":
@@ -55,7 +56,8 @@ async def boot_phases(gw: Gateway, table: str, ids: list[str]) -> dict[str, dict
     out: dict[str, dict[str, str]] = {}
     for raw in items:
         item = from_item(raw)
-        out[str(item["instance_id"])] = {k: str(v) for k, v in item.items()}
+        # Whose row it is comes from its key, never from an attribute the writer chose.
+        out[id_of(item)] = {k: str(v) for k, v in item.items()}
     return out
 
 
@@ -85,9 +87,11 @@ async def group_view(
     transient AWS failure (throttling, a 5xx, a credential refresh) left this tick without
     a reading: the caller waits for the next tick rather than fail.
 
-    A boot phase counts only when its row names this `app` and `rollout_id`, as the agent
-    launched by this rollout writes it: any instance may write any row of the instances
-    table, so a row naming another app or rollout is ignored, never a reason to fail.
+    A row is the instance its key names (an instance role writes only its own ARN's row),
+    and its boot phase counts only when the row names this `app` and `rollout_id`, as the
+    agent launched by this rollout writes it: a row naming another app or rollout (an agent
+    given other settings, or anyone else with access to the table) is ignored, never a
+    reason to fail.
 
     The members come from the ASG's own `Instances[]`; EC2 is asked only about those ids
     (never region-wide), and an id EC2 does not know yet takes its state from the ASG's

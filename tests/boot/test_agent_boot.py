@@ -90,8 +90,8 @@ def test_every_phase_event_lands_in_the_instances_table(
     table = f"instances-{tmp_path.name}"
     dynamodb.create_table(
         TableName=table,
-        KeySchema=[{"AttributeName": "instance_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "instance_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "instance_arn", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "instance_arn", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
     url, sha = release_server.publish("bad-checksum")
@@ -102,12 +102,14 @@ def test_every_phase_event_lands_in_the_instances_table(
         version="bad-checksum",
         AWS_ENDPOINT_URL=moto_url,
         FRESHFLEET_INSTANCE_ID="i-0123456789abcdef0",
+        FRESHFLEET_ACCOUNT_ID="123456789012",
     )
     env_file = Path(environ["FRESHFLEET_ENV_FILE"])
     env_file.write_text(env_file.read_text() + f"INSTANCES_TABLE={table}\n")
     result = agent(environ)
     assert result.returncode == EXIT_CODES["verify"]
-    item = dynamodb.get_item(TableName=table, Key={"instance_id": {"S": "i-0123456789abcdef0"}})
+    arn = "arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0"
+    item = dynamodb.get_item(TableName=table, Key={"instance_arn": {"S": arn}})
     got = {k: v.get("S") or v.get("N") for k, v in item["Item"].items()}
     assert got["app"] == "demo-web"
     assert got["release"] == "bad-checksum"
@@ -121,7 +123,13 @@ def test_an_unwritable_table_never_fails_the_boot(
     release_server: Any, agent_environ: Any, agent: Any, tmp_path: Path
 ) -> None:
     url, sha = release_server.publish("dotdot")
-    environ = agent_environ(tmp_path, url, sha, AWS_ENDPOINT_URL="http://127.0.0.1:9")
+    environ = agent_environ(
+        tmp_path,
+        url,
+        sha,
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+        FRESHFLEET_ACCOUNT_ID="123456789012",
+    )
     env_file = Path(environ["FRESHFLEET_ENV_FILE"])
     env_file.write_text(env_file.read_text() + "INSTANCES_TABLE=freshfleet-instances\n")
     result = agent(environ)

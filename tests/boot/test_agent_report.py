@@ -14,18 +14,22 @@ from bootscript.agent import identity
 from bootscript.agent.report import ITEM_TTL_SECONDS, PhaseReporter
 from localaws.runtime import InstanceLaunch
 from localaws.runtime_real import MetadataServer
+from rollout.ledger.instances import instance_arn as ledger_key
+
+ARN = "arn:aws:ec2:us-east-1:123456789012:instance/i-0report"
 
 
 def _table(db: Any, name: str) -> None:
     db.create_table(
         TableName=name,
-        KeySchema=[{"AttributeName": "instance_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "instance_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "instance_arn", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "instance_arn", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
 
 
 def _reporter(aws_client: Callable[..., Any], table: str, **kw: Any) -> PhaseReporter:
+    kw.setdefault("instance_arn", ARN)
     return PhaseReporter(
         instance_id="i-0report",
         app="demo-web",
@@ -51,7 +55,7 @@ def test_a_write_that_fails_is_retried_with_backoff(aws_client: Callable[..., An
     report = _reporter(aws_client, table, sleep=sleep)
     report.event("fetch", "start")
 
-    item = db.get_item(TableName=table, Key={"instance_id": {"S": "i-0report"}})["Item"]
+    item = db.get_item(TableName=table, Key={"instance_arn": {"S": ARN}})["Item"]
     assert (item["phase"]["S"], item["status"]["S"]) == ("fetch", "start")
     assert waits == [0.25]
     assert item["started_at"]["S"] == report.started_at
@@ -68,7 +72,7 @@ def test_after_a_failed_write_the_next_phases_still_reach_the_table(
     _table(db, table)
     report.event("fetch", "fail", "HTTP 404")
 
-    item = db.get_item(TableName=table, Key={"instance_id": {"S": "i-0report"}})["Item"]
+    item = db.get_item(TableName=table, Key={"instance_arn": {"S": ARN}})["Item"]
     assert (item["phase"]["S"], item["status"]["S"], item["detail"]["S"]) == (
         "fetch",
         "fail",
@@ -97,3 +101,30 @@ async def test_the_region_imds_gives_wins_over_the_env_files() -> None:
         assert (who.region, who.source) == ("eu-west-1", "imds")
     finally:
         await server.close()
+
+
+def test_the_boot_report_is_keyed_by_the_instances_own_arn() -> None:
+    """The key is what IAM gives the instance role's sessions as `ec2:SourceInstanceARN`
+    (iam/instance-role.json lets a session write that item only)."""
+    assert identity.instance_arn("eu-west-1", "123456789012", "i-0eu") == (
+        "arn:aws:ec2:eu-west-1:123456789012:instance/i-0eu"
+    )
+    assert identity.instance_arn("cn-north-1", "123456789012", "i-0cn").startswith("arn:aws-cn:")
+    assert identity.instance_arn("us-gov-west-1", "1", "i-0g").startswith("arn:aws-us-gov:")
+    assert identity.instance_arn("eu-west-1", "", "i-0eu") == ""  # no account: no key
+    # The engine reads the rows under the same keys.
+    for region in ("us-east-1", "eu-west-1", "cn-north-1", "us-gov-east-1", "us-iso-east-1"):
+        agent_key = identity.instance_arn(region, "123456789012", "i-0x")
+        assert agent_key == ledger_key(region, "123456789012", "i-0x"), region
+
+
+def test_without_its_arn_the_agent_writes_no_row_and_says_so(
+    aws_client: Callable[..., Any],
+) -> None:
+    db, table = aws_client("dynamodb"), f"instances-{uuid.uuid4().hex[:8]}"
+    _table(db, table)
+    report = _reporter(aws_client, table, instance_arn="")
+    report.event("fetch", "start")
+    report.event("fetch", "ok")
+    assert db.scan(TableName=table)["Items"] == []
+    assert report.journal.getvalue().count("ARN is unknown") == 1

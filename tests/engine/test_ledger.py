@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from rollout.config import Tables
-from rollout.gateway import Gateway
+from rollout.gateway import AwsError, Gateway
 from rollout.ledger.codec import to_item
 from rollout.ledger.history import active_rollouts, app_history, boot_durations
-from rollout.ledger.instances import app_boots, latest_phases, record_phase
+from rollout.ledger.instances import app_boots, instance_arn, latest_phases, record_phase
 from rollout.ledger.releases import ReleaseError, add_release, get_release, list_releases
+from rollout.ledger.tables import setup_tables
 from rollout.ledger.timestamps import iso
 from rollout.model import Phase, PhaseStatus, Release
 
@@ -95,6 +96,31 @@ async def test_the_latest_boot_phase_of_many_instances(ledger: Gateway) -> None:
     assert durations.typical("v1") == 90.0
 
 
+async def test_a_row_is_the_instance_its_key_names_whatever_its_attributes_say(
+    ledger: Gateway,
+) -> None:
+    """The key is the writer's own instance ARN (all the instance role may write); a row
+    whose `instance_id` attribute names another instance is still the writer's own."""
+    tables = Tables()
+    mine, victim = "i-0aaaaaaaaaaaaaaaa", "i-0bbbbbbbbbbbbbbbb"
+    await record_phase(
+        ledger, tables, instance_id=mine, app="shop", release="v1", phase=Phase.BUILD,
+        status=PhaseStatus.OK, at=T0,
+    )  # fmt: skip
+    key = instance_arn("us-east-1", "123456789012", mine)
+    got = await ledger.call(
+        "dynamodb", "get_item", TableName=tables.instances, Key=to_item({"instance_arn": key})
+    )
+    assert got["Item"]["instance_id"] == {"S": mine}
+    forged = {**got["Item"], "instance_id": {"S": victim}, "status": {"S": "fail"}}
+    await ledger.call("dynamodb", "put_item", TableName=tables.instances, Item=forged)
+
+    assert await latest_phases(ledger, tables, [victim]) == {}
+    boots = await latest_phases(ledger, tables, [mine, victim])
+    assert list(boots) == [mine] and boots[mine].instance_id == mine
+    assert [b.instance_id for b in await app_boots(ledger, tables, "shop")] == [mine]
+
+
 async def put_rollout(gw: Gateway, tables: Tables, **values: Any) -> None:
     """A rollouts-table item as the rollout state machine writes it."""
     await gw.call("dynamodb", "put_item", TableName=tables.rollouts, Item=to_item(values))
@@ -136,3 +162,24 @@ async def test_history_is_newest_first_with_durations_and_boot_times(ledger: Gat
     durations = boot_durations(history)
     assert durations.typical("v1") == 120.0
     assert durations.typical("v9") == 120.0, "an unknown release falls back to all releases"
+
+
+async def test_setup_names_an_instances_table_keyed_the_old_way(gateway: Gateway) -> None:
+    """A table keyed by the bare instance id (before the key was the instance's ARN) would
+    take no boot report the instance role may write: setup says so and what to do."""
+    tables = Tables()
+    await gateway.call(
+        "dynamodb",
+        "create_table",
+        TableName=tables.instances,
+        KeySchema=[{"AttributeName": "instance_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "instance_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    old_key = "keyed by instance_id, but freshfleet keys it by instance_arn"
+    with pytest.raises(AwsError, match=old_key) as refused:
+        await setup_tables(gateway, tables)
+    assert f"delete-table --table-name {tables.instances}" in str(refused.value)
+    await gateway.call("dynamodb", "delete_table", TableName=tables.instances)
+    assert [r.name for r in await setup_tables(gateway, tables) if r.created] == [tables.instances]
+    await setup_tables(gateway, tables)  # and again: every table as it should be

@@ -109,6 +109,7 @@ def test_a_first_deploy_and_the_boot_agent_stay_within_their_policies(
         )
         reporter = PhaseReporter(
             instance_id=instance_id,
+            instance_arn=_arn_of(instance_id),
             app="shop",
             release="v1",
             rollout="r-1",
@@ -155,10 +156,13 @@ def _the_agents_calls_meet_the_instance_roles_conditions(url: str, instance_id: 
         (aws_calls.POLICY_DIR / "instance-role.json").read_text().replace("APP", "shop")
     )
     table = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1")
-    item = table.get_item(TableName="freshfleet-instances", Key={"instance_id": {"S": instance_id}})
+    key = {"instance_arn": {"S": _arn_of(instance_id)}}
+    item = table.get_item(TableName="freshfleet-instances", Key=key)
     written = {
-        "dynamodb:LeadingKeys": [item["Item"]["instance_id"]["S"]],
+        "dynamodb:LeadingKeys": [item["Item"]["instance_arn"]["S"]],
         "dynamodb:Attributes": sorted(item["Item"]),
+        # What IAM gives the role's sessions on that instance.
+        "ec2:SourceInstanceARN": _arn_of(instance_id),
     }
     arn = "arn:aws:dynamodb:us-east-1:123456789012:table/freshfleet-instances"
     assert allowed_by(policy, Request("dynamodb:PutItem", arn, written)), written
@@ -166,6 +170,10 @@ def _the_agents_calls_meet_the_instance_roles_conditions(url: str, instance_id: 
     assert allowed_by(policy, Request("s3:GetObject", release)), release
     path = "arn:aws:ssm:us-east-1:123456789012:parameter/freshfleet/shop"
     assert allowed_by(policy, Request("ssm:GetParametersByPath", path))
+
+
+def _arn_of(instance_id: str) -> str:
+    return f"arn:aws:ec2:us-east-1:123456789012:instance/{instance_id}"
 
 
 def _an_instance_of(url: str, app: str) -> str:

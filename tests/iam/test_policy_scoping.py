@@ -141,7 +141,11 @@ def test_the_instance_role_writes_boot_reports_keyed_by_instance_only() -> None:
     for action in ("dynamodb:PutItem", "dynamodb:UpdateItem"):
         for statement in _statements("instance-role", action):
             condition = statement["Condition"]
-            assert condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["i-*"]
+            # The key is the caller's own instance ARN, nothing wider.
+            assert condition["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == [
+                "${ec2:SourceInstanceARN}"
+            ]
+            assert "ForAllValues:StringLike" not in condition
             # ForAllValues holds on a missing key: the Null check makes the key required.
             assert condition["Null"]["dynamodb:LeadingKeys"] == "false"
             assert "dynamodb:Attributes" in condition["ForAllValues:StringEquals"]
@@ -279,13 +283,42 @@ def test_an_instance_reads_only_its_own_apps_release_and_parameters() -> None:
 
 
 BOOT_REPORT = [
-    "instance_id", "app", "release", "rollout", "phase", "status", "detail", "updated_at",
+    "instance_arn", "instance_id", "app", "release", "rollout", "phase", "status", "detail",
+    "updated_at",
 ]  # fmt: skip
+INSTANCES_TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/freshfleet-instances"
+INSTANCE_A = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0aaaaaaaaaaaaaaaa"
+INSTANCE_B = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0bbbbbbbbbbbbbbbb"
+
+
+def _report_as(session_instance: str | None, *keys: str) -> dict[str, Any]:
+    """A boot report's PutItem context from a role session on `session_instance` (None:
+    credentials used where no instance is the source) writing items keyed `keys`."""
+    context: dict[str, Any] = {"dynamodb:LeadingKeys": list(keys)}
+    context["dynamodb:Attributes"] = BOOT_REPORT
+    if session_instance is not None:
+        context["ec2:SourceInstanceARN"] = session_instance
+    return context
+
+
+def test_an_instance_cannot_overwrite_another_instances_boot_report() -> None:
+    """Instance A's role session writes its own item, never B's (of the same app and
+    rollout), nor one under a bare instance id, nor any without an instance behind it."""
+    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem"):
+        assert _instance(action, INSTANCES_TABLE, **_report_as(INSTANCE_A, INSTANCE_A))
+        assert not _instance(action, INSTANCES_TABLE, **_report_as(INSTANCE_A, INSTANCE_B))
+        assert not _instance(
+            action, INSTANCES_TABLE, **_report_as(INSTANCE_A, INSTANCE_A, INSTANCE_B)
+        )
+        assert not _instance(
+            action, INSTANCES_TABLE, **_report_as(INSTANCE_A, "i-0bbbbbbbbbbbbbbbb")
+        )
+        assert not _instance(action, INSTANCES_TABLE, **_report_as(None, INSTANCE_B))
 
 
 def test_an_instance_writes_boot_reports_and_no_other_row() -> None:
-    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/freshfleet-instances"
-    report = {"dynamodb:LeadingKeys": ["i-0123456789abcdef0"], "dynamodb:Attributes": BOOT_REPORT}
+    table = INSTANCES_TABLE
+    report = _report_as(INSTANCE_A, INSTANCE_A)
     assert _instance("dynamodb:PutItem", table, **report)
     other_row = {**report, "dynamodb:LeadingKeys": ["shop#lock"]}
     assert not _instance("dynamodb:PutItem", table, **other_row)

@@ -17,6 +17,11 @@ from localaws.process import LocalAws
 from localaws.testing import boto3_client, start_test_localaws
 
 
+def _arn(instance_id: str) -> str:
+    """An instance's key in the instances table (its ARN, in moto's account)."""
+    return f"arn:aws:ec2:us-east-1:123456789012:instance/{instance_id}"
+
+
 @pytest.fixture(scope="module")
 def slow_boot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
     """An unseeded localaws whose instances stay pending for 4 s (400 s of AWS time at the
@@ -94,7 +99,9 @@ def test_boot_phases_reach_the_instances_table(
     (instance,) = launch("v2")
 
     def item() -> dict[str, Any] | None:
-        found = ddb.get_item(TableName="freshfleet-instances", Key={"instance_id": {"S": instance}})
+        found = ddb.get_item(
+            TableName="freshfleet-instances", Key={"instance_arn": {"S": _arn(instance)}}
+        )
         got = found.get("Item")
         return got if got and got["phase"]["S"] == "health" and got["status"]["S"] == "ok" else None
 
@@ -119,7 +126,9 @@ def test_a_release_that_fails_its_build_says_so_on_console_and_in_the_table(
     assert "run start" not in text
     row = eventually(
         lambda: (
-            ddb.get_item(TableName="freshfleet-instances", Key={"instance_id": {"S": instance}})
+            ddb.get_item(
+                TableName="freshfleet-instances", Key={"instance_arn": {"S": _arn(instance)}}
+            )
             .get("Item", {})
             .get("status", {})
             .get("S")

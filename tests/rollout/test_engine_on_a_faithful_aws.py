@@ -177,18 +177,20 @@ async def test_every_batch_get_reads_every_key_past_unprocessed_keys_and_100_key
     table = f"instances-{uuid.uuid4().hex[:8]}"
     ddb.create_table(
         TableName=table,
-        KeySchema=[{"AttributeName": "instance_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "instance_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "instance_arn", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "instance_arn", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
     ids = [f"i-{n:017x}" for n in range(250)]
+    arn = "arn:aws:ec2:us-east-1:123456789012:instance/{}".format
     for i in ids:
         ddb.put_item(
-            TableName=table, Item=to_item({"instance_id": i, "phase": "health", "status": "fail"})
+            TableName=table,
+            Item=to_item({"instance_arn": arn(i), "phase": "health", "status": "fail"}),
         )
     async with _gateway(unprocessing) as gw:
         phases = await boot_phases(gw, table, ids)
-        items = await batch_get(gw, table, [to_item({"instance_id": i}) for i in ids])
+        items = await batch_get(gw, table, [to_item({"instance_arn": arn(i)}) for i in ids])
     assert sorted(phases) == ids  # the gate sees every instance's failed phase
     assert all(p["status"] == "fail" for p in phases.values())
     assert len(items) == 250

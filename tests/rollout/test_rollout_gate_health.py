@@ -8,6 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def _arn(instance_id: str) -> str:
+    """An instance's key in the instances table (its ARN, in localaws's account)."""
+    return f"arn:aws:ec2:us-east-1:123456789012:instance/{instance_id}"
+
+
 def _gate_running(fleet: Any) -> bool:
     steps = fleet.latest().get("steps", []) if fleet.rollouts() else []
     return bool(steps) and steps[-1]["name"] == "gate" and steps[-1]["status"] == "running"
@@ -65,6 +70,7 @@ def test_a_forged_boot_phase_of_another_app_or_rollout_does_not_fail_the_gate(sl
                 app, rollout = forgeries[forged % 2]
                 forged += 1
                 item = {
+                    "instance_arn": _arn(instance_id),
                     "instance_id": instance_id,
                     "app": app,
                     "rollout": rollout,
@@ -125,6 +131,7 @@ def test_status_shows_no_boot_phase_forged_by_another_app(fleet: Any) -> None:
     (_, v1), *_ = fleet.groups().items()
     victim, *others = v1["instances"]
     item = {
+        "instance_arn": _arn(victim),
         "instance_id": victim,
         "app": "other-app",
         "rollout": v1["rollout_id"],
