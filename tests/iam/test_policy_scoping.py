@@ -291,11 +291,13 @@ INSTANCE_A = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0aaaaaaaaaaaaaaaa"
 INSTANCE_B = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0bbbbbbbbbbbbbbbb"
 
 
-def _report_as(session_instance: str | None, *keys: str) -> dict[str, Any]:
+def _report_as(
+    session_instance: str | None, *keys: str, attributes: list[str] = BOOT_REPORT
+) -> dict[str, Any]:
     """A boot report's PutItem context from a role session on `session_instance` (None:
     credentials used where no instance is the source) writing items keyed `keys`."""
     context: dict[str, Any] = {"dynamodb:LeadingKeys": list(keys)}
-    context["dynamodb:Attributes"] = BOOT_REPORT
+    context["dynamodb:Attributes"] = attributes
     if session_instance is not None:
         context["ec2:SourceInstanceARN"] = session_instance
     return context
@@ -305,15 +307,17 @@ def test_an_instance_cannot_overwrite_another_instances_boot_report() -> None:
     """Instance A's role session writes its own item, never B's (of the same app and
     rollout), nor one under a bare instance id, nor any without an instance behind it."""
     for action in ("dynamodb:PutItem", "dynamodb:UpdateItem"):
-        assert _instance(action, INSTANCES_TABLE, **_report_as(INSTANCE_A, INSTANCE_A))
+        # B's item, by its bare id (the report as it was keyed before) or its ARN: refused.
+        old_report = [a for a in BOOT_REPORT if a != "instance_arn"]
+        by_id = _report_as(INSTANCE_A, "i-0bbbbbbbbbbbbbbbb", attributes=old_report)
+        assert not _instance(action, INSTANCES_TABLE, **by_id)
         assert not _instance(action, INSTANCES_TABLE, **_report_as(INSTANCE_A, INSTANCE_B))
         assert not _instance(
             action, INSTANCES_TABLE, **_report_as(INSTANCE_A, INSTANCE_A, INSTANCE_B)
         )
-        assert not _instance(
-            action, INSTANCES_TABLE, **_report_as(INSTANCE_A, "i-0bbbbbbbbbbbbbbbb")
-        )
         assert not _instance(action, INSTANCES_TABLE, **_report_as(None, INSTANCE_B))
+        # Its own: allowed.
+        assert _instance(action, INSTANCES_TABLE, **_report_as(INSTANCE_A, INSTANCE_A))
 
 
 def test_an_instance_writes_boot_reports_and_no_other_row() -> None:
