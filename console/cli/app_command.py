@@ -8,8 +8,7 @@ import argparse
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
-from console.cli.common import add_backend_flags, add_output_flags, backend_of, config_of
-from console.cli.output import add_wide_flag
+from console.cli.common import backend_of, command, config_of
 from console.cli.setup_cmd import require_tables
 from rollout.config import Config
 from rollout.gateway import Gateway
@@ -30,18 +29,13 @@ def app_command(
     adds the backend flags, `--json` (and `-y` with `yes`, `--wide` with `wide`,
     `--yes-production APP` with `production`) after them and routes it to `run`.
     """
-    p = sub.add_parser(name, help=help)
-    p.add_argument("app")
-    yield p
-    add_backend_flags(p)
-    add_output_flags(p, yes=yes)
-    if wide:
-        add_wide_flag(p)
+    with command(sub, name, help, run, yes=yes, wide=wide) as p:
+        p.add_argument("app")
+        yield p
     if production:
         from console.cli.production import add_production_flag
 
         add_production_flag(p)
-    p.set_defaults(func=run)
 
 
 @asynccontextmanager
