@@ -5,37 +5,18 @@ a command works in (its configuration, a gateway on its backend, the ledger tabl
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from console.cli.common import backend_of, command, config_of
 from console.cli.setup_cmd import require_tables
 from rollout.config import Config
 from rollout.gateway import Gateway
 
-
-@contextmanager
-def app_command(
-    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
-    name: str,
-    help: str,
-    run: Callable[[argparse.Namespace], int],
-    *,
-    yes: bool = False,
-    wide: bool = False,
-    production: bool = False,
-) -> Iterator[argparse.ArgumentParser]:
-    """Add subcommand `name APP`: yields its parser for the command's own arguments, then
-    adds the backend flags, `--json` (and `-y` with `yes`, `--wide` with `wide`,
-    `--yes-production APP` with `production`) after them and routes it to `run`.
-    """
-    with command(sub, name, help, run, yes=yes, wide=wide) as p:
-        p.add_argument("app")
-        yield p
-    if production:
-        from console.cli.production import add_production_flag
-
-        add_production_flag(p)
+# `with app_command(sub, name, help, run, ...) as p:` adds subcommand `name APP`: the APP
+# argument first, then the command's own, then common.command's flags (yes, wide, production).
+app_command = functools.partial(command, app=True)
 
 
 @asynccontextmanager

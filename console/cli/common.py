@@ -69,18 +69,27 @@ def command(
     run: Callable[[argparse.Namespace], int],
     *,
     description: str | None = None,
+    app: bool = False,
     yes: bool = False,
     wide: bool = False,
+    production: bool = False,
 ) -> Iterator[argparse.ArgumentParser]:
-    """Add subcommand `name`: yields its parser for the command's own arguments, then adds
-    the backend flags and `--json` (and `-y` with `yes`, `--wide` with `wide`) after them,
-    so `--help` lists the command's own first, and routes the command to `run`."""
+    """Add subcommand `name` (`name APP` with `app`): yields its parser for the command's own
+    arguments, then adds the backend flags and `--json` (and `-y` with `yes`, `--wide` with
+    `wide`, `--yes-production APP` with `production`) after them, so `--help` lists the
+    command's own first, and routes the command to `run`."""
     p = sub.add_parser(name, help=help, description=description)
+    if app:
+        p.add_argument("app")
     yield p
     add_backend_flags(p)
     add_output_flags(p, yes=yes)
     if wide:
         add_wide_flag(p)
+    if production:
+        from console.cli.production import add_production_flag  # it imports this module
+
+        add_production_flag(p)
     p.set_defaults(func=run)
 
 
