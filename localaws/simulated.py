@@ -270,6 +270,4 @@ class SimulatedRuntime(InstanceRuntime[SimulatedInstance]):
         if sim is not None:
             sim.app_up = False
             sim.ended = True
-            for handle in sim.timers:
-                handle.cancel()
-            sim.timers.clear()
+            self._halt(sim)
