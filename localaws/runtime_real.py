@@ -55,11 +55,6 @@ LABEL_LOCALAWS = "freshfleet.localaws-pid"
 BASE_IMAGE_ENV = "LOCALAWS_BASE_IMAGE"  # a release base image the engine has, used as it is
 
 
-def available() -> tuple[bool, str]:
-    """(True, why) when real boots can run here: see base_image_available."""
-    return base_image_available()
-
-
 def base_image_available() -> tuple[bool, str]:
     """(True, why) when a Docker engine answers and a release base image exists or can be built."""
     try:
