@@ -32,7 +32,8 @@ async def measure(rows: int, changes: int, presses: int, polls: int) -> None:
     from console.main import pace_frames
 
     pace_frames()  # before Textual is imported, as the entry point does
-    from console.fleet_source import RecordedSource, churning_fleet, demo_snapshot
+    from console.fleet_source import RecordedSource
+    from tests.fixtures.fleets import churning_fleet, demo_snapshot
 
     # The recorded fleet is the benchmark's fixture: made before the clock starts.
     base = demo_snapshot(

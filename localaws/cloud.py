@@ -27,7 +27,7 @@ class LocalCloud:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        runtime: InstanceRuntime,
+        runtime: InstanceRuntime[Any],
         region: str,
         endpoint_url: str,
     ) -> None:

@@ -50,7 +50,7 @@ class DataPlane:
     """Local listeners for moto's ELBv2 listeners, all served by one aiohttp app."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, prober: HealthProber, runtime: InstanceRuntime
+        self, loop: asyncio.AbstractEventLoop, prober: HealthProber, runtime: InstanceRuntime[Any]
     ) -> None:
         self._loop = loop
         self._prober = prober

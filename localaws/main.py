@@ -163,7 +163,7 @@ def _listen(port: int) -> socket.socket:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from localaws.runtime import choose_boot
+    from localaws.boot_mode import choose_boot
 
     try:
         choice = choose_boot(args.boot)
@@ -287,9 +287,10 @@ async def _start_parts(
     url: str,
 ) -> tuple[Any, Any]:
     from localaws import patches
+    from localaws.boot_mode import make_runtime
     from localaws.cloud import LocalCloud
     from localaws.releases import ReleaseServer
-    from localaws.runtime import RuntimeHost, make_runtime
+    from localaws.runtime import RuntimeHost
 
     workdir = os.environ.get("FRESHFLEET_LOCALAWS_DIR") or tempfile.mkdtemp(prefix="localaws-")
     holder: dict[str, LocalCloud] = {}

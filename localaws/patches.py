@@ -16,6 +16,7 @@ import inspect
 import math
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, FakeScalingPolicy
@@ -220,6 +221,25 @@ def _active() -> LocalCloud | None:
     return _cloud
 
 
+def when_active(patch: Callable[..., Any]) -> Callable[[Any], Any]:
+    """Make `patch(original, cloud, self, *args, **kwargs)` a replacement for a moto method
+    that applies only while a LocalCloud is active: the method it builds calls `patch` with
+    that cloud, and moto's `original` as it is while none is (after `remove()`, or when moto
+    runs in-process without localaws)."""
+
+    def replace(original: Any) -> Any:
+        @functools.wraps(original)
+        def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
+            cloud = _active()
+            if cloud is None:
+                return original(self, *args, **kwargs)
+            return patch(original, cloud, self, *args, **kwargs)
+
+        return patched
+
+    return replace
+
+
 # -- EC2 -------------------------------------------------------------------------------
 
 
@@ -244,66 +264,47 @@ def _run_instances(original: Any) -> Any:
     return run_instances
 
 
-def _ending(original: Any) -> Any:
-    @functools.wraps(original)
-    def end(self: Any, *args: Any, **kwargs: Any) -> Any:
-        previous = original(self, *args, **kwargs)
-        cloud = _active()
-        if cloud is not None:
-            cloud.ended(self)
-            group = getattr(self, "autoscaling_group", None)
-            if group is not None and original.__name__ == "terminate":
-                scaling_activities.terminated(group, self.id)
-        return previous
-
-    return end
+@when_active
+def _ending(original: Any, cloud: LocalCloud, self: Any, *args: Any, **kwargs: Any) -> Any:
+    previous = original(self, *args, **kwargs)
+    cloud.ended(self)
+    group = getattr(self, "autoscaling_group", None)
+    if group is not None and original.__name__ == "terminate":
+        scaling_activities.terminated(group, self.id)
+    return previous
 
 
-def _get_console_output(original: Any) -> Any:
-    @functools.wraps(original)
-    def get_console_output(self: Any) -> Any:
-        cloud = _active()
-        if cloud is None:
-            return original(self)
-        from moto.core.responses import ActionResult
-        from moto.core.utils import utcnow
+@when_active
+def _get_console_output(original: Any, cloud: LocalCloud, self: Any) -> Any:
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
 
-        instance = self.ec2_backend.get_instance(self._get_param("InstanceId"))
-        text = cloud.console_output(instance.id)
-        result = {
-            "InstanceId": instance.id,
-            "Timestamp": utcnow(),
-            "Output": Base64EncodedString.from_raw_string(text) if text else None,
-        }
-        return ActionResult({k: v for k, v in result.items() if v is not None})
-
-    return get_console_output
+    instance = self.ec2_backend.get_instance(self._get_param("InstanceId"))
+    text = cloud.console_output(instance.id)
+    result = {
+        "InstanceId": instance.id,
+        "Timestamp": utcnow(),
+        "Output": Base64EncodedString.from_raw_string(text) if text else None,
+    }
+    return ActionResult({k: v for k, v in result.items() if v is not None})
 
 
 # -- ELBv2 -----------------------------------------------------------------------------
 
 
-def _register(original: Any) -> Any:
-    @functools.wraps(original)
-    def register(self: Any, targets: list[dict[str, Any]]) -> None:
-        cloud = _active()
-        if cloud is None:
-            original(self, targets)
-            return None
-        for target in targets:
-            instance = self.ec2_backend.get_instance_by_id(target["Id"])
-            # AWS accepts pending instances: they show Elb.RegistrationInProgress.
-            if instance is not None and instance.state not in ("running", "pending"):
-                raise TargetNotRunning(instance_id=target["Id"])
-        for target in targets:
-            port = target.get("Port", self.port)
-            self.targets[target["Id"]] = {"Id": target["Id"], "Port": port}
-            self.deregistered_targets.pop(target["Id"], None)
-            self.terminated_targets.pop(target["Id"], None)
-            cloud.prober.register(self, target["Id"], int(port or 0))
-        return None
-
-    return register
+@when_active
+def _register(original: Any, cloud: LocalCloud, self: Any, targets: list[dict[str, Any]]) -> None:
+    for target in targets:
+        instance = self.ec2_backend.get_instance_by_id(target["Id"])
+        # AWS accepts pending instances: they show Elb.RegistrationInProgress.
+        if instance is not None and instance.state not in ("running", "pending"):
+            raise TargetNotRunning(instance_id=target["Id"])
+    for target in targets:
+        port = target.get("Port", self.port)
+        self.targets[target["Id"]] = {"Id": target["Id"], "Port": port}
+        self.deregistered_targets.pop(target["Id"], None)
+        self.terminated_targets.pop(target["Id"], None)
+        cloud.prober.register(self, target["Id"], int(port or 0))
 
 
 def _deregister(original: Any) -> Any:
@@ -321,53 +322,47 @@ def _deregister(original: Any) -> Any:
     return deregister
 
 
-def _health_for(original: Any) -> Any:
-    @functools.wraps(original)
-    def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
-        cloud = _active()
-        verdict = cloud.prober.verdict(self.arn, target["Id"]) if cloud is not None else None
-        if verdict is None:
-            return original(self, target, ec2_backend)
-        state, reason, description = verdict
-        known = self.targets.get(target["Id"]) or {}
-        port = target.get("Port") or known.get("Port") or self.port
-        return FakeHealthStatus(
-            target["Id"],
-            port,
-            self.health_check_port,
-            state,
-            reason or None,
-            description or None,
-        )
-
-    return health_for
+@when_active
+def _health_for(
+    original: Any, cloud: LocalCloud, self: Any, target: dict[str, Any], ec2_backend: Any
+) -> Any:
+    verdict = cloud.prober.verdict(self.arn, target["Id"])
+    if verdict is None:
+        return original(self, target, ec2_backend)
+    state, reason, description = verdict
+    known = self.targets.get(target["Id"]) or {}
+    port = target.get("Port") or known.get("Port") or self.port
+    return FakeHealthStatus(
+        target["Id"],
+        port,
+        self.health_check_port,
+        state,
+        reason or None,
+        description or None,
+    )
 
 
-def _describe_target_health(original: Any) -> Any:
-    @functools.wraps(original)
-    def describe_target_health(self: Any, target_group_arn: str, targets: list[Any]) -> Any:
-        cloud = _active()
-        group = self.target_groups.get(target_group_arn)
-        if cloud is None or group is None or targets:
-            return original(self, target_group_arn, targets)
-        listed = list(group.targets.values())
-        seen = {t["Id"] for t in listed}
-        listed += [t for t in cloud.prober.draining(target_group_arn) if t["Id"] not in seen]
-        return [group.health_for(t, self.ec2_backend) for t in listed]
-
-    return describe_target_health
+@when_active
+def _describe_target_health(
+    original: Any, cloud: LocalCloud, self: Any, target_group_arn: str, targets: list[Any]
+) -> Any:
+    group = self.target_groups.get(target_group_arn)
+    if group is None or targets:
+        return original(self, target_group_arn, targets)
+    listed = list(group.targets.values())
+    seen = {t["Id"] for t in listed}
+    listed += [t for t in cloud.prober.draining(target_group_arn) if t["Id"] not in seen]
+    return [group.health_for(t, self.ec2_backend) for t in listed]
 
 
-def _create_load_balancer(original: Any) -> Any:
-    @functools.wraps(original)
-    def create_load_balancer(self: Any, *args: Any, **kwargs: Any) -> Any:
-        balancer = original(self, *args, **kwargs)
-        if _active() is not None:
-            # `http://<DNSName>:<listener port>` reaches the local data plane.
-            balancer.dns_name = "127.0.0.1"
-        return balancer
-
-    return create_load_balancer
+@when_active
+def _create_load_balancer(
+    original: Any, cloud: LocalCloud, self: Any, *args: Any, **kwargs: Any
+) -> Any:
+    balancer = original(self, *args, **kwargs)
+    # `http://<DNSName>:<listener port>` reaches the local data plane.
+    balancer.dns_name = "127.0.0.1"
+    return balancer
 
 
 def _targets_per_alb() -> int:
@@ -483,43 +478,29 @@ def _describe_account_limits(original: Any) -> Any:
     return describe_account_limits
 
 
-def _delete_listener(original: Any) -> Any:
-    @functools.wraps(original)
-    def delete_listener(self: Any, listener_arn: str) -> Any:
-        listener = original(self, listener_arn)
-        cloud = _active()
-        if cloud is not None and listener is not None:
-            cloud.dataplane.close_listener(int(listener.port))
-        return listener
-
-    return delete_listener
+@when_active
+def _delete_listener(original: Any, cloud: LocalCloud, self: Any, listener_arn: str) -> Any:
+    listener = original(self, listener_arn)
+    if listener is not None:
+        cloud.dataplane.close_listener(int(listener.port))
+    return listener
 
 
-def _delete_load_balancer(original: Any) -> Any:
-    @functools.wraps(original)
-    def delete_load_balancer(self: Any, arn: str) -> Any:
-        balancer = self.load_balancers.get(arn)
-        ports = [int(lis.port) for lis in balancer.listeners.values()] if balancer else []
-        result = original(self, arn)
-        cloud = _active()
-        if cloud is not None:
-            for port in ports:
-                cloud.dataplane.close_listener(port)
-        return result
-
-    return delete_load_balancer
+@when_active
+def _delete_load_balancer(original: Any, cloud: LocalCloud, self: Any, arn: str) -> Any:
+    balancer = self.load_balancers.get(arn)
+    ports = [int(lis.port) for lis in balancer.listeners.values()] if balancer else []
+    result = original(self, arn)
+    for port in ports:
+        cloud.dataplane.close_listener(port)
+    return result
 
 
-def _delete_target_group(original: Any) -> Any:
-    @functools.wraps(original)
-    def delete_target_group(self: Any, target_group_arn: str) -> Any:
-        result = original(self, target_group_arn)
-        cloud = _active()
-        if cloud is not None:
-            cloud.prober.forget_group(target_group_arn)
-        return result
-
-    return delete_target_group
+@when_active
+def _delete_target_group(original: Any, cloud: LocalCloud, self: Any, target_group_arn: str) -> Any:
+    result = original(self, target_group_arn)
+    cloud.prober.forget_group(target_group_arn)
+    return result
 
 
 # -- launch templates, reset -------------------------------------------------------------
@@ -673,15 +654,10 @@ def _launch_template_tags() -> Any:
     return property(tags, keep_live)
 
 
-def _reset(original: Any) -> Any:
-    @functools.wraps(original)
-    def reset(self: Any) -> None:
-        cloud = _active()
-        if cloud is not None:
-            cloud.reset()
-        original(self)
-
-    return reset
+@when_active
+def _reset(original: Any, cloud: LocalCloud, self: Any) -> None:
+    cloud.reset()
+    original(self)
 
 
 def _statistics_for_type(original: Any) -> Any:
@@ -703,21 +679,17 @@ def _statistics_for_type(original: Any) -> Any:
 # -- throttling, eventual consistency (localaws/throttling.py, localaws/consistency.py) ------
 
 
-def _call_action(original: Any) -> Any:
-    @functools.wraps(original)
-    def call_action(self: Any) -> Any:
-        cloud = _active()
-        fault = _fault(cloud, self) if cloud is not None else None
-        if fault is not None:
-            # The request's own handler (one instance per request) raises it, so moto
-            # serialises the error as it does its own, in the service's protocol.
-            def refuse() -> Any:
-                raise fault
+@when_active
+def _call_action(original: Any, cloud: LocalCloud, self: Any) -> Any:
+    fault = _fault(cloud, self)
+    if fault is not None:
+        # The request's own handler (one instance per request) raises it, so moto
+        # serialises the error as it does its own, in the service's protocol.
+        def refuse() -> Any:
+            raise fault
 
-            setattr(self, camelcase_to_underscores(self._get_action()), refuse)
-        return original(self)
-
-    return call_action
+        setattr(self, camelcase_to_underscores(self._get_action()), refuse)
+    return original(self)
 
 
 def _fault(cloud: LocalCloud, response: Any) -> Exception | None:
@@ -747,46 +719,36 @@ def _fault(cloud: LocalCloud, response: Any) -> Exception | None:
     return None
 
 
-def _create_security_group(original: Any) -> Any:
-    @functools.wraps(original)
-    def create_security_group(self: Any, *args: Any, **kwargs: Any) -> Any:
-        group = original(self, *args, **kwargs)
-        cloud = _active()
-        if cloud is not None:
-            cloud.propagation.created(SECURITY_GROUP, str(group.id))
-        return group
-
-    return create_security_group
+@when_active
+def _create_security_group(
+    original: Any, cloud: LocalCloud, self: Any, *args: Any, **kwargs: Any
+) -> Any:
+    group = original(self, *args, **kwargs)
+    cloud.propagation.created(SECURITY_GROUP, str(group.id))
+    return group
 
 
-def _create_target_group(original: Any) -> Any:
-    @functools.wraps(original)
-    def create_target_group(self: Any, *args: Any, **kwargs: Any) -> Any:
-        group = original(self, *args, **kwargs)
-        cloud = _active()
-        if cloud is not None:
-            cloud.propagation.created(TARGET_GROUP, str(group.arn))
-        return group
-
-    return create_target_group
+@when_active
+def _create_target_group(
+    original: Any, cloud: LocalCloud, self: Any, *args: Any, **kwargs: Any
+) -> Any:
+    group = original(self, *args, **kwargs)
+    cloud.propagation.created(TARGET_GROUP, str(group.arn))
+    return group
 
 
-def _batch_get_item(original: Any) -> Any:
-    @functools.wraps(original)
-    def batch_get_item(self: Any) -> Any:
-        cloud = _active()
-        share = cloud.unprocessed_share if cloud is not None else 0.0
-        items = self.body.get("RequestItems") if isinstance(self.body, dict) else None
-        if share <= 0 or not isinstance(items, dict):
-            return original(self)
-        unprocessed = held_back(items, share)
-        result = original(self)
-        found = result.result
-        for table, request in unprocessed.items():
-            found.setdefault("UnprocessedKeys", {})[table] = request
-        return result
-
-    return batch_get_item
+@when_active
+def _batch_get_item(original: Any, cloud: LocalCloud, self: Any) -> Any:
+    share = cloud.unprocessed_share
+    items = self.body.get("RequestItems") if isinstance(self.body, dict) else None
+    if share <= 0 or not isinstance(items, dict):
+        return original(self)
+    unprocessed = held_back(items, share)
+    result = original(self)
+    found = result.result
+    for table, request in unprocessed.items():
+        found.setdefault("UnprocessedKeys", {})[table] = request
+    return result
 
 
 def _create_default_vpc(original: Any) -> Any:
@@ -861,51 +823,44 @@ def _by_policy_name(original: Any) -> Any:
 # -- Auto Scaling: deletion takes time (localaws/asg_deletion.py) ---------------------
 
 
-def _delete_auto_scaling_group(original: Any) -> Any:
-    @functools.wraps(original)
-    def delete_auto_scaling_group(self: Any) -> Any:
-        cloud = _active()
-        if cloud is None:
-            return original(self)
-        backend = self.autoscaling_backend
-        name = self._get_param("AutoScalingGroupName")
-        begun = asg_deletion.begin(
-            backend,
-            name,
-            force=self._get_bool_param("ForceDelete", False),
-            drain_seconds=cloud.prober.instance_drain_seconds,
-            delete_now=lambda: backend.delete_auto_scaling_group(name),
-        )
-        return EmptyResult() if begun else original(self)
-
-    return delete_auto_scaling_group
+@when_active
+def _delete_auto_scaling_group(original: Any, cloud: LocalCloud, self: Any) -> Any:
+    backend = self.autoscaling_backend
+    name = self._get_param("AutoScalingGroupName")
+    begun = asg_deletion.begin(
+        backend,
+        name,
+        force=self._get_bool_param("ForceDelete", False),
+        drain_seconds=cloud.prober.instance_drain_seconds,
+        delete_now=lambda: backend.delete_auto_scaling_group(name),
+    )
+    return EmptyResult() if begun else original(self)
 
 
-def _replace_autoscaling_group_instances(original: Any) -> Any:
-    @functools.wraps(original)
-    def replace(self: Any, count_needed: int, propagated_tags: dict[str, str]) -> None:
-        if _active() is None:
-            original(self, count_needed, propagated_tags)
-            return None
-        before = len(self.instance_states)
-        code = scaling_activities.launch_failure(self)
-        if code:
-            backend, group = self.autoscaling_backend, self
+@when_active
+def _replace_autoscaling_group_instances(
+    original: Any,
+    cloud: LocalCloud,
+    self: Any,
+    count_needed: int,
+    propagated_tags: dict[str, str],
+) -> None:
+    before = len(self.instance_states)
+    code = scaling_activities.launch_failure(self)
+    if code:
+        backend, group = self.autoscaling_backend, self
 
-            def retry() -> None:
-                if backend.autoscaling_groups.get(group.name) is group and not (
-                    asg_deletion.is_pending_delete(group)
-                ):
-                    backend.set_desired_capacity(group.name, group.desired_capacity)
+        def retry() -> None:
+            if backend.autoscaling_groups.get(group.name) is group and not (
+                asg_deletion.is_pending_delete(group)
+            ):
+                backend.set_desired_capacity(group.name, group.desired_capacity)
 
-            scaling_activities.failed(self, code, before, retry)
-            return None
-        original(self, count_needed, propagated_tags)
-        new = [s.instance.id for s in self.instance_states[before:]]
-        scaling_activities.launched(self, new, before)
-        return None
-
-    return replace
+        scaling_activities.failed(self, code, before, retry)
+        return
+    original(self, count_needed, propagated_tags)
+    new = [s.instance.id for s in self.instance_states[before:]]
+    scaling_activities.launched(self, new, before)
 
 
 def _group_zones(group: Any) -> list[tuple[str | None, str]]:
@@ -952,42 +907,31 @@ def _replace_group_instances(original: Any) -> Any:
     return replace
 
 
-def _describe_scaling_activities(original: Any) -> Any:
-    @functools.wraps(original)
-    def describe_scaling_activities(self: Any) -> Any:
-        if _active() is None:
-            return original(self)
-        backend = self.autoscaling_backend
-        name = self._get_param("AutoScalingGroupName")
-        ids = set(self._get_param("ActivityIds", []) or [])
-        groups = [backend.autoscaling_groups[name]] if name in backend.autoscaling_groups else []
-        if not name:
-            groups = list(backend.autoscaling_groups.values())
-        found = [a for g in groups for a in scaling_activities.activities(g)]
-        if ids:
-            found = [a for a in found if a["ActivityId"] in ids]
-        found.sort(key=lambda a: a["StartTime"], reverse=True)
-        start = int(self._get_param("NextToken") or 0)
-        size = min(int(self._get_param("MaxRecords") or 100), 100)
-        page = found[start : start + size]
-        result: dict[str, Any] = {"Activities": page}
-        if start + size < len(found):
-            result["NextToken"] = str(start + size)
-        return ActionResult(result)
-
-    return describe_scaling_activities
+@when_active
+def _describe_scaling_activities(original: Any, cloud: LocalCloud, self: Any) -> Any:
+    backend = self.autoscaling_backend
+    name = self._get_param("AutoScalingGroupName")
+    ids = set(self._get_param("ActivityIds", []) or [])
+    groups = [backend.autoscaling_groups[name]] if name in backend.autoscaling_groups else []
+    if not name:
+        groups = list(backend.autoscaling_groups.values())
+    found = [a for g in groups for a in scaling_activities.activities(g)]
+    if ids:
+        found = [a for a in found if a["ActivityId"] in ids]
+    found.sort(key=lambda a: a["StartTime"], reverse=True)
+    start = int(self._get_param("NextToken") or 0)
+    size = min(int(self._get_param("MaxRecords") or 100), 100)
+    page = found[start : start + size]
+    result: dict[str, Any] = {"Activities": page}
+    if start + size < len(found):
+        result["NextToken"] = str(start + size)
+    return ActionResult(result)
 
 
-def _unless_pending_delete(original: Any) -> Any:
-    @functools.wraps(original)
-    def change(self: Any) -> Any:
-        if _active() is not None:
-            asg_deletion.refuse_change(
-                self.autoscaling_backend, self._get_param("AutoScalingGroupName")
-            )
-        return original(self)
-
-    return change
+@when_active
+def _unless_pending_delete(original: Any, cloud: LocalCloud, self: Any) -> Any:
+    asg_deletion.refuse_change(self.autoscaling_backend, self._get_param("AutoScalingGroupName"))
+    return original(self)
 
 
 _REPLACEMENTS: dict[str, Any] = {

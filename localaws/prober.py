@@ -90,7 +90,7 @@ class HealthProber:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        runtime: InstanceRuntime,
+        runtime: InstanceRuntime[Any],
         instance_running: Callable[[str], bool],
         on_gone: Callable[[Any, str], None] | None = None,
         *,

@@ -1,17 +1,23 @@
-"""What an instance runs on: the interface every instance runtime implements (ARCHITECTURE §7).
+"""What an instance runs on: the base every instance runtime builds on (ARCHITECTURE §7).
 
 Two runtimes exist: `simulated` (localaws/simulated.py: phases on timers, one shared HTTP
-server) and `real` (localaws/runtime_real.py: the real boot agent and Docker). localaws
-calls a runtime only from its event loop thread; `console_output` alone may be called
-from moto's request threads, so it must be thread-safe.
+server) and `real` (localaws/runtime_real.py: the real boot agent and Docker); which one
+runs is chosen in localaws/boot_mode.py. The base keeps each instance's record (its
+console lines, whether its app answers, whether it has ended) and answers `stop`,
+`console_output` and `address` from it the same way for both; a runtime says how its
+instances boot, halt and are retired. localaws calls a runtime only from its event loop
+thread; `console_output` alone may be called from moto's request threads, so it is
+thread-safe.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from rollout.config import LocalAwsTimers
 
@@ -49,119 +55,93 @@ class RuntimeHost:
     workdir: str = ""  # a directory the runtime may use for per-instance files
 
 
-class InstanceRuntime(abc.ABC):
+@dataclass(slots=True)
+class RuntimeInstance:
+    """What every runtime keeps of one instance; touched on the loop, read by moto's threads."""
+
+    launch: InstanceLaunch
+    lines: list[str] = field(default_factory=list)  # its console, line by line
+    app_up: bool = False  # its app answers HTTP
+    ended: bool = False  # stopped or terminated
+
+
+InstanceT = TypeVar("InstanceT", bound=RuntimeInstance)
+
+
+class InstanceRuntime(abc.ABC, Generic[InstanceT]):
     """Boots, ends and reports on instances. One per localaws process."""
 
     name: str = ""  # "simulated" or "real": the boot mode
 
     def __init__(self, host: RuntimeHost) -> None:
         self.host = host
+        self._instances: dict[str, InstanceT] = {}
+        self._lock = threading.Lock()  # guards the records' console lines
 
-    async def open(self) -> None:  # noqa: B027 - optional hook
+    async def open(self) -> None:
         """Acquire shared resources (servers, clients) before the first instance starts."""
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
+    async def close(self) -> None:
         """End every instance and release shared resources; localaws is exiting."""
 
     @abc.abstractmethod
     def start(self, launch: InstanceLaunch) -> None:
         """Begin booting the instance; call `host.mark_running(id)` once it has started."""
 
-    @abc.abstractmethod
     def stop(self, instance_id: str, linger: float = 0.0) -> None:
         """End the instance (stopped or terminated); its app may answer `linger` seconds
-        more, so requests in flight while its targets drain finish."""
+        more, so requests in flight while its targets drain finish. Ending twice is a no-op."""
+        inst = self._instances.get(instance_id)
+        if inst is None or inst.ended:
+            return
+        inst.ended = True
+        self._halt(inst)
+        self._print(inst, "[  OK  ] Reached target System Power Off (localaws: instance ended)")
+        self.host.loop.call_later(linger, self._retire, inst)
 
-    @abc.abstractmethod
     def console_output(self, instance_id: str) -> str | None:
-        """The instance's console text so far (None when unknown). Thread-safe."""
+        """The instance's console text so far, its last CONSOLE_LIMIT characters (None when
+        unknown). Thread-safe; an ended instance's console stays, as EC2 keeps it."""
+        with self._lock:
+            inst = self._instances.get(instance_id)
+            if inst is None:
+                return None
+            text = "".join(line + "\n" for line in inst.lines)
+        return text[-CONSOLE_LIMIT:]
 
-    @abc.abstractmethod
     def address(self, instance_id: str) -> tuple[str, int] | None:
         """(host, port) where the instance's app answers HTTP, or None when not up yet.
 
         Health checks and proxied traffic go there with the TARGET_HEADER set.
         """
+        inst = self._instances.get(instance_id)
+        if inst is None or not inst.app_up:
+            return None
+        return ("127.0.0.1", self._app_port(inst))
 
+    # -- what a runtime says -----------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class BootChoice:
-    """The runtime `--boot` resolved to, and why (shown on the boot-mode line)."""
+    @abc.abstractmethod
+    def _app_port(self, inst: InstanceT) -> int:
+        """The loopback port where this instance's app answers once it is up."""
 
-    mode: str  # "real" | "simulated"
-    reason: str
+    @abc.abstractmethod
+    def _halt(self, inst: InstanceT) -> None:
+        """Stop the instance's boot at once (its `ended` is already set)."""
 
+    @abc.abstractmethod
+    def _retire(self, inst: InstanceT) -> None:
+        """After the linger: the app stops answering and the instance's resources go."""
 
-BOOT_MODES = ("auto", "real", "simulated")
+    # -- helpers for runtimes ----------------------------------------------------------
 
+    def _keep(self, inst: InstanceT, first_line: str) -> None:
+        """Record a new instance, its console beginning with `first_line`."""
+        with self._lock:
+            self._instances[inst.launch.instance_id] = inst
+        self._print(inst, first_line)
 
-def choose_boot(boot: str) -> BootChoice:
-    """Resolve `--boot auto|real|simulated` (ARCHITECTURE §7).
-
-    `auto` picks real only when a Docker engine answers AND `localaws.runtime_real`
-    exists and says a base image can be had; otherwise simulated, saying why.
-    `real` raises RuntimeError with the reason when real cannot run.
-    """
-    if boot not in BOOT_MODES:
-        raise ValueError(f"unknown --boot {boot!r}: choose one of {', '.join(BOOT_MODES)}")
-    if boot == "simulated":
-        return BootChoice("simulated", "--boot simulated")
-    ok, why = real_available()
-    if ok:
-        return BootChoice("real", why)
-    if boot == "real":
-        raise RuntimeError(f"--boot real is not possible: {why}")
-    return BootChoice("simulated", why)
-
-
-def real_available() -> tuple[bool, str]:
-    """(True, why) when the real runtime can run here; (False, why not) otherwise."""
-    try:
-        from localaws import runtime_real  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return False, "the real runtime is not installed"
-    except Exception as exc:  # a broken module must not stop the sandbox
-        return False, f"the real runtime failed to load: {exc}"
-    if not _docker_answers():
-        return False, "no Docker engine answers"
-    check = getattr(runtime_real, "base_image_available", None)
-    if check is None:
-        return False, "the real runtime cannot say whether a base image can be had"
-    try:
-        result = check()
-    except Exception as exc:
-        return False, f"no release base image: {exc}"
-    ok, why = result if isinstance(result, tuple) else (bool(result), "")
-    return (
-        (True, why or "Docker engine answers and a base image can be had")
-        if ok
-        else (
-            False,
-            why or "no release base image can be had",
-        )
-    )
-
-
-def _docker_answers() -> bool:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=3)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:
-        return False
-
-
-def make_runtime(mode: str, host: RuntimeHost) -> InstanceRuntime:
-    """The runtime for a resolved boot mode."""
-    if mode == "real":
-        from localaws import runtime_real  # type: ignore[attr-defined, unused-ignore]
-
-        runtime: InstanceRuntime = runtime_real.RealRuntime(host)
-        return runtime
-    from localaws.simulated import SimulatedRuntime
-
-    return SimulatedRuntime(host)
+    def _print(self, inst: InstanceT, line: str) -> None:
+        """One console line of the instance (any thread)."""
+        with self._lock:
+            inst.lines.append(line)

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ import bootscript
 from bootscript import baseimage
 from bootscript.agent.container import LABEL_INSTANCE
 from localaws.http_server import serve_on_loopback
-from localaws.runtime import CONSOLE_LIMIT, InstanceLaunch, InstanceRuntime
+from localaws.runtime import InstanceLaunch, InstanceRuntime, RuntimeInstance
 from rollout.backend import pid_alive
 
 AGENT_ROOT = Path(bootscript.__file__).resolve().parent.parent  # holds the bootscript package
@@ -53,11 +53,6 @@ AGENT_KNOB_PREFIX = "LOCALAWS_AGENT_"
 # Which localaws started a container: the next one removes those of a localaws that died.
 LABEL_LOCALAWS = "freshfleet.localaws-pid"
 BASE_IMAGE_ENV = "LOCALAWS_BASE_IMAGE"  # a release base image the engine has, used as it is
-
-
-def available() -> tuple[bool, str]:
-    """(True, why) when real boots can run here: see base_image_available."""
-    return base_image_available()
 
 
 def base_image_available() -> tuple[bool, str]:
@@ -181,17 +176,13 @@ class MetadataServer:
         return web.Response(text=answers[path])
 
 
-@dataclass(slots=True)
-class RealInstance:
-    """One instance's agent process and what it printed; read by moto's threads."""
+@dataclass(slots=True, kw_only=True)
+class RealInstance(RuntimeInstance):
+    """One instance's agent process (its app is up once the agent says `run ok`)."""
 
-    launch: InstanceLaunch
     directory: Path
     host_port: int
-    lines: list[str] = field(default_factory=list)
     process: asyncio.subprocess.Process | None = None
-    app_up: bool = False
-    ended: bool = False
     exit_code: int | None = None
 
     @property
@@ -199,7 +190,7 @@ class RealInstance:
         return f"freshfleet-{self.launch.instance_id}"
 
 
-class RealRuntime(InstanceRuntime):
+class RealRuntime(InstanceRuntime[RealInstance]):
     """Instances whose boot is the real agent and whose app is a real container."""
 
     name = "real"
@@ -214,8 +205,6 @@ class RealRuntime(InstanceRuntime):
         self._say = progress or say_progress
         self._waiting: set[str] = set()  # instances whose boot waits for the base image
         self.agent_env = dict(agent_env or {})  # extra agent environment (tests: short timeouts)
-        self._instances: dict[str, RealInstance] = {}
-        self._lock = threading.Lock()
         self.imds = MetadataServer()
         self._base_image = ""
         self._base_ready: asyncio.Future[str] = host.loop.create_future()
@@ -296,37 +285,18 @@ class RealRuntime(InstanceRuntime):
         directory = self._workdir / launch.instance_id
         if not launch.region:
             launch = replace(launch, region=self.host.region)
-        inst = RealInstance(launch, directory, free_port())
+        inst = RealInstance(launch, directory=directory, host_port=free_port())
         self.imds.register(launch)
-        with self._lock:
-            self._instances[launch.instance_id] = inst
-        self._print(inst, f"[    0.000000] localaws real instance {launch.instance_id} booting")
+        self._keep(inst, f"[    0.000000] localaws real instance {launch.instance_id} booting")
         task = self.host.loop.create_task(self._boot(inst))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def stop(self, instance_id: str, linger: float = 0.0) -> None:
-        inst = self._instances.get(instance_id)
-        if inst is None or inst.ended:
-            return
-        inst.ended = True
+    def _app_port(self, inst: RealInstance) -> int:
+        return inst.host_port
+
+    def _halt(self, inst: RealInstance) -> None:
         self._kill(inst)
-        self._print(inst, "[  OK  ] Reached target System Power Off (localaws: instance ended)")
-        self.host.loop.call_later(linger, self._retire, inst)
-
-    def console_output(self, instance_id: str) -> str | None:
-        with self._lock:
-            inst = self._instances.get(instance_id)
-            if inst is None:
-                return None
-            text = "".join(line + "\n" for line in inst.lines)
-        return text[-CONSOLE_LIMIT:]
-
-    def address(self, instance_id: str) -> tuple[str, int] | None:
-        inst = self._instances.get(instance_id)
-        if inst is None or not inst.app_up:
-            return None
-        return ("127.0.0.1", inst.host_port)
 
     def journal(self, instance_id: str) -> str:
         """The agent's full log (the build output) for the instance; '' when none."""
@@ -479,9 +449,3 @@ class RealRuntime(InstanceRuntime):
                         client.api.remove_container(cid, force=True)
         finally:
             client.close()
-
-    # -- helpers -----------------------------------------------------------------------
-
-    def _print(self, inst: RealInstance, line: str) -> None:
-        with self._lock:
-            inst.lines.append(line)

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,11 +28,11 @@ from aiohttp import web
 from bootscript.agent.health import DEFAULT_TIMEOUT_SECONDS, failure_detail
 from localaws.http_server import serve_on_loopback
 from localaws.runtime import (
-    CONSOLE_LIMIT,
     TARGET_HEADER,
     InstanceLaunch,
     InstanceRuntime,
     RuntimeHost,
+    RuntimeInstance,
 )
 from localaws.tablewriter import InstancesTableWriter
 from localaws.timescale import scaled
@@ -55,16 +54,12 @@ def boot_line(phase: str, status: str, detail: str = "", at: datetime | None = N
     return f"freshfleet-boot {stamp} {phase} {status}" + (f" {detail}" if detail else "")
 
 
-@dataclass(slots=True)
-class SimulatedInstance:
-    """A simulated instance's state; touched on the loop, read by moto's threads."""
+@dataclass(slots=True, kw_only=True)
+class SimulatedInstance(RuntimeInstance):
+    """A simulated instance's state (its app is up after `run ok`)."""
 
-    launch: InstanceLaunch
     simulate: dict[str, str]
-    lines: list[str] = field(default_factory=list)
-    app_up: bool = False  # the app answers (after `run ok`)
     healthy_since: float | None = None  # loop time of the first healthy answer
-    stopped: bool = False
     started_at: datetime | None = None  # its first phase: boot statistics count from it
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
@@ -77,15 +72,13 @@ class SimulatedInstance:
         return self.launch.env.get("FRESHFLEET_VERSION", "unknown")
 
 
-class SimulatedRuntime(InstanceRuntime):
+class SimulatedRuntime(InstanceRuntime[SimulatedInstance]):
     """Instances that boot on timers and answer on one shared aiohttp server."""
 
     name = "simulated"
 
     def __init__(self, host: RuntimeHost) -> None:
         super().__init__(host)
-        self._instances: dict[str, SimulatedInstance] = {}
-        self._lock = threading.Lock()
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._writer = InstancesTableWriter(host.endpoint_url, host.region)
@@ -111,38 +104,23 @@ class SimulatedRuntime(InstanceRuntime):
     # -- the runtime interface -------------------------------------------------------
 
     def start(self, launch: InstanceLaunch) -> None:
-        sim = SimulatedInstance(launch, decode_simulate(launch.env.get("FRESHFLEET_SIMULATE", "")))
-        with self._lock:
-            self._instances[launch.instance_id] = sim
-        self._print(
+        simulate = decode_simulate(launch.env.get("FRESHFLEET_SIMULATE", ""))
+        sim = SimulatedInstance(launch, simulate=simulate)
+        self._keep(
             sim, "[    0.000000] Linux version 6.1.0-freshfleet (localaws simulated instance)"
         )
         self._later(sim, scaled(self.host.timers.pending_seconds), self._started, sim)
 
-    def stop(self, instance_id: str, linger: float = 0.0) -> None:
-        sim = self._instances.get(instance_id)
-        if sim is None or sim.stopped:
-            return
-        sim.stopped = True
-        for handle in sim.timers:
+    def _app_port(self, inst: SimulatedInstance) -> int:
+        return self._port  # every simulated app answers on the shared server
+
+    def _halt(self, inst: SimulatedInstance) -> None:
+        for handle in inst.timers:
             handle.cancel()
-        sim.timers.clear()
-        self._print(sim, "[  OK  ] Reached target System Power Off (localaws: instance ended)")
-        self.host.loop.call_later(linger, self._forget, instance_id)
+        inst.timers.clear()
 
-    def console_output(self, instance_id: str) -> str | None:
-        with self._lock:
-            sim = self._instances.get(instance_id)
-            if sim is None:
-                return None
-            text = "".join(line + "\n" for line in sim.lines)
-        return text[-CONSOLE_LIMIT:]
-
-    def address(self, instance_id: str) -> tuple[str, int] | None:
-        sim = self._instances.get(instance_id)
-        if sim is None or not sim.app_up:
-            return None
-        return ("127.0.0.1", self._port)
+    def _retire(self, inst: SimulatedInstance) -> None:
+        self._forget(inst.launch.instance_id)
 
     # -- the boot ----------------------------------------------------------------------
 
@@ -284,10 +262,6 @@ class SimulatedRuntime(InstanceRuntime):
                 },
             )
 
-    def _print(self, sim: SimulatedInstance, line: str) -> None:
-        with self._lock:
-            sim.lines.append(line)
-
     def _later(self, sim: SimulatedInstance, delay: float, fn: Any, *args: Any) -> None:
         sim.timers = [
             h for h in sim.timers if not h.cancelled() and h.when() > self.host.loop.time()
@@ -299,7 +273,5 @@ class SimulatedRuntime(InstanceRuntime):
         sim = self._instances.get(instance_id)
         if sim is not None:
             sim.app_up = False
-            sim.stopped = True
-            for handle in sim.timers:
-                handle.cancel()
-            sim.timers.clear()
+            sim.ended = True
+            self._halt(sim)

@@ -5,11 +5,10 @@
 # pass `--boot simulated`). Exits non-zero, with the screen, at the first failed step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FRESHFLEET=${FRESHFLEET:-$PWD/.venv/bin/freshfleet}
-WORK=$(mktemp -d)
 SESSION="ff-rollouts-$$"
-export FRESHFLEET_ENDPOINT_FILE="$WORK/localaws.json" XDG_CONFIG_HOME="$WORK/config"
-LOCALAWS_PID=""
+# shellcheck source=scripts/tmux_lib.sh
+. scripts/tmux_lib.sh  # the working directory is the repo root by now
+
 # The demo's timers, shorter: a 3 s bake and a 15 s gate deadline for v3.
 cat > "$WORK/freshfleet.toml" <<'TOML'
 [rollout]
@@ -18,8 +17,6 @@ gate_deadline_seconds = 15
 poll_seconds = 0.5
 TOML
 
-# shellcheck source=scripts/tmux_lib.sh
-. scripts/tmux_lib.sh  # the working directory is the repo root by now
 keys() { tmux send-keys -t "$SESSION" "$@"; }
 
 # confirm: the dialog opens on Cancel; Tab moves to the action button, Enter presses it.
@@ -32,10 +29,7 @@ confirm() {
 }
 no_rollout_running() { ! screen | grep -qE 'rollout [0-9]{8}-[0-9]{6}-[0-9a-f]{4} running'; }
 
-cd "$WORK"
-tmux new-session -d -s "$SESSION" -x 160 -y 45 \
-  -e "FRESHFLEET_ENDPOINT_FILE=$FRESHFLEET_ENDPOINT_FILE" -e "XDG_CONFIG_HOME=$XDG_CONFIG_HOME" \
-  "$FRESHFLEET $*; echo \$? > $WORK/exit-code"
+start_session "$FRESHFLEET $*"
 wait_for 120 "demo-web serves v1" shows "demo-web  serving v1"
 wait_for 60 "its instances are healthy" shows "healthy 3/3"
 wait_for 10 "the sandbox's pid is known" localaws_recorded
@@ -86,6 +80,6 @@ wait_for 60 "the rollback's bake is over and v2 retired" no_rollout_running
 
 keys q
 wait_for 30 "q quits" session_gone
-[ "$(cat "$WORK/exit-code")" = 0 ] || fail "freshfleet exited with $(cat "$WORK/exit-code")"
+exited_ok freshfleet
 wait_for 20 "no localaws process is left behind (pid $LOCALAWS_PID)" localaws_gone
 echo "ok: console rollouts session passed"

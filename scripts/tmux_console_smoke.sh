@@ -5,21 +5,11 @@
 # Exits non-zero, with the screen, at the first step that does not hold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FRESHFLEET=${FRESHFLEET:-$PWD/.venv/bin/freshfleet}
-WORK=$(mktemp -d)
 SESSION="ff-smoke-$$"
-# A private endpoint file and config dir: no running localaws or user config is reused.
-export FRESHFLEET_ENDPOINT_FILE="$WORK/localaws.json" XDG_CONFIG_HOME="$WORK/config"
-LOCALAWS_PID=""
-
 # shellcheck source=scripts/tmux_lib.sh
 . scripts/tmux_lib.sh  # the working directory is the repo root by now
 
-cd "$WORK"
-# -e: a running tmux server would otherwise hand the session its own environment.
-tmux new-session -d -s "$SESSION" -x 160 -y 45 \
-  -e "FRESHFLEET_ENDPOINT_FILE=$FRESHFLEET_ENDPOINT_FILE" -e "XDG_CONFIG_HOME=$XDG_CONFIG_HOME" \
-  "$FRESHFLEET $*; echo \$? > $WORK/exit-code"
+start_session "$FRESHFLEET $*"
 wait_for 20 "the console says it is starting the local sandbox" shows "LOCAL SANDBOX"
 wait_for 120 "demo-web appears" shows "demo-web  serving v1"
 wait_for 60 "its 3 instances are listed" instances_shown 3
@@ -30,7 +20,7 @@ tmux send-keys -t "$SESSION" Escape
 wait_for 10 "Esc closes the help" shows "demo-web  serving v1"
 tmux send-keys -t "$SESSION" q
 wait_for 30 "q quits the console" session_gone
-[ "$(cat "$WORK/exit-code")" = 0 ] || fail "freshfleet exited with $(cat "$WORK/exit-code")"
+exited_ok freshfleet
 wait_for 20 "no localaws process is left behind (pid $LOCALAWS_PID)" localaws_gone
 [ ! -e "$FRESHFLEET_ENDPOINT_FILE" ] || fail "the endpoint file was left behind"
 echo "ok: console smoke passed"

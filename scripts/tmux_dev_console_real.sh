@@ -6,20 +6,11 @@
 # Exits non-zero, with the screen, at the first step that does not hold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPO=$PWD
-WORK=$(mktemp -d)
 SESSION="ff-dev-real-$$"
-# A private endpoint file and config dir: no running localaws or user config is reused.
-export FRESHFLEET_ENDPOINT_FILE="$WORK/localaws.json" XDG_CONFIG_HOME="$WORK/config"
-LOCALAWS_PID=""
-
 # shellcheck source=scripts/tmux_lib.sh
 . scripts/tmux_lib.sh  # the working directory is the repo root by now
 
-cd "$WORK"
-tmux new-session -d -s "$SESSION" -x 160 -y 45 \
-  -e "FRESHFLEET_ENDPOINT_FILE=$FRESHFLEET_ENDPOINT_FILE" -e "XDG_CONFIG_HOME=$XDG_CONFIG_HOME" \
-  "$REPO/dev console; echo \$? > $WORK/exit-code"
+start_session "$REPO/dev console"
 # A fresh machine installs the venv first: minutes, not seconds.
 wait_for 900 "the console opens on the local sandbox" shows "LOCAL SANDBOX"
 wait_for 60 "the header says the instances boot for real" shows "real boots"
@@ -34,6 +25,6 @@ tmux send-keys -t "$SESSION" Escape
 wait_for 10 "Esc goes back to the fleet" instances_shown 3
 tmux send-keys -t "$SESSION" q
 wait_for 60 "q quits the console" session_gone
-[ "$(cat "$WORK/exit-code")" = 0 ] || fail "./dev console exited with $(cat "$WORK/exit-code")"
+exited_ok "./dev console"
 wait_for 60 "no localaws process is left behind (pid $LOCALAWS_PID)" localaws_gone
 echo "ok: ./dev console showed real boots"

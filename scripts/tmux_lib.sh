@@ -1,6 +1,15 @@
-# Shared by the tmux scripts: the session's screen, waiting on it, failing with it, cleanup.
-# The sourcing script sets SESSION, WORK and LOCALAWS_PID first.
+# Shared by the tmux scripts: their work directory, the session, its screen, waiting on it,
+# failing with it, cleanup. The sourcing script sets SESSION (its tmux session's name) and
+# sources this from the repo root; it gets REPO, FRESHFLEET (the command, unless set) and
+# WORK (a fresh directory), with a private endpoint file and config dir there, so no running
+# localaws or user config is reused.
 # shellcheck shell=bash
+REPO=$PWD
+FRESHFLEET=${FRESHFLEET:-$REPO/.venv/bin/freshfleet}
+WORK=$(mktemp -d)
+export FRESHFLEET_ENDPOINT_FILE="$WORK/localaws.json" XDG_CONFIG_HOME="$WORK/config"
+LOCALAWS_PID=""
+
 cleanup() {
   tmux kill-session -t "$SESSION" 2>/dev/null || true
   if [ -n "$LOCALAWS_PID" ] && kill -0 "$LOCALAWS_PID" 2>/dev/null; then
@@ -9,6 +18,21 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# start_session COMMAND: run the shell line COMMAND in a detached 160×45 tmux session, from
+# $WORK (this shell moves there too); its exit code is written to $WORK/exit-code.
+start_session() {
+  cd "$WORK" || exit 1
+  # -e: a running tmux server would otherwise hand the session its own environment.
+  tmux new-session -d -s "$SESSION" -x 160 -y 45 \
+    -e "FRESHFLEET_ENDPOINT_FILE=$FRESHFLEET_ENDPOINT_FILE" -e "XDG_CONFIG_HOME=$XDG_CONFIG_HOME" \
+    "$1; echo \$? > $WORK/exit-code"
+}
+
+# exited_ok NAME: the session's command exited 0; otherwise fail, naming it.
+exited_ok() {
+  [ "$(cat "$WORK/exit-code")" = 0 ] || fail "$1 exited with $(cat "$WORK/exit-code")"
+}
 
 screen() { tmux capture-pane -p -t "$SESSION" 2>/dev/null || true; }
 

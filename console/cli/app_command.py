@@ -5,43 +5,18 @@ a command works in (its configuration, a gateway on its backend, the ledger tabl
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from console.cli.common import add_backend_flags, add_output_flags, backend_of, config_of
-from console.cli.output import add_wide_flag
+from console.cli.common import backend_of, command, config_of
 from console.cli.setup_cmd import require_tables
 from rollout.config import Config
 from rollout.gateway import Gateway
 
-
-@contextmanager
-def app_command(
-    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
-    name: str,
-    help: str,
-    run: Callable[[argparse.Namespace], int],
-    *,
-    yes: bool = False,
-    wide: bool = False,
-    production: bool = False,
-) -> Iterator[argparse.ArgumentParser]:
-    """Add subcommand `name APP`: yields its parser for the command's own arguments, then
-    adds the backend flags, `--json` (and `-y` with `yes`, `--wide` with `wide`,
-    `--yes-production APP` with `production`) after them and routes it to `run`.
-    """
-    p = sub.add_parser(name, help=help)
-    p.add_argument("app")
-    yield p
-    add_backend_flags(p)
-    add_output_flags(p, yes=yes)
-    if wide:
-        add_wide_flag(p)
-    if production:
-        from console.cli.production import add_production_flag
-
-        add_production_flag(p)
-    p.set_defaults(func=run)
+# `with app_command(sub, name, help, run, ...) as p:` adds subcommand `name APP`: the APP
+# argument first, then the command's own, then common.command's flags (yes, wide, production).
+app_command = functools.partial(command, app=True)
 
 
 @asynccontextmanager

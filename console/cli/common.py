@@ -1,17 +1,21 @@
-"""What every command shares: exit codes, backend flags, config loading, error handling."""
+"""What every command shares: exit codes, its parser's common flags, config loading, error
+handling."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import enum
+import functools
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 
+from console.cli.output import add_wide_flag
 from console.plain import text
 from rollout.backend import Backend, NoBackendError, discover_backend, require_backend
 from rollout.config import Config, ConfigError, load_config
@@ -57,6 +61,38 @@ def add_output_flags(parser: argparse.ArgumentParser, *, yes: bool = False) -> N
         parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
 
 
+@contextmanager
+def command(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    help: str,
+    run: Callable[[argparse.Namespace], int],
+    *,
+    description: str | None = None,
+    app: bool = False,
+    yes: bool = False,
+    wide: bool = False,
+    production: bool = False,
+) -> Iterator[argparse.ArgumentParser]:
+    """Add subcommand `name` (`name APP` with `app`): yields its parser for the command's own
+    arguments, then adds the backend flags and `--json` (and `-y` with `yes`, `--wide` with
+    `wide`, `--yes-production APP` with `production`) after them, so `--help` lists the
+    command's own first, and routes the command to `run`."""
+    p = sub.add_parser(name, help=help, description=description)
+    if app:
+        p.add_argument("app")
+    yield p
+    add_backend_flags(p)
+    add_output_flags(p, yes=yes)
+    if wide:
+        add_wide_flag(p)
+    if production:
+        from console.cli.production import add_production_flag  # it imports this module
+
+        add_production_flag(p)
+    p.set_defaults(func=run)
+
+
 def backend_of(args: argparse.Namespace) -> Backend:
     """The backend the flags name, or a running localaws; never starts one (ARCHITECTURE §2)."""
     return require_backend(
@@ -91,6 +127,19 @@ def print_json(value: Any) -> None:
     """JSON on stdout, nothing else (so `--json` output is always parseable)."""
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+def async_command(
+    main: Callable[[argparse.Namespace], Awaitable[int]],
+) -> Callable[[argparse.Namespace], int]:
+    """A command's `run(args)` whose work is the coroutine `main(args)`, run by run_async
+    (so its failures become the exit codes of ARCHITECTURE §5)."""
+
+    @functools.wraps(main)
+    def run(args: argparse.Namespace) -> int:
+        return run_async(lambda: main(args))
+
+    return run
 
 
 def run_async(main: Callable[[], Awaitable[int]]) -> int:

@@ -9,17 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from console.cli.common import (
-    Exit,
-    add_backend_flags,
-    add_output_flags,
-    backend_of,
-    config_of,
-    out,
-    print_json,
-    run_async,
-)
-from console.cli.output import add_wide_flag, full_records, print_line
+from console.cli.common import Exit, async_command, backend_of, command, config_of, out, print_json
+from console.cli.output import full_records, print_line
 from console.plain import escaped
 from rollout.doctor import ROLES, DoctorReport, Verdict, run_doctor
 from rollout.gateway import Gateway
@@ -34,27 +25,26 @@ _MARKS = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
+    with command(
+        sub,
         "doctor",
-        help="check credentials, region, tables, an app's resources and permissions",
+        "check credentials, region, tables, an app's resources and permissions",
+        run,
         description="Check that this account (and an app) is ready for freshfleet. "
         "Exit 0 when all checks pass, 4 when an AWS or credentials check fails, "
         "1 when only the setup is incomplete.",
-    )
-    p.add_argument("--app", help="also check this app's launch template, listener and fleet")
-    p.add_argument(
-        "--role",
-        choices=ROLES,
-        default="deployer",
-        help="the policy (iam/ROLE.json) whose permissions the caller should have",
-    )
-    p.add_argument(
-        "--timeout", type=float, default=3.0, help="seconds for each URL check (default 3)"
-    )
-    add_backend_flags(p)
-    add_output_flags(p)
-    add_wide_flag(p)
-    p.set_defaults(func=run)
+        wide=True,
+    ) as p:
+        p.add_argument("--app", help="also check this app's launch template, listener and fleet")
+        p.add_argument(
+            "--role",
+            choices=ROLES,
+            default="deployer",
+            help="the policy (iam/ROLE.json) whose permissions the caller should have",
+        )
+        p.add_argument(
+            "--timeout", type=float, default=3.0, help="seconds for each URL check (default 3)"
+        )
 
 
 def exit_code(report: DoctorReport) -> int:
@@ -91,20 +81,18 @@ def render(report: DoctorReport, *, full: bool = False) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    async def main() -> int:
-        backend = backend_of(args)
-        config = config_of(args)
-        async with Gateway(backend) as gw:
-            report = await run_doctor(
-                gw, config.tables, app=args.app, role=args.role, http_timeout=args.timeout
-            )
-        if args.json:
-            print_json({**report.as_dict(), "backend": backend.label})
-        else:
-            full = full_records(args)
-            print_line(out, f"[bold]freshfleet doctor[/] — {escaped(backend.label)}", full=full)
-            render(report, full=full)
-        return exit_code(report)
-
-    return run_async(main)
+@async_command
+async def run(args: argparse.Namespace) -> int:
+    backend = backend_of(args)
+    config = config_of(args)
+    async with Gateway(backend) as gw:
+        report = await run_doctor(
+            gw, config.tables, app=args.app, role=args.role, http_timeout=args.timeout
+        )
+    if args.json:
+        print_json({**report.as_dict(), "backend": backend.label})
+    else:
+        full = full_records(args)
+        print_line(out, f"[bold]freshfleet doctor[/] — {escaped(backend.label)}", full=full)
+        render(report, full=full)
+    return exit_code(report)

@@ -8,13 +8,12 @@ import argparse
 from console.cli.common import (
     Exit,
     UserError,
-    add_backend_flags,
-    add_output_flags,
+    async_command,
     backend_of,
+    command,
     config_of,
     out,
     print_json,
-    run_async,
 )
 from console.plain import text
 from rollout.config import Tables
@@ -23,33 +22,29 @@ from rollout.ledger.tables import missing_tables, setup_tables
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("setup", help="create the DynamoDB ledger tables (safe to run again)")
-    add_backend_flags(p)
-    add_output_flags(p)
-    p.set_defaults(func=run)
+    with command(sub, "setup", "create the DynamoDB ledger tables (safe to run again)", run):
+        pass  # no arguments of its own
 
 
-def run(args: argparse.Namespace) -> int:
-    async def main() -> int:
-        config = config_of(args)
-        backend = backend_of(args)
-        async with Gateway(backend) as gw:
-            results = await setup_tables(gw, config.tables)
-        if args.json:
-            print_json(
-                {
-                    "backend": backend.label,
-                    "tables": [{"name": r.name, "created": r.created} for r in results],
-                }
-            )
-            return Exit.OK
-        for r in results:
-            what = ("created", "green") if r.created else ("exists", "dim")
-            out.print(text(what, f"  {r.name}"))
-        out.print(text(f"ledger ready on {backend.label}"))
+@async_command
+async def run(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    backend = backend_of(args)
+    async with Gateway(backend) as gw:
+        results = await setup_tables(gw, config.tables)
+    if args.json:
+        print_json(
+            {
+                "backend": backend.label,
+                "tables": [{"name": r.name, "created": r.created} for r in results],
+            }
+        )
         return Exit.OK
-
-    return run_async(main)
+    for r in results:
+        what = ("created", "green") if r.created else ("exists", "dim")
+        out.print(text(what, f"  {r.name}"))
+    out.print(text(f"ledger ready on {backend.label}"))
+    return Exit.OK
 
 
 async def require_tables(gateway: Gateway, tables: Tables, *names: str) -> None:

@@ -7,6 +7,7 @@ accident; on production accounts the app name must be typed first (ARCHITECTURE 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, TypeVar
 
 from rich.table import Table
 from rich.text import Text
@@ -31,26 +32,77 @@ def typed_name_gate(name: str) -> ComposeResult:
         yield Input(placeholder=name, id="typed")
 
 
-# 90 cells wide where there is room, never wider than the screen (an 80×24 terminal): the
-# text wraps and the plan table's columns narrow (plan_table) instead of being cut.
-_DIALOG_CSS = """
-{name} {{ align: center middle; }}
-{name} > Vertical {{
-    width: 90; max-width: 100%; height: auto; max-height: 90%;
-    border: thick $accent; background: $surface; padding: 1 2;
-}}
-{name} .title {{ text-style: bold; padding-bottom: 1; }}
-{name} Horizontal {{ height: auto; align-horizontal: right; padding-top: 1; }}
-{name} Button {{ margin-left: 2; }}
-{name} OptionList {{ height: auto; max-height: 16; }}
-{name} .hint {{ padding-top: 1; color: $warning; }}
-"""
+AnswerT = TypeVar("AnswerT")
 
 
-class ReleasePicker(ModalScreen[str | None]):
+class Dialog(ModalScreen[AnswerT]):
+    """A question in a box over the screen: a bold heading, then what `compose_body` yields.
+
+    `FOCUS` (a selector) has the focus when it opens: the safe answer. Buttons listed in
+    `LOCKED` stay disabled while a production gate (`type_to_confirm`) is not typed right.
+    """
+
+    # 90 cells wide where there is room, never wider than the screen (an 80×24 terminal): the
+    # text wraps and the plan table's columns narrow (plan_table) instead of being cut.
+    DEFAULT_CSS = """
+    Dialog { align: center middle; }
+    Dialog > Vertical {
+        width: 90; max-width: 100%; height: auto; max-height: 90%;
+        border: thick $accent; background: $surface; padding: 1 2;
+    }
+    Dialog .title { text-style: bold; padding-bottom: 1; }
+    Dialog Horizontal { height: auto; align-horizontal: right; padding-top: 1; }
+    Dialog Button { margin-left: 2; }
+    Dialog OptionList { height: auto; max-height: 16; }
+    Dialog .hint { padding-top: 1; color: $warning; }
+    """
+
+    FOCUS: ClassVar[str] = ""
+    LOCKED: ClassVar[tuple[str, ...]] = ()  # button ids the production gate unlocks
+    type_to_confirm = ""  # the name to type on a production account ("" when none)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.heading(), classes="title")
+            yield from self.compose_body()
+
+    def heading(self) -> Text:
+        """The dialog's title line."""
+        raise NotImplementedError
+
+    def compose_body(self) -> ComposeResult:
+        """Everything under the heading: the text, the gate, the buttons."""
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.opened()
+        if self.FOCUS:
+            self.query_one(self.FOCUS).focus()
+
+    def opened(self) -> None:
+        """Set the dialog's state once it is mounted, before the safe answer takes the focus."""
+
+    def typed_ok(self) -> bool:
+        """Whether the production gate is passed: nothing to type, or the name typed right."""
+        if not self.type_to_confirm:
+            return True
+        return self.query_one("#typed", Input).value.strip() == self.type_to_confirm
+
+    @on(Input.Changed, "#typed")
+    def _typed(self, event: Input.Changed) -> None:
+        self.unlock()
+
+    def unlock(self) -> None:
+        """Enable the LOCKED buttons exactly while the gate is passed."""
+        ok = self.typed_ok()
+        for button in self.LOCKED:
+            self.query_one(f"#{button}", Button).disabled = not ok
+
+
+class ReleasePicker(Dialog[str | None]):
     """The app's releases, newest first; `enter` picks one, `escape` cancels."""
 
-    DEFAULT_CSS = _DIALOG_CSS.format(name="ReleasePicker")
+    FOCUS = "OptionList"
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="picker.cancel")]
 
     def __init__(self, app_name: str, releases: list[Release], serving: str, verb: str) -> None:
@@ -60,21 +112,19 @@ class ReleasePicker(ModalScreen[str | None]):
         self.serving = serving
         self.verb = verb
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(text(f"{self.verb} {self.app_name}: pick a release"), classes="title")
-            newest_first = sorted(self.releases, key=_age, reverse=True)
-            options = [Option(self._label(r), id=r.version) for r in newest_first]
-            yield OptionList(*options, id="releases")
+    def heading(self) -> Text:
+        return text(f"{self.verb} {self.app_name}: pick a release")
+
+    def compose_body(self) -> ComposeResult:
+        newest_first = sorted(self.releases, key=_age, reverse=True)
+        options = [Option(self._label(r), id=r.version) for r in newest_first]
+        yield OptionList(*options, id="releases")
 
     def _label(self, r: Release) -> Text:
         when = r.created_at.strftime("%Y-%m-%d %H:%M") if r.created_at else ""
         serving = "  (serving)" if r.version == self.serving else ""
         notes = f"  {r.notes}" if r.notes else ""
         return text(f"{r.version:<12} {when:<17} {r.created_by:<20}{serving}{notes}", one_line=True)
-
-    def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -85,10 +135,11 @@ def _age(r: Release) -> tuple[float, str]:
     return (r.created_at.timestamp() if r.created_at else 0.0, r.version)
 
 
-class Confirm(ModalScreen[bool]):
+class Confirm(Dialog[bool]):
     """A yes/no question with the safe answer focused; `type_to_confirm` must be typed."""
 
-    DEFAULT_CSS = _DIALOG_CSS.format(name="Confirm")
+    FOCUS = "#no"  # the safe answer: `enter` cancels
+    LOCKED = ("yes",)
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel", id="confirm.cancel")]
 
     def __init__(
@@ -107,38 +158,31 @@ class Confirm(ModalScreen[bool]):
         self.type_to_confirm = type_to_confirm
         self.destructive = destructive
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(text(self.title_text), classes="title")
-            body = text(self.body) if isinstance(self.body, str) else self.body
-            yield Static(body, id="body")
-            yield from typed_name_gate(self.type_to_confirm)
-            with Horizontal():
-                yield Button("Cancel", id="no", variant="primary")
-                yield Button(
-                    self.yes,
-                    id="yes",
-                    variant="error" if self.destructive else "success",
-                    disabled=bool(self.type_to_confirm),
-                )
+    def heading(self) -> Text:
+        return text(self.title_text)
 
-    def on_mount(self) -> None:
-        # The safe answer has the focus: `enter` cancels.
-        self.query_one("#no", Button).focus()
-
-    @on(Input.Changed, "#typed")
-    def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#yes", Button).disabled = event.value.strip() != self.type_to_confirm
+    def compose_body(self) -> ComposeResult:
+        body = text(self.body) if isinstance(self.body, str) else self.body
+        yield Static(body, id="body")
+        yield from typed_name_gate(self.type_to_confirm)
+        with Horizontal():
+            yield Button("Cancel", id="no", variant="primary")
+            yield Button(
+                self.yes,
+                id="yes",
+                variant="error" if self.destructive else "success",
+                disabled=bool(self.type_to_confirm),
+            )
 
     @on(Button.Pressed)
     def _answered(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
 
 
-class StayOrDetach(ModalScreen[str]):
+class StayOrDetach(Dialog[str]):
     """Quitting mid-rollout: stay (default), or detach and leave it for `resume`."""
 
-    DEFAULT_CSS = _DIALOG_CSS.format(name="StayOrDetach")
+    FOCUS = "#stay"
     BINDINGS = [Binding("escape", "dismiss('stay')", "Stay", id="quit.stay")]
 
     def __init__(self, app_name: str, rollout_id: str, *, embedded: bool = False) -> None:
@@ -147,32 +191,30 @@ class StayOrDetach(ModalScreen[str]):
         self.rollout_id = rollout_id
         self.embedded = embedded  # the console's own local sandbox stops when it quits
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(text(f"A rollout of {self.app_name} is running"), classes="title")
-            if self.embedded:
-                yield Static(
-                    text(
-                        f"Rollout {self.rollout_id} runs on this console's local sandbox, which "
-                        "stops when the console quits: the sandbox's fleet and its rollout end "
-                        "with it, and nothing is left to resume."
-                    )
-                )
-            else:
-                yield Static(
-                    text(
-                        f"Rollout {self.rollout_id} stops advancing if you leave. Detach leaves "
-                        f"it where it stands: `freshfleet resume {self.app_name}` finishes it, "
-                        f"`freshfleet rollback {self.app_name}` undoes it."
-                    )
-                )
-            with Horizontal():
-                yield Button("Stay", id="stay", variant="primary")
-                quit_label = "Quit, ending the sandbox" if self.embedded else "Detach and quit"
-                yield Button(quit_label, id="detach", variant="warning")
+    def heading(self) -> Text:
+        return text(f"A rollout of {self.app_name} is running")
 
-    def on_mount(self) -> None:
-        self.query_one("#stay", Button).focus()
+    def compose_body(self) -> ComposeResult:
+        if self.embedded:
+            yield Static(
+                text(
+                    f"Rollout {self.rollout_id} runs on this console's local sandbox, which "
+                    "stops when the console quits: the sandbox's fleet and its rollout end "
+                    "with it, and nothing is left to resume."
+                )
+            )
+        else:
+            yield Static(
+                text(
+                    f"Rollout {self.rollout_id} stops advancing if you leave. Detach leaves "
+                    f"it where it stands: `freshfleet resume {self.app_name}` finishes it, "
+                    f"`freshfleet rollback {self.app_name}` undoes it."
+                )
+            )
+        with Horizontal():
+            yield Button("Stay", id="stay", variant="primary")
+            quit_label = "Quit, ending the sandbox" if self.embedded else "Detach and quit"
+            yield Button(quit_label, id="detach", variant="warning")
 
     @on(Button.Pressed)
     def _answered(self, event: Button.Pressed) -> None:
@@ -191,15 +233,14 @@ def plan_table(rows: list[tuple[str, str, str]]) -> Table:
     return table
 
 
-class ResumeOrRollback(ModalScreen[str]):
+class ResumeOrRollback(Dialog[str]):
     """A rollout left unfinished by a dead or detached owner: resume it, roll it back, abort
     it, or leave it for later (the default). On a production account (`type_to_confirm`)
     Resume, Roll back and Abort stay disabled until the app's name is typed."""
 
-    DEFAULT_CSS = _DIALOG_CSS.format(name="ResumeOrRollback")
+    FOCUS = "#later"
+    LOCKED = ("resume", "rollback", "abort")
     BINDINGS = [Binding("escape", "dismiss('later')", "Later", id="unfinished.later")]
-
-    ACTIONS = ("resume", "rollback", "abort")
 
     def __init__(
         self, app_name: str, rollout_id: str, summary: str, *, type_to_confirm: str = ""
@@ -210,28 +251,18 @@ class ResumeOrRollback(ModalScreen[str]):
         self.summary = summary
         self.type_to_confirm = type_to_confirm
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(
-                text(f"{self.app_name}: rollout {self.rollout_id} is unfinished"), classes="title"
-            )
-            yield Static(text(self.summary))
-            yield from typed_name_gate(self.type_to_confirm)
-            locked = bool(self.type_to_confirm)
-            with Horizontal():
-                yield Button("Later", id="later", variant="primary")
-                yield Button("Resume", id="resume", variant="success", disabled=locked)
-                yield Button("Roll back", id="rollback", variant="error", disabled=locked)
-                yield Button("Abort", id="abort", variant="error", disabled=locked)
+    def heading(self) -> Text:
+        return text(f"{self.app_name}: rollout {self.rollout_id} is unfinished")
 
-    def on_mount(self) -> None:
-        self.query_one("#later", Button).focus()
-
-    @on(Input.Changed, "#typed")
-    def _typed(self, event: Input.Changed) -> None:
-        wrong = event.value.strip() != self.type_to_confirm
-        for action in self.ACTIONS:
-            self.query_one(f"#{action}", Button).disabled = wrong
+    def compose_body(self) -> ComposeResult:
+        yield Static(text(self.summary))
+        yield from typed_name_gate(self.type_to_confirm)
+        locked = bool(self.type_to_confirm)
+        with Horizontal():
+            yield Button("Later", id="later", variant="primary")
+            yield Button("Resume", id="resume", variant="success", disabled=locked)
+            yield Button("Roll back", id="rollback", variant="error", disabled=locked)
+            yield Button("Abort", id="abort", variant="error", disabled=locked)
 
     @on(Button.Pressed)
     def _answered(self, event: Button.Pressed) -> None:
@@ -246,20 +277,18 @@ class RollbackAnswer:
     release: str = ""
 
 
-class RollbackChoice(ModalScreen[RollbackAnswer | None]):
+class RollbackChoice(Dialog[RollbackAnswer | None]):
     """`r`: the ways back with their estimates — flip back to the retained group (seconds)
     or a fresh deploy of an earlier release (its ETA). A way that is not possible is shown
     disabled with the reason. Cancel has the focus; production needs the app name typed."""
 
-    DEFAULT_CSS = (
-        _DIALOG_CSS.format(name="RollbackChoice")
-        + """
+    DEFAULT_CSS = """
     RollbackChoice .way { padding-top: 1; }
     RollbackChoice .detail { padding-left: 3; }
     RollbackChoice .off { color: $text-muted; }
     RollbackChoice Horizontal Button { min-width: 10; }
     """
-    )
+    FOCUS = "#no"
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="rollback.cancel")]
 
     def __init__(
@@ -275,23 +304,25 @@ class RollbackChoice(ModalScreen[RollbackAnswer | None]):
         self.type_to_confirm = type_to_confirm
         self.release = options.fresh.release
 
-    def compose(self) -> ComposeResult:
+    def heading(self) -> Text:
         o = self.options
         serving = f" (serving {o.serving})" if o.serving else ""
-        with Vertical():
-            yield Static(text(f"Roll back {o.app}{serving}: choose a way back"), classes="title")
-            flip_head, flip_detail = self._flip_text()
-            yield Static(flip_head, classes=self._class(o.flip_back))
-            yield Static(flip_detail, id="flip-text", classes=self._class(o.flip_back, "detail"))
-            fresh_head, fresh_detail = self._fresh_text()
-            yield Static(fresh_head, classes=self._class(o.fresh))
-            yield Static(fresh_detail, id="fresh-text", classes=self._class(o.fresh, "detail"))
-            yield from typed_name_gate(self.type_to_confirm)
-            with Horizontal():
-                yield Button("Cancel", id="no", variant="primary")
-                yield Button("Flip back", id="flip", variant="error")
-                yield Button(self._fresh_label(), id="fresh", variant="error")
-                yield Button("Other release…", id="pick", variant="default")
+        return text(f"Roll back {o.app}{serving}: choose a way back")
+
+    def compose_body(self) -> ComposeResult:
+        o = self.options
+        flip_head, flip_detail = self._flip_text()
+        yield Static(flip_head, classes=self._class(o.flip_back))
+        yield Static(flip_detail, id="flip-text", classes=self._class(o.flip_back, "detail"))
+        fresh_head, fresh_detail = self._fresh_text()
+        yield Static(fresh_head, classes=self._class(o.fresh))
+        yield Static(fresh_detail, id="fresh-text", classes=self._class(o.fresh, "detail"))
+        yield from typed_name_gate(self.type_to_confirm)
+        with Horizontal():
+            yield Button("Cancel", id="no", variant="primary")
+            yield Button("Flip back", id="flip", variant="error")
+            yield Button(self._fresh_label(), id="fresh", variant="error")
+            yield Button("Other release…", id="pick", variant="default")
 
     @staticmethod
     def _class(way: FlipBack | FreshDeploy, kind: str = "way") -> str:
@@ -323,25 +354,16 @@ class RollbackChoice(ModalScreen[RollbackAnswer | None]):
     def _fresh_label(self) -> Text:
         return text(f"Deploy {self.release}" if self.release else "Deploy", one_line=True)
 
-    def on_mount(self) -> None:
-        self._enable()
-        self.query_one("#no", Button).focus()
+    def opened(self) -> None:
+        self.unlock()
 
-    def _typed_ok(self) -> bool:
-        if not self.type_to_confirm:
-            return True
-        return self.query_one("#typed", Input).value.strip() == self.type_to_confirm
-
-    def _enable(self) -> None:
-        ok = self._typed_ok()
+    def unlock(self) -> None:
+        """A way back is enabled when it is possible and the gate is passed."""
+        ok = self.typed_ok()
         o = self.options
         self.query_one("#flip", Button).disabled = not (ok and o.flip_back.available)
         self.query_one("#fresh", Button).disabled = not (ok and o.fresh.available)
         self.query_one("#pick", Button).disabled = not (o.fresh.available and self.releases)
-
-    @on(Input.Changed, "#typed")
-    def _typed(self, event: Input.Changed) -> None:
-        self._enable()
 
     @on(Button.Pressed)
     def _answered(self, event: Button.Pressed) -> None:

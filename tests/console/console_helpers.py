@@ -10,13 +10,14 @@ from typing import Any
 from textual.widgets import OptionList
 
 from console.app import Connection, FreshfleetApp
-from console.fleet_source import FROZEN_NOW, RecordedSource
+from console.fleet_source import RecordedSource
 from console.screens.dialogs import Confirm, ReleasePicker
 from console.screens.rollout import RolloutScreen
 from localaws.process import LocalAws
 from rollout.backend import Backend
 from rollout.config import Config
 from rollout.model import FleetSnapshot
+from tests.fixtures.fleets import FROZEN_NOW
 
 
 def console_on(localaws: LocalAws, **kwargs: Any) -> FreshfleetApp:

@@ -15,7 +15,7 @@ from console_helpers import recorded_app
 from textual.screen import Screen
 
 from console.app import FreshfleetApp
-from console.fleet_source import FROZEN_NOW, RecordedSource, demo_snapshot, with_health
+from console.fleet_source import RecordedSource
 from console.rollout_view import RolloutView
 from console.screens.dialogs import (
     Confirm,
@@ -30,6 +30,7 @@ from rollout.config import Config, RolloutSettings
 from rollout.ledger.history import BootDurations, RolloutRecord, RolloutStep
 from rollout.model import HealthState, Release, TargetHealth
 from rollout.rollouts import Estimate, FlipBack, FreshDeploy, RollbackOptions
+from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot, with_health
 
 SIZE = (150, 32)
 SMALL = (80, 24)  # the default terminal

@@ -10,13 +10,14 @@ from datetime import timedelta
 
 from console_helpers import recorded_app, screen_text, wait_for
 
-from console.fleet_source import FROZEN_NOW, RecordedSource, demo_snapshot
+from console.fleet_source import RecordedSource
 from console.rollout_view import RolloutView
 from console.screens.instance import InstanceScreen
 from console.screens.rollout import RolloutScreen
 from console.widgets.console_tail import ConsoleTail
 from rollout import events as ev
 from rollout.model import BootPhase, HealthState, Phase, PhaseStatus, TargetHealth
+from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot
 
 RID = "20261127-115800-c3d4"
 NEW = f"demo-web-{RID}"

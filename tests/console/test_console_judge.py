@@ -11,12 +11,12 @@ from datetime import timedelta
 from console_helpers import recorded_app, screen_text, wait_for
 from textual.widgets import Sparkline
 
-from console.fleet_source import FROZEN_NOW, demo_snapshot
 from console.rollout_view import RolloutView, TrafficSeries
 from console.screens.history import HistoryScreen
 from console.screens.rollout import RolloutScreen
 from rollout import events as ev
 from rollout.ledger.history import BootDurations, rollout_of
+from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot
 
 RID = "20261127-115800-c3d4"
 NEW, OLD = f"demo-web-{RID}", "demo-web-20261127-100000-a1b2"

@@ -8,7 +8,6 @@ from dataclasses import replace
 from console_helpers import deploy_by_keys, pick_release, recorded_app, screen_text, wait_for
 
 from console.app import Connection, FreshfleetApp
-from console.fleet_source import demo_snapshot
 from console.launch import connect_live
 from console.screens.dialogs import (
     Confirm,
@@ -25,6 +24,7 @@ from rollout.config import DEMO_ROLLOUT, Config
 from rollout.gateway import Gateway
 from rollout.lock import DeployLock
 from rollout.rollouts import find_unfinished
+from tests.fixtures.fleets import demo_snapshot
 
 QUICK = Config(rollout=replace(DEMO_ROLLOUT, bake_seconds=1.0, poll_seconds=0.5))
 

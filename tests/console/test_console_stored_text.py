@@ -12,7 +12,7 @@ from textual.widget import Widget
 
 from console.app import Connection, FreshfleetApp
 from console.fleet_rows import COLUMN_KEYS, app_row, instance_row, instance_sort_value
-from console.fleet_source import FROZEN_NOW, RecordedSource, demo_snapshot
+from console.fleet_source import RecordedSource
 from console.plain import plain
 from console.rollout_view import RolloutView
 from console.screens.dialogs import ReleasePicker, ResumeOrRollback
@@ -22,6 +22,7 @@ from localaws.testing import boto3_client
 from rollout import events as ev
 from rollout.config import Config
 from rollout.model import LockInfo, Release
+from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot
 
 # An action link (clicking "click-me" would quit) with an escape that sets the terminal's
 # title; a closing tag with nothing open (a MarkupError when parsed) and a screen clear.

@@ -7,12 +7,13 @@ from dataclasses import replace
 from console_helpers import recorded_app, screen_text, wait_for
 
 from console.fleet_rows import FLAG_FAIL_OPEN, FLAG_NO_HEALTHY, FLAG_STALE_IN_TRAFFIC
-from console.fleet_source import RecordedSource, demo_snapshot, with_health
+from console.fleet_source import RecordedSource
 from console.screens.fleet import FleetScreen
 from console.screens.help import HelpScreen
 from console.screens.instance import InstanceScreen
 from rollout.config import Config
 from rollout.model import GroupRole, HealthState, TargetHealth
+from tests.fixtures.fleets import demo_snapshot, with_health
 
 UNHEALTHY = TargetHealth(
     HealthState.UNHEALTHY,
@@ -201,7 +202,7 @@ async def test_a_production_account_shows_the_red_banner_and_starts_read_only():
 
 async def test_the_console_output_pane_searches_a_64_kb_log():
     from console.app import Connection, FreshfleetApp
-    from console.fleet_source import FROZEN_NOW
+    from tests.fixtures.fleets import FROZEN_NOW
 
     boot = [f"[{n:>10.6f}] systemd[1]: Started unit {n}." for n in range(1400)]
     # Console lines end with a newline; the pane, like `logs -f`, shows only whole lines.

@@ -26,11 +26,12 @@ from console.fleet_rows import (
     instance_row,
     layout_keys,
 )
-from console.fleet_source import FleetUpdate, demo_snapshot
+from console.fleet_source import FleetUpdate
 from console.screens.fleet import FleetScreen
 from console.widgets.fleet_table import FleetTable
 from rollout.fleet_diff import diff_snapshots
 from rollout.model import FleetSnapshot, GroupRole, HealthState, TargetHealth
+from tests.fixtures.fleets import demo_snapshot
 
 HEALTHS = (
     TargetHealth(HealthState.HEALTHY),

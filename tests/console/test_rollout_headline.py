@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from console_helpers import recorded_app, screen_text, wait_for
 
-from console.fleet_source import FROZEN_NOW, demo_snapshot
 from console.rollout_view import RolloutView
 from console.screens.rollout import RolloutScreen
 from rollout import events as ev
+from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot
 
 RID = "20261127-115800-c3d4"
 NEW = f"demo-web-{RID}"

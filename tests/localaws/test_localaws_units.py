@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from localaws.boot_mode import choose_boot
 from localaws.prober import _code_matches
-from localaws.runtime import choose_boot
 from localaws.simulated import boot_line
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bootscript.image import qemu, vm
+from bootscript.image import vm
+from tests.fixtures import qemu
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "vm"
 

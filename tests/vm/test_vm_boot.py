@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bootscript.image import qemu, serial, vm
+from bootscript.image import serial, vm
 from bootscript.releases import build_release_tarball
 from rollout.model import Release
 from rollout.userdata import UserDataContext, render_user_data
+from tests.fixtures import qemu
 
 PHASES = ("fetch", "verify", "extract", "build", "run", "health")
 FIRST_BOOT_DEADLINE = 1200.0  # seconds: 6.5 min measured on 2 busy cores under TCG
