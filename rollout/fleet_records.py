@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from rollout.ledger.history import RolloutRecord
 from rollout.ledger.instances import InstanceBoot
-from rollout.ledger.locks import lock_of as read_lock_item
 from rollout.ledger.timestamps import parse_time
 from rollout.model import (
     TAG_APP,
@@ -49,14 +48,6 @@ class InstanceRecord:
     instance_type: str
     launched_at: datetime | None
     private_ip: str
-
-
-def lock_of(values: Mapping[str, Any]) -> LockInfo | None:
-    """A LockInfo from a locks-table item (`rollout.ledger.locks.lock_of`); None when its
-    times are unreadable."""
-    if any(parse_time(values.get(k)) is None for k in ("acquired_at", "expires_at")):
-        return None
-    return read_lock_item(values)
 
 
 def tags_of(items: Iterable[Mapping[str, Any]]) -> dict[str, str]:
