@@ -67,7 +67,7 @@ def launch_template_of(asg: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 class AsgSizing(TypedDict):
-    """An ASG's size and health check settings, as `ServerGroup` and `GroupRef` hold them."""
+    """An ASG's size and health check settings, as `ServerGroup` holds them."""
 
     min_size: int
     max_size: int
@@ -88,8 +88,10 @@ def sizing_of(asg: Mapping[str, Any]) -> AsgSizing:
 
 
 def group_of(asg: Mapping[str, Any]) -> ServerGroup:
-    """A ServerGroup from a DescribeAutoScalingGroups entry; app, release and rollout come
-    from its tags. Its role is RETIRING while AWS deletes it, IDLE until `group_role`."""
+    """The ServerGroup a DescribeAutoScalingGroups entry describes (the observer's and the
+    rollout's alike); app, release and rollout come from its tags, the launch template
+    (id, name, version) from its own or its mixed instances policy's. Its role is RETIRING
+    while AWS deletes it, IDLE until `group_role`."""
     tags = tags_of(asg.get("Tags", []))
     lt = launch_template_of(asg)
     tgs = asg.get("TargetGroupARNs") or []
@@ -101,8 +103,10 @@ def group_of(asg: Mapping[str, Any]) -> ServerGroup:
         rollout_id=tags.get(TAG_ROLLOUT, ""),
         target_group_arn=tgs[0] if tgs else "",
         launch_template_id=str(lt.get("LaunchTemplateId", "")),
+        launch_template=str(lt.get("LaunchTemplateName", "")),
         launch_template_version=str(lt.get("Version", "")),
         **sizing_of(asg),
+        subnets=str(asg.get("VPCZoneIdentifier", "")),
         instance_ids=tuple(sorted(i["InstanceId"] for i in asg.get("Instances", []))),
         created_at=created if isinstance(created, datetime) else parse_time(created),
         role=GroupRole.RETIRING if "Delete" in str(asg.get("Status", "")) else GroupRole.IDLE,

@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 # Tags that identify freshfleet's resources (ARCHITECTURE §3). The release is known from tags,
 # never from names.
@@ -119,22 +120,47 @@ class Instance:
     boot: BootPhase | None = None
 
 
+# What a rollout's ledger item records of a server group (`ServerGroup.as_item`): enough to
+# resume or retire it.
+_GROUP_ITEM_KEYS = (
+    "name",
+    "release",
+    "rollout_id",
+    "target_group_arn",
+    "launch_template",
+    "launch_template_version",
+    "min_size",
+    "max_size",
+    "desired",
+    "health_check_type",
+    "grace_period",
+    "subnets",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ServerGroup:
-    """One rollout's ASG, its target group and its launch-template version."""
+    """One rollout's ASG, its target group and its launch-template version, with capacity.
+
+    The one server group of the engine: the observer's (with its weight, role and members,
+    `rollout.fleet_records.group_of`) and the rollout's (launched, gated, shifted, retired,
+    and recorded in the ledger by `as_item`).
+    """
 
     name: str  # the ASG name, `<app>-<rollout id>` cut to AWS's limits
-    app: str
     release: str
     rollout_id: str
     target_group_arn: str
+    app: str = ""
     launch_template_id: str = ""
+    launch_template: str = ""  # the launch template's name
     launch_template_version: str = ""
     min_size: int = 0
     max_size: int = 0
     desired: int = 0
     health_check_type: str = "EC2"
     grace_period: int = 0
+    subnets: str = ""  # the ASG's VPCZoneIdentifier
     weight: int = 0
     role: GroupRole = GroupRole.IDLE
     instance_ids: tuple[str, ...] = ()
@@ -143,6 +169,15 @@ class ServerGroup:
     @property
     def in_traffic(self) -> bool:
         return self.weight > 0
+
+    def as_item(self) -> dict[str, Any]:
+        """The ledger's record of the group, enough to resume or retire it."""
+        return {k: getattr(self, k) for k in _GROUP_ITEM_KEYS}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> ServerGroup:
+        """The group a ledger record (`as_item`) describes; a key it lacks takes its default."""
+        return cls(**{k: item[k] for k in _GROUP_ITEM_KEYS if k in item})
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,11 @@ from rollout.ledger.timestamps import parse_time
 from rollout.rollouts.errors import RolloutStop
 
 if TYPE_CHECKING:
-    from rollout.rollouts.groups import GroupRef
+    from rollout.model import ServerGroup
     from rollout.rollouts.runner import Rollout
 
 
-def judge_for(r: Rollout, group: GroupRef, what: str) -> RolloutJudge | None:
+def judge_for(r: Rollout, group: ServerGroup, what: str) -> RolloutJudge | None:
     """The judge of one watch (`canary watch` or `bake`) of `group`; None when judging is
     off, or there is no baseline (an app's first deploy)."""
     settings = r.config.judge
