@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from rollout.model import InstanceView
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -41,14 +43,7 @@ class StepFinished(RolloutEvent):
 class InstanceUpdate(RolloutEvent):
     """One new instance's EC2 state, target health and last boot phase, when any changed."""
 
-    instance_id: str
-    group: str
-    state: str
-    health: str = ""  # "" when not registered yet
-    health_reason: str = ""
-    phase: str = ""
-    phase_status: str = ""
-    detail: str = ""
+    instance: InstanceView
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

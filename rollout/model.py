@@ -99,6 +99,52 @@ class TargetHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceView:
+    """A server group's instance as a rollout watches it, one reading at a time (the gate's
+    view, carried by `rollout.events.InstanceUpdate`, folded by the faces).
+
+    `state` is EC2's (or the ASG's lifecycle state while EC2 does not know the id yet),
+    `health` the target group's (None while not registered), `phase`/`phase_status` the
+    last boot phase this rollout's agent reported (None before the first, or for a phase
+    this engine does not know).
+    """
+
+    instance_id: str
+    group: str  # the ASG name
+    state: InstanceState
+    health: HealthState | None = None
+    health_reason: str = ""
+    phase: Phase | None = None
+    phase_status: PhaseStatus | None = None
+    detail: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        """Running in EC2 and healthy in its target group (the gate's test)."""
+        return self.state is InstanceState.RUNNING and self.health is HealthState.HEALTHY
+
+    @property
+    def boot_failed(self) -> bool:
+        """Its boot reported a phase `fail`."""
+        return self.phase_status is PhaseStatus.FAIL
+
+    @property
+    def failed(self) -> bool:
+        """Its boot failed or its target is unhealthy: the instance whose log explains."""
+        return self.boot_failed or self.health is HealthState.UNHEALTHY
+
+    @property
+    def boot_text(self) -> str:
+        """The last boot phase and its status (`health fail`), or "" before any."""
+        return " ".join(str(x) for x in (self.phase, self.phase_status) if x)
+
+    @property
+    def health_text(self) -> str:
+        """The target health and its reason, or "" while not registered."""
+        return " ".join(str(x) for x in (self.health, self.health_reason) if x)
+
+
+@dataclass(frozen=True, slots=True)
 class Instance:
     """An EC2 instance of a server group: the three views side by side.
 

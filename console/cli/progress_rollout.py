@@ -107,15 +107,16 @@ class RolloutProgress:
             detail = f" {event.detail}" if event.status != "ok" else ""
             c.print(text("  ", (event.status, style), f" {event.step}{detail}"))
         elif isinstance(event, InstanceUpdate):
-            health = event.health or "unregistered"
+            seen = event.instance
+            health = seen.health or "unregistered"
             style = "green" if health == "healthy" else "yellow"
-            boot = f" boot {event.phase} {event.phase_status}" if event.phase else ""
-            why = f" ({event.health_reason})" if event.health_reason else ""
+            boot = f" boot {seen.boot_text}" if seen.phase else ""
+            why = f" ({seen.health_reason})" if seen.health_reason else ""
             c.print(
                 text(
-                    f"    {event.instance_id} {event.state} ",
+                    f"    {seen.instance_id} {seen.state} ",
                     (health, style),
-                    why + boot + (f": {event.detail}" if event.detail else ""),
+                    why + boot + (f": {seen.detail}" if seen.detail else ""),
                 )
             )
         elif isinstance(event, GateProgress):

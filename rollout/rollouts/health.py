@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
 
 from rollout.eventual import instance_states
 from rollout.gateway import AwsError, Gateway, is_transient
 from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import attr, from_item
+from rollout.model import HealthState, InstanceState, InstanceView, Phase, PhaseStatus
 from rollout.rollouts.groups import describe_group
 
+E = TypeVar("E", bound=StrEnum)
 
-@dataclass(frozen=True, slots=True)
-class InstanceView:
-    instance_id: str
-    state: str
-    health: str = ""
-    health_reason: str = ""
-    phase: str = ""
-    phase_status: str = ""
-    detail: str = ""
 
-    @property
-    def healthy(self) -> bool:
-        return self.state == "running" and self.health == "healthy"
-
-    @property
-    def boot_failed(self) -> bool:
-        return self.phase_status == "fail"
+def _known(kind: type[E], value: str) -> E | None:
+    """`value` as a member of `kind`, or None when empty or not one of its values."""
+    try:
+        return kind(value) if value else None
+    except ValueError:
+        return None
 
 
 async def target_health(gw: Gateway, target_group_arn: str) -> dict[str, tuple[str, str]]:
@@ -136,11 +129,12 @@ async def _group_view(
         views.append(
             InstanceView(
                 instance_id=iid,
-                state=states.get(iid) or _LIFECYCLE_STATES.get(stage, "pending"),
-                health=h_state,
+                group=asg_name,
+                state=InstanceState(states.get(iid) or _LIFECYCLE_STATES.get(stage, "pending")),
+                health=_known(HealthState, h_state),
                 health_reason=h_reason,
-                phase=boot.get("phase", ""),
-                phase_status=boot.get("status", ""),
+                phase=_known(Phase, boot.get("phase", "")),
+                phase_status=_known(PhaseStatus, boot.get("status", "")),
                 detail=boot.get("detail", ""),
             )
         )

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rollout.events import BakeProgress, GateProgress, InstanceUpdate
-from rollout.model import ServerGroup
+from rollout.model import InstanceView, ServerGroup
 from rollout.rollouts.errors import RolloutStop
-from rollout.rollouts.health import InstanceView, group_view, health_reading
+from rollout.rollouts.health import group_view, health_reading
 from rollout.rollouts.launch_failures import failed_launch
 
 if TYPE_CHECKING:
@@ -43,17 +43,7 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
         for v in views:
             if seen.get(v.instance_id) != v:
                 seen[v.instance_id] = v
-                r.emit(
-                    InstanceUpdate,
-                    instance_id=v.instance_id,
-                    group=group.name,
-                    state=v.state,
-                    health=v.health,
-                    health_reason=v.health_reason,
-                    phase=v.phase,
-                    phase_status=v.phase_status,
-                    detail=v.detail,
-                )
+                r.emit(InstanceUpdate, instance=v)
         failed = next((v for v in views if v.boot_failed), None)
         if failed is not None:
             raise RolloutStop(

@@ -28,7 +28,15 @@ from console.screens.rollout import RolloutScreen
 from rollout import events as ev
 from rollout.config import Config, RolloutSettings
 from rollout.ledger.history import BootDurations, RolloutRecord, RolloutStep
-from rollout.model import HealthState, Release, TargetHealth
+from rollout.model import (
+    HealthState,
+    InstanceState,
+    InstanceView,
+    Phase,
+    PhaseStatus,
+    Release,
+    TargetHealth,
+)
 from rollout.rollouts import Estimate, FlipBack, FreshDeploy, RollbackOptions
 
 SIZE = (150, 32)
@@ -114,14 +122,16 @@ def failed_rollout_events() -> list[ev.RolloutEvent]:
             ev.InstanceUpdate(
                 **base,
                 at=_at(10 + n),
-                instance_id=iid,
-                group=NEW,
-                state="running",
-                health="unhealthy",
-                health_reason="Target.ResponseCodeMismatch",
-                phase="health",
-                phase_status="ok",
-                detail="deployed",
+                instance=InstanceView(
+                    instance_id=iid,
+                    group=NEW,
+                    state=InstanceState.RUNNING,
+                    health=HealthState.UNHEALTHY,
+                    health_reason="Target.ResponseCodeMismatch",
+                    phase=Phase.HEALTH,
+                    phase_status=PhaseStatus.OK,
+                    detail="deployed",
+                ),
             )
         )
     for t, healthy in enumerate((0, 0, 0, 0, 0, 0)):
@@ -211,13 +221,15 @@ def live_rollout_events() -> list[ev.RolloutEvent]:
             ev.InstanceUpdate(
                 **base,
                 at=_at(12 + n),
-                instance_id=iid,
-                group=NEW,
-                state="running",
-                health="healthy",
-                phase="health",
-                phase_status="ok",
-                detail="deployed",
+                instance=InstanceView(
+                    instance_id=iid,
+                    group=NEW,
+                    state=InstanceState.RUNNING,
+                    health=HealthState.HEALTHY,
+                    phase=Phase.HEALTH,
+                    phase_status=PhaseStatus.OK,
+                    detail="deployed",
+                ),
             )
         )
     out += [
