@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from enum import StrEnum
 from typing import TypeVar
 
@@ -14,6 +15,7 @@ from rollout.model import HealthState, InstanceState, InstanceView, Phase, Phase
 from rollout.rollouts.groups import describe_group
 
 E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
 
 
 def _known(kind: type[E], value: str) -> E | None:
@@ -87,39 +89,12 @@ async def group_view(
     lifecycle state. The target health is read while the ASG is, then the states and boot
     phases of its instances together.
     """
-    try:
-        return await _group_view(gw, asg_name, target_group_arn, instances_table, app, rollout_id)
-    except AwsError as exc:
-        if is_transient(exc):
-            return None
-        raise
-
-
-async def _group_view(
-    gw: Gateway,
-    asg_name: str,
-    target_group_arn: str,
-    instances_table: str,
-    app: str,
-    rollout_id: str,
-) -> list[InstanceView]:
-    async def members() -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]]:
-        asg = await describe_group(gw, asg_name)
-        lifecycle = {
-            str(i["InstanceId"]): str(i.get("LifecycleState", ""))
-            for i in (asg or {}).get("Instances", [])
-        }
-        if not lifecycle:
-            return {}, {}, {}
-        ids = list(lifecycle)
-        states, phases = await asyncio.gather(
-            instance_states(gw, ids), boot_phases(gw, instances_table, ids)
-        )
-        return lifecycle, states, phases
-
-    (lifecycle, states, phases), health = await asyncio.gather(
-        members(), target_health(gw, target_group_arn)
+    got = await _reading(
+        asyncio.gather(_members(gw, asg_name, instances_table), target_health(gw, target_group_arn))
     )
+    if got is None:
+        return None
+    (lifecycle, states, phases), health = got
     views = []
     for iid, stage in lifecycle.items():
         h_state, h_reason = health.get(iid, ("", ""))
@@ -141,6 +116,35 @@ async def _group_view(
     return views
 
 
+async def _members(
+    gw: Gateway, asg_name: str, instances_table: str
+) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]]:
+    """The ASG's members (id -> lifecycle state), their EC2 states and their boot rows."""
+    asg = await describe_group(gw, asg_name)
+    lifecycle = {
+        str(i["InstanceId"]): str(i.get("LifecycleState", ""))
+        for i in (asg or {}).get("Instances", [])
+    }
+    if not lifecycle:
+        return {}, {}, {}
+    ids = list(lifecycle)
+    states, phases = await asyncio.gather(
+        instance_states(gw, ids), boot_phases(gw, instances_table, ids)
+    )
+    return lifecycle, states, phases
+
+
+async def _reading(work: Awaitable[T]) -> T | None:
+    """What `work` read, or None when a transient AWS failure (throttling, a 5xx, a
+    credential refresh) left it without a reading; any other AwsError raises."""
+    try:
+        return await work
+    except AwsError as exc:
+        if is_transient(exc):
+            return None
+        raise
+
+
 async def healthy_count(gw: Gateway, target_group_arn: str) -> tuple[int, str]:
     """How many targets are healthy, and the reason of one that is not (for messages)."""
     health = await target_health(gw, target_group_arn)
@@ -152,9 +156,4 @@ async def healthy_count(gw: Gateway, target_group_arn: str) -> tuple[int, str]:
 async def health_reading(gw: Gateway, target_group_arn: str) -> tuple[int, str] | None:
     """`healthy_count`, or None when a transient AWS failure left this tick without a
     reading (a watch then waits for the next tick rather than roll back)."""
-    try:
-        return await healthy_count(gw, target_group_arn)
-    except AwsError as exc:
-        if is_transient(exc):
-            return None
-        raise
+    return await _reading(healthy_count(gw, target_group_arn))
