@@ -20,6 +20,7 @@ from rollout.model import (
     TAG_ROLLOUT,
     App,
     GroupRole,
+    HealthState,
     Instance,
     InstanceState,
     LockInfo,
@@ -48,6 +49,25 @@ class InstanceRecord:
     instance_type: str
     launched_at: datetime | None
     private_ip: str
+
+
+def health_state_of(value: object) -> HealthState:
+    """ELBv2's target state as a HealthState; a state this engine does not know (or none)
+    is UNKNOWN, never a failure."""
+    try:
+        return HealthState(str(value))
+    except ValueError:
+        return HealthState.UNKNOWN
+
+
+def target_health_of(description: Mapping[str, Any]) -> TargetHealth:
+    """A TargetHealthDescriptions entry's health: state, AWS's reason code, description."""
+    th = description.get("TargetHealth", {})
+    return TargetHealth(
+        health_state_of(th.get("State", "unknown")),
+        str(th.get("Reason", "")),
+        str(th.get("Description", "")),
+    )
 
 
 def tags_of(items: Iterable[Mapping[str, Any]]) -> dict[str, str]:

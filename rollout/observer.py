@@ -35,6 +35,7 @@ from rollout.fleet_records import (
     app_of,
     group_of,
     group_role,
+    health_state_of,
     instance_of,
     latest_per_app,
     parse_instances,
@@ -525,10 +526,7 @@ class FleetObserver:
         for out in results:
             for desc in out.get("TargetHealthDescriptions", []):
                 th = desc.get("TargetHealth", {})
-                try:
-                    state = HealthState(th.get("State", "unknown"))
-                except ValueError:
-                    state = HealthState.UNKNOWN
+                state = health_state_of(th.get("State", "unknown"))
                 key = (state, th.get("Reason", ""), th.get("Description", ""))
                 # One object per distinct verdict, so an unchanged instance is recognized by
                 # identity (see `_instance`).

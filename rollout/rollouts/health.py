@@ -8,10 +8,11 @@ from enum import StrEnum
 from typing import TypeVar
 
 from rollout.eventual import instance_states
+from rollout.fleet_records import target_health_of
 from rollout.gateway import AwsError, Gateway, is_transient
 from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import attr, from_item
-from rollout.model import HealthState, InstanceState, InstanceView, Phase, PhaseStatus
+from rollout.model import InstanceState, InstanceView, Phase, PhaseStatus, TargetHealth
 from rollout.rollouts.groups import describe_group
 
 E = TypeVar("E", bound=StrEnum)
@@ -26,15 +27,15 @@ def _known(kind: type[E], value: str) -> E | None:
         return None
 
 
-async def target_health(gw: Gateway, target_group_arn: str) -> dict[str, tuple[str, str]]:
-    """Instance id -> (state, reason text) for every registered target."""
+async def target_health(gw: Gateway, target_group_arn: str) -> dict[str, TargetHealth]:
+    """Instance id -> its health, for every registered target (`target_health_of`)."""
     got = await gw.call("elbv2", "describe_target_health", TargetGroupArn=target_group_arn)
-    out: dict[str, tuple[str, str]] = {}
-    for d in got.get("TargetHealthDescriptions", []):
-        th = d.get("TargetHealth", {})
-        reason = " ".join(x for x in (th.get("Reason", ""), th.get("Description", "")) if x)
-        out[d["Target"]["Id"]] = (str(th.get("State", "unknown")), reason)
-    return out
+    return {d["Target"]["Id"]: target_health_of(d) for d in got.get("TargetHealthDescriptions", [])}
+
+
+def _reason(health: TargetHealth) -> str:
+    """AWS's reason code and description, as one text."""
+    return " ".join(x for x in (health.reason, health.description) if x)
 
 
 async def boot_phases(gw: Gateway, table: str, ids: list[str]) -> dict[str, dict[str, str]]:
@@ -97,7 +98,7 @@ async def group_view(
     (lifecycle, states, phases), health = got
     views = []
     for iid, stage in lifecycle.items():
-        h_state, h_reason = health.get(iid, ("", ""))
+        target = health.get(iid)
         boot = phases.get(iid, {})
         if (boot.get("app"), boot.get("rollout")) != (app, rollout_id):
             boot = {}  # another app's or rollout's row (or a forged one): not this boot
@@ -106,8 +107,8 @@ async def group_view(
                 instance_id=iid,
                 group=asg_name,
                 state=InstanceState(states.get(iid) or _LIFECYCLE_STATES.get(stage, "pending")),
-                health=_known(HealthState, h_state),
-                health_reason=h_reason,
+                health=target.state if target else None,
+                health_reason=_reason(target) if target else "",
                 phase=_known(Phase, boot.get("phase", "")),
                 phase_status=_known(PhaseStatus, boot.get("status", "")),
                 detail=boot.get("detail", ""),
@@ -148,8 +149,10 @@ async def _reading(work: Awaitable[T]) -> T | None:
 async def healthy_count(gw: Gateway, target_group_arn: str) -> tuple[int, str]:
     """How many targets are healthy, and the reason of one that is not (for messages)."""
     health = await target_health(gw, target_group_arn)
-    healthy = sum(1 for s, _ in health.values() if s == "healthy")
-    why = next((f"{i}: {s} {r}".strip() for i, (s, r) in health.items() if s != "healthy"), "")
+    healthy = sum(1 for h in health.values() if h.healthy)
+    why = next(
+        (f"{i}: {h.state} {_reason(h)}".strip() for i, h in health.items() if not h.healthy), ""
+    )
     return healthy, why
 
 
