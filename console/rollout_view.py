@@ -24,6 +24,7 @@ from rollout.events import (
     StepStarted,
     WeightsChanged,
 )
+from rollout.ledger.history import JudgeEvidence
 from rollout.model import HealthState, InstanceView, Phase
 
 # How far a boot has come, by its last phase (no phase yet: not started).
@@ -87,7 +88,7 @@ class RolloutView:
     failure: RolloutFailed | None = None
     finished: RolloutFinished | None = None
     healthy_history: dict[str, list[int]] = field(default_factory=dict)
-    judge: JudgeVerdict | None = None
+    judge: JudgeEvidence | None = None  # the judge's last verdict
     traffic: dict[str, TrafficSeries] = field(default_factory=dict)
 
     def apply(self, event: RolloutEvent) -> None:
@@ -122,26 +123,26 @@ class RolloutView:
             self.finished = event
 
     def _judged(self, event: JudgeVerdict) -> None:
-        self.judge = event
+        evidence = self.judge = event.evidence
         sides = (
             (
                 event.candidate_group,
-                event.candidate_requests,
-                event.candidate_errors,
-                event.candidate_latency_ms,
+                evidence.candidate_requests,
+                evidence.candidate_errors,
+                evidence.candidate_latency_ms,
             ),
             (
                 event.baseline_group,
-                event.baseline_requests,
-                event.baseline_errors,
-                event.baseline_latency_ms,
+                evidence.baseline_requests,
+                evidence.baseline_errors,
+                evidence.baseline_latency_ms,
             ),
         )
         for group, requests, errors, latency in sides:
             if not group:
                 continue
             series = self.traffic.setdefault(group, TrafficSeries())
-            series.latency_stat = event.latency_stat
+            series.latency_stat = evidence.latency_stat
             series.add(requests, errors, latency, event.window_seconds)
 
     def _record(self, group: str, healthy: int) -> None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from rollout.ledger.history import JudgeEvidence
 from rollout.model import InstanceView
 
 
@@ -76,20 +77,13 @@ class BakeProgress(RolloutEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JudgeVerdict(RolloutEvent):
-    """The judge's look at the new group's traffic against its baseline (rollout/judge)."""
+    """The judge's look at the new group's traffic against its baseline (rollout/judge):
+    its evidence as the rollout's ledger item keeps it (`judge`), the server groups
+    compared (their names), and how long the window the counts cover has run."""
 
-    verdict: str  # pass | fail | undecided
-    reason: str
-    during: str  # "canary watch" | "bake"
-    candidate_group: str = ""  # the server groups compared (their names)
+    evidence: JudgeEvidence
+    candidate_group: str = ""
     baseline_group: str = ""
-    candidate_requests: int = 0
-    candidate_errors: int = 0
-    candidate_latency_ms: float | None = None
-    baseline_requests: int = 0
-    baseline_errors: int = 0
-    baseline_latency_ms: float | None = None
-    latency_stat: str = ""  # a percentile ("p99"), "average", or "" (no latency yet)
     window_seconds: float = 0.0
 
 

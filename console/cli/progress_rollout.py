@@ -135,13 +135,14 @@ class RolloutProgress:
             c.print(text("  ", ("listener", "cyan"), f" {weights}  ", (event.why, "dim")))
         elif isinstance(event, JudgeVerdict):
             # A line when the verdict changes; the status line carries the evidence between.
-            if event.verdict != self._verdict:
+            judged = event.evidence
+            if judged.verdict != self._verdict:
                 self.close()
-                self._verdict = event.verdict
-                style = _VERDICT_STYLE.get(event.verdict, "white")
-                c.print(text("  ", (f"judge {event.verdict}", style), f" {event.reason}"))
+                self._verdict = judged.verdict
+                style = _VERDICT_STYLE.get(judged.verdict, "white")
+                c.print(text("  ", (f"judge {judged.verdict}", style), f" {judged.reason}"))
             else:
-                self._set_status(f"judge ({event.during}): {event.reason}")
+                self._set_status(f"judge ({judged.during}): {judged.reason}")
         elif isinstance(event, Notice):
             style = "yellow" if event.level == "warning" else "dim"
             c.print(text("  ", (event.message, style)))

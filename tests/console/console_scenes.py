@@ -27,7 +27,7 @@ from console.screens.dialogs import (
 from console.screens.rollout import RolloutScreen
 from rollout import events as ev
 from rollout.config import Config, RolloutSettings
-from rollout.ledger.history import BootDurations, RolloutRecord, RolloutStep
+from rollout.ledger.history import BootDurations, JudgeEvidence, RolloutRecord, RolloutStep
 from rollout.model import (
     HealthState,
     InstanceState,
@@ -267,18 +267,20 @@ def judged_rollout_events() -> list[ev.RolloutEvent]:
             ev.JudgeVerdict(
                 **base,
                 at=_at(19 + seconds),
-                verdict=verdict,
-                reason=reason,
-                during="bake",
+                evidence=JudgeEvidence(
+                    verdict=verdict,
+                    during="bake",
+                    reason=reason,
+                    candidate_requests=new[0],
+                    candidate_errors=new[1],
+                    candidate_latency_ms=new[2],
+                    baseline_requests=old[0],
+                    baseline_errors=old[1],
+                    baseline_latency_ms=old[2],
+                    latency_stat="p90",
+                ),
                 candidate_group=NEW,
                 baseline_group=OLD,
-                candidate_requests=new[0],
-                candidate_errors=new[1],
-                candidate_latency_ms=new[2],
-                baseline_requests=old[0],
-                baseline_errors=old[1],
-                baseline_latency_ms=old[2],
-                latency_stat="p90",
                 window_seconds=float(seconds),
             )
         )
