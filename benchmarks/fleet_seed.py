@@ -12,24 +12,12 @@ import base64
 import time
 from dataclasses import dataclass
 
-from localaws.seed_calls import (
-    create_alb,
-    create_forward_listener,
-    create_server_group,
-    create_target_group,
-    default_network,
-)
+from localaws.seed_calls import create_alb, create_serving_group, default_network
 from rollout.config import Tables
 from rollout.gateway import Gateway
 from rollout.ledger.tables import setup_tables
 from rollout.model import TAG_APP, Release
-from rollout.naming import (
-    elb_tag_list,
-    group_tags,
-    launch_template_name,
-    new_rollout_id,
-    server_group_name,
-)
+from rollout.naming import elb_tag_list, launch_template_name, new_rollout_id
 from rollout.userdata import UserDataContext, render_user_data
 
 IMAGE_ID = "ami-03cf127a"  # one of moto's stock images; localaws ignores the image
@@ -103,27 +91,20 @@ async def _seed_app(
         },
         TagSpecifications=[{"ResourceType": "launch-template", "Tags": app_tags}],
     )
-    name = server_group_name(app, rollout_id)
-    tg = await create_target_group(
+    _, tg, _ = await create_serving_group(
         gw,
-        name,
-        port=PORT,
-        vpc=vpc,
-        health_path="/health",
-        tags=elb_tag_list(group_tags(app, "v1", rollout_id)),
-    )
-    await create_forward_listener(gw, lb["LoadBalancerArn"], tg, app_tags)
-    await create_server_group(
-        gw,
-        name,
-        app=app,
+        app,
         version="v1",
         rollout_id=rollout_id,
+        load_balancer_arn=lb["LoadBalancerArn"],
+        app_tags=app_tags,
+        vpc=vpc,
+        subnets=subnets,
         template=launch_template_name(app),
         template_version="1",
         capacity=capacity,
-        subnets=subnets,
-        target_group=tg,
+        port=PORT,
+        health_path="/health",
     )
     return app, tg
 

@@ -98,7 +98,10 @@ async def connect_live(backend: Backend, config: Config) -> Connection:
         label = backend.label
     else:
         label = f"account {account} {await gateway.region()}".strip()
-    observer = FleetObserver(gateway, config.tables, interval=config.rollout.poll_seconds)
+    # The fleet screen freezes the heap after its first big frame (`rollout.heap`).
+    observer = FleetObserver(
+        gateway, config.tables, interval=config.rollout.poll_seconds, freeze_heap=False
+    )
 
     async def console_output(instance_id: str) -> str:
         from rollout.consoleout import ConsoleFollower

@@ -24,11 +24,11 @@ from rollout.events import (
     StepStarted,
     WeightsChanged,
 )
+from rollout.ledger.history import JudgeEvidence
+from rollout.model import HealthState, InstanceView, Phase
 
 # How far a boot has come, by its last phase (no phase yet: not started).
-_BOOT_ORDER = {
-    p: n for n, p in enumerate(("fetch", "verify", "extract", "build", "run", "health"), 1)
-}
+_BOOT_ORDER: dict[Phase | None, int] = {p: n for n, p in enumerate(Phase, 1)}
 
 
 @dataclass
@@ -41,22 +41,6 @@ class StepLine:
 
     def seconds(self, now: datetime) -> float:
         return ((self.finished or now) - self.started).total_seconds()
-
-
-@dataclass
-class InstanceProgress:
-    instance_id: str
-    group: str
-    state: str = ""
-    health: str = ""
-    health_reason: str = ""
-    phase: str = ""
-    phase_status: str = ""
-    detail: str = ""
-
-    @property
-    def failed(self) -> bool:
-        return self.phase_status == "fail" or self.health == "unhealthy"
 
 
 @dataclass
@@ -96,7 +80,7 @@ class RolloutView:
     app: str
     rollout_id: str
     steps: list[StepLine] = field(default_factory=list)
-    instances: dict[str, InstanceProgress] = field(default_factory=dict)
+    instances: dict[str, InstanceView] = field(default_factory=dict)
     weights: dict[str, int] = field(default_factory=dict)
     gate: GateProgress | None = None
     bake: BakeProgress | None = None
@@ -104,7 +88,7 @@ class RolloutView:
     failure: RolloutFailed | None = None
     finished: RolloutFinished | None = None
     healthy_history: dict[str, list[int]] = field(default_factory=dict)
-    judge: JudgeVerdict | None = None
+    judge: JudgeEvidence | None = None  # the judge's last verdict
     traffic: dict[str, TrafficSeries] = field(default_factory=dict)
 
     def apply(self, event: RolloutEvent) -> None:
@@ -118,16 +102,7 @@ class RolloutView:
                         step.detail = event.detail
                     break
         elif isinstance(event, InstanceUpdate):
-            self.instances[event.instance_id] = InstanceProgress(
-                event.instance_id,
-                event.group,
-                event.state,
-                event.health,
-                event.health_reason,
-                event.phase,
-                event.phase_status,
-                event.detail,
-            )
+            self.instances[event.instance.instance_id] = event.instance
         elif isinstance(event, GateProgress):
             self.gate = event
             self._record(event.group, event.healthy)
@@ -148,26 +123,26 @@ class RolloutView:
             self.finished = event
 
     def _judged(self, event: JudgeVerdict) -> None:
-        self.judge = event
+        evidence = self.judge = event.evidence
         sides = (
             (
                 event.candidate_group,
-                event.candidate_requests,
-                event.candidate_errors,
-                event.candidate_latency_ms,
+                evidence.candidate_requests,
+                evidence.candidate_errors,
+                evidence.candidate_latency_ms,
             ),
             (
                 event.baseline_group,
-                event.baseline_requests,
-                event.baseline_errors,
-                event.baseline_latency_ms,
+                evidence.baseline_requests,
+                evidence.baseline_errors,
+                evidence.baseline_latency_ms,
             ),
         )
         for group, requests, errors, latency in sides:
             if not group:
                 continue
             series = self.traffic.setdefault(group, TrafficSeries())
-            series.latency_stat = event.latency_stat
+            series.latency_stat = evidence.latency_stat
             series.add(requests, errors, latency, event.window_seconds)
 
     def _record(self, group: str, healthy: int) -> None:
@@ -192,7 +167,7 @@ class RolloutView:
         failing = self.failing_instance()
         if failing:
             return failing
-        waiting = [i for i in self.instances.values() if i.health != "healthy"]
+        waiting = [i for i in self.instances.values() if i.health is not HealthState.HEALTHY]
         if any(i.instance_id == current for i in waiting):
             return current
         if waiting:

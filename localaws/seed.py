@@ -13,13 +13,7 @@ import base64
 from typing import Any
 
 from localaws.releases import DEMO_APP, ReleaseServer
-from localaws.seed_calls import (
-    create_alb,
-    create_forward_listener,
-    create_server_group,
-    create_target_group,
-    default_network,
-)
+from localaws.seed_calls import create_alb, create_serving_group, default_network
 from rollout.config import Config
 from rollout.eventual import after_create, instance_states
 from rollout.gateway import Gateway
@@ -28,13 +22,7 @@ from rollout.ledger.releases import release_item
 from rollout.ledger.rollouts import utc_now
 from rollout.ledger.tables import setup_tables
 from rollout.model import TAG_APP, Release
-from rollout.naming import (
-    elb_tag_list,
-    group_tags,
-    launch_template_name,
-    new_rollout_id,
-    server_group_name,
-)
+from rollout.naming import elb_tag_list, launch_template_name, new_rollout_id
 from rollout.rollouts.health_settings import agent_health_seconds
 from rollout.rollouts.launch import METADATA_OPTIONS
 from rollout.rollouts.traffic import remember_traffic_point
@@ -168,48 +156,34 @@ async def seed_demo(
     )["LaunchTemplateVersion"]["VersionNumber"]
 
     # The server group: target group, then listener forwarding to it, then the ASG.
-    name = server_group_name(DEMO_APP, rollout_id)
-    tags = group_tags(DEMO_APP, "v1", rollout_id)
-    tg = await create_target_group(
+    started = utc_now()
+    name, _, listener = await create_serving_group(
         gw,
-        name,
-        port=DEMO_PORT,
+        DEMO_APP,
+        version="v1",
+        rollout_id=rollout_id,
+        load_balancer_arn=lb["LoadBalancerArn"],
+        app_tags=app_tags,
         vpc=vpc,
+        subnets=subnet_ids,
+        template=template,
+        template_version=str(version),
+        capacity=DEMO_CAPACITY,
+        port=DEMO_PORT,
         health_path=DEMO_HEALTH_PATH,
-        tags=elb_tag_list(tags),
+        target_group_attributes=[
+            {
+                "Key": "deregistration_delay.timeout_seconds",
+                "Value": str(DEMO_DEREGISTRATION_DELAY_SECONDS),
+            }
+        ],
         HealthCheckProtocol="HTTP",
         HealthCheckPort=str(DEMO_PORT),
         HealthCheckTimeoutSeconds=2,
         UnhealthyThresholdCount=2,
         Matcher={"HttpCode": "200"},
     )
-    await after_create(
-        gw,
-        "elbv2",
-        "modify_target_group_attributes",
-        TargetGroupArn=tg,
-        Attributes=[
-            {
-                "Key": "deregistration_delay.timeout_seconds",
-                "Value": str(DEMO_DEREGISTRATION_DELAY_SECONDS),
-            }
-        ],
-    )
-    listener = await create_forward_listener(gw, lb["LoadBalancerArn"], tg, app_tags)
     await remember_traffic_point(gw, DEMO_APP, listener, "")
-    started = utc_now()
-    await create_server_group(
-        gw,
-        name,
-        app=DEMO_APP,
-        version="v1",
-        rollout_id=rollout_id,
-        template=template,
-        template_version=str(version),
-        capacity=DEMO_CAPACITY,
-        subnets=subnet_ids,
-        target_group=tg,
-    )
     instance_ids = await wait_launched(gw, name, DEMO_CAPACITY, within)
     await gw.call(
         "dynamodb",

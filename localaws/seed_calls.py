@@ -1,6 +1,7 @@
 """The AWS calls that make an app's serving server group, shared by the demo seed and the
-benchmarks' big fleet: the default VPC's subnets, the app's ALB, a target group, a listener
-forwarding all traffic to it, and the ASG registered in it.
+benchmarks' big fleet: the default VPC's subnets, the app's ALB, and its first server group
+(`create_serving_group`: a target group, a listener forwarding all traffic to it, and the
+ASG registered in it).
 
 Each is one API call as any client would make it; the callers choose names, tags and sizes.
 """
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rollout.eventual import after_create
 from rollout.gateway import Gateway
-from rollout.naming import asg_tag_list
+from rollout.naming import asg_tag_list, elb_tag_list, group_tags, server_group_name
 
 
 async def default_network(gw: Gateway) -> tuple[str, list[str]]:
@@ -130,3 +132,61 @@ async def create_server_group(
         HealthCheckGracePeriod=60,
         Tags=asg_tag_list(app, version, rollout_id, name),
     )
+
+
+async def create_serving_group(
+    gw: Gateway,
+    app: str,
+    *,
+    version: str,
+    rollout_id: str,
+    load_balancer_arn: str,
+    app_tags: list[dict[str, str]],
+    vpc: str,
+    subnets: list[str],
+    template: str,
+    template_version: str,
+    capacity: int,
+    port: int,
+    health_path: str,
+    target_group_attributes: list[dict[str, str]] | None = None,
+    **health: Any,
+) -> tuple[str, str, str]:
+    """The app's first server group, serving all its traffic, named and tagged as the
+    engine names and tags a rollout's group: its target group (`health`, further health
+    check arguments; then `target_group_attributes` when given), an HTTP listener on the
+    load balancer forwarding everything to it, then the ASG of `capacity` instances of
+    the template version registered in it. Returns (group name, target group ARN,
+    listener ARN)."""
+    name = server_group_name(app, rollout_id)
+    tg = await create_target_group(
+        gw,
+        name,
+        port=port,
+        vpc=vpc,
+        health_path=health_path,
+        tags=elb_tag_list(group_tags(app, version, rollout_id)),
+        **health,
+    )
+    if target_group_attributes:
+        await after_create(
+            gw,
+            "elbv2",
+            "modify_target_group_attributes",
+            TargetGroupArn=tg,
+            Attributes=target_group_attributes,
+        )
+    listener = await create_forward_listener(gw, load_balancer_arn, tg, app_tags)
+    await create_server_group(
+        gw,
+        name,
+        app=app,
+        version=version,
+        rollout_id=rollout_id,
+        template=template,
+        template_version=template_version,
+        capacity=capacity,
+        subnets=subnets,
+        target_group=tg,
+    )
+    return name, tg, listener

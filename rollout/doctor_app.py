@@ -15,10 +15,10 @@ from rollout.doctor_report import Check, Diagnosis, Verdict
 from rollout.egress import egress_fix, subnet_egress
 from rollout.gateway import AccessDenied, AwsError
 from rollout.ledger.releases import ReleaseError, bucket_call, get_release
-from rollout.model import TAG_APP, TAG_INSTANCE_SUBNETS
+from rollout.model import TAG_APP, TAG_INSTANCE_SUBNETS, ServerGroup
 from rollout.naming import launch_template_name
 from rollout.rollouts.errors import RolloutInputError
-from rollout.rollouts.groups import GroupRef, app_groups, serving_group
+from rollout.rollouts.groups import app_groups, serving_group
 from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
 from rollout.userdata import redact_url
 
@@ -133,7 +133,7 @@ async def _instance_subnets(
     app: str,
     template: dict[str, Any],
     point: TrafficPoint,
-    serving: GroupRef | None,
+    serving: ServerGroup | None,
 ) -> None:
     """The subnets the next group launches into reach S3 and DynamoDB (route or endpoint)."""
     tagged = [

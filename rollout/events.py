@@ -10,6 +10,9 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from rollout.ledger.history import JudgeEvidence
+from rollout.model import InstanceView
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -41,14 +44,7 @@ class StepFinished(RolloutEvent):
 class InstanceUpdate(RolloutEvent):
     """One new instance's EC2 state, target health and last boot phase, when any changed."""
 
-    instance_id: str
-    group: str
-    state: str
-    health: str = ""  # "" when not registered yet
-    health_reason: str = ""
-    phase: str = ""
-    phase_status: str = ""
-    detail: str = ""
+    instance: InstanceView
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,20 +77,13 @@ class BakeProgress(RolloutEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JudgeVerdict(RolloutEvent):
-    """The judge's look at the new group's traffic against its baseline (rollout/judge)."""
+    """The judge's look at the new group's traffic against its baseline (rollout/judge):
+    its evidence as the rollout's ledger item keeps it (`judge`), the server groups
+    compared (their names), and how long the window the counts cover has run."""
 
-    verdict: str  # pass | fail | undecided
-    reason: str
-    during: str  # "canary watch" | "bake"
-    candidate_group: str = ""  # the server groups compared (their names)
+    evidence: JudgeEvidence
+    candidate_group: str = ""
     baseline_group: str = ""
-    candidate_requests: int = 0
-    candidate_errors: int = 0
-    candidate_latency_ms: float | None = None
-    baseline_requests: int = 0
-    baseline_errors: int = 0
-    baseline_latency_ms: float | None = None
-    latency_stat: str = ""  # a percentile ("p99"), "average", or "" (no latency yet)
     window_seconds: float = 0.0
 
 

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from rollout.ledger.history import RolloutRecord
 from rollout.ledger.instances import InstanceBoot
-from rollout.ledger.locks import lock_of as read_lock_item
 from rollout.ledger.timestamps import parse_time
 from rollout.model import (
     TAG_APP,
@@ -21,6 +20,7 @@ from rollout.model import (
     TAG_ROLLOUT,
     App,
     GroupRole,
+    HealthState,
     Instance,
     InstanceState,
     LockInfo,
@@ -51,12 +51,23 @@ class InstanceRecord:
     private_ip: str
 
 
-def lock_of(values: Mapping[str, Any]) -> LockInfo | None:
-    """A LockInfo from a locks-table item (`rollout.ledger.locks.lock_of`); None when its
-    times are unreadable."""
-    if any(parse_time(values.get(k)) is None for k in ("acquired_at", "expires_at")):
-        return None
-    return read_lock_item(values)
+def health_state_of(value: object) -> HealthState:
+    """ELBv2's target state as a HealthState; a state this engine does not know (or none)
+    is UNKNOWN, never a failure."""
+    try:
+        return HealthState(str(value))
+    except ValueError:
+        return HealthState.UNKNOWN
+
+
+def target_health_of(description: Mapping[str, Any]) -> TargetHealth:
+    """A TargetHealthDescriptions entry's health: state, AWS's reason code, description."""
+    th = description.get("TargetHealth", {})
+    return TargetHealth(
+        health_state_of(th.get("State", "unknown")),
+        str(th.get("Reason", "")),
+        str(th.get("Description", "")),
+    )
 
 
 def tags_of(items: Iterable[Mapping[str, Any]]) -> dict[str, str]:
@@ -76,7 +87,7 @@ def launch_template_of(asg: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 class AsgSizing(TypedDict):
-    """An ASG's size and health check settings, as `ServerGroup` and `GroupRef` hold them."""
+    """An ASG's size and health check settings, as `ServerGroup` holds them."""
 
     min_size: int
     max_size: int
@@ -97,8 +108,10 @@ def sizing_of(asg: Mapping[str, Any]) -> AsgSizing:
 
 
 def group_of(asg: Mapping[str, Any]) -> ServerGroup:
-    """A ServerGroup from a DescribeAutoScalingGroups entry; app, release and rollout come
-    from its tags. Its role is RETIRING while AWS deletes it, IDLE until `group_role`."""
+    """The ServerGroup a DescribeAutoScalingGroups entry describes (the observer's and the
+    rollout's alike); app, release and rollout come from its tags, the launch template
+    (id, name, version) from its own or its mixed instances policy's. Its role is RETIRING
+    while AWS deletes it, IDLE until `group_role`."""
     tags = tags_of(asg.get("Tags", []))
     lt = launch_template_of(asg)
     tgs = asg.get("TargetGroupARNs") or []
@@ -110,8 +123,10 @@ def group_of(asg: Mapping[str, Any]) -> ServerGroup:
         rollout_id=tags.get(TAG_ROLLOUT, ""),
         target_group_arn=tgs[0] if tgs else "",
         launch_template_id=str(lt.get("LaunchTemplateId", "")),
+        launch_template=str(lt.get("LaunchTemplateName", "")),
         launch_template_version=str(lt.get("Version", "")),
         **sizing_of(asg),
+        subnets=str(asg.get("VPCZoneIdentifier", "")),
         instance_ids=tuple(sorted(i["InstanceId"] for i in asg.get("Instances", []))),
         created_at=created if isinstance(created, datetime) else parse_time(created),
         role=GroupRole.RETIRING if "Delete" in str(asg.get("Status", "")) else GroupRole.IDLE,

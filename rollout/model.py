@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 # Tags that identify freshfleet's resources (ARCHITECTURE §3). The release is known from tags,
 # never from names.
@@ -98,6 +99,52 @@ class TargetHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceView:
+    """A server group's instance as a rollout watches it, one reading at a time (the gate's
+    view, carried by `rollout.events.InstanceUpdate`, folded by the faces).
+
+    `state` is EC2's (or the ASG's lifecycle state while EC2 does not know the id yet),
+    `health` the target group's (None while not registered), `phase`/`phase_status` the
+    last boot phase this rollout's agent reported (None before the first, or for a phase
+    this engine does not know).
+    """
+
+    instance_id: str
+    group: str  # the ASG name
+    state: InstanceState
+    health: HealthState | None = None
+    health_reason: str = ""
+    phase: Phase | None = None
+    phase_status: PhaseStatus | None = None
+    detail: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        """Running in EC2 and healthy in its target group (the gate's test)."""
+        return self.state is InstanceState.RUNNING and self.health is HealthState.HEALTHY
+
+    @property
+    def boot_failed(self) -> bool:
+        """Its boot reported a phase `fail`."""
+        return self.phase_status is PhaseStatus.FAIL
+
+    @property
+    def failed(self) -> bool:
+        """Its boot failed or its target is unhealthy: the instance whose log explains."""
+        return self.boot_failed or self.health is HealthState.UNHEALTHY
+
+    @property
+    def boot_text(self) -> str:
+        """The last boot phase and its status (`health fail`), or "" before any."""
+        return " ".join(str(x) for x in (self.phase, self.phase_status) if x)
+
+    @property
+    def health_text(self) -> str:
+        """The target health and its reason, or "" while not registered."""
+        return " ".join(str(x) for x in (self.health, self.health_reason) if x)
+
+
+@dataclass(frozen=True, slots=True)
 class Instance:
     """An EC2 instance of a server group: the three views side by side.
 
@@ -119,22 +166,47 @@ class Instance:
     boot: BootPhase | None = None
 
 
+# What a rollout's ledger item records of a server group (`ServerGroup.as_item`): enough to
+# resume or retire it.
+_GROUP_ITEM_KEYS = (
+    "name",
+    "release",
+    "rollout_id",
+    "target_group_arn",
+    "launch_template",
+    "launch_template_version",
+    "min_size",
+    "max_size",
+    "desired",
+    "health_check_type",
+    "grace_period",
+    "subnets",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ServerGroup:
-    """One rollout's ASG, its target group and its launch-template version."""
+    """One rollout's ASG, its target group and its launch-template version, with capacity.
+
+    The one server group of the engine: the observer's (with its weight, role and members,
+    `rollout.fleet_records.group_of`) and the rollout's (launched, gated, shifted, retired,
+    and recorded in the ledger by `as_item`).
+    """
 
     name: str  # the ASG name, `<app>-<rollout id>` cut to AWS's limits
-    app: str
     release: str
     rollout_id: str
     target_group_arn: str
+    app: str = ""
     launch_template_id: str = ""
+    launch_template: str = ""  # the launch template's name
     launch_template_version: str = ""
     min_size: int = 0
     max_size: int = 0
     desired: int = 0
     health_check_type: str = "EC2"
     grace_period: int = 0
+    subnets: str = ""  # the ASG's VPCZoneIdentifier
     weight: int = 0
     role: GroupRole = GroupRole.IDLE
     instance_ids: tuple[str, ...] = ()
@@ -143,6 +215,15 @@ class ServerGroup:
     @property
     def in_traffic(self) -> bool:
         return self.weight > 0
+
+    def as_item(self) -> dict[str, Any]:
+        """The ledger's record of the group, enough to resume or retire it."""
+        return {k: getattr(self, k) for k in _GROUP_ITEM_KEYS}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> ServerGroup:
+        """The group a ledger record (`as_item`) describes; a key it lacks takes its default."""
+        return cls(**{k: item[k] for k in _GROUP_ITEM_KEYS if k in item})
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,16 +35,18 @@ from rollout.fleet_records import (
     app_of,
     group_of,
     group_role,
+    health_state_of,
     instance_of,
     latest_per_app,
-    lock_of,
     parse_instances,
 )
 from rollout.gateway import AwsError, CredentialsError, Gateway, in_thread
+from rollout.heap import freeze_heap
 from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.history import RolloutRecord, active_rollouts
 from rollout.ledger.instances import InstanceBoot, latest_phases
+from rollout.ledger.locks import lock_of
 from rollout.model import (
     TAG_APP,
     FleetDiff,
@@ -93,6 +95,8 @@ class FleetObserver:
     One poll is in flight at a time: `run()` sleeps `interval` after a tick finishes and
     only then starts the next, so a slow tick delays the next one instead of piling up.
     `calls` counts every AWS call made through the gateway (for tests and benchmarks).
+    A big fleet's first snapshot freezes the heap (`rollout.heap`) unless `freeze_heap` is
+    False: a face that freezes it itself, at a moment of its own, says so.
     """
 
     def __init__(
@@ -106,6 +110,7 @@ class FleetObserver:
         steady_seconds: float | None = None,
         thread_sweep_over: int = 250,
         clock: Callable[[], float] = time.monotonic,
+        freeze_heap: bool = True,
     ) -> None:
         self.gateway = gateway
         self.tables = tables
@@ -117,6 +122,8 @@ class FleetObserver:
         self.steady_seconds = 10 * interval if steady_seconds is None else steady_seconds
         self.thread_sweep_over = thread_sweep_over
         self.clock = clock
+        # A face that freezes the heap itself (the console, after its first frame) says no.
+        self.freezes_heap = freeze_heap
         self.calls = CallCounter()
         gateway.register("before-call", self.calls)
         self.previous: FleetSnapshot | None = None
@@ -181,11 +188,12 @@ class FleetObserver:
         finally:
             if paused:
                 gc.enable()
-        if self.previous is None and len(snapshot.instances) > self.thread_sweep_over:
+        first_big = self.previous is None and len(snapshot.instances) > self.thread_sweep_over
+        if first_big and self.freezes_heap:
             # What lives now (the SDK's service models, the fleet) lives on: keep it out of
             # the full garbage collections the parsing triggers, which walk the whole heap
             # with every thread stopped (at 1,000 instances 166-205 ms: the loop stalls).
-            gc.freeze()
+            freeze_heap()
         self.previous = snapshot
         return snapshot, diff
 
@@ -518,10 +526,7 @@ class FleetObserver:
         for out in results:
             for desc in out.get("TargetHealthDescriptions", []):
                 th = desc.get("TargetHealth", {})
-                try:
-                    state = HealthState(th.get("State", "unknown"))
-                except ValueError:
-                    state = HealthState.UNKNOWN
+                state = health_state_of(th.get("State", "unknown"))
                 key = (state, th.get("Reason", ""), th.get("Description", ""))
                 # One object per distinct verdict, so an unchanged instance is recognized by
                 # identity (see `_instance`).
@@ -581,7 +586,7 @@ class FleetObserver:
         locks: dict[str, LockInfo] = {}
         for item in found:
             lock = lock_of(from_item(item))
-            if lock is not None and lock.expires_at > now:
+            if lock.expires_at > now:  # an unreadable expiry reads as long over
                 locks[lock.app] = lock
         return locks
 

@@ -107,15 +107,16 @@ class RolloutProgress:
             detail = f" {event.detail}" if event.status != "ok" else ""
             c.print(text("  ", (event.status, style), f" {event.step}{detail}"))
         elif isinstance(event, InstanceUpdate):
-            health = event.health or "unregistered"
+            seen = event.instance
+            health = seen.health or "unregistered"
             style = "green" if health == "healthy" else "yellow"
-            boot = f" boot {event.phase} {event.phase_status}" if event.phase else ""
-            why = f" ({event.health_reason})" if event.health_reason else ""
+            boot = f" boot {seen.boot_text}" if seen.phase else ""
+            why = f" ({seen.health_reason})" if seen.health_reason else ""
             c.print(
                 text(
-                    f"    {event.instance_id} {event.state} ",
+                    f"    {seen.instance_id} {seen.state} ",
                     (health, style),
-                    why + boot + (f": {event.detail}" if event.detail else ""),
+                    why + boot + (f": {seen.detail}" if seen.detail else ""),
                 )
             )
         elif isinstance(event, GateProgress):
@@ -134,13 +135,14 @@ class RolloutProgress:
             c.print(text("  ", ("listener", "cyan"), f" {weights}  ", (event.why, "dim")))
         elif isinstance(event, JudgeVerdict):
             # A line when the verdict changes; the status line carries the evidence between.
-            if event.verdict != self._verdict:
+            judged = event.evidence
+            if judged.verdict != self._verdict:
                 self.close()
-                self._verdict = event.verdict
-                style = _VERDICT_STYLE.get(event.verdict, "white")
-                c.print(text("  ", (f"judge {event.verdict}", style), f" {event.reason}"))
+                self._verdict = judged.verdict
+                style = _VERDICT_STYLE.get(judged.verdict, "white")
+                c.print(text("  ", (f"judge {judged.verdict}", style), f" {judged.reason}"))
             else:
-                self._set_status(f"judge ({event.during}): {event.reason}")
+                self._set_status(f"judge ({judged.during}): {judged.reason}")
         elif isinstance(event, Notice):
             style = "yellow" if event.level == "warning" else "dim"
             c.print(text("  ", (event.message, style)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from typing import TYPE_CHECKING, cast
 
 from textual import on
@@ -18,22 +17,16 @@ from console.plain import text
 from console.widgets.backend_bar import BackendBar, ProductionBanner, StatusLine
 from console.widgets.fitted_footer import FittedFooter
 from console.widgets.fleet_table import FleetTable
+from rollout.heap import freeze_heap
 
 if TYPE_CHECKING:
     from console.app import FreshfleetApp
 
 
-# A fleet this big makes each full garbage collection walk a heap worth freezing.
+# A fleet this big makes each full garbage collection walk a heap worth freezing: what lives
+# once the first fleet is shown (Textual, the fleet) leaves later full collections, which at
+# 5,000 instances walked the whole heap for 40-66 ms with a key press waiting behind each.
 FREEZE_OVER = 1000
-
-
-def _freeze_heap() -> None:
-    """Keep what lives once the first fleet is shown (Textual, the fleet) out of later
-    full collections: each poll's new objects trigger them, and at 5,000 instances each
-    walked the whole heap for 40-66 ms with a key press waiting behind it. Collected
-    first so no garbage is frozen with it; runs once, after the first frame."""
-    gc.collect()
-    gc.freeze()
 
 
 class FleetScreen(Screen[None]):
@@ -88,7 +81,7 @@ class FleetScreen(Screen[None]):
         self.add_class("-has-fleet")
         self.table.apply(message.update)
         if first and len(message.update.snapshot.instances) >= FREEZE_OVER:
-            self.call_after_refresh(_freeze_heap)
+            self.call_after_refresh(freeze_heap)  # once, after the first frame
         self._show_selection()
         self.bar.updated_at = self.fleet_app.clock()
         self.bar.error = ""

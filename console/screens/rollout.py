@@ -193,8 +193,8 @@ class RolloutScreen(Screen[None]):
         for column in ("instance", "EC2", "health", "boot phase", "detail"):
             table.add_column(column, no_wrap=column != "detail")
         for inst in self.view.instances.values():
-            phase = f"{inst.phase} {inst.phase_status}".strip()
-            health = f"{inst.health} {inst.health_reason}".strip() or "not registered"
+            phase = inst.boot_text
+            health = inst.health_text or "not registered"
             style = "red" if inst.failed else ("green" if inst.health == "healthy" else "")
             table.add_row(
                 text(inst.instance_id, one_line=True),

@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Any
 from rollout.events import JudgeVerdict
 from rollout.judge.verdict import Verdict
 from rollout.judge.watch import RolloutJudge
+from rollout.ledger.history import judge_of
 from rollout.ledger.timestamps import parse_time
 from rollout.rollouts.errors import RolloutStop
 
 if TYPE_CHECKING:
-    from rollout.rollouts.groups import GroupRef
+    from rollout.model import ServerGroup
     from rollout.rollouts.runner import Rollout
 
 
-def judge_for(r: Rollout, group: GroupRef, what: str) -> RolloutJudge | None:
+def judge_for(r: Rollout, group: ServerGroup, what: str) -> RolloutJudge | None:
     """The judge of one watch (`canary watch` or `bake`) of `group`; None when judging is
     off, or there is no baseline (an app's first deploy)."""
     settings = r.config.judge
@@ -51,27 +52,20 @@ async def look(r: Rollout, judge: RolloutJudge | None, what: str) -> None:
     verdict = await judge.look()
     if verdict is None:
         return
-    r.emit(JudgeVerdict, **verdict_fields(verdict, judge, what))
-    await r.ledger.update(r.app, r.rollout_id, judge=verdict_item(verdict, what))
+    item = verdict_item(verdict, what)
+    r.emit(JudgeVerdict, **verdict_fields(item, judge))
+    await r.ledger.update(r.app, r.rollout_id, judge=item)
     if verdict.failed:
         raise RolloutStop(f"the judge during the {what}: {verdict.reason}", rollback=True)
 
 
-def verdict_fields(verdict: Verdict, judge: RolloutJudge, what: str) -> dict[str, Any]:
-    c, b = verdict.candidate, verdict.baseline
+def verdict_fields(item: dict[str, Any], judge: RolloutJudge) -> dict[str, Any]:
+    """The JudgeVerdict event of one look: the evidence exactly as the ledger keeps it
+    (`item`, read back by `judge_of`), the groups compared and the window's age."""
     return {
-        "verdict": str(verdict.kind),
-        "reason": verdict.reason,
-        "during": what,
+        "evidence": judge_of(item),
         "candidate_group": judge.candidate_group,
         "baseline_group": judge.baseline_group,
-        "candidate_requests": c.requests,
-        "candidate_errors": c.errors,
-        "candidate_latency_ms": c.latency_ms,
-        "baseline_requests": b.requests,
-        "baseline_errors": b.errors,
-        "baseline_latency_ms": b.latency_ms,
-        "latency_stat": c.latency_stat or b.latency_stat,
         "window_seconds": (datetime.now(judge.started.tzinfo) - judge.started).total_seconds(),
     }
 

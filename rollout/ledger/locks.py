@@ -25,8 +25,11 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 def lock_of(values: Mapping[str, Any]) -> LockInfo:
-    """A lock item as a LockInfo: epoch seconds (or ISO-8601) become UTC datetimes, an
-    unreadable time the epoch (so it looks long over), missing counters 0."""
+    """A lock item as a LockInfo, the one reading of a locks-table item (the observer's and
+    the lease's): epoch seconds (or ISO-8601) become UTC datetimes, missing counters 0. It
+    never fails on a time it cannot read: an unreadable time is the epoch, so the lock
+    looks long over (the observer shows no lock; a hand lock can be taken; a deploy lease
+    is still judged by its heartbeat, never by its times)."""
     return LockInfo(
         app=str(values["app"]),
         owner=str(values.get("owner", "")),

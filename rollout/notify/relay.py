@@ -30,6 +30,7 @@ from rollout.events import (
     WeightsChanged,
 )
 from rollout.gateway import AwsError, Gateway
+from rollout.model import HealthState, InstanceView
 from rollout.notify.delivery import Delivery, deliver
 from rollout.notify.message import Notification
 from rollout.notify.settings import NotifierSpec, notifiers_for
@@ -70,7 +71,7 @@ class NotificationRelay:
         self._started = time.monotonic()
         self._reason = ""
         self._requested_by = ""
-        self._instances: dict[str, InstanceUpdate] = {}
+        self._instances: dict[str, InstanceView] = {}
         self._shifted = False
         self._backend: str | None = None
 
@@ -81,7 +82,7 @@ class NotificationRelay:
         if not self.specs or isinstance(event, Notice):
             return
         if isinstance(event, InstanceUpdate):
-            self._instances[event.instance_id] = event
+            self._instances[event.instance.instance_id] = event.instance
         elif isinstance(event, StepFinished) and event.status == "ok":
             if event.step == "plan":  # emitted by a fresh start only, never on resume
                 self._send("started")
@@ -174,15 +175,15 @@ class NotificationRelay:
             who=who,
             plan_sha256=plan_sha256(plan) if event == "started" else "",
             instance_id=failing.instance_id if failing else "",
-            last_phase=f"{failing.phase} {failing.phase_status}".strip() if failing else "",
+            last_phase=failing.boot_text if failing else "",
         )
 
-    def _failing_instance(self) -> InstanceUpdate | None:
+    def _failing_instance(self) -> InstanceView | None:
         seen = list(self._instances.values())
-        failed = [i for i in seen if i.phase_status == "fail"]
+        failed = [i for i in seen if i.boot_failed]
         if failed:
             return failed[0]
-        unhealthy = [i for i in seen if i.health != "healthy"]
+        unhealthy = [i for i in seen if i.health is not HealthState.HEALTHY]
         return unhealthy[0] if unhealthy else None
 
     async def _backend_label(self) -> str:

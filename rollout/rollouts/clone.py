@@ -14,8 +14,8 @@ from typing import Any
 
 from rollout.gateway import Gateway
 from rollout.model import TAG_APP
+from rollout.model import ServerGroup as GroupRef
 from rollout.rollouts.errors import RolloutInputError
-from rollout.rollouts.groups import GroupRef
 from rollout.rollouts.health_settings import FIRST_DEREGISTRATION_DELAY_SECONDS, HealthCheck
 from rollout.rollouts.scaling import policy_problems
 

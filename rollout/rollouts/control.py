@@ -14,9 +14,8 @@ from rollout.ledger.locks import read_lock
 from rollout.ledger.releases import get_release
 from rollout.ledger.rollouts import RolloutLedger
 from rollout.lock import DeployLock
-from rollout.model import Release
+from rollout.model import Release, ServerGroup
 from rollout.rollouts.errors import RolloutInputError
-from rollout.rollouts.groups import GroupRef
 from rollout.rollouts.plan import Capacity, RolloutPlan
 from rollout.rollouts.runner import Rollout
 from rollout.rollouts.traffic import TrafficPoint, read_weights
@@ -102,7 +101,7 @@ async def rollout_from_item(
         app=app, version=version, url="", sha256=""
     )
     cap = item.get("capacity") or {}
-    old = GroupRef.from_item(item["old_group"]) if item.get("old_group") else None
+    old = ServerGroup.from_item(item["old_group"]) if item.get("old_group") else None
     plan = RolloutPlan(
         app=app,
         rollout_id=str(item["rollout_id"]),
@@ -133,7 +132,7 @@ async def rollout_from_item(
     r.resumed = True
     r.steps = list(item.get("steps", []))
     r.created = {k: str(v) for k, v in (item.get("created") or {}).items()}
-    r.new = GroupRef.from_item(item["new_group_ref"]) if item.get("new_group_ref") else None
+    r.new = ServerGroup.from_item(item["new_group_ref"]) if item.get("new_group_ref") else None
     r.old_shrunk = bool(item.get("old_shrunk", False))
     r.weights_history = [dict(h.get("weights", {})) for h in item.get("weights_history", [])]
     # The listener is the truth about traffic: trust it over the ledger's last write.

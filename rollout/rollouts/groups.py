@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.parsers import ResponseParserError
 
-from rollout.fleet_records import launch_template_of, sizing_of, tags_of
+from rollout.fleet_records import group_of
 from rollout.gateway import AwsError, Gateway
-from rollout.model import TAG_APP, TAG_RELEASE, TAG_ROLLOUT
+from rollout.model import TAG_APP, ServerGroup
 
 # An ASG already on its way out: a delete or a change now answers one of these (AWS).
 _DELETING = {"ScalingActivityInProgress"}
@@ -24,62 +23,7 @@ _GONE = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class GroupRef:
-    """One server group: its ASG, target group and launch-template version, with capacity."""
-
-    name: str
-    release: str
-    rollout_id: str
-    target_group_arn: str
-    launch_template: str
-    launch_template_version: str
-    min_size: int
-    max_size: int
-    desired: int
-    health_check_type: str = "EC2"
-    grace_period: int = 0
-    subnets: str = ""  # VPCZoneIdentifier
-
-    def as_item(self) -> dict[str, Any]:
-        """The ledger's record of the group, enough to resume or retire it."""
-        return {
-            "name": self.name,
-            "release": self.release,
-            "rollout_id": self.rollout_id,
-            "target_group_arn": self.target_group_arn,
-            "launch_template": self.launch_template,
-            "launch_template_version": self.launch_template_version,
-            "min_size": self.min_size,
-            "max_size": self.max_size,
-            "desired": self.desired,
-            "health_check_type": self.health_check_type,
-            "grace_period": self.grace_period,
-            "subnets": self.subnets,
-        }
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> GroupRef:
-        return cls(**{k: item[k] for k in cls.__dataclass_fields__ if k in item})
-
-
-def _group_of(asg: dict[str, Any]) -> GroupRef:
-    tags = tags_of(asg.get("Tags", []))
-    lt = launch_template_of(asg)
-    tgs = asg.get("TargetGroupARNs", [])
-    return GroupRef(
-        name=asg["AutoScalingGroupName"],
-        release=tags.get(TAG_RELEASE, ""),
-        rollout_id=tags.get(TAG_ROLLOUT, ""),
-        target_group_arn=tgs[0] if tgs else "",
-        launch_template=str(lt.get("LaunchTemplateName", "")),
-        launch_template_version=str(lt.get("Version", "")),
-        **sizing_of(asg),
-        subnets=str(asg.get("VPCZoneIdentifier", "")),
-    )
-
-
-async def app_groups(gw: Gateway, app: str) -> list[GroupRef]:
+async def app_groups(gw: Gateway, app: str) -> list[ServerGroup]:
     """Every ASG tagged as the app's, oldest rollout first."""
     asgs = await gw.paginate(
         "autoscaling",
@@ -87,7 +31,7 @@ async def app_groups(gw: Gateway, app: str) -> list[GroupRef]:
         "AutoScalingGroups",
         Filters=[{"Name": f"tag:{TAG_APP}", "Values": [app]}],
     )
-    groups = [_group_of(a) for a in asgs if a.get("Status") != "Delete in progress"]
+    groups = [group_of(a) for a in asgs if a.get("Status") != "Delete in progress"]
     return sorted(groups, key=lambda g: g.rollout_id)
 
 
@@ -97,7 +41,7 @@ async def describe_group(gw: Gateway, name: str) -> dict[str, Any] | None:
     return groups[0] if groups else None
 
 
-def serving_group(groups: list[GroupRef], weights: dict[str, int]) -> GroupRef | None:
+def serving_group(groups: list[ServerGroup], weights: dict[str, int]) -> ServerGroup | None:
     """The group with the largest weight > 0 on the listener, or None when none serves."""
     live = [g for g in groups if weights.get(g.target_group_arn, 0) > 0]
     return max(live, key=lambda g: weights[g.target_group_arn]) if live else None

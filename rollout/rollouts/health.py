@@ -3,44 +3,40 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Awaitable
+from enum import StrEnum
+from typing import TypeVar
 
 from rollout.eventual import instance_states
+from rollout.fleet_records import target_health_of
 from rollout.gateway import AwsError, Gateway, is_transient
 from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import from_item
 from rollout.ledger.instances import id_of, instance_keys
+from rollout.model import InstanceState, InstanceView, Phase, PhaseStatus, TargetHealth
 from rollout.rollouts.groups import describe_group
 
-
-@dataclass(frozen=True, slots=True)
-class InstanceView:
-    instance_id: str
-    state: str
-    health: str = ""
-    health_reason: str = ""
-    phase: str = ""
-    phase_status: str = ""
-    detail: str = ""
-
-    @property
-    def healthy(self) -> bool:
-        return self.state == "running" and self.health == "healthy"
-
-    @property
-    def boot_failed(self) -> bool:
-        return self.phase_status == "fail"
+E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
 
 
-async def target_health(gw: Gateway, target_group_arn: str) -> dict[str, tuple[str, str]]:
-    """Instance id -> (state, reason text) for every registered target."""
+def _known(kind: type[E], value: str) -> E | None:
+    """`value` as a member of `kind`, or None when empty or not one of its values."""
+    try:
+        return kind(value) if value else None
+    except ValueError:
+        return None
+
+
+async def target_health(gw: Gateway, target_group_arn: str) -> dict[str, TargetHealth]:
+    """Instance id -> its health, for every registered target (`target_health_of`)."""
     got = await gw.call("elbv2", "describe_target_health", TargetGroupArn=target_group_arn)
-    out: dict[str, tuple[str, str]] = {}
-    for d in got.get("TargetHealthDescriptions", []):
-        th = d.get("TargetHealth", {})
-        reason = " ".join(x for x in (th.get("Reason", ""), th.get("Description", "")) if x)
-        out[d["Target"]["Id"]] = (str(th.get("State", "unknown")), reason)
-    return out
+    return {d["Target"]["Id"]: target_health_of(d) for d in got.get("TargetHealthDescriptions", [])}
+
+
+def _reason(health: TargetHealth) -> str:
+    """AWS's reason code and description, as one text."""
+    return " ".join(x for x in (health.reason, health.description) if x)
 
 
 async def boot_phases(gw: Gateway, table: str, ids: list[str]) -> dict[str, dict[str, str]]:
@@ -98,73 +94,73 @@ async def group_view(
     lifecycle state. The target health is read while the ASG is, then the states and boot
     phases of its instances together.
     """
-    try:
-        return await _group_view(gw, asg_name, target_group_arn, instances_table, app, rollout_id)
-    except AwsError as exc:
-        if is_transient(exc):
-            return None
-        raise
-
-
-async def _group_view(
-    gw: Gateway,
-    asg_name: str,
-    target_group_arn: str,
-    instances_table: str,
-    app: str,
-    rollout_id: str,
-) -> list[InstanceView]:
-    async def members() -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]]:
-        asg = await describe_group(gw, asg_name)
-        lifecycle = {
-            str(i["InstanceId"]): str(i.get("LifecycleState", ""))
-            for i in (asg or {}).get("Instances", [])
-        }
-        if not lifecycle:
-            return {}, {}, {}
-        ids = list(lifecycle)
-        states, phases = await asyncio.gather(
-            instance_states(gw, ids), boot_phases(gw, instances_table, ids)
-        )
-        return lifecycle, states, phases
-
-    (lifecycle, states, phases), health = await asyncio.gather(
-        members(), target_health(gw, target_group_arn)
+    got = await _reading(
+        asyncio.gather(_members(gw, asg_name, instances_table), target_health(gw, target_group_arn))
     )
+    if got is None:
+        return None
+    (lifecycle, states, phases), health = got
     views = []
     for iid, stage in lifecycle.items():
-        h_state, h_reason = health.get(iid, ("", ""))
+        target = health.get(iid)
         boot = phases.get(iid, {})
         if (boot.get("app"), boot.get("rollout")) != (app, rollout_id):
             boot = {}  # another app's or rollout's row (or a forged one): not this boot
         views.append(
             InstanceView(
                 instance_id=iid,
-                state=states.get(iid) or _LIFECYCLE_STATES.get(stage, "pending"),
-                health=h_state,
-                health_reason=h_reason,
-                phase=boot.get("phase", ""),
-                phase_status=boot.get("status", ""),
+                group=asg_name,
+                state=InstanceState(states.get(iid) or _LIFECYCLE_STATES.get(stage, "pending")),
+                health=target.state if target else None,
+                health_reason=_reason(target) if target else "",
+                phase=_known(Phase, boot.get("phase", "")),
+                phase_status=_known(PhaseStatus, boot.get("status", "")),
                 detail=boot.get("detail", ""),
             )
         )
     return views
 
 
+async def _members(
+    gw: Gateway, asg_name: str, instances_table: str
+) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]]:
+    """The ASG's members (id -> lifecycle state), their EC2 states and their boot rows."""
+    asg = await describe_group(gw, asg_name)
+    lifecycle = {
+        str(i["InstanceId"]): str(i.get("LifecycleState", ""))
+        for i in (asg or {}).get("Instances", [])
+    }
+    if not lifecycle:
+        return {}, {}, {}
+    ids = list(lifecycle)
+    states, phases = await asyncio.gather(
+        instance_states(gw, ids), boot_phases(gw, instances_table, ids)
+    )
+    return lifecycle, states, phases
+
+
+async def _reading(work: Awaitable[T]) -> T | None:
+    """What `work` read, or None when a transient AWS failure (throttling, a 5xx, a
+    credential refresh) left it without a reading; any other AwsError raises."""
+    try:
+        return await work
+    except AwsError as exc:
+        if is_transient(exc):
+            return None
+        raise
+
+
 async def healthy_count(gw: Gateway, target_group_arn: str) -> tuple[int, str]:
     """How many targets are healthy, and the reason of one that is not (for messages)."""
     health = await target_health(gw, target_group_arn)
-    healthy = sum(1 for s, _ in health.values() if s == "healthy")
-    why = next((f"{i}: {s} {r}".strip() for i, (s, r) in health.items() if s != "healthy"), "")
+    healthy = sum(1 for h in health.values() if h.healthy)
+    why = next(
+        (f"{i}: {h.state} {_reason(h)}".strip() for i, h in health.items() if not h.healthy), ""
+    )
     return healthy, why
 
 
 async def health_reading(gw: Gateway, target_group_arn: str) -> tuple[int, str] | None:
     """`healthy_count`, or None when a transient AWS failure left this tick without a
     reading (a watch then waits for the next tick rather than roll back)."""
-    try:
-        return await healthy_count(gw, target_group_arn)
-    except AwsError as exc:
-        if is_transient(exc):
-            return None
-        raise
+    return await _reading(healthy_count(gw, target_group_arn))

@@ -10,8 +10,8 @@ from typing import Any
 
 from rollout.eventual import after_create
 from rollout.gateway import Gateway
+from rollout.model import ServerGroup
 from rollout.naming import asg_tag_list, elb_tag_list, group_tags
-from rollout.rollouts.groups import GroupRef
 from rollout.rollouts.plan import Capacity, RolloutPlan
 from rollout.rollouts.scaling import hold_scale_in, policy_params, release_scale_in
 
@@ -91,7 +91,7 @@ async def create_target_group(gw: Gateway, plan: RolloutPlan) -> str:
 
 async def create_group(
     gw: Gateway, plan: RolloutPlan, target_group_arn: str, version: str, capacity: Capacity
-) -> GroupRef:
+) -> ServerGroup:
     """The new ASG on the template version, registered with its target group, carrying the
     serving group's settings, hooks, warm pool, schedules and (rewritten) scaling policies.
 
@@ -100,8 +100,9 @@ async def create_group(
     """
     old, clone = plan.old_group, plan.group_clone
     subnets = plan.subnets
-    group = GroupRef(
+    group = ServerGroup(
         name=plan.new_group,
+        app=plan.app,
         release=plan.release.version,
         rollout_id=plan.rollout_id,
         target_group_arn=target_group_arn,

@@ -16,7 +16,7 @@ from rollout.config import Config
 from rollout.gateway import AwsError, Gateway
 from rollout.ledger.releases import get_release
 from rollout.ledger.rollouts import RolloutLedger
-from rollout.model import TAG_INSTANCE_SUBNETS, Release
+from rollout.model import TAG_INSTANCE_SUBNETS, Release, ServerGroup
 from rollout.naming import launch_template_name, new_rollout_id, server_group_name, valid_app_name
 from rollout.rollouts.clone import (
     GroupClone,
@@ -26,7 +26,7 @@ from rollout.rollouts.clone import (
     read_target_group,
 )
 from rollout.rollouts.errors import RolloutInputError
-from rollout.rollouts.groups import GroupRef, app_groups, serving_group
+from rollout.rollouts.groups import app_groups, serving_group
 from rollout.rollouts.health_settings import agent_health_seconds, grace_seconds, recorded_boots
 from rollout.rollouts.ingress import ingress_problem, instance_security_groups
 from rollout.rollouts.quota import check_target_budget, target_budget
@@ -66,7 +66,7 @@ class RolloutPlan:
     release: Release
     strategy: str
     traffic: TrafficPoint
-    old_group: GroupRef | None
+    old_group: ServerGroup | None
     new_group: str  # the name of the new ASG and target group
     launch_template: str
     launch_template_version: str  # the version this rollout will create
@@ -309,7 +309,7 @@ async def _check_target_quota(
     app: str,
     strategy: str,
     traffic: TrafficPoint,
-    old: GroupRef | None,
+    old: ServerGroup | None,
     cap: Capacity,
 ) -> None:
     # Old and new groups share the load balancer's target quota until retire.
@@ -340,7 +340,7 @@ async def _template_data(gw: Gateway, lt_name: str) -> dict[str, Any]:
     return dict(versions[0].get("LaunchTemplateData", {})) if versions else {}
 
 
-async def _old_user_data_sha(gw: Gateway, lt_name: str, old: GroupRef | None) -> str:
+async def _old_user_data_sha(gw: Gateway, lt_name: str, old: ServerGroup | None) -> str:
     if old is None or not old.launch_template_version:
         return ""
     try:

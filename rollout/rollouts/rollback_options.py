@@ -22,8 +22,8 @@ from rollout.ledger.instances import app_boots
 from rollout.ledger.releases import list_releases
 from rollout.ledger.rollouts import RolloutLedger
 from rollout.ledger.vocabulary import STEP_DONE
-from rollout.model import Release
-from rollout.rollouts.groups import GroupRef, describe_group
+from rollout.model import Release, ServerGroup
+from rollout.rollouts.groups import describe_group
 from rollout.rollouts.health import healthy_count
 
 # One listener change when the ledger has recorded none: what localaws and AWS take.
@@ -261,7 +261,7 @@ async def _flip_back(
     old_item = item.get("old_group")
     if not isinstance(old_item, dict):
         return FlipBack(False, estimate, "no retained group: the app had no group before", rid)
-    old = GroupRef.from_item(old_item)
+    old = ServerGroup.from_item(old_item)
     if not item.get("shifted"):
         return FlipBack(
             False,

@@ -34,11 +34,12 @@ from rollout.ledger import rollouts as states
 from rollout.ledger.rollouts import RolloutLedger, utc_now
 from rollout.ledger.timestamps import seconds_left
 from rollout.lock import DeployLock
+from rollout.model import ServerGroup as GroupRef
 from rollout.notify.relay import NotificationRelay
 from rollout.notify.settings import notifiers_for
 from rollout.rollouts import launch as launching
 from rollout.rollouts.errors import KeepServing, LeaseLost, RolloutStop
-from rollout.rollouts.groups import GroupRef, delete_server_group, describe_group
+from rollout.rollouts.groups import delete_server_group, describe_group
 from rollout.rollouts.health import healthy_count
 from rollout.rollouts.plan import Capacity, RolloutPlan
 from rollout.rollouts.traffic import read_weights, set_weights

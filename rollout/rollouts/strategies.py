@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from rollout.events import RolloutResult
 from rollout.ledger.timestamps import seconds_left
+from rollout.model import ServerGroup as GroupRef
 from rollout.rollouts.errors import RolloutStop
-from rollout.rollouts.groups import GroupRef, describe_group
+from rollout.rollouts.groups import describe_group
 from rollout.rollouts.health import healthy_count
 from rollout.rollouts.launch import set_capacity
 from rollout.rollouts.plan import Capacity

@@ -9,16 +9,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rollout.events import BakeProgress, GateProgress, InstanceUpdate
+from rollout.model import InstanceView, ServerGroup
 from rollout.rollouts.errors import RolloutStop
-from rollout.rollouts.groups import GroupRef
-from rollout.rollouts.health import InstanceView, group_view, health_reading
+from rollout.rollouts.health import group_view, health_reading
 from rollout.rollouts.launch_failures import failed_launch
 
 if TYPE_CHECKING:
     from rollout.rollouts.runner import Rollout
 
 
-async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
+async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
     """Return once `wanted` instances of `group` are `running` and `healthy` in its target
     group; raise RolloutStop at once on a boot phase `fail` reported for this app and this
     group's rollout (group_view ignores any other row) or a failed launch of the ASG (AWS's
@@ -43,17 +43,7 @@ async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
         for v in views:
             if seen.get(v.instance_id) != v:
                 seen[v.instance_id] = v
-                r.emit(
-                    InstanceUpdate,
-                    instance_id=v.instance_id,
-                    group=group.name,
-                    state=v.state,
-                    health=v.health,
-                    health_reason=v.health_reason,
-                    phase=v.phase,
-                    phase_status=v.phase_status,
-                    detail=v.detail,
-                )
+                r.emit(InstanceUpdate, instance=v)
         failed = next((v for v in views if v.boot_failed), None)
         if failed is not None:
             raise RolloutStop(
@@ -86,7 +76,7 @@ async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
         await asyncio.sleep(r.settings.poll_seconds)
 
 
-def _launched_since(r: Rollout, group: GroupRef) -> datetime:
+def _launched_since(r: Rollout, group: ServerGroup) -> datetime:
     """From when the group's failed launches count: this rollout's launch step for the group
     it created, else (a retained group brought back to size) the gate's own start."""
     from rollout.ledger.timestamps import parse_time
@@ -128,7 +118,7 @@ class Shortfall:
         return self.in_a_row >= self.polls
 
 
-async def watch(r: Rollout, group: GroupRef, wanted: int, seconds: float, what: str) -> None:
+async def watch(r: Rollout, group: ServerGroup, wanted: int, seconds: float, what: str) -> None:
     """Watch `group` for `seconds`: RolloutStop(rollback) when its healthy targets stay
     below `wanted` for `shortfall_polls` readings in a row, when the judge finds its traffic
     worse than the baseline's (or a named alarm fires), or when an abort (or rollback) is

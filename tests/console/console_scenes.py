@@ -27,8 +27,16 @@ from console.screens.dialogs import (
 from console.screens.rollout import RolloutScreen
 from rollout import events as ev
 from rollout.config import Config, RolloutSettings
-from rollout.ledger.history import BootDurations, RolloutRecord, RolloutStep
-from rollout.model import HealthState, Release, TargetHealth
+from rollout.ledger.history import BootDurations, JudgeEvidence, RolloutRecord, RolloutStep
+from rollout.model import (
+    HealthState,
+    InstanceState,
+    InstanceView,
+    Phase,
+    PhaseStatus,
+    Release,
+    TargetHealth,
+)
 from rollout.rollouts import Estimate, FlipBack, FreshDeploy, RollbackOptions
 from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot, with_health
 
@@ -115,14 +123,16 @@ def failed_rollout_events() -> list[ev.RolloutEvent]:
             ev.InstanceUpdate(
                 **base,
                 at=_at(10 + n),
-                instance_id=iid,
-                group=NEW,
-                state="running",
-                health="unhealthy",
-                health_reason="Target.ResponseCodeMismatch",
-                phase="health",
-                phase_status="ok",
-                detail="deployed",
+                instance=InstanceView(
+                    instance_id=iid,
+                    group=NEW,
+                    state=InstanceState.RUNNING,
+                    health=HealthState.UNHEALTHY,
+                    health_reason="Target.ResponseCodeMismatch",
+                    phase=Phase.HEALTH,
+                    phase_status=PhaseStatus.OK,
+                    detail="deployed",
+                ),
             )
         )
     for t, healthy in enumerate((0, 0, 0, 0, 0, 0)):
@@ -212,13 +222,15 @@ def live_rollout_events() -> list[ev.RolloutEvent]:
             ev.InstanceUpdate(
                 **base,
                 at=_at(12 + n),
-                instance_id=iid,
-                group=NEW,
-                state="running",
-                health="healthy",
-                phase="health",
-                phase_status="ok",
-                detail="deployed",
+                instance=InstanceView(
+                    instance_id=iid,
+                    group=NEW,
+                    state=InstanceState.RUNNING,
+                    health=HealthState.HEALTHY,
+                    phase=Phase.HEALTH,
+                    phase_status=PhaseStatus.OK,
+                    detail="deployed",
+                ),
             )
         )
     out += [
@@ -256,18 +268,20 @@ def judged_rollout_events() -> list[ev.RolloutEvent]:
             ev.JudgeVerdict(
                 **base,
                 at=_at(19 + seconds),
-                verdict=verdict,
-                reason=reason,
-                during="bake",
+                evidence=JudgeEvidence(
+                    verdict=verdict,
+                    during="bake",
+                    reason=reason,
+                    candidate_requests=new[0],
+                    candidate_errors=new[1],
+                    candidate_latency_ms=new[2],
+                    baseline_requests=old[0],
+                    baseline_errors=old[1],
+                    baseline_latency_ms=old[2],
+                    latency_stat="p90",
+                ),
                 candidate_group=NEW,
                 baseline_group=OLD,
-                candidate_requests=new[0],
-                candidate_errors=new[1],
-                candidate_latency_ms=new[2],
-                baseline_requests=old[0],
-                baseline_errors=old[1],
-                baseline_latency_ms=old[2],
-                latency_stat="p90",
                 window_seconds=float(seconds),
             )
         )

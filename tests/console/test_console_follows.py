@@ -16,7 +16,15 @@ from console.screens.instance import InstanceScreen
 from console.screens.rollout import RolloutScreen
 from console.widgets.console_tail import ConsoleTail
 from rollout import events as ev
-from rollout.model import BootPhase, HealthState, Phase, PhaseStatus, TargetHealth
+from rollout.model import (
+    BootPhase,
+    HealthState,
+    InstanceState,
+    InstanceView,
+    Phase,
+    PhaseStatus,
+    TargetHealth,
+)
 from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot
 
 RID = "20261127-115800-c3d4"
@@ -49,13 +57,15 @@ def update(
     return ev.InstanceUpdate(
         **BASE,
         at=FROZEN_NOW,
-        instance_id=iid,
-        group=NEW,
-        state="running",
-        health=health,
-        phase=phase,
-        phase_status=status,
-        detail=detail,
+        instance=InstanceView(
+            instance_id=iid,
+            group=NEW,
+            state=InstanceState.RUNNING,
+            health=HealthState(health) if health else None,
+            phase=Phase(phase),
+            phase_status=PhaseStatus(status),
+            detail=detail,
+        ),
     )
 
 

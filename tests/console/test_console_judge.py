@@ -15,7 +15,7 @@ from console.rollout_view import RolloutView, TrafficSeries
 from console.screens.history import HistoryScreen
 from console.screens.rollout import RolloutScreen
 from rollout import events as ev
-from rollout.ledger.history import BootDurations, rollout_of
+from rollout.ledger.history import BootDurations, JudgeEvidence, rollout_of
 from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot
 
 RID = "20261127-115800-c3d4"
@@ -33,18 +33,20 @@ def look(
     return ev.JudgeVerdict(
         **BASE,
         at=FROZEN_NOW + timedelta(seconds=seconds),
-        verdict=verdict,
-        reason=reason,
-        during="bake",
+        evidence=JudgeEvidence(
+            verdict=verdict,
+            during="bake",
+            reason=reason,
+            candidate_requests=new[0],
+            candidate_errors=new[1],
+            candidate_latency_ms=new[2],
+            baseline_requests=old[0],
+            baseline_errors=old[1],
+            baseline_latency_ms=old[2],
+            latency_stat="p90",
+        ),
         candidate_group=NEW,
         baseline_group=OLD,
-        candidate_requests=new[0],
-        candidate_errors=new[1],
-        candidate_latency_ms=new[2],
-        baseline_requests=old[0],
-        baseline_errors=old[1],
-        baseline_latency_ms=old[2],
-        latency_stat="p90",
         window_seconds=seconds,
     )
 

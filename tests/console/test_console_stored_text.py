@@ -21,7 +21,7 @@ from console.screens.rollout import RolloutScreen
 from localaws.testing import boto3_client
 from rollout import events as ev
 from rollout.config import Config
-from rollout.model import LockInfo, Release
+from rollout.model import InstanceState, InstanceView, LockInfo, Phase, PhaseStatus, Release
 from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot
 
 # An action link (clicking "click-me" would quit) with an escape that sets the terminal's
@@ -111,12 +111,14 @@ async def test_a_failure_reason_with_an_action_link_shows_literally_on_the_rollo
         ev.InstanceUpdate(
             **base,
             at=FROZEN_NOW,
-            instance_id=iid,
-            group=f"demo-web-{rid}",
-            state="running",
-            phase="health",
-            phase_status="fail",
-            detail=LINK,
+            instance=InstanceView(
+                instance_id=iid,
+                group=f"demo-web-{rid}",
+                state=InstanceState.RUNNING,
+                phase=Phase.HEALTH,
+                phase_status=PhaseStatus.FAIL,
+                detail=LINK,
+            ),
         ),
         ev.StepFinished(**base, at=FROZEN_NOW, step="gate", status="failed", detail=reason),
         ev.RolloutFailed(**base, at=FROZEN_NOW, step="gate", reason=reason),
