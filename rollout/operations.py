@@ -340,7 +340,7 @@ async def offer_takeover(
         return None
     refused = await _production_refused(gw, config, app, str(take), confirm)
     if refused is not None:
-        return Outcome(app, rollout_id=str(item["rollout_id"]), refused=refused)
+        return Outcome(app, rollout_id=Unfinished.of(item).rollout_id, refused=refused)
     return await take_over(gw, config, item, confirm, take=take, via=via, on_start=on_start)
 
 
