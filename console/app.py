@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,15 +25,9 @@ from console.fleet_source import FleetSource, FleetUpdate
 from console.keymap import APP_ACTIONS, MUTATING_ACTIONS, bindings
 from console.messages import FleetUpdated, PollStatus
 from console.plain import plain
+from console.questions import ConsoleAnswers
 from console.rollout_view import RolloutView, summarise
-from console.screens.dialogs import (
-    Confirm,
-    ReleasePicker,
-    ResumeOrRollback,
-    RollbackChoice,
-    StayOrDetach,
-    plan_table,
-)
+from console.screens.dialogs import ReleasePicker, StayOrDetach
 from console.screens.fleet import FleetScreen
 from console.screens.help import HelpScreen
 from console.screens.history import HistoryScreen
@@ -328,73 +322,88 @@ class FreshfleetApp(App[int]):
             exit_on_error=False,
         )
 
-    async def _deploy(
-        self,
-        app_name: str,
-        strategy: str,
-        version: str | None = None,
-        verb: str = "Deploy",
-        *,
-        typed: bool = False,
-    ) -> None:
+    async def _deploy(self, app_name: str, strategy: str) -> None:
+        from rollout import operations
         from rollout.ledger.releases import list_releases
-        from rollout.lock import DeployLock, LockHeld
-        from rollout.rollouts import Rollout, make_plan
 
         gw: Any = self.connection.gateway if self.connection else None
-        config = self.config
+        releases = await list_releases(gw, self.config.tables, app_name)
+        if not releases:
+            self.say(f"{app_name} has no releases: `freshfleet release add`", severity="error")
+            return
+        snap = self.last_update.snapshot if self.last_update else None
+        found = snap.app(app_name) if snap else None
+        serving = found.serving_release if found else ""
+        what = "Canary" if strategy == "canary" else "Deploy"
+        version = await self.push_screen_wait(ReleasePicker(app_name, releases, serving, what))
         if version is None:
-            releases = await list_releases(gw, config.tables, app_name)
-            if not releases:
-                self.say(f"{app_name} has no releases: `freshfleet release add`", severity="error")
-                return
-            snap = self.last_update.snapshot if self.last_update else None
-            found = snap.app(app_name) if snap else None
-            serving = found.serving_release if found else ""
-            what = "Canary" if strategy == "canary" else verb
-            version = await self.push_screen_wait(ReleasePicker(app_name, releases, serving, what))
-            if version is None:
-                return
-        lock = DeployLock(
-            gw,
-            config.tables.locks,
-            app_name,
-            config.rollout,
-            message=f"{verb.lower()} {version} from the console",
-            audit_table=config.tables.rollouts,
-        )
+            return
+        with self._refusals(), self._own_rollout() as on_start:
+            outcome = await operations.deploy(
+                gw,
+                self.config,
+                app_name,
+                version,
+                ConsoleAnswers(self, strategy),
+                strategy=strategy,
+                via=" from the console",
+                on_start=on_start,
+            )
+            self._say_outcome(outcome)
+
+    @contextlib.contextmanager
+    def _own_rollout(self) -> Iterator[Callable[[Any], None]]:
+        """The `on_start` of an operation started here: the rollout it runs becomes this
+        console's (quitting asks, and detaches it) and its screen opens; once the
+        operation ends, the console runs none again."""
+        started: list[Any] = []
+
+        def on_start(rollout: Any) -> None:
+            started.append(rollout)
+            self.rollout = rollout
+            view = RolloutView(rollout.app, rollout.rollout_id)
+            output = self.connection.console_output if self.connection else None
+            self.push_screen(RolloutScreen(view, rollout.events, console_output=output))
+
         try:
-            async with lock:
-                plan = await make_plan(gw, config, app_name, version, strategy=strategy)
-                rows = [(c.what, c.before, c.after) for c in plan.diff()]
-                confirmed = await self.push_screen_wait(
-                    Confirm(
-                        f"{verb} {app_name} {version} ({strategy})?",
-                        plan_table(rows),
-                        yes=verb,
-                        type_to_confirm=app_name if self.production and not typed else "",
-                    )
-                )
-                if not confirmed:
-                    self.say(f"{verb.lower()} of {app_name} {version} cancelled")
-                    return
-                rollout = Rollout(gw, config, plan, lock)
-                self.rollout = rollout
-                view = RolloutView(app_name, plan.rollout_id)
-                output = self.connection.console_output if self.connection else None
-                self.push_screen(RolloutScreen(view, rollout.events, console_output=output))
-                result = await rollout.run()
-                reason = f": {summarise(result.reason)}" if result.reason else ""
-                self.say(
-                    f"{app_name} {version}: {result.state}{reason}",
-                    severity="information" if result.ok else "error",
-                    timeout=15,
-                )
-        except LockHeld as held:
-            # Someone else is deploying: say who, since when and why; change nothing.
-            self.say(str(held), title="refused: lock held", severity="error", timeout=20)
+            yield on_start
         finally:
-            self.rollout = None
+            if started:
+                self.rollout = None
+
+    @contextlib.contextmanager
+    def _refusals(self) -> Iterator[None]:
+        """The lock's refusals, said: someone else holds it (who, since when and why), or
+        another process took it over mid-way; nothing more is changed."""
+        from rollout.lock import LockHeld
+        from rollout.rollouts.errors import LeaseLost
+
+        try:
+            yield
+        except LockHeld as held:
+            self.say(str(held), title="refused: lock held", severity="error", timeout=20)
+        except LeaseLost as lost:
+            self.say(lost.reason, title="stopped: lock lost", severity="error", timeout=20)
+
+    def _say_outcome(self, outcome: Any) -> None:
+        """What an operation did, in one notification (nothing when it was refused)."""
+        from rollout.operations import Act
+
+        if outcome.act is Act.FLIP:
+            group = outcome.options.flip_back.group if outcome.options else ""
+            self.say(f"rollback of {outcome.rollout_id} requested: traffic flips back to {group}")
+        elif outcome.act is Act.ABORT and outcome.request is not None:
+            self.say(f"abort of {outcome.rollout_id} requested")
+        elif outcome.act in (Act.DEPLOY, Act.FRESH):
+            result = outcome.result
+            reason = f": {summarise(result.reason)}" if result.reason else ""
+            self.say(
+                f"{outcome.app} {outcome.plan.release.version}: {result.state}{reason}",
+                severity="information" if result.ok else "error",
+                timeout=15,
+            )
+        elif outcome.result is not None:  # taken over: resumed or undone
+            self.say(f"{outcome.app} {outcome.rollout_id}: {outcome.result.state}", timeout=15)
 
     def _unowned_rollouts(self, update: FleetUpdate) -> list[Any]:
         """Apps whose unfinished rollout nobody holds the lock for (detached, or its owner
@@ -414,183 +423,103 @@ class FreshfleetApp(App[int]):
         self._offered |= {(a.name, a.active_rollout_id) for a in apps}
         return apps
 
-    async def _unowned_rollout(self, app_name: str) -> dict[str, Any] | None:
-        """The app's unfinished rollout when nothing runs it (detached, or its owner's
-        lease expired); None when there is none or its owner is running it now."""
-        from rollout.rollouts import find_unfinished, owner_alive
-
-        gw: Any = self.connection.gateway if self.connection else None
-        item = await find_unfinished(gw, self.config, app_name)
-        if item is None:
-            return None
-        if item.get("state") == "running" and await owner_alive(gw, self.config, item):
-            return None  # someone is running it right now
-        return item
-
-    def _offer_instead(self, app: Any) -> None:
-        """`r`/`a` on a rollout nothing runs: the offer to resume, roll back or abort it
-        (run as this console's rollout, so quitting asks and detaches it)."""
-        self.run_worker(
-            self._offer_unfinished([app]),
-            group=ROLLOUT_GROUP,
-            description=f"unfinished rollout of {app.name}",
-            exit_on_error=False,
-        )
-
     async def _offer_unfinished(self, apps: Iterable[Any]) -> bool:
         """A rollout left by a detached or dead owner is offered to resume, roll back or
-        abort (when the console sees it, and on `r`/`a`); True when one was offered."""
+        abort (when the console sees it, and on `a`; `r` offers it through the rollback);
+        True when one was offered."""
         offered = False
         for app in apps:
-            item = await self._unowned_rollout(app.name)
-            if item is None or self.rollout is not None:
+            if self.rollout is not None:
                 continue
-            steps = [s.get("name", "") for s in item.get("steps", [])]
-            summary = (
-                f"{item.get('from_release') or '(none)'} → {item.get('to_release')} "
-                f"({item.get('strategy')}), {item.get('state')} by {item.get('owner')} "
-                f"after: {', '.join(steps) or 'no step'}.\n"
-                "Resume finishes it from its last step; Roll back or Abort undoes it "
-                "(traffic flips back if it moved; the new group is deleted)."
-            )
-            offered = True
-            typed = app.name if self.production else ""
-            choice = await self.push_screen_wait(
-                ResumeOrRollback(app.name, str(item["rollout_id"]), summary, type_to_confirm=typed)
-            )
-            if choice in ("resume", "rollback", "abort"):
-                await self._take_over(app.name, item, choice)
+            shown, acted = await self._offer(app.name)
+            offered = offered or shown
+            if acted:
                 return True
         return offered
 
-    async def _take_over(self, app_name: str, item: dict[str, Any], choice: str) -> None:
-        from rollout.lock import DeployLock, LockHeld
-        from rollout.rollouts import rollout_from_item
-        from rollout.rollouts.errors import LeaseLost
+    async def _offer(self, app_name: str) -> tuple[bool, bool]:
+        """The offer of the app's unfinished rollout nothing runs, if it has one, and what
+        was picked, done (`operations.offer_takeover`): (offered, something was done)."""
+        from rollout import operations
 
         gw: Any = self.connection.gateway if self.connection else None
-        lock = DeployLock(
-            gw,
-            self.config.tables.locks,
-            app_name,
-            self.config.rollout,
-            message=f"{choice} {item['rollout_id']} from the console",
-            audit_table=self.config.tables.rollouts,
-        )
-        try:
-            async with lock:
-                rollout = await rollout_from_item(gw, self.config, item, lock)
-                self.rollout = rollout
-                view = RolloutView(app_name, rollout.rollout_id)
-                output = self.connection.console_output if self.connection else None
-                self.push_screen(RolloutScreen(view, rollout.events, console_output=output))
-                if choice == "resume":
-                    result = await rollout.run()
-                else:
-                    result = await rollout.unwind(
-                        f"{choice} requested by {lock.owner}", aborted=True
-                    )
-                self.say(f"{app_name} {rollout.rollout_id}: {result.state}", timeout=15)
-        except LockHeld as held:
-            self.say(str(held), title="refused: lock held", severity="error", timeout=20)
-        except LeaseLost as lost:  # another process took the lock over mid-way
-            self.say(lost.reason, title="stopped: lock lost", severity="error", timeout=20)
-        finally:
-            self.rollout = None
+        answers = ConsoleAnswers(self)
+        with self._refusals(), self._own_rollout() as on_start:
+            outcome = await operations.offer_takeover(
+                gw, self.config, app_name, answers, via=" from the console", on_start=on_start
+            )
+            if outcome is not None:
+                self._say_outcome(outcome)
+        return answers.offered, answers.taken is not None
 
     def start_rollback(self, app_name: str) -> None:
-        """`r`: the ways back with estimates (flip back to the retained group, or a fresh
-        deploy of an earlier release); the chosen one runs after its confirmation."""
+        """`r`: an unfinished rollout nothing runs is offered first; else the ways back
+        with estimates (flip back to the retained group, or a fresh deploy of an earlier
+        release); the chosen one runs after its confirmation (`operations.rollback`)."""
         if not app_name or self._engine() is None:
             return
         self.run_worker(
             self._rollback(app_name),
-            group="rollback",
+            group=ROLLOUT_GROUP,
             description=f"roll back {app_name}",
             exit_on_error=False,
         )
 
     async def _rollback(self, app_name: str) -> None:
-        """Ask which way back, with the estimates; flip back or deploy the chosen release."""
-        from rollout.lock import whoami
-        from rollout.rollouts import RolloutInputError, request_abort, rollback_options
+        from rollout import operations
+        from rollout.operations import Act
+        from rollout.rollouts import RolloutInputError
 
         gw: Any = self.connection.gateway if self.connection else None
-        config = self.config
         snap = self.last_update.snapshot if self.last_update else None
         found = snap.app(app_name) if snap else None
-        if found is not None and self.rollout is None and await self._unowned_rollout(app_name):
-            self._offer_instead(found)  # nothing runs it: resume, roll back or abort it here
-            return
-        serving = found.serving_release if found else ""
-        options = await rollback_options(gw, config, app_name, serving=serving)
-        answer = await self.push_screen_wait(
-            RollbackChoice(
-                options,
-                options.fresh_releases,
-                type_to_confirm=app_name if self.production else "",
-            )
-        )
-        if answer is None:
-            return
-        if answer.way == "flip":
+        answers = ConsoleAnswers(self)
+        with self._refusals(), self._own_rollout() as on_start:
             try:
-                asked = await request_abort(
-                    gw, config, app_name, by=await whoami(gw), action="rollback"
+                outcome = await operations.rollback(
+                    gw,
+                    self.config,
+                    app_name,
+                    answers,
+                    serving=found.serving_release if found else "",
+                    via=" from the console",
+                    on_start=on_start,
                 )
             except RolloutInputError as exc:
-                self.say(str(exc), title="cannot flip back", severity="error", timeout=15)
+                chosen = answers.chosen
+                if chosen is None:
+                    raise
+                if chosen.act is Act.FLIP:
+                    self.say(str(exc), title="cannot flip back", severity="error", timeout=15)
+                else:
+                    self.say(
+                        f"roll back {app_name} to {chosen.release}: {error_text(exc)}",
+                        severity="error",
+                        timeout=15,
+                    )
                 return
-            group = options.flip_back.group
-            self.say(f"rollback of {asked.rollout_id} requested: traffic flips back to {group}")
-            return
-        if self.rollout is not None:
-            self.say(f"a rollout of {self.rollout.app} is already running", severity="warning")
-            return
-        # The name was typed for this key already: the plan's confirmation does not ask again.
-        self.run_worker(
-            self._deploy(
-                app_name, "blue-green", version=answer.release, verb="Roll back", typed=True
-            ),
-            group=ROLLOUT_GROUP,
-            description=f"roll back {app_name} to {answer.release}",
-            exit_on_error=False,
-        )
+            self._say_outcome(outcome)
 
     def start_abort(self, app_name: str) -> None:
-        """`a`: ask the app's running rollout to stop (before the shift nothing changed)."""
+        """`a`: ask the app's running rollout to stop (before the shift nothing changed); an
+        unfinished rollout nothing runs is offered instead."""
         if not app_name or self._engine() is None:
             return
         self.run_worker(
             self._abort(app_name),
-            group="abort",
+            group=ROLLOUT_GROUP,
             description=f"abort {app_name}",
             exit_on_error=False,
         )
 
     async def _abort(self, app_name: str) -> None:
-        from rollout.lock import whoami
-        from rollout.rollouts import request_abort
+        from rollout import operations
 
+        if self.rollout is None and (await self._offer(app_name))[0]:
+            return  # nothing runs it: resume, roll back or abort it here
         gw: Any = self.connection.gateway if self.connection else None
-        config = self.config
-        snap = self.last_update.snapshot if self.last_update else None
-        found = snap.app(app_name) if snap else None
-        if found is not None and self.rollout is None and await self._unowned_rollout(app_name):
-            self._offer_instead(found)  # nothing runs it: resume, roll back or abort it here
-            return
-        confirmed = await self.push_screen_wait(
-            Confirm(
-                f"Abort {app_name}'s rollout?",
-                "Before the shift the new group is deleted and the old fleet never changed; "
-                "after it, traffic flips back.",
-                yes="Abort",
-                type_to_confirm=app_name if self.production else "",
-            )
-        )
-        if confirmed:
-            asked = await request_abort(gw, config, app_name, by=await whoami(gw))
-            self.say(f"abort of {asked.rollout_id} requested")
+        outcome = await operations.abort(gw, self.config, app_name, ConsoleAnswers(self))
+        self._say_outcome(outcome)
 
     def start_history(self, app_name: str) -> None:
         """`h`: the app's rollouts from the ledger and its boot durations."""
@@ -604,15 +533,12 @@ class FreshfleetApp(App[int]):
         )
 
     async def _history(self, app_name: str) -> None:
-        from rollout.ledger.history import app_history, boot_durations
-        from rollout.ledger.instances import app_boots
+        from rollout import operations
 
         gw: Any = self.connection.gateway if self.connection else None
-        records, boots = await asyncio.gather(
-            app_history(gw, self.config.tables, app_name),
-            app_boots(gw, self.config.tables, app_name),
-        )
-        await self.push_screen(HistoryScreen(app_name, records, boot_durations(records, boots)))
+        found = await operations.history(gw, self.config, app_name, boots=True)
+        assert found.boots is not None
+        await self.push_screen(HistoryScreen(app_name, found.rollouts, found.boots))
 
     def action_deploy(self) -> None:
         self.start_deploy(self.fleet_screen.selected_app(), "blue-green")

@@ -6,12 +6,10 @@ import argparse
 
 from console.cli.app_command import app_command
 from console.cli.common import Exit, backend_of, config_of, out, print_json, run_async
-from console.cli.deploy_cmd import engine_errors
-from console.cli.production import confirm_production
+from console.cli.deploy_cmd import answers, engine_errors
 from console.plain import text
+from rollout import operations
 from rollout.gateway import Gateway
-from rollout.lock import whoami
-from rollout.rollouts import request_abort
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,10 +23,11 @@ def run(args: argparse.Namespace) -> int:
         config = config_of(args)
         wait = 0.0 if args.no_wait else config.rollout.gate_deadline_seconds + 120
         async with Gateway(backend_of(args)) as gw, engine_errors():
-            await confirm_production(gw, config, args, "abort its rollout")
-            done = await request_abort(
-                gw, config, args.app, by=await whoami(gw), action="abort", wait_seconds=wait
+            outcome = await operations.abort(
+                gw, config, args.app, answers(args, "abort its rollout"), wait_seconds=wait
             )
+        done = outcome.request
+        assert done is not None
         if args.json:
             print_json(
                 {

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from rich.prompt import Confirm
@@ -14,7 +14,7 @@ from rich.text import Text
 
 from console.cli.app_command import app_command, ledger_session
 from console.cli.common import Exit, UserError, err, out, print_json, run_async
-from console.cli.production import confirm_production
+from console.cli.production import production_gate
 from console.cli.progress_rollout import (
     RolloutProgress,
     plan_json,
@@ -23,11 +23,11 @@ from console.cli.progress_rollout import (
     result_json,
 )
 from console.plain import text
-from rollout.config import Config
+from rollout import operations
 from rollout.events import Notice, RolloutResult
-from rollout.gateway import Gateway
-from rollout.lock import DeployLock, LockHeld
-from rollout.rollouts import STRATEGIES, Rollout, RolloutInputError, RolloutPlan, make_plan
+from rollout.lock import LockHeld
+from rollout.operations import Act, Ask
+from rollout.rollouts import STRATEGIES, Rollout, RolloutInputError
 from rollout.rollouts.errors import LeaseLost
 from rollout.rollouts.runner import LOST
 
@@ -72,22 +72,6 @@ async def engine_errors() -> AsyncIterator[None]:
         raise UserError(str(exc)) from exc
 
 
-def deploy_lock(
-    gw: Gateway, config: Config, app: str, message: str, *, force: bool = False
-) -> DeployLock:
-    """The app's deploy lock as `deploy`, `rollback` and `resume` take it: in the locks
-    table, a takeover (`force`) audited in the rollouts table."""
-    return DeployLock(
-        gw,
-        config.tables.locks,
-        app,
-        config.rollout,
-        message=message,
-        force=force,
-        audit_table=config.tables.rollouts,
-    )
-
-
 def confirm(args: argparse.Namespace, question: str) -> None:
     """Ask before a destructive step unless -y; never wait on a prompt nobody can answer."""
     if getattr(args, "yes", False):
@@ -98,32 +82,106 @@ def confirm(args: argparse.Namespace, question: str) -> None:
         raise UserError("cancelled", code=Exit.FAILED)
 
 
-async def drive(
-    rollout: Rollout, args: argparse.Namespace, *, plan: RolloutPlan | None = None
-) -> int:
-    """Run the rollout, showing its events (unless --json), and print how it ended."""
-    progress = RolloutProgress(out)
+def answers(
+    args: argparse.Namespace, production_action: str
+) -> Callable[[operations.Question], bool]:
+    """The command line's answers to an operation's questions: the production gate (the
+    app's name typed, or `--yes-production`), the plan and the ways back printed (unless
+    --json), each destructive step asked unless -y. A "no" raises UserError."""
 
-    async def follow() -> None:
+    def answer(q: operations.Question) -> bool:
+        if q.ask is Ask.PRODUCTION:
+            production_gate(args, q.account, production_action)
+        elif q.ask is Ask.PLAN:
+            assert q.plan is not None
+            if not args.json:
+                render_plan(out, q.plan)
+            confirm(args, f"Deploy {q.app} {q.plan.release.version}?")
+        elif q.ask is Ask.WAY_BACK:
+            assert q.options is not None and q.default is not None
+            if q.default.act is Act.FLIP:
+                assert q.unfinished is not None
+                flip = q.options.flip_back
+                if flip.available and not args.json:
+                    out.print(
+                        text(
+                            f"flip back to {flip.group} ({flip.release}): "
+                            f"{flip.estimate.text} ({flip.estimate.basis})"
+                        )
+                    )
+                confirm(args, f"Roll back {q.app} {q.unfinished.rollout_id}?")
+            elif q.default.release and not args.json:
+                version = q.default.release
+                out.print(text(f"fresh deploy of {version}: {q.options.eta_text(version)}"))
+        elif q.ask is Ask.TAKE_OVER:
+            u = q.unfinished
+            assert u is not None
+            if q.take is Act.RESUME:
+                confirm(
+                    args,
+                    f"Resume {q.app} {u.to_release} ({u.rollout_id}) "
+                    f"after its {u.last_step or 'first'} step?",
+                )
+            else:
+                confirm(args, f"Roll back {q.app} {u.rollout_id}?")
+        return True  # Ask.ABORT: the command itself is the question
+
+    return answer
+
+
+class Follow:
+    """The rollout an operation runs, shown live as it runs (unless --json; a notifier's
+    failure always, on stderr); `watching()` closes the display when the operation ends
+    and, on a Ctrl-C once traffic moved, says the rollout waits in traffic."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.live = True  # False: the events are shown once the operation ends
+        self.rollout: Rollout | None = None
+        self.progress: RolloutProgress | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, rollout: Rollout) -> None:
+        """`on_start`: follow this rollout's events from now on (or, not `live`, keep it
+        to show its events at the end)."""
+        self.rollout = rollout
+        self.progress = RolloutProgress(out)
+        if self.live:
+            self._task = asyncio.create_task(self._follow(rollout, self.progress))
+
+    async def _follow(self, rollout: Rollout, progress: RolloutProgress) -> None:
         async for event in rollout.events():
             if isinstance(event, Notice) and event.source == "notify":
                 # A notifier's failure is for the person at the terminal, even under --json.
                 err.print(text(f"warning: {event.message}"), highlight=False)
-            elif not args.json:
+            elif not self.args.json:
                 progress.show(event)
 
-    follower = asyncio.create_task(follow())
-    try:
-        result = await rollout.run()
-    except asyncio.CancelledError:  # Ctrl-C: before the shift the engine undid it all
-        if rollout.shifted:
-            err.print(detached_in_traffic(rollout))
-        raise
-    finally:
-        progress.close()
-        await asyncio.wait({follower}, timeout=1.0)
-        follower.cancel()
+    @asynccontextmanager
+    async def watching(self) -> AsyncIterator[Follow]:
+        try:
+            yield self
+        except asyncio.CancelledError:  # Ctrl-C: before the shift the engine undid it all
+            if self.rollout is not None and self.rollout.shifted:
+                err.print(detached_in_traffic(self.rollout))
+            raise
+        finally:
+            if self.progress is not None:
+                if not self.live and self.rollout is not None and not self.args.json:
+                    for event in self.rollout.stream.history:
+                        self.progress.show(event)
+                self.progress.close()
+            if self._task is not None:
+                await asyncio.wait({self._task}, timeout=1.0)
+                self._task.cancel()
+
+
+def show_result(args: argparse.Namespace, outcome: operations.Outcome) -> int:
+    """How the rollout the operation ran ended (with its plan under --json); its exit code."""
+    result = outcome.result
+    assert result is not None
     if args.json:
+        plan = outcome.plan
         print_json({**result_json(result), **({"plan": plan_json(plan)} if plan else {})})
     else:
         render_result(out, result)
@@ -141,53 +199,27 @@ def detached_in_traffic(rollout: Rollout) -> Text:
     )
 
 
-async def deploy(
-    gw: Gateway,
-    config: Config,
-    args: argparse.Namespace,
-    app: str,
-    version: str,
-    *,
-    strategy: str = "blue-green",
-    message: str = "",
-) -> int:
-    """Lock, plan, confirm, run: the flow `deploy` and a later `rollback` share.
-
-    The caller has checked the ledger tables (`ledger_session`).
-    """
-    lock = deploy_lock(gw, config, app, message or f"deploy {version}")
-    async with engine_errors(), lock:
-        plan = await make_plan(
-            gw,
-            config,
-            app,
-            version,
-            strategy=strategy,
-            capacity=getattr(args, "capacity", None),
-            bake_seconds=getattr(args, "bake", None),
-            allow_insecure_url=getattr(args, "allow_insecure_url", False),
-        )
-        if not args.json:
-            render_plan(out, plan)
-        confirm(args, f"Deploy {app} {version}?")
-        rollout = Rollout(gw, config, plan, lock, no_wait=getattr(args, "no_wait", False))
-        return await drive(rollout, args, plan=plan)
-
-
 def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with ledger_session(args) as (gw, config):
-            await confirm_production(gw, config, args, f"deploy {args.version}")
             if args.no_judge:
                 config = config.replace(judge=dataclasses.replace(config.judge, enabled=False))
-            return await deploy(
-                gw,
-                config,
-                args,
-                args.app,
-                args.version,
-                strategy=args.strategy,
-                message=args.message,
-            )
+            follow = Follow(args)
+            async with engine_errors(), follow.watching():
+                outcome = await operations.deploy(
+                    gw,
+                    config,
+                    args.app,
+                    args.version,
+                    answers(args, f"deploy {args.version}"),
+                    strategy=args.strategy,
+                    capacity=args.capacity,
+                    bake_seconds=args.bake,
+                    allow_insecure_url=args.allow_insecure_url,
+                    no_wait=args.no_wait,
+                    message=args.message,
+                    on_start=follow.start,
+                )
+            return show_result(args, outcome)
 
     return run_async(main)

@@ -8,11 +8,7 @@ from console.cli.app_command import app_command, ledger_session
 from console.cli.common import Exit, UserError, config_of, out, print_json, run_async
 from console.cli.output import full_records
 from console.cli.render_history import render_history, rollout_json
-from rollout.config import Tables
-from rollout.gateway import Gateway
-from rollout.ledger.history import app_history
-from rollout.ledger.releases import list_releases
-from rollout.model import TAG_APP
+from rollout import operations
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,9 +22,10 @@ def run(args: argparse.Namespace) -> int:
         if args.limit is not None and args.limit < 1:
             raise UserError("--limit must be 1 or more")
         async with ledger_session(args, "rollouts", config=config) as (gw, _):
-            rollouts = await app_history(gw, config.tables, args.app, limit=args.limit)
-            if not rollouts and not await app_exists(gw, config.tables, args.app):
-                raise UserError(f"unknown app {args.app!r}: no rollouts, releases or server groups")
+            found = await operations.history(gw, config, args.app, limit=args.limit)
+        if not found.known:
+            raise UserError(f"unknown app {args.app!r}: no rollouts, releases or server groups")
+        rollouts = list(found.rollouts)
         if args.json:
             print_json({"app": args.app, "rollouts": [rollout_json(r) for r in rollouts]})
         else:
@@ -36,16 +33,3 @@ def run(args: argparse.Namespace) -> int:
         return Exit.OK
 
     return run_async(main)
-
-
-async def app_exists(gw: Gateway, tables: Tables, app: str) -> bool:
-    """True when the app has releases or a server group tagged with its name."""
-    if await list_releases(gw, tables, app):
-        return True
-    groups = await gw.paginate(
-        "autoscaling",
-        "describe_auto_scaling_groups",
-        "AutoScalingGroups",
-        Filters=[{"Name": f"tag:{TAG_APP}", "Values": [app]}],
-    )
-    return bool(groups)

@@ -12,8 +12,6 @@ from rich.prompt import Prompt
 
 from console.cli.common import UserError, out
 from console.plain import text
-from rollout.config import Config
-from rollout.gateway import Gateway
 
 
 def add_production_flag(parser: argparse.ArgumentParser) -> None:
@@ -26,17 +24,10 @@ def add_production_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def confirm_production(
-    gw: Gateway, config: Config, args: argparse.Namespace, action: str
-) -> None:
-    """Return when the caller's account is not a production one, or when `--yes-production`
-    names `args.app`, or when the app's name is typed on a terminal; UserError (exit 2)
-    otherwise, before anything is changed."""
-    if not config.production_accounts:
-        return
-    account = await gw.account_id()
-    if account not in config.production_accounts:
-        return
+def production_gate(args: argparse.Namespace, account: str, action: str) -> None:
+    """The answer to an operation's production question (`account` is listed in
+    `production_accounts`): return when `--yes-production` names `args.app` or the app's
+    name is typed on a terminal; UserError (exit 2) otherwise, before anything is changed."""
     app = str(args.app)
     named = str(getattr(args, "yes_production", "") or "")
     if named:

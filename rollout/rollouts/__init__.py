@@ -1,5 +1,8 @@
 """Rollouts: plan, run, abort, resume and roll back a server group's way into traffic.
 
+The faces do not assemble these themselves: they call `rollout.operations`, which takes the
+lock, asks their questions and runs what follows, the same way for every face.
+
 async with DeployLock(gw, config.tables.locks, app, config.rollout) as lock:
     plan = await make_plan(gw, config, app, version)
     rollout = Rollout(gw, config, plan, lock)
