@@ -20,7 +20,8 @@ from rollout.rollouts.health_settings import FIRST_DEREGISTRATION_DELAY_SECONDS,
 from rollout.rollouts.scaling import policy_problems
 
 # CreateTargetGroup parameters a new target group takes from the serving one (the port and
-# health path are the release's).
+# health path are the release's; a health-check port that was the old traffic port becomes
+# `traffic-port`).
 _TG_KEYS = (
     "Protocol",
     "ProtocolVersion",
@@ -76,6 +77,12 @@ class TargetGroupClone:
     tags: tuple[tuple[str, str], ...] = ()
     check: HealthCheck = field(default_factory=HealthCheck)
 
+    def health_port(self, traffic_port: int) -> int:
+        """The port ELB health-checks the targets on: the traffic port unless the group
+        names a port of its own."""
+        port = str(self.params.get("HealthCheckPort", "traffic-port"))
+        return int(port) if port.isdigit() else traffic_port
+
 
 @dataclass(frozen=True, slots=True)
 class GroupClone:
@@ -129,8 +136,13 @@ async def read_target_group(gw: Gateway, arn: str) -> TargetGroupClone:
         for t in d.get("Tags", [])
         if _user_tag(str(t["Key"]))
     )
+    params = {k: old[k] for k in _TG_KEYS if k in old}
+    if str(params.get("HealthCheckPort", "")) == str(old.get("Port", "")):
+        # The serving group checks its own traffic port: the new group checks the release's
+        # port (which may differ), not the old number.
+        params["HealthCheckPort"] = "traffic-port"
     return TargetGroupClone(
-        params={k: old[k] for k in _TG_KEYS if k in old},
+        params=params,
         attributes=attributes,
         tags=tags,
         check=HealthCheck.of(old, dict(attributes)),

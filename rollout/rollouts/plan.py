@@ -272,6 +272,14 @@ async def make_plan(
             0,
             (),
         )
+    health_port = tg.health_port(int(release.port))
+    if health_port != int(release.port):
+        problem = await ingress_problem(gw, traffic, groups, health_port)
+        if problem:
+            raise RolloutInputError(
+                f"the target group health-checks port {health_port} (not the release's "
+                f"{release.port}), but {problem}"
+            )
     grace = grace_seconds(
         boots.longest(release.version), config.rollout.gate_deadline_seconds, tg.check, floor
     )
