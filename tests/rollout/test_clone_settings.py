@@ -165,3 +165,48 @@ def test_a_health_check_port_the_security_group_closes_is_refused_with_its_numbe
         run.err
     )
     assert list(fleet.groups()) == [v1]  # nothing was created
+
+
+def _suspended(fleet: Any, name: str) -> set[str]:
+    return {str(p["ProcessName"]) for p in _describe(fleet, name).get("SuspendedProcesses", [])}
+
+
+def test_the_retained_groups_schedules_wait_out_the_bake_and_run_again_after_a_rollback(
+    fleet: Any, until: Any
+) -> None:
+    """A nightly schedule that shrinks the retained group mid-bake would leave a flip back
+    on a smaller fleet: its ScheduledActions process is suspended from launch until the
+    rollout is undone (moto runs no schedule, so the test reads the suspension)."""
+    v1, _ = _serving(fleet)
+    asg = fleet.aws("autoscaling")
+    asg.put_scheduled_update_group_action(
+        AutoScalingGroupName=v1,
+        ScheduledActionName="night",
+        Recurrence="0 1 * * *",
+        MinSize=1,
+        MaxSize=3,
+        DesiredCapacity=1,
+    )
+
+    deploy = fleet.spawn("deploy", APP, "v2", "-y", "--bake", "60", "--json")
+    try:
+        until(
+            lambda: any(
+                s["name"] == "bake" and s["status"] == "running"
+                for s in fleet.latest().get("steps", [])
+            ),
+            what="the bake to start",
+        )
+        v2, _ = _new_group(fleet, v1)
+        assert "ScheduledActions" in _suspended(fleet, v1)
+        assert "ScheduledActions" not in _suspended(fleet, v2)  # the copy's schedules run
+        back = fleet.cli("rollback", APP, "-y")
+        assert back.code == 0, back.out + back.err
+    except BaseException:
+        deploy.kill()  # a failed check leaves no deploy baking on after the test
+        deploy.communicate(timeout=10)
+        raise
+    out, err = deploy.communicate(timeout=60)
+    assert fleet.serving() == {"v1": 100}
+    assert "ScheduledActions" not in _suspended(fleet, v1)
+    assert "retained group" in out and "scheduled actions suspended" in out, out + err
