@@ -106,3 +106,73 @@ def keep_hook(original: Any) -> Any:
         return result
 
     return put_lifecycle_hook
+
+
+# -- SNS notification configurations (5.2.5 implements none of their three calls) ------------
+
+
+def _notifications(backend: Any) -> dict[str, dict[str, list[str]]]:
+    """group name -> topic ARN -> notification types, kept on moto's backend (a reset
+    forgets them with it)."""
+    store: dict[str, dict[str, list[str]]] | None = getattr(backend, "localaws_notifications", None)
+    if store is None:
+        store = {}
+        backend.localaws_notifications = store
+    return store
+
+
+def put_notification_configuration() -> Any:
+    """PutNotificationConfiguration: the topic's notification types for the group, replacing
+    the ones it had (ValidationError for a group that does not exist, as AWS answers)."""
+    from moto.autoscaling.exceptions import ValidationError
+    from moto.core.responses import EmptyResult
+
+    def put(self: Any) -> Any:
+        backend = self.autoscaling_backend
+        name = self._get_param("AutoScalingGroupName")
+        if name not in backend.autoscaling_groups:
+            raise ValidationError(f"AutoScalingGroup name not found - {name}")
+        types = [str(t) for t in self._get_param("NotificationTypes", []) or []]
+        _notifications(backend).setdefault(name, {})[self._get_param("TopicARN")] = types
+        return EmptyResult()
+
+    return put
+
+
+def delete_notification_configuration() -> Any:
+    """DeleteNotificationConfiguration: the topic's configuration of the group is gone."""
+    from moto.core.responses import EmptyResult
+
+    def delete(self: Any) -> Any:
+        group = _notifications(self.autoscaling_backend).get(
+            self._get_param("AutoScalingGroupName"), {}
+        )
+        group.pop(self._get_param("TopicARN"), None)
+        return EmptyResult()
+
+    return delete
+
+
+def describe_notification_configurations() -> Any:
+    """DescribeNotificationConfigurations: one entry per group, topic and type, for the
+    named groups (all without names); a deleted group's are gone with it."""
+    from moto.core.responses import ActionResult
+
+    def describe(self: Any) -> Any:
+        backend = self.autoscaling_backend
+        names = self._get_param("AutoScalingGroupNames", []) or list(backend.autoscaling_groups)
+        found = [
+            {"AutoScalingGroupName": name, "TopicARN": topic, "NotificationType": kind}
+            for name in names
+            if name in backend.autoscaling_groups
+            for topic, kinds in sorted(_notifications(backend).get(name, {}).items())
+            for kind in kinds
+        ]
+        start = int(self._get_param("NextToken") or 0)
+        size = min(int(self._get_param("MaxRecords") or 50), 100)
+        result: dict[str, Any] = {"NotificationConfigurations": found[start : start + size]}
+        if start + size < len(found):
+            result["NextToken"] = str(start + size)
+        return ActionResult(result)
+
+    return describe

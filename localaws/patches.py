@@ -186,6 +186,22 @@ ADDED: tuple[tuple[type, str, str], ...] = (
         "not removed, since moto indexes them by position",
     ),
     (
+        AutoScalingResponse,
+        "put_notification_configuration",
+        "PutNotificationConfiguration (5.2.5 lacks it): kept per group and topic "
+        "(localaws/asg_settings.py)",
+    ),
+    (
+        AutoScalingResponse,
+        "describe_notification_configurations",
+        "DescribeNotificationConfigurations (5.2.5 lacks it)",
+    ),
+    (
+        AutoScalingResponse,
+        "delete_notification_configuration",
+        "DeleteNotificationConfiguration (5.2.5 lacks it)",
+    ),
+    (
         FakeScalingPolicy,
         "alarms",
         "DescribePolicies' Alarms (5.2.5 leaves it out): the CloudWatch alarms whose actions "
@@ -1070,4 +1086,7 @@ _ADDITIONS: dict[str, Any] = {
     "delete_launch_template_versions": _delete_launch_template_versions,
     "tags": _launch_template_tags,
     "alarms": _policy_alarms,
+    "put_notification_configuration": asg_settings.put_notification_configuration,
+    "describe_notification_configurations": asg_settings.describe_notification_configurations,
+    "delete_notification_configuration": asg_settings.delete_notification_configuration,
 }

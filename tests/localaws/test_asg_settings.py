@@ -3,8 +3,11 @@ and DescribeLifecycleHooks: warmup, lifetime, termination policies, capacity reb
 cooldown and a mixed instances policy through later updates; a hook's metadata, and no
 notification target or role it was not given.
 
+And SNS notification configurations, which 5.2.5 does not implement at all.
+
 Patches: AutoScalingResponse.create_auto_scaling_group / update_auto_scaling_group /
-put_lifecycle_hook (localaws/asg_settings.py; 5.2.5 drops these or makes them up).
+put_lifecycle_hook (localaws/asg_settings.py; 5.2.5 drops these or makes them up); added:
+Put/Describe/DeleteNotificationConfiguration(s).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
 from localaws_helpers import asg_on_new_template
 
 
@@ -83,3 +88,34 @@ def test_a_hook_keeps_its_metadata_and_names_only_what_it_was_given(
     (hook,) = asg.describe_lifecycle_hooks(AutoScalingGroupName=name)["LifecycleHooks"]
     assert hook["NotificationMetadata"] == "ship logs"
     assert "NotificationTargetARN" not in hook and "RoleARN" not in hook
+
+
+def test_notification_configurations_are_kept_per_topic_and_replaced_by_a_put(
+    aws_client: Callable[..., Any],
+) -> None:
+    ec2, asg = aws_client("ec2"), aws_client("autoscaling")
+    name = asg_on_new_template(ec2, asg, "settings-sns", desired=0)
+    topic = "arn:aws:sns:us-east-1:123456789012:ops"
+    launches = ["autoscaling:EC2_INSTANCE_LAUNCH", "autoscaling:EC2_INSTANCE_LAUNCH_ERROR"]
+    asg.put_notification_configuration(
+        AutoScalingGroupName=name, TopicARN=topic, NotificationTypes=launches
+    )
+
+    def described() -> list[tuple[str, str]]:
+        got = asg.describe_notification_configurations(AutoScalingGroupNames=[name])
+        return [(c["TopicARN"], c["NotificationType"]) for c in got["NotificationConfigurations"]]
+
+    assert described() == [(topic, t) for t in launches]
+    asg.put_notification_configuration(
+        AutoScalingGroupName=name,
+        TopicARN=topic,
+        NotificationTypes=["autoscaling:EC2_INSTANCE_TERMINATE"],
+    )
+    assert described() == [(topic, "autoscaling:EC2_INSTANCE_TERMINATE")]
+    asg.delete_notification_configuration(AutoScalingGroupName=name, TopicARN=topic)
+    assert described() == []
+    with pytest.raises(ClientError) as refused:
+        asg.put_notification_configuration(
+            AutoScalingGroupName=f"{name}-none", TopicARN=topic, NotificationTypes=launches
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
