@@ -98,6 +98,8 @@ class GroupClone:
     metrics_granularity: str = "1Minute"
     scheduled_actions: tuple[dict[str, Any], ...] = ()
     policies: tuple[dict[str, Any], ...] = ()
+    # SNS topic ARN -> the notification types the group sends it
+    notifications: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def first_target_group() -> TargetGroupClone:
@@ -150,7 +152,8 @@ async def read_target_group(gw: Gateway, arn: str) -> TargetGroupClone:
 
 
 async def read_group(gw: Gateway, old: GroupRef, launch_template: str) -> GroupClone:
-    """The serving ASG's settings, hooks, warm pool, schedules and policies to copy.
+    """The serving ASG's settings, hooks, warm pool, schedules, policies and SNS
+    notifications to copy.
 
     RolloutInputError naming every setting a new group could not carry over.
     """
@@ -202,6 +205,15 @@ async def read_group(gw: Gateway, old: GroupRef, launch_template: str) -> GroupC
         "ScheduledUpdateGroupActions",
         AutoScalingGroupName=old.name,
     )
+    configured = await gw.paginate(
+        "autoscaling",
+        "describe_notification_configurations",
+        "NotificationConfigurations",
+        AutoScalingGroupNames=[old.name],
+    )
+    topics: dict[str, list[str]] = {}
+    for c in configured:
+        topics.setdefault(str(c["TopicARN"]), []).append(str(c["NotificationType"]))
     metrics = asg.get("EnabledMetrics", [])
     return GroupClone(
         params={k: asg[k] for k in _ASG_KEYS if k in asg and asg[k] not in (None, [], "")},
@@ -224,6 +236,7 @@ async def read_group(gw: Gateway, old: GroupRef, launch_template: str) -> GroupC
         metrics_granularity=str(next((m["Granularity"] for m in metrics), "1Minute")),
         scheduled_actions=tuple(_schedule(s) for s in schedules if _still_due(s)),
         policies=tuple(policies),
+        notifications=tuple((topic, tuple(kinds)) for topic, kinds in topics.items()),
     )
 
 

@@ -162,7 +162,8 @@ def _tag(tag: dict[str, Any], group: str) -> dict[str, Any]:
 
 async def _configure(gw: Gateway, plan: RolloutPlan, name: str, target_group_arn: str) -> None:
     """What CreateAutoScalingGroup cannot say: hooks, warm pool, suspended processes,
-    metrics, schedules and scaling policies, each as the serving group has it."""
+    metrics, SNS notifications, schedules and scaling policies, each as the serving group
+    has it."""
     clone, old = plan.group_clone, plan.old_group
     for hook in clone.lifecycle_hooks:
         await gw.call("autoscaling", "put_lifecycle_hook", AutoScalingGroupName=name, **hook)
@@ -182,6 +183,14 @@ async def _configure(gw: Gateway, plan: RolloutPlan, name: str, target_group_arn
             AutoScalingGroupName=name,
             Metrics=list(clone.metrics),
             Granularity=clone.metrics_granularity,
+        )
+    for topic, kinds in clone.notifications:
+        await gw.call(
+            "autoscaling",
+            "put_notification_configuration",
+            AutoScalingGroupName=name,
+            TopicARN=topic,
+            NotificationTypes=list(kinds),
         )
     for action in clone.scheduled_actions:
         await gw.call(

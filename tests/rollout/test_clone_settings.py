@@ -1,12 +1,9 @@
 """The settings of the serving group a new group keeps beyond those test_launch_carries checks:
 the ASG's mixed instances policy, termination policies, capacity rebalance, instance warmup,
-lifetime and cooldown, a lifecycle hook's metadata; the target group's slow start and
-cookie duration; and a health check that follows the release's port unless the group checks
-a port of its own, which the instances' security group must then admit from the ALB.
-
-moto cannot store an ASG's SNS notification configurations (PutNotificationConfiguration is
-not implemented in 5.2.5), so a new group's copy of them is not tested here
-(localaws/README.md says so).
+lifetime and cooldown, a lifecycle hook's metadata, its SNS notifications; the target group's
+slow start and cookie duration; a health check that follows the release's port unless the
+group checks a port of its own, which the instances' security group must then admit from the
+ALB; and the retained group's schedules held while it waits out of traffic.
 """
 
 from __future__ import annotations
@@ -81,6 +78,12 @@ def test_the_new_group_keeps_every_asg_setting_aws_keeps(fleet: Any) -> None:
         DefaultResult="CONTINUE",
         NotificationMetadata='{"bucket": "logs"}',
     )
+    topic = "arn:aws:sns:us-east-1:123456789012:ops"
+    asg.put_notification_configuration(
+        AutoScalingGroupName=v1,
+        TopicARN=topic,
+        NotificationTypes=["autoscaling:EC2_INSTANCE_LAUNCH_ERROR"],
+    )
     elb.modify_target_group_attributes(
         TargetGroupArn=group["tg"],
         Attributes=[
@@ -113,6 +116,10 @@ def test_the_new_group_keeps_every_asg_setting_aws_keeps(fleet: Any) -> None:
     (hook,) = asg.describe_lifecycle_hooks(AutoScalingGroupName=v2)["LifecycleHooks"]
     assert hook["NotificationMetadata"] == '{"bucket": "logs"}'
     assert (hook["HeartbeatTimeout"], hook["DefaultResult"]) == (90, "CONTINUE")
+    sent = asg.describe_notification_configurations(AutoScalingGroupNames=[v2])
+    assert [(c["TopicARN"], c["NotificationType"]) for c in sent["NotificationConfigurations"]] == [
+        (topic, "autoscaling:EC2_INSTANCE_LAUNCH_ERROR")
+    ]
     attrs = {
         a["Key"]: a["Value"]
         for a in elb.describe_target_group_attributes(TargetGroupArn=new["tg"])["Attributes"]
