@@ -28,7 +28,7 @@ from rollout.rollouts.clone import (
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.groups import GroupRef, app_groups, serving_group
 from rollout.rollouts.health_settings import agent_health_seconds, grace_seconds, recorded_boots
-from rollout.rollouts.ingress import ingress_problem, instance_security_groups
+from rollout.rollouts.ingress import egress_problem, ingress_problem, instance_security_groups
 from rollout.rollouts.quota import check_target_budget, target_budget
 from rollout.rollouts.scaling import scale_in_holds, schedules_hold
 from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
@@ -264,6 +264,12 @@ async def make_plan(
     template_data = await _template_data(gw, lt_name)
     groups = await instance_security_groups(gw, template_data, traffic.vpc_id)
     problem = await ingress_problem(gw, traffic, groups, int(release.port))
+    new_subnets = (
+        old.subnets.split(",") if old and old.subnets else list(instance_subnets or traffic.subnets)
+    )
+    problem = problem or await egress_problem(
+        gw, traffic, groups, int(release.port), [s for s in new_subnets if s]
+    )
     if problem:
         raise RolloutInputError(f"{release.version} listens on port {release.port}, but {problem}")
 
@@ -288,6 +294,9 @@ async def make_plan(
     health_port = tg.health_port(int(release.port))
     if health_port != int(release.port):
         problem = await ingress_problem(gw, traffic, groups, health_port)
+        problem = problem or await egress_problem(
+            gw, traffic, groups, health_port, [s for s in new_subnets if s]
+        )
         if problem:
             raise RolloutInputError(
                 f"the target group health-checks port {health_port} (not the release's "

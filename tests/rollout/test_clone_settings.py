@@ -217,3 +217,52 @@ def test_the_retained_groups_schedules_wait_out_the_bake_and_run_again_after_a_r
     assert fleet.serving() == {"v1": 100}
     assert "ScheduledActions" not in _suspended(fleet, v1)
     assert "retained group" in out and "scheduled actions suspended" in out, out + err
+
+
+def test_a_load_balancer_group_that_sends_nothing_to_the_app_port_is_refused(
+    fleet: Any,
+) -> None:
+    """The ALB's own security group filters its outbound checks: narrowed to 443, every
+    health check of port 8080 would time out, whatever the instances admit."""
+    v1, _ = _serving(fleet)
+    ec2 = fleet.aws("ec2")
+    alb_sg = _alb_security_group(fleet)
+    everything = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    ec2.revoke_security_group_egress(GroupId=alb_sg, IpPermissions=everything)
+    ec2.authorize_security_group_egress(
+        GroupId=alb_sg,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": everything[0]["IpRanges"],
+            }
+        ],
+    )
+
+    run = fleet.cli("deploy", APP, "v2", "-y")
+
+    assert run.code == 2, run.out + run.err
+    sg = _instance_security_group(fleet)
+    assert (
+        f"the load balancer's security group {alb_sg} sends no TCP 8080 to the instances' ({sg})"
+        in run.err
+    )
+    assert f"authorize-security-group-egress --group-id {alb_sg}" in run.err
+    assert list(fleet.groups()) == [v1]
+
+    # Egress to the instances' group is enough.
+    ec2.authorize_security_group_egress(
+        GroupId=alb_sg,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 8080,
+                "ToPort": 8080,
+                "UserIdGroupPairs": [{"GroupId": sg}],
+            }
+        ],
+    )
+    run = fleet.cli("deploy", APP, "v2", "-y", "--no-wait")
+    assert run.code == 0, run.out + run.err
