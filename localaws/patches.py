@@ -53,7 +53,7 @@ from moto.moto_api._internal.models import MotoAPIBackend
 from moto.s3.exceptions import S3AccessDeniedError, S3ClientError
 from moto.s3.responses import S3Response
 
-from localaws import asg_deletion, elb_rules, scaling_activities
+from localaws import asg_deletion, asg_settings, elb_rules, scaling_activities
 from localaws.cloud import LocalCloud
 from localaws.consistency import INSTANCE, SECURITY_GROUP, TARGET_GROUP
 from localaws.throttling import held_back
@@ -147,7 +147,19 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
     (
         AutoScalingResponse,
         "update_auto_scaling_group",
-        "a group pending delete may not be modified (ValidationError)",
+        "a group pending delete may not be modified (ValidationError); the settings 5.2.5 "
+        "drops are kept (localaws/asg_settings.py)",
+    ),
+    (
+        AutoScalingResponse,
+        "create_auto_scaling_group",
+        "DefaultInstanceWarmup, MaxInstanceLifetime and the other settings 5.2.5 drops are "
+        "kept (localaws/asg_settings.py)",
+    ),
+    (
+        AutoScalingResponse,
+        "put_lifecycle_hook",
+        "NotificationMetadata kept; no made-up RoleARN / NotificationTargetARN (5.2.5)",
     ),
     (
         AutoScalingResponse,
@@ -173,6 +185,22 @@ ADDED: tuple[tuple[type, str, str], ...] = (
         "delete_launch_template_versions",
         "DeleteLaunchTemplateVersions (5.2.5 answers a 500): versions are marked deleted, "
         "not removed, since moto indexes them by position",
+    ),
+    (
+        AutoScalingResponse,
+        "put_notification_configuration",
+        "PutNotificationConfiguration (5.2.5 lacks it): kept per group and topic "
+        "(localaws/asg_settings.py)",
+    ),
+    (
+        AutoScalingResponse,
+        "describe_notification_configurations",
+        "DescribeNotificationConfigurations (5.2.5 lacks it)",
+    ),
+    (
+        AutoScalingResponse,
+        "delete_notification_configuration",
+        "DeleteNotificationConfiguration (5.2.5 lacks it)",
     ),
     (
         FakeScalingPolicy,
@@ -940,7 +968,11 @@ _REPLACEMENTS: dict[str, Any] = {
         _replace_group_instances(original)
     ),
     "describe_scaling_activities": _describe_scaling_activities,
-    "update_auto_scaling_group": _unless_pending_delete,
+    "update_auto_scaling_group": lambda original: _unless_pending_delete(
+        asg_settings.keep_on_update(original)
+    ),
+    "create_auto_scaling_group": asg_settings.keep_on_create,
+    "put_lifecycle_hook": asg_settings.keep_hook,
     "set_desired_capacity": _unless_pending_delete,
     "create_default_vpc": _create_default_vpc,
     "put_scaling_policy": _put_scaling_policy,
@@ -998,4 +1030,7 @@ _ADDITIONS: dict[str, Any] = {
     "delete_launch_template_versions": _delete_launch_template_versions,
     "tags": _launch_template_tags,
     "alarms": _policy_alarms,
+    "put_notification_configuration": asg_settings.put_notification_configuration,
+    "describe_notification_configurations": asg_settings.describe_notification_configurations,
+    "delete_notification_configuration": asg_settings.delete_notification_configuration,
 }

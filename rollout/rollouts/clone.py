@@ -20,7 +20,8 @@ from rollout.rollouts.health_settings import FIRST_DEREGISTRATION_DELAY_SECONDS,
 from rollout.rollouts.scaling import policy_problems
 
 # CreateTargetGroup parameters a new target group takes from the serving one (the port and
-# health path are the release's).
+# health path are the release's; a health-check port that was the old traffic port becomes
+# `traffic-port`).
 _TG_KEYS = (
     "Protocol",
     "ProtocolVersion",
@@ -76,6 +77,12 @@ class TargetGroupClone:
     tags: tuple[tuple[str, str], ...] = ()
     check: HealthCheck = field(default_factory=HealthCheck)
 
+    def health_port(self, traffic_port: int) -> int:
+        """The port ELB health-checks the targets on: the traffic port unless the group
+        names a port of its own."""
+        port = str(self.params.get("HealthCheckPort", "traffic-port"))
+        return int(port) if port.isdigit() else traffic_port
+
 
 @dataclass(frozen=True, slots=True)
 class GroupClone:
@@ -91,6 +98,8 @@ class GroupClone:
     metrics_granularity: str = "1Minute"
     scheduled_actions: tuple[dict[str, Any], ...] = ()
     policies: tuple[dict[str, Any], ...] = ()
+    # SNS topic ARN -> the notification types the group sends it
+    notifications: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def first_target_group() -> TargetGroupClone:
@@ -129,8 +138,13 @@ async def read_target_group(gw: Gateway, arn: str) -> TargetGroupClone:
         for t in d.get("Tags", [])
         if _user_tag(str(t["Key"]))
     )
+    params = {k: old[k] for k in _TG_KEYS if k in old}
+    if str(params.get("HealthCheckPort", "")) == str(old.get("Port", "")):
+        # The serving group checks its own traffic port: the new group checks the release's
+        # port (which may differ), not the old number.
+        params["HealthCheckPort"] = "traffic-port"
     return TargetGroupClone(
-        params={k: old[k] for k in _TG_KEYS if k in old},
+        params=params,
         attributes=attributes,
         tags=tags,
         check=HealthCheck.of(old, dict(attributes)),
@@ -138,7 +152,8 @@ async def read_target_group(gw: Gateway, arn: str) -> TargetGroupClone:
 
 
 async def read_group(gw: Gateway, old: GroupRef, launch_template: str) -> GroupClone:
-    """The serving ASG's settings, hooks, warm pool, schedules and policies to copy.
+    """The serving ASG's settings, hooks, warm pool, schedules, policies and SNS
+    notifications to copy.
 
     RolloutInputError naming every setting a new group could not carry over.
     """
@@ -190,6 +205,15 @@ async def read_group(gw: Gateway, old: GroupRef, launch_template: str) -> GroupC
         "ScheduledUpdateGroupActions",
         AutoScalingGroupName=old.name,
     )
+    configured = await gw.paginate(
+        "autoscaling",
+        "describe_notification_configurations",
+        "NotificationConfigurations",
+        AutoScalingGroupNames=[old.name],
+    )
+    topics: dict[str, list[str]] = {}
+    for c in configured:
+        topics.setdefault(str(c["TopicARN"]), []).append(str(c["NotificationType"]))
     metrics = asg.get("EnabledMetrics", [])
     return GroupClone(
         params={k: asg[k] for k in _ASG_KEYS if k in asg and asg[k] not in (None, [], "")},
@@ -212,6 +236,7 @@ async def read_group(gw: Gateway, old: GroupRef, launch_template: str) -> GroupC
         metrics_granularity=str(next((m["Granularity"] for m in metrics), "1Minute")),
         scheduled_actions=tuple(_schedule(s) for s in schedules if _still_due(s)),
         policies=tuple(policies),
+        notifications=tuple((topic, tuple(kinds)) for topic, kinds in topics.items()),
     )
 
 

@@ -127,6 +127,7 @@ async def rollout_from_item(
         bake_seconds=float(item.get("bake_seconds", config.rollout.bake_seconds)),
         grace_period=int(item.get("grace_period", 0)),
         scale_in_held=tuple(str(n) for n in item.get("scale_in_held") or ()),
+        schedules_held=bool(item.get("schedules_held", False)),
     )
     r = Rollout(gw, config, plan, lock, owner=lock.owner)
     r.resumed = True

@@ -1,7 +1,8 @@
 """Can the load balancer reach a release's port on the instances? (docs/ARCHITECTURE.md §4,
 step 1.) An ALB health-checks and forwards from its own security groups' addresses; an
-instance security group that does not admit the release's port from them makes every
-target `unhealthy` (`Target.Timeout`) and the gate fail at its deadline.
+instance security group that does not admit the release's port from them, or an ALB security
+group whose egress rules do not send that port to the instances, makes every target
+`unhealthy` (`Target.Timeout`) and the gate fail at its deadline.
 """
 
 from __future__ import annotations
@@ -89,4 +90,50 @@ async def ingress_problem(
         f"({', '.join(sorted(alb_groups)) or 'none'}): every health check would time out. "
         f"Fix: aws ec2 authorize-security-group-ingress --group-id {instance_groups[0]} "
         f"--protocol tcp --port {port} --source-group {source}"
+    )
+
+
+async def egress_problem(
+    gw: Gateway,
+    traffic: TrafficPoint,
+    instance_groups: list[str],
+    port: int,
+    instance_subnets: list[str],
+) -> str:
+    """Why the load balancer's security groups send no TCP `port` to the instances (a group
+    of theirs, or addresses holding every one of `instance_subnets`), with the fix; "" when
+    one of them does. An ALB's security group filters its outbound health checks and
+    requests too: an egress rule narrowed to, say, 443 times every check out."""
+    if not instance_groups or not traffic.load_balancer_arn:
+        return ""
+    got = await gw.call(
+        "elbv2", "describe_load_balancers", LoadBalancerArns=[traffic.load_balancer_arn]
+    )
+    alb_groups = sorted(
+        {str(g) for lb in got.get("LoadBalancers", []) for g in lb.get("SecurityGroups", [])}
+    )
+    if not alb_groups:
+        return ""
+    cidrs: list[str] = []
+    if instance_subnets:
+        subnets = await gw.call("ec2", "describe_subnets", SubnetIds=list(instance_subnets))
+        cidrs = [str(s["CidrBlock"]) for s in subnets.get("Subnets", []) if s.get("CidrBlock")]
+    described = await gw.call("ec2", "describe_security_groups", GroupIds=alb_groups)
+    for group in described.get("SecurityGroups", []):
+        for perm in group.get("IpPermissionsEgress", []):
+            if not _covers(perm, port):
+                continue
+            pairs = {str(p.get("GroupId", "")) for p in perm.get("UserIdGroupPairs", [])}
+            if pairs & set(instance_groups):
+                return ""
+            if any(_cidr_admits(str(r.get("CidrIp", "")), cidrs) for r in perm.get("IpRanges", [])):
+                return ""
+    many = len(alb_groups) > 1
+    return (
+        f"the load balancer's security group{'s' if many else ''} {', '.join(alb_groups)} "
+        f"send{'' if many else 's'} no TCP {port} to the instances' "
+        f"({', '.join(instance_groups)}): every health check would time out. "
+        f"Fix: aws ec2 authorize-security-group-egress --group-id {alb_groups[0]} "
+        f"--ip-permissions IpProtocol=tcp,FromPort={port},ToPort={port},"
+        f"UserIdGroupPairs=[{{GroupId={instance_groups[0]}}}]"
     )

@@ -13,7 +13,13 @@ from rollout.gateway import Gateway
 from rollout.model import ServerGroup
 from rollout.naming import asg_tag_list, elb_tag_list, group_tags
 from rollout.rollouts.plan import Capacity, RolloutPlan
-from rollout.rollouts.scaling import hold_scale_in, policy_params, release_scale_in
+from rollout.rollouts.scaling import (
+    hold_scale_in,
+    hold_schedules,
+    policy_params,
+    release_scale_in,
+    release_schedules,
+)
 
 # IMDSv2 only, and a PUT hop limit of 1: the agent runs on the host, so the release's
 # container (one hop further) gets no IMDS token and never the instance role's credentials.
@@ -96,7 +102,8 @@ async def create_group(
     serving group's settings, hooks, warm pool, schedules and (rewritten) scaling policies.
 
     It is created empty and configured before it is sized, so its first instance already
-    has every hook and suspended process; then the retained group stops scaling in.
+    has every hook and suspended process; then the retained group stops scaling in (its
+    target tracking's scale-in off, its scheduled actions suspended) until the rollout ends.
     """
     old, clone = plan.old_group, plan.group_clone
     subnets = plan.subnets
@@ -145,6 +152,8 @@ async def create_group(
     await set_capacity(gw, group.name, capacity)
     if old is not None and plan.scale_in_held:
         await hold_scale_in(gw, old.name, plan.scale_in_held)
+    if old is not None and plan.schedules_held:
+        await hold_schedules(gw, old.name)
     return group
 
 
@@ -154,7 +163,8 @@ def _tag(tag: dict[str, Any], group: str) -> dict[str, Any]:
 
 async def _configure(gw: Gateway, plan: RolloutPlan, name: str, target_group_arn: str) -> None:
     """What CreateAutoScalingGroup cannot say: hooks, warm pool, suspended processes,
-    metrics, schedules and scaling policies, each as the serving group has it."""
+    metrics, SNS notifications, schedules and scaling policies, each as the serving group
+    has it."""
     clone, old = plan.group_clone, plan.old_group
     for hook in clone.lifecycle_hooks:
         await gw.call("autoscaling", "put_lifecycle_hook", AutoScalingGroupName=name, **hook)
@@ -175,6 +185,14 @@ async def _configure(gw: Gateway, plan: RolloutPlan, name: str, target_group_arn
             Metrics=list(clone.metrics),
             Granularity=clone.metrics_granularity,
         )
+    for topic, kinds in clone.notifications:
+        await gw.call(
+            "autoscaling",
+            "put_notification_configuration",
+            AutoScalingGroupName=name,
+            TopicARN=topic,
+            NotificationTypes=list(kinds),
+        )
     for action in clone.scheduled_actions:
         await gw.call(
             "autoscaling", "put_scheduled_update_group_action", AutoScalingGroupName=name, **action
@@ -194,9 +212,12 @@ async def _configure(gw: Gateway, plan: RolloutPlan, name: str, target_group_arn
 
 
 async def restore_retained(gw: Gateway, plan: RolloutPlan) -> None:
-    """Let the retained group scale in again: the rollout is undone, it serves on."""
+    """Let the retained group scale in and run its schedules again: the rollout is undone,
+    it serves on."""
     if plan.old_group is not None and plan.scale_in_held:
         await release_scale_in(gw, plan.old_group.name, plan.scale_in_held)
+    if plan.old_group is not None and plan.schedules_held:
+        await release_schedules(gw, plan.old_group.name)
 
 
 async def set_capacity(gw: Gateway, name: str, capacity: Capacity) -> None:

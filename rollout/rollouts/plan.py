@@ -28,9 +28,9 @@ from rollout.rollouts.clone import (
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.groups import app_groups, serving_group
 from rollout.rollouts.health_settings import agent_health_seconds, grace_seconds, recorded_boots
-from rollout.rollouts.ingress import ingress_problem, instance_security_groups
+from rollout.rollouts.ingress import egress_problem, ingress_problem, instance_security_groups
 from rollout.rollouts.quota import check_target_budget, target_budget
-from rollout.rollouts.scaling import scale_in_holds
+from rollout.rollouts.scaling import scale_in_holds, schedules_hold
 from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
 from rollout.userdata import UserDataContext, UserDataError, encode_simulate, render_user_data
 
@@ -83,6 +83,7 @@ class RolloutPlan:
     instance_subnets: tuple[str, ...] = ()  # a first group's, from `init --instance-subnet`
     expected_boot_seconds: float | None = None  # typical launch to healthy, when recorded
     scale_in_held: tuple[str, ...] = ()  # the retained group's policies kept from scaling in
+    schedules_held: bool = False  # the retained group's scheduled actions suspended meanwhile
     old_target_group: TargetGroupClone | None = None  # the serving group's, for the diff
     agent_health_seconds: float = (
         0.0  # the boot agent's health deadline (FRESHFLEET_HEALTH_TIMEOUT)
@@ -136,10 +137,19 @@ class RolloutPlan:
                 else "(none)",
                 f"{self.target_group.check.deregistration_delay} s",
             ),
+            *self._retained_change(),
             PlanChange("subnets", old.subnets if old else "(none)", self.subnets),
             PlanChange("server group", old.name if old else "(none)", self.new_group),
             PlanChange("strategy", "", self.strategy),
         ]
+
+    def _retained_change(self) -> list[PlanChange]:
+        """How the retained group keeps its capacity until the rollout ends (none: nothing
+        would scale it in)."""
+        held = [f"scale-in off for {', '.join(self.scale_in_held)}"] if self.scale_in_held else []
+        if self.schedules_held:
+            held.append("scheduled actions suspended")
+        return [PlanChange("retained group", "", "; ".join(held))] if held else []
 
     def as_item(self) -> dict[str, Any]:
         """The plan's part of the rollout's ledger item."""
@@ -163,6 +173,7 @@ class RolloutPlan:
             "bake_seconds": self.bake_seconds,
             "grace_period": self.grace_period,
             "scale_in_held": list(self.scale_in_held),
+            "schedules_held": self.schedules_held,
         }
 
 
@@ -253,6 +264,12 @@ async def make_plan(
     template_data = await _template_data(gw, lt_name)
     groups = await instance_security_groups(gw, template_data, traffic.vpc_id)
     problem = await ingress_problem(gw, traffic, groups, int(release.port))
+    new_subnets = (
+        old.subnets.split(",") if old and old.subnets else list(instance_subnets or traffic.subnets)
+    )
+    problem = problem or await egress_problem(
+        gw, traffic, groups, int(release.port), [s for s in new_subnets if s]
+    )
     if problem:
         raise RolloutInputError(f"{release.version} listens on port {release.port}, but {problem}")
 
@@ -263,15 +280,28 @@ async def make_plan(
         clone = await read_group(gw, old, lt_name)
         check_type, floor = old.health_check_type, old.grace_period
         held = scale_in_holds(clone.policies)
+        schedules = schedules_hold(clone.scheduled_actions, clone.suspended_processes)
     else:
-        old_tg, tg, clone, check_type, floor, held = (
+        old_tg, tg, clone, check_type, floor, held, schedules = (
             None,
             first_target_group(),
             GroupClone(),
             "ELB",
             0,
             (),
+            False,
         )
+    health_port = tg.health_port(int(release.port))
+    if health_port != int(release.port):
+        problem = await ingress_problem(gw, traffic, groups, health_port)
+        problem = problem or await egress_problem(
+            gw, traffic, groups, health_port, [s for s in new_subnets if s]
+        )
+        if problem:
+            raise RolloutInputError(
+                f"the target group health-checks port {health_port} (not the release's "
+                f"{release.port}), but {problem}"
+            )
     grace = grace_seconds(
         boots.longest(release.version), config.rollout.gate_deadline_seconds, tg.check, floor
     )
@@ -298,6 +328,7 @@ async def make_plan(
         instance_subnets=instance_subnets,
         expected_boot_seconds=boots.typical(release.version),
         scale_in_held=held,
+        schedules_held=schedules,
         old_target_group=old_tg,
         agent_health_seconds=health_deadline,
     )

@@ -2,6 +2,13 @@
 rewritten for the new group, and the retained group kept from scaling in while it waits out
 of traffic, so a flip back lands on full capacity.
 
+The retained group keeps its capacity the ways AWS documents: its target-tracking policies get
+`DisableScaleIn` (the policy "doesn't remove instances"; scale-out goes on, so a flip back
+under load still grows it), and when it has scheduled actions its `ScheduledActions` process
+is suspended (a nightly schedule would otherwise shrink it mid-bake). Both are undone when the
+rollout is undone; a retire deletes the group. Step and simple policies are refused (below),
+so no alarm-driven policy is left to scale it in.
+
 A policy names its group in places: a target-tracking `ResourceLabel`
 (`app/<lb>/<id>/targetgroup/<tg>/<id>`) and metric dimensions (`AutoScalingGroupName`,
 `TargetGroup`). Those are rewritten; step and simple policies are driven by CloudWatch alarms
@@ -131,3 +138,27 @@ async def hold_scale_in(gw: Gateway, group: str, names: Iterable[str]) -> None:
 async def release_scale_in(gw: Gateway, group: str, names: Iterable[str]) -> None:
     """Let these policies of `group` scale it in again (the inverse of `hold_scale_in`)."""
     await _set_scale_in(gw, group, names, False)
+
+
+# The process whose suspension keeps a group's scheduled actions from resizing it.
+SCHEDULES = "ScheduledActions"
+
+
+def schedules_hold(scheduled_actions: Iterable[dict[str, Any]], suspended: Iterable[str]) -> bool:
+    """True when the retained group has scheduled actions that still run (its
+    `ScheduledActions` process is not already suspended): they are to be held."""
+    return bool(list(scheduled_actions)) and SCHEDULES not in set(suspended)
+
+
+async def hold_schedules(gw: Gateway, group: str) -> None:
+    """Suspend `group`'s scheduled actions (SuspendProcesses ScheduledActions)."""
+    await gw.call(
+        "autoscaling", "suspend_processes", AutoScalingGroupName=group, ScalingProcesses=[SCHEDULES]
+    )
+
+
+async def release_schedules(gw: Gateway, group: str) -> None:
+    """Resume `group`'s scheduled actions (the inverse of `hold_schedules`)."""
+    await gw.call(
+        "autoscaling", "resume_processes", AutoScalingGroupName=group, ScalingProcesses=[SCHEDULES]
+    )
