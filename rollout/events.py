@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from rollout.ledger.vocabulary import RolloutState
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -140,7 +142,9 @@ class RolloutResult:
     def ok(self) -> bool:
         """The release serves as asked: succeeded, or left detached on purpose (`--no-wait`),
         not detached by a failure (a retire that stopped, a flip back refused)."""
-        return self.state == "succeeded" or (self.state == "detached" and not self.reason)
+        return self.state == RolloutState.SUCCEEDED or (
+            self.state == RolloutState.DETACHED and not self.reason
+        )
 
 
 class EventStream:

@@ -7,26 +7,78 @@ process may set (ARCHITECTURE §4, abort from anywhere). Timestamps are ISO-8601
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from rollout.gateway import AwsError, Gateway
 from rollout.ledger.codec import attr, from_item, to_item
 from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
-from rollout.ledger.vocabulary import UNFINISHED, RolloutState
-
-# The states, by their old names here too (rollout.ledger.vocabulary defines them).
-PLANNED = RolloutState.PLANNED
-RUNNING = RolloutState.RUNNING
-SUCCEEDED = RolloutState.SUCCEEDED
-FAILED = RolloutState.FAILED
-ROLLED_BACK = RolloutState.ROLLED_BACK
-ABORTED = RolloutState.ABORTED
-DETACHED = RolloutState.DETACHED
+from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepStatus
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """Now as the ledger writes a time: ISO-8601 UTC to the second, `Z` suffixed."""
+    return _iso(datetime.now(UTC))
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class Step:
+    """One step of a rollout as its item's `steps` list keeps it: written `running` before
+    the step runs and again with how it ended. Times are the ledger's ISO strings ("" while
+    unknown); `name` is a StepName and `status` a StepStatus, or a word an older item used."""
+
+    name: str
+    status: str
+    started_at: str = ""
+    finished_at: str = ""
+    detail: str = ""
+
+    @property
+    def done(self) -> bool:
+        """The step completed (`ok`, or the words older items used for it)."""
+        return self.status in STEP_DONE
+
+    @property
+    def ok(self) -> bool:
+        """The step ended `ok` (the runner's own word for a step that completed)."""
+        return self.status == StepStatus.OK
+
+    def as_item(self) -> dict[str, str]:
+        """The step as the item's `steps` list stores it (plain strings, this key order)."""
+        return {
+            "name": str(self.name),
+            "status": str(self.status),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_item(cls, values: Mapping[str, object]) -> Step:
+        """A step back from the item's `steps` list; a missing field reads as ""."""
+
+        def text(key: str) -> str:
+            got = values.get(key)
+            return "" if got is None else str(got)
+
+        def time(key: str) -> str:
+            got = values.get(key)
+            if isinstance(got, int | float) and not isinstance(got, bool):  # epoch seconds
+                return _iso(datetime.fromtimestamp(got, UTC))
+            return text(key)
+
+        return cls(
+            name=text("name"),
+            status=text("status"),
+            started_at=time("started_at"),
+            finished_at=time("finished_at"),
+            detail=text("detail"),
+        )
 
 
 class RolloutLedger:

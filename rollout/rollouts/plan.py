@@ -141,30 +141,6 @@ class RolloutPlan:
             PlanChange("strategy", "", self.strategy),
         ]
 
-    def as_item(self) -> dict[str, Any]:
-        """The plan's part of the rollout's ledger item."""
-        return {
-            "from_release": self.from_release,
-            "to_release": self.release.version,
-            "strategy": self.strategy,
-            "new_group": self.new_group,
-            "old_group": self.old_group.as_item() if self.old_group else None,
-            "listener_arn": self.traffic.listener_arn,
-            "rule_arn": self.traffic.rule_arn,
-            "load_balancer_arn": self.traffic.load_balancer_arn,
-            "launch_template": self.launch_template,
-            "launch_template_version": self.launch_template_version,
-            "user_data_sha256": self.user_data_sha256,
-            "capacity": {
-                "min_size": self.capacity.min_size,
-                "max_size": self.capacity.max_size,
-                "desired": self.capacity.desired,
-            },
-            "bake_seconds": self.bake_seconds,
-            "grace_period": self.grace_period,
-            "scale_in_held": list(self.scale_in_held),
-        }
-
 
 async def make_plan(
     gw: Gateway,
