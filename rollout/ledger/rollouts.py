@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rollout.gateway import AwsError, Gateway
+from rollout.gateway import AwsError, Gateway, translated
 from rollout.ledger.codec import attr, from_item, to_item
 from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
 from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepStatus
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef, UpdateItemInputTypeDef
 
 
 def utc_now() -> str:
@@ -90,7 +93,9 @@ class RolloutLedger:
 
     async def put(self, values: Mapping[str, Any]) -> None:
         """Write a whole item (a new rollout, or an audit record)."""
-        await self.gw.call("dynamodb", "put_item", TableName=self.table, Item=to_item(values))
+        client = await self.gw.dynamodb()
+        with translated("dynamodb", "put_item"):
+            await client.put_item(TableName=self.table, Item=to_item(values))
 
     async def update(
         self, app: str, rollout_id: str, *, fence: tuple[str, int] | None = None, **fields: Any
@@ -103,51 +108,55 @@ class RolloutLedger:
             return True
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":v{i}": attr(v) for i, v in enumerate(fields.values())}
-        params: dict[str, Any] = {}
         if fence is not None:
             owner, generation = fence
             names |= {"#fo": "owner", "#fg": "lock_generation"}
             values |= {":fo": attr(owner), ":fg": attr(generation)}
+        params: UpdateItemInputTypeDef = {
+            "TableName": self.table,
+            "Key": self._key(app, rollout_id),
+            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if fence is not None:
             params["ConditionExpression"] = "#fo = :fo AND #fg = :fg"
+        client = await self.gw.dynamodb()
         try:
-            await self.gw.call(
-                "dynamodb",
-                "update_item",
-                TableName=self.table,
-                Key={"app": attr(app), "rollout_id": attr(rollout_id)},
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                **params,
-            )
+            with translated("dynamodb", "update_item"):
+                await client.update_item(**params)
         except AwsError as exc:
             if fence is not None and exc.code == "ConditionalCheckFailedException":
                 return False
             raise
         return True
 
+    @staticmethod
+    def _key(app: str, rollout_id: str) -> dict[str, AttributeValueTypeDef]:
+        return {"app": attr(app), "rollout_id": attr(rollout_id)}
+
     async def get(self, app: str, rollout_id: str) -> dict[str, Any] | None:
-        got = await self.gw.call(
-            "dynamodb",
-            "get_item",
-            TableName=self.table,
-            Key={"app": attr(app), "rollout_id": attr(rollout_id)},
-            ConsistentRead=True,
-        )
+        """The rollout's item as plain values (a strong read); None when there is none.
+        `rollout.rollouts.item.RolloutItem.from_item` reads it typed."""
+        client = await self.gw.dynamodb()
+        with translated("dynamodb", "get_item"):
+            got = await client.get_item(
+                TableName=self.table, Key=self._key(app, rollout_id), ConsistentRead=True
+            )
         return from_item(got["Item"]) if "Item" in got else None
 
     async def recent(self, app: str, limit: int = 50) -> list[dict[str, Any]]:
         """The app's rollouts, newest first (ids sort by time)."""
-        got = await self.gw.call(
-            "dynamodb",
-            "query",
-            TableName=self.table,
-            KeyConditionExpression="app = :a",
-            ExpressionAttributeValues={":a": attr(app)},
-            ScanIndexForward=False,
-            Limit=limit,
-            ConsistentRead=True,
-        )
+        client = await self.gw.dynamodb()
+        with translated("dynamodb", "query"):
+            got = await client.query(
+                TableName=self.table,
+                KeyConditionExpression="app = :a",
+                ExpressionAttributeValues={":a": attr(app)},
+                ScanIndexForward=False,
+                Limit=limit,
+                ConsistentRead=True,
+            )
         return [from_item(i) for i in got.get("Items", []) if "kind" not in from_item(i)]
 
     async def unfinished(self, app: str) -> dict[str, Any] | None:
@@ -187,14 +196,14 @@ class RolloutLedger:
 
     async def abort_request(self, app: str, rollout_id: str) -> tuple[bool, str, str]:
         """(requested, by, action) as the item stands now."""
-        got = await self.gw.call(
-            "dynamodb",
-            "get_item",
-            TableName=self.table,
-            Key={"app": attr(app), "rollout_id": attr(rollout_id)},
-            ConsistentRead=True,
-            ProjectionExpression="abort_requested, abort_by, abort_action",
-        )
+        client = await self.gw.dynamodb()
+        with translated("dynamodb", "get_item"):
+            got = await client.get_item(
+                TableName=self.table,
+                Key=self._key(app, rollout_id),
+                ConsistentRead=True,
+                ProjectionExpression="abort_requested, abort_by, abort_action",
+            )
         item = from_item(got.get("Item", {}))
         return (
             bool(item.get("abort_requested", False)),

@@ -30,7 +30,7 @@ from rollout.events import (
     StepStarted,
     WeightsChanged,
 )
-from rollout.gateway import AwsError, Gateway
+from rollout.gateway import AwsError, Gateway, translated
 from rollout.ledger.rollouts import RolloutLedger, Step, utc_now
 from rollout.ledger.timestamps import seconds_left
 from rollout.ledger.vocabulary import RolloutState, StepName, StepStatus
@@ -210,10 +210,10 @@ class Rollout:
         await self._save()
         self.emit(StepFinished, step=str(entry.name), status=str(status), detail=detail)
 
-    async def _save(self, **fields: Any) -> None:
+    async def _save(self, **fields: object) -> None:
         await self._write(steps=[s.as_item() for s in self.steps], **fields)
 
-    async def _write(self, **fields: Any) -> None:
+    async def _write(self, **fields: object) -> None:
         """Update the rollout's item, fenced on this process's lease (owner and generation):
         LeaseLost, with nothing written, once another process has taken the rollout over."""
         lock = self.lock
@@ -335,25 +335,20 @@ class Rollout:
         self.old_shrunk = True
         await self._save(old_shrunk=True)
         remaining = max(0, len(live) - len(victims))
-        await self.gw.call(
-            "autoscaling",
-            "update_auto_scaling_group",
-            AutoScalingGroupName=group.name,
-            MinSize=min(group.min_size, remaining),
-        )
-        await self.gw.call(
-            "elbv2",
-            "deregister_targets",
-            TargetGroupArn=group.target_group_arn,
-            Targets=[{"Id": i} for i in victims],
-        )
-        for iid in victims:
-            await self.gw.call(
-                "autoscaling",
-                "terminate_instance_in_auto_scaling_group",
-                InstanceId=iid,
-                ShouldDecrementDesiredCapacity=True,
+        asg, elb = await self.gw.autoscaling(), await self.gw.elbv2()
+        with translated("autoscaling", "update_auto_scaling_group"):
+            await asg.update_auto_scaling_group(
+                AutoScalingGroupName=group.name, MinSize=min(group.min_size, remaining)
             )
+        with translated("elbv2", "deregister_targets"):
+            await elb.deregister_targets(
+                TargetGroupArn=group.target_group_arn, Targets=[{"Id": i} for i in victims]
+            )
+        for iid in victims:
+            with translated("autoscaling", "terminate_instance_in_auto_scaling_group"):
+                await asg.terminate_instance_in_auto_scaling_group(
+                    InstanceId=iid, ShouldDecrementDesiredCapacity=True
+                )
 
     async def join_listener(self, target_group_arn: str) -> None:
         """Put the new target group in the app's forward action at weight 0, every other
@@ -530,11 +525,13 @@ class Rollout:
 
     async def _tg_by_name(self, name: str) -> str:
         try:
-            got = await self.gw.call("elbv2", "describe_target_groups", Names=[name])
+            elb = await self.gw.elbv2()
+            with translated("elbv2", "describe_target_groups"):
+                got = await elb.describe_target_groups(Names=[name])
         except AwsError:
             return ""
         groups = got.get("TargetGroups", [])
-        return str(groups[0]["TargetGroupArn"]) if groups else ""
+        return groups[0]["TargetGroupArn"] if groups else ""
 
     async def _interrupted(self) -> None:
         if self.lock is not None and self.lock.lost.is_set():
