@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from rollout.ledger.rollouts import Step
-from rollout.ledger.vocabulary import RolloutState
+from rollout.ledger.vocabulary import RolloutState, Strategy
 from rollout.rollouts.groups import GroupRef
 from rollout.rollouts.plan import Capacity, RolloutPlan
 
@@ -58,7 +58,7 @@ class RolloutItem:
     # the plan's part
     from_release: str = ""
     to_release: str = ""
-    strategy: str = "blue-green"
+    strategy: str = Strategy.BLUE_GREEN.value
     new_group: str = ""
     old_group: GroupRef | None = None
     listener_arn: str = ""
@@ -133,7 +133,7 @@ class RolloutItem:
             "weights_history": [w.as_item() for w in self.weights_history],
             "from_release": self.from_release,
             "to_release": self.to_release,
-            "strategy": self.strategy,
+            "strategy": str(self.strategy),
             "new_group": self.new_group,
             "old_group": self.old_group.as_item() if self.old_group else None,
             "listener_arn": self.listener_arn,
@@ -179,7 +179,7 @@ class RolloutItem:
             ),
             from_release=v.text("from_release"),
             to_release=v.text("to_release"),
-            strategy=v.text("strategy") or "blue-green",
+            strategy=v.text("strategy") or Strategy.BLUE_GREEN.value,
             new_group=v.text("new_group"),
             old_group=_group(v.map("old_group")),
             listener_arn=v.text("listener_arn"),

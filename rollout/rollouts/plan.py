@@ -16,6 +16,7 @@ from rollout.config import Config
 from rollout.gateway import AwsError, Gateway
 from rollout.ledger.releases import get_release
 from rollout.ledger.rollouts import RolloutLedger
+from rollout.ledger.vocabulary import Strategy
 from rollout.model import TAG_INSTANCE_SUBNETS, Release
 from rollout.naming import launch_template_name, new_rollout_id, server_group_name, valid_app_name
 from rollout.rollouts.clone import (
@@ -34,7 +35,7 @@ from rollout.rollouts.scaling import scale_in_holds
 from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
 from rollout.userdata import UserDataContext, UserDataError, encode_simulate, render_user_data
 
-STRATEGIES = ("blue-green", "canary", "rolling")
+STRATEGIES: tuple[str, ...] = tuple(str(s) for s in Strategy)  # plain words, for choices
 _SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 
 
@@ -148,7 +149,7 @@ async def make_plan(
     app: str,
     version: str,
     *,
-    strategy: str = "blue-green",
+    strategy: str = Strategy.BLUE_GREEN.value,
     capacity: int | None = None,
     bake_seconds: float | None = None,
     allow_insecure_url: bool = False,

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 from rollout.events import RolloutResult
 from rollout.ledger.timestamps import seconds_left
-from rollout.ledger.vocabulary import RolloutState, StepName
+from rollout.ledger.vocabulary import RolloutState, StepName, Strategy
 from rollout.rollouts.errors import RolloutStop
 from rollout.rollouts.groups import GroupRef
 from rollout.rollouts.plan import Capacity
@@ -31,9 +31,9 @@ from rollout.rollouts.steps import RolloutSteps
 
 async def run_strategy(r: RolloutSteps) -> None:
     """Launch, gate and shift by the plan's strategy; returns with the new group at 100 %."""
-    if r.plan.old_group is None or r.plan.strategy == "blue-green":
+    if r.plan.old_group is None or r.plan.strategy == Strategy.BLUE_GREEN:
         await blue_green(r)
-    elif r.plan.strategy == "canary":
+    elif r.plan.strategy == Strategy.CANARY:
         await canary(r)
     else:
         await rolling(r)
@@ -152,12 +152,12 @@ async def continue_after_resume(r: RolloutSteps) -> RolloutResult | None:
         and launched
         and new is not None
         and r.plan.old_group is not None
-        and r.plan.strategy in ("canary", "rolling")
+        and r.plan.strategy in (Strategy.CANARY, Strategy.ROLLING)
     ):
         await _resume_part_way(r, new, weights)
         return None
     if not r.shifted:
-        if launched and new is not None and r.plan.strategy == "blue-green":
+        if launched and new is not None and r.plan.strategy == Strategy.BLUE_GREEN:
             async with r.step(
                 StepName.GATE, f"resumed: {r.plan.capacity.desired} instances healthy"
             ):
@@ -204,7 +204,7 @@ async def _resume_part_way(r: RolloutSteps, new: GroupRef, weights: Mapping[str,
     cap = new_now.capacity
     new = replace(new, min_size=cap.min_size, max_size=cap.max_size, desired=cap.desired)
     await r.record_group(new)
-    if r.plan.strategy == "canary":
+    if r.plan.strategy == Strategy.CANARY:
         await _resume_canary(r, new, share, weights)
     else:
         await _resume_rolling(r, new, share, list(old_now.live))
