@@ -71,9 +71,13 @@ async def request_abort(
 
 async def owner_alive(gw: Gateway, config: Config, item: dict[str, Any]) -> bool:
     """True when the rollout's owner still holds an unexpired lease on the app's lock."""
-    lock = await read_lock(gw, config.tables.locks, str(item["app"]))
+    rollout = RolloutItem.from_item(item)
+    lock = await read_lock(gw, config.tables.locks, rollout.app)
     return bool(
-        lock and lock.owner == item.get("owner") and lock.expires_at.timestamp() > time.time()
+        lock
+        and rollout.owner
+        and lock.owner == rollout.owner
+        and lock.expires_at.timestamp() > time.time()
     )
 
 
