@@ -41,6 +41,9 @@ class Step:
     finished_at: str = ""
     detail: str = ""
 
+    def __post_init__(self) -> None:
+        self.name, self.status = str(self.name), str(self.status)  # plain, as read back
+
     @property
     def done(self) -> bool:
         """The step completed (`ok`, or the words older items used for it)."""

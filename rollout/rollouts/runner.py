@@ -206,7 +206,7 @@ class Rollout:
         await self._end_step(entry, StepStatus.OK, entry.detail)
 
     async def _end_step(self, entry: Step, status: StepStatus, detail: str) -> None:
-        entry.status, entry.finished_at, entry.detail = status, utc_now(), detail
+        entry.status, entry.finished_at, entry.detail = str(status), utc_now(), detail
         await self._save()
         self.emit(StepFinished, step=str(entry.name), status=str(status), detail=detail)
 
