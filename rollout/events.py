@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from rollout.ledger.history import JudgeEvidence
+from rollout.ledger.vocabulary import RolloutState
 from rollout.model import InstanceView
 
 
@@ -129,7 +130,9 @@ class RolloutResult:
     def ok(self) -> bool:
         """The release serves as asked: succeeded, or left detached on purpose (`--no-wait`),
         not detached by a failure (a retire that stopped, a flip back refused)."""
-        return self.state == "succeeded" or (self.state == "detached" and not self.reason)
+        return self.state == RolloutState.SUCCEEDED or (
+            self.state == RolloutState.DETACHED and not self.reason
+        )
 
 
 class EventStream:

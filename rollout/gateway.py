@@ -13,9 +13,9 @@ import copy
 import functools
 import os
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
@@ -34,6 +34,11 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserFactory
 
 from rollout.backend import Backend
+
+if TYPE_CHECKING:  # the installed stubs (types-aiobotocore), for the typed hot calls
+    from types_aiobotocore_autoscaling import AutoScalingClient
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_elbv2 import ElasticLoadBalancingv2Client
 
 T = TypeVar("T")
 
@@ -153,6 +158,16 @@ def is_read(operation: str) -> bool:
     """Whether an operation (snake_case name) only reads: Describe*, Get*, List*,
     BatchGetItem, Head*, Query, Scan. Everything else may change something."""
     return operation.startswith(_READ_PREFIXES)
+
+
+@contextlib.contextmanager
+def translated(service: str, operation: str) -> Iterator[None]:
+    """Raise any botocore failure of the block as the AwsError `translate` makes of it
+    (`operation` in snake_case, as the client's method is named)."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, service, _camel(operation)) from exc
 
 
 def is_throttle(exc: BaseException) -> bool:
@@ -356,11 +371,27 @@ class Gateway:
         """Call one operation (snake_case name) and translate any failure into AwsError."""
         await self._before(service, operation)
         client = await self.client(service)
-        try:
+        with translated(service, operation):
             result: dict[str, Any] = await getattr(client, operation)(**params)
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, service, _camel(operation)) from exc
         return result
+
+    # Typed clients for the hot calls: their parameters and answers are checked against the
+    # installed stubs. Call them inside `translated(service, operation)`, as `call` does.
+
+    async def dynamodb(self) -> DynamoDBClient:
+        """The shared DynamoDB client, typed."""
+        client: DynamoDBClient = await self.client("dynamodb")
+        return client
+
+    async def elbv2(self) -> ElasticLoadBalancingv2Client:
+        """The shared ELBv2 client, typed."""
+        client: ElasticLoadBalancingv2Client = await self.client("elbv2")
+        return client
+
+    async def autoscaling(self) -> AutoScalingClient:
+        """The shared Auto Scaling client, typed."""
+        client: AutoScalingClient = await self.client("autoscaling")
+        return client
 
     async def paginate(self, service: str, operation: str, key: str, **params: Any) -> list[Any]:
         """Every item under `key` across all pages of a paginated operation."""

@@ -30,6 +30,7 @@ from rollout.gateway import AwsError, Gateway
 from rollout.ledger.locks import create_lock, holds, read_lock, renew_lock, replace_lock
 from rollout.ledger.locks import delete_lock as _delete_lock
 from rollout.ledger.rollouts import RolloutLedger, utc_now
+from rollout.ledger.vocabulary import RolloutState
 from rollout.model import LockInfo
 from rollout.naming import new_rollout_id
 
@@ -342,7 +343,7 @@ async def record_takeover(
             "app": held.app,
             "rollout_id": new_rollout_id(),
             "kind": "lock-takeover",
-            "state": "succeeded",
+            "state": RolloutState.SUCCEEDED,
             "owner": by,
             "taken_from": held.owner,
             "generation": generation,

@@ -47,6 +47,7 @@ from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.history import RolloutRecord, active_rollouts
 from rollout.ledger.instances import InstanceBoot, latest_phases
 from rollout.ledger.locks import lock_of
+from rollout.ledger.vocabulary import RolloutState
 from rollout.model import (
     TAG_APP,
     FleetDiff,
@@ -290,7 +291,7 @@ class FleetObserver:
             rediscover
             or locks_held
             or shape != self._shape
-            or any(r.state == "running" for r in self._rollouts_seen)
+            or any(r.state == RolloutState.RUNNING for r in self._rollouts_seen)
         )
 
     async def _rollouts(self, *, refresh_detached: bool) -> list[RolloutRecord]:
@@ -298,16 +299,22 @@ class FleetObserver:
         and when a rollout seen running is no longer."""
         if refresh_detached:
             running, self._detached = await asyncio.gather(
-                active_rollouts(self.gateway, self.tables, ("running",)),
-                active_rollouts(self.gateway, self.tables, ("detached",)),
+                active_rollouts(self.gateway, self.tables, (RolloutState.RUNNING,)),
+                active_rollouts(self.gateway, self.tables, (RolloutState.DETACHED,)),
             )
         else:
-            running = await active_rollouts(self.gateway, self.tables, ("running",))
-            was = {(r.app, r.rollout_id) for r in self._rollouts_seen if r.state == "running"}
+            running = await active_rollouts(self.gateway, self.tables, (RolloutState.RUNNING,))
+            was = {
+                (r.app, r.rollout_id)
+                for r in self._rollouts_seen
+                if r.state == RolloutState.RUNNING
+            }
             if was - {(r.app, r.rollout_id) for r in running}:
                 # A rollout stopped running: ended, or detached (a deploy interrupted in its
                 # bake) and still unfinished, as a one-off read (`status`) would see it.
-                self._detached = await active_rollouts(self.gateway, self.tables, ("detached",))
+                self._detached = await active_rollouts(
+                    self.gateway, self.tables, (RolloutState.DETACHED,)
+                )
         # A detached rollout that was resumed shows up as running: that one wins.
         live = {(r.app, r.rollout_id) for r in running}
         return [*running, *(r for r in self._detached if (r.app, r.rollout_id) not in live)]

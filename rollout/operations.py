@@ -35,10 +35,10 @@ from typing import Any
 from rollout.config import Config, Tables
 from rollout.events import RolloutResult
 from rollout.gateway import Gateway
-from rollout.ledger import rollouts as states
 from rollout.ledger.history import BootDurations, RolloutRecord, app_history, boot_durations
 from rollout.ledger.instances import app_boots
 from rollout.ledger.releases import list_releases
+from rollout.ledger.vocabulary import RolloutState
 from rollout.lock import DeployLock, whoami
 from rollout.model import TAG_APP
 from rollout.rollouts import (
@@ -228,7 +228,7 @@ def _started(on_start: OnStart | None, rollout: Rollout) -> None:
 async def owner_runs(gw: Gateway, config: Config, item: Mapping[str, Any]) -> bool:
     """True when the unfinished rollout is running and its owner still holds the app's
     lease: that process acts on it (an abort or a flip back is asked of it)."""
-    return item.get("state") == states.RUNNING and await owner_alive(gw, config, dict(item))
+    return item.get("state") == RolloutState.RUNNING and await owner_alive(gw, config, dict(item))
 
 
 async def unowned_rollout(gw: Gateway, config: Config, app: str) -> dict[str, Any] | None:

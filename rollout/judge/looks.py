@@ -11,6 +11,7 @@ from rollout.judge.verdict import Verdict
 from rollout.judge.watch import RolloutJudge
 from rollout.ledger.history import judge_of
 from rollout.ledger.timestamps import parse_time
+from rollout.ledger.vocabulary import StepName
 from rollout.rollouts.errors import RolloutStop
 
 if TYPE_CHECKING:
@@ -41,8 +42,8 @@ def judge_for(r: Rollout, group: ServerGroup, what: str) -> RolloutJudge | None:
 
 
 def _last_shift(r: Rollout) -> datetime | None:
-    shifts = [s for s in r.steps if s.get("name") == "shift" and s.get("finished_at")]
-    return parse_time(shifts[-1]["finished_at"]) if shifts else None
+    shifts = [s for s in r.steps if s.name == StepName.SHIFT and s.finished_at]
+    return parse_time(shifts[-1].finished_at) if shifts else None
 
 
 async def look(r: Rollout, judge: RolloutJudge | None, what: str) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef
 
 _SER = TypeSerializer()
 _DES = TypeDeserializer()
@@ -34,13 +37,13 @@ def _from_dynamo(value: Any) -> Any:
     return value
 
 
-def attr(value: Any) -> dict[str, Any]:
+def attr(value: Any) -> AttributeValueTypeDef:
     """One attribute value (`{"S": ...}`, `{"N": ...}`, …)."""
-    result: Any = _SER.serialize(_to_dynamo(value))
-    return dict(result)
+    result: AttributeValueTypeDef = _SER.serialize(_to_dynamo(value))
+    return result
 
 
-def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
     """A whole item; None values are left out (DynamoDB has no use for them)."""
     return {k: attr(v) for k, v in values.items() if v is not None}
 

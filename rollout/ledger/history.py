@@ -16,6 +16,7 @@ from rollout.config import Tables
 from rollout.gateway import Gateway
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.instances import InstanceBoot
+from rollout.ledger.rollouts import Step
 from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
 from rollout.ledger.timestamps import parse_time
 from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepName
@@ -26,11 +27,25 @@ _BOOT_SPAN = (StepName.LAUNCH, StepName.GATE)
 
 @dataclass(frozen=True, slots=True)
 class RolloutStep:
+    """A recorded step (`rollout.ledger.rollouts.Step`) as a listing reads it: its times
+    parsed (None when absent or unreadable)."""
+
     name: str
     status: str
     started_at: datetime | None = None
     finished_at: datetime | None = None
     detail: str = ""
+
+    @classmethod
+    def of(cls, step: Step) -> RolloutStep:
+        """The step with its times parsed."""
+        return cls(
+            step.name,
+            step.status,
+            parse_time(step.started_at),
+            parse_time(step.finished_at),
+            step.detail,
+        )
 
     @property
     def seconds(self) -> float | None:
@@ -135,20 +150,14 @@ class RolloutRecord:
     @property
     def shifted(self) -> bool:
         """True once the listener forwards to the new group (the shift step finished ok)."""
-        shift = self.step("shift")
+        shift = self.step(StepName.SHIFT)
         return self.shifted_flag or (shift is not None and shift.status in STEP_DONE)
 
 
 def rollout_of(values: Mapping[str, Any]) -> RolloutRecord:
     """A RolloutRecord from a rollouts-table item's plain values."""
     steps = tuple(
-        RolloutStep(
-            name=str(s.get("name", "")),
-            status=str(s.get("status", "")),
-            started_at=parse_time(s.get("started_at")),
-            finished_at=parse_time(s.get("finished_at")),
-            detail=str(s.get("detail", "")),
-        )
+        RolloutStep.of(Step.from_item(s))
         for s in values.get("steps") or ()
         if isinstance(s, Mapping)
     )

@@ -30,6 +30,14 @@ FINISHED: tuple[RolloutState, ...] = (
 )
 
 
+class Strategy(StrEnum):
+    """How a new group is brought into traffic (ARCHITECTURE §4)."""
+
+    BLUE_GREEN = "blue-green"
+    CANARY = "canary"
+    ROLLING = "rolling"
+
+
 class StepName(StrEnum):
     """The steps a strategy runs (ARCHITECTURE §4), each recorded before and after."""
 

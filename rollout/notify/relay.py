@@ -30,6 +30,7 @@ from rollout.events import (
     WeightsChanged,
 )
 from rollout.gateway import AwsError, Gateway
+from rollout.ledger.vocabulary import RolloutState, StepName, StepStatus
 from rollout.model import HealthState, InstanceView
 from rollout.notify.delivery import Delivery, deliver
 from rollout.notify.message import Notification
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
     from rollout.ledger.rollouts import RolloutLedger
     from rollout.rollouts.plan import RolloutPlan
 
-_FINAL = {"succeeded": "succeeded", "failed": "failed", "rolled_back": "rolled_back"}
+# The final states announced by their own name (an abort is announced with its outcome).
+_FINAL = (RolloutState.SUCCEEDED, RolloutState.FAILED, RolloutState.ROLLED_BACK)
 _REQUESTED = re.compile(r"^(abort|rollback) requested by (.+)$")
 
 
@@ -83,10 +85,10 @@ class NotificationRelay:
             return
         if isinstance(event, InstanceUpdate):
             self._instances[event.instance.instance_id] = event.instance
-        elif isinstance(event, StepFinished) and event.status == "ok":
-            if event.step == "plan":  # emitted by a fresh start only, never on resume
+        elif isinstance(event, StepFinished) and event.status == StepStatus.OK:
+            if event.step == StepName.PLAN:  # emitted by a fresh start only, never on resume
                 self._send("started")
-            elif event.step == "bake":
+            elif event.step == StepName.BAKE:
                 self._send("bake_passed")
         elif isinstance(event, WeightsChanged):
             self._on_weights(event)
@@ -98,10 +100,10 @@ class NotificationRelay:
             if "taken over" in event.reason:
                 self._send("lock_taken_over")
         elif isinstance(event, RolloutFinished):
-            if event.state == "aborted":
+            if event.state == RolloutState.ABORTED:
                 self._send("aborted", outcome=event.outcome)
             elif event.state in _FINAL:
-                self._send(_FINAL[event.state], outcome=event.outcome)
+                self._send(str(event.state), outcome=event.outcome)
 
     async def drain(self) -> None:
         """Give the deliveries under way at most one notifier timeout, then give up on them."""

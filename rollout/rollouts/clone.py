@@ -14,7 +14,7 @@ from typing import Any
 
 from rollout.gateway import Gateway
 from rollout.model import TAG_APP
-from rollout.model import ServerGroup as GroupRef
+from rollout.model import ServerGroup as ServerGroup
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.health_settings import FIRST_DEREGISTRATION_DELAY_SECONDS, HealthCheck
 from rollout.rollouts.scaling import policy_problems
@@ -151,7 +151,7 @@ async def read_target_group(gw: Gateway, arn: str) -> TargetGroupClone:
     )
 
 
-async def read_group(gw: Gateway, old: GroupRef, launch_template: str) -> GroupClone:
+async def read_group(gw: Gateway, old: ServerGroup, launch_template: str) -> GroupClone:
     """The serving ASG's settings, hooks, warm pool, schedules, policies and SNS
     notifications to copy.
 

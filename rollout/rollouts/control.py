@@ -9,14 +9,15 @@ from typing import Any
 
 from rollout.config import Config
 from rollout.gateway import Gateway
-from rollout.ledger import rollouts as states
 from rollout.ledger.locks import read_lock
 from rollout.ledger.releases import get_release
 from rollout.ledger.rollouts import RolloutLedger
+from rollout.ledger.vocabulary import RolloutState
 from rollout.lock import DeployLock
-from rollout.model import Release, ServerGroup
+from rollout.model import Release
 from rollout.rollouts.errors import RolloutInputError
-from rollout.rollouts.plan import Capacity, RolloutPlan
+from rollout.rollouts.item import RolloutItem
+from rollout.rollouts.plan import RolloutPlan
 from rollout.rollouts.runner import Rollout
 from rollout.rollouts.traffic import TrafficPoint, read_weights
 
@@ -48,35 +49,35 @@ async def request_abort(
     """Ask the app's running rollout to stop (abort) or flip back (rollback); wait up to
     `wait_seconds` for it to end. RolloutInputError when no rollout of the app is running."""
     ledger = RolloutLedger(gw, config.tables.rollouts)
-    item = await ledger.unfinished(app)
-    if item is None:
+    found = await ledger.unfinished(app)
+    if found is None:
         raise RolloutInputError(f"no rollout of {app} is running")
-    if item.get("state") != states.RUNNING:
+    item = RolloutItem.from_item(found)
+    rid = item.rollout_id
+    if item.state != RolloutState.RUNNING:
         raise RolloutInputError(
-            f"{app}'s rollout {item['rollout_id']} is detached: nothing runs it to abort; "
+            f"{app}'s rollout {rid} is detached: nothing runs it to abort; "
             f"`freshfleet rollback {app}` undoes it, `freshfleet resume {app}` finishes it"
         )
-    rid = str(item["rollout_id"])
     await ledger.request_abort(app, rid, by, action)
     deadline = time.monotonic() + wait_seconds
     while True:
-        now = await ledger.get(app, rid) or item
-        if now.get("state") != states.RUNNING or time.monotonic() >= deadline:
-            return AbortRequest(
-                app,
-                rid,
-                str(now.get("state")),
-                str(now.get("outcome", "")),
-                str(now.get("reason", "")),
-            )
+        got = await ledger.get(app, rid)
+        now = RolloutItem.from_item(got) if got is not None else item
+        if now.state != RolloutState.RUNNING or time.monotonic() >= deadline:
+            return AbortRequest(app, rid, now.state, now.outcome, now.reason)
         await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
 
 async def owner_alive(gw: Gateway, config: Config, item: dict[str, Any]) -> bool:
     """True when the rollout's owner still holds an unexpired lease on the app's lock."""
-    lock = await read_lock(gw, config.tables.locks, str(item["app"]))
+    rollout = RolloutItem.from_item(item)
+    lock = await read_lock(gw, config.tables.locks, rollout.app)
     return bool(
-        lock and lock.owner == item.get("owner") and lock.expires_at.timestamp() > time.time()
+        lock
+        and rollout.owner
+        and lock.owner == rollout.owner
+        and lock.expires_at.timestamp() > time.time()
     )
 
 
@@ -93,53 +94,52 @@ async def rollout_from_item(
     ledger = RolloutLedger(gw, config.tables.rollouts)
     rid = str(item["rollout_id"])
     await ledger.update(
-        app, rid, owner=lock.owner, lock_generation=lock.generation, state=states.RUNNING
+        app, rid, owner=lock.owner, lock_generation=lock.generation, state=RolloutState.RUNNING
     )
-    item = await ledger.get(app, rid) or item
-    version = str(item.get("to_release", ""))
+    stored = RolloutItem.from_item(await ledger.get(app, rid) or item)
+    version = stored.to_release
     release = await get_release(gw, config.tables, app, version) or Release(
         app=app, version=version, url="", sha256=""
     )
-    cap = item.get("capacity") or {}
-    old = ServerGroup.from_item(item["old_group"]) if item.get("old_group") else None
+    old = stored.old_group
     plan = RolloutPlan(
         app=app,
-        rollout_id=str(item["rollout_id"]),
+        rollout_id=stored.rollout_id,
         release=release,
-        strategy=str(item.get("strategy", "blue-green")),
+        strategy=stored.strategy,
         traffic=TrafficPoint(
             app=app,
-            listener_arn=str(item.get("listener_arn", "")),
-            load_balancer_arn=str(item.get("load_balancer_arn", "")),
+            listener_arn=stored.listener_arn,
+            load_balancer_arn=stored.load_balancer_arn,
             vpc_id="",
             subnets=(),
-            rule_arn=str(item.get("rule_arn", "")),
+            rule_arn=stored.rule_arn,
         ),
         old_group=old,
-        new_group=str(item.get("new_group", "")),
-        launch_template=str(item.get("launch_template", "")),
-        launch_template_version=str(item.get("launch_template_version", "")),
+        new_group=stored.new_group,
+        launch_template=stored.launch_template,
+        launch_template_version=stored.launch_template_version,
         user_data="",
-        user_data_sha256=str(item.get("user_data_sha256", "")),
-        capacity=Capacity(
-            int(cap.get("min_size", 0)), int(cap.get("max_size", 0)), int(cap.get("desired", 0))
+        user_data_sha256=stored.user_data_sha256,
+        capacity=stored.capacity,
+        bake_seconds=(
+            config.rollout.bake_seconds if stored.bake_seconds is None else stored.bake_seconds
         ),
-        bake_seconds=float(item.get("bake_seconds", config.rollout.bake_seconds)),
-        grace_period=int(item.get("grace_period", 0)),
-        scale_in_held=tuple(str(n) for n in item.get("scale_in_held") or ()),
-        schedules_held=bool(item.get("schedules_held", False)),
+        grace_period=stored.grace_period,
+        scale_in_held=stored.scale_in_held,
+        schedules_held=stored.schedules_held,
     )
     r = Rollout(gw, config, plan, lock, owner=lock.owner)
     r.resumed = True
-    r.steps = list(item.get("steps", []))
-    r.created = {k: str(v) for k, v in (item.get("created") or {}).items()}
-    r.new = ServerGroup.from_item(item["new_group_ref"]) if item.get("new_group_ref") else None
-    r.old_shrunk = bool(item.get("old_shrunk", False))
-    r.weights_history = [dict(h.get("weights", {})) for h in item.get("weights_history", [])]
+    r.steps = list(stored.steps)
+    r.created = dict(stored.created)
+    r.new = stored.new_group_ref
+    r.old_shrunk = stored.old_shrunk
+    r.weights_history = stored.weights_by_group
     # The listener is the truth about traffic: trust it over the ledger's last write.
     live = await read_weights(gw, plan.traffic) if plan.traffic.listener_arn else {}
     new_arn = r.new.target_group_arn if r.new else r.created.get("target_group_arn", "")
-    r.shifted = bool(item.get("shifted")) or live.get(new_arn, 0) > 0
+    r.shifted = stored.shifted or live.get(new_arn, 0) > 0
     if r.new and new_arn in live:
         names = {new_arn: r.new.name} | ({old.target_group_arn: old.name} if old else {})
         r.weights_history.append({names[a]: w for a, w in live.items() if a in names})
@@ -150,8 +150,9 @@ async def previous_release(gw: Gateway, config: Config, app: str) -> str:
     """The release that served before the current one: the `from_release` of the newest
     succeeded rollout. RolloutInputError when the ledger knows none."""
     for item in await RolloutLedger(gw, config.tables.rollouts).recent(app):
-        if item.get("state") == states.SUCCEEDED and item.get("from_release"):
-            return str(item["from_release"])
+        done = RolloutItem.from_item(item)
+        if done.state == RolloutState.SUCCEEDED and done.from_release:
+            return done.from_release
     raise RolloutInputError(
         f"the ledger holds no earlier successful release of {app}: pass --to VERSION"
     )

@@ -16,6 +16,7 @@ from rollout.config import Config
 from rollout.gateway import AwsError, Gateway
 from rollout.ledger.releases import get_release
 from rollout.ledger.rollouts import RolloutLedger
+from rollout.ledger.vocabulary import Strategy
 from rollout.model import TAG_INSTANCE_SUBNETS, Release, ServerGroup
 from rollout.naming import launch_template_name, new_rollout_id, server_group_name, valid_app_name
 from rollout.rollouts.clone import (
@@ -34,7 +35,7 @@ from rollout.rollouts.scaling import scale_in_holds, schedules_hold
 from rollout.rollouts.traffic import TrafficPoint, find_traffic_point, read_weights
 from rollout.userdata import UserDataContext, UserDataError, encode_simulate, render_user_data
 
-STRATEGIES = ("blue-green", "canary", "rolling")
+STRATEGIES: tuple[str, ...] = tuple(str(s) for s in Strategy)  # plain words, for choices
 _SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 
 
@@ -151,31 +152,6 @@ class RolloutPlan:
             held.append("scheduled actions suspended")
         return [PlanChange("retained group", "", "; ".join(held))] if held else []
 
-    def as_item(self) -> dict[str, Any]:
-        """The plan's part of the rollout's ledger item."""
-        return {
-            "from_release": self.from_release,
-            "to_release": self.release.version,
-            "strategy": self.strategy,
-            "new_group": self.new_group,
-            "old_group": self.old_group.as_item() if self.old_group else None,
-            "listener_arn": self.traffic.listener_arn,
-            "rule_arn": self.traffic.rule_arn,
-            "load_balancer_arn": self.traffic.load_balancer_arn,
-            "launch_template": self.launch_template,
-            "launch_template_version": self.launch_template_version,
-            "user_data_sha256": self.user_data_sha256,
-            "capacity": {
-                "min_size": self.capacity.min_size,
-                "max_size": self.capacity.max_size,
-                "desired": self.capacity.desired,
-            },
-            "bake_seconds": self.bake_seconds,
-            "grace_period": self.grace_period,
-            "scale_in_held": list(self.scale_in_held),
-            "schedules_held": self.schedules_held,
-        }
-
 
 async def make_plan(
     gw: Gateway,
@@ -183,7 +159,7 @@ async def make_plan(
     app: str,
     version: str,
     *,
-    strategy: str = "blue-green",
+    strategy: str = Strategy.BLUE_GREEN.value,
     capacity: int | None = None,
     bake_seconds: float | None = None,
     allow_insecure_url: bool = False,

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 from rollout.gateway import Gateway
+from rollout.ledger.vocabulary import Strategy
 from rollout.rollouts.errors import RolloutInputError
 from rollout.rollouts.traffic import TrafficPoint, forward_weights
 
@@ -93,7 +94,7 @@ async def target_budget(
 def check_target_budget(budget: TargetBudget, strategy: str, app: str, has_old: bool) -> None:
     """RolloutInputError when the strategy's peak is over the quota, with the numbers and
     whether rolling fits instead."""
-    rolling = strategy == "rolling" and has_old
+    rolling = strategy == Strategy.ROLLING and has_old
     need = budget.now + (budget.rolling_new if rolling else budget.new)
     if need <= budget.quota:
         return

@@ -16,12 +16,11 @@ from datetime import datetime
 
 from rollout.config import Config, RolloutSettings
 from rollout.gateway import AwsError, Gateway
-from rollout.ledger import rollouts as states
 from rollout.ledger.history import BootDurations, RolloutRecord, app_history, boot_durations
 from rollout.ledger.instances import app_boots
 from rollout.ledger.releases import list_releases
 from rollout.ledger.rollouts import RolloutLedger
-from rollout.ledger.vocabulary import STEP_DONE
+from rollout.ledger.vocabulary import STEP_DONE, RolloutState, StepName
 from rollout.model import Release, ServerGroup
 from rollout.rollouts.groups import describe_group
 from rollout.rollouts.health import healthy_count
@@ -70,7 +69,7 @@ class Estimate:
 
 def flip_back_estimate(records: Iterable[RolloutRecord]) -> Estimate:
     """One listener change: the median of the recorded shift steps, else the default."""
-    shifts = step_seconds(records, "shift")
+    shifts = step_seconds(records, StepName.SHIFT)
     if not shifts:
         return Estimate(DEFAULT_FLIP_SECONDS, "default: no shift recorded")
     n = len(shifts)
@@ -120,7 +119,7 @@ def fresh_deploy_eta(
         return None
     mine = boots.samples.get(release, ())
     basis = f"median of {len(mine)} boots of {release}" if mine else "median of the app's boots"
-    retires = step_seconds(records, "retire")
+    retires = step_seconds(records, StepName.RETIRE)
     retire = (
         Estimate(statistics.median(retires), f"median of {len(retires)} recorded retires")
         if retires
@@ -196,9 +195,12 @@ def serving_release(records: Sequence[RolloutRecord]) -> str:
             if r.shifted:
                 return r.to_release
             continue
-        if r.state == states.SUCCEEDED:
+        if r.state == RolloutState.SUCCEEDED:
             return r.to_release
-        if r.state in (states.ROLLED_BACK, states.FAILED, states.ABORTED) and r.from_release:
+        if (
+            r.state in (RolloutState.ROLLED_BACK, RolloutState.FAILED, RolloutState.ABORTED)
+            and r.from_release
+        ):
             return r.from_release
     return ""
 
@@ -206,7 +208,7 @@ def serving_release(records: Sequence[RolloutRecord]) -> str:
 def previous_release_of(records: Sequence[RolloutRecord]) -> str:
     """The release that served before the current one: the newest succeeded rollout's
     `from_release` ("" when none) — the same answer as `previous_release`."""
-    return next((r.from_release for r in records if r.state == states.SUCCEEDED), "")
+    return next((r.from_release for r in records if r.state == RolloutState.SUCCEEDED), "")
 
 
 def default_release(
@@ -233,8 +235,8 @@ def default_release(
 def no_retained_reason(records: Sequence[RolloutRecord]) -> str:
     """Why there is no group to flip back to, when no rollout is baking now."""
     for r in records:
-        bake = r.step("bake")
-        if r.state == states.SUCCEEDED and bake is not None and bake.finished_at:
+        bake = r.step(StepName.BAKE)
+        if r.state == RolloutState.SUCCEEDED and bake is not None and bake.finished_at:
             return f"no retained group: the bake ended at {_hhmm(bake.finished_at)}"
     return "no retained group: no rollout is baking"
 
@@ -250,7 +252,7 @@ async def _flip_back(
     if item is None:
         return FlipBack(False, estimate, no_retained_reason(records))
     rid = str(item["rollout_id"])
-    if item.get("state") != states.RUNNING:
+    if item.get("state") != RolloutState.RUNNING:
         return FlipBack(
             False,
             estimate,

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from rollout.config import Config
@@ -29,27 +30,33 @@ from rollout.events import (
     StepStarted,
     WeightsChanged,
 )
-from rollout.gateway import AwsError, Gateway
-from rollout.ledger import rollouts as states
-from rollout.ledger.rollouts import RolloutLedger, utc_now
+from rollout.gateway import AwsError, Gateway, translated
+from rollout.ledger.rollouts import RolloutLedger, Step, utc_now
 from rollout.ledger.timestamps import seconds_left
+from rollout.ledger.vocabulary import RolloutState, StepName, StepStatus
 from rollout.lock import DeployLock
-from rollout.model import ServerGroup as GroupRef
+from rollout.model import ServerGroup as ServerGroup
 from rollout.notify.relay import NotificationRelay
 from rollout.notify.settings import notifiers_for
 from rollout.rollouts import launch as launching
 from rollout.rollouts.errors import KeepServing, LeaseLost, RolloutStop
 from rollout.rollouts.groups import delete_server_group, describe_group
 from rollout.rollouts.health import healthy_count
+from rollout.rollouts.item import RolloutItem
 from rollout.rollouts.plan import Capacity, RolloutPlan
-from rollout.rollouts.traffic import read_weights, set_weights
+from rollout.rollouts.steps import GroupNow
+from rollout.rollouts.strategies import continue_after_resume, run_strategy
+from rollout.rollouts.traffic import TrafficPoint, read_weights, set_weights
 from rollout.rollouts.watch import gate, watch
 
 LOST = "lost"  # a RolloutResult's state when this process lost the lease (not a ledger state)
 
 
 class Rollout:
-    """One rollout of an app, run by `run()`; `events()` streams what happens."""
+    """One rollout of an app, run by `run()`; `events()` streams what happens.
+
+    It implements the steps protocol the strategies run on (`rollout.rollouts.steps`).
+    """
 
     def __init__(
         self,
@@ -72,9 +79,9 @@ class Rollout:
         self.owner = owner or (lock.owner if lock else "")
         self.ledger = RolloutLedger(gw, config.tables.rollouts)
         self.stream = EventStream()
-        self.steps: list[dict[str, Any]] = []
+        self.steps: list[Step] = []
         self.weights_history: list[dict[str, int]] = []
-        self.new: GroupRef | None = None
+        self.new: ServerGroup | None = None
         self.created: dict[str, str] = {}  # what exists of the new group: lt version, tg, asg
         self.shifted = False  # the new group has had traffic
         self.old_shrunk = False  # rolling: the old group lost instances
@@ -127,33 +134,32 @@ class Rollout:
         Cancellation (Ctrl-C) before the shift deletes the new group and re-raises; after
         the shift the rollout is left `detached` for `resume` or `rollback`.
         """
-        from rollout.rollouts.strategies import continue_after_resume, run_strategy
-
         try:
             try:
-                return await self._run(continue_after_resume, run_strategy)
+                return await self._run()
             except LeaseLost as lost:
                 return self._lost(lost.reason)
         finally:
             await asyncio.shield(self.relay.drain())
             self.stream.close()
 
-    async def _run(self, continue_after_resume: Any, run_strategy: Any) -> RolloutResult:
+    async def _run(self) -> RolloutResult:
         try:
             if self.resumed:
                 finished = await continue_after_resume(self)
                 if finished is not None:
-                    return finished  # type: ignore[no-any-return]
+                    return finished
             else:
                 await self._start()
                 await run_strategy(self)
             if self.no_wait:
-                return await self._finish(
-                    states.DETACHED, "in traffic; the bake is left to `freshfleet resume`"
+                return await self.finish(
+                    RolloutState.DETACHED, "in traffic; the bake is left to `freshfleet resume`"
                 )
             await self.bake_and_retire()
-            return await self._finish(
-                states.SUCCEEDED, f"{self.plan.release.version} serves; the old group is retired"
+            return await self.finish(
+                RolloutState.SUCCEEDED,
+                f"{self.plan.release.version} serves; the old group is retired",
             )
         except RolloutStop as stop:
             if self.retiring:
@@ -169,7 +175,7 @@ class Rollout:
 
     def _lost(self, reason: str) -> RolloutResult:
         """The end of a rollout whose lease was lost: nothing undone, nothing written."""
-        step = next((s["name"] for s in reversed(self.steps) if s["status"] != "ok"), "")
+        step = next((s.name for s in reversed(self.steps) if not s.ok), "")
         outcome = (
             "this process lost the deploy lock and stopped before its next step; "
             "it changed nothing more (the lock's holder, if any, drives the rollout now)"
@@ -181,39 +187,35 @@ class Rollout:
     # -- steps --------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def step(self, name: str, detail: str = "") -> AsyncIterator[dict[str, Any]]:
-        """Record the step as running, then as ok / failed / aborted / interrupted."""
+    async def step(self, name: StepName, detail: str = "") -> AsyncIterator[Step]:
+        """Check abort, record the step as running, then as ok / failed / aborted /
+        interrupted (the detail it ends with is the entry's, which the body may change)."""
         await self.check_abort()
-        entry: dict[str, Any] = {
-            "name": name,
-            "status": "running",
-            "started_at": utc_now(),
-            "finished_at": "",
-            "detail": detail,
-        }
+        entry = Step(name, StepStatus.RUNNING, started_at=utc_now(), detail=detail)
         self.steps.append(entry)
-        await self._save(current_step=name)
-        self.emit(StepStarted, step=name, detail=detail)
+        await self._save(current_step=str(name))
+        self.emit(StepStarted, step=str(name), detail=detail)
         try:
             yield entry
         except RolloutStop as stop:
-            await self._end_step(entry, "aborted" if stop.aborted else "failed", stop.reason)
+            status = StepStatus.ABORTED if stop.aborted else StepStatus.FAILED
+            await self._end_step(entry, status, stop.reason)
             raise
         except AwsError as exc:
-            await self._end_step(entry, "failed", str(exc))
+            await self._end_step(entry, StepStatus.FAILED, str(exc))
             raise
         except asyncio.CancelledError:
-            await asyncio.shield(self._end_step(entry, "interrupted", "interrupted"))
+            await asyncio.shield(self._end_step(entry, StepStatus.INTERRUPTED, "interrupted"))
             raise
-        await self._end_step(entry, "ok", entry.get("detail", ""))
+        await self._end_step(entry, StepStatus.OK, entry.detail)
 
-    async def _end_step(self, entry: dict[str, Any], status: str, detail: str) -> None:
-        entry.update(status=status, finished_at=utc_now(), detail=detail)
+    async def _end_step(self, entry: Step, status: StepStatus, detail: str) -> None:
+        entry.status, entry.finished_at, entry.detail = str(status), utc_now(), detail
         await self._save()
-        self.emit(StepFinished, step=entry["name"], status=status, detail=detail)
+        self.emit(StepFinished, step=str(entry.name), status=str(status), detail=detail)
 
-    async def _save(self, **fields: Any) -> None:
-        await self._write(steps=self.steps, **fields)
+    async def _save(self, **fields: object) -> None:
+        await self._write(steps=[s.as_item() for s in self.steps], **fields)
 
     def _fence(self) -> tuple[str, int] | None:
         """The (owner, lock generation) this process's ledger writes are conditioned on;
@@ -226,7 +228,7 @@ class Rollout:
         process no longer holds its lease (a consistent read of the lock)."""
         await self.check_lease()
 
-    async def _write(self, **fields: Any) -> None:
+    async def _write(self, **fields: object) -> None:
         """Update the rollout's item, fenced on this process's lease (owner and generation):
         LeaseLost, with nothing written, once another process has taken the rollout over."""
         lock = self.lock
@@ -260,43 +262,24 @@ class Rollout:
     async def _start(self) -> None:
         self.boot_eta = self.plan.expected_boot_seconds
         now = utc_now()
-        self.steps = [
-            {
-                "name": "plan",
-                "status": "ok",
-                "started_at": now,
-                "finished_at": now,
-                "detail": "; ".join(
-                    f"{c.what}: {c.before} -> {c.after}" for c in self.plan.diff() if c.before
-                ),
-            }
-        ]
-        await self.ledger.put(
-            {
-                "app": self.app,
-                "rollout_id": self.rollout_id,
-                "state": states.RUNNING,
-                "owner": self.owner,
-                "lock_generation": self.lock.generation if self.lock else 0,
-                "started_at": now,
-                "finished_at": "",
-                "steps": self.steps,
-                "abort_requested": False,
-                "abort_by": "",
-                "outcome": "",
-                "reason": "",
-                "shifted": False,
-                "weights": {},
-                "weights_history": [],
-                **self.plan.as_item(),
-            }
+        detail = "; ".join(
+            f"{c.what}: {c.before} -> {c.after}" for c in self.plan.diff() if c.before
         )
-        self.emit(StepStarted, step="plan", detail=self.steps[0]["detail"])
-        self.emit(StepFinished, step="plan", status="ok", detail=self.steps[0]["detail"])
+        self.steps = [Step(StepName.PLAN, StepStatus.OK, now, now, detail)]
+        item = RolloutItem.started(
+            self.plan,
+            owner=self.owner,
+            lock_generation=self.lock.generation if self.lock else 0,
+            at=now,
+            steps=tuple(self.steps),
+        )
+        await self.ledger.put(item.as_item())
+        self.emit(StepStarted, step=str(StepName.PLAN), detail=detail)
+        self.emit(StepFinished, step=str(StepName.PLAN), status=str(StepStatus.OK), detail=detail)
 
     # -- building blocks the strategies use --------------------------------------------------
 
-    async def launch(self, capacity: Capacity) -> GroupRef:
+    async def launch(self, capacity: Capacity) -> ServerGroup:
         """Create the new server group, recording each resource as soon as it exists."""
         plan = self.plan
         version = await launching.create_template_version(self.gw, plan)
@@ -308,14 +291,78 @@ class Rollout:
         await self.join_listener(tg)
         self.created["asg"] = plan.new_group
         await self._save(created=self.created)
-        self.new = await launching.create_group(self.gw, plan, tg, version, capacity)
-        await self._save(new_group_ref=self.new.as_item())
-        return self.new
+        new = await launching.create_group(self.gw, plan, tg, version, capacity)
+        await self.record_group(new)
+        return new
 
-    async def gate(self, group: GroupRef, wanted: int) -> None:
+    async def gate(self, group: ServerGroup, wanted: int) -> None:
+        """Return once `wanted` instances of `group` are healthy (the new group joins the
+        listener at weight 0 first, so ELB checks it); RolloutStop otherwise."""
         if group is self.new and not self.shifted:
             await self.join_listener(group.target_group_arn)  # a resumed rollout too
         await gate(self, group, wanted)
+
+    async def watch(self, group: ServerGroup, wanted: int, seconds: float, what: str) -> None:
+        """Watch `group` in traffic for `seconds` (`rollout.rollouts.watch.watch`)."""
+        await watch(self, group, wanted, seconds, what)
+
+    async def scale(self, group: ServerGroup, capacity: Capacity) -> ServerGroup:
+        """Set the new group's capacity in AWS; the group at that capacity, recorded."""
+        await launching.set_capacity(self.gw, group.name, capacity)
+        resized = replace(
+            group,
+            min_size=capacity.min_size,
+            max_size=capacity.max_size,
+            desired=capacity.desired,
+        )
+        await self.record_group(resized)
+        return resized
+
+    async def record_group(self, group: ServerGroup) -> None:
+        """Keep `group` as the new group and write it to the item (`new_group_ref`)."""
+        self.new = group
+        await self._save(new_group_ref=group.as_item())
+
+    async def group_now(self, group: ServerGroup) -> GroupNow | None:
+        """The group's capacity and live instances as AWS holds them; None when it is gone."""
+        asg = await describe_group(self.gw, group.name)
+        if asg is None:
+            return None
+        capacity = Capacity(
+            int(asg.get("MinSize", group.min_size)),
+            int(asg.get("MaxSize", group.max_size)),
+            int(asg.get("DesiredCapacity", group.desired)),
+        )
+        return GroupNow(capacity, tuple(_live_instances(asg)))
+
+    async def healthy(self, group: ServerGroup) -> int:
+        """How many of the group's targets are healthy now."""
+        healthy, _ = await healthy_count(self.gw, group.target_group_arn)
+        return healthy
+
+    async def shrink(self, group: ServerGroup, count: int) -> None:
+        """Take `count` instances out of the old group: deregistered first, then terminated."""
+        live = _live_instances(await describe_group(self.gw, group.name))
+        victims = live[:count]
+        if not victims:
+            return
+        self.old_shrunk = True
+        await self._save(old_shrunk=True)
+        remaining = max(0, len(live) - len(victims))
+        asg, elb = await self.gw.autoscaling(), await self.gw.elbv2()
+        with translated("autoscaling", "update_auto_scaling_group"):
+            await asg.update_auto_scaling_group(
+                AutoScalingGroupName=group.name, MinSize=min(group.min_size, remaining)
+            )
+        with translated("elbv2", "deregister_targets"):
+            await elb.deregister_targets(
+                TargetGroupArn=group.target_group_arn, Targets=[{"Id": i} for i in victims]
+            )
+        for iid in victims:
+            with translated("autoscaling", "terminate_instance_in_auto_scaling_group"):
+                await asg.terminate_instance_in_auto_scaling_group(
+                    InstanceId=iid, ShouldDecrementDesiredCapacity=True
+                )
 
     async def join_listener(self, target_group_arn: str) -> None:
         """Put the new target group in the app's forward action at weight 0, every other
@@ -363,14 +410,15 @@ class Rollout:
         self.emit(WeightsChanged, weights=record, why=why)
 
     async def bake_and_retire(self) -> None:
+        """The bake (a resumed one for what is left of it), then the retire."""
         assert self.new is not None
         started = next(
-            (s for s in reversed(self.steps) if s["name"] == "bake" and s["status"] != "ok"), None
+            (s for s in reversed(self.steps) if s.name == StepName.BAKE and not s.ok), None
         )
         seconds = self.plan.bake_seconds
         if started is not None and self.resumed:
-            seconds = seconds_left(started["started_at"], seconds)
-        async with self.step("bake", f"{seconds:.0f} s watching {self.new.name}"):
+            seconds = seconds_left(started.started_at, seconds)
+        async with self.step(StepName.BAKE, f"{seconds:.0f} s watching {self.new.name}"):
             await watch(self, self.new, self.plan.capacity.desired, seconds, "bake")
         await self.retire()
 
@@ -378,13 +426,13 @@ class Rollout:
         """Take the old group out of the listener, then delete it (ASG, TG, template version)."""
         old, new = self.plan.old_group, self.new
         assert new is not None
-        async with self.step("retire", old.name if old else "nothing to retire"):
+        async with self.step(StepName.RETIRE, old.name if old else "nothing to retire"):
             self.retiring = True
             await self.shift({new.name: 100}, "the old group leaves the listener")
             if old is not None:
                 await self._delete(old)
 
-    async def _delete(self, group: GroupRef) -> None:
+    async def _delete(self, group: ServerGroup) -> None:
         warnings = await delete_server_group(
             self.gw,
             asg_name=group.name,
@@ -401,12 +449,12 @@ class Rollout:
         """Undo what this rollout did: before the shift delete the new group; after it flip
         the listener back to the old group (restoring its capacity first if it shrank)."""
         self.unwinding = True
-        failed_step = next((s["name"] for s in reversed(self.steps) if s["status"] != "ok"), "")
+        failed_step = next((s.name for s in reversed(self.steps) if not s.ok), "")
         self.emit(RolloutFailed, step=failed_step, reason=reason)
         old = self.plan.old_group
         try:
             if self.shifted and old is not None:
-                async with self.step("rollback", f"traffic back to {old.name}"):
+                async with self.step(StepName.ROLLBACK, f"traffic back to {old.name}"):
                     if self.old_shrunk:
                         await launching.set_capacity(
                             self.gw, old.name, Capacity(old.min_size, old.max_size, old.desired)
@@ -420,29 +468,31 @@ class Rollout:
                     await self.shift({old.name: 100}, "the new group leaves the listener")
                     await self._delete_new()
                     await launching.restore_retained(self.gw, self.plan)
-                return await self._finish(states.ROLLED_BACK, f"{old.release} serves again", reason)
+                return await self.finish(
+                    RolloutState.ROLLED_BACK, f"{old.release} serves again", reason
+                )
             if self.shifted:
-                return await self._finish(states.FAILED, "no older group to flip back to", reason)
-            async with self.step("cleanup", "delete the new server group"):
+                return await self.finish(
+                    RolloutState.FAILED, "no older group to flip back to", reason
+                )
+            async with self.step(StepName.CLEANUP, "delete the new server group"):
                 await self._delete_new()
                 await launching.restore_retained(self.gw, self.plan)
         except KeepServing as stay:
             assert self.new is not None
-            return await self._finish(
-                states.DETACHED,
+            return await self.finish(
+                RolloutState.DETACHED,
                 f"{self.new.release} keeps serving: {stay}, so traffic was not flipped back; "
                 f"`freshfleet rollback {self.app}` flips back once it is healthy, "
                 f"`freshfleet resume {self.app}` keeps the release",
                 f"{reason}; not flipped back: {stay}",
             )
         except (RolloutStop, AwsError) as exc:
-            return await self._finish(states.FAILED, f"cleanup failed: {exc}", reason)
-        state = states.ABORTED if aborted else states.FAILED
-        return await self._finish(
-            state, "the new server group was deleted; nothing changed", reason
-        )
+            return await self.finish(RolloutState.FAILED, f"cleanup failed: {exc}", reason)
+        state = RolloutState.ABORTED if aborted else RolloutState.FAILED
+        return await self.finish(state, "the new server group was deleted; nothing changed", reason)
 
-    async def _fully_healthy(self, group: GroupRef) -> None:
+    async def _fully_healthy(self, group: ServerGroup) -> None:
         """RolloutStop(keep_serving) unless every target `group` should have is healthy: a
         flip back never moves traffic onto a group that cannot take it all."""
         healthy, why = await healthy_count(self.gw, group.target_group_arn)
@@ -455,9 +505,9 @@ class Rollout:
     async def _retire_failed(self, reason: str) -> RolloutResult:
         """The retire stopped part way: the new group keeps serving (never a flip back onto a
         group being deleted) and the rollout is left for `resume`, which retries the retire."""
-        self.emit(RolloutFailed, step="retire", reason=reason)
-        return await self._finish(
-            states.DETACHED,
+        self.emit(RolloutFailed, step=str(StepName.RETIRE), reason=reason)
+        return await self.finish(
+            RolloutState.DETACHED,
             f"{self.plan.release.version} serves; retiring the old group failed: "
             f"`freshfleet resume {self.app}` retries it",
             f"retire failed: {reason}",
@@ -489,11 +539,13 @@ class Rollout:
 
     async def _tg_by_name(self, name: str) -> str:
         try:
-            got = await self.gw.call("elbv2", "describe_target_groups", Names=[name])
+            elb = await self.gw.elbv2()
+            with translated("elbv2", "describe_target_groups"):
+                got = await elb.describe_target_groups(Names=[name])
         except AwsError:
             return ""
         groups = got.get("TargetGroups", [])
-        return str(groups[0]["TargetGroupArn"]) if groups else ""
+        return groups[0]["TargetGroupArn"] if groups else ""
 
     async def _interrupted(self) -> None:
         if self.lock is not None and self.lock.lost.is_set():
@@ -503,31 +555,32 @@ class Rollout:
 
     async def _interrupted_here(self) -> None:
         if self.detaching:
-            await self._finish(
-                states.DETACHED,
+            await self.finish(
+                RolloutState.DETACHED,
                 "detached: `freshfleet resume` continues it, `freshfleet rollback` undoes it",
                 "detached",
             )
         elif not self.shifted:
             await self.unwind("interrupted (Ctrl-C)", aborted=True)
         else:
-            await self._finish(
-                states.DETACHED,
+            await self.finish(
+                RolloutState.DETACHED,
                 "interrupted after the shift: `freshfleet resume` finishes it, "
                 "`freshfleet rollback` flips back",
                 "interrupted",
             )
 
-    async def _finish(self, state: str, outcome: str, reason: str = "") -> RolloutResult:
+    async def finish(self, state: RolloutState, outcome: str, reason: str = "") -> RolloutResult:
+        """Write the rollout's end (state, outcome, reason, its steps) and say how it ended."""
         await self._write(
             state=state,
-            finished_at=utc_now() if state != states.DETACHED else "",
+            finished_at=utc_now() if state != RolloutState.DETACHED else "",
             outcome=outcome,
             reason=reason,
-            steps=self.steps,
+            steps=[s.as_item() for s in self.steps],
         )
         self.emit(RolloutFinished, state=state, outcome=outcome)
-        failed_step = next((s["name"] for s in self.steps if s["status"] not in ("ok",)), "")
+        failed_step = next((s.name for s in self.steps if not s.ok), "")
         return self._result(state, outcome, reason, failed_step if reason else "")
 
     def _result(self, state: str, outcome: str, reason: str, failed_step: str) -> RolloutResult:
@@ -546,7 +599,16 @@ class Rollout:
         )
 
 
-async def _answer_503(gw: Gateway, point: Any) -> None:
+def _live_instances(asg: Mapping[str, Any] | None) -> list[str]:
+    """The ids of an ASG's instances that serve or are about to (`InService`, `Pending`)."""
+    return [
+        i["InstanceId"]
+        for i in (asg or {}).get("Instances", [])
+        if i.get("LifecycleState", "InService") in ("InService", "Pending")
+    ]
+
+
+async def _answer_503(gw: Gateway, point: TrafficPoint) -> None:
     """The listener (or rule) back to the plain 503 it answered before the first deploy."""
     from rollout.init_plan import fixed_503
 

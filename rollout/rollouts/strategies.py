@@ -1,4 +1,4 @@
-"""The three ways to bring a new group into traffic (ARCHITECTURE §4), on the runner's steps.
+"""The three ways to bring a new group into traffic (ARCHITECTURE §4), on the steps protocol.
 
 - blue-green: the new group at full capacity, 100 % at the shift.
 - canary: 1 instance; once healthy a small share for a watch period; then full capacity,
@@ -9,114 +9,110 @@
 `continue_after_resume` picks a crashed or detached rollout up from its last recorded step.
 A canary goes on with the rest of its watch (or from its gate), a rolling rollout with its
 remaining batches, recomputed from AWS; what does not reconcile is undone.
+
+Each runs on a `RolloutSteps` (`rollout.rollouts.steps`), which the runner implements: a
+strategy records nothing itself.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import replace
 
 from rollout.events import RolloutResult
 from rollout.ledger.timestamps import seconds_left
-from rollout.model import ServerGroup as GroupRef
+from rollout.ledger.vocabulary import RolloutState, StepName, Strategy
+from rollout.model import ServerGroup
 from rollout.rollouts.errors import RolloutStop
-from rollout.rollouts.groups import describe_group
-from rollout.rollouts.health import healthy_count
-from rollout.rollouts.launch import set_capacity
 from rollout.rollouts.plan import Capacity
-
-if TYPE_CHECKING:
-    from rollout.rollouts.runner import Rollout
+from rollout.rollouts.steps import RolloutSteps
 
 
-async def run_strategy(r: Rollout) -> None:
+async def run_strategy(r: RolloutSteps) -> None:
     """Launch, gate and shift by the plan's strategy; returns with the new group at 100 %."""
-    if r.plan.old_group is None or r.plan.strategy == "blue-green":
+    if r.plan.old_group is None or r.plan.strategy == Strategy.BLUE_GREEN:
         await blue_green(r)
-    elif r.plan.strategy == "canary":
+    elif r.plan.strategy == Strategy.CANARY:
         await canary(r)
     else:
         await rolling(r)
 
 
-async def blue_green(r: Rollout) -> None:
+async def blue_green(r: RolloutSteps) -> None:
     cap = r.plan.capacity
-    async with r.step("launch", f"{r.plan.new_group}: {cap}"):
+    async with r.step(StepName.LAUNCH, f"{r.plan.new_group}: {cap}"):
         new = await r.launch(cap)
-    async with r.step("gate", f"{cap.desired} instances healthy"):
+    async with r.step(StepName.GATE, f"{cap.desired} instances healthy"):
         await r.gate(new, cap.desired)
     await _full_shift(r, new)
 
 
-async def _full_shift(r: Rollout, new: GroupRef) -> None:
+async def _full_shift(r: RolloutSteps, new: ServerGroup) -> None:
     old = r.plan.old_group
-    async with r.step("shift", f"{new.name} 100 %"):
+    async with r.step(StepName.SHIFT, f"{new.name} 100 %"):
         weights = {new.name: 100}
         if old is not None:
             weights[old.name] = 0  # kept in the listener so a flip back is one change
         await r.shift(weights, "cutover")
 
 
-async def canary(r: Rollout) -> None:
+async def canary(r: RolloutSteps) -> None:
     cap = r.plan.capacity
     one = Capacity(min_size=1, max_size=max(1, cap.max_size), desired=1)
-    async with r.step("launch", f"{r.plan.new_group}: 1 canary instance"):
+    async with r.step(StepName.LAUNCH, f"{r.plan.new_group}: 1 canary instance"):
         new = await r.launch(one)
     await _canary_from_gate(r, new)
 
 
-def _canary_share(r: Rollout) -> int:
+def _canary_share(r: RolloutSteps) -> int:
     return max(1, min(99, r.settings.canary_share_percent))
 
 
-async def _canary_from_gate(r: Rollout, new: GroupRef, resumed: str = "") -> None:
+async def _canary_from_gate(r: RolloutSteps, new: ServerGroup, resumed: str = "") -> None:
     """The canary instance launched: gate it, give it its share, then `_canary_rest`."""
     old = r.plan.old_group
     assert old is not None
     share = _canary_share(r)
-    async with r.step("gate", f"{resumed}the canary healthy"):
+    async with r.step(StepName.GATE, f"{resumed}the canary healthy"):
         await r.gate(new, 1)
-    async with r.step("shift", f"canary {share} %"):
+    async with r.step(StepName.SHIFT, f"canary {share} %"):
         await r.shift({new.name: share, old.name: 100 - share}, f"canary {share} %")
     await _canary_rest(r, new, share, r.settings.canary_watch_seconds)
 
 
 async def _canary_rest(
-    r: Rollout, new: GroupRef, share: int, watch_s: float | None, resumed: str = ""
+    r: RolloutSteps, new: ServerGroup, share: int, watch_s: float | None, resumed: str = ""
 ) -> None:
     """The canary at `share`: watch it `watch_s` seconds (None: the watch is over), then
     full capacity, the gate, and 100 %."""
     cap = r.plan.capacity
     if watch_s is not None:
-        async with r.step("watch", f"{resumed}{watch_s:.0f} s at {share} %"):
-            from rollout.rollouts.watch import watch
-
-            await watch(r, new, 1, watch_s, "canary watch")
-    async with r.step("scale", f"{new.name}: {cap}"):
-        await set_capacity(r.gw, new.name, cap)
-        r.new = new = _with_capacity(new, cap)
-        await r._save(new_group_ref=new.as_item())
-    async with r.step("gate", f"{cap.desired} instances healthy"):
+        async with r.step(StepName.WATCH, f"{resumed}{watch_s:.0f} s at {share} %"):
+            await r.watch(new, 1, watch_s, "canary watch")
+    async with r.step(StepName.SCALE, f"{new.name}: {cap}"):
+        new = await r.scale(new, cap)
+    async with r.step(StepName.GATE, f"{cap.desired} instances healthy"):
         await r.gate(new, cap.desired)
     await _full_shift(r, new)
 
 
-def _rolling_shape(r: Rollout) -> tuple[int, int, int]:
+def _rolling_shape(r: RolloutSteps) -> tuple[int, int, int]:
     """(total, batch, max size) of a rolling rollout."""
     total = r.plan.capacity.desired
     batch = max(1, math.ceil(total * r.settings.rolling_batch_percent / 100))
     return total, batch, max(r.plan.capacity.max_size, total)
 
 
-async def rolling(r: Rollout) -> None:
+async def rolling(r: RolloutSteps) -> None:
     total, batch, top = _rolling_shape(r)
     first = min(batch, total)
-    async with r.step("launch", f"{r.plan.new_group}: first batch of {first}"):
+    async with r.step(StepName.LAUNCH, f"{r.plan.new_group}: first batch of {first}"):
         new = await r.launch(Capacity(0, top, first))
     await _rolling_batches(r, new, 0)
 
 
-async def _rolling_batches(r: Rollout, new: GroupRef, done: int) -> None:
+async def _rolling_batches(r: RolloutSteps, new: ServerGroup, done: int) -> None:
     """The batches after the first `done` instances took their share (and the old group
     shrank by as many): grow, gate, shift, shrink until the new group has everything."""
     old = r.plan.old_group
@@ -125,67 +121,19 @@ async def _rolling_batches(r: Rollout, new: GroupRef, done: int) -> None:
     while done < total:
         size = min(total, done + batch)
         if size > new.desired:
-            async with r.step("scale", f"{new.name}: {size} of {total}"):
-                grown = Capacity(0, top, size)
-                await set_capacity(r.gw, new.name, grown)
-                r.new = new = _with_capacity(new, grown)
-                await r._save(new_group_ref=new.as_item())
-        async with r.step("gate", f"{size} instances healthy"):
+            async with r.step(StepName.SCALE, f"{new.name}: {size} of {total}"):
+                new = await r.scale(new, Capacity(0, top, size))
+        async with r.step(StepName.GATE, f"{size} instances healthy"):
             await r.gate(new, size)
         share = round(100 * size / total)
-        async with r.step("shift", f"{new.name} {share} %"):
+        async with r.step(StepName.SHIFT, f"{new.name} {share} %"):
             await r.shift({new.name: share, old.name: 100 - share}, f"rolling {size}/{total}")
-        async with r.step("shrink", f"{old.name}: {total - size} left"):
-            await shrink(r, old, size - done)
+        async with r.step(StepName.SHRINK, f"{old.name}: {total - size} left"):
+            await r.shrink(old, size - done)
         done = size
-    r.new = new
 
 
-def _with_capacity(group: GroupRef, cap: Capacity) -> GroupRef:
-    from dataclasses import replace
-
-    return replace(group, min_size=cap.min_size, max_size=cap.max_size, desired=cap.desired)
-
-
-def _live_instances(asg: dict[str, Any] | None) -> list[str]:
-    return [
-        i["InstanceId"]
-        for i in (asg or {}).get("Instances", [])
-        if i.get("LifecycleState", "InService") in ("InService", "Pending")
-    ]
-
-
-async def shrink(r: Rollout, old: GroupRef, count: int) -> None:
-    """Take `count` instances out of the old group: deregistered first, then terminated."""
-    live = _live_instances(await describe_group(r.gw, old.name))
-    victims = live[:count]
-    if not victims:
-        return
-    r.old_shrunk = True
-    await r._save(old_shrunk=True)
-    remaining = max(0, len(live) - len(victims))
-    await r.gw.call(
-        "autoscaling",
-        "update_auto_scaling_group",
-        AutoScalingGroupName=old.name,
-        MinSize=min(old.min_size, remaining),
-    )
-    await r.gw.call(
-        "elbv2",
-        "deregister_targets",
-        TargetGroupArn=old.target_group_arn,
-        Targets=[{"Id": i} for i in victims],
-    )
-    for iid in victims:
-        await r.gw.call(
-            "autoscaling",
-            "terminate_instance_in_auto_scaling_group",
-            InstanceId=iid,
-            ShouldDecrementDesiredCapacity=True,
-        )
-
-
-async def continue_after_resume(r: Rollout) -> RolloutResult | None:
+async def continue_after_resume(r: RolloutSteps) -> RolloutResult | None:
     """Decide, from the ledger's steps and what AWS holds now, how a resumed rollout goes on.
 
     A blue-green rollout resumed before its shift is gated and shifted; a canary or rolling
@@ -195,22 +143,24 @@ async def continue_after_resume(r: Rollout) -> RolloutResult | None:
     Returns a result when it ended here (cleaned up or flipped back); None when the caller
     should go on to the bake and retire.
     """
-    weights = r.weights_history[-1] if r.weights_history else {}
+    weights: Mapping[str, int] = r.weights_history[-1] if r.weights_history else {}
     new = r.new
-    launched = any(s["name"] == "launch" and s["status"] == "ok" for s in r.steps)
+    launched = any(s.name == StepName.LAUNCH and s.ok for s in r.steps)
     part_way = new is None or weights.get(new.name, 0) < 100
     if (
         part_way
         and launched
         and new is not None
         and r.plan.old_group is not None
-        and r.plan.strategy in ("canary", "rolling")
+        and r.plan.strategy in (Strategy.CANARY, Strategy.ROLLING)
     ):
         await _resume_part_way(r, new, weights)
         return None
     if not r.shifted:
-        if launched and new is not None and r.plan.strategy == "blue-green":
-            async with r.step("gate", f"resumed: {r.plan.capacity.desired} instances healthy"):
+        if launched and new is not None and r.plan.strategy == Strategy.BLUE_GREEN:
+            async with r.step(
+                StepName.GATE, f"resumed: {r.plan.capacity.desired} instances healthy"
+            ):
                 await r.gate(new, r.plan.capacity.desired)
             await _full_shift(r, new)
             return None
@@ -218,13 +168,15 @@ async def continue_after_resume(r: Rollout) -> RolloutResult | None:
     if part_way:
         raise RolloutStop("resumed part way into traffic: flipping back", rollback=True)
     assert new is not None
-    if any(s["name"] == "retire" for s in r.steps):
+    if any(s.name == StepName.RETIRE for s in r.steps):
         await r.retire()
-        return await r._finish("succeeded", f"{new.release} serves; the old group is retired")
+        return await r.finish(
+            RolloutState.SUCCEEDED, f"{new.release} serves; the old group is retired"
+        )
     return None
 
 
-def _cannot_resume(r: Rollout, why: str) -> RolloutStop:
+def _cannot_resume(r: RolloutSteps, why: str) -> RolloutStop:
     if r.shifted:
         return RolloutStop(
             f"resumed part way into traffic, but {why}: flipping back", rollback=True
@@ -234,54 +186,53 @@ def _cannot_resume(r: Rollout, why: str) -> RolloutStop:
     )
 
 
-async def _resume_part_way(r: Rollout, new: GroupRef, weights: dict[str, int]) -> None:
+async def _resume_part_way(r: RolloutSteps, new: ServerGroup, weights: Mapping[str, int]) -> None:
     """Go on with a canary or rolling rollout from where the ledger and AWS say it stands;
     RolloutStop (flip back, or delete the new group) when they do not agree on a step."""
     old = r.plan.old_group
     assert old is not None
-    if any(s["name"] in ("rollback", "cleanup") for s in r.steps):
+    if any(s.name in (StepName.ROLLBACK, StepName.CLEANUP) for s in r.steps):
         raise _cannot_resume(r, "it was already being undone")
-    new_asg = await describe_group(r.gw, new.name)
-    old_asg = await describe_group(r.gw, old.name)
-    if new_asg is None or old_asg is None:
-        gone = " and ".join(g.name for g, a in ((new, new_asg), (old, old_asg)) if a is None)
+    new_now = await r.group_now(new)
+    old_now = await r.group_now(old)
+    if new_now is None or old_now is None:
+        gone = " and ".join(g.name for g, a in ((new, new_now), (old, old_now)) if a is None)
         raise _cannot_resume(r, f"the group {gone} is gone")
     share = weights.get(new.name, 0)
     if r.shifted and (share <= 0 or weights.get(old.name, 0) != 100 - share):
-        raise _cannot_resume(r, f"the listener's weights {weights} match no step")
-    r.new = new = _with_capacity(
-        new,
-        Capacity(
-            int(new_asg.get("MinSize", new.min_size)),
-            int(new_asg.get("MaxSize", new.max_size)),
-            int(new_asg.get("DesiredCapacity", new.desired)),
-        ),
-    )
-    if r.plan.strategy == "canary":
+        raise _cannot_resume(r, f"the listener's weights {dict(weights)} match no step")
+    cap = new_now.capacity
+    new = replace(new, min_size=cap.min_size, max_size=cap.max_size, desired=cap.desired)
+    await r.record_group(new)
+    if r.plan.strategy == Strategy.CANARY:
         await _resume_canary(r, new, share, weights)
     else:
-        await _resume_rolling(r, new, share, _live_instances(old_asg))
+        await _resume_rolling(r, new, share, list(old_now.live))
 
 
-async def _resume_canary(r: Rollout, new: GroupRef, share: int, weights: dict[str, int]) -> None:
+async def _resume_canary(
+    r: RolloutSteps, new: ServerGroup, share: int, weights: Mapping[str, int]
+) -> None:
     if share == 0:
         await _canary_from_gate(r, new, "resumed: ")
         return
     recorded = {w.get(new.name, 0) for w in r.weights_history[:-1]}
     if share != _canary_share(r) and share not in recorded:
-        raise _cannot_resume(r, f"the listener's weights {weights} match no canary step")
+        raise _cannot_resume(r, f"the listener's weights {dict(weights)} match no canary step")
     watch_s = r.settings.canary_watch_seconds
-    watches = [s for s in r.steps if s["name"] == "watch"]
-    if watches and watches[-1]["status"] == "ok":
+    watches = [s for s in r.steps if s.name == StepName.WATCH]
+    if watches and watches[-1].ok:
         left: float | None = None  # watched in full: on to full capacity
     elif watches:
-        left = seconds_left(watches[-1]["started_at"], watch_s)
+        left = seconds_left(watches[-1].started_at, watch_s)
     else:
         left = watch_s
     await _canary_rest(r, new, share, left, "resumed: ")
 
 
-async def _resume_rolling(r: Rollout, new: GroupRef, share: int, old_live: list[str]) -> None:
+async def _resume_rolling(
+    r: RolloutSteps, new: ServerGroup, share: int, old_live: list[str]
+) -> None:
     old = r.plan.old_group
     assert old is not None
     total, batch, _ = _rolling_shape(r)
@@ -295,12 +246,12 @@ async def _resume_rolling(r: Rollout, new: GroupRef, share: int, old_live: list[
     if new.desired < done:
         raise _cannot_resume(r, f"{new.name} holds {new.desired} instances at {share} %")
     extra = len(old_live) - (total - done)
-    healthy, _ = await healthy_count(r.gw, new.target_group_arn)
+    healthy = await r.healthy(new)
     detail = (
         f"resumed at {done} of {total} ({healthy} healthy in {new.name}), "
         f"{old.name}: {total - done} left"
     )
     if extra > 0:
-        async with r.step("shrink", detail):
-            await shrink(r, old, extra)
+        async with r.step(StepName.SHRINK, detail):
+            await r.shrink(old, extra)
     await _rolling_batches(r, new, done)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rollout.events import BakeProgress, GateProgress, InstanceUpdate
+from rollout.ledger.vocabulary import StepName
 from rollout.model import InstanceView, ServerGroup
 from rollout.rollouts.errors import RolloutStop
 from rollout.rollouts.health import group_view, health_reading
@@ -82,8 +83,8 @@ def _launched_since(r: Rollout, group: ServerGroup) -> datetime:
     from rollout.ledger.timestamps import parse_time
 
     if r.new is not None and group.name == r.new.name:
-        launch = next((s for s in r.steps if s.get("name") == "launch"), None)
-        started = parse_time(launch.get("started_at")) if launch is not None else None
+        launch = next((s for s in r.steps if s.name == StepName.LAUNCH), None)
+        started = parse_time(launch.started_at) if launch is not None else None
         if started is not None:
             return started
     return datetime.now(UTC)
