@@ -32,7 +32,7 @@ async def measure(rows: int, changes: int, presses: int, polls: int) -> None:
     from console.main import pace_frames
 
     pace_frames()  # before Textual is imported, as the entry point does
-    from console.fleet_source import RecordedSource
+    from console.tui.fleet_source import RecordedSource
     from tests.fixtures.fleets import churning_fleet, demo_snapshot
 
     # The recorded fleet is the benchmark's fixture: made before the clock starts.
@@ -41,7 +41,7 @@ async def measure(rows: int, changes: int, presses: int, polls: int) -> None:
     )
     source = RecordedSource(churning_fleet(base, changes))
     start, start_cpu = time.perf_counter(), time.process_time()  # Textual not imported yet
-    from console.app import Connection, FreshfleetApp
+    from console.tui.app import Connection, FreshfleetApp
 
     async def connect() -> Connection:
         return Connection("LOCAL SANDBOX", source)

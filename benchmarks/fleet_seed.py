@@ -12,9 +12,9 @@ import base64
 import time
 from dataclasses import dataclass
 
-from localaws.seed_calls import create_alb, create_serving_group, default_network
+from localaws.demo.seed_calls import create_alb, create_serving_group, default_network
+from rollout.aws.gateway import Gateway
 from rollout.config import Tables
-from rollout.gateway import Gateway
 from rollout.ledger.tables import setup_tables
 from rollout.model import TAG_APP, Release
 from rollout.naming import elb_tag_list, launch_template_name, new_rollout_id

@@ -22,10 +22,10 @@ from pathlib import Path
 from benchmarks.figures import StallMeter, cpu_seconds, figure, note
 from benchmarks.fleet_seed import seed_fleet, wait_healthy
 from localaws.testing import start_test_localaws
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
 from rollout.config import Tables
-from rollout.gateway import Gateway
-from rollout.observer import FleetObserver
+from rollout.fleet.observer import FleetObserver
 
 GROUPS = 20
 

@@ -21,16 +21,16 @@ from pathlib import Path
 from benchmarks.figures import figure, note
 from localaws.process import LocalAws
 from localaws.testing import start_test_localaws
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
 from rollout.config import Config, LocalAwsTimers, RolloutSettings
+from rollout.deploy import Rollout, make_plan
 from rollout.events import GateProgress, StepFinished, StepStarted
-from rollout.gateway import Gateway
-from rollout.lock import DeployLock
-from rollout.rollouts import Rollout, make_plan
+from rollout.ledger.lease import DeployLock
 
 APP = "demo-web"
 TIMERS = LocalAwsTimers(time_scale=0.1, pending_seconds=10.0, phase_seconds=5.0)
-# The demo's target group (localaws/seed.py), which every deploy's new group clones.
+# The demo's target group (localaws/demo/seed.py), which every deploy's new group clones.
 DEMO_HEALTH_INTERVAL_SECONDS = 5
 DEMO_HEALTHY_THRESHOLD = 2
 POLL = 1.0

@@ -46,7 +46,7 @@ async def measure(seconds: float) -> None:
     from textual.app import App, ComposeResult
     from textual.widgets import Log
 
-    from rollout.consoleout import ConsoleFollower, LineTail
+    from rollout.fleet.console_output import ConsoleFollower, LineTail
 
     started = time.monotonic()
     backlog = 2000  # the console already holds a full window when the pane opens
@@ -61,7 +61,7 @@ async def measure(seconds: float) -> None:
             self.grown: list[int] = []  # lines printed since the start, per fetch
 
         async def fetch(self) -> str:
-            from rollout.consoleout import decode_output
+            from rollout.fleet.console_output import decode_output
 
             grown = int((time.monotonic() - started) / LINE_EVERY)
             self.grown.append(grown)

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from localaws.alb_metrics import MetricsPublisher
+from localaws.demo.traffic import DemoTraffic
+from localaws.network.alb_metrics import MetricsPublisher
 from localaws.timescale import scaled
-from localaws.traffic import DemoTraffic
-from rollout.backend import (
+from rollout.aws.backend import (
     DEFAULT_REGION,
     Backend,
     endpoint_file_path,
@@ -163,7 +163,7 @@ def _listen(port: int) -> socket.socket:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from localaws.boot_mode import choose_boot
+    from localaws.runtimes.boot_mode import choose_boot
 
     try:
         choice = choose_boot(args.boot)
@@ -286,11 +286,11 @@ async def _start_parts(
     region: str,
     url: str,
 ) -> tuple[Any, Any]:
-    from localaws import patches
-    from localaws.boot_mode import make_runtime
-    from localaws.cloud import LocalCloud
-    from localaws.releases import ReleaseServer
-    from localaws.runtime import RuntimeHost
+    from localaws.demo.releases import ReleaseServer
+    from localaws.runtimes.base import RuntimeHost
+    from localaws.runtimes.boot_mode import make_runtime
+    from localaws.server import patches
+    from localaws.server.cloud import LocalCloud
 
     workdir = os.environ.get("FRESHFLEET_LOCALAWS_DIR") or tempfile.mkdtemp(prefix="localaws-")
     holder: dict[str, LocalCloud] = {}
@@ -324,8 +324,8 @@ async def _start_parts(
 
 
 async def _seed(config: Any, releases: Any, region: str, url: str, stopping: asyncio.Event) -> None:
-    from localaws.seed import seed_demo
-    from rollout.gateway import Gateway
+    from localaws.demo.seed import seed_demo
+    from rollout.aws.gateway import Gateway
 
     async with Gateway(Backend(endpoint_url=url, region=region, local=True)) as gw:
         seeding = asyncio.create_task(seed_demo(gw, config, releases, region))
@@ -345,7 +345,7 @@ async def _seed(config: Any, releases: Any, region: str, url: str, stopping: asy
 
 async def _albs(url: str, region: str) -> dict[str, str]:
     """Load balancer name → `http://127.0.0.1:<listener port>` (its first listener)."""
-    from rollout.gateway import Gateway
+    from rollout.aws.gateway import Gateway
 
     albs: dict[str, str] = {}
     async with Gateway(Backend(endpoint_url=url, region=region, local=True)) as gw:
@@ -361,7 +361,7 @@ async def _albs(url: str, region: str) -> dict[str, str]:
 
 
 async def _watch_parent(pid: int, stopping: asyncio.Event) -> None:
-    from rollout.backend import pid_alive
+    from rollout.aws.backend import pid_alive
 
     while not stopping.is_set():
         if not pid_alive(pid):

@@ -1,7 +1,7 @@
 """The domain model: immutable snapshots of a fleet as AWS and the ledger describe it.
 
 Every object here is a frozen dataclass. State changes are new snapshots, which the faces
-diff (see `rollout.observer`), so nothing here is ever mutated after construction.
+diff (see `rollout.fleet.observer`), so nothing here is ever mutated after construction.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ class ServerGroup:
     """One rollout's ASG, its target group and its launch-template version, with capacity.
 
     The one server group of the engine: the observer's (with its weight, role and members,
-    `rollout.fleet_records.group_of`) and the rollout's (launched, gated, shifted, retired,
+    `rollout.fleet.records.group_of`) and the rollout's (launched, gated, shifted, retired,
     and recorded in the ledger by `as_item`).
     """
 
@@ -241,7 +241,7 @@ class Release:
     notes: str = ""
     simulate: Mapping[str, object] | None = None  # localaws only: failure injection
     # How long the boot agent waits for a 2xx on health_path; None: the rollout derives it
-    # from its gate deadline (rollout.rollouts.health_settings.agent_health_seconds).
+    # from its gate deadline (rollout.deploy.health_settings.agent_health_seconds).
     health_timeout_seconds: float | None = None
 
 

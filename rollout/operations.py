@@ -32,16 +32,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from rollout.aws.gateway import Gateway
 from rollout.config import Config, Tables
-from rollout.events import RolloutResult
-from rollout.gateway import Gateway
-from rollout.ledger.history import BootDurations, RolloutRecord, app_history, boot_durations
-from rollout.ledger.instances import app_boots
-from rollout.ledger.releases import list_releases
-from rollout.ledger.vocabulary import RolloutState
-from rollout.lock import DeployLock, whoami
-from rollout.model import TAG_APP
-from rollout.rollouts import (
+from rollout.deploy import (
     AbortRequest,
     RollbackOptions,
     Rollout,
@@ -55,6 +48,13 @@ from rollout.rollouts import (
     rollback_options,
     rollout_from_item,
 )
+from rollout.events import RolloutResult
+from rollout.ledger.history import BootDurations, RolloutRecord, app_history, boot_durations
+from rollout.ledger.instances import app_boots
+from rollout.ledger.lease import DeployLock, whoami
+from rollout.ledger.releases import list_releases
+from rollout.ledger.vocabulary import RolloutState
+from rollout.model import TAG_APP
 
 
 class Ask(StrEnum):

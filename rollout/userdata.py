@@ -48,7 +48,7 @@ class UserDataContext:
     allow_insecure_url: bool = False
     simulate: str = ""  # localaws only: encode_simulate(release.simulate)
     # The agent's health deadline (FRESHFLEET_HEALTH_TIMEOUT), below the gate deadline:
-    # rollout.rollouts.health_settings.agent_health_seconds; 0 leaves the agent's default.
+    # rollout.deploy.health_settings.agent_health_seconds; 0 leaves the agent's default.
     health_timeout_seconds: float = 0.0
 
 

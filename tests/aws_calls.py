@@ -49,7 +49,7 @@ _ACTION_OF = {
     "s3:UploadPart": "s3:PutObject",
     "s3:CompleteMultipartUpload": "s3:PutObject",
 }
-_SKIP_MODULES = ("botocore", "aiobotocore", "boto3", "asyncio", "rollout.gateway", "aws_calls")
+_SKIP_MODULES = ("botocore", "aiobotocore", "boto3", "asyncio", "rollout.aws.gateway", "aws_calls")
 
 # Permissions AWS checks without an API call of ours, listed by hand with the reason.
 BY_HAND: dict[str, dict[str, str]] = {
@@ -95,7 +95,7 @@ def role_of(frame: FrameType | None) -> tuple[str, str] | None:
     via_gateway = False
     while frame is not None:
         module = str(frame.f_globals.get("__name__", ""))
-        via_gateway = via_gateway or module == "rollout.gateway"
+        via_gateway = via_gateway or module == "rollout.aws.gateway"
         if not module.startswith(_SKIP_MODULES):
             if module.startswith("bootscript"):
                 return AGENT, module
@@ -107,7 +107,7 @@ def role_of(frame: FrameType | None) -> tuple[str, str] | None:
                 return None  # a test, moto or a fixture talking to AWS directly
         frame = frame.f_back
     # The gateway's sweeps run on a worker thread, whose stack ends at the gateway.
-    return (ENGINE, "rollout.gateway") if via_gateway else None
+    return (ENGINE, "rollout.aws.gateway") if via_gateway else None
 
 
 class Recorder:

@@ -8,7 +8,7 @@ AWS in tests is localaws (moto's server with localaws's patches, in a child proc
 - `fresh_localaws` (function): a freshly seeded demo of your own — a second session
   localaws, reset and reseeded before your test (`LocalAws.reseed()`), so nothing from
   earlier tests is left. `empty_localaws` (function): the same, reset to nothing.
-- `backend`: a `rollout.backend.Backend` for the session localaws.
+- `backend`: a `rollout.aws.backend.Backend` for the session localaws.
 - `aws_client`: a factory of plain boto3 clients for the session localaws:
   `aws_client("ec2")`, or `aws_client("ec2", url)` for another localaws.
 - `eventually`: `eventually(probe, within=15, what="...")` calls `probe` until it returns
@@ -39,7 +39,7 @@ from aws_calls import pytest_sessionfinish, pytest_sessionstart  # noqa: F401
 
 from localaws.process import LocalAws
 from localaws.testing import boto3_client, start_test_localaws
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +78,10 @@ def empty_localaws(scratch_localaws: LocalAws) -> LocalAws:
 def backend(localaws: LocalAws) -> Backend:
     """The engine's Backend for the session localaws."""
     return Backend(
-        endpoint_url=localaws.url, region=localaws.region, local=True, boot_mode=localaws.boot_mode
+        endpoint_url=localaws.url,
+        region=localaws.region,
+        local=True,
+        boot_mode=localaws.runtimes.boot_mode,
     )
 
 

@@ -9,7 +9,7 @@ from console.cli.common import Exit, backend_of, config_of, out, print_json, run
 from console.cli.deploy_cmd import answers, engine_errors
 from console.plain import text
 from rollout import operations
-from rollout.gateway import Gateway
+from rollout.aws.gateway import Gateway
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

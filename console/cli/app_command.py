@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 
 from console.cli.common import backend_of, command, config_of
 from console.cli.setup_cmd import require_tables
+from rollout.aws.gateway import Gateway
 from rollout.config import Config
-from rollout.gateway import Gateway
 
 # `with app_command(sub, name, help, run, ...) as p:` adds subcommand `name APP`: the APP
 # argument first, then the command's own, then common.command's flags (yes, wide, production).

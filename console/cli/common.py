@@ -17,9 +17,9 @@ from rich.console import Console
 
 from console.cli.output import add_wide_flag
 from console.plain import text
-from rollout.backend import Backend, NoBackendError, discover_backend, require_backend
+from rollout.aws.backend import Backend, NoBackendError, discover_backend, require_backend
+from rollout.aws.gateway import AwsError
 from rollout.config import Config, ConfigError, load_config
-from rollout.gateway import AwsError
 
 
 class Exit(enum.IntEnum):

@@ -22,6 +22,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.launch import run_console
+    from console.backend_choice import run_console
 
     return run_console(args)

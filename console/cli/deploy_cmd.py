@@ -24,12 +24,12 @@ from console.cli.progress_rollout import (
 )
 from console.plain import text
 from rollout import operations
+from rollout.deploy import STRATEGIES, Rollout, RolloutInputError
+from rollout.deploy.runner import LOST
+from rollout.errors import LeaseLost
 from rollout.events import Notice, RolloutResult
-from rollout.lock import LockHeld
+from rollout.ledger.lease import LockHeld
 from rollout.operations import Act, Ask
-from rollout.rollouts import STRATEGIES, Rollout, RolloutInputError
-from rollout.rollouts.errors import LeaseLost
-from rollout.rollouts.runner import LOST
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -12,8 +12,8 @@ import argparse
 from console.cli.common import Exit, async_command, backend_of, command, config_of, out, print_json
 from console.cli.output import full_records, print_line
 from console.plain import escaped
-from rollout.doctor import ROLES, DoctorReport, Verdict, run_doctor
-from rollout.gateway import Gateway
+from rollout.aws.gateway import Gateway
+from rollout.readiness.doctor import ROLES, DoctorReport, Verdict, run_doctor
 
 _MARKS = {
     Verdict.OK: "[green]✓[/]",

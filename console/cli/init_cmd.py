@@ -20,8 +20,8 @@ from console.cli.common import (
     print_json,
 )
 from console.plain import escaped
-from rollout.gateway import Gateway
-from rollout.init_app import InitError, InitOptions, InitPlan, apply_init, plan_init
+from rollout.aws.gateway import Gateway
+from rollout.readiness.init_app import InitError, InitOptions, InitPlan, apply_init, plan_init
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

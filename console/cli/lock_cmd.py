@@ -8,8 +8,7 @@ import math
 from console.cli.app_command import app_command, ledger_session
 from console.cli.common import Exit, UserError, out, print_json, run_async
 from console.plain import text
-from rollout.ledger.locks import delete_if_unchanged, read_lock
-from rollout.lock import (
+from rollout.ledger.lease import (
     MANUAL,
     DeployLock,
     LockHeld,
@@ -18,6 +17,7 @@ from rollout.lock import (
     same_principal,
     whoami,
 )
+from rollout.ledger.locks import delete_if_unchanged, read_lock
 from rollout.model import LockInfo
 
 

@@ -15,8 +15,8 @@ from console.cli.common import (
     run_async,
 )
 from console.plain import plain
-from rollout.consoleout import InstanceNotFound, follow_console
-from rollout.gateway import Gateway
+from rollout.aws.gateway import Gateway
+from rollout.fleet.console_output import InstanceNotFound, follow_console
 
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 

@@ -7,7 +7,7 @@ import argparse
 from console.cli.common import Exit, async_command, backend_of, command, config_of, out, print_json
 from console.cli.deploy_cmd import engine_errors
 from console.plain import text
-from rollout.gateway import Gateway
+from rollout.aws.gateway import Gateway
 from rollout.notify.relay import send_test
 
 

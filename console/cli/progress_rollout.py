@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from console.plain import text
+from rollout.deploy import RolloutPlan
 from rollout.events import (
     BakeProgress,
     GateProgress,
@@ -23,7 +24,6 @@ from rollout.events import (
     StepStarted,
     WeightsChanged,
 )
-from rollout.rollouts import RolloutPlan
 
 _STATUS_STYLE = {"ok": "green", "failed": "red", "aborted": "yellow", "interrupted": "yellow"}
 _STATE_STYLE = {

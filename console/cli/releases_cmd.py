@@ -18,7 +18,7 @@ from console.cli.common import (
 )
 from console.cli.output import full_records
 from console.cli.render_releases import release_json, render_added, render_releases
-from rollout.gateway import in_thread
+from rollout.aws.gateway import in_thread
 from rollout.ledger.releases import (
     ReleaseError,
     add_release,

@@ -16,8 +16,8 @@ from console.cli.common import (
     print_json,
 )
 from console.plain import text
+from rollout.aws.gateway import Gateway
 from rollout.config import Tables
-from rollout.gateway import Gateway
 from rollout.ledger.tables import missing_tables, setup_tables
 
 

@@ -8,7 +8,7 @@ from console.cli.app_command import ledger_session
 from console.cli.common import Exit, UserError, async_command, command, out, print_json
 from console.cli.output import full_records
 from console.cli.render_status import render_status, status_json
-from rollout.observer import FleetObserver
+from rollout.fleet.observer import FleetObserver
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rollout.gateway import Gateway
+from rollout.aws.gateway import Gateway
 
 
 async def alarms_in_alarm(gw: Gateway, names: Sequence[str]) -> list[tuple[str, str]]:

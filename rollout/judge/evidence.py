@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rollout.gateway import Gateway
+from rollout.aws.gateway import Gateway
 from rollout.judge.verdict import GroupEvidence
 
 NAMESPACE = "AWS/ApplicationELB"

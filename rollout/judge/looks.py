@@ -6,17 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rollout.errors import RolloutStop
 from rollout.events import JudgeVerdict
 from rollout.judge.verdict import Verdict
 from rollout.judge.watch import RolloutJudge
 from rollout.ledger.history import judge_of
 from rollout.ledger.timestamps import parse_time
 from rollout.ledger.vocabulary import StepName
-from rollout.rollouts.errors import RolloutStop
 
 if TYPE_CHECKING:
+    from rollout.deploy.runner import Rollout
     from rollout.model import ServerGroup
-    from rollout.rollouts.runner import Rollout
 
 
 def judge_for(r: Rollout, group: ServerGroup, what: str) -> RolloutJudge | None:

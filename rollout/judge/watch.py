@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rollout.gateway import AwsError, Gateway
+from rollout.aws.gateway import AwsError, Gateway
 from rollout.judge.alarms import alarms_in_alarm
 from rollout.judge.evidence import read_evidence
 from rollout.judge.verdict import JudgeSettings, Verdict, VerdictKind, judge

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from rollout.gateway import AwsError, Gateway
+from rollout.aws.gateway import AwsError, Gateway
 
 BATCH_GET_LIMIT = 100  # DynamoDB's BatchGetItem key limit
 _STALLED_CALLS = 8  # calls in a row that serve no key before giving up

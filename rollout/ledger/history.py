@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rollout.aws.gateway import Gateway
 from rollout.config import Tables
-from rollout.gateway import Gateway
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.instances import InstanceBoot
 from rollout.ledger.rollouts import Step
@@ -129,7 +129,7 @@ class RolloutRecord:
     abort_requested: bool = False
     steps: tuple[RolloutStep, ...] = ()
     shifted_flag: bool = False  # the item's `shifted`, set by the state machine at the shift
-    kind: str = ""  # "" for a rollout; "lock-takeover" for an audit item (`rollout.lock`)
+    kind: str = ""  # "" for a rollout; "lock-takeover" for an audit item (`rollout.ledger.lease`)
     judge: JudgeEvidence | None = None  # the judge's last verdict, when one looked
 
     @property

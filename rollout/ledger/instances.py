@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rollout.aws.gateway import Gateway
 from rollout.config import Tables
-from rollout.gateway import Gateway
 from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.timestamps import iso, parse_time

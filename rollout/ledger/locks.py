@@ -6,7 +6,7 @@ takeover, and a `beat` count the heartbeat bumps. A free app is taken with
 still exactly what the contender judged (owner, generation, beat), so two contenders never
 both win. Renewals and release are conditioned on owner and generation: a process can never
 extend or drop a lease it lost. No condition reads a clock: wall-clock times are shown, never
-trusted (`rollout.lock` judges staleness on the contender's own monotonic clock).
+trusted (`rollout.ledger.lease` judges staleness on the contender's own monotonic clock).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from rollout.gateway import AwsError, Gateway
+from rollout.aws.gateway import AwsError, Gateway
 from rollout.ledger.codec import attr, from_item, to_item
 from rollout.ledger.timestamps import parse_time
 from rollout.model import LockInfo

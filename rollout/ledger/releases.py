@@ -18,8 +18,8 @@ from typing import Any
 
 import aiohttp
 
+from rollout.aws.gateway import AwsError, Gateway, in_thread
 from rollout.config import Tables
-from rollout.gateway import AwsError, Gateway, in_thread
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.timestamps import iso, parse_time
 from rollout.model import Release

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from rollout.gateway import AwsError, Gateway, translated
+from rollout.aws.gateway import AwsError, Gateway, translated
 from rollout.ledger.codec import attr, from_item, to_item
 from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
 from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepStatus
@@ -140,7 +140,7 @@ class RolloutLedger:
 
     async def get(self, app: str, rollout_id: str) -> dict[str, Any] | None:
         """The rollout's item as plain values (a strong read); None when there is none.
-        `rollout.rollouts.item.RolloutItem.from_item` reads it typed."""
+        `rollout.deploy.item.RolloutItem.from_item` reads it typed."""
         client = await self.gw.dynamodb()
         with translated("dynamodb", "get_item"):
             got = await client.get_item(

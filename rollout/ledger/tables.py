@@ -7,8 +7,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from rollout.aws.gateway import AwsError, Gateway
 from rollout.config import Tables
-from rollout.gateway import AwsError, Gateway
 
 ROLLOUTS_STATE_INDEX = "state-index"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from rollout.gateway import AwsError, Gateway
+from rollout.aws.gateway import AwsError, Gateway
 from rollout.notify.message import (
     SIGNATURE_HEADER,
     Notification,

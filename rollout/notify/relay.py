@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from rollout.aws.gateway import AwsError, Gateway
 from rollout.events import (
     InstanceUpdate,
     Notice,
@@ -29,7 +30,6 @@ from rollout.events import (
     StepFinished,
     WeightsChanged,
 )
-from rollout.gateway import AwsError, Gateway
 from rollout.ledger.vocabulary import RolloutState, StepName, StepStatus
 from rollout.model import HealthState, InstanceView
 from rollout.notify.delivery import Delivery, deliver
@@ -37,8 +37,8 @@ from rollout.notify.message import Notification
 from rollout.notify.settings import NotifierSpec, notifiers_for
 
 if TYPE_CHECKING:
+    from rollout.deploy.plan import RolloutPlan
     from rollout.ledger.rollouts import RolloutLedger
-    from rollout.rollouts.plan import RolloutPlan
 
 # The final states announced by their own name (an abort is announced with its outcome).
 _FINAL = (RolloutState.SUCCEEDED, RolloutState.FAILED, RolloutState.ROLLED_BACK)

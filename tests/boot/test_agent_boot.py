@@ -20,8 +20,8 @@ import pytest
 from bootscript.agent import identity
 from bootscript.agent.boot import EXIT_CODES
 from bootscript.releases import FAULTS
-from localaws.runtime import InstanceLaunch
-from localaws.runtime_real import MetadataServer
+from localaws.runtimes.base import InstanceLaunch
+from localaws.runtimes.real import MetadataServer
 
 LINE = re.compile(
     r"^freshfleet-boot \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "

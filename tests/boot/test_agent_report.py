@@ -12,8 +12,8 @@ from typing import Any
 
 from bootscript.agent import identity
 from bootscript.agent.report import ITEM_TTL_SECONDS, PhaseReporter
-from localaws.runtime import InstanceLaunch
-from localaws.runtime_real import MetadataServer
+from localaws.runtimes.base import InstanceLaunch
+from localaws.runtimes.real import MetadataServer
 from rollout.ledger.instances import instance_arn as ledger_key
 
 ARN = "arn:aws:ec2:us-east-1:123456789012:instance/i-0report"

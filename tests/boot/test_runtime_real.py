@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bootscript.agent.container import LABEL_INSTANCE
-from localaws.runtime import InstanceLaunch, RuntimeHost
-from localaws.runtime_real import LABEL_LOCALAWS, RealRuntime, remove_orphans
+from localaws.runtimes.base import InstanceLaunch, RuntimeHost
+from localaws.runtimes.real import LABEL_LOCALAWS, RealRuntime, remove_orphans
 from rollout.config import LocalAwsTimers
 from rollout.model import Release
 from rollout.userdata import UserDataContext, parse_release_env, render_user_data

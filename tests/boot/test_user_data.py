@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from rollout.deploy.health_settings import agent_health_seconds
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.releases import release_item, release_of
 from rollout.model import Release
-from rollout.rollouts.health_settings import agent_health_seconds
 from rollout.userdata import (
     USER_DATA_LIMIT,
     UserDataContext,

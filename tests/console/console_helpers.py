@@ -9,12 +9,12 @@ from typing import Any
 
 from textual.widgets import OptionList
 
-from console.app import Connection, FreshfleetApp
-from console.fleet_source import RecordedSource
-from console.screens.dialogs import Confirm, ReleasePicker
-from console.screens.rollout import RolloutScreen
+from console.tui.app import Connection, FreshfleetApp
+from console.tui.fleet_source import RecordedSource
+from console.tui.screens.dialogs import Confirm, ReleasePicker
+from console.tui.screens.rollout import RolloutScreen
 from localaws.process import LocalAws
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
 from rollout.config import Config
 from rollout.model import FleetSnapshot
 from tests.fixtures.fleets import FROZEN_NOW
@@ -22,7 +22,7 @@ from tests.fixtures.fleets import FROZEN_NOW
 
 def console_on(localaws: LocalAws, **kwargs: Any) -> FreshfleetApp:
     """The console on a running localaws (simulated boots), polling fast."""
-    from console.launch import connect_live
+    from console.backend_choice import connect_live
 
     backend = Backend(
         endpoint_url=localaws.url, region=localaws.region, local=True, boot_mode="simulated"

@@ -14,19 +14,20 @@ from datetime import timedelta
 from console_helpers import recorded_app
 from textual.screen import Screen
 
-from console.app import FreshfleetApp
-from console.fleet_source import RecordedSource
-from console.rollout_view import RolloutView
-from console.screens.dialogs import (
+from console.tui.app import FreshfleetApp
+from console.tui.fleet_source import RecordedSource
+from console.tui.rollout_view import RolloutView
+from console.tui.screens.dialogs import (
     Confirm,
     ResumeOrRollback,
     RollbackChoice,
     StayOrDetach,
     plan_table,
 )
-from console.screens.rollout import RolloutScreen
+from console.tui.screens.rollout import RolloutScreen
 from rollout import events as ev
 from rollout.config import Config, RolloutSettings
+from rollout.deploy import Estimate, FlipBack, FreshDeploy, RollbackOptions
 from rollout.ledger.history import BootDurations, JudgeEvidence, RolloutRecord, RolloutStep
 from rollout.model import (
     HealthState,
@@ -37,7 +38,6 @@ from rollout.model import (
     Release,
     TargetHealth,
 )
-from rollout.rollouts import Estimate, FlipBack, FreshDeploy, RollbackOptions
 from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot, with_health
 
 SIZE = (150, 32)
@@ -431,7 +431,7 @@ def _plan_dialog(app: FreshfleetApp) -> Screen[object]:
 
 
 def _history(app: FreshfleetApp) -> Screen[object]:
-    from console.screens.history import HistoryScreen
+    from console.tui.screens.history import HistoryScreen
     from rollout.ledger.history import BootDurations, RolloutRecord
 
     def record(rid: str, frm: str, to: str, state: str, took: float, why: str) -> RolloutRecord:

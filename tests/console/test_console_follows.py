@@ -10,11 +10,11 @@ from datetime import timedelta
 
 from console_helpers import recorded_app, screen_text, wait_for
 
-from console.fleet_source import RecordedSource
-from console.rollout_view import RolloutView
-from console.screens.instance import InstanceScreen
-from console.screens.rollout import RolloutScreen
-from console.widgets.console_tail import ConsoleTail
+from console.tui.fleet_source import RecordedSource
+from console.tui.rollout_view import RolloutView
+from console.tui.screens.instance import InstanceScreen
+from console.tui.screens.rollout import RolloutScreen
+from console.tui.widgets.console_tail import ConsoleTail
 from rollout import events as ev
 from rollout.model import (
     BootPhase,

@@ -11,9 +11,9 @@ from datetime import timedelta
 from console_helpers import recorded_app, screen_text, wait_for
 from textual.widgets import Sparkline
 
-from console.rollout_view import RolloutView, TrafficSeries
-from console.screens.history import HistoryScreen
-from console.screens.rollout import RolloutScreen
+from console.tui.rollout_view import RolloutView, TrafficSeries
+from console.tui.screens.history import HistoryScreen
+from console.tui.screens.rollout import RolloutScreen
 from rollout import events as ev
 from rollout.ledger.history import BootDurations, JudgeEvidence, rollout_of
 from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot

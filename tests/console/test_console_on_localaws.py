@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from console_helpers import console_on, screen_text, wait_for
 
-from console.app import FreshfleetApp
-from console.launch import connect_live
-from console.screens.fleet import FleetScreen
+from console.backend_choice import connect_live
+from console.tui.app import FreshfleetApp
+from console.tui.screens.fleet import FleetScreen
 from localaws.testing import boto3_client
 from rollout.config import Config
 
@@ -82,7 +82,7 @@ async def test_a_target_failing_its_health_check_shows_unhealthy_with_awss_reaso
 async def test_the_header_says_the_sandbox_boots_are_simulated_and_why(
     localaws, localaws_endpoint_env
 ):
-    from rollout.backend import discover_backend
+    from rollout.aws.backend import discover_backend
 
     backend = discover_backend()  # as `freshfleet` finds a running localaws
     assert backend is not None and backend.local

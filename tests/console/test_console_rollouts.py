@@ -7,23 +7,23 @@ from dataclasses import replace
 
 from console_helpers import deploy_by_keys, pick_release, recorded_app, screen_text, wait_for
 
-from console.app import Connection, FreshfleetApp
-from console.launch import connect_live
-from console.screens.dialogs import (
+from console.backend_choice import connect_live
+from console.tui.app import Connection, FreshfleetApp
+from console.tui.screens.dialogs import (
     Confirm,
     ResumeOrRollback,
     RollbackChoice,
     StayOrDetach,
 )
-from console.screens.history import HistoryScreen
-from console.screens.rollout import RolloutScreen
+from console.tui.screens.history import HistoryScreen
+from console.tui.screens.rollout import RolloutScreen
 from localaws.process import LocalAws
 from localaws.testing import start_test_localaws
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
 from rollout.config import DEMO_ROLLOUT, Config
-from rollout.gateway import Gateway
-from rollout.lock import DeployLock
-from rollout.rollouts import find_unfinished
+from rollout.deploy import find_unfinished
+from rollout.ledger.lease import DeployLock
 from tests.fixtures.fleets import demo_snapshot
 
 QUICK = Config(rollout=replace(DEMO_ROLLOUT, bake_seconds=1.0, poll_seconds=0.5))

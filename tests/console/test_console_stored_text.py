@@ -10,14 +10,14 @@ from typing import Any
 from console_helpers import console_on, recorded_app, screen_text, wait_for
 from textual.widget import Widget
 
-from console.app import Connection, FreshfleetApp
-from console.fleet_rows import COLUMN_KEYS, app_row, instance_row, instance_sort_value
-from console.fleet_source import RecordedSource
 from console.plain import plain
-from console.rollout_view import RolloutView
-from console.screens.dialogs import ReleasePicker, ResumeOrRollback
-from console.screens.instance import InstanceScreen
-from console.screens.rollout import RolloutScreen
+from console.tui.app import Connection, FreshfleetApp
+from console.tui.fleet_rows import COLUMN_KEYS, app_row, instance_row, instance_sort_value
+from console.tui.fleet_source import RecordedSource
+from console.tui.rollout_view import RolloutView
+from console.tui.screens.dialogs import ReleasePicker, ResumeOrRollback
+from console.tui.screens.instance import InstanceScreen
+from console.tui.screens.rollout import RolloutScreen
 from localaws.testing import boto3_client
 from rollout import events as ev
 from rollout.config import Config

@@ -10,16 +10,16 @@ from typing import Any
 from console_helpers import screen_text, wait_for
 from textual.widgets import Button, Input
 
-from console.app import FreshfleetApp
-from console.launch import connect_live
-from console.screens.dialogs import ResumeOrRollback
-from console.screens.rollout import RolloutScreen
+from console.backend_choice import connect_live
+from console.tui.app import FreshfleetApp
+from console.tui.screens.dialogs import ResumeOrRollback
+from console.tui.screens.rollout import RolloutScreen
 from localaws.process import LocalAws
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
 from rollout.config import DEMO_ROLLOUT, Config
-from rollout.gateway import Gateway
-from rollout.lock import DeployLock
-from rollout.rollouts import Rollout, find_unfinished, make_plan
+from rollout.deploy import Rollout, find_unfinished, make_plan
+from rollout.ledger.lease import DeployLock
 
 QUICK = Config(rollout=replace(DEMO_ROLLOUT, bake_seconds=1.0, poll_seconds=0.5))
 

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 from console_helpers import recorded_app, screen_text, wait_for
 
-from console.fleet_rows import FLAG_FAIL_OPEN, FLAG_NO_HEALTHY, FLAG_STALE_IN_TRAFFIC
-from console.fleet_source import RecordedSource
-from console.screens.fleet import FleetScreen
-from console.screens.help import HelpScreen
-from console.screens.instance import InstanceScreen
+from console.tui.fleet_rows import FLAG_FAIL_OPEN, FLAG_NO_HEALTHY, FLAG_STALE_IN_TRAFFIC
+from console.tui.fleet_source import RecordedSource
+from console.tui.screens.fleet import FleetScreen
+from console.tui.screens.help import HelpScreen
+from console.tui.screens.instance import InstanceScreen
 from rollout.config import Config
 from rollout.model import GroupRole, HealthState, TargetHealth
 from tests.fixtures.fleets import demo_snapshot, with_health
@@ -201,7 +201,7 @@ async def test_a_production_account_shows_the_red_banner_and_starts_read_only():
 
 
 async def test_the_console_output_pane_searches_a_64_kb_log():
-    from console.app import Connection, FreshfleetApp
+    from console.tui.app import Connection, FreshfleetApp
     from tests.fixtures.fleets import FROZEN_NOW
 
     boot = [f"[{n:>10.6f}] systemd[1]: Started unit {n}." for n in range(1400)]
@@ -231,7 +231,7 @@ async def test_the_console_output_pane_searches_a_64_kb_log():
 async def test_a_big_fleet_freezes_the_heap_after_its_first_frame_and_a_small_one_not():
     import gc
 
-    from console.screens.fleet import FREEZE_OVER
+    from console.tui.screens.fleet import FREEZE_OVER
 
     gc.unfreeze()
     try:

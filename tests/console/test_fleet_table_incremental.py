@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 from console_helpers import recorded_app
 
-from console.fleet_rows import (
+from console.tui.fleet_rows import (
     COLUMN_KEYS,
     FleetTally,
     RowKind,
@@ -26,10 +26,10 @@ from console.fleet_rows import (
     instance_row,
     layout_keys,
 )
-from console.fleet_source import FleetUpdate
-from console.screens.fleet import FleetScreen
-from console.widgets.fleet_table import FleetTable
-from rollout.fleet_diff import diff_snapshots
+from console.tui.fleet_source import FleetUpdate
+from console.tui.screens.fleet import FleetScreen
+from console.tui.widgets.fleet_table import FleetTable
+from rollout.fleet.diff import diff_snapshots
 from rollout.model import FleetSnapshot, GroupRole, HealthState, TargetHealth
 from tests.fixtures.fleets import demo_snapshot
 

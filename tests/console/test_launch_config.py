@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from console.launch import console_config
-from rollout.backend import Backend
+from console.backend_choice import console_config
+from rollout.aws.backend import Backend
 from rollout.config import DEMO_ROLLOUT, RolloutSettings
 
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from console_helpers import recorded_app, screen_text, wait_for
 
-from console.rollout_view import RolloutView
-from console.screens.rollout import RolloutScreen
+from console.tui.rollout_view import RolloutView
+from console.tui.screens.rollout import RolloutScreen
 from rollout import events as ev
 from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot
 

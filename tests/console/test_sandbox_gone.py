@@ -12,10 +12,10 @@ import pytest
 from console_helpers import deploy_by_keys, screen_text, wait_for
 from textual.widgets import Button
 
-from console.app import POLL_GROUP, FreshfleetApp
-from console.launch import EmbeddedSandbox, console_config
-from console.screens.dialogs import StayOrDetach
-from rollout.backend import LOCAL_LABEL
+from console.backend_choice import EmbeddedSandbox, console_config
+from console.tui.app import POLL_GROUP, FreshfleetApp
+from console.tui.screens.dialogs import StayOrDetach
+from rollout.aws.backend import LOCAL_LABEL
 
 
 @pytest.fixture

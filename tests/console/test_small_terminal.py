@@ -8,8 +8,8 @@ from console_helpers import wait_for
 from console_scenes import SCENES, SMALL, settle
 from textual.widgets import Button
 
-from console.fleet_rows import COLUMNS, fit_columns
-from console.widgets.fleet_table import INDENT
+from console.tui.fleet_rows import COLUMNS, fit_columns
+from console.tui.widgets.fleet_table import INDENT
 
 ESSENTIAL = ("id", "state", "health", "release", "boot")
 

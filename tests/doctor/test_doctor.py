@@ -14,12 +14,17 @@ import pytest
 from doctor.conftest import IMAGE_ID
 from localaws.process import LocalAws
 from localaws.testing import boto3_client
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
 from rollout.config import Tables
-from rollout.doctor import Verdict, clock_check, run_doctor
-from rollout.gateway import Gateway
-from rollout.iam_simulation import concrete_actions, policy_actions, principal_arn, simulations
 from rollout.ledger.tables import setup_tables
+from rollout.readiness.doctor import Verdict, clock_check, run_doctor
+from rollout.readiness.iam_simulation import (
+    concrete_actions,
+    policy_actions,
+    principal_arn,
+    simulations,
+)
 
 Cli = Callable[..., int]
 

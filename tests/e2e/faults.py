@@ -16,11 +16,11 @@ from typing import Any
 
 from aiobotocore.awsrequest import AioAWSResponse
 
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
+from rollout.deploy import Rollout, make_plan
 from rollout.events import RolloutResult
-from rollout.gateway import Gateway
-from rollout.lock import DeployLock
-from rollout.rollouts import Rollout, make_plan
+from rollout.ledger.lease import DeployLock
 from tests.rollout.conftest import Fleet
 
 

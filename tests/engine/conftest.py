@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from moto.server import ThreadedMotoServer
 
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
 from rollout.config import Tables
-from rollout.gateway import Gateway
 from rollout.ledger.tables import setup_tables
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from rollout.consoleout import (
+from rollout.fleet.console_output import (
     WINDOW_BYTES,
     complete_lines,
     decode_output,

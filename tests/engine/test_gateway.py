@@ -7,9 +7,9 @@ from xml.etree import ElementTree
 import pytest
 from botocore.exceptions import ClientError
 
-import rollout.gateway as gateway_module
-from rollout.backend import Backend
-from rollout.gateway import AccessDenied, AwsError, CredentialsError, Gateway, translate
+import rollout.aws.gateway as gateway_module
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import AccessDenied, AwsError, CredentialsError, Gateway, translate
 
 
 async def test_clients_are_created_once_and_shared(gateway: Gateway) -> None:

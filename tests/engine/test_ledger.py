@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from rollout.aws.gateway import AwsError, Gateway
 from rollout.config import Tables
-from rollout.gateway import AwsError, Gateway
 from rollout.ledger.codec import to_item
 from rollout.ledger.history import active_rollouts, app_history, boot_durations
 from rollout.ledger.instances import app_boots, instance_arn, latest_phases, record_phase

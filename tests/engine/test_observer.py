@@ -5,10 +5,10 @@ from __future__ import annotations
 import gc
 import threading
 
+from rollout.aws.gateway import Gateway
 from rollout.config import Tables
-from rollout.gateway import Gateway
+from rollout.fleet.observer import FleetObserver
 from rollout.model import GroupRole, HealthState, InstanceState
-from rollout.observer import FleetObserver
 
 from .moto_fleet import add_group, clients, group_instances, seed_app, set_weights
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from rollout.aws.gateway import Gateway
 from rollout.config import RolloutSettings, Tables
-from rollout.gateway import Gateway
-from rollout.lock import DeployLock
+from rollout.fleet.observer import FleetObserver
+from rollout.ledger.lease import DeployLock
 from rollout.model import HealthState
-from rollout.observer import FleetObserver
 
 from .moto_fleet import clients, seed_app
 

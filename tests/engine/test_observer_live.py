@@ -11,12 +11,12 @@ import pytest
 
 from localaws.process import LocalAws
 from localaws.testing import start_test_localaws
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
 from rollout.config import Tables
-from rollout.gateway import Gateway
+from rollout.fleet.observer import FleetObserver
 from rollout.ledger.tables import setup_tables
 from rollout.model import HealthState, InstanceState, Release
-from rollout.observer import FleetObserver
 from rollout.userdata import UserDataContext, render_user_data
 
 from .moto_fleet import clients, group_instances, seed_app

@@ -3,14 +3,14 @@ rollout run by another process shows within two ticks, and so does its end."""
 
 from __future__ import annotations
 
+from rollout.aws.gateway import Gateway
 from rollout.config import RolloutSettings, Tables
-from rollout.fleet_records import latest_per_app
-from rollout.gateway import Gateway
+from rollout.fleet.observer import FleetObserver
+from rollout.fleet.records import latest_per_app
 from rollout.ledger.history import app_history
+from rollout.ledger.lease import DeployLock, record_takeover
 from rollout.ledger.rollouts import RolloutLedger, utc_now
-from rollout.lock import DeployLock, record_takeover
 from rollout.model import FleetSnapshot
-from rollout.observer import FleetObserver
 
 from .moto_fleet import add_group, seed_app, set_weights
 

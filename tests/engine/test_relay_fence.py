@@ -4,15 +4,15 @@ takeover writes nothing over the new holder's item (against moto's DynamoDB)."""
 
 from __future__ import annotations
 
+from rollout.aws.gateway import Gateway
 from rollout.config import Tables
+from rollout.deploy.plan import Capacity, RolloutPlan
 from rollout.events import RolloutFinished
-from rollout.gateway import Gateway
+from rollout.fleet.traffic import TrafficPoint
 from rollout.ledger.rollouts import RolloutLedger
 from rollout.model import Release
 from rollout.notify.relay import NotificationRelay
 from rollout.notify.settings import NotifierSpec
-from rollout.rollouts.plan import Capacity, RolloutPlan
-from rollout.rollouts.traffic import TrafficPoint
 
 APP = "shop"
 ROLLOUT = "20261204-180000-ab12"

@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 
 from rollout.config import Tables
-from rollout.iam_simulation import POLICY_DIR, concrete_actions, policy_actions, simulations
+from rollout.readiness.iam_simulation import (
+    POLICY_DIR,
+    concrete_actions,
+    policy_actions,
+    simulations,
+)
 from tests.iam.policy_eval import Request, allowed
 
 ACCOUNT = "123456789012"

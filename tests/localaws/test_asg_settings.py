@@ -6,7 +6,7 @@ notification target or role it was not given.
 And SNS notification configurations, which 5.2.5 does not implement at all.
 
 Patches: AutoScalingResponse.create_auto_scaling_group / update_auto_scaling_group /
-put_lifecycle_hook (localaws/asg_settings.py; 5.2.5 drops these or makes them up); added:
+put_lifecycle_hook (localaws/server/asg_settings.py; 5.2.5 drops these or makes them up); added:
 Put/Describe/DeleteNotificationConfiguration(s).
 """
 

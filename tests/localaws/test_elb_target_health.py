@@ -11,7 +11,7 @@ Each test names the AWS documentation it follows:
   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-target-group-attributes.html#deregistration-delay
 
 Patches: FakeTargetGroup.register/.health_for, ELBv2Backend.describe_target_health, and the
-prober's reading of listeners and rules (localaws/cloud.py `traffic_zones`).
+prober's reading of listeners and rules (localaws/server/cloud.py `traffic_zones`).
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from localaws.boot_mode import choose_boot
-from localaws.prober import _code_matches
-from localaws.simulated import boot_line
+from localaws.network.prober import _code_matches
+from localaws.runtimes.boot_mode import choose_boot
+from localaws.runtimes.simulated import boot_line
 
 
 def test_boot_simulated_says_why() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from localaws.patches import ADDED, MOTO_VERSION, PATCHED
+from localaws.server.patches import ADDED, MOTO_VERSION, PATCHED
 
 
 def test_moto_is_the_pinned_version() -> None:

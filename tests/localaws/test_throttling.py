@@ -24,8 +24,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from localaws.process import LocalAws
+from localaws.server.throttling import RequestMeter
 from localaws.testing import start_test_localaws
-from localaws.throttling import RequestMeter
 from rollout.config import load_config
 
 _NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})

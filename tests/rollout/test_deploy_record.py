@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import re
 
-from rollout.backend import Backend
-from rollout.gateway import Gateway
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
+from rollout.fleet.observer import FleetObserver
 from rollout.ledger.history import app_history, boot_durations
 from rollout.ledger.instances import app_boots
-from rollout.observer import FleetObserver
 
 
 async def _read(fleet) -> tuple[dict[str, str], dict[str, int]]:

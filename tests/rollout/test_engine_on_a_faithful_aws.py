@@ -17,12 +17,12 @@ from botocore.exceptions import ClientError
 
 from localaws.process import LocalAws
 from localaws.testing import boto3_client, start_test_localaws
-from rollout.backend import Backend
-from rollout.eventual import after_create, instance_states
-from rollout.gateway import AwsError, Gateway
+from rollout.aws.backend import Backend
+from rollout.aws.eventual import after_create, instance_states
+from rollout.aws.gateway import AwsError, Gateway
+from rollout.deploy.health import boot_phases, group_view, health_reading
 from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import to_item
-from rollout.rollouts.health import boot_phases, group_view, health_reading
 
 APP = "demo-web"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rollout.rollouts.health_settings import MIN_GRACE_SECONDS
+from rollout.deploy.health_settings import MIN_GRACE_SECONDS
 
 APP = "demo-web"
 

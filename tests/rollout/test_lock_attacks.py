@@ -157,10 +157,10 @@ async def test_a_mutating_call_after_a_takeover_mid_step_is_never_sent(fleet):
     being deleted: the process stops before its next mutating AWS call (the old group's
     target group and launch-template version stay for the new holder to delete), where
     before it went on deleting until its next ledger write failed its fence."""
-    from rollout.backend import Backend
-    from rollout.gateway import Gateway
-    from rollout.lock import DeployLock
-    from rollout.rollouts import Rollout, make_plan
+    from rollout.aws.backend import Backend
+    from rollout.aws.gateway import Gateway
+    from rollout.deploy import Rollout, make_plan
+    from rollout.ledger.lease import DeployLock
 
     config = fleet.config
     db = fleet.aws("dynamodb")

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from rollout import operations
-from rollout.backend import Backend
-from rollout.gateway import Gateway
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
+from rollout.deploy import Rollout, RolloutInputError
 from rollout.operations import Act, Answer, Ask, Question, WayBack
-from rollout.rollouts import Rollout, RolloutInputError
 
 APP = "demo-web"
 ACCOUNT = "123456789012"  # localaws's (moto's) account

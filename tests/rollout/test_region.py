@@ -13,10 +13,10 @@ import pytest
 
 from localaws.process import LocalAws
 from localaws.testing import boto3_client, start_test_localaws
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
 from rollout.config import load_config
-from rollout.gateway import Gateway
-from rollout.rollouts.plan import make_plan
+from rollout.deploy.plan import make_plan
 from rollout.userdata import parse_release_env
 
 REGION = "eu-west-1"

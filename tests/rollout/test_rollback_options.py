@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
 from rollout.config import RolloutSettings
-from rollout.gateway import Gateway
-from rollout.ledger.history import BootDurations, RolloutRecord, RolloutStep
-from rollout.rollouts import RollbackOptions, rollback_options
-from rollout.rollouts.rollback_options import (
+from rollout.deploy import RollbackOptions, rollback_options
+from rollout.deploy.ways_back import (
     NO_BOOTS,
     default_release,
     flip_back_estimate,
@@ -21,6 +20,7 @@ from rollout.rollouts.rollback_options import (
     previous_release_of,
     serving_release,
 )
+from rollout.ledger.history import BootDurations, RolloutRecord, RolloutStep
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
+from rollout.deploy import PlanChange, Rollout, make_plan
 from rollout.events import GateProgress, StepStarted, WeightsChanged
-from rollout.gateway import Gateway
-from rollout.lock import DeployLock
-from rollout.rollouts import PlanChange, Rollout, make_plan
+from rollout.ledger.lease import DeployLock
 
 FINAL = ("succeeded", "failed", "rolled_back", "aborted")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
-from rollout.rollouts.health_settings import agent_health_seconds
+from rollout.deploy.health_settings import agent_health_seconds
 
 
 def _seconds(step: dict[str, str]) -> float:

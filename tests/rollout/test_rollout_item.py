@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from rollout.deploy.item import RolloutItem
+from rollout.deploy.plan import Capacity, RolloutPlan
+from rollout.fleet.traffic import TrafficPoint
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.rollouts import Step
 from rollout.ledger.vocabulary import RolloutState, StepName, StepStatus
 from rollout.model import Release, ServerGroup
-from rollout.rollouts.item import RolloutItem
-from rollout.rollouts.plan import Capacity, RolloutPlan
-from rollout.rollouts.traffic import TrafficPoint
 
 OLD = ServerGroup(
     name="web-1",

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
+from rollout.aws.gateway import Gateway
 from rollout.config import RolloutSettings, Tables
-from rollout.gateway import Gateway
+from rollout.ledger.lease import DeployLock, LockHeld
 from rollout.ledger.locks import read_lock
-from rollout.lock import DeployLock, LockHeld
 
 TABLES = Tables()
 

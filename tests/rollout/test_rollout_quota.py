@@ -19,10 +19,10 @@ import pytest
 
 from localaws.process import LocalAws
 from localaws.testing import boto3_client, start_test_localaws
-from rollout.backend import Backend
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
 from rollout.config import load_config
-from rollout.gateway import Gateway
-from rollout.rollouts import RolloutInputError, make_plan
+from rollout.deploy import RolloutInputError, make_plan
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
 from rollout.config import RolloutSettings
+from rollout.deploy.plan import Capacity, RolloutPlan
+from rollout.deploy.steps import GroupNow, RolloutSteps
+from rollout.deploy.strategies import continue_after_resume, run_strategy
 from rollout.events import RolloutResult
+from rollout.fleet.traffic import TrafficPoint
 from rollout.ledger.rollouts import Step
 from rollout.ledger.vocabulary import RolloutState, StepName, StepStatus
 from rollout.model import Release, ServerGroup
-from rollout.rollouts.plan import Capacity, RolloutPlan
-from rollout.rollouts.steps import GroupNow, RolloutSteps
-from rollout.rollouts.strategies import continue_after_resume, run_strategy
-from rollout.rollouts.traffic import TrafficPoint
 
 OLD = ServerGroup(
     name="web-old",

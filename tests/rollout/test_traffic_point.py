@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from rollout.backend import Backend
-from rollout.gateway import Gateway
-from rollout.observer import CallCounter, FleetObserver
-from rollout.rollouts.traffic import find_traffic_point, read_weights
+from rollout.aws.backend import Backend
+from rollout.aws.gateway import Gateway
+from rollout.fleet.observer import CallCounter, FleetObserver
+from rollout.fleet.traffic import find_traffic_point, read_weights
 
 
 def _plain_forward(fleet, target_group: str) -> None:

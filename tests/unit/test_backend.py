@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from rollout.backend import (
+from rollout.aws.backend import (
     LOCAL_LABEL,
     NoBackendError,
     discover_backend,

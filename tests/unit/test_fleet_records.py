@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rollout.fleet_records import group_of, launch_template_of
+from rollout.fleet.records import group_of, launch_template_of
 from rollout.model import TAG_APP, TAG_RELEASE, TAG_ROLLOUT, ServerGroup
 
 SPEC = {"LaunchTemplateId": "lt-0abc", "LaunchTemplateName": "freshfleet-web", "Version": "7"}

@@ -1,11 +1,11 @@
 """How a scaling policy is rewritten for the new group, and when the retained group's
-schedules are held: the pure parts of rollout.rollouts.scaling and clone (the AWS side is
+schedules are held: the pure parts of rollout.deploy.scaling and clone (the AWS side is
 tested on localaws in tests/rollout/test_launch_carries.py and test_clone_settings.py)."""
 
 from __future__ import annotations
 
-from rollout.rollouts.clone import TargetGroupClone
-from rollout.rollouts.scaling import policy_params, schedules_hold
+from rollout.deploy.clone import TargetGroupClone
+from rollout.deploy.scaling import policy_params, schedules_hold
 
 OLD_TG = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web-old/aaa"
 NEW_TG = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web-new/bbb"

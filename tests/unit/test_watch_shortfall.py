@@ -5,7 +5,7 @@ persists `shortfall_polls` readings in a row, not on one poll: a target that bli
 from __future__ import annotations
 
 from rollout.config import RolloutSettings
-from rollout.rollouts.watch import Shortfall
+from rollout.deploy.watch import Shortfall
 
 
 def test_a_watch_rolls_back_only_on_a_shortfall_that_persists():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bootscript.image import serial, vm
-from rollout.consoleout import complete_lines, decode_output
+from rollout.fleet.console_output import complete_lines, decode_output
 from tests.fixtures import qemu
 
 IMAGE = Path(vm.__file__).resolve().parent

@@ -1,0 +1,1 @@
+"""The demo account: its seed, release server and steady traffic."""

@@ -1,0 +1,192 @@
+"""The AWS calls that make an app's serving server group, shared by the demo seed and the
+benchmarks' big fleet: the default VPC's subnets, the app's ALB, and its first server group
+(`create_serving_group`: a target group, a listener forwarding all traffic to it, and the
+ASG registered in it).
+
+Each is one API call as any client would make it; the callers choose names, tags and sizes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rollout.aws.eventual import after_create
+from rollout.aws.gateway import Gateway
+from rollout.naming import asg_tag_list, elb_tag_list, group_tags, server_group_name
+
+
+async def default_network(gw: Gateway) -> tuple[str, list[str]]:
+    """The default VPC's id and its subnet ids, ordered by availability zone."""
+    vpc = (
+        await gw.call("ec2", "describe_vpcs", Filters=[{"Name": "is-default", "Values": ["true"]}])
+    )["Vpcs"][0]["VpcId"]
+    subnets = sorted(
+        (await gw.call("ec2", "describe_subnets", Filters=[{"Name": "vpc-id", "Values": [vpc]}]))[
+            "Subnets"
+        ],
+        key=lambda s: s["AvailabilityZone"],
+    )
+    return vpc, [s["SubnetId"] for s in subnets]
+
+
+async def create_alb(
+    gw: Gateway, name: str, subnets: list[str], tags: list[dict[str, str]], **extra: Any
+) -> dict[str, Any]:
+    """An internet-facing application load balancer in `subnets` (plus `extra` arguments,
+    e.g. `SecurityGroups`); returns its description."""
+    lb: dict[str, Any] = (
+        await gw.call(
+            "elbv2",
+            "create_load_balancer",
+            Name=name,
+            Subnets=subnets,
+            **extra,
+            Scheme="internet-facing",
+            Type="application",
+            Tags=tags,
+        )
+    )["LoadBalancers"][0]
+    return lb
+
+
+async def create_target_group(
+    gw: Gateway,
+    name: str,
+    *,
+    port: int,
+    vpc: str,
+    health_path: str,
+    tags: list[dict[str, str]],
+    **health: Any,
+) -> str:
+    """An HTTP instance target group checked on `health_path` every 5 s, healthy after 2
+    checks (plus `health`, further health check arguments); returns its ARN."""
+    arn = (
+        await gw.call(
+            "elbv2",
+            "create_target_group",
+            Name=name,
+            Protocol="HTTP",
+            Port=port,
+            VpcId=vpc,
+            TargetType="instance",
+            HealthCheckPath=health_path,
+            HealthCheckIntervalSeconds=5,
+            HealthyThresholdCount=2,
+            **health,
+            Tags=tags,
+        )
+    )["TargetGroups"][0]["TargetGroupArn"]
+    return str(arn)
+
+
+async def create_forward_listener(
+    gw: Gateway, lb_arn: str, target_group: str, tags: list[dict[str, str]]
+) -> str:
+    """An HTTP listener on port 80 of the ALB sending all traffic to `target_group`;
+    returns its ARN."""
+    forward = {"TargetGroups": [{"TargetGroupArn": target_group, "Weight": 100}]}
+    got = await gw.call(
+        "elbv2",
+        "create_listener",
+        LoadBalancerArn=lb_arn,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": forward,
+            }
+        ],
+        Tags=tags,
+    )
+    return str(got["Listeners"][0]["ListenerArn"])
+
+
+async def create_server_group(
+    gw: Gateway,
+    name: str,
+    *,
+    app: str,
+    version: str,
+    rollout_id: str,
+    template: str,
+    template_version: str,
+    capacity: int,
+    subnets: list[str],
+    target_group: str,
+) -> None:
+    """The server group's ASG: `capacity` instances of the template version in `subnets`,
+    registered in `target_group`, ELB health checks, tagged as the engine tags its groups."""
+    await gw.call(
+        "autoscaling",
+        "create_auto_scaling_group",
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": template, "Version": template_version},
+        MinSize=capacity,
+        MaxSize=capacity,
+        DesiredCapacity=capacity,
+        VPCZoneIdentifier=",".join(subnets),
+        TargetGroupARNs=[target_group],
+        HealthCheckType="ELB",
+        HealthCheckGracePeriod=60,
+        Tags=asg_tag_list(app, version, rollout_id, name),
+    )
+
+
+async def create_serving_group(
+    gw: Gateway,
+    app: str,
+    *,
+    version: str,
+    rollout_id: str,
+    load_balancer_arn: str,
+    app_tags: list[dict[str, str]],
+    vpc: str,
+    subnets: list[str],
+    template: str,
+    template_version: str,
+    capacity: int,
+    port: int,
+    health_path: str,
+    target_group_attributes: list[dict[str, str]] | None = None,
+    **health: Any,
+) -> tuple[str, str, str]:
+    """The app's first server group, serving all its traffic, named and tagged as the
+    engine names and tags a rollout's group: its target group (`health`, further health
+    check arguments; then `target_group_attributes` when given), an HTTP listener on the
+    load balancer forwarding everything to it, then the ASG of `capacity` instances of
+    the template version registered in it. Returns (group name, target group ARN,
+    listener ARN)."""
+    name = server_group_name(app, rollout_id)
+    tg = await create_target_group(
+        gw,
+        name,
+        port=port,
+        vpc=vpc,
+        health_path=health_path,
+        tags=elb_tag_list(group_tags(app, version, rollout_id)),
+        **health,
+    )
+    if target_group_attributes:
+        await after_create(
+            gw,
+            "elbv2",
+            "modify_target_group_attributes",
+            TargetGroupArn=tg,
+            Attributes=target_group_attributes,
+        )
+    listener = await create_forward_listener(gw, load_balancer_arn, tg, app_tags)
+    await create_server_group(
+        gw,
+        name,
+        app=app,
+        version=version,
+        rollout_id=rollout_id,
+        template=template,
+        template_version=template_version,
+        capacity=capacity,
+        subnets=subnets,
+        target_group=tg,
+    )
+    return name, tg, listener

@@ -1,0 +1,1 @@
+"""localaws's load balancer data plane: the prober, the proxy and its metrics."""

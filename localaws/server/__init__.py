@@ -1,0 +1,1 @@
+"""localaws's AWS: moto's server and every patch that makes it answer as AWS does."""

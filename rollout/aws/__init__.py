@@ -1,0 +1,1 @@
+"""Talking to AWS: the gateway (clients, retries, errors), backends, eventual consistency."""

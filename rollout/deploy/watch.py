@@ -1,0 +1,155 @@
+"""The two watches of a rollout: the gate (new instances healthy before a deadline) and the
+bake (the group in traffic stays at capacity for a window). Both check abort at every tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rollout.deploy.health import group_view, health_reading
+from rollout.deploy.launch_failures import failed_launch
+from rollout.errors import RolloutStop
+from rollout.events import BakeProgress, GateProgress, InstanceUpdate
+from rollout.ledger.vocabulary import StepName
+from rollout.model import InstanceView, ServerGroup
+
+if TYPE_CHECKING:
+    from rollout.deploy.runner import Rollout
+
+
+async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
+    """Return once `wanted` instances of `group` are `running` and `healthy` in its target
+    group; raise RolloutStop at once on a boot phase `fail` reported for this app and this
+    group's rollout (group_view ignores any other row) or a failed launch of the ASG (AWS's
+    message), or when the deadline passes."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    launched_since = _launched_since(r, group)
+    deadline_s = r.settings.gate_deadline_seconds
+    seen: dict[str, InstanceView] = {}
+    while True:
+        await r.check_abort()
+        views = await group_view(
+            r.gw,
+            group.name,
+            group.target_group_arn,
+            r.config.tables.instances,
+            app=r.app,
+            rollout_id=group.rollout_id,
+        )
+        if views is None:  # a transient AWS failure: no reading this tick, the last stands
+            views = list(seen.values())
+        for v in views:
+            if seen.get(v.instance_id) != v:
+                seen[v.instance_id] = v
+                r.emit(InstanceUpdate, instance=v)
+        failed = next((v for v in views if v.boot_failed), None)
+        if failed is not None:
+            raise RolloutStop(
+                f"instance {failed.instance_id} failed its boot at {failed.phase or 'a phase'} "
+                f"({failed.phase or 'boot'} fail): {failed.detail or 'no detail given'}"
+            )
+        if len(views) < wanted:  # short of instances: did the ASG fail to launch one?
+            why = await failed_launch(r.gw, group.name, launched_since)
+            if why is not None:
+                raise RolloutStop(f"the ASG {group.name} could not launch an instance: {why}")
+        healthy = sum(1 for v in views if v.healthy)
+        elapsed = loop.time() - start
+        eta = max(0.0, r.boot_eta - elapsed) if r.boot_eta is not None else None
+        r.emit(
+            GateProgress,
+            group=group.name,
+            healthy=healthy,
+            wanted=wanted,
+            elapsed_seconds=elapsed,
+            eta_seconds=eta,
+            deadline_seconds=deadline_s,
+        )
+        if healthy >= wanted:
+            return
+        if elapsed > deadline_s:
+            raise RolloutStop(
+                f"gate deadline of {deadline_s:.0f} s passed with {healthy} of {wanted} "
+                f"instances healthy: {_why(views)}"
+            )
+        await asyncio.sleep(r.settings.poll_seconds)
+
+
+def _launched_since(r: Rollout, group: ServerGroup) -> datetime:
+    """From when the group's failed launches count: this rollout's launch step for the group
+    it created, else (a retained group brought back to size) the gate's own start."""
+    from rollout.ledger.timestamps import parse_time
+
+    if r.new is not None and group.name == r.new.name:
+        launch = next((s for s in r.steps if s.name == StepName.LAUNCH), None)
+        started = parse_time(launch.started_at) if launch is not None else None
+        if started is not None:
+            return started
+    return datetime.now(UTC)
+
+
+def _why(views: list[InstanceView]) -> str:
+    bad = [v for v in views if not v.healthy]
+    if not views:
+        return "no instance was launched"
+    parts = []
+    for v in bad[:3]:
+        health = (
+            f"{v.health} ({v.health_reason})" if v.health_reason else v.health or "unregistered"
+        )
+        boot = f", boot {v.phase} {v.phase_status}: {v.detail}".rstrip(": ") if v.phase else ""
+        parts.append(f"{v.instance_id} {v.state}, target {health}{boot}")
+    return "; ".join(parts)
+
+
+class Shortfall:
+    """Readings of healthy targets, and whether a shortfall below `wanted` has lasted
+    `polls` readings in a row (`polls` of at least 1)."""
+
+    def __init__(self, wanted: int, polls: int) -> None:
+        self.wanted = wanted
+        self.polls = max(1, int(polls))
+        self.in_a_row = 0
+
+    def persists(self, healthy: int) -> bool:
+        """Take one reading; True once `polls` readings in a row were short."""
+        self.in_a_row = self.in_a_row + 1 if healthy < self.wanted else 0
+        return self.in_a_row >= self.polls
+
+
+async def watch(r: Rollout, group: ServerGroup, wanted: int, seconds: float, what: str) -> None:
+    """Watch `group` for `seconds`: RolloutStop(rollback) when its healthy targets stay
+    below `wanted` for `shortfall_polls` readings in a row, when the judge finds its traffic
+    worse than the baseline's (or a named alarm fires), or when an abort (or rollback) is
+    requested."""
+    from rollout.judge.looks import judge_for, look
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    judge = judge_for(r, group, what)
+    shortfall = Shortfall(wanted, r.settings.shortfall_polls)
+    while True:
+        await r.check_abort()
+        await look(r, judge, what)
+        reading = await health_reading(r.gw, group.target_group_arn)
+        remaining = max(0.0, end - loop.time())
+        if reading is not None:  # None: a transient AWS failure, no reading this tick
+            healthy, why = reading
+            r.emit(
+                BakeProgress,
+                group=group.name,
+                healthy=healthy,
+                wanted=wanted,
+                remaining_seconds=remaining,
+            )
+            if shortfall.persists(healthy):
+                raise RolloutStop(
+                    f"{group.name} fell to {healthy} of {wanted} healthy targets during the "
+                    f"{what}" + (f": {why}" if why else ""),
+                    rollback=True,
+                )
+        if remaining <= 0:
+            return
+        await asyncio.sleep(min(r.settings.poll_seconds, remaining))

@@ -1,0 +1,1 @@
+"""The fleet as it is: the observer, records, diffs, traffic points, groups, console output."""

@@ -1,0 +1,1 @@
+"""Is an account ready for freshfleet: doctor, init, egress and IAM simulation."""

@@ -1,0 +1,105 @@
+"""What `freshfleet doctor` found: one `Check` per line, gathered in a `DoctorReport`."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollout.aws.gateway import Gateway
+from rollout.config import Tables
+
+
+class Verdict(enum.StrEnum):
+    """A check's outcome. Only FAIL is red; the others keep `doctor` green."""
+
+    OK = "ok"
+    WARN = "warn"  # works, but something a user should know (e.g. not deployed yet)
+    FAIL = "fail"
+    UNAVAILABLE = "unavailable"  # the endpoint cannot answer this check (e.g. no simulator)
+    SKIPPED = "skipped"  # an earlier failure makes this check meaningless
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    verdict: Verdict
+    detail: str
+    fix: str = ""
+    aws: bool = False  # a failure of AWS itself or of the credentials (exit 4), not of setup
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "verdict": str(self.verdict),
+            "detail": self.detail,
+            "fix": self.fix,
+            "aws": self.aws,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorReport:
+    """Every check, in the order they ran."""
+
+    checks: tuple[Check, ...] = ()
+    app: str = ""
+    role: str = "deployer"
+    caller_arn: str = ""
+    account: str = ""
+    region: str = ""
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.verdict is Verdict.FAIL)
+
+    @property
+    def green(self) -> bool:
+        return not self.failed
+
+    @property
+    def aws_failed(self) -> bool:
+        """True when an AWS or credentials check is red (exit 4 rather than 1)."""
+        return any(c.aws for c in self.failed)
+
+    def check(self, name: str) -> Check | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "green": self.green,
+            "app": self.app,
+            "role": self.role,
+            "caller_arn": self.caller_arn,
+            "account": self.account,
+            "region": self.region,
+            "checks": [c.as_dict() for c in self.checks],
+        }
+
+
+@dataclass
+class Diagnosis:
+    """The working state of one doctor run: what it checks and what it found so far."""
+
+    gw: Gateway
+    tables: Tables
+    app: str | None
+    role: str
+    http_timeout: float
+    checks: list[Check] = field(default_factory=list)
+    caller_arn: str = ""
+    account: str = ""
+    region: str = ""
+    instance_role_arn: str = ""  # the launch template's, for the iam:PassRole simulation
+
+    def add(self, *args: Any, **kwargs: Any) -> Check:
+        check = Check(*args, **kwargs)
+        self.checks.append(check)
+        return check
+
+
+def policy_fix(role: str) -> str:
+    """The fix for missing permissions of a role."""
+    return f"attach the policy in iam/{role}.json to the caller (see docs/REAL_AWS.md)"
