@@ -19,6 +19,7 @@ from localaws.seed_calls import (
     create_server_group,
     create_target_group,
     default_network,
+    demo_grace_seconds,
 )
 from rollout.config import Config
 from rollout.eventual import after_create, instance_states
@@ -60,9 +61,15 @@ DEMO_RELEASES: dict[str, dict[str, Any]] = {
 
 
 async def seed_demo(
-    gw: Gateway, config: Config, releases: ReleaseServer, region: str, within: float = 60.0
+    gw: Gateway,
+    config: Config,
+    releases: ReleaseServer,
+    region: str,
+    within: float = 60.0,
+    boot_mode: str = "simulated",
 ) -> list[str]:
-    """Create the demo and wait until its instances are launched; returns their ids."""
+    """Create the demo and wait until its instances are launched; returns their ids. Its
+    group's grace period covers a boot of `boot_mode` (seed_calls.demo_grace_seconds)."""
     await setup_tables(gw, config.tables)
     vpc, subnets = await default_network(gw)
     # One subnet in each of the first DEMO_ZONES zones: the ALB enables them all and the ASG
@@ -209,6 +216,7 @@ async def seed_demo(
         capacity=DEMO_CAPACITY,
         subnets=subnet_ids,
         target_group=tg,
+        grace_period=demo_grace_seconds(config, boot_mode),
     )
     instance_ids = await wait_launched(gw, name, DEMO_CAPACITY, within)
     await gw.call(

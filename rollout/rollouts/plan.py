@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from rollout.backend import time_scale
 from rollout.config import Config
 from rollout.gateway import AwsError, Gateway
 from rollout.ledger.releases import get_release
@@ -273,7 +274,11 @@ async def make_plan(
             (),
         )
     grace = grace_seconds(
-        boots.longest(release.version), config.rollout.gate_deadline_seconds, tg.check, floor
+        boots.longest(release.version),
+        config.rollout.gate_deadline_seconds,
+        tg.check,
+        floor,
+        time_scale=time_scale(gw.backend),
     )
     return RolloutPlan(
         app=app,
