@@ -11,6 +11,7 @@ import asyncio
 import threading
 from typing import Any
 
+from localaws import asg_health
 from localaws.consistency import INSTANCE, Propagation
 from localaws.dataplane import DataPlane
 from localaws.prober import HealthProber
@@ -84,6 +85,11 @@ class LocalCloud:
         instance = self._instances.get(instance_id)
         return instance is not None and instance.state == "running"
 
+    def target_state(self, tg_arn: str, target_id: str) -> str:
+        """The state ELB gives the target in the group `tg_arn` ('' when not known)."""
+        verdict = self.prober.verdict(tg_arn, target_id)
+        return verdict[0] if verdict is not None else ""
+
     def zone_of(self, instance_id: str) -> str | None:
         """The instance's Availability Zone (None when not one of ours)."""
         instance = self._instances.get(instance_id)
@@ -109,6 +115,7 @@ class LocalCloud:
         if instance is not None and instance.state == "pending":
             instance._state.name = "running"
             instance._state.code = 16
+            asg_health.in_service(instance)  # its group's grace period runs from now
 
     def _target_gone(self, tg: Any, target_id: str) -> None:
         # A stopped instance stays registered (AWS shows it unused, Target.InvalidState);

@@ -290,6 +290,7 @@ async def _start_parts(
     url: str,
 ) -> tuple[Any, Any]:
     from localaws import patches
+    from localaws.asg_health import GroupHealth
     from localaws.cloud import LocalCloud
     from localaws.releases import ReleaseServer
     from localaws.runtime import RuntimeHost, make_runtime
@@ -317,6 +318,9 @@ async def _start_parts(
     stack.push_async_callback(cloud.prober.close)
     await cloud.dataplane.open()
     stack.push_async_callback(cloud.dataplane.close)
+    group_health = GroupHealth(cloud.target_state)  # ASGs replace their unhealthy instances
+    group_health.start()
+    stack.callback(group_health.stop)
     metrics = MetricsPublisher(
         cloud.dataplane.meter, region, scaled(config.localaws.metrics_period_seconds)
     )

@@ -5,6 +5,7 @@ bake (the group in traffic stays at capacity for a window). Both check abort at 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -22,12 +23,19 @@ async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
     """Return once `wanted` instances of `group` are `running` and `healthy` in its target
     group; raise RolloutStop at once on a boot phase `fail` reported for this app and this
     group's rollout (group_view ignores any other row) or a failed launch of the ASG (AWS's
-    message), or when the deadline passes."""
+    message), or when the deadline passes.
+
+    An instance that leaves the ASG's `Instances[]` (an ELB-checked ASG replaces one whose
+    target is unhealthy past its grace period, with a new id) is no failure by itself: it is
+    reported `terminated`, its replacement is watched as any member, and a gate that still
+    fails at its deadline names the replaced instances and their last reading."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     launched_since = _launched_since(r, group)
     deadline_s = r.settings.gate_deadline_seconds
     seen: dict[str, InstanceView] = {}
+    last: list[InstanceView] = []
+    replaced: dict[str, InstanceView] = {}
     while True:
         await r.check_abort()
         views = await group_view(
@@ -39,21 +47,18 @@ async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
             rollout_id=group.rollout_id,
         )
         if views is None:  # a transient AWS failure: no reading this tick, the last stands
-            views = list(seen.values())
+            views = last
+        else:
+            members = {v.instance_id for v in views}
+            for gone in [v for v in last if v.instance_id not in members]:
+                replaced[gone.instance_id] = gone
+                seen[gone.instance_id] = _left(gone)
+                r.emit(InstanceUpdate, group=group.name, **_fields(seen[gone.instance_id]))
+            last = views
         for v in views:
             if seen.get(v.instance_id) != v:
                 seen[v.instance_id] = v
-                r.emit(
-                    InstanceUpdate,
-                    instance_id=v.instance_id,
-                    group=group.name,
-                    state=v.state,
-                    health=v.health,
-                    health_reason=v.health_reason,
-                    phase=v.phase,
-                    phase_status=v.phase_status,
-                    detail=v.detail,
-                )
+                r.emit(InstanceUpdate, group=group.name, **_fields(v))
         failed = next((v for v in views if v.boot_failed), None)
         if failed is not None:
             raise RolloutStop(
@@ -81,7 +86,7 @@ async def gate(r: Rollout, group: GroupRef, wanted: int) -> None:
         if elapsed > deadline_s:
             raise RolloutStop(
                 f"gate deadline of {deadline_s:.0f} s passed with {healthy} of {wanted} "
-                f"instances healthy: {_why(views)}"
+                f"instances healthy: {_why(views)}{_replaced(replaced)}"
             )
         await asyncio.sleep(r.settings.poll_seconds)
 
@@ -97,6 +102,37 @@ def _launched_since(r: Rollout, group: GroupRef) -> datetime:
         if started is not None:
             return started
     return datetime.now(UTC)
+
+
+def _left(view: InstanceView) -> InstanceView:
+    """The last reading of an instance that left the group: `terminated`, as it goes."""
+    return dataclasses.replace(view, state="terminated")
+
+
+def _fields(view: InstanceView) -> dict[str, str]:
+    return {
+        "instance_id": view.instance_id,
+        "state": view.state,
+        "health": view.health,
+        "health_reason": view.health_reason,
+        "phase": view.phase,
+        "phase_status": view.phase_status,
+        "detail": view.detail,
+    }
+
+
+def _replaced(replaced: dict[str, InstanceView]) -> str:
+    """`; replaced by the ASG: …` naming (up to 3) instances that left the group, with the
+    target health they last had (why an ELB-checked ASG replaced them)."""
+    if not replaced:
+        return ""
+    parts = []
+    for v in list(replaced.values())[-3:]:
+        health = (
+            f"{v.health} ({v.health_reason})" if v.health_reason else v.health or "unregistered"
+        )
+        parts.append(f"{v.instance_id} (target {health})")
+    return f"; replaced by the ASG: {', '.join(parts)}"
 
 
 def _why(views: list[InstanceView]) -> str:
