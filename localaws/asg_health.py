@@ -16,8 +16,9 @@ localaws knows no lifecycle hooks before `InService`: an instance comes into ser
 shows it running (`LocalCloud.mark_running` stamps `localaws_in_service_at`), and the grace
 runs from then under localaws's time scale. The instance leaves the group's `Instances[]` as
 soon as it is terminated (AWS lists it `Terminating` while it drains), as a scale-in's does.
-A terminated instance is also left alone for one check: a scale-in terminates its instances
-a moment before it takes them out of the group.
+An instance found unhealthy is marked `Unhealthy` at one round and replaced at the next
+(so DescribeAutoScalingGroups shows it `Unhealthy` for a moment, and a scale-in, which
+terminates its instances a moment before it takes them out, is never taken for a failure).
 
 EC2 ("DescribeInstances": terminated instances "remain visible after termination for
 approximately one hour"): DescribeInstances and DescribeInstanceStatus with
@@ -25,8 +26,8 @@ approximately one hour"): DescribeInstances and DescribeInstanceStatus with
 then it is gone, and asked by id it is `InvalidInstanceID.NotFound`. Stock moto lists every
 instance it ever ran.
 
-One daemon thread checks every `scaled(CHECK_SECONDS)`, beside moto's request threads (as
-the deletion's and the launch retries' timers do).
+One daemon thread checks every `scaled(CHECK_SECONDS)` (at least MIN_CHECK_SECONDS of local
+time), beside moto's request threads (as the deletion's and the launch retries' timers do).
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ from localaws.timescale import scaled
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 10.0  # AWS seconds between two rounds of the groups' health checks
-MIN_CHECK_SECONDS = 0.05  # local seconds: the floor under a fast time scale
+# The one floor: a round at most once a second of local time. A rollout's own polls are wall
+# seconds the time scale does not shrink; without it, at the tests' 0.01 a group would act on
+# a target's health ten times per poll of the engine, where on AWS it acts once per five.
+MIN_CHECK_SECONDS = 1.0
 TERMINATED_VISIBLE_SECONDS = 3600.0  # AWS seconds EC2 lists a terminated instance
 EC2_FAILED = ("stopping", "stopped", "shutting-down", "terminated")
 
@@ -89,32 +93,29 @@ def unhealthy_cause(group: Any, state: Any, target_state: TargetState, now: floa
 
 
 def check_group(group: Any, target_state: TargetState, now: float) -> list[str]:
-    """One round of `group`'s health checks: every unhealthy instance is marked, terminated
-    and replaced (as its suspended processes allow); returns the ids taken out."""
+    """One round of `group`'s health checks. An instance found unhealthy is marked
+    `Unhealthy` (DescribeAutoScalingGroups shows it so for a moment, as on AWS); one marked
+    at an earlier round is terminated and replaced, as its suspended processes allow.
+    Returns the ids taken out this round."""
     suspended = {p["ProcessName"] for p in group.suspended_processes}
     if "HealthCheck" in suspended or asg_deletion.is_pending_delete(group):
         return []
-    found: list[tuple[Any, str]] = []
+    due: list[tuple[Any, str]] = []
     for state in list(group.instance_states):
-        cause = unhealthy_cause(group, state, target_state, now)
-        instance = state.instance
-        # Seen terminated in the group once before: a scale-in takes its own out first.
-        ended = cause == EC2_CAUSE and instance.state == "terminated"
-        if ended and not getattr(instance, "localaws_ended_seen", False):
-            instance.localaws_ended_seen = True
+        marked = getattr(state, "localaws_unhealthy_cause", "")
+        if marked:
+            due.append((state, marked))
             continue
-        if cause:
-            found.append((state, cause))
-    if not found:
-        return []
-    for state, _ in found:
-        state.health_status = "Unhealthy"
-    if "ReplaceUnhealthy" in suspended:
+        cause = unhealthy_cause(group, state, target_state, now)
+        if cause:  # marked now, replaced at the next round
+            state.health_status = "Unhealthy"
+            state.localaws_unhealthy_cause = cause
+    if not due or "ReplaceUnhealthy" in suspended:
         return []
     stamp = scaling_activities.now_text()
     ec2 = group.autoscaling_backend.ec2_backend
     out: set[str] = set()
-    for state, cause in found:
+    for state, cause in due:
         instance = state.instance
         text = cause.format(now=stamp)
         if instance.state == "terminated":  # ended outside the group: its activity says so
