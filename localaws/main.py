@@ -204,7 +204,7 @@ async def _serve(args: argparse.Namespace) -> int:
         thread.start()
         stack.callback(server.shutdown)
         if not args.no_seed:
-            await _seed(config, releases, args.region, url, stopping)
+            await _seed(config, releases, args.region, url, stopping, choice.mode)
         if stopping.is_set():  # interrupted while starting: never say ready
             return 0
         albs = await _albs(url, args.region)
@@ -217,12 +217,15 @@ async def _serve(args: argparse.Namespace) -> int:
             "boot_mode": choice.mode,
             "boot_reason": choice.reason,
             "albs": albs,
+            # AWS's times here run time_scale times as long: the engine converts the wall
+            # seconds it measures into this backend's seconds (rollout.aws.backend.Backend).
+            "time_scale": config.localaws.time_scale,
         }
         write_endpoint_file(record, endpoint_file)
         stack.callback(remove_endpoint_file, os.getpid(), endpoint_file)
 
         async def reseed() -> dict[str, Any]:
-            await _seed(config, releases, args.region, url, stopping)
+            await _seed(config, releases, args.region, url, stopping, choice.mode)
             record["albs"] = await _albs(url, args.region)
             write_endpoint_file(record, endpoint_file)
             return {"albs": record["albs"]}
@@ -290,6 +293,7 @@ async def _start_parts(
     from localaws.runtimes.base import RuntimeHost
     from localaws.runtimes.boot_mode import make_runtime
     from localaws.server import patches
+    from localaws.server.asg_health import GroupHealth
     from localaws.server.cloud import LocalCloud
 
     workdir = os.environ.get("FRESHFLEET_LOCALAWS_DIR") or tempfile.mkdtemp(prefix="localaws-")
@@ -315,6 +319,9 @@ async def _start_parts(
     stack.push_async_callback(cloud.prober.close)
     await cloud.dataplane.open()
     stack.push_async_callback(cloud.dataplane.close)
+    group_health = GroupHealth(cloud.target_state)  # ASGs replace their unhealthy instances
+    group_health.start()
+    stack.callback(group_health.stop)
     metrics = MetricsPublisher(
         cloud.dataplane.meter, region, scaled(config.localaws.metrics_period_seconds)
     )
@@ -323,12 +330,19 @@ async def _start_parts(
     return cloud, releases
 
 
-async def _seed(config: Any, releases: Any, region: str, url: str, stopping: asyncio.Event) -> None:
+async def _seed(
+    config: Any,
+    releases: Any,
+    region: str,
+    url: str,
+    stopping: asyncio.Event,
+    boot_mode: str = "simulated",
+) -> None:
     from localaws.demo.seed import seed_demo
     from rollout.aws.gateway import Gateway
 
     async with Gateway(Backend(endpoint_url=url, region=region, local=True)) as gw:
-        seeding = asyncio.create_task(seed_demo(gw, config, releases, region))
+        seeding = asyncio.create_task(seed_demo(gw, config, releases, region, boot_mode=boot_mode))
         stop = asyncio.create_task(stopping.wait())
         done, _ = await asyncio.wait({seeding, stop}, return_when=asyncio.FIRST_COMPLETED)
         if seeding not in done:

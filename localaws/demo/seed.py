@@ -13,7 +13,12 @@ import base64
 from typing import Any
 
 from localaws.demo.releases import DEMO_APP, ReleaseServer
-from localaws.demo.seed_calls import create_alb, create_serving_group, default_network
+from localaws.demo.seed_calls import (
+    create_alb,
+    create_serving_group,
+    default_network,
+    demo_grace_seconds,
+)
 from rollout.aws.eventual import after_create, instance_states
 from rollout.aws.gateway import Gateway
 from rollout.config import Config
@@ -48,9 +53,15 @@ DEMO_RELEASES: dict[str, dict[str, Any]] = {
 
 
 async def seed_demo(
-    gw: Gateway, config: Config, releases: ReleaseServer, region: str, within: float = 60.0
+    gw: Gateway,
+    config: Config,
+    releases: ReleaseServer,
+    region: str,
+    within: float = 60.0,
+    boot_mode: str = "simulated",
 ) -> list[str]:
-    """Create the demo and wait until its instances are launched; returns their ids."""
+    """Create the demo and wait until its instances are launched; returns their ids. Its
+    group's grace period covers a boot of `boot_mode` (seed_calls.demo_grace_seconds)."""
     await setup_tables(gw, config.tables)
     vpc, subnets = await default_network(gw)
     # One subnet in each of the first DEMO_ZONES zones: the ALB enables them all and the ASG
@@ -171,6 +182,7 @@ async def seed_demo(
         capacity=DEMO_CAPACITY,
         port=DEMO_PORT,
         health_path=DEMO_HEALTH_PATH,
+        grace_period=demo_grace_seconds(config, boot_mode),
         target_group_attributes=[
             {
                 "Key": "deregistration_delay.timeout_seconds",

@@ -8,11 +8,41 @@ Each is one API call as any client would make it; the callers choose names, tags
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rollout.aws.eventual import after_create
 from rollout.aws.gateway import Gateway
+from rollout.config import Config
+from rollout.deploy.health_settings import BOOT_MARGIN, MIN_GRACE_SECONDS, grace_seconds
+from rollout.deploy.health_settings import HealthCheck as _HealthCheck
 from rollout.naming import asg_tag_list, elb_tag_list, group_tags, server_group_name
+
+DEMO_CHECK_SECONDS = 5  # the demo's target group checks every 5 s ...
+DEMO_HEALTHY_THRESHOLD = 2  # ... and is healthy after 2 passes
+# The AWS console's default grace: the least the demo gives, since a simulated boot on a
+# fast time scale also waits on what the scale does not shrink (the prober's tick, a busy
+# machine), and its grace must not be a race with that.
+DEMO_MIN_GRACE_SECONDS = 300
+
+
+def demo_grace_seconds(config: Config, boot_mode: str) -> int:
+    """The demo group's HealthCheckGracePeriod (AWS seconds), long enough for its boots, since
+    its ASG replaces an instance whose target is unhealthy once the grace is over: a simulated
+    boot runs on localaws's clock (pending time and phases, AWS seconds); a real one (a Docker
+    build) does not, so it is given the gate deadline of wall time, as the engine gives a
+    release with no recorded boot (rollout.deploy.health_settings.grace_seconds)."""
+    from localaws.runtimes.simulated import PHASES
+
+    timers = config.localaws
+    check = _HealthCheck(interval=DEMO_CHECK_SECONDS, healthy_threshold=DEMO_HEALTHY_THRESHOLD)
+    if boot_mode == "real":
+        return grace_seconds(
+            None, config.rollout.gate_deadline_seconds, check, time_scale=timers.time_scale
+        )
+    boot = timers.pending_seconds + len(PHASES) * timers.phase_seconds
+    least = max(MIN_GRACE_SECONDS, DEMO_MIN_GRACE_SECONDS)
+    return max(least, math.ceil(BOOT_MARGIN * boot) + check.seconds_to_healthy)
 
 
 async def default_network(gw: Gateway) -> tuple[str, list[str]]:
@@ -115,9 +145,11 @@ async def create_server_group(
     capacity: int,
     subnets: list[str],
     target_group: str,
+    grace_period: int = DEMO_MIN_GRACE_SECONDS,
 ) -> None:
     """The server group's ASG: `capacity` instances of the template version in `subnets`,
-    registered in `target_group`, ELB health checks, tagged as the engine tags its groups."""
+    registered in `target_group`, ELB health checks after `grace_period` (AWS seconds),
+    tagged as the engine tags its groups."""
     await gw.call(
         "autoscaling",
         "create_auto_scaling_group",
@@ -129,7 +161,7 @@ async def create_server_group(
         VPCZoneIdentifier=",".join(subnets),
         TargetGroupARNs=[target_group],
         HealthCheckType="ELB",
-        HealthCheckGracePeriod=60,
+        HealthCheckGracePeriod=grace_period,
         Tags=asg_tag_list(app, version, rollout_id, name),
     )
 
@@ -149,6 +181,7 @@ async def create_serving_group(
     capacity: int,
     port: int,
     health_path: str,
+    grace_period: int = DEMO_MIN_GRACE_SECONDS,
     target_group_attributes: list[dict[str, str]] | None = None,
     **health: Any,
 ) -> tuple[str, str, str]:
@@ -188,5 +221,6 @@ async def create_serving_group(
         capacity=capacity,
         subnets=subnets,
         target_group=tg,
+        grace_period=grace_period,
     )
     return name, tg, listener

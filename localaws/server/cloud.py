@@ -14,6 +14,7 @@ from typing import Any
 from localaws.network.dataplane import DataPlane
 from localaws.network.prober import HealthProber
 from localaws.runtimes.base import InstanceLaunch, InstanceRuntime
+from localaws.server import asg_health
 from localaws.server.consistency import INSTANCE, Propagation
 from localaws.server.throttling import RequestMeter
 from rollout.userdata import parse_release_env
@@ -84,6 +85,11 @@ class LocalCloud:
         instance = self._instances.get(instance_id)
         return instance is not None and instance.state == "running"
 
+    def target_state(self, tg_arn: str, target_id: str) -> str:
+        """The state ELB gives the target in the group `tg_arn` ('' when not known)."""
+        verdict = self.prober.verdict(tg_arn, target_id)
+        return verdict[0] if verdict is not None else ""
+
     def zone_of(self, instance_id: str) -> str | None:
         """The instance's Availability Zone (None when not one of ours)."""
         instance = self._instances.get(instance_id)
@@ -109,6 +115,7 @@ class LocalCloud:
         if instance is not None and instance.state == "pending":
             instance._state.name = "running"
             instance._state.code = 16
+            asg_health.in_service(instance)  # its group's grace period runs from now
 
     def _target_gone(self, tg: Any, target_id: str) -> None:
         # A stopped instance stays registered (AWS shows it unused, Target.InvalidState);

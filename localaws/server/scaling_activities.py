@@ -69,16 +69,65 @@ def launched(group: Any, instance_ids: list[str], before: int) -> None:
 
 
 def terminated(group: Any, instance_id: str) -> None:
-    """Record the termination of one of the group's instances."""
-    now = _now()
+    """Record the termination of one of the group's instances: for the cause given by
+    `terminating_because`, else a scale-in's."""
+    with _lock:
+        cause = getattr(group, "localaws_causes", {}).pop(instance_id, "")
+    if not cause and _outside(group, instance_id):
+        cause = (
+            f"At {_now()} an instance was taken out of service in response to an EC2 health "
+            "check indicating it has been terminated or stopped."
+        )
     _record(
         group,
         f"Terminating EC2 instance: {instance_id}",
-        f"At {now} an instance was taken out of service in response to a difference between "
-        "desired and actual capacity, shrinking the capacity.",
+        cause
+        or f"At {_now()} an instance was taken out of service in response to a difference "
+        "between desired and actual capacity, shrinking the capacity.",
         "Successful",
         "",
     )
+
+
+def _outside(group: Any, instance_id: str) -> bool:
+    """Whether an instance still in the group ends while the group wants every instance it
+    has (EC2 TerminateInstances, not a scale-in): the group's EC2 health check finds it."""
+    try:
+        states = list(group.instance_states)
+        members = {s.instance.id for s in states}
+        serving = sum(1 for s in states if s.lifecycle_state == "InService")
+        return instance_id in members and serving <= int(group.desired_capacity or 0)
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def terminating_because(group: Any, instance_id: str, cause: str) -> None:
+    """The group is about to terminate `instance_id` for `cause` (a health check's): its
+    termination activity gives that cause."""
+    with _lock:
+        causes = getattr(group, "localaws_causes", None)
+        if causes is None:
+            causes = group.localaws_causes = {}
+        causes[instance_id] = cause
+
+
+def retell_termination(group: Any, instance_id: str, cause: str) -> None:
+    """An instance of the group was terminated outside it (EC2 TerminateInstances): its
+    termination activity gets the cause of the health check that found it (one is recorded
+    when there was none)."""
+    description = f"Terminating EC2 instance: {instance_id}"
+    with _lock:
+        log = getattr(group, "localaws_activities", [])
+        found = next((a for a in reversed(log) if a["Description"] == description), None)
+        if found is not None:
+            found["Cause"] = cause
+            return
+    _record(group, description, cause, "Successful", "")
+
+
+def now_text() -> str:
+    """Now, as AWS writes it in an activity's cause (`2026-01-01T12:00:00Z`)."""
+    return _now()
 
 
 def failed(group: Any, code: str, before: int, retry: Any) -> None:

@@ -31,6 +31,9 @@ class Backend:
     local: bool = False  # a localaws (from its endpoint file or started by the console)
     boot_mode: str = ""  # localaws only: real|simulated
     boot_reason: str = ""  # localaws only: why that mode
+    # How many times as long AWS's own times run here (localaws's `time_scale`; AWS: 1.0).
+    # None: not said; `time_scale(backend)` then asks the running localaws's endpoint file.
+    time_scale: float | None = None
 
     @property
     def boots(self) -> str:
@@ -119,7 +122,39 @@ def local_backend(record: dict[str, Any]) -> Backend:
         local=True,
         boot_mode=str(record.get("boot_mode", "")),
         boot_reason=str(record.get("boot_reason", "")),
+        time_scale=_record_scale(record),
     )
+
+
+def _record_scale(record: dict[str, Any]) -> float:
+    try:
+        scale = float(record.get("time_scale", 1.0))
+    except (TypeError, ValueError):
+        return 1.0
+    return scale if scale > 0 else 1.0
+
+
+def time_scale(backend: Backend) -> float:
+    """How many times as long AWS's own times run on `backend` (docs/ARCHITECTURE.md §2):
+    its `time_scale` when set; else, for a local backend that is the running localaws (its
+    endpoint file names its URL), the scale that file records; else 1.0, AWS's own pace.
+
+    AWS-side durations (grace periods, health-check intervals) are in the backend's seconds;
+    the engine measures wall seconds: `backend_seconds(backend, wall)` converts."""
+    if backend.time_scale is not None and backend.time_scale > 0:
+        return float(backend.time_scale)
+    if not backend.local or not backend.endpoint_url:
+        return 1.0
+    record = read_endpoint_file()
+    if record is None or record.get("url") != backend.endpoint_url:
+        return 1.0
+    return _record_scale(record)
+
+
+def backend_seconds(backend: Backend, wall_seconds: float) -> float:
+    """The backend's own seconds for `wall_seconds` measured by the engine's clock (a boot,
+    a gate deadline): `wall_seconds / time_scale(backend)`; the same number on AWS."""
+    return float(wall_seconds) / time_scale(backend)
 
 
 def discover_backend(
@@ -148,6 +183,7 @@ def discover_backend(
             local=is_local,
             boot_mode=str(record.get("boot_mode", "")) if is_local and record else "",
             boot_reason=str(record.get("boot_reason", "")) if is_local and record else "",
+            time_scale=_record_scale(record) if is_local and record else None,
         )
     if profile or region or aws:
         return Backend(profile=profile, region=region)

@@ -4,8 +4,11 @@ target group's health check (docs/ARCHITECTURE.md §3).
 An ELB-checked ASG replaces an instance the load balancer calls unhealthy once the grace
 period is over, so the grace covers the release's expected boot (the longest recorded boot
 of the release or the app, else the whole gate deadline) plus the checks that make a target
-healthy. A first target group gets explicit timings rather than AWS's defaults (30 s × 5
-checks, 300 s deregistration delay); later ones copy the serving group's.
+healthy. Boots and deadlines are wall seconds; the grace is the backend's seconds (a
+localaws runs AWS's times `time_scale` times as long, rollout.aws.backend.time_scale), so a
+wall duration becomes `wall / time_scale` of them. A first target group gets explicit
+timings rather than AWS's defaults (30 s × 5 checks, 300 s deregistration delay); later
+ones copy the serving group's.
 
 The boot agent's own health deadline (FRESHFLEET_HEALTH_TIMEOUT in the user data) is the
 release's `health_timeout_seconds` when it has one, else half the gate deadline: the other
@@ -88,12 +91,22 @@ class HealthCheck:
 
 
 def grace_seconds(
-    longest_boot: float | None, gate_deadline: float, check: HealthCheck, floor: int = 0
+    longest_boot: float | None,
+    gate_deadline: float,
+    check: HealthCheck,
+    floor: int = 0,
+    *,
+    time_scale: float = 1.0,
 ) -> int:
-    """A grace period covering the expected boot and the checks to healthy (at least `floor`,
-    the serving group's own); without a recorded boot, the gate deadline."""
+    """A grace period, in the backend's seconds, covering the expected boot and the checks
+    to healthy (at least `floor`, the serving group's own); without a recorded boot, the gate
+    deadline. The boot and the deadline are wall seconds (the engine's clock): on a backend
+    whose times run `time_scale` times as long (localaws; AWS is 1.0) they are
+    `wall / time_scale` of its seconds, so the grace lasts as long as the boot does, even a
+    real boot the backend's clock does not scale; the checks are the backend's seconds."""
     boot = gate_deadline if longest_boot is None else BOOT_MARGIN * longest_boot
-    return max(floor, MIN_GRACE_SECONDS, math.ceil(boot) + check.seconds_to_healthy)
+    scale = time_scale if time_scale > 0 else 1.0
+    return max(floor, MIN_GRACE_SECONDS, math.ceil(boot / scale) + check.seconds_to_healthy)
 
 
 def agent_health_seconds(release_timeout: float | None, gate_deadline: float) -> float:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from rollout.aws.backend import time_scale
 from rollout.aws.gateway import AwsError, Gateway
 from rollout.config import Config
 from rollout.deploy.clone import (
@@ -279,7 +280,11 @@ async def make_plan(
                 f"{release.port}), but {problem}"
             )
     grace = grace_seconds(
-        boots.longest(release.version), config.rollout.gate_deadline_seconds, tg.check, floor
+        boots.longest(release.version),
+        config.rollout.gate_deadline_seconds,
+        tg.check,
+        floor,
+        time_scale=time_scale(gw.backend),
     )
     return RolloutPlan(
         app=app,

@@ -5,6 +5,7 @@ bake (the group in traffic stays at capacity for a window). Both check abort at 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ from rollout.deploy.launch_failures import failed_launch
 from rollout.errors import RolloutStop
 from rollout.events import BakeProgress, GateProgress, InstanceUpdate
 from rollout.ledger.vocabulary import StepName
-from rollout.model import InstanceView, ServerGroup
+from rollout.model import InstanceState, InstanceView, ServerGroup
 
 if TYPE_CHECKING:
     from rollout.deploy.runner import Rollout
@@ -23,12 +24,19 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
     """Return once `wanted` instances of `group` are `running` and `healthy` in its target
     group; raise RolloutStop at once on a boot phase `fail` reported for this app and this
     group's rollout (group_view ignores any other row) or a failed launch of the ASG (AWS's
-    message), or when the deadline passes."""
+    message), or when the deadline passes.
+
+    An instance that leaves the ASG's `Instances[]` (an ELB-checked ASG replaces one whose
+    target is unhealthy past its grace period, with a new id) is no failure by itself: it is
+    reported `terminated`, its replacement is watched as any member, and a gate that still
+    fails at its deadline names the replaced instances and their last reading."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     launched_since = _launched_since(r, group)
     deadline_s = r.settings.gate_deadline_seconds
     seen: dict[str, InstanceView] = {}
+    last: list[InstanceView] = []
+    replaced: dict[str, InstanceView] = {}
     while True:
         await r.check_abort()
         views = await group_view(
@@ -40,7 +48,14 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
             rollout_id=group.rollout_id,
         )
         if views is None:  # a transient AWS failure: no reading this tick, the last stands
-            views = list(seen.values())
+            views = last
+        else:
+            members = {v.instance_id for v in views}
+            for gone in [v for v in last if v.instance_id not in members]:
+                replaced[gone.instance_id] = gone
+                seen[gone.instance_id] = _left(gone)
+                r.emit(InstanceUpdate, instance=seen[gone.instance_id])
+            last = views
         for v in views:
             if seen.get(v.instance_id) != v:
                 seen[v.instance_id] = v
@@ -72,7 +87,7 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
         if elapsed > deadline_s:
             raise RolloutStop(
                 f"gate deadline of {deadline_s:.0f} s passed with {healthy} of {wanted} "
-                f"instances healthy: {_why(views)}"
+                f"instances healthy: {_why(views)}{_replaced(replaced)}"
             )
         await asyncio.sleep(r.settings.poll_seconds)
 
@@ -88,6 +103,25 @@ def _launched_since(r: Rollout, group: ServerGroup) -> datetime:
         if started is not None:
             return started
     return datetime.now(UTC)
+
+
+def _left(view: InstanceView) -> InstanceView:
+    """The last reading of an instance that left the group: `terminated`, as it goes."""
+    return dataclasses.replace(view, state=InstanceState.TERMINATED)
+
+
+def _replaced(replaced: dict[str, InstanceView]) -> str:
+    """`; replaced by the ASG: …` naming (up to 3) instances that left the group, with the
+    target health they last had (why an ELB-checked ASG replaced them)."""
+    if not replaced:
+        return ""
+    parts = []
+    for v in list(replaced.values())[-3:]:
+        health = (
+            f"{v.health} ({v.health_reason})" if v.health_reason else v.health or "unregistered"
+        )
+        parts.append(f"{v.instance_id} (target {health})")
+    return f"; replaced by the ASG: {', '.join(parts)}"
 
 
 def _why(views: list[InstanceView]) -> str:

@@ -62,6 +62,11 @@ async def test_a_target_failing_its_health_check_shows_unhealthy_with_awss_reaso
         snap = table.snapshot
         assert snap is not None
         group = snap.apps[0].serving[0]
+        # The ELB-checked group would replace them once marked unhealthy, as AWS does: this
+        # test looks at the unhealthy instances themselves, so the group keeps them.
+        boto3_client("autoscaling", fresh_localaws.url, fresh_localaws.region).suspend_processes(
+            AutoScalingGroupName=group.name, ScalingProcesses=["ReplaceUnhealthy"]
+        )
         elbv2.modify_target_group(
             TargetGroupArn=group.target_group_arn, Matcher={"HttpCode": "299"}
         )

@@ -253,7 +253,8 @@ def test_the_plan_shows_the_grace_and_health_check_it_chose(fleet: Any) -> None:
     run = fleet.cli("deploy", APP, "v2", "-y", "--json", "--no-wait")
     assert run.code == 0, run.out + run.err
     changes = {c["what"]: c for c in json.loads(run.out)["plan"]["changes"]}
-    assert changes["grace period"]["before"] == "60 s (ELB)"
+    before = _describe(fleet, v1)["HealthCheckGracePeriod"]
+    assert changes["grace period"]["before"] == f"{before} s (ELB)"
     v2, _ = _new_group(fleet, v1)
     grace = _describe(fleet, v2)["HealthCheckGracePeriod"]
     assert changes["grace period"]["after"] == f"{grace} s (ELB)"

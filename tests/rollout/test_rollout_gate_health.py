@@ -150,3 +150,61 @@ def test_status_shows_no_boot_phase_forged_by_another_app(fleet: Any) -> None:
     boots = {i["id"]: i["boot"] for g in app["groups"] for i in g["instances"]}
     assert boots[victim] is None
     assert all(boots[i] and boots[i]["phase"] == "health" for i in others)
+
+
+def _new_group(fleet: Any, old: str) -> tuple[str, dict[str, Any]] | None:
+    return next(((n, g) for n, g in fleet.groups().items() if n != old), None)
+
+
+def test_an_instance_the_asg_replaces_during_the_gate_is_no_failure(slow_fleet, until):
+    """An ASG replaces an instance that fails its health check (here EC2's: it was stopped),
+    with a new id: the gate watches the replacement as any member and passes."""
+    fleet = slow_fleet
+    (v1_name, _), *_ = fleet.groups().items()
+    deploy = fleet.spawn("deploy", "demo-web", "v2", "-y")
+    try:
+        until(lambda: _gate_running(fleet), within=60, what="the gate to start")
+        name, new = until(
+            lambda: (
+                (found := _new_group(fleet, v1_name)) and len(found[1]["instances"]) == 3 and found
+            ),
+            within=60,
+            what="the new group's instances",
+        )
+        victim = new["instances"][0]
+        fleet.aws("ec2").stop_instances(InstanceIds=[victim])
+        until(
+            lambda: victim not in fleet.groups().get(name, {}).get("instances", [victim]),
+            within=60,
+            what="the stopped instance replaced",
+        )
+    finally:
+        out, err = deploy.communicate(timeout=120)
+
+    assert deploy.returncode == 0, out + err
+    rollout = fleet.latest()
+    assert rollout["state"] == "succeeded", rollout["reason"]
+    members = fleet.groups()[name]["instances"]
+    assert len(members) == 3 and victim not in members
+    activities = fleet.aws("autoscaling").describe_scaling_activities(AutoScalingGroupName=name)
+    causes = [a["Cause"] for a in activities["Activities"] if victim in a["Description"]]
+    assert any("EC2 health check" in c for c in causes), causes
+
+
+def test_a_release_never_healthy_fails_its_gate_naming_the_instances_the_asg_replaced(fleet):
+    """The ELB-checked new group replaces instances whose target stays unhealthy past the
+    grace period (the app's recorded boots make it short); the release still fails at its
+    gate deadline, with the replaced instances and their target health in the reason."""
+    (v1_name, _), *_ = fleet.groups().items()
+    # The agent waits longer than the gate for a healthy answer: no `health fail` comes first.
+    fleet.put_release("v2-never", simulate={"never_healthy": 1}, health_timeout_seconds=3000)
+    run = fleet.cli("deploy", "demo-web", "v2-never", "-y")
+
+    assert run.code == 1, run.out + run.err
+    rollout = fleet.latest()
+    assert rollout["state"] == "failed"
+    assert "gate deadline" in rollout["reason"], rollout["reason"]
+    assert "replaced by the ASG: i-" in rollout["reason"], rollout["reason"]
+    assert "target unhealthy (Target.ResponseCodeMismatch" in rollout["reason"]
+    assert list(fleet.groups()) == [v1_name]
+    assert fleet.leftovers() == []

@@ -12,12 +12,15 @@ import pytest
 
 from rollout.aws.backend import (
     LOCAL_LABEL,
+    Backend,
     NoBackendError,
+    backend_seconds,
     discover_backend,
     endpoint_file_path,
     read_endpoint_file,
     remove_endpoint_file,
     require_backend,
+    time_scale,
     write_endpoint_file,
 )
 
@@ -88,3 +91,23 @@ def test_the_endpoint_file_is_readable_by_its_owner_only(endpoint_file: Path) ->
 
 def test_a_running_localaws_writes_its_endpoint_file_for_its_owner_only(localaws: Any) -> None:
     assert localaws.endpoint_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_localaws_says_its_time_scale_and_aws_runs_at_its_own_pace(endpoint_file: Path) -> None:
+    """The engine converts the wall seconds it measures into the backend's own seconds:
+    a localaws records its scale in its endpoint file; AWS (and any endpoint that is not the
+    running localaws) is 1.0."""
+    url = "http://127.0.0.1:4599"
+    write_endpoint_file({"url": url, "pid": os.getpid(), "time_scale": 0.1})
+    found = discover_backend()
+    assert found is not None and time_scale(found) == 0.1
+    assert backend_seconds(found, 20.0) == pytest.approx(200.0)
+    by_url = discover_backend(endpoint_url=url)
+    assert by_url is not None and by_url.time_scale == 0.1
+    # Made by hand (the console's embedded sandbox, tests): asked of the endpoint file.
+    assert time_scale(Backend(endpoint_url=url, local=True)) == 0.1
+    assert time_scale(Backend(endpoint_url="http://127.0.0.1:9", local=True)) == 1.0
+    other = discover_backend(endpoint_url="http://127.0.0.1:9")
+    assert other is not None and time_scale(other) == 1.0
+    aws = discover_backend(aws=True)
+    assert aws is not None and time_scale(aws) == 1.0 and backend_seconds(aws, 20.0) == 20.0
