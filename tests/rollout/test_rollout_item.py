@@ -102,6 +102,7 @@ STARTED: dict[str, Any] = {
     "bake_seconds": 60.0,
     "grace_period": 30,
     "scale_in_held": ["cpu"],
+    "schedules_held": False,
 }
 
 
