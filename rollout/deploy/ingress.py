@@ -36,6 +36,42 @@ def _cidr_admits(cidr: str, sources: list[str]) -> bool:
     )
 
 
+async def _load_balancer_groups(gw: Gateway, traffic: TrafficPoint) -> set[str]:
+    """The security groups of the traffic point's load balancer."""
+    got = await gw.call(
+        "elbv2", "describe_load_balancers", LoadBalancerArns=[traffic.load_balancer_arn]
+    )
+    return {str(g) for lb in got.get("LoadBalancers", []) for g in lb.get("SecurityGroups", [])}
+
+
+async def _rules_send(
+    gw: Gateway,
+    groups: list[str],
+    rules: str,
+    port: int,
+    peer_groups: set[str],
+    peer_subnets: list[str] | tuple[str, ...],
+) -> bool:
+    """True when a rule of one of `groups` (`rules`: "IpPermissions" for ingress,
+    "IpPermissionsEgress" for egress) covers TCP `port` for one of `peer_groups`, or for
+    addresses holding every one of `peer_subnets`."""
+    cidrs: list[str] = []
+    if peer_subnets:
+        subnets = await gw.call("ec2", "describe_subnets", SubnetIds=list(peer_subnets))
+        cidrs = [str(s["CidrBlock"]) for s in subnets.get("Subnets", []) if s.get("CidrBlock")]
+    described = await gw.call("ec2", "describe_security_groups", GroupIds=groups)
+    for group in described.get("SecurityGroups", []):
+        for perm in group.get(rules, []):
+            if not _covers(perm, port):
+                continue
+            pairs = {str(p.get("GroupId", "")) for p in perm.get("UserIdGroupPairs", [])}
+            if pairs & peer_groups:
+                return True
+            if any(_cidr_admits(str(r.get("CidrIp", "")), cidrs) for r in perm.get("IpRanges", [])):
+                return True
+    return False
+
+
 async def instance_security_groups(
     gw: Gateway, template_data: dict[str, Any], vpc_id: str
 ) -> list[str]:
@@ -63,25 +99,9 @@ async def ingress_problem(
     one of the instance security groups admits it from the load balancer."""
     if not instance_groups or not traffic.load_balancer_arn:
         return ""
-    got = await gw.call(
-        "elbv2", "describe_load_balancers", LoadBalancerArns=[traffic.load_balancer_arn]
-    )
-    lbs = got.get("LoadBalancers", [])
-    alb_groups = {str(g) for lb in lbs for g in lb.get("SecurityGroups", [])}
-    cidrs: list[str] = []
-    if traffic.subnets:
-        subnets = await gw.call("ec2", "describe_subnets", SubnetIds=list(traffic.subnets))
-        cidrs = [str(s["CidrBlock"]) for s in subnets.get("Subnets", []) if s.get("CidrBlock")]
-    described = await gw.call("ec2", "describe_security_groups", GroupIds=instance_groups)
-    for group in described.get("SecurityGroups", []):
-        for perm in group.get("IpPermissions", []):
-            if not _covers(perm, port):
-                continue
-            pairs = {str(p.get("GroupId", "")) for p in perm.get("UserIdGroupPairs", [])}
-            if pairs & alb_groups:
-                return ""
-            if any(_cidr_admits(str(r.get("CidrIp", "")), cidrs) for r in perm.get("IpRanges", [])):
-                return ""
+    alb_groups = await _load_balancer_groups(gw, traffic)
+    if await _rules_send(gw, instance_groups, "IpPermissions", port, alb_groups, traffic.subnets):
+        return ""
     source = sorted(alb_groups)[0] if alb_groups else "<the load balancer's security group>"
     many = len(instance_groups) > 1
     return (
@@ -106,28 +126,13 @@ async def egress_problem(
     requests too: an egress rule narrowed to, say, 443 times every check out."""
     if not instance_groups or not traffic.load_balancer_arn:
         return ""
-    got = await gw.call(
-        "elbv2", "describe_load_balancers", LoadBalancerArns=[traffic.load_balancer_arn]
-    )
-    alb_groups = sorted(
-        {str(g) for lb in got.get("LoadBalancers", []) for g in lb.get("SecurityGroups", [])}
-    )
+    alb_groups = sorted(await _load_balancer_groups(gw, traffic))
     if not alb_groups:
         return ""
-    cidrs: list[str] = []
-    if instance_subnets:
-        subnets = await gw.call("ec2", "describe_subnets", SubnetIds=list(instance_subnets))
-        cidrs = [str(s["CidrBlock"]) for s in subnets.get("Subnets", []) if s.get("CidrBlock")]
-    described = await gw.call("ec2", "describe_security_groups", GroupIds=alb_groups)
-    for group in described.get("SecurityGroups", []):
-        for perm in group.get("IpPermissionsEgress", []):
-            if not _covers(perm, port):
-                continue
-            pairs = {str(p.get("GroupId", "")) for p in perm.get("UserIdGroupPairs", [])}
-            if pairs & set(instance_groups):
-                return ""
-            if any(_cidr_admits(str(r.get("CidrIp", "")), cidrs) for r in perm.get("IpRanges", [])):
-                return ""
+    if await _rules_send(
+        gw, alb_groups, "IpPermissionsEgress", port, set(instance_groups), instance_subnets
+    ):
+        return ""
     many = len(alb_groups) > 1
     return (
         f"the load balancer's security group{'s' if many else ''} {', '.join(alb_groups)} "

@@ -166,37 +166,28 @@ async def _configure(gw: Gateway, plan: RolloutPlan, name: str, target_group_arn
     metrics, SNS notifications, schedules and scaling policies, each as the serving group
     has it."""
     clone, old = plan.group_clone, plan.old_group
+
+    async def on_group(operation: str, **params: Any) -> None:
+        await gw.call("autoscaling", operation, AutoScalingGroupName=name, **params)
+
     for hook in clone.lifecycle_hooks:
-        await gw.call("autoscaling", "put_lifecycle_hook", AutoScalingGroupName=name, **hook)
+        await on_group("put_lifecycle_hook", **hook)
     if clone.warm_pool:
-        await gw.call("autoscaling", "put_warm_pool", AutoScalingGroupName=name, **clone.warm_pool)
+        await on_group("put_warm_pool", **clone.warm_pool)
     if clone.suspended_processes:
-        await gw.call(
-            "autoscaling",
-            "suspend_processes",
-            AutoScalingGroupName=name,
-            ScalingProcesses=list(clone.suspended_processes),
-        )
+        await on_group("suspend_processes", ScalingProcesses=list(clone.suspended_processes))
     if clone.metrics:
-        await gw.call(
-            "autoscaling",
+        await on_group(
             "enable_metrics_collection",
-            AutoScalingGroupName=name,
             Metrics=list(clone.metrics),
             Granularity=clone.metrics_granularity,
         )
     for topic, kinds in clone.notifications:
-        await gw.call(
-            "autoscaling",
-            "put_notification_configuration",
-            AutoScalingGroupName=name,
-            TopicARN=topic,
-            NotificationTypes=list(kinds),
+        await on_group(
+            "put_notification_configuration", TopicARN=topic, NotificationTypes=list(kinds)
         )
     for action in clone.scheduled_actions:
-        await gw.call(
-            "autoscaling", "put_scheduled_update_group_action", AutoScalingGroupName=name, **action
-        )
+        await on_group("put_scheduled_update_group_action", **action)
     for policy in clone.policies:
         await gw.call(
             "autoscaling",

@@ -23,53 +23,49 @@ class TableSetup:
 
 def table_specs(tables: Tables) -> list[dict[str, Any]]:
     """The CreateTable parameters of every ledger table (on-demand billing)."""
-    s = {"AttributeType": "S"}
     return [
         {
             "TableName": tables.releases,
-            "KeySchema": [
-                {"AttributeName": "app", "KeyType": "HASH"},
-                {"AttributeName": "version", "KeyType": "RANGE"},
-            ],
-            "AttributeDefinitions": [
-                {"AttributeName": "app", **s},
-                {"AttributeName": "version", **s},
-            ],
+            "KeySchema": _keys("app", "version"),
+            "AttributeDefinitions": _strings("app", "version"),
         },
         {
             "TableName": tables.rollouts,
-            "KeySchema": [
-                {"AttributeName": "app", "KeyType": "HASH"},
-                {"AttributeName": "rollout_id", "KeyType": "RANGE"},
-            ],
-            "AttributeDefinitions": [
-                {"AttributeName": "app", **s},
-                {"AttributeName": "rollout_id", **s},
-                {"AttributeName": "state", **s},
-            ],
+            "KeySchema": _keys("app", "rollout_id"),
+            "AttributeDefinitions": _strings("app", "rollout_id", "state"),
             "GlobalSecondaryIndexes": [
                 {
                     "IndexName": ROLLOUTS_STATE_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "state", "KeyType": "HASH"},
-                        {"AttributeName": "rollout_id", "KeyType": "RANGE"},
-                    ],
+                    "KeySchema": _keys("state", "rollout_id"),
                     "Projection": {"ProjectionType": "ALL"},
                 }
             ],
         },
         {
             "TableName": tables.locks,
-            "KeySchema": [{"AttributeName": "app", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "app", **s}],
+            "KeySchema": _keys("app"),
+            "AttributeDefinitions": _strings("app"),
         },
         {
             "TableName": tables.instances,
             # The instance's ARN: the instance role's policy binds it to the caller.
-            "KeySchema": [{"AttributeName": "instance_arn", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "instance_arn", **s}],
+            "KeySchema": _keys("instance_arn"),
+            "AttributeDefinitions": _strings("instance_arn"),
         },
     ]
+
+
+def _keys(hash_key: str, range_key: str = "") -> list[dict[str, str]]:
+    """A KeySchema: the hash key, then the range key when there is one."""
+    keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key:
+        keys.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return keys
+
+
+def _strings(*names: str) -> list[dict[str, str]]:
+    """AttributeDefinitions declaring each of `names` a string attribute."""
+    return [{"AttributeName": name, "AttributeType": "S"} for name in names]
 
 
 async def setup_tables(gateway: Gateway, tables: Tables) -> list[TableSetup]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import aiohttp
 
@@ -38,13 +38,8 @@ class Delivery:
     attempts: int
 
     def as_item(self) -> dict[str, object]:
-        return {
-            "notifier": self.notifier,
-            "event": self.event,
-            "ok": self.ok,
-            "detail": self.detail,
-            "attempts": self.attempts,
-        }
+        """The delivery as the ledger stores it: every field, by name, in field order."""
+        return asdict(self)
 
 
 class _Retry(Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rollout.aws.gateway import Gateway
@@ -31,25 +31,20 @@ class Check:
     aws: bool = False  # a failure of AWS itself or of the credentials (exit 4), not of setup
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "verdict": str(self.verdict),
-            "detail": self.detail,
-            "fix": self.fix,
-            "aws": self.aws,
-        }
+        """The check as `doctor --json` prints it: every field, the verdict as its string."""
+        return {**asdict(self), "verdict": str(self.verdict)}
 
 
 @dataclass(frozen=True, slots=True)
 class DoctorReport:
     """Every check, in the order they ran."""
 
-    checks: tuple[Check, ...] = ()
     app: str = ""
     role: str = "deployer"
     caller_arn: str = ""
     account: str = ""
     region: str = ""
+    checks: tuple[Check, ...] = ()  # last: `as_dict` lists them after the rest
 
     @property
     def failed(self) -> tuple[Check, ...]:
@@ -68,15 +63,8 @@ class DoctorReport:
         return next((c for c in self.checks if c.name == name), None)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "green": self.green,
-            "app": self.app,
-            "role": self.role,
-            "caller_arn": self.caller_arn,
-            "account": self.account,
-            "region": self.region,
-            "checks": [c.as_dict() for c in self.checks],
-        }
+        """The report as `doctor --json` prints it: `green`, every field, then each check."""
+        return {"green": self.green, **asdict(self), "checks": [c.as_dict() for c in self.checks]}
 
 
 @dataclass
