@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from console.palette import STATE_STYLE, STEP_STYLE
 from console.plain import text
 from rollout.deploy import RolloutPlan
 from rollout.events import (
@@ -24,15 +25,6 @@ from rollout.events import (
     StepStarted,
     WeightsChanged,
 )
-
-_STATUS_STYLE = {"ok": "green", "failed": "red", "aborted": "yellow", "interrupted": "yellow"}
-_STATE_STYLE = {
-    "succeeded": "green",
-    "detached": "cyan",
-    "rolled_back": "yellow",
-    "aborted": "yellow",
-    "failed": "red",
-}
 
 
 def render_plan(console: Console, plan: RolloutPlan) -> None:
@@ -103,7 +95,7 @@ class RolloutProgress:
             c.print(text((f"▶ {event.step}", "bold"), f" {detail}"))
         elif isinstance(event, StepFinished):
             self.close()
-            style = _STATUS_STYLE.get(event.status, "white")
+            style = STEP_STYLE.get(event.status, "white")
             detail = f" {event.detail}" if event.status != "ok" else ""
             c.print(text("  ", (event.status, style), f" {event.step}{detail}"))
         elif isinstance(event, InstanceUpdate):
@@ -154,7 +146,7 @@ class RolloutProgress:
 
 
 def render_result(console: Console, result: RolloutResult) -> None:
-    style = _STATE_STYLE.get(result.state, "white")
+    style = STATE_STYLE.get(result.state, "white")
     console.print(
         text(
             (result.state, style),
