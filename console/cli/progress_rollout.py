@@ -10,7 +10,7 @@ from rich.table import Table
 
 from console.palette import STATE_STYLE, STEP_STYLE
 from console.plain import text
-from rollout.deploy import RolloutPlan
+from rollout.deploy import AbortRequest, RolloutPlan
 from rollout.events import (
     BakeProgress,
     GateProgress,
@@ -59,6 +59,21 @@ def result_json(result: RolloutResult) -> dict[str, Any]:
         "failed_step": result.failed_step,
         "weights": [dict(w) for w in result.weights_history],
     }
+
+
+def request_json(request: AbortRequest) -> dict[str, Any]:
+    """An abort's (or a flip back's) request under --json: the rollout asked, how it stands."""
+    return {
+        "app": request.app,
+        "rollout_id": request.rollout_id,
+        "state": request.state,
+        "outcome": request.outcome,
+    }
+
+
+def render_request(console: Console, request: AbortRequest) -> None:
+    """How the rollout an abort (or a flip back) asked to stop stands: `APP ID: STATE — OUTCOME`."""
+    console.print(text(f"{request.app} {request.rollout_id}: {request.state} — {request.outcome}"))
 
 
 _VERDICT_STYLE = {"pass": "green", "fail": "red", "undecided": "dim"}
