@@ -17,8 +17,6 @@ gate_deadline_seconds = 15
 poll_seconds = 0.5
 TOML
 
-keys() { tmux send-keys -t "$SESSION" "$@"; }
-
 # confirm: the dialog opens on Cancel; Tab moves to the action button, Enter presses it.
 # The pause lets the dialog focus Cancel first, however loaded the machine is.
 confirm() {
@@ -78,8 +76,5 @@ keys Escape
 wait_for 30 "v1 serves again" shows "demo-web  serving v1"
 wait_for 60 "the rollback's bake is over and v2 retired" no_rollout_running
 
-keys q
-wait_for 30 "q quits" session_gone
-exited_ok freshfleet
-wait_for 20 "no localaws process is left behind (pid $LOCALAWS_PID)" localaws_gone
+quits_cleanly 30 freshfleet
 echo "ok: console rollouts session passed"

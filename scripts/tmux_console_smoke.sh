@@ -14,13 +14,10 @@ wait_for 20 "the console says it is starting the local sandbox" shows "LOCAL SAN
 wait_for 120 "demo-web appears" shows "demo-web  serving v1"
 wait_for 60 "its 3 instances are listed" instances_shown 3
 wait_for 10 "the sandbox's endpoint file names its pid" localaws_recorded
-tmux send-keys -t "$SESSION" "?"
+keys "?"
 wait_for 10 "? shows the keys" shows "Filter rows by any column"
-tmux send-keys -t "$SESSION" Escape
+keys Escape
 wait_for 10 "Esc closes the help" shows "demo-web  serving v1"
-tmux send-keys -t "$SESSION" q
-wait_for 30 "q quits the console" session_gone
-exited_ok freshfleet
-wait_for 20 "no localaws process is left behind (pid $LOCALAWS_PID)" localaws_gone
+quits_cleanly 30 freshfleet
 [ ! -e "$FRESHFLEET_ENDPOINT_FILE" ] || fail "the endpoint file was left behind"
 echo "ok: console smoke passed"

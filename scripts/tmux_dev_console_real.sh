@@ -16,15 +16,12 @@ wait_for 900 "the console opens on the local sandbox" shows "LOCAL SANDBOX"
 wait_for 60 "the header says the instances boot for real" shows "real boots"
 wait_for 120 "demo-web's 3 instances are listed" instances_shown 3
 wait_for 10 "the sandbox's endpoint file names its pid" localaws_recorded
-tmux send-keys -t "$SESSION" l
+keys l
 wait_for 30 "l opens the instance's console" shows "freshfleet-boot "
 # The first start may build the release base image (mmdebstrap, a minute or two).
 wait_for 600 "the instance built its release for real" shows " build ok"
 wait_for 120 "and runs it" shows " run ok"
-tmux send-keys -t "$SESSION" Escape
+keys Escape
 wait_for 10 "Esc goes back to the fleet" instances_shown 3
-tmux send-keys -t "$SESSION" q
-wait_for 60 "q quits the console" session_gone
-exited_ok "./dev console"
-wait_for 60 "no localaws process is left behind (pid $LOCALAWS_PID)" localaws_gone
+quits_cleanly 60 "./dev console"
 echo "ok: ./dev console showed real boots"

@@ -57,6 +57,9 @@ wait_for() {
 
 shows() { screen | grep -q -- "$1"; }
 
+# keys KEY...: press KEYs in the session (tmux send-keys names: Enter, Escape, Down, ...).
+keys() { tmux send-keys -t "$SESSION" "$@"; }
+
 # The console's state as the scripts check it: instance rows on screen, the session, the
 # sandbox's pid (from its endpoint file, into LOCALAWS_PID) and whether it is still alive.
 instances_shown() { [ "$(screen | grep -cE '^ +i-[0-9a-f]+ ')" -ge "$1" ]; }
@@ -66,3 +69,12 @@ localaws_recorded() {
     "$FRESHFLEET_ENDPOINT_FILE" 2>/dev/null) && [ -n "$LOCALAWS_PID" ]
 }
 localaws_gone() { ! kill -0 "$LOCALAWS_PID" 2>/dev/null; }
+
+# quits_cleanly SECONDS NAME: `q` ends the console, whose command NAME exits 0, and the
+# sandbox it started (LOCALAWS_PID, from localaws_recorded) stops with it, each within SECONDS.
+quits_cleanly() {
+  keys q
+  wait_for "$1" "q quits the console" session_gone
+  exited_ok "$2"
+  wait_for "$1" "no localaws process is left behind (pid $LOCALAWS_PID)" localaws_gone
+}

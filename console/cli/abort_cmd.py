@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from console.cli.app_command import app_command
-from console.cli.common import Exit, backend_of, config_of, out, print_json, run_async
+from console.cli.common import Exit, async_command, backend_of, config_of, out, print_json
 from console.cli.deploy_cmd import answers, engine_errors
+from console.cli.progress_rollout import render_request, request_json
 from console.plain import text
 from rollout import operations
 from rollout.aws.gateway import Gateway
@@ -18,32 +19,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p.add_argument("--no-wait", action="store_true", help="return once the request is written")
 
 
-def run(args: argparse.Namespace) -> int:
-    async def main() -> int:
-        config = config_of(args)
-        wait = 0.0 if args.no_wait else config.rollout.gate_deadline_seconds + 120
-        async with Gateway(backend_of(args)) as gw, engine_errors():
-            outcome = await operations.abort(
-                gw, config, args.app, answers(args, "abort its rollout"), wait_seconds=wait
-            )
-        done = outcome.request
-        assert done is not None
-        if args.json:
-            print_json(
-                {
-                    "app": done.app,
-                    "rollout_id": done.rollout_id,
-                    "state": done.state,
-                    "outcome": done.outcome,
-                    "reason": done.reason,
-                }
-            )
-        elif done.state == "running":
-            out.print(
-                text(f"abort requested on {done.app} {done.rollout_id}; it stops at its next check")
-            )
-        else:
-            out.print(text(f"{done.app} {done.rollout_id}: {done.state} — {done.outcome}"))
-        return Exit.OK
-
-    return run_async(main)
+@async_command
+async def run(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    wait = 0.0 if args.no_wait else config.rollout.gate_deadline_seconds + 120
+    async with Gateway(backend_of(args)) as gw, engine_errors():
+        outcome = await operations.abort(
+            gw, config, args.app, answers(args, "abort its rollout"), wait_seconds=wait
+        )
+    done = outcome.request
+    assert done is not None
+    if args.json:
+        print_json({**request_json(done), "reason": done.reason})
+    elif done.state == "running":
+        out.print(
+            text(f"abort requested on {done.app} {done.rollout_id}; it stops at its next check")
+        )
+    else:
+        render_request(out, done)
+    return Exit.OK

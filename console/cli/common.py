@@ -142,6 +142,15 @@ def async_command(
     return run
 
 
+# The failures a command ends in besides its own bad input (UserError): the word shown before
+# the message and the exit code (ARCHITECTURE §5).
+_FAILURES: dict[type[Exception], tuple[str, Exit]] = {
+    ConfigError: ("config error:", Exit.BAD_INPUT),
+    NoBackendError: ("error:", Exit.AWS),
+    AwsError: ("AWS error:", Exit.AWS),
+}
+
+
 def run_async(main: Callable[[], Awaitable[int]]) -> int:
     """Run a command's coroutine and map failures to ARCHITECTURE §5's exit codes."""
     try:
@@ -152,12 +161,7 @@ def run_async(main: Callable[[], Awaitable[int]]) -> int:
     except UserError as exc:
         err.print(text(("error:", "red"), f" {exc}"))
         return exc.code
-    except ConfigError as exc:
-        err.print(text(("config error:", "red"), f" {exc}"))
-        return Exit.BAD_INPUT
-    except NoBackendError as exc:
-        err.print(text(("error:", "red"), f" {exc}"))
-        return Exit.AWS
-    except AwsError as exc:
-        err.print(text(("AWS error:", "red"), f" {exc}"))
-        return Exit.AWS
+    except tuple(_FAILURES) as exc:
+        label, code = next(_FAILURES[k] for k in type(exc).__mro__ if k in _FAILURES)
+        err.print(text((label, "red"), f" {exc}"))
+        return code

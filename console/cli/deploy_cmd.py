@@ -13,7 +13,7 @@ from rich.prompt import Confirm
 from rich.text import Text
 
 from console.cli.app_command import app_command, ledger_session
-from console.cli.common import Exit, UserError, err, out, print_json, run_async
+from console.cli.common import Exit, UserError, async_command, err, out, print_json
 from console.cli.production import production_gate
 from console.cli.progress_rollout import (
     RolloutProgress,
@@ -199,27 +199,25 @@ def detached_in_traffic(rollout: Rollout) -> Text:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    async def main() -> int:
-        async with ledger_session(args) as (gw, config):
-            if args.no_judge:
-                config = config.replace(judge=dataclasses.replace(config.judge, enabled=False))
-            follow = Follow(args)
-            async with engine_errors(), follow.watching():
-                outcome = await operations.deploy(
-                    gw,
-                    config,
-                    args.app,
-                    args.version,
-                    answers(args, f"deploy {args.version}"),
-                    strategy=args.strategy,
-                    capacity=args.capacity,
-                    bake_seconds=args.bake,
-                    allow_insecure_url=args.allow_insecure_url,
-                    no_wait=args.no_wait,
-                    message=args.message,
-                    on_start=follow.start,
-                )
-            return show_result(args, outcome)
-
-    return run_async(main)
+@async_command
+async def run(args: argparse.Namespace) -> int:
+    async with ledger_session(args) as (gw, config):
+        if args.no_judge:
+            config = config.replace(judge=dataclasses.replace(config.judge, enabled=False))
+        follow = Follow(args)
+        async with engine_errors(), follow.watching():
+            outcome = await operations.deploy(
+                gw,
+                config,
+                args.app,
+                args.version,
+                answers(args, f"deploy {args.version}"),
+                strategy=args.strategy,
+                capacity=args.capacity,
+                bake_seconds=args.bake,
+                allow_insecure_url=args.allow_insecure_url,
+                no_wait=args.no_wait,
+                message=args.message,
+                on_start=follow.start,
+            )
+        return show_result(args, outcome)

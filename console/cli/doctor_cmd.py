@@ -24,17 +24,16 @@ _MARKS = {
 }
 
 
+_HELP = "check credentials, region, tables, an app's resources and permissions"
+_DESCRIPTION = (
+    "Check that this account (and an app) is ready for freshfleet. "
+    "Exit 0 when all checks pass, 4 when an AWS or credentials check fails, "
+    "1 when only the setup is incomplete."
+)
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    with command(
-        sub,
-        "doctor",
-        "check credentials, region, tables, an app's resources and permissions",
-        run,
-        description="Check that this account (and an app) is ready for freshfleet. "
-        "Exit 0 when all checks pass, 4 when an AWS or credentials check fails, "
-        "1 when only the setup is incomplete.",
-        wide=True,
-    ) as p:
+    with command(sub, "doctor", _HELP, run, description=_DESCRIPTION, wide=True) as p:
         p.add_argument("--app", help="also check this app's launch template, listener and fleet")
         p.add_argument(
             "--role",

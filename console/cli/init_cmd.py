@@ -23,18 +23,16 @@ from console.plain import escaped
 from rollout.aws.gateway import Gateway
 from rollout.readiness.init_app import InitError, InitOptions, InitPlan, apply_init, plan_init
 
+_HELP = "create an app's security groups, load balancer/listener and launch template"
+_DESCRIPTION = (
+    "Set up the stable parts of an app in a VPC: security groups, an ALB "
+    "and listener (or a listener rule on --alb), and the launch template "
+    "freshfleet-APP (IMDSv2 required). Idempotent."
+)
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    with command(
-        sub,
-        "init",
-        "create an app's security groups, load balancer/listener and launch template",
-        run,
-        description="Set up the stable parts of an app in a VPC: security groups, an ALB "
-        "and listener (or a listener rule on --alb), and the launch template "
-        "freshfleet-APP (IMDSv2 required). Idempotent.",
-        yes=True,
-    ) as p:
+    with command(sub, "init", _HELP, run, description=_DESCRIPTION, yes=True) as p:
         p.add_argument("app", help="the app's name (lower-case letters, digits, hyphens)")
         p.add_argument("--image-id", default="", help="the base image (AMI) of the instances")
         p.add_argument("--instance-type", default="t3.small", help="default t3.small")

@@ -6,7 +6,7 @@ import argparse
 import math
 
 from console.cli.app_command import app_command, ledger_session
-from console.cli.common import Exit, UserError, out, print_json, run_async
+from console.cli.common import Exit, UserError, async_command, out, print_json
 from console.plain import text
 from rollout.ledger.lease import (
     MANUAL,
@@ -61,68 +61,63 @@ def _lock_json(info: LockInfo | None) -> dict[str, object] | None:
     }
 
 
-def run_lock(args: argparse.Namespace) -> int:
-    async def main() -> int:
-        async with ledger_session(args) as (gw, config):
-            hold = DeployLock(
-                gw,
-                config.tables.locks,
-                args.app,
-                config.rollout,
-                message=args.message,
-                audit_table=config.tables.rollouts,
-                hold_seconds=args.hours * 3600,
-            )
-            try:
-                info = await hold.acquire()
-            except LockHeld as exc:
-                raise UserError(str(exc), code=Exit.LOCKED) from exc
-        if args.json:
-            print_json(_lock_json(info))
-        else:
-            until = f"{info.expires_at:%Y-%m-%d %H:%M}"
-            out.print(text(f"{args.app} locked until {until} UTC: {args.message}"))
-        return Exit.OK
-
-    return run_async(main)
+@async_command
+async def run_lock(args: argparse.Namespace) -> int:
+    async with ledger_session(args) as (gw, config):
+        hold = DeployLock(
+            gw,
+            config.tables.locks,
+            args.app,
+            config.rollout,
+            message=args.message,
+            audit_table=config.tables.rollouts,
+            hold_seconds=args.hours * 3600,
+        )
+        try:
+            info = await hold.acquire()
+        except LockHeld as exc:
+            raise UserError(str(exc), code=Exit.LOCKED) from exc
+    if args.json:
+        print_json(_lock_json(info))
+    else:
+        until = f"{info.expires_at:%Y-%m-%d %H:%M}"
+        out.print(text(f"{args.app} locked until {until} UTC: {args.message}"))
+    return Exit.OK
 
 
-def run_unlock(args: argparse.Namespace) -> int:
+@async_command
+async def run_unlock(args: argparse.Namespace) -> int:
     """Free a hand lock of this caller's (same ARN, same host) or a lock nobody keeps any
     more; a live lease of anyone else's — a running deploy's above all, whoever runs it —
     only with --force, recorded as a takeover."""
-
-    async def main() -> int:
-        async with ledger_session(args) as (gw, config):
-            me = await whoami(gw)
-            table = config.tables.locks
-            held = await read_lock(gw, table, args.app)
-            if held is None:
-                out.print(text(f"{args.app} is not locked"))
-                return Exit.OK
-            if args.force:
-                held = await force_unlock(
-                    gw, table, args.app, by=me, audit_table=config.tables.rollouts
-                )
-            else:
-                mine = held.kind == MANUAL and same_principal(held.owner, me)
-                lease = config.rollout.lock_lease_seconds
-                if not mine and not await judge_stale(gw, table, held, lease):
-                    what = "a running deploy's lease" if held.kind != MANUAL else "a hand lock"
-                    raise UserError(
-                        f"{LockHeld(held)}: {what}, released only by its holder — "
-                        f"pass --force to take it from {held.owner} (recorded)",
-                        code=Exit.LOCKED,
-                    )
-                if not await delete_if_unchanged(gw, table, held):
-                    raise UserError(
-                        f"{args.app}'s lock changed while we looked; run unlock again",
-                        code=Exit.LOCKED,
-                    )
-        if args.json:
-            print_json({"unlocked": _lock_json(held)})
+    async with ledger_session(args) as (gw, config):
+        me = await whoami(gw)
+        table = config.tables.locks
+        held = await read_lock(gw, table, args.app)
+        if held is None:
+            out.print(text(f"{args.app} is not locked"))
+            return Exit.OK
+        if args.force:
+            held = await force_unlock(
+                gw, table, args.app, by=me, audit_table=config.tables.rollouts
+            )
         else:
-            out.print(text(f"{args.app} unlocked (was held by {held.owner if held else 'nobody'})"))
-        return Exit.OK
-
-    return run_async(main)
+            mine = held.kind == MANUAL and same_principal(held.owner, me)
+            lease = config.rollout.lock_lease_seconds
+            if not mine and not await judge_stale(gw, table, held, lease):
+                what = "a running deploy's lease" if held.kind != MANUAL else "a hand lock"
+                raise UserError(
+                    f"{LockHeld(held)}: {what}, released only by its holder — "
+                    f"pass --force to take it from {held.owner} (recorded)",
+                    code=Exit.LOCKED,
+                )
+            if not await delete_if_unchanged(gw, table, held):
+                raise UserError(
+                    f"{args.app}'s lock changed while we looked; run unlock again",
+                    code=Exit.LOCKED,
+                )
+    if args.json:
+        print_json({"unlocked": _lock_json(held)})
+    else:
+        out.print(text(f"{args.app} unlocked (was held by {held.owner if held else 'nobody'})"))
+    return Exit.OK

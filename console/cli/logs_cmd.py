@@ -11,8 +11,8 @@ from console.cli.common import (
     Exit,
     UserError,
     add_backend_flags,
+    async_command,
     backend_of,
-    run_async,
 )
 from console.plain import plain
 from rollout.aws.gateway import Gateway
@@ -32,25 +32,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    async def main() -> int:
-        if not _INSTANCE_ID.match(args.instance):
-            raise UserError(f"{args.instance!r} is not an instance id (i-0123456789abcdef0)")
-        if args.interval <= 0:
-            raise UserError("--interval must be positive")
-        async with Gateway(backend_of(args)) as gw:
-            try:
-                async for line in follow_console(
-                    gw, args.instance, interval=args.interval, follow=args.follow
-                ):
-                    # Plain writes (no markup), control characters shown, never sent raw.
-                    sys.stdout.write(plain(line) + "\n")
-                    sys.stdout.flush()
-            except InstanceNotFound as exc:
-                raise UserError(str(exc)) from exc
-            except BrokenPipeError:  # `freshfleet logs ID -f | head`: the reader left
-                with contextlib.suppress(OSError):
-                    sys.stdout.close()
-        return Exit.OK
-
-    return run_async(main)
+@async_command
+async def run(args: argparse.Namespace) -> int:
+    if not _INSTANCE_ID.match(args.instance):
+        raise UserError(f"{args.instance!r} is not an instance id (i-0123456789abcdef0)")
+    if args.interval <= 0:
+        raise UserError("--interval must be positive")
+    async with Gateway(backend_of(args)) as gw:
+        try:
+            async for line in follow_console(
+                gw, args.instance, interval=args.interval, follow=args.follow
+            ):
+                # Plain writes (no markup), control characters shown, never sent raw.
+                sys.stdout.write(plain(line) + "\n")
+                sys.stdout.flush()
+        except InstanceNotFound as exc:
+            raise UserError(str(exc)) from exc
+        except BrokenPipeError:  # `freshfleet logs ID -f | head`: the reader left
+            with contextlib.suppress(OSError):
+                sys.stdout.close()
+    return Exit.OK

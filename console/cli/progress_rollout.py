@@ -8,8 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from console.palette import STATE_STYLE, STEP_STYLE
 from console.plain import text
-from rollout.deploy import RolloutPlan
+from rollout.deploy import AbortRequest, RolloutPlan
 from rollout.events import (
     BakeProgress,
     GateProgress,
@@ -24,15 +25,6 @@ from rollout.events import (
     StepStarted,
     WeightsChanged,
 )
-
-_STATUS_STYLE = {"ok": "green", "failed": "red", "aborted": "yellow", "interrupted": "yellow"}
-_STATE_STYLE = {
-    "succeeded": "green",
-    "detached": "cyan",
-    "rolled_back": "yellow",
-    "aborted": "yellow",
-    "failed": "red",
-}
 
 
 def render_plan(console: Console, plan: RolloutPlan) -> None:
@@ -69,6 +61,21 @@ def result_json(result: RolloutResult) -> dict[str, Any]:
     }
 
 
+def request_json(request: AbortRequest) -> dict[str, Any]:
+    """An abort's (or a flip back's) request under --json: the rollout asked, how it stands."""
+    return {
+        "app": request.app,
+        "rollout_id": request.rollout_id,
+        "state": request.state,
+        "outcome": request.outcome,
+    }
+
+
+def render_request(console: Console, request: AbortRequest) -> None:
+    """How the rollout an abort (or a flip back) asked to stop stands: `APP ID: STATE — OUTCOME`."""
+    console.print(text(f"{request.app} {request.rollout_id}: {request.state} — {request.outcome}"))
+
+
 _VERDICT_STYLE = {"pass": "green", "fail": "red", "undecided": "dim"}
 
 
@@ -103,7 +110,7 @@ class RolloutProgress:
             c.print(text((f"▶ {event.step}", "bold"), f" {detail}"))
         elif isinstance(event, StepFinished):
             self.close()
-            style = _STATUS_STYLE.get(event.status, "white")
+            style = STEP_STYLE.get(event.status, "white")
             detail = f" {event.detail}" if event.status != "ok" else ""
             c.print(text("  ", (event.status, style), f" {event.step}{detail}"))
         elif isinstance(event, InstanceUpdate):
@@ -154,7 +161,7 @@ class RolloutProgress:
 
 
 def render_result(console: Console, result: RolloutResult) -> None:
-    style = _STATE_STYLE.get(result.state, "white")
+    style = STATE_STYLE.get(result.state, "white")
     console.print(
         text(
             (result.state, style),

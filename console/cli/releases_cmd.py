@@ -11,10 +11,10 @@ from console.cli.common import (
     UserError,
     add_backend_flags,
     add_output_flags,
+    async_command,
     config_of,
     out,
     print_json,
-    run_async,
 )
 from console.cli.output import full_records
 from console.cli.render_releases import release_json, render_added, render_releases
@@ -78,80 +78,76 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.set_defaults(func=run_add)
 
 
-def run_list(args: argparse.Namespace) -> int:
-    async def main() -> int:
-        async with ledger_session(args, "releases") as (gw, config):
-            releases = await list_releases(gw, config.tables, args.app)
-        if not releases:
-            raise UserError(
-                f"unknown app {args.app!r}: no releases recorded "
-                f"(add one with `freshfleet release add {args.app} VERSION ...`)"
-            )
-        if args.json:
-            print_json({"app": args.app, "releases": [release_json(r) for r in releases]})
-        else:
-            render_releases(out, args.app, releases, full=full_records(args))
-        return Exit.OK
-
-    return run_async(main)
+@async_command
+async def run_list(args: argparse.Namespace) -> int:
+    async with ledger_session(args, "releases") as (gw, config):
+        releases = await list_releases(gw, config.tables, args.app)
+    if not releases:
+        raise UserError(
+            f"unknown app {args.app!r}: no releases recorded "
+            f"(add one with `freshfleet release add {args.app} VERSION ...`)"
+        )
+    if args.json:
+        print_json({"app": args.app, "releases": [release_json(r) for r in releases]})
+    else:
+        render_releases(out, args.app, releases, full=full_records(args))
+    return Exit.OK
 
 
-def run_add(args: argparse.Namespace) -> int:
-    async def main() -> int:
-        config = config_of(args)
-        if not valid_app_name(args.app):
-            raise UserError(f"app name {args.app!r}: lower-case letters, digits and '-', 1–32")
-        if args.url and not args.sha256:
-            raise UserError("--sha256 is required with --url (or use --file to compute it)")
-        if args.bucket and not args.file:
-            raise UserError("--bucket goes with --file")
-        path = Path(args.file) if args.file else None
-        if path is not None and not path.is_file():
-            raise UserError(f"{path}: no such file")
-        # Every value is checked before the first AWS call: bad input writes nothing.
-        release = _release(args, args.url or "s3://bucket/release.tar.gz", args.sha256 or "0" * 64)
-        async with ledger_session(args, "releases", config=config) as (gw, _):
-            if path is not None:
-                digest = await in_thread(sha256_of_file, path)
-                if args.sha256 and args.sha256.strip().lower() != digest:
-                    raise UserError(f"--sha256 does not match {path} (its sha256 is {digest})")
-                bucket = args.bucket or default_bucket(await gw.account_id(), await gw.region())
-                try:
-                    url = tarball_url(bucket, args.app, args.version, path)
-                except ReleaseError as exc:
-                    raise UserError(str(exc)) from exc
-                release = _release(args, url, digest)
-            if await get_release(gw, config.tables, args.app, args.version):
-                raise UserError(
-                    f"release {args.version} of {args.app} exists already: "
-                    "releases are immutable, add a new version"
-                )
-            if path is None and not args.no_check_url:
-                try:
-                    await check_reachable(gw, release.url)
-                except ReleaseError as exc:
-                    raise UserError(f"{exc} (or pass --no-check-url)") from exc
-            if path is not None:
-                bucket = release.url.removeprefix("s3://").split("/")[0]
-                try:
-                    if not args.bucket:
-                        await ensure_bucket(gw, bucket, await gw.region())
-                    await upload_tarball(gw, path, release.url, release.sha256)
-                except ReleaseError as exc:
-                    raise UserError(str(exc)) from exc
+@async_command
+async def run_add(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    if not valid_app_name(args.app):
+        raise UserError(f"app name {args.app!r}: lower-case letters, digits and '-', 1–32")
+    if args.url and not args.sha256:
+        raise UserError("--sha256 is required with --url (or use --file to compute it)")
+    if args.bucket and not args.file:
+        raise UserError("--bucket goes with --file")
+    path = Path(args.file) if args.file else None
+    if path is not None and not path.is_file():
+        raise UserError(f"{path}: no such file")
+    # Every value is checked before the first AWS call: bad input writes nothing.
+    release = _release(args, args.url or "s3://bucket/release.tar.gz", args.sha256 or "0" * 64)
+    async with ledger_session(args, "releases", config=config) as (gw, _):
+        if path is not None:
+            digest = await in_thread(sha256_of_file, path)
+            if args.sha256 and args.sha256.strip().lower() != digest:
+                raise UserError(f"--sha256 does not match {path} (its sha256 is {digest})")
+            bucket = args.bucket or default_bucket(await gw.account_id(), await gw.region())
             try:
-                stored = await add_release(
-                    gw, config.tables, release, allow_insecure_url=args.allow_insecure_url
-                )
+                url = tarball_url(bucket, args.app, args.version, path)
             except ReleaseError as exc:
                 raise UserError(str(exc)) from exc
-        if args.json:
-            print_json(release_json(stored))
-        else:
-            render_added(out, stored)
-        return Exit.OK
-
-    return run_async(main)
+            release = _release(args, url, digest)
+        if await get_release(gw, config.tables, args.app, args.version):
+            raise UserError(
+                f"release {args.version} of {args.app} exists already: "
+                "releases are immutable, add a new version"
+            )
+        if path is None and not args.no_check_url:
+            try:
+                await check_reachable(gw, release.url)
+            except ReleaseError as exc:
+                raise UserError(f"{exc} (or pass --no-check-url)") from exc
+        if path is not None:
+            bucket = release.url.removeprefix("s3://").split("/")[0]
+            try:
+                if not args.bucket:
+                    await ensure_bucket(gw, bucket, await gw.region())
+                await upload_tarball(gw, path, release.url, release.sha256)
+            except ReleaseError as exc:
+                raise UserError(str(exc)) from exc
+        try:
+            stored = await add_release(
+                gw, config.tables, release, allow_insecure_url=args.allow_insecure_url
+            )
+        except ReleaseError as exc:
+            raise UserError(str(exc)) from exc
+    if args.json:
+        print_json(release_json(stored))
+    else:
+        render_added(out, stored)
+    return Exit.OK
 
 
 def _release(args: argparse.Namespace, url: str, sha256: str) -> Release:

@@ -9,18 +9,9 @@ from rich.console import Console
 from rich.text import Text
 
 from console.cli.output import Column, print_table
+from console.palette import STATE_STYLE
 from console.plain import text
 from rollout.ledger.history import RolloutRecord
-
-_STATE_STYLE = {
-    "succeeded": "green",
-    "failed": "red",
-    "rolled_back": "yellow",
-    "aborted": "yellow",
-    "running": "cyan",
-    "planned": "cyan",
-    "detached": "magenta",
-}
 
 
 def rollout_json(r: RolloutRecord) -> dict[str, Any]:
@@ -76,7 +67,7 @@ def render_history(
             text(r.rollout_id, one_line=True),
             text(f"{r.from_release or '∅'} → {r.to_release}", one_line=True),
             text(r.strategy, one_line=True),
-            text((r.state, _STATE_STYLE.get(r.state, "")), one_line=True),
+            text((r.state, STATE_STYLE.get(r.state, "")), one_line=True),
             f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "",
             duration(r.duration_seconds),
             text(r.owner, one_line=True),

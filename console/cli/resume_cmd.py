@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from console.cli.app_command import app_command, ledger_session
-from console.cli.common import run_async
+from console.cli.common import async_command
 from console.cli.deploy_cmd import Follow, answers, engine_errors, show_result
 from rollout import operations
 
@@ -18,19 +18,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         )
 
 
-def run(args: argparse.Namespace) -> int:
-    async def main() -> int:
-        async with ledger_session(args) as (gw, config):
-            follow = Follow(args)
-            async with engine_errors(), follow.watching():
-                outcome = await operations.resume(
-                    gw,
-                    config,
-                    args.app,
-                    answers(args, "resume its rollout"),
-                    force=args.force,
-                    on_start=follow.start,
-                )
-            return show_result(args, outcome)
-
-    return run_async(main)
+@async_command
+async def run(args: argparse.Namespace) -> int:
+    async with ledger_session(args) as (gw, config):
+        follow = Follow(args)
+        async with engine_errors(), follow.watching():
+            outcome = await operations.resume(
+                gw,
+                config,
+                args.app,
+                answers(args, "resume its rollout"),
+                force=args.force,
+                on_start=follow.start,
+            )
+        return show_result(args, outcome)

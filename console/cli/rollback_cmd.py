@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 
 from console.cli.app_command import app_command, ledger_session
-from console.cli.common import Exit, out, print_json, run_async
+from console.cli.common import Exit, async_command, out, print_json
 from console.cli.deploy_cmd import Follow, answers, engine_errors, show_result
-from console.cli.progress_rollout import render_result, result_json
-from console.plain import text
+from console.cli.progress_rollout import render_request, render_result, request_json, result_json
 from rollout import operations
 from rollout.operations import Act
 
@@ -27,51 +26,42 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p.add_argument("--force", action="store_true", help="take the lock of a dead rollout")
 
 
-def run(args: argparse.Namespace) -> int:
-    async def main() -> int:
-        async with ledger_session(args) as (gw, config):
-            follow = Follow(args)
-            ask = answers(args, "roll it back")
+@async_command
+async def run(args: argparse.Namespace) -> int:
+    async with ledger_session(args) as (gw, config):
+        follow = Follow(args)
+        ask = answers(args, "roll it back")
 
-            def answer(q: operations.Question) -> bool:
-                if q.ask is operations.Ask.TAKE_OVER:
-                    follow.live = False  # an undo is shown once done, not as it runs
-                return ask(q)
+        def answer(q: operations.Question) -> bool:
+            if q.ask is operations.Ask.TAKE_OVER:
+                follow.live = False  # an undo is shown once done, not as it runs
+            return ask(q)
 
-            async with engine_errors(), follow.watching():
-                outcome = await operations.rollback(
-                    gw,
-                    config,
-                    args.app,
-                    answer,
-                    to=args.to or "",
-                    force=args.force,
-                    wait_seconds=config.rollout.gate_deadline_seconds + 120,
-                    on_start=follow.start,
-                )
-        if outcome.act is Act.FLIP:
-            done = outcome.request
-            assert done is not None
-            if args.json:
-                print_json(
-                    {
-                        "app": done.app,
-                        "rollout_id": done.rollout_id,
-                        "state": done.state,
-                        "outcome": done.outcome,
-                    }
-                )
-            else:
-                out.print(text(f"{done.app} {done.rollout_id}: {done.state} — {done.outcome}"))
-            return Exit.OK if done.state != "running" else Exit.FAILED
-        if outcome.act is Act.FRESH:
-            return show_result(args, outcome)
-        result = outcome.result  # taken over and undone
-        assert result is not None
+        async with engine_errors(), follow.watching():
+            outcome = await operations.rollback(
+                gw,
+                config,
+                args.app,
+                answer,
+                to=args.to or "",
+                force=args.force,
+                wait_seconds=config.rollout.gate_deadline_seconds + 120,
+                on_start=follow.start,
+            )
+    if outcome.act is Act.FLIP:
+        done = outcome.request
+        assert done is not None
         if args.json:
-            print_json(result_json(result))
+            print_json(request_json(done))
         else:
-            render_result(out, result)
-        return Exit.OK if result.state in ("rolled_back", "aborted") else Exit.FAILED
-
-    return run_async(main)
+            render_request(out, done)
+        return Exit.OK if done.state != "running" else Exit.FAILED
+    if outcome.act is Act.FRESH:
+        return show_result(args, outcome)
+    result = outcome.result  # taken over and undone
+    assert result is not None
+    if args.json:
+        print_json(result_json(result))
+    else:
+        render_result(out, result)
+    return Exit.OK if result.state in ("rolled_back", "aborted") else Exit.FAILED

@@ -128,9 +128,7 @@ class FreshfleetApp(App[int]):
         self.fleet_screen.bar.read_only = self.read_only
         if self.backend_label:
             self.fleet_screen.bar.backend = self.backend_label
-        self.run_worker(
-            self.connect(), group="connect", description=self.connecting, exit_on_error=False
-        )
+        self._work(self.connect(), "connect", self.connecting)
 
     def _connected(self, connection: Connection) -> None:
         self.connection = connection
@@ -163,6 +161,12 @@ class FreshfleetApp(App[int]):
         self.fleet_screen.post_message(PollStatus(reason))
         self.say(f"{reason}: restart freshfleet", severity="error", timeout=60)
 
+    def _work(self, work: Any, group: str, description: str) -> None:
+        """Run `work` (a coroutine, or a callable that makes one) as a named worker of
+        `group`: its result and its failure land in `on_worker_state_changed`, a failure
+        never ends the app."""
+        self.run_worker(work, group=group, description=description, exit_on_error=False)
+
     def poll(self) -> None:
         """Start one poll; the next is armed when this one finishes (never two at once)."""
         if self.connection is None or self._quitting or self._gone:
@@ -170,12 +174,7 @@ class FreshfleetApp(App[int]):
         source = self.connection.source
         # The callable, not a coroutine: a poll cancelled before it starts leaves no warning.
         poll: Callable[[], Awaitable[FleetUpdate]] = source.poll
-        self.run_worker(
-            poll,
-            group=POLL_GROUP,
-            description="poll the fleet",
-            exit_on_error=False,
-        )
+        self._work(poll, POLL_GROUP, "poll the fleet")
 
     def _arm_next_poll(self) -> None:
         if not self._quitting and not self._gone:
@@ -192,11 +191,10 @@ class FreshfleetApp(App[int]):
                 self.poll_error = ""
                 unowned = self._unowned_rollouts(update)
                 if unowned:
-                    self.run_worker(
+                    self._work(
                         self._offer_unfinished(unowned),
-                        group=ROLLOUT_GROUP,
-                        description="look for unfinished rollouts",
-                        exit_on_error=False,
+                        ROLLOUT_GROUP,
+                        "look for unfinished rollouts",
                     )
                 self.fleet_screen.post_message(FleetUpdated(update))
                 self._arm_next_poll()
@@ -302,8 +300,13 @@ class FreshfleetApp(App[int]):
 
     # --- rollouts (issue: deploy, canary, rollback, abort by keys) ----------------------
 
+    @property
+    def _gateway(self) -> Any:
+        """The open fleet's gateway; None before it connects and for a recording."""
+        return self.connection.gateway if self.connection else None
+
     def _engine(self) -> Any:
-        gateway = self.connection.gateway if self.connection else None
+        gateway = self._gateway
         if gateway is None:
             self.say("this fleet is a recording: there is nothing to change", severity="warning")
         return gateway
@@ -315,18 +318,13 @@ class FreshfleetApp(App[int]):
         if self.rollout is not None:
             self.say(f"a rollout of {self.rollout.app} is already running", severity="warning")
             return
-        self.run_worker(
-            self._deploy(app_name, strategy),
-            group=ROLLOUT_GROUP,
-            description=f"deploy {app_name}",
-            exit_on_error=False,
-        )
+        self._work(self._deploy(app_name, strategy), ROLLOUT_GROUP, f"deploy {app_name}")
 
     async def _deploy(self, app_name: str, strategy: str) -> None:
         from rollout import operations
         from rollout.ledger.releases import list_releases
 
-        gw: Any = self.connection.gateway if self.connection else None
+        gw = self._gateway
         releases = await list_releases(gw, self.config.tables, app_name)
         if not releases:
             self.say(f"{app_name} has no releases: `freshfleet release add`", severity="error")
@@ -442,7 +440,7 @@ class FreshfleetApp(App[int]):
         was picked, done (`operations.offer_takeover`): (offered, something was done)."""
         from rollout import operations
 
-        gw: Any = self.connection.gateway if self.connection else None
+        gw = self._gateway
         answers = ConsoleAnswers(self)
         with self._refusals(), self._own_rollout() as on_start:
             outcome = await operations.offer_takeover(
@@ -458,19 +456,14 @@ class FreshfleetApp(App[int]):
         release); the chosen one runs after its confirmation (`operations.rollback`)."""
         if not app_name or self._engine() is None:
             return
-        self.run_worker(
-            self._rollback(app_name),
-            group=ROLLOUT_GROUP,
-            description=f"roll back {app_name}",
-            exit_on_error=False,
-        )
+        self._work(self._rollback(app_name), ROLLOUT_GROUP, f"roll back {app_name}")
 
     async def _rollback(self, app_name: str) -> None:
         from rollout import operations
         from rollout.deploy import RolloutInputError
         from rollout.operations import Act
 
-        gw: Any = self.connection.gateway if self.connection else None
+        gw = self._gateway
         snap = self.last_update.snapshot if self.last_update else None
         found = snap.app(app_name) if snap else None
         answers = ConsoleAnswers(self)
@@ -505,19 +498,14 @@ class FreshfleetApp(App[int]):
         unfinished rollout nothing runs is offered instead."""
         if not app_name or self._engine() is None:
             return
-        self.run_worker(
-            self._abort(app_name),
-            group=ROLLOUT_GROUP,
-            description=f"abort {app_name}",
-            exit_on_error=False,
-        )
+        self._work(self._abort(app_name), ROLLOUT_GROUP, f"abort {app_name}")
 
     async def _abort(self, app_name: str) -> None:
         from rollout import operations
 
         if self.rollout is None and (await self._offer(app_name))[0]:
             return  # nothing runs it: resume, roll back or abort it here
-        gw: Any = self.connection.gateway if self.connection else None
+        gw = self._gateway
         outcome = await operations.abort(gw, self.config, app_name, ConsoleAnswers(self))
         self._say_outcome(outcome)
 
@@ -525,17 +513,12 @@ class FreshfleetApp(App[int]):
         """`h`: the app's rollouts from the ledger and its boot durations."""
         if not app_name or self._engine() is None:
             return
-        self.run_worker(
-            self._history(app_name),
-            group="history",
-            description=f"history of {app_name}",
-            exit_on_error=False,
-        )
+        self._work(self._history(app_name), "history", f"history of {app_name}")
 
     async def _history(self, app_name: str) -> None:
         from rollout import operations
 
-        gw: Any = self.connection.gateway if self.connection else None
+        gw = self._gateway
         found = await operations.history(gw, self.config, app_name, boots=True)
         assert found.boots is not None
         await self.push_screen(HistoryScreen(app_name, found.rollouts, found.boots))

@@ -14,18 +14,11 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from console.cli.render_history import outcome_text
+from console.palette import STATE_STYLE
 from console.plain import text
 from console.tui.widgets.fitted_footer import FittedFooter
 from rollout.ledger.history import BootDurations, RolloutRecord
 
-_STATE_STYLE = {
-    "succeeded": "green",
-    "failed": "bold red",
-    "rolled_back": "yellow",
-    "aborted": "red",
-    "detached": "magenta",
-    "running": "cyan",
-}
 _BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -69,7 +62,7 @@ class HistoryScreen(Screen[None]):
                 text(r.rollout_id, one_line=True),
                 text(f"{r.from_release or '—'} → {r.to_release}", one_line=True),
                 text(r.strategy, one_line=True),
-                text((r.state, _STATE_STYLE.get(r.state, "")), one_line=True),
+                text((r.state, STATE_STYLE.get(r.state, "")), one_line=True),
                 text(r.owner.split(":")[0], one_line=True),
                 r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "",
                 f"{took:.0f} s" if took is not None else "",

@@ -15,19 +15,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Sparkline, Static
 
+from console.palette import STEP_STYLE
 from console.plain import plain, text
 from console.tui.rollout_view import RolloutView, summarise, traffic_line
 from console.tui.widgets.console_tail import ConsoleTail
 from console.tui.widgets.fitted_footer import FittedFooter
 from rollout.events import RolloutEvent
-
-_STATUS_STYLE = {
-    "ok": "green",
-    "running": "yellow",
-    "failed": "bold red",
-    "aborted": "red",
-    "skipped": "dim",
-}
 
 
 class RolloutScreen(Screen[None]):
@@ -182,7 +175,7 @@ class RolloutScreen(Screen[None]):
                 detail = f"{summarise(detail)} (below)"  # whole once, in the failure line
             table.add_row(
                 text(step.name, one_line=True),
-                text((step.status, _STATUS_STYLE.get(step.status, "")), one_line=True),
+                text((step.status, STEP_STYLE.get(step.status, "")), one_line=True),
                 f"{step.seconds(now):.1f} s",
                 text(detail),
             )
