@@ -227,6 +227,18 @@ class ServerGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class Capacity:
+    """A server group's sizes: its minimum, maximum and desired instance counts."""
+
+    min_size: int
+    max_size: int
+    desired: int
+
+    def __str__(self) -> str:
+        return f"min {self.min_size} / max {self.max_size} / desired {self.desired}"
+
+
+@dataclass(frozen=True, slots=True)
 class Release:
     """A release record from the releases table."""
 

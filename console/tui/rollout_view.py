@@ -24,7 +24,7 @@ from rollout.events import (
     StepStarted,
     WeightsChanged,
 )
-from rollout.ledger.history import JudgeEvidence
+from rollout.ledger.rollout_item import JudgeEvidence
 from rollout.model import HealthState, InstanceView, Phase
 
 # How far a boot has come, by its last phase (no phase yet: not started).

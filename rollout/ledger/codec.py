@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef
+
+# One value of an item as `from_item` gives it back; an item is a `dict[str, ItemValue]`.
+ItemValue: TypeAlias = (
+    "str | int | float | bool | list[ItemValue] | dict[str, ItemValue] | set[ItemValue] | None"
+)
 
 _SER = TypeSerializer()
 _DES = TypeDeserializer()
@@ -48,6 +53,6 @@ def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
     return {k: attr(v) for k, v in values.items() if v is not None}
 
 
-def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+def from_item(item: Mapping[str, AttributeValueTypeDef]) -> dict[str, ItemValue]:
     """An item back as plain values: strings, int/float, bool, lists and dicts."""
     return {k: _from_dynamo(_DES.deserialize(v)) for k, v in item.items()}
