@@ -216,7 +216,7 @@ class ServerGroup:
     def in_traffic(self) -> bool:
         return self.weight > 0
 
-    def as_item(self) -> dict[str, Any]:
+    def as_item(self) -> dict[str, str | int]:
         """The ledger's record of the group, enough to resume or retire it."""
         return {k: getattr(self, k) for k in _GROUP_ITEM_KEYS}
 

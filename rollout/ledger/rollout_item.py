@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from rollout.ledger.codec import ItemValue
-from rollout.ledger.timestamps import iso_seconds
+from rollout.ledger.codec import ItemValue, Values, as_int, as_map
 from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepStatus, Strategy
 from rollout.model import Capacity, ServerGroup
 
@@ -56,25 +54,15 @@ class Step:
         }
 
     @classmethod
-    def from_item(cls, values: Mapping[str, object]) -> Step:
+    def from_item(cls, values: Mapping[str, ItemValue]) -> Step:
         """A step back from the item's `steps` list; a missing field reads as ""."""
-
-        def text(key: str) -> str:
-            got = values.get(key)
-            return "" if got is None else str(got)
-
-        def time(key: str) -> str:
-            got = values.get(key)
-            if isinstance(got, int | float) and not isinstance(got, bool):  # epoch seconds
-                return iso_seconds(datetime.fromtimestamp(got, UTC))
-            return text(key)
-
+        v = Values(values)
         return cls(
-            name=text("name"),
-            status=text("status"),
-            started_at=time("started_at"),
-            finished_at=time("finished_at"),
-            detail=text("detail"),
+            name=v.text("name"),
+            status=v.text("status"),
+            started_at=v.time("started_at"),
+            finished_at=v.time("finished_at"),
+            detail=v.text("detail"),
         )
 
 
@@ -126,8 +114,8 @@ def judge_of(value: Mapping[str, ItemValue]) -> JudgeEvidence | None:
     """The `judge` map of a rollout item, or None (no judge looked, or an old item)."""
     if not value.get("verdict"):
         return None
-    v = _Values(value)
-    new, base = _Values(v.map("candidate")), _Values(v.map("baseline"))
+    v = Values(value)
+    new, base = Values(v.map("candidate")), Values(v.map("baseline"))
     p_value = v.seconds("p_value")
     return JudgeEvidence(
         verdict=v.text("verdict"),
@@ -237,7 +225,7 @@ class RolloutItem:
     @classmethod
     def from_item(cls, values: Mapping[str, ItemValue]) -> RolloutItem:
         """The item from its plain values; a missing or empty field reads as its default."""
-        v = _Values(values)
+        v = Values(values)
         cap = v.map("capacity")
         return cls(
             app=v.text("app"),
@@ -256,7 +244,7 @@ class RolloutItem:
             shifted=v.flag("shifted"),
             weights=_weights(v.map("weights")),
             weights_history=tuple(
-                WeightsAt(str(h.get("at") or ""), _weights(_map(h.get("weights"))))
+                WeightsAt(str(h.get("at") or ""), _weights(as_map(h.get("weights"))))
                 for h in v.maps("weights_history")
             ),
             from_release=v.text("from_release"),
@@ -272,7 +260,7 @@ class RolloutItem:
             launch_template_version=v.text("launch_template_version"),
             user_data_sha256=v.text("user_data_sha256"),
             capacity=Capacity(
-                _int(cap.get("min_size")), _int(cap.get("max_size")), _int(cap.get("desired"))
+                as_int(cap.get("min_size")), as_int(cap.get("max_size")), as_int(cap.get("desired"))
             ),
             bake_seconds=v.seconds("bake_seconds"),
             grace_period=v.number("grace_period"),
@@ -291,53 +279,8 @@ class RolloutItem:
         return [dict(w.weights) for w in self.weights_history]
 
 
-class _Values:
-    """Typed reads of an item's plain values, tolerant of missing fields and old shapes."""
-
-    def __init__(self, values: Mapping[str, ItemValue]) -> None:
-        self.values = values
-
-    def text(self, key: str) -> str:
-        got = self.values.get(key)
-        return "" if got is None else str(got)
-
-    def time(self, key: str) -> str:
-        got = self.values.get(key)
-        if isinstance(got, int | float) and not isinstance(got, bool):  # epoch seconds
-            return iso_seconds(datetime.fromtimestamp(got, UTC))
-        return self.text(key)
-
-    def number(self, key: str) -> int:
-        return _int(self.values.get(key))
-
-    def seconds(self, key: str) -> float | None:
-        got = self.values.get(key)
-        return float(got) if isinstance(got, int | float | str) and got != "" else None
-
-    def flag(self, key: str) -> bool:
-        return bool(self.values.get(key))
-
-    def map(self, key: str) -> Mapping[str, ItemValue]:
-        return _map(self.values.get(key))
-
-    def sequence(self, key: str) -> list[ItemValue]:
-        got = self.values.get(key)
-        return list(got) if isinstance(got, list | tuple | set) else []
-
-    def maps(self, key: str) -> list[Mapping[str, ItemValue]]:
-        return [m for m in self.sequence(key) if isinstance(m, Mapping)]
-
-
-def _map(value: ItemValue) -> Mapping[str, ItemValue]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _int(value: ItemValue) -> int:
-    return int(value) if isinstance(value, int | float | str) and value != "" else 0
-
-
 def _weights(values: Mapping[str, ItemValue]) -> dict[str, int]:
-    return {str(k): _int(w) for k, w in values.items()}
+    return {str(k): as_int(w) for k, w in values.items()}
 
 
 def _group(values: Mapping[str, ItemValue]) -> ServerGroup | None:

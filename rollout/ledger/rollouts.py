@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rollout.aws.gateway import AwsError, Gateway, translated
 from rollout.ledger.codec import ItemValue, attr, from_item, to_item
@@ -33,14 +33,14 @@ class RolloutLedger:
         self.gw = gw
         self.table = table
 
-    async def put(self, values: Mapping[str, Any]) -> None:
+    async def put(self, values: Mapping[str, object]) -> None:
         """Write a whole item (a new rollout, or an audit record)."""
         client = await self.gw.dynamodb()
         with translated("dynamodb", "put_item"):
             await client.put_item(TableName=self.table, Item=to_item(values))
 
     async def update(
-        self, app: str, rollout_id: str, *, fence: tuple[str, int] | None = None, **fields: Any
+        self, app: str, rollout_id: str, *, fence: tuple[str, int] | None = None, **fields: object
     ) -> bool:
         """SET the given fields (None removes nothing: it is skipped). With `fence` (owner,
         lock generation), only while the item still names that owner and generation: False,
