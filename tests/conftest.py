@@ -81,7 +81,7 @@ def backend(localaws: LocalAws) -> Backend:
         endpoint_url=localaws.url,
         region=localaws.region,
         local=True,
-        boot_mode=localaws.runtimes.boot_mode,
+        boot_mode=localaws.boot_mode,
     )
 
 
