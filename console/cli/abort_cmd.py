@@ -10,6 +10,7 @@ from console.cli.deploy_cmd import answers, engine_errors
 from console.plain import text
 from rollout import operations
 from rollout.aws.gateway import Gateway
+from rollout.ledger.vocabulary import RolloutState
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
                     "reason": done.reason,
                 }
             )
-        elif done.state == "running":
+        elif done.state == RolloutState.RUNNING:
             out.print(
                 text(f"abort requested on {done.app} {done.rollout_id}; it stops at its next check")
             )

@@ -24,14 +24,20 @@ from rollout.events import (
     StepStarted,
     WeightsChanged,
 )
+from rollout.ledger.vocabulary import RolloutState, StepName, StepStatus
 
-_STATUS_STYLE = {"ok": "green", "failed": "red", "aborted": "yellow", "interrupted": "yellow"}
-_STATE_STYLE = {
-    "succeeded": "green",
-    "detached": "cyan",
-    "rolled_back": "yellow",
-    "aborted": "yellow",
-    "failed": "red",
+_STATUS_STYLE: dict[str, str] = {
+    StepStatus.OK: "green",
+    StepStatus.FAILED: "red",
+    StepStatus.ABORTED: "yellow",
+    StepStatus.INTERRUPTED: "yellow",
+}
+_STATE_STYLE: dict[str, str] = {
+    RolloutState.SUCCEEDED: "green",
+    RolloutState.DETACHED: "cyan",
+    RolloutState.ROLLED_BACK: "yellow",
+    RolloutState.ABORTED: "yellow",
+    RolloutState.FAILED: "red",
 }
 
 
@@ -99,12 +105,12 @@ class RolloutProgress:
         if isinstance(event, StepStarted):
             self.close()
             # The plan's diff was shown as a table already.
-            detail = "" if event.step == "plan" else event.detail
+            detail = "" if event.step == StepName.PLAN else event.detail
             c.print(text((f"▶ {event.step}", "bold"), f" {detail}"))
         elif isinstance(event, StepFinished):
             self.close()
             style = _STATUS_STYLE.get(event.status, "white")
-            detail = f" {event.detail}" if event.status != "ok" else ""
+            detail = f" {event.detail}" if event.status != StepStatus.OK else ""
             c.print(text("  ", (event.status, style), f" {event.step}{detail}"))
         elif isinstance(event, InstanceUpdate):
             seen = event.instance

@@ -11,15 +11,16 @@ from rich.text import Text
 from console.cli.output import Column, print_table
 from console.plain import text
 from rollout.ledger.history import RolloutRecord
+from rollout.ledger.vocabulary import RolloutState
 
-_STATE_STYLE = {
-    "succeeded": "green",
-    "failed": "red",
-    "rolled_back": "yellow",
-    "aborted": "yellow",
-    "running": "cyan",
-    "planned": "cyan",
-    "detached": "magenta",
+_STATE_STYLE: dict[str, str] = {
+    RolloutState.SUCCEEDED: "green",
+    RolloutState.FAILED: "red",
+    RolloutState.ROLLED_BACK: "yellow",
+    RolloutState.ABORTED: "yellow",
+    RolloutState.RUNNING: "cyan",
+    RolloutState.PLANNED: "cyan",
+    RolloutState.DETACHED: "magenta",
 }
 
 

@@ -17,6 +17,7 @@ from console.cli.deploy_cmd import Follow, answers, engine_errors, show_result
 from console.cli.progress_rollout import render_result, result_json
 from console.plain import text
 from rollout import operations
+from rollout.ledger.vocabulary import RolloutState
 from rollout.operations import Act
 
 
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 )
             else:
                 out.print(text(f"{done.app} {done.rollout_id}: {done.state} — {done.outcome}"))
-            return Exit.OK if done.state != "running" else Exit.FAILED
+            return Exit.OK if done.state != RolloutState.RUNNING else Exit.FAILED
         if outcome.act is Act.FRESH:
             return show_result(args, outcome)
         result = outcome.result  # taken over and undone
@@ -72,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
             print_json(result_json(result))
         else:
             render_result(out, result)
-        return Exit.OK if result.state in ("rolled_back", "aborted") else Exit.FAILED
+        return (
+            Exit.OK
+            if result.state in (RolloutState.ROLLED_BACK, RolloutState.ABORTED)
+            else Exit.FAILED
+        )
 
     return run_async(main)

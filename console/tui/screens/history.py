@@ -17,14 +17,15 @@ from console.cli.render_history import outcome_text
 from console.plain import text
 from console.tui.widgets.fitted_footer import FittedFooter
 from rollout.ledger.history import BootDurations, RolloutRecord
+from rollout.ledger.vocabulary import RolloutState
 
-_STATE_STYLE = {
-    "succeeded": "green",
-    "failed": "bold red",
-    "rolled_back": "yellow",
-    "aborted": "red",
-    "detached": "magenta",
-    "running": "cyan",
+_STATE_STYLE: dict[str, str] = {
+    RolloutState.SUCCEEDED: "green",
+    RolloutState.FAILED: "bold red",
+    RolloutState.ROLLED_BACK: "yellow",
+    RolloutState.ABORTED: "red",
+    RolloutState.DETACHED: "magenta",
+    RolloutState.RUNNING: "cyan",
 }
 _BARS = "▁▂▃▄▅▆▇█"
 

@@ -20,13 +20,14 @@ from console.tui.rollout_view import RolloutView, summarise, traffic_line
 from console.tui.widgets.console_tail import ConsoleTail
 from console.tui.widgets.fitted_footer import FittedFooter
 from rollout.events import RolloutEvent
+from rollout.ledger.vocabulary import RolloutState, StepStatus
 
-_STATUS_STYLE = {
-    "ok": "green",
-    "running": "yellow",
-    "failed": "bold red",
-    "aborted": "red",
-    "skipped": "dim",
+_STATUS_STYLE: dict[str, str] = {
+    StepStatus.OK: "green",
+    StepStatus.RUNNING: "yellow",
+    StepStatus.FAILED: "bold red",
+    StepStatus.ABORTED: "red",
+    StepStatus.SKIPPED: "dim",
 }
 
 
@@ -153,7 +154,7 @@ class RolloutScreen(Screen[None]):
         view = self.view
         status = Text()
         if view.finished is not None:
-            style = "bold green" if view.finished.state == "succeeded" else "bold red"
+            style = "bold green" if view.finished.state == RolloutState.SUCCEEDED else "bold red"
             status.append(plain(view.finished.state), style=style)
             if view.finished.outcome:
                 status.append(plain(f" — {view.finished.outcome}"))
