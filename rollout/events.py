@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from rollout.ledger.history import JudgeEvidence
+from rollout.ledger.rollout_item import JudgeEvidence
 from rollout.ledger.vocabulary import RolloutState
 from rollout.model import InstanceView
 

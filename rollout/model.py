@@ -216,7 +216,7 @@ class ServerGroup:
     def in_traffic(self) -> bool:
         return self.weight > 0
 
-    def as_item(self) -> dict[str, Any]:
+    def as_item(self) -> dict[str, str | int]:
         """The ledger's record of the group, enough to resume or retire it."""
         return {k: getattr(self, k) for k in _GROUP_ITEM_KEYS}
 
@@ -224,6 +224,18 @@ class ServerGroup:
     def from_item(cls, item: Mapping[str, Any]) -> ServerGroup:
         """The group a ledger record (`as_item`) describes; a key it lacks takes its default."""
         return cls(**{k: item[k] for k in _GROUP_ITEM_KEYS if k in item})
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """A server group's sizes: its minimum, maximum and desired instance counts."""
+
+    min_size: int
+    max_size: int
+    desired: int
+
+    def __str__(self) -> str:
+        return f"min {self.min_size} / max {self.max_size} / desired {self.desired}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from rollout.aws.gateway import Gateway
 from rollout.config import Config, Tables
@@ -53,6 +52,7 @@ from rollout.ledger.history import BootDurations, RolloutRecord, app_history, bo
 from rollout.ledger.instances import app_boots
 from rollout.ledger.lease import DeployLock, whoami
 from rollout.ledger.releases import list_releases
+from rollout.ledger.rollout_item import RolloutItem
 from rollout.ledger.vocabulary import RolloutState
 from rollout.model import TAG_APP
 
@@ -109,17 +109,17 @@ class Unfinished:
         return self.steps[-1] if self.steps else ""
 
     @classmethod
-    def of(cls, item: Mapping[str, Any]) -> Unfinished:
+    def of(cls, item: RolloutItem) -> Unfinished:
         """The view of a rollouts-table item (as `find_unfinished` returns it)."""
         return cls(
-            app=str(item.get("app", "")),
-            rollout_id=str(item.get("rollout_id", "")),
-            state=str(item.get("state", "")),
-            from_release=str(item.get("from_release") or ""),
-            to_release=str(item.get("to_release", "")),
-            strategy=str(item.get("strategy", "")),
-            owner=str(item.get("owner", "")),
-            steps=tuple(str(s.get("name", "")) for s in item.get("steps") or ()),
+            app=item.app,
+            rollout_id=item.rollout_id,
+            state=item.state,
+            from_release=item.from_release,
+            to_release=item.to_release,
+            strategy=item.strategy,
+            owner=item.owner,
+            steps=tuple(s.name for s in item.steps),
         )
 
 
@@ -225,13 +225,13 @@ def _started(on_start: OnStart | None, rollout: Rollout) -> None:
         on_start(rollout)
 
 
-async def owner_runs(gw: Gateway, config: Config, item: Mapping[str, Any]) -> bool:
+async def owner_runs(gw: Gateway, config: Config, item: RolloutItem) -> bool:
     """True when the unfinished rollout is running and its owner still holds the app's
     lease: that process acts on it (an abort or a flip back is asked of it)."""
-    return item.get("state") == RolloutState.RUNNING and await owner_alive(gw, config, dict(item))
+    return item.state == RolloutState.RUNNING and await owner_alive(gw, config, item)
 
 
-async def unowned_rollout(gw: Gateway, config: Config, app: str) -> dict[str, Any] | None:
+async def unowned_rollout(gw: Gateway, config: Config, app: str) -> RolloutItem | None:
     """The app's unfinished rollout when nothing runs it (detached, or its owner's lease
     expired); None when there is none or its owner is running it now."""
     item = await find_unfinished(gw, config, app)
@@ -347,7 +347,7 @@ async def offer_takeover(
 async def take_over(
     gw: Gateway,
     config: Config,
-    item: Mapping[str, Any],
+    item: RolloutItem,
     confirm: Confirm,
     *,
     take: Act,
@@ -371,7 +371,7 @@ async def take_over(
     if act is None or act not in choices:
         return Outcome(app, rollout_id=rid, refused=question)
     async with deploy_lock(gw, config, app, f"{act} {rid}{via}", force=force) as lock:
-        rollout = await rollout_from_item(gw, config, dict(item), lock)
+        rollout = await rollout_from_item(gw, config, item, lock)
         _started(on_start, rollout)
         if act is Act.RESUME:
             result = await rollout.run()

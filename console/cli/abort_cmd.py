@@ -11,6 +11,7 @@ from console.cli.progress_rollout import render_request, request_json
 from console.plain import text
 from rollout import operations
 from rollout.aws.gateway import Gateway
+from rollout.ledger.vocabulary import RolloutState
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,7 +32,7 @@ async def run(args: argparse.Namespace) -> int:
     assert done is not None
     if args.json:
         print_json({**request_json(done), "reason": done.reason})
-    elif done.state == "running":
+    elif done.state == RolloutState.RUNNING:
         out.print(
             text(f"abort requested on {done.app} {done.rollout_id}; it stops at its next check")
         )

@@ -25,6 +25,7 @@ from rollout.events import (
     StepStarted,
     WeightsChanged,
 )
+from rollout.ledger.vocabulary import StepName, StepStatus
 
 
 def render_plan(console: Console, plan: RolloutPlan) -> None:
@@ -106,12 +107,12 @@ class RolloutProgress:
         if isinstance(event, StepStarted):
             self.close()
             # The plan's diff was shown as a table already.
-            detail = "" if event.step == "plan" else event.detail
+            detail = "" if event.step == StepName.PLAN else event.detail
             c.print(text((f"▶ {event.step}", "bold"), f" {detail}"))
         elif isinstance(event, StepFinished):
             self.close()
             style = STEP_STYLE.get(event.status, "white")
-            detail = f" {event.detail}" if event.status != "ok" else ""
+            detail = f" {event.detail}" if event.status != StepStatus.OK else ""
             c.print(text("  ", (event.status, style), f" {event.step}{detail}"))
         elif isinstance(event, InstanceUpdate):
             seen = event.instance

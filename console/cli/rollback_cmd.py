@@ -16,6 +16,7 @@ from console.cli.common import Exit, async_command, out, print_json
 from console.cli.deploy_cmd import Follow, answers, engine_errors, show_result
 from console.cli.progress_rollout import render_request, render_result, request_json, result_json
 from rollout import operations
+from rollout.ledger.vocabulary import RolloutState
 from rollout.operations import Act
 
 
@@ -55,7 +56,7 @@ async def run(args: argparse.Namespace) -> int:
             print_json(request_json(done))
         else:
             render_request(out, done)
-        return Exit.OK if done.state != "running" else Exit.FAILED
+        return Exit.OK if done.state != RolloutState.RUNNING else Exit.FAILED
     if outcome.act is Act.FRESH:
         return show_result(args, outcome)
     result = outcome.result  # taken over and undone
@@ -64,4 +65,6 @@ async def run(args: argparse.Namespace) -> int:
         print_json(result_json(result))
     else:
         render_result(out, result)
-    return Exit.OK if result.state in ("rolled_back", "aborted") else Exit.FAILED
+    return (
+        Exit.OK if result.state in (RolloutState.ROLLED_BACK, RolloutState.ABORTED) else Exit.FAILED
+    )

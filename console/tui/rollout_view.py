@@ -24,7 +24,8 @@ from rollout.events import (
     StepStarted,
     WeightsChanged,
 )
-from rollout.ledger.history import JudgeEvidence
+from rollout.ledger.rollout_item import JudgeEvidence
+from rollout.ledger.vocabulary import StepName, StepStatus
 from rollout.model import HealthState, InstanceView, Phase
 
 # How far a boot has come, by its last phase (no phase yet: not started).
@@ -37,7 +38,7 @@ class StepLine:
     detail: str
     started: datetime
     finished: datetime | None = None
-    status: str = "running"
+    status: str = StepStatus.RUNNING
 
     def seconds(self, now: datetime) -> float:
         return ((self.finished or now) - self.started).total_seconds()
@@ -191,7 +192,7 @@ class RolloutView:
         if step is None:
             return ""
         gate, bake = self.gate, self.bake
-        if gate is not None and step.name == "gate" and gate.at >= step.started:
+        if gate is not None and step.name == StepName.GATE and gate.at >= step.started:
             since = max(0.0, (now - gate.at).total_seconds())
             elapsed = gate.elapsed_seconds + since
             left = max(0.0, gate.deadline_seconds - elapsed)
@@ -202,7 +203,11 @@ class RolloutView:
             if eta is not None and eta >= 1 and gate.healthy < gate.wanted:
                 text += f" · ETA ~ {eta:.0f} s"  # past boots say so; once overdue, no guess
             return text
-        if bake is not None and step.name in ("bake", "watch") and bake.at >= step.started:
+        if (
+            bake is not None
+            and step.name in (StepName.BAKE, StepName.WATCH)
+            and bake.at >= step.started
+        ):
             left = max(0.0, bake.remaining_seconds - (now - bake.at).total_seconds())
             return f"{step.name}: {bake.healthy}/{bake.wanted} healthy · {left:.0f} s left"
         return f"{step.name} · {step.seconds(now):.0f} s"

@@ -17,7 +17,7 @@ from rollout.deploy.control import (
     request_abort,
     rollout_from_item,
 )
-from rollout.deploy.plan import STRATEGIES, Capacity, PlanChange, RolloutPlan, make_plan
+from rollout.deploy.plan import STRATEGIES, PlanChange, RolloutPlan, make_plan
 from rollout.deploy.runner import Rollout
 from rollout.deploy.ways_back import (
     DeployEta,
@@ -28,6 +28,7 @@ from rollout.deploy.ways_back import (
     rollback_options,
 )
 from rollout.errors import RolloutInputError, RolloutStop
+from rollout.model import Capacity
 
 __all__ = [
     "STRATEGIES",

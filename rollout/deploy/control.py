@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from rollout.aws.gateway import Gateway
 from rollout.config import Config
-from rollout.deploy.item import RolloutItem
 from rollout.deploy.plan import RolloutPlan
 from rollout.deploy.runner import Rollout
 from rollout.errors import RolloutInputError
@@ -17,6 +15,7 @@ from rollout.fleet.traffic import TrafficPoint, read_weights
 from rollout.ledger.lease import DeployLock
 from rollout.ledger.locks import read_lock
 from rollout.ledger.releases import get_release
+from rollout.ledger.rollout_item import RolloutItem
 from rollout.ledger.rollouts import RolloutLedger
 from rollout.ledger.vocabulary import RolloutState
 from rollout.model import Release
@@ -33,7 +32,8 @@ class AbortRequest:
     reason: str = ""
 
 
-async def find_unfinished(gw: Gateway, config: Config, app: str) -> dict[str, Any] | None:
+async def find_unfinished(gw: Gateway, config: Config, app: str) -> RolloutItem | None:
+    """The app's newest unfinished rollout (`running` or `detached`); None when none is."""
     return await RolloutLedger(gw, config.tables.rollouts).unfinished(app)
 
 
@@ -49,10 +49,9 @@ async def request_abort(
     """Ask the app's running rollout to stop (abort) or flip back (rollback); wait up to
     `wait_seconds` for it to end. RolloutInputError when no rollout of the app is running."""
     ledger = RolloutLedger(gw, config.tables.rollouts)
-    found = await ledger.unfinished(app)
-    if found is None:
+    item = await ledger.unfinished(app)
+    if item is None:
         raise RolloutInputError(f"no rollout of {app} is running")
-    item = RolloutItem.from_item(found)
     rid = item.rollout_id
     if item.state != RolloutState.RUNNING:
         raise RolloutInputError(
@@ -62,16 +61,14 @@ async def request_abort(
     await ledger.request_abort(app, rid, by, action)
     deadline = time.monotonic() + wait_seconds
     while True:
-        got = await ledger.get(app, rid)
-        now = RolloutItem.from_item(got) if got is not None else item
+        now = await ledger.get(app, rid) or item
         if now.state != RolloutState.RUNNING or time.monotonic() >= deadline:
             return AbortRequest(app, rid, now.state, now.outcome, now.reason)
         await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
 
-async def owner_alive(gw: Gateway, config: Config, item: dict[str, Any]) -> bool:
+async def owner_alive(gw: Gateway, config: Config, rollout: RolloutItem) -> bool:
     """True when the rollout's owner still holds an unexpired lease on the app's lock."""
-    rollout = RolloutItem.from_item(item)
     lock = await read_lock(gw, config.tables.locks, rollout.app)
     return bool(
         lock
@@ -82,7 +79,7 @@ async def owner_alive(gw: Gateway, config: Config, item: dict[str, Any]) -> bool
 
 
 async def rollout_from_item(
-    gw: Gateway, config: Config, item: dict[str, Any], lock: DeployLock
+    gw: Gateway, config: Config, item: RolloutItem, lock: DeployLock
 ) -> Rollout:
     """Rebuild a rollout from its ledger item, to be continued or unwound by this process.
 
@@ -90,13 +87,12 @@ async def rollout_from_item(
     process that held it before can write nothing after that read (its writes are fenced,
     `Rollout._write`), so what is rebuilt is the item's last word.
     """
-    app = str(item["app"])
+    app, rid = item.app, item.rollout_id
     ledger = RolloutLedger(gw, config.tables.rollouts)
-    rid = str(item["rollout_id"])
     await ledger.update(
         app, rid, owner=lock.owner, lock_generation=lock.generation, state=RolloutState.RUNNING
     )
-    stored = RolloutItem.from_item(await ledger.get(app, rid) or item)
+    stored = await ledger.get(app, rid) or item
     version = stored.to_release
     release = await get_release(gw, config.tables, app, version) or Release(
         app=app, version=version, url="", sha256=""
@@ -149,8 +145,7 @@ async def rollout_from_item(
 async def previous_release(gw: Gateway, config: Config, app: str) -> str:
     """The release that served before the current one: the `from_release` of the newest
     succeeded rollout. RolloutInputError when the ledger knows none."""
-    for item in await RolloutLedger(gw, config.tables.rollouts).recent(app):
-        done = RolloutItem.from_item(item)
+    for done in await RolloutLedger(gw, config.tables.rollouts).recent(app):
         if done.state == RolloutState.SUCCEEDED and done.from_release:
             return done.from_release
     raise RolloutInputError(

@@ -10,7 +10,7 @@ from typing import Any
 
 from rollout.aws.eventual import after_create
 from rollout.aws.gateway import Gateway
-from rollout.deploy.plan import Capacity, RolloutPlan
+from rollout.deploy.plan import RolloutPlan
 from rollout.deploy.scaling import (
     hold_scale_in,
     hold_schedules,
@@ -18,7 +18,7 @@ from rollout.deploy.scaling import (
     release_scale_in,
     release_schedules,
 )
-from rollout.model import ServerGroup
+from rollout.model import Capacity, ServerGroup
 from rollout.naming import asg_tag_list, elb_tag_list, group_tags
 
 # IMDSv2 only, and a PUT hop limit of 1: the agent runs on the host, so the release's

@@ -30,24 +30,15 @@ from rollout.errors import RolloutInputError
 from rollout.fleet.groups import app_groups, serving_group
 from rollout.fleet.traffic import TrafficPoint, find_traffic_point, read_weights
 from rollout.ledger.releases import get_release
+from rollout.ledger.rollout_item import RolloutItem, Step
 from rollout.ledger.rollouts import RolloutLedger
-from rollout.ledger.vocabulary import Strategy
-from rollout.model import TAG_INSTANCE_SUBNETS, Release, ServerGroup
+from rollout.ledger.vocabulary import RolloutState, Strategy
+from rollout.model import TAG_INSTANCE_SUBNETS, Capacity, Release, ServerGroup
 from rollout.naming import launch_template_name, new_rollout_id, server_group_name, valid_app_name
 from rollout.userdata import UserDataContext, UserDataError, encode_simulate, render_user_data
 
 STRATEGIES: tuple[str, ...] = tuple(str(s) for s in Strategy)  # plain words, for choices
 _SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Capacity:
-    min_size: int
-    max_size: int
-    desired: int
-
-    def __str__(self) -> str:
-        return f"min {self.min_size} / max {self.max_size} / desired {self.desired}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +93,37 @@ class RolloutPlan:
     @property
     def from_release(self) -> str:
         return self.old_group.release if self.old_group else ""
+
+    def started_item(
+        self, *, owner: str, lock_generation: int, at: str, steps: tuple[Step, ...]
+    ) -> RolloutItem:
+        """The ledger item of this plan's rollout as it starts now: `running`, nothing done
+        but its steps."""
+        return RolloutItem(
+            app=self.app,
+            rollout_id=self.rollout_id,
+            state=RolloutState.RUNNING,
+            owner=owner,
+            lock_generation=lock_generation,
+            started_at=at,
+            steps=steps,
+            from_release=self.from_release,
+            to_release=self.release.version,
+            strategy=self.strategy,
+            new_group=self.new_group,
+            old_group=self.old_group,
+            listener_arn=self.traffic.listener_arn,
+            rule_arn=self.traffic.rule_arn,
+            load_balancer_arn=self.traffic.load_balancer_arn,
+            launch_template=self.launch_template,
+            launch_template_version=self.launch_template_version,
+            user_data_sha256=self.user_data_sha256,
+            capacity=self.capacity,
+            bake_seconds=self.bake_seconds,
+            grace_period=self.grace_period,
+            scale_in_held=self.scale_in_held,
+            schedules_held=self.schedules_held,
+        )
 
     def diff(self) -> list[PlanChange]:
         """What changes, before -> after, for the faces to show before the confirming key."""
@@ -181,9 +203,9 @@ async def make_plan(
     traffic = await find_traffic_point(gw, app)  # an unknown app is named before its release
     unfinished = await RolloutLedger(gw, config.tables.rollouts).unfinished(app)
     if unfinished is not None:
-        rid = unfinished["rollout_id"]
+        rid = unfinished.rollout_id
         raise RolloutInputError(
-            f"{app}'s rollout {rid} to {unfinished.get('to_release')} is {unfinished['state']} "
+            f"{app}'s rollout {rid} to {unfinished.to_release} is {unfinished.state} "
             f"and unfinished: `freshfleet resume {app}` finishes it, "
             f"`freshfleet rollback {app}` undoes it"
         )

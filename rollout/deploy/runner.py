@@ -22,8 +22,7 @@ from rollout.aws.gateway import AwsError, Gateway, translated
 from rollout.config import Config
 from rollout.deploy import launch as launching
 from rollout.deploy.health import healthy_count
-from rollout.deploy.item import RolloutItem
-from rollout.deploy.plan import Capacity, RolloutPlan
+from rollout.deploy.plan import RolloutPlan
 from rollout.deploy.steps import GroupNow
 from rollout.deploy.strategies import continue_after_resume, run_strategy
 from rollout.deploy.watch import gate, watch
@@ -42,9 +41,11 @@ from rollout.events import (
 from rollout.fleet.groups import delete_server_group, describe_group
 from rollout.fleet.traffic import TrafficPoint, read_weights, set_weights
 from rollout.ledger.lease import DeployLock
-from rollout.ledger.rollouts import RolloutLedger, Step, utc_now
+from rollout.ledger.rollout_item import Step
+from rollout.ledger.rollouts import RolloutLedger, utc_now
 from rollout.ledger.timestamps import seconds_left
 from rollout.ledger.vocabulary import RolloutState, StepName, StepStatus
+from rollout.model import Capacity
 from rollout.model import ServerGroup as ServerGroup
 from rollout.notify.relay import NotificationRelay
 from rollout.notify.settings import notifiers_for
@@ -266,8 +267,7 @@ class Rollout:
             f"{c.what}: {c.before} -> {c.after}" for c in self.plan.diff() if c.before
         )
         self.steps = [Step(StepName.PLAN, StepStatus.OK, now, now, detail)]
-        item = RolloutItem.started(
-            self.plan,
+        item = self.plan.started_item(
             owner=self.owner,
             lock_generation=self.lock.generation if self.lock else 0,
             at=now,

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rollout.config import RolloutSettings
-from rollout.deploy.plan import Capacity, RolloutPlan
+from rollout.deploy.plan import RolloutPlan
 from rollout.events import RolloutResult
-from rollout.ledger.rollouts import Step
+from rollout.ledger.rollout_item import Step
 from rollout.ledger.vocabulary import RolloutState, StepName
-from rollout.model import ServerGroup
+from rollout.model import Capacity, ServerGroup
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,13 +20,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 
-from rollout.deploy.plan import Capacity
 from rollout.deploy.steps import RolloutSteps
 from rollout.errors import RolloutStop
 from rollout.events import RolloutResult
 from rollout.ledger.timestamps import seconds_left
 from rollout.ledger.vocabulary import RolloutState, StepName, Strategy
-from rollout.model import ServerGroup
+from rollout.model import Capacity, ServerGroup
 
 
 async def run_strategy(r: RolloutSteps) -> None:

@@ -10,7 +10,7 @@ are possible, why not, and the estimates; the estimating functions are pure.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,9 +21,10 @@ from rollout.fleet.groups import describe_group
 from rollout.ledger.history import BootDurations, RolloutRecord, app_history, boot_durations
 from rollout.ledger.instances import app_boots
 from rollout.ledger.releases import list_releases
+from rollout.ledger.rollout_item import RolloutItem
 from rollout.ledger.rollouts import RolloutLedger
 from rollout.ledger.vocabulary import STEP_DONE, RolloutState, StepName
-from rollout.model import Release, ServerGroup
+from rollout.model import Release
 
 # One listener change when the ledger has recorded none: what localaws and AWS take.
 DEFAULT_FLIP_SECONDS = 2.0
@@ -213,7 +214,7 @@ def previous_release_of(records: Sequence[RolloutRecord]) -> str:
 
 def default_release(
     records: Sequence[RolloutRecord],
-    unfinished: Mapping[str, object] | None,
+    unfinished: RolloutItem | None,
     releases: Sequence[str],
     serving: str,
 ) -> str:
@@ -223,7 +224,7 @@ def default_release(
     serves is unknown, the newest release. "" when nothing is older than what serves: going
     to a newer release is a deploy, not a rollback."""
     choices = [v for v in releases if v != serving]
-    before = str((unfinished or {}).get("from_release") or "") or previous_release_of(records)
+    before = (unfinished.from_release if unfinished else "") or previous_release_of(records)
     if before in choices:
         return before
     if serving in releases:
@@ -246,25 +247,24 @@ def _hhmm(at: datetime) -> str:
 
 
 async def _flip_back(
-    gw: Gateway, item: dict[str, object] | None, records: Sequence[RolloutRecord]
+    gw: Gateway, item: RolloutItem | None, records: Sequence[RolloutRecord]
 ) -> FlipBack:
     estimate = flip_back_estimate(records)
     if item is None:
         return FlipBack(False, estimate, no_retained_reason(records))
-    rid = str(item["rollout_id"])
-    if item.get("state") != RolloutState.RUNNING:
+    rid = item.rollout_id
+    if item.state != RolloutState.RUNNING:
         return FlipBack(
             False,
             estimate,
-            f"rollout {rid} is {item.get('state')}: nothing runs it to flip back "
+            f"rollout {rid} is {item.state}: nothing runs it to flip back "
             "(resume, roll back or abort it from the console's offer)",
             rid,
         )
-    old_item = item.get("old_group")
-    if not isinstance(old_item, dict):
+    old = item.old_group
+    if old is None:
         return FlipBack(False, estimate, "no retained group: the app had no group before", rid)
-    old = ServerGroup.from_item(old_item)
-    if not item.get("shifted"):
+    if not item.shifted:
         return FlipBack(
             False,
             estimate,
@@ -317,7 +317,7 @@ async def rollback_options(
             False,
             default,
             choices,
-            f"rollout {item['rollout_id']} is unfinished: flip it back or abort it first",
+            f"rollout {item.rollout_id} is unfinished: flip it back or abort it first",
         )
     elif not choices:
         fresh = FreshDeploy(False, "", (), f"{app} has no other release to deploy")

@@ -3,6 +3,7 @@ does with its verdict (an event for the faces, a line on the ledger, a rollback 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,8 @@ from rollout.errors import RolloutStop
 from rollout.events import JudgeVerdict
 from rollout.judge.verdict import Verdict
 from rollout.judge.watch import RolloutJudge
-from rollout.ledger.history import judge_of
+from rollout.ledger.codec import ItemValue
+from rollout.ledger.rollout_item import judge_of
 from rollout.ledger.timestamps import parse_time
 from rollout.ledger.vocabulary import StepName
 
@@ -60,7 +62,7 @@ async def look(r: Rollout, judge: RolloutJudge | None, what: str) -> None:
         raise RolloutStop(f"the judge during the {what}: {verdict.reason}", rollback=True)
 
 
-def verdict_fields(item: dict[str, Any], judge: RolloutJudge) -> dict[str, Any]:
+def verdict_fields(item: Mapping[str, ItemValue], judge: RolloutJudge) -> dict[str, Any]:
     """The JudgeVerdict event of one look: the evidence exactly as the ledger keeps it
     (`item`, read back by `judge_of`), the groups compared and the window's age."""
     return {
@@ -71,7 +73,7 @@ def verdict_fields(item: dict[str, Any], judge: RolloutJudge) -> dict[str, Any]:
     }
 
 
-def verdict_item(verdict: Verdict, what: str) -> dict[str, Any]:
+def verdict_item(verdict: Verdict, what: str) -> dict[str, ItemValue]:
     """The verdict as the rollout's ledger item keeps it (`judge`): the final evidence."""
     c, b = verdict.candidate, verdict.baseline
     return {

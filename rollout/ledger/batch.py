@@ -8,9 +8,12 @@ batch get of the engine goes through `batch_get`, so none drops a key.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rollout.aws.gateway import AwsError, Gateway
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef
 
 BATCH_GET_LIMIT = 100  # DynamoDB's BatchGetItem key limit
 _STALLED_CALLS = 8  # calls in a row that serve no key before giving up
@@ -18,8 +21,12 @@ _LONGEST_WAIT = 1.0
 
 
 async def batch_get(
-    gateway: Gateway, table: str, keys: list[dict[str, Any]], *, consistent: bool = False
-) -> list[dict[str, Any]]:
+    gateway: Gateway,
+    table: str,
+    keys: list[dict[str, AttributeValueTypeDef]],
+    *,
+    consistent: bool = False,
+) -> list[dict[str, AttributeValueTypeDef]]:
     """Every item of `table` found for `keys` (DynamoDB-typed), in calls of 100 keys, each
     asked again for its `UnprocessedKeys` with backoff. Raises AwsError (code
     `ProvisionedThroughputExceededException`, transient) when DynamoDB serves nothing for
@@ -30,12 +37,12 @@ async def batch_get(
 
 
 async def _one_batch(
-    gateway: Gateway, table: str, keys: list[dict[str, Any]], consistent: bool
-) -> list[dict[str, Any]]:
+    gateway: Gateway, table: str, keys: list[dict[str, AttributeValueTypeDef]], consistent: bool
+) -> list[dict[str, AttributeValueTypeDef]]:
     request: dict[str, Any] = {table: {"Keys": keys}}
     if consistent:
         request[table]["ConsistentRead"] = True
-    items: list[dict[str, Any]] = []
+    items: list[dict[str, AttributeValueTypeDef]] = []
     stalled, wait = 0, 0.05
     while request:
         asked = sum(len(r.get("Keys", [])) for r in request.values())

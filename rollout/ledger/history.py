@@ -1,7 +1,8 @@
 """Reading the rollouts table: an app's history, the running rollouts, boot durations.
 
-Read-only views of the items the rollout state machine writes (`rollout.ledger.rollouts`);
-unknown or missing fields are tolerated so an old item never breaks a listing.
+Read-only views of the items the rollout state machine writes (`rollout.ledger.rollouts`),
+each read through `RolloutItem.from_item`, which tolerates unknown or missing fields so an
+old item never breaks a listing.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 
 from rollout.aws.gateway import Gateway
 from rollout.config import Tables
-from rollout.ledger.codec import from_item, to_item
+from rollout.ledger.codec import ItemValue, from_item, to_item
 from rollout.ledger.instances import InstanceBoot
-from rollout.ledger.rollouts import Step
+from rollout.ledger.rollout_item import JudgeEvidence, RolloutItem, Step
 from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
 from rollout.ledger.timestamps import parse_time
 from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepName
@@ -55,63 +56,6 @@ class RolloutStep:
 
 
 @dataclass(frozen=True, slots=True)
-class JudgeEvidence:
-    """The judge's last verdict as the rollout item keeps it (`judge`): its evidence."""
-
-    verdict: str
-    during: str
-    reason: str
-    candidate_requests: int = 0
-    candidate_errors: int = 0
-    candidate_latency_ms: float | None = None
-    baseline_requests: int = 0
-    baseline_errors: int = 0
-    baseline_latency_ms: float | None = None
-    latency_stat: str = ""
-    p_value: float = 1.0
-
-    @property
-    def summary(self) -> str:
-        """`fail (bake): new 0.0 % of 1,210, p90 107 ms · baseline 0.0 % of 1,180, p90 19 ms`"""
-
-        def side(requests: int, errors: int, latency: float | None) -> str:
-            share = 100.0 * errors / requests if requests else 0.0
-            text = f"5xx {share:.1f} % of {requests:,}"
-            if latency is not None:
-                text += f", {self.latency_stat} {latency:.0f} ms"
-            return text
-
-        new = side(self.candidate_requests, self.candidate_errors, self.candidate_latency_ms)
-        base = side(self.baseline_requests, self.baseline_errors, self.baseline_latency_ms)
-        return f"{self.verdict} ({self.during}): new {new} · baseline {base}"
-
-
-def judge_of(value: Any) -> JudgeEvidence | None:
-    """The `judge` map of a rollout item, or None (no judge looked, or an old item)."""
-    if not isinstance(value, Mapping) or not value.get("verdict"):
-        return None
-    new, base = value.get("candidate") or {}, value.get("baseline") or {}
-
-    def latency(side: Mapping[str, Any]) -> float | None:
-        got = side.get("latency_ms")
-        return None if got is None else float(got)
-
-    return JudgeEvidence(
-        verdict=str(value["verdict"]),
-        during=str(value.get("during") or ""),
-        reason=str(value.get("reason") or ""),
-        candidate_requests=int(new.get("requests") or 0),
-        candidate_errors=int(new.get("errors") or 0),
-        candidate_latency_ms=latency(new),
-        baseline_requests=int(base.get("requests") or 0),
-        baseline_errors=int(base.get("errors") or 0),
-        baseline_latency_ms=latency(base),
-        latency_stat=str(value.get("latency_stat") or ""),
-        p_value=float(value.get("p_value", 1.0)),
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class RolloutRecord:
     """One rollout as the ledger holds it."""
 
@@ -131,6 +75,28 @@ class RolloutRecord:
     shifted_flag: bool = False  # the item's `shifted`, set by the state machine at the shift
     kind: str = ""  # "" for a rollout; "lock-takeover" for an audit item (`rollout.ledger.lease`)
     judge: JudgeEvidence | None = None  # the judge's last verdict, when one looked
+
+    @classmethod
+    def of(cls, item: RolloutItem) -> RolloutRecord:
+        """The record of a rollouts-table item, read typed (`RolloutItem.from_item`)."""
+        return cls(
+            app=item.app,
+            rollout_id=item.rollout_id,
+            from_release=item.from_release,
+            to_release=item.to_release,
+            strategy=item.strategy,
+            state=item.state,
+            owner=item.owner,
+            started_at=parse_time(item.started_at),
+            finished_at=parse_time(item.finished_at),
+            outcome=item.outcome,
+            reason=item.reason,
+            abort_requested=item.abort_requested,
+            steps=tuple(RolloutStep.of(s) for s in item.steps),
+            shifted_flag=item.shifted,
+            kind=item.kind,
+            judge=item.judge,
+        )
 
     @property
     def active(self) -> bool:
@@ -154,31 +120,9 @@ class RolloutRecord:
         return self.shifted_flag or (shift is not None and shift.status in STEP_DONE)
 
 
-def rollout_of(values: Mapping[str, Any]) -> RolloutRecord:
+def rollout_of(values: Mapping[str, ItemValue]) -> RolloutRecord:
     """A RolloutRecord from a rollouts-table item's plain values."""
-    steps = tuple(
-        RolloutStep.of(Step.from_item(s))
-        for s in values.get("steps") or ()
-        if isinstance(s, Mapping)
-    )
-    return RolloutRecord(
-        app=str(values["app"]),
-        rollout_id=str(values["rollout_id"]),
-        from_release=str(values.get("from_release") or ""),
-        to_release=str(values.get("to_release") or ""),
-        strategy=str(values.get("strategy") or ""),
-        state=str(values.get("state") or ""),
-        owner=str(values.get("owner") or ""),
-        started_at=parse_time(values.get("started_at")),
-        finished_at=parse_time(values.get("finished_at")),
-        outcome=str(values.get("outcome") or ""),
-        reason=str(values.get("reason") or ""),
-        abort_requested=bool(values.get("abort_requested")),
-        steps=steps,
-        shifted_flag=bool(values.get("shifted")),
-        kind=str(values.get("kind") or ""),
-        judge=judge_of(values.get("judge")),
-    )
+    return RolloutRecord.of(RolloutItem.from_item(values))
 
 
 async def app_history(

@@ -10,17 +10,20 @@ keys with the gateway's region and account (`instance_arn`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rollout.aws.gateway import Gateway
 from rollout.config import Tables
 from rollout.ledger.batch import batch_get
-from rollout.ledger.codec import from_item, to_item
+from rollout.ledger.codec import ItemValue, from_item, to_item
 from rollout.ledger.timestamps import iso, parse_time
 from rollout.model import BootPhase, Phase, PhaseStatus
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,9 @@ def instance_arn(region: str, account: str, instance_id: str) -> str:
     return f"arn:{partition_of(region)}:ec2:{region}:{account}:instance/{instance_id}"
 
 
-async def instance_keys(gateway: Gateway, instance_ids: Iterable[str]) -> list[dict[str, Any]]:
+async def instance_keys(
+    gateway: Gateway, instance_ids: Iterable[str]
+) -> list[dict[str, AttributeValueTypeDef]]:
     """The instances-table keys of these instance ids (sorted, each once), in the gateway's
     region and account."""
     region, account = await gateway.region(), await gateway.account_id()
@@ -74,14 +79,14 @@ async def instance_keys(gateway: Gateway, instance_ids: Iterable[str]) -> list[d
     ]
 
 
-def id_of(values: dict[str, Any]) -> str:
+def id_of(values: Mapping[str, ItemValue]) -> str:
     """The instance an item is about, from its key (`instance_arn`): never from the
     `instance_id` attribute, which the writing instance may set to anything."""
     arn = str(values.get("instance_arn", ""))
     return arn.rpartition("/")[2] if arn else str(values.get("instance_id", ""))
 
 
-def boot_of(values: dict[str, Any]) -> InstanceBoot | None:
+def boot_of(values: Mapping[str, ItemValue]) -> InstanceBoot | None:
     """An InstanceBoot from an item's plain values; None when the phase is unreadable."""
     try:
         phase = Phase(str(values.get("phase", "")))
@@ -142,7 +147,7 @@ async def record_phase(
     """Write an instance's latest phase, as the boot agent does (keyed by its ARN in the
     gateway's region and account)."""
     region, account = await gateway.region(), await gateway.account_id()
-    values: dict[str, Any] = {
+    values: dict[str, ItemValue] = {
         "instance_arn": instance_arn(region, account, instance_id),
         "instance_id": instance_id,
         "app": app,

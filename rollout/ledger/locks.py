@@ -13,18 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rollout.aws.gateway import AwsError, Gateway
-from rollout.ledger.codec import attr, from_item, to_item
+from rollout.ledger.codec import ItemValue, Values, attr, from_item, to_item
 from rollout.ledger.timestamps import parse_time
 from rollout.model import LockInfo
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
-def lock_of(values: Mapping[str, Any]) -> LockInfo:
+def lock_of(values: Mapping[str, ItemValue]) -> LockInfo:
     """A lock item as a LockInfo, the one reading of a locks-table item (the observer's and
     the lease's): epoch seconds (or ISO-8601) become UTC datetimes, missing counters 0. It
     never fails on a time it cannot read: an unreadable time is the epoch, so the lock
@@ -37,9 +40,9 @@ def lock_of(values: Mapping[str, Any]) -> LockInfo:
         expires_at=parse_time(values.get("expires_at")) or _EPOCH,
         message=str(values.get("message", "")),
         caller_arn=str(values.get("caller_arn", "")),
-        generation=int(values.get("generation", 0)),
-        beat=int(values.get("beat", 0)),
-        lease_seconds=float(values.get("lease_seconds", 0)),
+        generation=Values(values).number("generation"),
+        beat=Values(values).number("beat"),
+        lease_seconds=Values(values).seconds("lease_seconds") or 0.0,
         kind=str(values.get("kind", "deploy")),
     )
 
@@ -52,7 +55,7 @@ async def read_lock(gw: Gateway, table: str, app: str) -> LockInfo | None:
     return lock_of(from_item(got["Item"])) if "Item" in got else None
 
 
-def _item(lock: LockInfo) -> dict[str, Any]:
+def _item(lock: LockInfo) -> dict[str, AttributeValueTypeDef]:
     return to_item(
         {
             "app": lock.app,
@@ -70,7 +73,9 @@ def _item(lock: LockInfo) -> dict[str, Any]:
     )
 
 
-def _is(names: dict[str, str], values: dict[str, Any], field: str, value: Any) -> str:
+def _is(
+    names: dict[str, str], values: dict[str, AttributeValueTypeDef], field: str, value: str | int
+) -> str:
     """`field = value`, where an item written before the field existed counts as 0."""
     names[f"#{field}"] = field
     values[f":{field}"] = attr(value)
@@ -79,10 +84,10 @@ def _is(names: dict[str, str], values: dict[str, Any], field: str, value: Any) -
     return f"#{field} = :{field}"
 
 
-def _unchanged(held: LockInfo) -> tuple[str, dict[str, str], dict[str, Any]]:
+def _unchanged(held: LockInfo) -> tuple[str, dict[str, str], dict[str, AttributeValueTypeDef]]:
     """A condition that the item is still `held`: same owner, generation and heartbeat."""
     names: dict[str, str] = {}
-    values: dict[str, Any] = {}
+    values: dict[str, AttributeValueTypeDef] = {}
     parts = [
         _is(names, values, "owner", held.owner),
         _is(names, values, "generation", held.generation),
@@ -132,7 +137,7 @@ async def renew_lock(
     """Extend the lease and bump its heartbeat count if `owner` still holds `generation`;
     False when it has been taken or released."""
     names = {"#ttl": "ttl", "#beat": "beat"}
-    values: dict[str, Any] = {
+    values: dict[str, AttributeValueTypeDef] = {
         ":e": attr(int(expires_at)),
         ":t": attr(int(expires_at) + 86400),
         ":one": attr(1),
@@ -166,7 +171,7 @@ async def delete_lock(
     params: dict[str, Any] = {"TableName": table, "Key": {"app": attr(app)}}
     if owner is not None:
         names: dict[str, str] = {}
-        values: dict[str, Any] = {}
+        values: dict[str, AttributeValueTypeDef] = {}
         parts = [_is(names, values, "owner", owner)]
         if generation is not None:
             parts.append(_is(names, values, "generation", generation))

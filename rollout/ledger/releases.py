@@ -11,16 +11,17 @@ import getpass
 import hashlib
 import re
 import socket
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 
 from rollout.aws.gateway import AwsError, Gateway, in_thread
 from rollout.config import Tables
-from rollout.ledger.codec import from_item, to_item
+from rollout.ledger.codec import ItemValue, Values, from_item, to_item
 from rollout.ledger.timestamps import iso, parse_time
 from rollout.model import Release
 from rollout.userdata import UserDataError, redact_url, validate_release
@@ -74,7 +75,8 @@ def check_release(release: Release, *, allow_insecure_url: bool = False) -> Rele
     return fixed
 
 
-def release_item(release: Release) -> dict[str, Any]:
+def release_item(release: Release) -> dict[str, ItemValue]:
+    """The releases-table item of a release (plain values; the codec drops None)."""
     return {
         "app": release.app,
         "version": release.version,
@@ -85,27 +87,30 @@ def release_item(release: Release) -> dict[str, Any]:
         "created_at": iso(release.created_at or datetime.now(UTC)),
         "created_by": release.created_by,
         "notes": release.notes,
-        "simulate": dict(release.simulate) if release.simulate else None,
+        # localaws's failure injection, stored as the release was given it
+        "simulate": cast("dict[str, ItemValue]", dict(release.simulate))
+        if release.simulate
+        else None,
         "health_timeout_seconds": release.health_timeout_seconds,
     }
 
 
-def release_of(values: dict[str, Any]) -> Release:
+def release_of(values: Mapping[str, ItemValue]) -> Release:
     """A Release from a releases-table item (plain values)."""
+    v = Values(values)
     simulate = values.get("simulate")
-    timeout = values.get("health_timeout_seconds")
     return Release(
         app=str(values["app"]),
         version=str(values["version"]),
         url=str(values.get("url", "")),
         sha256=str(values.get("sha256", "")),
-        port=int(values.get("port", 8080)),
+        port=v.number("port", 8080),
         health_path=str(values.get("health_path", "/health")),
         created_at=parse_time(values.get("created_at")),
         created_by=str(values.get("created_by", "")),
         notes=str(values.get("notes", "")),
         simulate=dict(simulate) if isinstance(simulate, dict) else None,
-        health_timeout_seconds=float(timeout) if timeout is not None else None,
+        health_timeout_seconds=v.seconds("health_timeout_seconds"),
     )
 
 

@@ -7,14 +7,15 @@ process may set (ARCHITECTURE §4, abort from anywhere). Timestamps are ISO-8601
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rollout.aws.gateway import AwsError, Gateway, translated
-from rollout.ledger.codec import attr, from_item, to_item
+from rollout.ledger.codec import ItemValue, attr, from_item, to_item
+from rollout.ledger.rollout_item import RolloutItem
 from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
-from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepStatus
+from rollout.ledger.timestamps import iso_seconds
+from rollout.ledger.vocabulary import UNFINISHED
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef, UpdateItemInputTypeDef
@@ -22,69 +23,7 @@ if TYPE_CHECKING:
 
 def utc_now() -> str:
     """Now as the ledger writes a time: ISO-8601 UTC to the second, `Z` suffixed."""
-    return _iso(datetime.now(UTC))
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@dataclass(slots=True)
-class Step:
-    """One step of a rollout as its item's `steps` list keeps it: written `running` before
-    the step runs and again with how it ended. Times are the ledger's ISO strings ("" while
-    unknown); `name` is a StepName and `status` a StepStatus, or a word an older item used."""
-
-    name: str
-    status: str
-    started_at: str = ""
-    finished_at: str = ""
-    detail: str = ""
-
-    def __post_init__(self) -> None:
-        self.name, self.status = str(self.name), str(self.status)  # plain, as read back
-
-    @property
-    def done(self) -> bool:
-        """The step completed (`ok`, or the words older items used for it)."""
-        return self.status in STEP_DONE
-
-    @property
-    def ok(self) -> bool:
-        """The step ended `ok` (the runner's own word for a step that completed)."""
-        return self.status == StepStatus.OK
-
-    def as_item(self) -> dict[str, str]:
-        """The step as the item's `steps` list stores it (plain strings, this key order)."""
-        return {
-            "name": str(self.name),
-            "status": str(self.status),
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "detail": self.detail,
-        }
-
-    @classmethod
-    def from_item(cls, values: Mapping[str, object]) -> Step:
-        """A step back from the item's `steps` list; a missing field reads as ""."""
-
-        def text(key: str) -> str:
-            got = values.get(key)
-            return "" if got is None else str(got)
-
-        def time(key: str) -> str:
-            got = values.get(key)
-            if isinstance(got, int | float) and not isinstance(got, bool):  # epoch seconds
-                return _iso(datetime.fromtimestamp(got, UTC))
-            return text(key)
-
-        return cls(
-            name=text("name"),
-            status=text("status"),
-            started_at=time("started_at"),
-            finished_at=time("finished_at"),
-            detail=text("detail"),
-        )
+    return iso_seconds(datetime.now(UTC))
 
 
 class RolloutLedger:
@@ -94,14 +33,14 @@ class RolloutLedger:
         self.gw = gw
         self.table = table
 
-    async def put(self, values: Mapping[str, Any]) -> None:
+    async def put(self, values: Mapping[str, object]) -> None:
         """Write a whole item (a new rollout, or an audit record)."""
         client = await self.gw.dynamodb()
         with translated("dynamodb", "put_item"):
             await client.put_item(TableName=self.table, Item=to_item(values))
 
     async def update(
-        self, app: str, rollout_id: str, *, fence: tuple[str, int] | None = None, **fields: Any
+        self, app: str, rollout_id: str, *, fence: tuple[str, int] | None = None, **fields: object
     ) -> bool:
         """SET the given fields (None removes nothing: it is skipped). With `fence` (owner,
         lock generation), only while the item still names that owner and generation: False,
@@ -138,9 +77,14 @@ class RolloutLedger:
     def _key(app: str, rollout_id: str) -> dict[str, AttributeValueTypeDef]:
         return {"app": attr(app), "rollout_id": attr(rollout_id)}
 
-    async def get(self, app: str, rollout_id: str) -> dict[str, Any] | None:
-        """The rollout's item as plain values (a strong read); None when there is none.
-        `rollout.deploy.item.RolloutItem.from_item` reads it typed."""
+    async def get(self, app: str, rollout_id: str) -> RolloutItem | None:
+        """The rollout's item, typed (a strong read); None when there is none."""
+        values = await self.get_values(app, rollout_id)
+        return RolloutItem.from_item(values) if values is not None else None
+
+    async def get_values(self, app: str, rollout_id: str) -> dict[str, ItemValue] | None:
+        """The rollout's item as plain values (a strong read), fields `RolloutItem` does not
+        read among them (its notifications); None when there is none."""
         client = await self.gw.dynamodb()
         with translated("dynamodb", "get_item"):
             got = await client.get_item(
@@ -148,8 +92,8 @@ class RolloutLedger:
             )
         return from_item(got["Item"]) if "Item" in got else None
 
-    async def recent(self, app: str, limit: int = 50) -> list[dict[str, Any]]:
-        """The app's rollouts, newest first (ids sort by time)."""
+    async def recent(self, app: str, limit: int = 50) -> list[RolloutItem]:
+        """The app's rollouts, newest first (ids sort by time); audit items left out."""
         client = await self.gw.dynamodb()
         with translated("dynamodb", "query"):
             got = await client.query(
@@ -160,11 +104,12 @@ class RolloutLedger:
                 Limit=limit,
                 ConsistentRead=True,
             )
-        return [from_item(i) for i in got.get("Items", []) if "kind" not in from_item(i)]
+        items = (RolloutItem.from_item(from_item(i)) for i in got.get("Items", []))
+        return [i for i in items if not i.kind]
 
-    async def unfinished(self, app: str) -> dict[str, Any] | None:
+    async def unfinished(self, app: str) -> RolloutItem | None:
         """The app's newest rollout in `running` or `detached` state, via the state index."""
-        found: list[dict[str, Any]] = []
+        found: list[RolloutItem] = []
         for state in UNFINISHED:
             items = await self.gw.paginate(
                 "dynamodb",
@@ -176,13 +121,13 @@ class RolloutLedger:
                 ExpressionAttributeNames={"#s": "state"},
                 ExpressionAttributeValues={":s": attr(state)},
             )
-            found.extend(from_item(i) for i in items)
-        mine = sorted((r for r in found if r.get("app") == app), key=lambda r: r["rollout_id"])
+            found.extend(RolloutItem.from_item(from_item(i)) for i in items)
+        mine = sorted((r for r in found if r.app == app), key=lambda r: r.rollout_id)
         if not mine:
             return None
         # The index is eventually consistent: confirm with a strong read.
-        latest = await self.get(app, str(mine[-1]["rollout_id"]))
-        return latest if latest and latest.get("state") in UNFINISHED else None
+        latest = await self.get(app, mine[-1].rollout_id)
+        return latest if latest and latest.unfinished else None
 
     async def request_abort(
         self, app: str, rollout_id: str, by: str, action: str = "abort"

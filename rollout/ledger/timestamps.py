@@ -11,6 +11,11 @@ def iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def iso_seconds(at: datetime) -> str:
+    """ISO-8601 UTC to the second with a `Z`, as the rollouts table writes its times."""
+    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def parse_time(value: object) -> datetime | None:
     """An ISO-8601 string or epoch seconds as an aware UTC datetime; None when absent or bad."""
     if value is None or value == "":

@@ -28,7 +28,8 @@ from console.tui.screens.rollout import RolloutScreen
 from rollout import events as ev
 from rollout.config import Config, RolloutSettings
 from rollout.deploy import Estimate, FlipBack, FreshDeploy, RollbackOptions
-from rollout.ledger.history import BootDurations, JudgeEvidence, RolloutRecord, RolloutStep
+from rollout.ledger.history import BootDurations, RolloutRecord, RolloutStep
+from rollout.ledger.rollout_item import JudgeEvidence
 from rollout.model import (
     HealthState,
     InstanceState,

@@ -15,7 +15,8 @@ from console.tui.rollout_view import RolloutView, TrafficSeries
 from console.tui.screens.history import HistoryScreen
 from console.tui.screens.rollout import RolloutScreen
 from rollout import events as ev
-from rollout.ledger.history import BootDurations, JudgeEvidence, rollout_of
+from rollout.ledger.history import BootDurations, rollout_of
+from rollout.ledger.rollout_item import JudgeEvidence
 from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot
 
 RID = "20261127-115800-c3d4"

@@ -404,7 +404,7 @@ async def test_quitting_mid_rollout_asks_and_detaching_leaves_it_for_resume(fres
         await wait_for(pilot, lambda: app.return_code is not None, within=30, what="the exit")
     async with Gateway(backend_of(fresh_localaws)) as gw:
         item = await find_unfinished(gw, QUICK, "demo-web")
-    assert item is not None and item["state"] == "detached"
+    assert item is not None and item.state == "detached"
 
     # The next console offers it: Later is focused; Resume finishes the bake and retires v1.
     again = console_with(fresh_localaws, QUICK)

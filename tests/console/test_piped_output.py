@@ -29,7 +29,8 @@ from rich.console import Console
 from console.cli.render_history import render_history
 from localaws.process import LocalAws
 from localaws.testing import boto3_client
-from rollout.ledger.history import JudgeEvidence, RolloutRecord
+from rollout.ledger.history import RolloutRecord
+from rollout.ledger.rollout_item import JudgeEvidence
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "demo-web"

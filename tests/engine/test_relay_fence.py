@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from rollout.aws.gateway import Gateway
 from rollout.config import Tables
-from rollout.deploy.plan import Capacity, RolloutPlan
+from rollout.deploy.plan import RolloutPlan
 from rollout.events import RolloutFinished
 from rollout.fleet.traffic import TrafficPoint
 from rollout.ledger.rollouts import RolloutLedger
-from rollout.model import Release
+from rollout.model import Capacity, Release
 from rollout.notify.relay import NotificationRelay
 from rollout.notify.settings import NotifierSpec
 
@@ -57,14 +57,14 @@ async def test_a_stale_relays_delivery_record_is_refused(ledger: Gateway, tables
     await _finish_through(stale)
 
     assert [d.event for d in stale.deliveries] == ["succeeded"]  # delivered (and said) still
-    item = await rollouts.get(APP, ROLLOUT)
+    item = await rollouts.get_values(APP, ROLLOUT)
     assert item is not None and "notifications" not in item, item
 
     holder = NotificationRelay(
         ledger, (HOOK,), _plan(), rollouts, owner="b", emit=lambda _: None, fence=lambda: ("b", 2)
     )
     await _finish_through(holder)
-    item = await rollouts.get(APP, ROLLOUT)
+    item = await rollouts.get_values(APP, ROLLOUT)
     assert item is not None
     assert [(n["notifier"], n["event"], n["ok"]) for n in item["notifications"]] == [
         ("hook", "succeeded", False)

@@ -21,6 +21,7 @@ from rollout.deploy.ways_back import (
     serving_release,
 )
 from rollout.ledger.history import BootDurations, RolloutRecord, RolloutStep
+from rollout.ledger.rollout_item import RolloutItem
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 
@@ -103,7 +104,8 @@ def test_what_serves_what_served_before_and_why_nothing_is_retained():
     assert serving_release([launching, *records]) == "v2"
     releases = ["v1", "v2", "v3"]
     assert default_release(records, None, releases, "v2") == "v1"
-    assert default_release([], {"from_release": "v1"}, releases, "v2") == "v1"
+    unfinished = RolloutItem("web", "r1", "running", from_release="v1")
+    assert default_release([], unfinished, releases, "v2") == "v1"
     assert default_release([], None, releases, "v3") == "v2"  # the one listed before
     assert default_release([], None, releases, "") == "v3"
     assert default_release([], None, ["v1"], "v1") == ""

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rollout.deploy.item import RolloutItem
-from rollout.deploy.plan import Capacity, RolloutPlan
+from rollout.deploy.plan import RolloutPlan
 from rollout.fleet.traffic import TrafficPoint
 from rollout.ledger.codec import from_item, to_item
-from rollout.ledger.rollouts import Step
+from rollout.ledger.rollout_item import RolloutItem, Step
 from rollout.ledger.vocabulary import RolloutState, StepName, StepStatus
-from rollout.model import Release, ServerGroup
+from rollout.model import Capacity, Release, ServerGroup
 
 OLD = ServerGroup(
     name="web-1",
@@ -107,8 +106,7 @@ STARTED: dict[str, Any] = {
 
 
 def test_the_item_a_rollout_starts_with_is_the_one_always_written() -> None:
-    item = RolloutItem.started(
-        PLAN,
+    item = PLAN.started_item(
         owner="me@host",
         lock_generation=7,
         at="2026-01-01T00:00:00Z",

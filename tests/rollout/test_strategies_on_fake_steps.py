@@ -8,14 +8,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
 from rollout.config import RolloutSettings
-from rollout.deploy.plan import Capacity, RolloutPlan
+from rollout.deploy.plan import RolloutPlan
 from rollout.deploy.steps import GroupNow, RolloutSteps
 from rollout.deploy.strategies import continue_after_resume, run_strategy
 from rollout.events import RolloutResult
 from rollout.fleet.traffic import TrafficPoint
-from rollout.ledger.rollouts import Step
+from rollout.ledger.rollout_item import Step
 from rollout.ledger.vocabulary import RolloutState, StepName, StepStatus
-from rollout.model import Release, ServerGroup
+from rollout.model import Capacity, Release, ServerGroup
 
 OLD = ServerGroup(
     name="web-old",

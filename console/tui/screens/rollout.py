@@ -21,6 +21,7 @@ from console.tui.rollout_view import RolloutView, summarise, traffic_line
 from console.tui.widgets.console_tail import ConsoleTail
 from console.tui.widgets.fitted_footer import FittedFooter
 from rollout.events import RolloutEvent
+from rollout.ledger.vocabulary import RolloutState
 
 
 class RolloutScreen(Screen[None]):
@@ -146,7 +147,7 @@ class RolloutScreen(Screen[None]):
         view = self.view
         status = Text()
         if view.finished is not None:
-            style = "bold green" if view.finished.state == "succeeded" else "bold red"
+            style = "bold green" if view.finished.state == RolloutState.SUCCEEDED else "bold red"
             status.append(plain(view.finished.state), style=style)
             if view.finished.outcome:
                 status.append(plain(f" — {view.finished.outcome}"))

@@ -1,26 +1,69 @@
 """A rollout's item in the rollouts table, typed: what the runner writes and a resume reads.
 
-`RolloutItem.from_item` reads the item's plain values (`RolloutLedger.get`) tolerantly, so
-an item written by any earlier version reads back; `as_item` gives the plain values the
-runner writes when the rollout starts (the same keys and values it always wrote). Later
-writes set single fields of it (`Rollout._save`), each named as a field here.
+`RolloutItem.from_item` reads the item's plain values tolerantly, so an item written by any
+earlier version reads back; it is the one reader of the item's shape (`RolloutLedger.get`,
+`recent`, `unfinished` and the history's `RolloutRecord` all go through it). `as_item`
+gives the plain values the runner writes when the rollout starts (the same keys and values
+it always wrote; `RolloutPlan.started_item` fills it from a plan). Later writes set single
+fields of it (`Rollout._save`), each named as a field here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeAlias
 
-from rollout.deploy.plan import Capacity, RolloutPlan
-from rollout.ledger.rollouts import Step
-from rollout.ledger.vocabulary import RolloutState, Strategy
-from rollout.model import ServerGroup
+from rollout.ledger.codec import ItemValue, Values, as_int, as_map
+from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepStatus, Strategy
+from rollout.model import Capacity, ServerGroup
 
-# One value of an item as the codec gives it back (`rollout.ledger.codec.from_item`).
-ItemValue: TypeAlias = (
-    "str | int | float | bool | list[ItemValue] | dict[str, ItemValue] | set[ItemValue] | None"
-)
+
+@dataclass(slots=True)
+class Step:
+    """One step of a rollout as its item's `steps` list keeps it: written `running` before
+    the step runs and again with how it ended. Times are the ledger's ISO strings ("" while
+    unknown); `name` is a StepName and `status` a StepStatus, or a word an older item used."""
+
+    name: str
+    status: str
+    started_at: str = ""
+    finished_at: str = ""
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        self.name, self.status = str(self.name), str(self.status)  # plain, as read back
+
+    @property
+    def done(self) -> bool:
+        """The step completed (`ok`, or the words older items used for it)."""
+        return self.status in STEP_DONE
+
+    @property
+    def ok(self) -> bool:
+        """The step ended `ok` (the runner's own word for a step that completed)."""
+        return self.status == StepStatus.OK
+
+    def as_item(self) -> dict[str, str]:
+        """The step as the item's `steps` list stores it (plain strings, this key order)."""
+        return {
+            "name": str(self.name),
+            "status": str(self.status),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_item(cls, values: Mapping[str, ItemValue]) -> Step:
+        """A step back from the item's `steps` list; a missing field reads as ""."""
+        v = Values(values)
+        return cls(
+            name=v.text("name"),
+            status=v.text("status"),
+            started_at=v.time("started_at"),
+            finished_at=v.time("finished_at"),
+            detail=v.text("detail"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +76,60 @@ class WeightsAt:
     def as_item(self) -> dict[str, object]:
         """The entry as the item stores it."""
         return {"at": self.at, "weights": dict(self.weights)}
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeEvidence:
+    """The judge's last verdict as the rollout item keeps it (`judge`): its evidence."""
+
+    verdict: str
+    during: str
+    reason: str
+    candidate_requests: int = 0
+    candidate_errors: int = 0
+    candidate_latency_ms: float | None = None
+    baseline_requests: int = 0
+    baseline_errors: int = 0
+    baseline_latency_ms: float | None = None
+    latency_stat: str = ""
+    p_value: float = 1.0
+
+    @property
+    def summary(self) -> str:
+        """`fail (bake): new 0.0 % of 1,210, p90 107 ms · baseline 0.0 % of 1,180, p90 19 ms`"""
+
+        def side(requests: int, errors: int, latency: float | None) -> str:
+            share = 100.0 * errors / requests if requests else 0.0
+            text = f"5xx {share:.1f} % of {requests:,}"
+            if latency is not None:
+                text += f", {self.latency_stat} {latency:.0f} ms"
+            return text
+
+        new = side(self.candidate_requests, self.candidate_errors, self.candidate_latency_ms)
+        base = side(self.baseline_requests, self.baseline_errors, self.baseline_latency_ms)
+        return f"{self.verdict} ({self.during}): new {new} · baseline {base}"
+
+
+def judge_of(value: Mapping[str, ItemValue]) -> JudgeEvidence | None:
+    """The `judge` map of a rollout item, or None (no judge looked, or an old item)."""
+    if not value.get("verdict"):
+        return None
+    v = Values(value)
+    new, base = Values(v.map("candidate")), Values(v.map("baseline"))
+    p_value = v.seconds("p_value")
+    return JudgeEvidence(
+        verdict=v.text("verdict"),
+        during=v.text("during"),
+        reason=v.text("reason"),
+        candidate_requests=new.number("requests"),
+        candidate_errors=new.number("errors"),
+        candidate_latency_ms=new.seconds("latency_ms"),
+        baseline_requests=base.number("requests"),
+        baseline_errors=base.number("errors"),
+        baseline_latency_ms=base.seconds("latency_ms"),
+        latency_stat=v.text("latency_stat"),
+        p_value=1.0 if p_value is None else p_value,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,43 +173,13 @@ class RolloutItem:
     created: Mapping[str, str] = field(default_factory=dict)  # lt version, tg, asg
     new_group_ref: ServerGroup | None = None
     old_shrunk: bool = False
+    judge: JudgeEvidence | None = None  # the judge's last verdict, when one looked
+    kind: str = ""  # "" for a rollout; "lock-takeover" for an audit item (`rollout.ledger.lease`)
 
-    @classmethod
-    def started(
-        cls,
-        plan: RolloutPlan,
-        *,
-        owner: str,
-        lock_generation: int,
-        at: str,
-        steps: tuple[Step, ...],
-    ) -> RolloutItem:
-        """The item of a rollout that starts now: `running`, nothing done but its steps."""
-        return cls(
-            app=plan.app,
-            rollout_id=plan.rollout_id,
-            state=RolloutState.RUNNING,
-            owner=owner,
-            lock_generation=lock_generation,
-            started_at=at,
-            steps=steps,
-            from_release=plan.from_release,
-            to_release=plan.release.version,
-            strategy=plan.strategy,
-            new_group=plan.new_group,
-            old_group=plan.old_group,
-            listener_arn=plan.traffic.listener_arn,
-            rule_arn=plan.traffic.rule_arn,
-            load_balancer_arn=plan.traffic.load_balancer_arn,
-            launch_template=plan.launch_template,
-            launch_template_version=plan.launch_template_version,
-            user_data_sha256=plan.user_data_sha256,
-            capacity=plan.capacity,
-            bake_seconds=plan.bake_seconds,
-            grace_period=plan.grace_period,
-            scale_in_held=plan.scale_in_held,
-            schedules_held=plan.schedules_held,
-        )
+    @property
+    def unfinished(self) -> bool:
+        """The rollout is `running` or `detached`."""
+        return self.state in UNFINISHED
 
     def as_item(self) -> dict[str, object]:
         """The plain values the runner puts when the rollout starts (the codec drops None)."""
@@ -158,7 +225,7 @@ class RolloutItem:
     @classmethod
     def from_item(cls, values: Mapping[str, ItemValue]) -> RolloutItem:
         """The item from its plain values; a missing or empty field reads as its default."""
-        v = _Values(values)
+        v = Values(values)
         cap = v.map("capacity")
         return cls(
             app=v.text("app"),
@@ -166,8 +233,8 @@ class RolloutItem:
             state=v.text("state"),
             owner=v.text("owner"),
             lock_generation=v.number("lock_generation"),
-            started_at=v.text("started_at"),
-            finished_at=v.text("finished_at"),
+            started_at=v.time("started_at"),
+            finished_at=v.time("finished_at"),
             steps=tuple(Step.from_item(s) for s in v.maps("steps")),
             abort_requested=v.flag("abort_requested"),
             abort_by=v.text("abort_by"),
@@ -177,12 +244,13 @@ class RolloutItem:
             shifted=v.flag("shifted"),
             weights=_weights(v.map("weights")),
             weights_history=tuple(
-                WeightsAt(str(h.get("at") or ""), _weights(_map(h.get("weights"))))
+                WeightsAt(str(h.get("at") or ""), _weights(as_map(h.get("weights"))))
                 for h in v.maps("weights_history")
             ),
             from_release=v.text("from_release"),
             to_release=v.text("to_release"),
-            strategy=v.text("strategy") or Strategy.BLUE_GREEN.value,
+            # An audit item has no strategy; a rollout item without one reads as the default.
+            strategy=v.text("strategy") or ("" if v.text("kind") else Strategy.BLUE_GREEN.value),
             new_group=v.text("new_group"),
             old_group=_group(v.map("old_group")),
             listener_arn=v.text("listener_arn"),
@@ -192,7 +260,7 @@ class RolloutItem:
             launch_template_version=v.text("launch_template_version"),
             user_data_sha256=v.text("user_data_sha256"),
             capacity=Capacity(
-                _int(cap.get("min_size")), _int(cap.get("max_size")), _int(cap.get("desired"))
+                as_int(cap.get("min_size")), as_int(cap.get("max_size")), as_int(cap.get("desired"))
             ),
             bake_seconds=v.seconds("bake_seconds"),
             grace_period=v.number("grace_period"),
@@ -201,6 +269,8 @@ class RolloutItem:
             created={k: str(x) for k, x in v.map("created").items()},
             new_group_ref=_group(v.map("new_group_ref")),
             old_shrunk=v.flag("old_shrunk"),
+            judge=judge_of(v.map("judge")),
+            kind=v.text("kind"),
         )
 
     @property
@@ -209,47 +279,8 @@ class RolloutItem:
         return [dict(w.weights) for w in self.weights_history]
 
 
-class _Values:
-    """Typed reads of an item's plain values, tolerant of missing fields and old shapes."""
-
-    def __init__(self, values: Mapping[str, ItemValue]) -> None:
-        self.values = values
-
-    def text(self, key: str) -> str:
-        got = self.values.get(key)
-        return "" if got is None else str(got)
-
-    def number(self, key: str) -> int:
-        return _int(self.values.get(key))
-
-    def seconds(self, key: str) -> float | None:
-        got = self.values.get(key)
-        return float(got) if isinstance(got, int | float | str) and got != "" else None
-
-    def flag(self, key: str) -> bool:
-        return bool(self.values.get(key))
-
-    def map(self, key: str) -> Mapping[str, ItemValue]:
-        return _map(self.values.get(key))
-
-    def sequence(self, key: str) -> list[ItemValue]:
-        got = self.values.get(key)
-        return list(got) if isinstance(got, list | tuple | set) else []
-
-    def maps(self, key: str) -> list[Mapping[str, ItemValue]]:
-        return [m for m in self.sequence(key) if isinstance(m, Mapping)]
-
-
-def _map(value: ItemValue) -> Mapping[str, ItemValue]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _int(value: ItemValue) -> int:
-    return int(value) if isinstance(value, int | float | str) and value != "" else 0
-
-
 def _weights(values: Mapping[str, ItemValue]) -> dict[str, int]:
-    return {str(k): _int(w) for k, w in values.items()}
+    return {str(k): as_int(w) for k, w in values.items()}
 
 
 def _group(values: Mapping[str, ItemValue]) -> ServerGroup | None:
