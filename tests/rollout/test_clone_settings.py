@@ -10,22 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.fixtures.groups import describe as _describe
+from tests.fixtures.groups import new_group as _new_group
+from tests.fixtures.groups import serving as _serving
+
 APP = "demo-web"
 TEMPLATE = "freshfleet-demo-web"
-
-
-def _serving(fleet: Any) -> tuple[str, dict[str, Any]]:
-    ((name, group),) = fleet.groups().items()
-    return name, group
-
-
-def _new_group(fleet: Any, old: str) -> tuple[str, dict[str, Any]]:
-    return next((n, g) for n, g in fleet.groups().items() if n != old)
-
-
-def _describe(fleet: Any, name: str) -> dict[str, Any]:
-    got = fleet.aws("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])
-    return dict(got["AutoScalingGroups"][0])
 
 
 def _instance_security_group(fleet: Any) -> str:
