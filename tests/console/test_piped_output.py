@@ -7,17 +7,12 @@ localaws, its stdout a pipe (or a pseudo-terminal) 80 columns wide.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import io
 import json
 import os
-import pty
 import re
-import struct
 import subprocess
 import sys
-import termios
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +26,7 @@ from localaws.process import LocalAws
 from localaws.testing import boto3_client
 from rollout.ledger.history import RolloutRecord
 from rollout.ledger.rollout_item import JudgeEvidence
+from tests.fixtures.terminal import run_on_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "demo-web"
@@ -40,7 +36,6 @@ COMMANDS = {
     "history": ("history", APP),
     "doctor": ("doctor", "--app", APP),
 }
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
 def cli_env() -> dict[str, str]:
@@ -79,32 +74,9 @@ def piped(la: LocalAws, *args: str) -> str:
 
 def on_a_terminal(la: LocalAws, *args: str) -> str:
     """What `freshfleet ARGS` shows in an 80×24 terminal, colours taken off."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    child = subprocess.Popen(
-        argv(la, *args), env=cli_env(), stdin=slave, stdout=slave, stderr=subprocess.PIPE
-    )
-    os.close(slave)
-    chunks = []
-    try:
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError as exc:  # EIO: the child closed the terminal
-                if exc.errno != errno.EIO:
-                    raise
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(master)
-        code = child.wait(timeout=120)
-        assert child.stderr is not None
-        problems = child.stderr.read().decode()
-        child.stderr.close()
-    assert code == 0, problems
-    return ANSI.sub("", b"".join(chunks).decode()).replace("\r\n", "\n")
+    run = run_on_a_terminal(argv(la, *args), cli_env(), stderr_apart=True, timeout=120)
+    assert run.code == 0, run.stderr
+    return run.shown
 
 
 def steady(text: str) -> str:

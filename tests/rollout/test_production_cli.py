@@ -5,16 +5,13 @@ Before, the CLI ignored `production_accounts` altogether."""
 
 from __future__ import annotations
 
-import errno
 import os
-import pty
-import re
-import subprocess
 import sys
-import time
 from typing import Any
 
 import pytest
+
+from tests.fixtures.terminal import run_on_a_terminal
 
 APP = "demo-web"
 ACCOUNT = "123456789012"  # localaws's (moto's) account
@@ -49,36 +46,13 @@ def test_a_script_needs_yes_production_naming_the_app_and_nothing_happens_withou
 
 def _on_a_terminal(prod: Any, typed: str, *args: str) -> tuple[int, str]:
     """`freshfleet ARGS` on a terminal where a person types `typed` and Enter at the prompt."""
-    master, slave = pty.openpty()
-    child = subprocess.Popen(
+    run = run_on_a_terminal(
         [sys.executable, "-m", "console.main", *args],
-        env={**os.environ, **prod.env},
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
+        {**os.environ, **prod.env},
+        prompt=b"to deploy v2",
+        typed=typed,
     )
-    os.close(slave)
-    seen = b""
-    answered = False
-    deadline = time.monotonic() + 180
-    try:
-        while time.monotonic() < deadline:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError as exc:  # EIO: the child closed the terminal
-                if exc.errno != errno.EIO:
-                    raise
-                break
-            if not chunk:
-                break
-            seen += chunk
-            if not answered and b"to deploy v2" in seen:
-                os.write(master, typed.encode() + b"\r")
-                answered = True
-    finally:
-        os.close(master)
-        code = child.wait(timeout=180)
-    return code, re.sub(r"\x1b\[[0-9;]*m", "", seen.decode(errors="replace"))
+    return run.code, run.shown
 
 
 def test_on_a_terminal_the_app_name_must_be_typed(prod):
