@@ -20,6 +20,7 @@ import pytest
 
 from bootscript.releases import build_release_tarball
 from localaws.process import LocalAws, start_localaws
+from localaws.runtimes.real import LABEL_LOCALAWS
 from localaws.testing import FAST_TIMERS, boto3_client
 
 pytestmark = pytest.mark.docker
@@ -74,9 +75,17 @@ def freshfleet(localaws: LocalAws, *args: str) -> subprocess.CompletedProcess[st
     )
 
 
-def demo_containers(docker_client: Any) -> dict[str, str]:
-    """instance id -> release of every running demo-web container."""
-    found = docker_client.api.containers(filters={"label": "freshfleet.app=demo-web"})
+def running_demo_web(docker_client: Any, localaws: LocalAws) -> list[dict[str, Any]]:
+    """The running demo-web containers this localaws started (the engine may be shared: a
+    container of another localaws on it is not this test's)."""
+    labels = ["freshfleet.app=demo-web", f"{LABEL_LOCALAWS}={localaws.pid}"]
+    found: list[dict[str, Any]] = docker_client.api.containers(filters={"label": labels})
+    return found
+
+
+def demo_containers(docker_client: Any, localaws: LocalAws) -> dict[str, str]:
+    """instance id -> release of every running demo-web container this localaws started."""
+    found = running_demo_web(docker_client, localaws)
     return {c["Labels"]["freshfleet.instance-id"]: c["Labels"]["freshfleet.release"] for c in found}
 
 
@@ -100,14 +109,14 @@ def test_real_mode_boots_v1_deploys_v2_everywhere_and_rolls_back_failing_release
     assert get_json(alb)["version"] == "v2"
     eventually(
         lambda: (
-            set(demo_containers(docker_client).values()) == {"v2"}
-            and len(demo_containers(docker_client)) == 3
+            set(demo_containers(docker_client, real_localaws).values()) == {"v2"}
+            and len(demo_containers(docker_client, real_localaws)) == 3
         ),
         within=60,
         what="only v2's three containers left",
     )
     # Every serving container itself answers v2, not just the load balancer.
-    for found in docker_client.api.containers(filters={"label": "freshfleet.app=demo-web"}):
+    for found in running_demo_web(docker_client, real_localaws):
         (published,) = [p for p in found["Ports"] if p.get("PublicPort")]
         answer = get_json(f"http://127.0.0.1:{published['PublicPort']}/")
         assert answer == {"app": "demo-web", "version": "v2"}
@@ -122,7 +131,7 @@ def test_real_mode_boots_v1_deploys_v2_everywhere_and_rolls_back_failing_release
     ]
     assert any(" health fail " in c and "HTTP 503" in c for c in v3_consoles)
     eventually(
-        lambda: set(demo_containers(docker_client).values()) == {"v2"},
+        lambda: set(demo_containers(docker_client, real_localaws).values()) == {"v2"},
         within=60,
         what="v3's containers to be gone",
     )
