@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -42,6 +43,7 @@ def phase_line(phase: str, status: str, detail: str = "", at: str = "") -> str:
     return f"{line} {detail}" if detail else line
 
 
+@dataclass(eq=False, kw_only=True)
 class PhaseReporter:
     """Prints phase lines and mirrors them into the instances table when one is configured.
 
@@ -53,34 +55,25 @@ class PhaseReporter:
     the error is said once on stderr, and so is the recovery.
     """
 
-    def __init__(
-        self,
-        *,
-        instance_id: str,
-        instance_arn: str = "",
-        app: str,
-        release: str,
-        rollout: str = "",
-        table: str = "",
-        table_client: Callable[[], Any] | None = None,
-        console: TextIO | None = None,
-        journal: TextIO | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.instance_id = instance_id
-        self.instance_arn = instance_arn
-        self.app = app
-        self.release = release
-        self.rollout = rollout
-        self.table = table
-        self._table_client = table_client
-        self._client: Any = None
-        self._table_failing = False
-        self._sleep = sleep
-        self.console = console or sys.stdout
-        self.journal = journal or sys.stderr
-        self.lines: list[str] = []
-        self.started_at = ""  # the first event's time: boot statistics count from it
+    instance_id: str
+    instance_arn: str = ""
+    app: str
+    release: str
+    rollout: str = ""
+    table: str = ""
+    table_client: Callable[[], Any] | None = None
+    console: TextIO | None = None  # None: this process's stdout at construction
+    journal: TextIO | None = None  # None: this process's stderr at construction
+    sleep: Callable[[float], None] = time.sleep
+    lines: list[str] = field(init=False, default_factory=list)
+    # The first event's time: boot statistics count from it.
+    started_at: str = field(init=False, default="")
+    _client: Any = field(init=False, default=None)
+    _table_failing: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.console = self.console or sys.stdout
+        self.journal = self.journal or sys.stderr
 
     def event(self, phase: str, status: str, detail: str = "") -> str:
         at = now_iso()
@@ -96,7 +89,7 @@ class PhaseReporter:
         print(text, file=self.journal, flush=True)
 
     def _write_table(self, phase: str, status: str, detail: str, at: str) -> None:
-        if not self.table or self._table_client is None:
+        if not self.table or self.table_client is None:
             return
         if not self.instance_arn:
             if not self._table_failing:
@@ -124,7 +117,7 @@ class PhaseReporter:
         for attempt in range(len(delays) + 1):
             try:
                 if self._client is None:
-                    self._client = self._table_client()
+                    self._client = self.table_client()
                 self._client.put_item(TableName=self.table, Item=item)
             except Exception as exc:  # any AWS, credentials or network error: try again
                 if attempt == len(delays):
@@ -132,7 +125,7 @@ class PhaseReporter:
                         self.log(f"freshfleet-boot: cannot write to table {self.table}: {exc}")
                     self._table_failing = True
                     return
-                self._sleep(delays[attempt])
+                self.sleep(delays[attempt])
                 continue
             if self._table_failing:
                 self.log(f"freshfleet-boot: writing to table {self.table} again")

@@ -26,7 +26,7 @@ import random
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import aiohttp
@@ -84,35 +84,30 @@ class Probe:
         self.state, self.reason, self.description = state, reason, description
 
 
+@dataclass(eq=False)
 class HealthProber:
     """Target health for every target group, decided by real HTTP checks."""
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        runtime: InstanceRuntime[Any],
-        instance_running: Callable[[str], bool],
-        on_gone: Callable[[Any, str], None] | None = None,
-        *,
-        traffic_zones: Callable[[list[Any]], dict[str, frozenset[str]]] | None = None,
-        zone_of: Callable[[str], str | None] | None = None,
-    ) -> None:
-        self._loop = loop
-        self._runtime = runtime
-        self._instance_running = instance_running
-        self._on_gone = on_gone
-        # Target group ARN -> AZs enabled on the load balancers forwarding to it (absent: none).
-        self._traffic_zones = traffic_zones
-        self._zone_of = zone_of  # an instance target's AZ
-        self._last_zones: dict[str, frozenset[str]] | None = None
-        # Called (from any thread) with (target id, delay) when a target starts draining.
-        self.on_drain: Callable[[str, float], None] | None = None
-        self._probes: dict[tuple[str, str], Probe] = {}
-        self._groups: dict[str, dict[str, Probe]] = {}  # tg arn -> target id -> probe
-        self._lock = threading.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._slots = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
+    loop: asyncio.AbstractEventLoop
+    runtime: InstanceRuntime[Any]
+    instance_running: Callable[[str], bool]
+    on_gone: Callable[[Any, str], None] | None = None
+    _: KW_ONLY
+    # Target group ARN -> AZs enabled on the load balancers forwarding to it (absent: none).
+    traffic_zones: Callable[[list[Any]], dict[str, frozenset[str]]] | None = None
+    zone_of: Callable[[str], str | None] | None = None  # an instance target's AZ
+    # Called (from any thread) with (target id, delay) when a target starts draining.
+    on_drain: Callable[[str, float], None] | None = field(init=False, default=None)
+    _last_zones: dict[str, frozenset[str]] | None = field(init=False, default=None)
+    _probes: dict[tuple[str, str], Probe] = field(init=False, default_factory=dict)
+    # Target group ARN -> target id -> probe.
+    _groups: dict[str, dict[str, Probe]] = field(init=False, default_factory=dict)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _task: asyncio.Task[None] | None = field(init=False, default=None)
+    _session: aiohttp.ClientSession | None = field(init=False, default=None)
+    _slots: asyncio.Semaphore = field(
+        init=False, default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
+    )
 
     # -- called from moto's threads ----------------------------------------------------
 
@@ -123,10 +118,10 @@ class HealthProber:
             probe = self._probes.get(key)
             if probe is not None and probe.drain_until is None:
                 return  # ASGs re-register their instances on every capacity change
-            probe = Probe(tg, target_id, int(port), next_at=self._loop.time())
+            probe = Probe(tg, target_id, int(port), next_at=self.loop.time())
             self._probes[key] = probe
             self._groups.setdefault(tg.arn, {})[target_id] = probe
-        self._place(probe, self._zones([tg]), self._loop.time())
+        self._place(probe, self._zones([tg]), self.loop.time())
 
     def deregister(self, tg_arn: str, target_id: str) -> None:
         """The target leaves its group: draining for the delay, then gone."""
@@ -186,16 +181,16 @@ class HealthProber:
         if probe.drain_until is None:
             probe.set(*DRAINING)
             delay = drain_delay(probe.tg)
-            probe.drain_until = self._loop.time() + delay
+            probe.drain_until = self.loop.time() + delay
             if self.on_drain is not None:
                 self.on_drain(probe.target_id, delay)
 
     def _zones(self, groups: list[Any]) -> dict[str, frozenset[str]] | None:
         """The traffic map for `groups` (None: no map, every group counts as checked)."""
-        if self._traffic_zones is None:
+        if self.traffic_zones is None:
             return None
         try:
-            return self._traffic_zones(groups)
+            return self.traffic_zones(groups)
         except RuntimeError:  # moto's request threads changed a listener under us
             return self._last_zones
 
@@ -207,7 +202,7 @@ class HealthProber:
         verdict: tuple[str, str, str] | None = None
         if zones is not None:
             enabled = zones.get(probe.tg.arn)
-            zone = self._zone_of(probe.target_id) if self._zone_of else None
+            zone = self.zone_of(probe.target_id) if self.zone_of else None
             if enabled is None:
                 verdict = NOT_IN_USE
             elif zone and enabled and zone not in enabled:
@@ -248,7 +243,7 @@ class HealthProber:
             await asyncio.sleep(TICK_SECONDS)
 
     def _tick(self) -> None:
-        now = self._loop.time()
+        now = self.loop.time()
         gone: list[Probe] = []
         with self._lock:
             probes = list(self._probes.items())
@@ -274,7 +269,7 @@ class HealthProber:
             probe.next_at = now + (
                 interval if stretch <= interval else stretch * random.uniform(0.8, 1.2)
             )
-            if probe.target_id.startswith("i-") and not self._instance_running(probe.target_id):
+            if probe.target_id.startswith("i-") and not self.instance_running(probe.target_id):
                 continue  # registered while pending: still Elb.RegistrationInProgress
             if probe.reason == REGISTERING[1]:
                 probe.set(*INITIAL)
@@ -282,11 +277,11 @@ class HealthProber:
                 probe.set(*HEALTHY)
                 continue
             probe.checking = True
-            self._loop.create_task(self._check(probe))
+            self.loop.create_task(self._check(probe))
         for probe in gone:
-            if self._on_gone is not None:
+            if self.on_gone is not None:
                 try:
-                    self._on_gone(probe.tg, probe.target_id)
+                    self.on_gone(probe.tg, probe.target_id)
                 except Exception:
                     log.exception("forgetting drained target %s failed", probe.target_id)
 
@@ -329,7 +324,7 @@ class HealthProber:
 
     def _address(self, probe: Probe) -> tuple[str, int] | None:
         if probe.target_id.startswith("i-"):
-            return self._runtime.address(probe.target_id)
+            return self.runtime.address(probe.target_id)
         return (probe.target_id, probe.port)  # an ip target
 
     def _judge(self, probe: Probe, failure: tuple[str, str] | None) -> None:

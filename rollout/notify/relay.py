@@ -17,6 +17,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -45,37 +46,29 @@ _FINAL = (RolloutState.SUCCEEDED, RolloutState.FAILED, RolloutState.ROLLED_BACK)
 _REQUESTED = re.compile(r"^(abort|rollback) requested by (.+)$")
 
 
+@dataclass(eq=False)
 class NotificationRelay:
     """The notifications of one rollout: which events go out, delivery, the record."""
 
-    def __init__(
-        self,
-        gw: Gateway,
-        specs: tuple[NotifierSpec, ...],
-        plan: RolloutPlan,
-        ledger: RolloutLedger,
-        *,
-        owner: str,
-        emit: Callable[[str], None],
-        fence: Callable[[], tuple[str, int] | None] | None = None,
-    ) -> None:
-        self.gw = gw
-        self.specs = specs
-        self.plan = plan
-        self.ledger = ledger
-        self.owner = owner
-        self._emit_warning = emit
-        self._fence = fence
-        self._fenced_out = False  # another process drives the rollout: record nothing more
-        self.deliveries: list[Delivery] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._record_lock = asyncio.Lock()
-        self._started = time.monotonic()
-        self._reason = ""
-        self._requested_by = ""
-        self._instances: dict[str, InstanceView] = {}
-        self._shifted = False
-        self._backend: str | None = None
+    gw: Gateway
+    specs: tuple[NotifierSpec, ...]
+    plan: RolloutPlan
+    ledger: RolloutLedger
+    _: KW_ONLY
+    owner: str
+    emit: Callable[[str], None]  # says a failed delivery as a warning in the rollout's events
+    fence: Callable[[], tuple[str, int] | None] | None = None
+    deliveries: list[Delivery] = field(init=False, default_factory=list)
+    # Another process drives the rollout: record nothing more.
+    _fenced_out: bool = field(init=False, default=False)
+    _tasks: set[asyncio.Task[None]] = field(init=False, default_factory=set)
+    _record_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    _started: float = field(init=False, default_factory=time.monotonic)
+    _reason: str = field(init=False, default="")
+    _requested_by: str = field(init=False, default="")
+    _instances: dict[str, InstanceView] = field(init=False, default_factory=dict)
+    _shifted: bool = field(init=False, default=False)
+    _backend: str | None = field(init=False, default=None)
 
     # -- what the runner calls -----------------------------------------------------------
 
@@ -204,7 +197,7 @@ class NotificationRelay:
     async def _record(self, result: Delivery) -> None:
         async with self._record_lock:
             self.deliveries.append(result)
-            fence = self._fence() if self._fence is not None else None
+            fence = self.fence() if self.fence is not None else None
             with contextlib.suppress(AwsError):  # the record is best effort too
                 if not self._fenced_out and not await self.ledger.update(
                     self.plan.app,
@@ -215,7 +208,7 @@ class NotificationRelay:
                     # The item names another owner or generation: that process records now.
                     self._fenced_out = True
         if not result.ok:
-            self._emit_warning(
+            self.emit(
                 f"notifier {result.notifier}: '{result.event}' not delivered ({result.detail}); "
                 "the rollout goes on"
             )
