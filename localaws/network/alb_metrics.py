@@ -12,13 +12,13 @@ See the ALB user guide's "CloudWatch metrics for your Application Load Balancer"
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
+from localaws.tasks import cancel_and_wait
 from rollout.judge.evidence import NAMESPACE, lb_dimension, tg_dimension
 
 log = logging.getLogger(__name__)
@@ -131,10 +131,7 @@ class MetricsPublisher:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="alb-metrics")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         self.publish()  # the last partial period too
 
     async def _run(self) -> None:

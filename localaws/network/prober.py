@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 
 from localaws.runtimes.base import TARGET_HEADER, InstanceRuntime
+from localaws.tasks import cancel_and_wait
 from localaws.timescale import scaled
 
 log = logging.getLogger(__name__)
@@ -227,10 +228,7 @@ class HealthProber:
         self._task = asyncio.create_task(self._run(), name="health-prober")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         if self._session is not None:
             await self._session.close()
 

@@ -7,10 +7,10 @@ updates made between two flushes collapse into one item, written in batches of 2
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
+from localaws.tasks import cancel_and_wait
 from rollout.aws.backend import Backend
 from rollout.aws.gateway import AwsError, Gateway
 
@@ -72,10 +72,7 @@ class InstancesTableWriter:
             await asyncio.sleep(FLUSH_SECONDS)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         # No last flush: localaws is exiting and its tables go with it.
         if self._gateway is not None:
             await self._gateway.close()
