@@ -19,6 +19,7 @@ from rollout.aws.gateway import Gateway
 from rollout.config import Tables
 from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import ItemValue, from_item, to_item
+from rollout.ledger.tables import app_items
 from rollout.ledger.timestamps import iso, parse_time
 from rollout.model import BootPhase, Phase, PhaseStatus
 
@@ -119,15 +120,8 @@ async def latest_phases(
 
 async def app_boots(gateway: Gateway, tables: Tables, app: str) -> list[InstanceBoot]:
     """Every instances-table item of one app (a scan: for boot statistics, not per tick)."""
-    items = await gateway.paginate(
-        "dynamodb",
-        "scan",
-        "Items",
-        TableName=tables.instances,
-        FilterExpression="app = :app",
-        ExpressionAttributeValues=to_item({":app": app}),
-    )
-    return [b for b in (boot_of(from_item(i)) for i in items) if b is not None]
+    items = await app_items(gateway, tables.instances, app, scan=True)
+    return [b for b in map(boot_of, items) if b is not None]
 
 
 async def record_phase(
