@@ -1,4 +1,5 @@
-"""Who this instance is: IMDSv2 when it answers, else what the environment says."""
+"""Who this instance is: IMDSv2 when it answers, else what the environment says; and its ARN,
+the key of its boot report."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class Identity:
     account: str = ""  # the instance's AWS account (IMDS identity document), "" if unknown
 
 
-# Regions outside the `aws` partition, by prefix (as rollout.ledger.instances names them).
+# Regions outside the `aws` partition, by prefix.
 _PARTITIONS = (
     ("cn-", "aws-cn"),
     ("us-gov-", "aws-us-gov"),
@@ -29,13 +30,19 @@ _PARTITIONS = (
 )
 
 
+def partition_of(region: str) -> str:
+    """The AWS partition of a region (`aws`, `aws-cn`, `aws-us-gov`, ...), as ARNs name it."""
+    return next((p for prefix, p in _PARTITIONS if region.startswith(prefix)), "aws")
+
+
 def instance_arn(region: str, account: str, instance_id: str) -> str:
-    """This instance's ARN, the key of its boot report: what IAM gives the instance role's
-    sessions as `ec2:SourceInstanceARN`. "" when the account or region is unknown."""
+    """An EC2 instance's ARN, the key of its boot report in the instances table: what IAM
+    gives the instance role's sessions as `ec2:SourceInstanceARN`. "" when the region, the
+    account or the instance id is unknown. The one definition: the agent writes under it and
+    the engine (`rollout.ledger.instances`) reads under it."""
     if not (region and account and instance_id):
         return ""
-    partition = next((p for prefix, p in _PARTITIONS if region.startswith(prefix)), "aws")
-    return f"arn:{partition}:ec2:{region}:{account}:instance/{instance_id}"
+    return f"arn:{partition_of(region)}:ec2:{region}:{account}:instance/{instance_id}"
 
 
 def imds_get(endpoint: str, path: str, token: str) -> str:

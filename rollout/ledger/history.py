@@ -18,7 +18,7 @@ from rollout.config import Tables
 from rollout.ledger.codec import ItemValue, from_item, to_item
 from rollout.ledger.instances import InstanceBoot
 from rollout.ledger.rollout_item import JudgeEvidence, RolloutItem, Step
-from rollout.ledger.tables import ROLLOUTS_STATE_INDEX
+from rollout.ledger.rollouts import RolloutLedger
 from rollout.ledger.timestamps import parse_time
 from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepName
 
@@ -147,20 +147,8 @@ async def active_rollouts(
     gateway: Gateway, tables: Tables, states: Iterable[str] = UNFINISHED
 ) -> list[RolloutRecord]:
     """Every rollout of every app in one of `states` (through the state index; a query each)."""
-    found: list[RolloutRecord] = []
-    for state in states:
-        items = await gateway.paginate(
-            "dynamodb",
-            "query",
-            "Items",
-            TableName=tables.rollouts,
-            IndexName=ROLLOUTS_STATE_INDEX,
-            KeyConditionExpression="#s = :s",
-            ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues=to_item({":s": state}),
-        )
-        found.extend(rollout_of(from_item(i)) for i in items)
-    return found
+    items = await RolloutLedger(gateway, tables.rollouts).in_states(states)
+    return [RolloutRecord.of(i) for i in items]
 
 
 @dataclass(frozen=True, slots=True)

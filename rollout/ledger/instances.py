@@ -5,7 +5,8 @@ phase, status, detail, updated_at), overwriting it at every phase, so an item is
 phase. The key is the instance's ARN, because that is what the instance role's policy can bind
 it to: `dynamodb:LeadingKeys` must equal `${ec2:SourceInstanceARN}`, so an instance writes its
 own item and no other (iam/instance-role.json). Readers name instances by id and turn ids into
-keys with the gateway's region and account (`instance_arn`).
+keys with the gateway's region and account (`instance_arn`, which the agent's
+`bootscript.agent.identity` defines for both: the agent ships alone, the engine imports it).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from bootscript.agent.identity import instance_arn as instance_arn  # the key, re-exported
 from rollout.aws.gateway import Gateway
 from rollout.config import Tables
 from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import ItemValue, from_item, to_item
+from rollout.ledger.tables import app_items
 from rollout.ledger.timestamps import iso, parse_time
 from rollout.model import BootPhase, Phase, PhaseStatus
 
@@ -43,28 +46,6 @@ class InstanceBoot:
         return self.boot.failed or (
             self.boot.phase is Phase.HEALTH and self.boot.status is PhaseStatus.OK
         )
-
-
-def partition_of(region: str) -> str:
-    """The AWS partition of a region (`aws`, `aws-cn`, `aws-us-gov`, ...), as ARNs name it."""
-    for prefix, partition in _PARTITIONS:
-        if region.startswith(prefix):
-            return partition
-    return "aws"
-
-
-_PARTITIONS = (
-    ("cn-", "aws-cn"),
-    ("us-gov-", "aws-us-gov"),
-    ("us-isob-", "aws-iso-b"),
-    ("us-iso-", "aws-iso"),
-)
-
-
-def instance_arn(region: str, account: str, instance_id: str) -> str:
-    """An EC2 instance's ARN, the instances table's key: the value IAM gives the instance's
-    role sessions as `ec2:SourceInstanceARN`."""
-    return f"arn:{partition_of(region)}:ec2:{region}:{account}:instance/{instance_id}"
 
 
 async def instance_keys(
@@ -119,15 +100,8 @@ async def latest_phases(
 
 async def app_boots(gateway: Gateway, tables: Tables, app: str) -> list[InstanceBoot]:
     """Every instances-table item of one app (a scan: for boot statistics, not per tick)."""
-    items = await gateway.paginate(
-        "dynamodb",
-        "scan",
-        "Items",
-        TableName=tables.instances,
-        FilterExpression="app = :app",
-        ExpressionAttributeValues=to_item({":app": app}),
-    )
-    return [b for b in (boot_of(from_item(i)) for i in items) if b is not None]
+    items = await app_items(gateway, tables.instances, app, scan=True)
+    return [b for b in map(boot_of, items) if b is not None]
 
 
 async def record_phase(

@@ -22,6 +22,7 @@ import aiohttp
 from rollout.aws.gateway import AwsError, Gateway, in_thread
 from rollout.config import Tables
 from rollout.ledger.codec import ItemValue, Values, from_item, to_item
+from rollout.ledger.tables import app_items
 from rollout.ledger.timestamps import iso, parse_time
 from rollout.model import Release
 from rollout.userdata import UserDataError, redact_url, validate_release
@@ -192,15 +193,7 @@ async def get_release(gateway: Gateway, tables: Tables, app: str, version: str) 
 
 async def list_releases(gateway: Gateway, tables: Tables, app: str) -> list[Release]:
     """Every release of the app, oldest first (by created_at, then version)."""
-    items = await gateway.paginate(
-        "dynamodb",
-        "query",
-        "Items",
-        TableName=tables.releases,
-        KeyConditionExpression="app = :app",
-        ExpressionAttributeValues=to_item({":app": app}),
-    )
-    releases = [release_of(from_item(i)) for i in items]
+    releases = [release_of(v) for v in await app_items(gateway, tables.releases, app)]
     epoch = datetime.fromtimestamp(0, UTC)
     return sorted(releases, key=lambda r: (r.created_at or epoch, r.version))
 

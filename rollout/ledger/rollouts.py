@@ -6,7 +6,7 @@ process may set (ARCHITECTURE §4, abort from anywhere). Timestamps are ISO-8601
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -107,10 +107,11 @@ class RolloutLedger:
         items = (RolloutItem.from_item(from_item(i)) for i in got.get("Items", []))
         return [i for i in items if not i.kind]
 
-    async def unfinished(self, app: str) -> RolloutItem | None:
-        """The app's newest rollout in `running` or `detached` state, via the state index."""
+    async def in_states(self, states: Iterable[str]) -> list[RolloutItem]:
+        """Every rollout of every app in one of `states`, through the state index (a query
+        each, every page). The index is eventually consistent: an item may lag its table."""
         found: list[RolloutItem] = []
-        for state in UNFINISHED:
+        for state in states:
             items = await self.gw.paginate(
                 "dynamodb",
                 "query",
@@ -122,6 +123,11 @@ class RolloutLedger:
                 ExpressionAttributeValues={":s": attr(state)},
             )
             found.extend(RolloutItem.from_item(from_item(i)) for i in items)
+        return found
+
+    async def unfinished(self, app: str) -> RolloutItem | None:
+        """The app's newest rollout in `running` or `detached` state, via the state index."""
+        found = await self.in_states(UNFINISHED)
         mine = sorted((r for r in found if r.app == app), key=lambda r: r.rollout_id)
         if not mine:
             return None

@@ -1,4 +1,5 @@
-"""The four ledger tables' schemas and `setup`, which creates them idempotently."""
+"""The four ledger tables' schemas, `setup`, which creates them idempotently, and `app_items`,
+the read of every item of one app."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from rollout.aws.gateway import AwsError, Gateway
 from rollout.config import Tables
+from rollout.ledger.codec import ItemValue, from_item, to_item
 
 ROLLOUTS_STATE_INDEX = "state-index"
 
@@ -66,6 +68,27 @@ def _keys(hash_key: str, range_key: str = "") -> list[dict[str, str]]:
 def _strings(*names: str) -> list[dict[str, str]]:
     """AttributeDefinitions declaring each of `names` a string attribute."""
     return [{"AttributeName": name, "AttributeType": "S"} for name in names]
+
+
+async def app_items(
+    gateway: Gateway, table: str, app: str, *, scan: bool = False
+) -> list[dict[str, ItemValue]]:
+    """Every item of one app in `table`, as plain values, across all pages: a query on the
+    table's `app` hash key, or with `scan` (a table keyed otherwise) a scan of the whole
+    table filtered on its `app` attribute."""
+    params: dict[str, Any] = {
+        "TableName": table,
+        "ExpressionAttributeValues": to_item({":app": app}),
+    }
+    if scan:
+        items = await gateway.paginate(
+            "dynamodb", "scan", "Items", FilterExpression="app = :app", **params
+        )
+    else:
+        items = await gateway.paginate(
+            "dynamodb", "query", "Items", KeyConditionExpression="app = :app", **params
+        )
+    return [from_item(i) for i in items]
 
 
 async def setup_tables(gateway: Gateway, tables: Tables) -> list[TableSetup]:

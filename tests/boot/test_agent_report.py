@@ -14,7 +14,6 @@ from bootscript.agent import identity
 from bootscript.agent.report import ITEM_TTL_SECONDS, PhaseReporter
 from localaws.runtimes.base import InstanceLaunch
 from localaws.runtimes.real import MetadataServer
-from rollout.ledger.instances import instance_arn as ledger_key
 
 ARN = "arn:aws:ec2:us-east-1:123456789012:instance/i-0report"
 
@@ -112,10 +111,16 @@ def test_the_boot_report_is_keyed_by_the_instances_own_arn() -> None:
     assert identity.instance_arn("cn-north-1", "123456789012", "i-0cn").startswith("arn:aws-cn:")
     assert identity.instance_arn("us-gov-west-1", "1", "i-0g").startswith("arn:aws-us-gov:")
     assert identity.instance_arn("eu-west-1", "", "i-0eu") == ""  # no account: no key
-    # The engine reads the rows under the same keys.
-    for region in ("us-east-1", "eu-west-1", "cn-north-1", "us-gov-east-1", "us-iso-east-1"):
-        agent_key = identity.instance_arn(region, "123456789012", "i-0x")
-        assert agent_key == ledger_key(region, "123456789012", "i-0x"), region
+    # Every partition's regions, by prefix (the engine reads the rows under this same function).
+    partitions = {
+        "us-east-1": "aws",
+        "eu-west-1": "aws",
+        "cn-north-1": "aws-cn",
+        "us-gov-east-1": "aws-us-gov",
+        "us-iso-east-1": "aws-iso",
+        "us-isob-east-1": "aws-iso-b",
+    }
+    assert {r: identity.partition_of(r) for r in partitions} == partitions
 
 
 def test_without_its_arn_the_agent_writes_no_row_and_says_so(
