@@ -3,11 +3,9 @@
 # deploy v3 and see its gate fail with the reason while v2 keeps serving, roll back to
 # v1 (choosing the fresh deploy, with its ETA, as the bake is over), quit, and leave no localaws behind. Extra arguments go to freshfleet (the tests
 # pass `--boot simulated`). Exits non-zero, with the screen, at the first failed step.
-set -euo pipefail
-cd "$(dirname "$0")/.."
 SESSION="ff-rollouts-$$"
 # shellcheck source=scripts/tmux_lib.sh
-. scripts/tmux_lib.sh  # the working directory is the repo root by now
+. "$(dirname "$0")/tmux_lib.sh"  # strict mode; the working directory is the repo root by now
 
 # The demo's timers, shorter: a 3 s bake and a 15 s gate deadline for v3.
 cat > "$WORK/freshfleet.toml" <<'TOML'
@@ -30,7 +28,7 @@ no_rollout_running() { ! screen | grep -qE 'rollout [0-9]{8}-[0-9]{6}-[0-9a-f]{4
 start_session "$FRESHFLEET $*"
 wait_for 120 "demo-web serves v1" shows "demo-web  serving v1"
 wait_for 60 "its instances are healthy" shows "healthy 3/3"
-wait_for 10 "the sandbox's pid is known" localaws_recorded
+sandbox_pid_known
 
 # 1. deploy v2 (releases are listed newest first: v5, v4, v3, v2, v1)
 keys d

@@ -3,17 +3,15 @@
 # shows demo-web and its 3 instances, `?` lists the keys, `q` quits and no localaws is
 # left behind. Extra arguments go to freshfleet (the tests pass `--boot simulated`).
 # Exits non-zero, with the screen, at the first step that does not hold.
-set -euo pipefail
-cd "$(dirname "$0")/.."
 SESSION="ff-smoke-$$"
 # shellcheck source=scripts/tmux_lib.sh
-. scripts/tmux_lib.sh  # the working directory is the repo root by now
+. "$(dirname "$0")/tmux_lib.sh"  # strict mode; the working directory is the repo root by now
 
 start_session "$FRESHFLEET $*"
 wait_for 20 "the console says it is starting the local sandbox" shows "LOCAL SANDBOX"
 wait_for 120 "demo-web appears" shows "demo-web  serving v1"
 wait_for 60 "its 3 instances are listed" instances_shown 3
-wait_for 10 "the sandbox's endpoint file names its pid" localaws_recorded
+sandbox_pid_known
 keys "?"
 wait_for 10 "? shows the keys" shows "Filter rows by any column"
 keys Escape

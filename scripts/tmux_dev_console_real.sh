@@ -4,18 +4,16 @@
 # boots; `l` on an instance shows its console, where the boot agent fetches, verifies and
 # builds the release (`build ok`) and runs it; `q` quits and no localaws is left behind.
 # Exits non-zero, with the screen, at the first step that does not hold.
-set -euo pipefail
-cd "$(dirname "$0")/.."
 SESSION="ff-dev-real-$$"
 # shellcheck source=scripts/tmux_lib.sh
-. scripts/tmux_lib.sh  # the working directory is the repo root by now
+. "$(dirname "$0")/tmux_lib.sh"  # strict mode; the working directory is the repo root by now
 
 start_session "$REPO/dev console"
 # A fresh machine installs the venv first: minutes, not seconds.
 wait_for 900 "the console opens on the local sandbox" shows "LOCAL SANDBOX"
 wait_for 60 "the header says the instances boot for real" shows "real boots"
 wait_for 120 "demo-web's 3 instances are listed" instances_shown 3
-wait_for 10 "the sandbox's endpoint file names its pid" localaws_recorded
+sandbox_pid_known
 keys l
 wait_for 30 "l opens the instance's console" shows "freshfleet-boot "
 # The first start may build the release base image (mmdebstrap, a minute or two).

@@ -1,9 +1,12 @@
-# Shared by the tmux scripts: their work directory, the session, its screen, waiting on it,
-# failing with it, cleanup. The sourcing script sets SESSION (its tmux session's name) and
-# sources this from the repo root; it gets REPO, FRESHFLEET (the command, unless set) and
+# Shared by the tmux scripts: strict mode, the repo root as working directory, their work
+# directory, the session, its screen, waiting on it, failing with it, cleanup. The sourcing
+# script sets SESSION (its tmux session's name) and sources this file by its path
+# (`. "$(dirname "$0")/tmux_lib.sh"`); it gets REPO, FRESHFLEET (the command, unless set) and
 # WORK (a fresh directory), with a private endpoint file and config dir there, so no running
 # localaws or user config is reused.
 # shellcheck shell=bash
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
 FRESHFLEET=${FRESHFLEET:-$REPO/.venv/bin/freshfleet}
 WORK=$(mktemp -d)
@@ -69,6 +72,12 @@ localaws_recorded() {
     "$FRESHFLEET_ENDPOINT_FILE" 2>/dev/null) && [ -n "$LOCALAWS_PID" ]
 }
 localaws_gone() { ! kill -0 "$LOCALAWS_PID" 2>/dev/null; }
+
+# sandbox_pid_known: wait (10 s at most) until the sandbox's endpoint file names its pid, for
+# quits_cleanly to check that it stops.
+sandbox_pid_known() {
+  wait_for 10 "the sandbox's endpoint file names its pid" localaws_recorded
+}
 
 # quits_cleanly SECONDS NAME: `q` ends the console, whose command NAME exits 0, and the
 # sandbox it started (LOCALAWS_PID, from localaws_recorded) stops with it, each within SECONDS.

@@ -56,6 +56,7 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_output_flags(parser: argparse.ArgumentParser, *, yes: bool = False) -> None:
+    """--json (and -y/--yes with `yes`)."""
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     if yes:
         parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
@@ -73,15 +74,23 @@ def command(
     yes: bool = False,
     wide: bool = False,
     production: bool = False,
+    insecure_url: bool = False,
 ) -> Iterator[argparse.ArgumentParser]:
     """Add subcommand `name` (`name APP` with `app`): yields its parser for the command's own
-    arguments, then adds the backend flags and `--json` (and `-y` with `yes`, `--wide` with
-    `wide`, `--yes-production APP` with `production`) after them, so `--help` lists the
+    arguments, then adds `--allow-insecure-url` with `insecure_url` (a command that takes or
+    records a release's URL), the backend flags and `--json` (and `-y` with `yes`, `--wide`
+    with `wide`, `--yes-production APP` with `production`) after them, so `--help` lists the
     command's own first, and routes the command to `run`."""
     p = sub.add_parser(name, help=help, description=description)
     if app:
         p.add_argument("app")
     yield p
+    if insecure_url:
+        p.add_argument(
+            "--allow-insecure-url",
+            action="store_true",
+            help="accept an http:// release URL (loopback hosts need no flag)",
+        )
     add_backend_flags(p)
     add_output_flags(p, yes=yes)
     if wide:

@@ -34,16 +34,15 @@ from rollout.operations import Act, Ask
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     deploy_help = "roll APP out to VERSION on a fresh server group"
-    with app_command(sub, "deploy", deploy_help, run, yes=True, production=True) as p:
+    with app_command(
+        sub, "deploy", deploy_help, run, yes=True, production=True, insecure_url=True
+    ) as p:
         p.add_argument("version")
         p.add_argument("--strategy", choices=STRATEGIES, default="blue-green")
         p.add_argument("--capacity", type=int, help="instances, for an app with no serving group")
         p.add_argument("--bake", type=float, metavar="S", help="bake window in seconds")
         p.add_argument(
             "--no-wait", action="store_true", help="return after the shift; `resume` bakes"
-        )
-        p.add_argument(
-            "--allow-insecure-url", action="store_true", help="allow an http:// release URL"
         )
         p.add_argument(
             "--no-judge",

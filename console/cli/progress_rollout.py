@@ -3,6 +3,7 @@ per instance change, the listener's weights, and a status line with the gate's E
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from rich.console import Console
@@ -10,21 +11,8 @@ from rich.table import Table
 
 from console.palette import STATE_STYLE, STEP_STYLE
 from console.plain import text
+from rollout import events
 from rollout.deploy import AbortRequest, RolloutPlan
-from rollout.events import (
-    BakeProgress,
-    GateProgress,
-    InstanceUpdate,
-    JudgeVerdict,
-    Notice,
-    RolloutEvent,
-    RolloutFailed,
-    RolloutFinished,
-    RolloutResult,
-    StepFinished,
-    StepStarted,
-    WeightsChanged,
-)
 from rollout.ledger.vocabulary import StepName, StepStatus
 
 
@@ -40,6 +28,7 @@ def render_plan(console: Console, plan: RolloutPlan) -> None:
 
 
 def plan_json(plan: RolloutPlan) -> dict[str, Any]:
+    """The plan under --json: the app, the rollout's id and the diff's changes."""
     return {
         "app": plan.app,
         "rollout_id": plan.rollout_id,
@@ -47,29 +36,27 @@ def plan_json(plan: RolloutPlan) -> dict[str, Any]:
     }
 
 
-def result_json(result: RolloutResult) -> dict[str, Any]:
+def _fields(record: Any, *, leave_out: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A dataclass's fields by name, in the order it declares them, but those left out."""
     return {
-        "app": result.app,
-        "rollout_id": result.rollout_id,
-        "state": result.state,
-        "from_release": result.from_release,
-        "to_release": result.to_release,
-        "strategy": result.strategy,
-        "outcome": result.outcome,
-        "reason": result.reason,
-        "failed_step": result.failed_step,
+        f.name: getattr(record, f.name)
+        for f in dataclasses.fields(record)
+        if f.name not in leave_out
+    }
+
+
+def result_json(result: events.RolloutResult) -> dict[str, Any]:
+    """How a rollout ended under --json: every field of the result, its history of listener
+    weights as `weights`."""
+    return {
+        **_fields(result, leave_out=frozenset({"weights_history"})),
         "weights": [dict(w) for w in result.weights_history],
     }
 
 
 def request_json(request: AbortRequest) -> dict[str, Any]:
     """An abort's (or a flip back's) request under --json: the rollout asked, how it stands."""
-    return {
-        "app": request.app,
-        "rollout_id": request.rollout_id,
-        "state": request.state,
-        "outcome": request.outcome,
-    }
+    return _fields(request, leave_out=frozenset({"reason"}))
 
 
 def render_request(console: Console, request: AbortRequest) -> None:
@@ -102,66 +89,71 @@ class RolloutProgress:
             self._status.stop()
             self._status = None
 
-    def show(self, event: RolloutEvent) -> None:
+    def show(self, event: events.RolloutEvent) -> None:
+        """Print one event: a line for a step, an instance, the weights, a notice, the
+        failure or a change of the judge's verdict; gate, bake and the judge's evidence
+        between verdicts go on the status line."""
         c = self.console
-        if isinstance(event, StepStarted):
-            self.close()
-            # The plan's diff was shown as a table already.
-            detail = "" if event.step == StepName.PLAN else event.detail
-            c.print(text((f"▶ {event.step}", "bold"), f" {detail}"))
-        elif isinstance(event, StepFinished):
-            self.close()
-            style = STEP_STYLE.get(event.status, "white")
-            detail = f" {event.detail}" if event.status != StepStatus.OK else ""
-            c.print(text("  ", (event.status, style), f" {event.step}{detail}"))
-        elif isinstance(event, InstanceUpdate):
-            seen = event.instance
-            health = seen.health or "unregistered"
-            style = "green" if health == "healthy" else "yellow"
-            boot = f" boot {seen.boot_text}" if seen.phase else ""
-            why = f" ({seen.health_reason})" if seen.health_reason else ""
-            c.print(
-                text(
-                    f"    {seen.instance_id} {seen.state} ",
-                    (health, style),
-                    why + boot + (f": {seen.detail}" if seen.detail else ""),
-                )
-            )
-        elif isinstance(event, GateProgress):
-            eta = f", about {event.eta_seconds:.0f} s to go" if event.eta_seconds else ""
-            self._set_status(
-                f"gate: {event.healthy}/{event.wanted} healthy after "
-                f"{event.elapsed_seconds:.0f} s{eta} (deadline {event.deadline_seconds:.0f} s)"
-            )
-        elif isinstance(event, BakeProgress):
-            self._set_status(
-                f"bake: {event.healthy}/{event.wanted} healthy, "
-                f"{event.remaining_seconds:.0f} s to go"
-            )
-        elif isinstance(event, WeightsChanged):
-            weights = ", ".join(f"{g} {w}%" for g, w in event.weights.items())
-            c.print(text("  ", ("listener", "cyan"), f" {weights}  ", (event.why, "dim")))
-        elif isinstance(event, JudgeVerdict):
-            # A line when the verdict changes; the status line carries the evidence between.
-            judged = event.evidence
-            if judged.verdict != self._verdict:
+        match event:
+            case events.StepStarted():
                 self.close()
-                self._verdict = judged.verdict
-                style = _VERDICT_STYLE.get(judged.verdict, "white")
-                c.print(text("  ", (f"judge {judged.verdict}", style), f" {judged.reason}"))
-            else:
-                self._set_status(f"judge ({judged.during}): {judged.reason}")
-        elif isinstance(event, Notice):
-            style = "yellow" if event.level == "warning" else "dim"
-            c.print(text("  ", (event.message, style)))
-        elif isinstance(event, RolloutFailed):
-            self.close()
-            c.print(text((f"✗ {event.step or 'rollout'} failed:", "red"), f" {event.reason}"))
-        elif isinstance(event, RolloutFinished):
-            self.close()
+                # The plan's diff was shown as a table already.
+                detail = "" if event.step == StepName.PLAN else event.detail
+                c.print(text((f"▶ {event.step}", "bold"), f" {detail}"))
+            case events.StepFinished():
+                self.close()
+                style = STEP_STYLE.get(event.status, "white")
+                detail = f" {event.detail}" if event.status != StepStatus.OK else ""
+                c.print(text("  ", (event.status, style), f" {event.step}{detail}"))
+            case events.InstanceUpdate():
+                seen = event.instance
+                health = seen.health or "unregistered"
+                style = "green" if health == "healthy" else "yellow"
+                boot = f" boot {seen.boot_text}" if seen.phase else ""
+                why = f" ({seen.health_reason})" if seen.health_reason else ""
+                c.print(
+                    text(
+                        f"    {seen.instance_id} {seen.state} ",
+                        (health, style),
+                        why + boot + (f": {seen.detail}" if seen.detail else ""),
+                    )
+                )
+            case events.GateProgress():
+                eta = f", about {event.eta_seconds:.0f} s to go" if event.eta_seconds else ""
+                self._set_status(
+                    f"gate: {event.healthy}/{event.wanted} healthy after "
+                    f"{event.elapsed_seconds:.0f} s{eta} (deadline {event.deadline_seconds:.0f} s)"
+                )
+            case events.BakeProgress():
+                self._set_status(
+                    f"bake: {event.healthy}/{event.wanted} healthy, "
+                    f"{event.remaining_seconds:.0f} s to go"
+                )
+            case events.WeightsChanged():
+                weights = ", ".join(f"{g} {w}%" for g, w in event.weights.items())
+                c.print(text("  ", ("listener", "cyan"), f" {weights}  ", (event.why, "dim")))
+            case events.JudgeVerdict():
+                # A line when the verdict changes; the status line carries the evidence between.
+                judged = event.evidence
+                if judged.verdict != self._verdict:
+                    self.close()
+                    self._verdict = judged.verdict
+                    style = _VERDICT_STYLE.get(judged.verdict, "white")
+                    c.print(text("  ", (f"judge {judged.verdict}", style), f" {judged.reason}"))
+                else:
+                    self._set_status(f"judge ({judged.during}): {judged.reason}")
+            case events.Notice():
+                style = "yellow" if event.level == "warning" else "dim"
+                c.print(text("  ", (event.message, style)))
+            case events.RolloutFailed():
+                self.close()
+                c.print(text((f"✗ {event.step or 'rollout'} failed:", "red"), f" {event.reason}"))
+            case events.RolloutFinished():
+                self.close()
 
 
-def render_result(console: Console, result: RolloutResult) -> None:
+def render_result(console: Console, result: events.RolloutResult) -> None:
+    """How a rollout ended: `STATE APP FROM → TO (STRATEGY, ID): OUTCOME`, and its reason."""
     style = STATE_STYLE.get(result.state, "white")
     console.print(
         text(

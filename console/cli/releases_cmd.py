@@ -6,16 +6,7 @@ import argparse
 from pathlib import Path
 
 from console.cli.app_command import app_command, ledger_session
-from console.cli.common import (
-    Exit,
-    UserError,
-    add_backend_flags,
-    add_output_flags,
-    async_command,
-    config_of,
-    out,
-    print_json,
-)
+from console.cli.common import Exit, UserError, async_command, config_of, out, print_json
 from console.cli.output import full_records
 from console.cli.render_releases import release_json, render_added, render_releases
 from rollout.aws.gateway import in_thread
@@ -42,40 +33,39 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     r = sub.add_parser("release", help="record releases (release add APP VERSION ...)")
     actions = r.add_subparsers(dest="release_command", metavar="ACTION", required=True)
-    a = actions.add_parser(
+    add_help = "record a release: --url and --sha256, or --file to upload a tarball to S3"
+    with app_command(
+        actions,
         "add",
-        help="record a release: --url and --sha256, or --file to upload a tarball to S3",
+        add_help,
+        run_add,
         description="Record a release. Releases are immutable: a version is added once.",
-    )
-    a.add_argument("app")
-    a.add_argument("version")
-    source = a.add_mutually_exclusive_group(required=True)
-    source.add_argument("--url", help="https:// or s3:// URL of the release tarball")
-    source.add_argument("--file", metavar="TARBALL", help="upload this tarball to S3")
-    a.add_argument("--sha256", help="the tarball's sha256 (required with --url)")
-    a.add_argument(
-        "--bucket", help="S3 bucket for --file (default: freshfleet-releases-ACCOUNT-REGION)"
-    )
-    a.add_argument("--port", type=int, default=8080, help="the app's port (default 8080)")
-    a.add_argument("--health-path", default="/health", help="health check path (default /health)")
-    a.add_argument(
-        "--health-timeout",
-        type=float,
-        metavar="SECONDS",
-        help="how long the boot agent waits for a 2xx (default: half the gate deadline)",
-    )
-    a.add_argument("--notes", default="", help="free text shown in listings")
-    a.add_argument(
-        "--allow-insecure-url", action="store_true", help="accept an http:// URL (not loopback)"
-    )
-    a.add_argument(
-        "--no-check-url",
-        action="store_true",
-        help="record --url without checking that it answers (e.g. uploaded later)",
-    )
-    add_backend_flags(a)
-    add_output_flags(a)
-    a.set_defaults(func=run_add)
+        insecure_url=True,
+    ) as a:
+        a.add_argument("version")
+        source = a.add_mutually_exclusive_group(required=True)
+        source.add_argument("--url", help="https:// or s3:// URL of the release tarball")
+        source.add_argument("--file", metavar="TARBALL", help="upload this tarball to S3")
+        a.add_argument("--sha256", help="the tarball's sha256 (required with --url)")
+        a.add_argument(
+            "--bucket", help="S3 bucket for --file (default: freshfleet-releases-ACCOUNT-REGION)"
+        )
+        a.add_argument("--port", type=int, default=8080, help="the app's port (default 8080)")
+        a.add_argument(
+            "--health-path", default="/health", help="health check path (default /health)"
+        )
+        a.add_argument(
+            "--health-timeout",
+            type=float,
+            metavar="SECONDS",
+            help="how long the boot agent waits for a 2xx (default: half the gate deadline)",
+        )
+        a.add_argument("--notes", default="", help="free text shown in listings")
+        a.add_argument(
+            "--no-check-url",
+            action="store_true",
+            help="record --url without checking that it answers (e.g. uploaded later)",
+        )
 
 
 @async_command

@@ -74,14 +74,14 @@ async def _credentials(doc: Diagnosis) -> bool:
         doc.region = str(sts.meta.region_name or "")
         ident = await doc.gw.call("sts", "get_caller_identity")
     except CredentialsError as exc:
-        doc.add("credentials", Verdict.FAIL, str(exc), _CREDENTIALS_FIX, aws=True)
+        doc.aws_failure("credentials", exc, _CREDENTIALS_FIX)
         _skip_rest(doc, "no working credentials")
         return False
     except AwsError as exc:
         if exc.code == "NoRegion":
-            doc.add("region", Verdict.FAIL, str(exc), _REGION_FIX, aws=True)
+            doc.aws_failure("region", exc, _REGION_FIX)
         else:
-            doc.add("credentials", Verdict.FAIL, str(exc), _ENDPOINT_FIX, aws=True)
+            doc.aws_failure("credentials", exc, _ENDPOINT_FIX)
         _skip_rest(doc, "AWS did not answer")
         return False
     doc.caller_arn = str(ident.get("Arn", ""))
@@ -122,13 +122,13 @@ async def _tables(doc: Diagnosis) -> None:
         try:
             table = (await doc.gw.call("dynamodb", "describe_table", TableName=name))["Table"]
         except AccessDenied as exc:
-            doc.add(check, Verdict.FAIL, str(exc), policy_fix(doc.role), aws=True)
+            doc.aws_failure(check, exc, policy_fix(doc.role))
             continue
         except AwsError as exc:
             if exc.code == "ResourceNotFoundException":
                 doc.add(check, Verdict.FAIL, "missing", "run `freshfleet setup`")
             else:
-                doc.add(check, Verdict.FAIL, str(exc), aws=True)
+                doc.aws_failure(check, exc)
             continue
         want = _keys(spec["KeySchema"])
         have = _keys(table.get("KeySchema", []))

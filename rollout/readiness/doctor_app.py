@@ -31,7 +31,7 @@ async def check_app(doc: Diagnosis, app: str) -> None:
     except RolloutInputError:
         point = None
     except AwsError as exc:
-        doc.add("listener", Verdict.FAIL, str(exc), aws=True)
+        doc.aws_failure("listener", exc)
         return
     if point is None:
         doc.add(
@@ -47,7 +47,7 @@ async def check_app(doc: Diagnosis, app: str) -> None:
         groups = await app_groups(doc.gw, app)
         weights = await read_weights(doc.gw, point)
     except AwsError as exc:
-        doc.add("server groups", Verdict.FAIL, str(exc), aws=True)
+        doc.aws_failure("server groups", exc)
         return
     serving = serving_group(groups, weights)
     await _instance_subnets(doc, app, template, point, serving)
@@ -82,7 +82,7 @@ async def _launch_template(doc: Diagnosis, app: str) -> dict[str, Any]:
             doc.add("IMDSv2", Verdict.SKIPPED, "no launch template")
             doc.add("instance profile", Verdict.SKIPPED, "no launch template")
         else:
-            doc.add("launch template", Verdict.FAIL, str(exc), aws=True)
+            doc.aws_failure("launch template", exc)
         return {}
     versions = got.get("LaunchTemplateVersions", [])
     if not versions:
@@ -153,7 +153,7 @@ async def _instance_subnets(
     try:
         found = await subnet_egress(doc.gw, subnets, public_ip=public)
     except AwsError as exc:
-        doc.add("instance subnets", Verdict.FAIL, str(exc), aws=True)
+        doc.aws_failure("instance subnets", exc)
         return
     bad = [e for e in found if e.missing]
     if bad:
@@ -215,7 +215,7 @@ async def _instance_profile(doc: Diagnosis, app: str, ref: dict[str, str]) -> No
                 "a role made from iam/instance-role.json",
             )
         else:
-            doc.add("instance profile", Verdict.FAIL, str(exc), aws=True)
+            doc.aws_failure("instance profile", exc)
         return
     found = got.get("InstanceProfile", {}).get("Roles", [])
     roles = [r["RoleName"] for r in found]
@@ -259,7 +259,7 @@ async def _serving_release(doc: Diagnosis, app: str, version: str, point: Traffi
     try:
         release = await get_release(doc.gw, doc.tables, app, version) if version else None
     except AwsError as exc:
-        doc.add("release", Verdict.FAIL, str(exc), aws=True)
+        doc.aws_failure("release", exc)
         return
     if release is None:
         doc.add(

@@ -83,9 +83,15 @@ class Diagnosis:
     instance_role_arn: str = ""  # the launch template's, for the iam:PassRole simulation
 
     def add(self, *args: Any, **kwargs: Any) -> Check:
+        """Record a check (Check's arguments), in the order the checks run; returns it."""
         check = Check(*args, **kwargs)
         self.checks.append(check)
         return check
+
+    def aws_failure(self, name: str, exc: Exception, fix: str = "") -> Check:
+        """Record check `name` red for a failure of AWS itself or of the credentials: `exc`'s
+        message, `fix` when there is one; such a check makes the doctor exit 4, not 1."""
+        return self.add(name, Verdict.FAIL, str(exc), fix, aws=True)
 
 
 def policy_fix(role: str) -> str:
