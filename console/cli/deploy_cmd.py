@@ -24,7 +24,7 @@ from console.cli.progress_rollout import (
 )
 from console.plain import text
 from rollout import operations
-from rollout.deploy import STRATEGIES, Rollout, RolloutInputError
+from rollout.deploy import STRATEGIES, DeployRequest, Rollout, RolloutInputError
 from rollout.deploy.runner import LOST
 from rollout.errors import LeaseLost
 from rollout.events import Notice, RolloutResult
@@ -51,6 +51,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             help="judge this deploy on health checks alone (no traffic evidence)",
         )
         p.add_argument("-m", "--message", default="", help="why: shown to anyone the lock stops")
+
+
+def request_of(args: argparse.Namespace) -> DeployRequest:
+    """The deploy the command line asks for."""
+    return DeployRequest(
+        args.app,
+        args.version,
+        strategy=args.strategy,
+        capacity=args.capacity,
+        bake_seconds=args.bake,
+        allow_insecure_url=args.allow_insecure_url,
+        no_wait=args.no_wait,
+        message=args.message,
+    )
 
 
 def exit_of(result: RolloutResult) -> int:
@@ -209,15 +223,8 @@ async def run(args: argparse.Namespace) -> int:
             outcome = await operations.deploy(
                 gw,
                 config,
-                args.app,
-                args.version,
+                request_of(args),
                 answers(args, f"deploy {args.version}"),
-                strategy=args.strategy,
-                capacity=args.capacity,
-                bake_seconds=args.bake,
-                allow_insecure_url=args.allow_insecure_url,
-                no_wait=args.no_wait,
-                message=args.message,
                 on_start=follow.start,
             )
         return show_result(args, outcome)

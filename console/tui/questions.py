@@ -23,7 +23,7 @@ def unfinished_summary(q: Question) -> str:
     return (
         f"{u.from_release or '(none)'} → {u.to_release} "
         f"({u.strategy}), {u.state} by {u.owner} "
-        f"after: {', '.join(u.steps) or 'no step'}.\n"
+        f"after: {', '.join(s.name for s in u.steps) or 'no step'}.\n"
         "Resume finishes it from its last step; Roll back or Abort undoes it "
         "(traffic flips back if it moved; the new group is deleted)."
     )
