@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p.add_argument("version")
         p.add_argument("--strategy", choices=STRATEGIES, default="blue-green")
         p.add_argument("--capacity", type=int, help="instances, for an app with no serving group")
-        p.add_argument("--bake", type=float, metavar="S", help="bake window in seconds")
+        p.add_argument(
+            "--bake", dest="bake_seconds", type=float, metavar="S", help="bake window in seconds"
+        )
         p.add_argument(
             "--no-wait", action="store_true", help="return after the shift; `resume` bakes"
         )
@@ -54,17 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def request_of(args: argparse.Namespace) -> DeployRequest:
-    """The deploy the command line asks for."""
-    return DeployRequest(
-        args.app,
-        args.version,
-        strategy=args.strategy,
-        capacity=args.capacity,
-        bake_seconds=args.bake,
-        allow_insecure_url=args.allow_insecure_url,
-        no_wait=args.no_wait,
-        message=args.message,
-    )
+    """The deploy the command line asks for: each field of DeployRequest is the argument
+    of its name (`register` names each option once, after its field)."""
+    fields = dataclasses.fields(DeployRequest)
+    return DeployRequest(**{f.name: getattr(args, f.name) for f in fields})
 
 
 def exit_of(result: RolloutResult) -> int:
