@@ -342,7 +342,7 @@ class FreshfleetApp(App[int]):
                 gw,
                 self.config,
                 DeployRequest(app_name, version, strategy=strategy),
-                ConsoleAnswers(self, strategy),
+                ConsoleAnswers(self),
                 via=" from the console",
                 on_start=on_start,
             )

@@ -34,9 +34,8 @@ class ConsoleAnswers:
     `taken` (what an offer of an unfinished rollout was answered) are what the person
     picked, for what the console says afterwards."""
 
-    def __init__(self, app: FreshfleetApp, strategy: str = "blue-green") -> None:
+    def __init__(self, app: FreshfleetApp) -> None:
         self.app = app
-        self.strategy = strategy
         self.typed = ""  # the app's name, to be typed in the next dialog (production)
         self.chosen: WayBack | None = None
         self.offered = False  # an unfinished rollout was offered
@@ -74,7 +73,7 @@ class ConsoleAnswers:
         rows = [(c.what, c.before, c.after) for c in plan.diff()]
         confirmed = await self.app.push_screen_wait(
             Confirm(
-                f"{verb} {q.app} {version} ({self.strategy})?",
+                f"{verb} {q.app} {version} ({plan.strategy})?",
                 plan_table(rows),
                 yes=verb,
                 type_to_confirm=self._gate(),
