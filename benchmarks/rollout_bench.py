@@ -24,7 +24,7 @@ from localaws.testing import start_test_localaws
 from rollout.aws.backend import Backend
 from rollout.aws.gateway import Gateway
 from rollout.config import Config, LocalAwsTimers, RolloutSettings
-from rollout.deploy import Rollout, make_plan
+from rollout.deploy import DeployRequest, Rollout, make_plan
 from rollout.events import GateProgress, StepFinished, StepStarted
 from rollout.ledger.lease import DeployLock
 
@@ -66,9 +66,10 @@ async def deploy(la: LocalAws, strategy: str, capacity: int) -> tuple[float, flo
     async with Gateway(Backend(endpoint_url=la.url, region=la.region, local=True)) as gw:
         lock = DeployLock(gw, config.tables.locks, APP, config.rollout, message="benchmark")
         async with lock:
-            plan = await make_plan(
-                gw, config, APP, "v2", strategy=strategy, capacity=capacity, bake_seconds=0.0
+            request = DeployRequest(
+                APP, "v2", strategy=strategy, capacity=capacity, bake_seconds=0.0
             )
+            plan = await make_plan(gw, config, request)
             rollout = Rollout(gw, config, plan, lock)
             timeline: list[str] = []  # where the time went, for the person reading
             polls: list[str] = []

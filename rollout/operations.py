@@ -26,6 +26,7 @@ before it runs, so the face can follow its events.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from rollout.aws.gateway import Gateway
 from rollout.config import Config, Tables
 from rollout.deploy import (
     AbortRequest,
+    DeployRequest,
     RollbackOptions,
     Rollout,
     RolloutInputError,
@@ -91,39 +93,6 @@ class WayBack:
 
 
 @dataclass(frozen=True, slots=True)
-class Unfinished:
-    """An app's unfinished rollout (running or detached) as its ledger item tells it."""
-
-    app: str
-    rollout_id: str
-    state: str
-    from_release: str
-    to_release: str
-    strategy: str
-    owner: str
-    steps: tuple[str, ...]  # the names of its recorded steps, oldest first
-
-    @property
-    def last_step(self) -> str:
-        """The name of its last recorded step ("" when none)."""
-        return self.steps[-1] if self.steps else ""
-
-    @classmethod
-    def of(cls, item: RolloutItem) -> Unfinished:
-        """The view of a rollouts-table item (as `find_unfinished` returns it)."""
-        return cls(
-            app=item.app,
-            rollout_id=item.rollout_id,
-            state=item.state,
-            from_release=item.from_release,
-            to_release=item.to_release,
-            strategy=item.strategy,
-            owner=item.owner,
-            steps=tuple(s.name for s in item.steps),
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class Question:
     """One question an operation asks its face; the fields its `ask` needs are set.
 
@@ -138,7 +107,7 @@ class Question:
     act: Act = Act.DEPLOY  # PLAN: DEPLOY, or FRESH for a rollback's fresh deploy
     options: RollbackOptions | None = None  # WAY_BACK: the ways back and their estimates
     default: WayBack | None = None  # WAY_BACK: the way `True` takes
-    unfinished: Unfinished | None = None  # TAKE_OVER, and WAY_BACK while one runs
+    unfinished: RolloutItem | None = None  # TAKE_OVER, and WAY_BACK while one runs
     choices: tuple[Act, ...] = ()  # TAKE_OVER: what the face may pick
     take: Act = Act.ROLLBACK  # TAKE_OVER: what `True` does
 
@@ -243,82 +212,54 @@ async def unowned_rollout(gw: Gateway, config: Config, app: str) -> RolloutItem 
 async def deploy(
     gw: Gateway,
     config: Config,
-    app: str,
-    version: str,
+    request: DeployRequest,
     confirm: Confirm,
     *,
-    strategy: str = "blue-green",
-    capacity: int | None = None,
-    bake_seconds: float | None = None,
-    allow_insecure_url: bool = False,
-    no_wait: bool = False,
-    message: str = "",
     via: str = "",
     on_start: OnStart | None = None,
 ) -> Outcome:
-    """Roll `app` out to `version`: gate production, take the deploy lock (`message`, else
-    "deploy VERSION" + `via`), plan, ask `Ask.PLAN`, run the rollout to its end.
+    """Roll the app out as `request` asks: gate production, take the deploy lock (the
+    request's `message`, else "deploy VERSION" + `via`), plan, ask `Ask.PLAN`, run the
+    rollout to its end (or, `no_wait`, to its shift).
 
     Raises LockHeld when another owner holds the lock, RolloutInputError for a plan that
     cannot be made (and LeaseLost never: a lost lease is the result's `lost` state).
     """
+    app = request.app
     refused = await _production_refused(gw, config, app, "deploy", confirm)
     if refused is not None:
         return Outcome(app, refused=refused)
+    message = request.message or f"deploy {request.version}{via}"
     return await _deploy(
-        gw,
-        config,
-        app,
-        version,
-        confirm,
-        action="deploy",
-        act=Act.DEPLOY,
-        message=message or f"deploy {version}{via}",
-        strategy=strategy,
-        capacity=capacity,
-        bake_seconds=bake_seconds,
-        allow_insecure_url=allow_insecure_url,
-        no_wait=no_wait,
-        on_start=on_start,
+        gw, config, request, confirm, Question(Ask.PLAN, app, "deploy"), message, on_start
     )
 
 
 async def _deploy(
     gw: Gateway,
     config: Config,
-    app: str,
-    version: str,
+    request: DeployRequest,
     confirm: Confirm,
-    *,
-    action: str,
-    act: Act,
+    plan_question: Question,
     message: str,
-    strategy: str = "blue-green",
-    capacity: int | None = None,
-    bake_seconds: float | None = None,
-    allow_insecure_url: bool = False,
-    no_wait: bool = False,
-    on_start: OnStart | None = None,
+    on_start: OnStart | None,
     options: RollbackOptions | None = None,
 ) -> Outcome:
+    """Under the app's deploy lock (`message`), plan `request`, ask `plan_question` (the
+    caller's `Ask.PLAN`) with the plan set, and run the rollout; the outcome's act is the
+    question's, and `options` (a rollback's ways back) go into it."""
+    app = request.app
     async with deploy_lock(gw, config, app, message) as lock:
-        plan = await make_plan(
-            gw,
-            config,
-            app,
-            version,
-            strategy=strategy,
-            capacity=capacity,
-            bake_seconds=bake_seconds,
-            allow_insecure_url=allow_insecure_url,
-        )
-        question = Question(Ask.PLAN, app, action, plan=plan, act=act)
+        plan = await make_plan(gw, config, request)
+        question = dataclasses.replace(plan_question, plan=plan)
         if not await ask(confirm, question):
             return Outcome(app, rollout_id=plan.rollout_id, plan=plan, refused=question)
-        rollout = Rollout(gw, config, plan, lock, no_wait=no_wait)
+        rollout = Rollout(gw, config, plan, lock, no_wait=request.no_wait)
         _started(on_start, rollout)
         result = await rollout.run()
-    return Outcome(app, act, plan.rollout_id, result=result, plan=plan, options=options)
+    return Outcome(
+        app, plan_question.act, plan.rollout_id, result=result, plan=plan, options=options
+    )
 
 
 async def offer_takeover(
@@ -340,7 +281,7 @@ async def offer_takeover(
         return None
     refused = await _production_refused(gw, config, app, str(take), confirm)
     if refused is not None:
-        return Outcome(app, rollout_id=Unfinished.of(item).rollout_id, refused=refused)
+        return Outcome(app, rollout_id=item.rollout_id, refused=refused)
     return await take_over(gw, config, item, confirm, take=take, via=via, on_start=on_start)
 
 
@@ -361,11 +302,8 @@ async def take_over(
     (`Act.ROLLBACK`, `Act.ABORT`: traffic flips back if it moved, the new group is
     deleted). No production gate: the caller has asked it. LockHeld when the lock is
     live; LeaseLost when another process takes it over mid-way."""
-    unfinished = Unfinished.of(item)
-    app, rid = unfinished.app, unfinished.rollout_id
-    question = Question(
-        Ask.TAKE_OVER, app, str(take), unfinished=unfinished, choices=choices, take=take
-    )
+    app, rid = item.app, item.rollout_id
+    question = Question(Ask.TAKE_OVER, app, str(take), unfinished=item, choices=choices, take=take)
     answer = await ask(confirm, question)
     act = take if answer is True else answer if isinstance(answer, Act) else None
     if act is None or act not in choices:
@@ -460,7 +398,7 @@ async def rollback(
         "rollback",
         options=options,
         default=default,
-        unfinished=Unfinished.of(item) if item is not None else None,
+        unfinished=item,
     )
     answer = await ask(confirm, question)
     way = default if answer is True else answer if isinstance(answer, WayBack) else None
@@ -475,14 +413,12 @@ async def rollback(
     return await _deploy(
         gw,
         config,
-        app,
-        release,
+        DeployRequest(app, release),
         confirm,
-        action="rollback",
-        act=Act.FRESH,
-        message=f"rollback to {release}{via}",
-        on_start=on_start,
-        options=options,
+        Question(Ask.PLAN, app, "rollback", act=Act.FRESH),
+        f"rollback to {release}{via}",
+        on_start,
+        options,
     )
 
 

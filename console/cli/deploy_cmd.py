@@ -24,7 +24,7 @@ from console.cli.progress_rollout import (
 )
 from console.plain import text
 from rollout import operations
-from rollout.deploy import STRATEGIES, Rollout, RolloutInputError
+from rollout.deploy import STRATEGIES, DeployRequest, Rollout, RolloutInputError
 from rollout.deploy.runner import LOST
 from rollout.errors import LeaseLost
 from rollout.events import Notice, RolloutResult
@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p.add_argument("version")
         p.add_argument("--strategy", choices=STRATEGIES, default="blue-green")
         p.add_argument("--capacity", type=int, help="instances, for an app with no serving group")
-        p.add_argument("--bake", type=float, metavar="S", help="bake window in seconds")
+        p.add_argument(
+            "--bake", dest="bake_seconds", type=float, metavar="S", help="bake window in seconds"
+        )
         p.add_argument(
             "--no-wait", action="store_true", help="return after the shift; `resume` bakes"
         )
@@ -50,6 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             help="judge this deploy on health checks alone (no traffic evidence)",
         )
         p.add_argument("-m", "--message", default="", help="why: shown to anyone the lock stops")
+
+
+def request_of(args: argparse.Namespace) -> DeployRequest:
+    """The deploy the command line asks for: each field of DeployRequest is the argument
+    of its name (`register` names each option once, after its field)."""
+    fields = dataclasses.fields(DeployRequest)
+    return DeployRequest(**{f.name: getattr(args, f.name) for f in fields})
 
 
 def exit_of(result: RolloutResult) -> int:
@@ -208,15 +217,8 @@ async def run(args: argparse.Namespace) -> int:
             outcome = await operations.deploy(
                 gw,
                 config,
-                args.app,
-                args.version,
+                request_of(args),
                 answers(args, f"deploy {args.version}"),
-                strategy=args.strategy,
-                capacity=args.capacity,
-                bake_seconds=args.bake,
-                allow_insecure_url=args.allow_insecure_url,
-                no_wait=args.no_wait,
-                message=args.message,
                 on_start=follow.start,
             )
         return show_result(args, outcome)

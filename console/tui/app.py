@@ -322,6 +322,7 @@ class FreshfleetApp(App[int]):
 
     async def _deploy(self, app_name: str, strategy: str) -> None:
         from rollout import operations
+        from rollout.deploy import DeployRequest
         from rollout.ledger.releases import list_releases
 
         gw = self._gateway
@@ -340,10 +341,8 @@ class FreshfleetApp(App[int]):
             outcome = await operations.deploy(
                 gw,
                 self.config,
-                app_name,
-                version,
-                ConsoleAnswers(self, strategy),
-                strategy=strategy,
+                DeployRequest(app_name, version, strategy=strategy),
+                ConsoleAnswers(self),
                 via=" from the console",
                 on_start=on_start,
             )

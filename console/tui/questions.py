@@ -23,7 +23,7 @@ def unfinished_summary(q: Question) -> str:
     return (
         f"{u.from_release or '(none)'} → {u.to_release} "
         f"({u.strategy}), {u.state} by {u.owner} "
-        f"after: {', '.join(u.steps) or 'no step'}.\n"
+        f"after: {', '.join(s.name for s in u.steps) or 'no step'}.\n"
         "Resume finishes it from its last step; Roll back or Abort undoes it "
         "(traffic flips back if it moved; the new group is deleted)."
     )
@@ -34,9 +34,8 @@ class ConsoleAnswers:
     `taken` (what an offer of an unfinished rollout was answered) are what the person
     picked, for what the console says afterwards."""
 
-    def __init__(self, app: FreshfleetApp, strategy: str = "blue-green") -> None:
+    def __init__(self, app: FreshfleetApp) -> None:
         self.app = app
-        self.strategy = strategy
         self.typed = ""  # the app's name, to be typed in the next dialog (production)
         self.chosen: WayBack | None = None
         self.offered = False  # an unfinished rollout was offered
@@ -74,7 +73,7 @@ class ConsoleAnswers:
         rows = [(c.what, c.before, c.after) for c in plan.diff()]
         confirmed = await self.app.push_screen_wait(
             Confirm(
-                f"{verb} {q.app} {version} ({self.strategy})?",
+                f"{verb} {q.app} {version} ({plan.strategy})?",
                 plan_table(rows),
                 yes=verb,
                 type_to_confirm=self._gate(),

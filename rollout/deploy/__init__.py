@@ -4,7 +4,7 @@ The faces do not assemble these themselves: they call `rollout.operations`, whic
 lock, asks their questions and runs what follows, the same way for every face.
 
 async with DeployLock(gw, config.tables.locks, app, config.rollout) as lock:
-    plan = await make_plan(gw, config, app, version)
+    plan = await make_plan(gw, config, DeployRequest(app, version))
     rollout = Rollout(gw, config, plan, lock)
     result = await rollout.run()      # meanwhile: async for ev in rollout.events()
 """
@@ -17,7 +17,7 @@ from rollout.deploy.control import (
     request_abort,
     rollout_from_item,
 )
-from rollout.deploy.plan import STRATEGIES, PlanChange, RolloutPlan, make_plan
+from rollout.deploy.plan import STRATEGIES, DeployRequest, PlanChange, RolloutPlan, make_plan
 from rollout.deploy.runner import Rollout
 from rollout.deploy.ways_back import (
     DeployEta,
@@ -35,6 +35,7 @@ __all__ = [
     "AbortRequest",
     "Capacity",
     "DeployEta",
+    "DeployRequest",
     "Estimate",
     "FlipBack",
     "FreshDeploy",

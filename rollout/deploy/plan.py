@@ -42,6 +42,22 @@ _SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 
 
 @dataclass(frozen=True, slots=True)
+class DeployRequest:
+    """What a person asked of a deploy, as every face gathers it: roll `app` out to release
+    `version`. `make_plan` checks and resolves it; the operation that runs it reads
+    `no_wait` and `message` too (`rollout.operations.deploy`)."""
+
+    app: str
+    version: str
+    strategy: str = Strategy.BLUE_GREEN.value  # one of STRATEGIES
+    capacity: int | None = None  # instances; None: the serving group's (a first deploy needs it)
+    bake_seconds: float | None = None  # None: the settings' bake window
+    allow_insecure_url: bool = False  # an http:// release URL is allowed
+    no_wait: bool = False  # the rollout returns after the shift, detached; `resume` bakes
+    message: str = ""  # why: shown to anyone the deploy lock stops ("" lets the operation say)
+
+
+@dataclass(frozen=True, slots=True)
 class PlanChange:
     """One line of the plan's diff."""
 
@@ -177,18 +193,12 @@ class RolloutPlan:
 
 
 async def make_plan(
-    gw: Gateway,
-    config: Config,
-    app: str,
-    version: str,
-    *,
-    strategy: str = Strategy.BLUE_GREEN.value,
-    capacity: int | None = None,
-    bake_seconds: float | None = None,
-    allow_insecure_url: bool = False,
-    rollout_id: str | None = None,
+    gw: Gateway, config: Config, request: DeployRequest, *, rollout_id: str | None = None
 ) -> RolloutPlan:
-    """Resolve and validate a rollout of `app` to `version`; creates nothing in AWS."""
+    """Resolve and validate the rollout `request` asks for (as `rollout_id`, else a new
+    id); creates nothing in AWS."""
+    app, version, strategy = request.app, request.version, request.strategy
+    capacity, bake_seconds = request.capacity, request.bake_seconds
     if not valid_app_name(app):
         raise RolloutInputError(f"app name {app!r} must be lower-case letters, digits and '-'")
     if strategy not in STRATEGIES:
@@ -227,7 +237,7 @@ async def make_plan(
                 region=await gw.region(),
                 instances_table=config.tables.instances,
                 ssm_path=ssm_path(app),
-                allow_insecure_url=allow_insecure_url,
+                allow_insecure_url=request.allow_insecure_url,
                 simulate=encode_simulate(release.simulate),
                 health_timeout_seconds=health_deadline,
             ),

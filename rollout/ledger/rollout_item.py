@@ -181,6 +181,11 @@ class RolloutItem:
         """The rollout is `running` or `detached`."""
         return self.state in UNFINISHED
 
+    @property
+    def last_step(self) -> str:
+        """The name of its last recorded step ("" when none)."""
+        return self.steps[-1].name if self.steps else ""
+
     def as_item(self) -> dict[str, object]:
         """The plain values the runner puts when the rollout starts (the codec drops None)."""
         cap = self.capacity

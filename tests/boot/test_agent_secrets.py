@@ -20,7 +20,7 @@ from localaws.testing import boto3_client
 from rollout.aws.backend import Backend
 from rollout.aws.gateway import Gateway
 from rollout.config import load_config
-from rollout.deploy.plan import RolloutPlan, make_plan
+from rollout.deploy.plan import DeployRequest, RolloutPlan, make_plan
 from rollout.userdata import parse_release_env
 
 pytestmark = pytest.mark.docker
@@ -49,7 +49,7 @@ def plan_of(la: LocalAws, version: str) -> RolloutPlan:
     async def plan() -> RolloutPlan:
         backend = Backend(endpoint_url=la.url, region=la.region, local=True)
         async with Gateway(backend) as gw:
-            return await make_plan(gw, load_config(), APP, version)
+            return await make_plan(gw, load_config(), DeployRequest(APP, version))
 
     return asyncio.run(plan())
 

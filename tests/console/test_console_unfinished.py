@@ -18,7 +18,7 @@ from localaws.process import LocalAws
 from rollout.aws.backend import Backend
 from rollout.aws.gateway import Gateway
 from rollout.config import DEMO_ROLLOUT, Config
-from rollout.deploy import Rollout, find_unfinished, make_plan
+from rollout.deploy import DeployRequest, Rollout, find_unfinished, make_plan
 from rollout.ledger.lease import DeployLock
 
 QUICK = Config(rollout=replace(DEMO_ROLLOUT, bake_seconds=1.0, poll_seconds=0.5))
@@ -34,7 +34,7 @@ async def deploy_elsewhere_and_leave_it_in_traffic(localaws: LocalAws) -> str:
     async with Gateway(backend_of(localaws)) as gw:
         lock = DeployLock(gw, QUICK.tables.locks, "demo-web", QUICK.rollout, owner="bob@ci:77")
         async with lock:
-            plan = await make_plan(gw, QUICK, "demo-web", "v2")
+            plan = await make_plan(gw, QUICK, DeployRequest("demo-web", "v2"))
             result = await Rollout(gw, QUICK, plan, lock, no_wait=True).run()
         assert result.state == "detached", result
         return plan.rollout_id

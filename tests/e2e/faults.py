@@ -18,7 +18,7 @@ from aiobotocore.awsrequest import AioAWSResponse
 
 from rollout.aws.backend import Backend
 from rollout.aws.gateway import Gateway
-from rollout.deploy import Rollout, make_plan
+from rollout.deploy import DeployRequest, Rollout, make_plan
 from rollout.events import RolloutResult
 from rollout.ledger.lease import DeployLock
 from tests.rollout.conftest import Fleet
@@ -89,5 +89,5 @@ async def deploy_in_process(fleet: Fleet, version: str, *faults: AwsFault) -> Ro
             gw, config.tables.locks, "demo-web", config.rollout, audit_table=config.tables.rollouts
         )
         async with lock:
-            plan = await make_plan(gw, config, "demo-web", version)
+            plan = await make_plan(gw, config, DeployRequest("demo-web", version))
             return await Rollout(gw, config, plan, lock).run()

@@ -159,7 +159,7 @@ async def test_a_mutating_call_after_a_takeover_mid_step_is_never_sent(fleet):
     before it went on deleting until its next ledger write failed its fence."""
     from rollout.aws.backend import Backend
     from rollout.aws.gateway import Gateway
-    from rollout.deploy import Rollout, make_plan
+    from rollout.deploy import DeployRequest, Rollout, make_plan
     from rollout.ledger.lease import DeployLock
 
     config = fleet.config
@@ -193,7 +193,7 @@ async def test_a_mutating_call_after_a_takeover_mid_step_is_never_sent(fleet):
     async with Gateway(backend) as gw:
         gw.register("before-call", before_call)
         async with DeployLock(gw, config.tables.locks, "demo-web", config.rollout) as lock:
-            plan = await make_plan(gw, config, "demo-web", "v2")
+            plan = await make_plan(gw, config, DeployRequest("demo-web", "v2"))
             result = await Rollout(gw, config, plan, lock).run()
 
     assert taken, "the retire never reached the old group's deletion"

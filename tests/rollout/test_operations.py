@@ -16,10 +16,11 @@ import pytest
 from rollout import operations
 from rollout.aws.backend import Backend
 from rollout.aws.gateway import Gateway
-from rollout.deploy import Rollout, RolloutInputError
+from rollout.deploy import DeployRequest, Rollout, RolloutInputError
 from rollout.operations import Act, Answer, Ask, Question, WayBack
 
 APP = "demo-web"
+V2 = DeployRequest(APP, "v2")  # what most of these tests deploy
 ACCOUNT = "123456789012"  # localaws's (moto's) account
 
 
@@ -79,7 +80,7 @@ async def test_deploy_refused_changes_nothing_accepted_runs_it_to_the_end(fleet)
     before = fleet.rollouts()
     async with gateway(fleet) as gw:
         no = Hook(False)
-        refused = await operations.deploy(gw, fleet.config, APP, "v2", no)
+        refused = await operations.deploy(gw, fleet.config, V2, no)
         assert no.kinds == [Ask.PLAN]  # not a production account: no typed-name gate
         assert refused.act is None and refused.result is None
         assert refused.refused is not None and refused.refused.plan is not None
@@ -89,7 +90,7 @@ async def test_deploy_refused_changes_nothing_accepted_runs_it_to_the_end(fleet)
 
         yes = Hook(True, async_=True)
         started: list[Rollout] = []
-        done = await operations.deploy(gw, fleet.config, APP, "v2", yes, on_start=started.append)
+        done = await operations.deploy(gw, fleet.config, V2, yes, on_start=started.append)
     assert yes.kinds == [Ask.PLAN] and yes.asked[0].act is Act.DEPLOY
     assert done.act is Act.DEPLOY and done.result is not None
     assert done.result.state == "succeeded", done.result
@@ -103,7 +104,7 @@ async def test_on_a_production_account_the_gate_is_asked_first_and_its_no_stops_
     before = fleet.rollouts()
     async with gateway(fleet) as gw:
         for call in (
-            lambda hook: operations.deploy(gw, prod, APP, "v2", hook),
+            lambda hook: operations.deploy(gw, prod, V2, hook),
             lambda hook: operations.rollback(gw, prod, APP, hook),
             lambda hook: operations.resume(gw, prod, APP, hook),
             lambda hook: operations.abort(gw, prod, APP, hook),
@@ -114,7 +115,7 @@ async def test_on_a_production_account_the_gate_is_asked_first_and_its_no_stops_
             assert outcome.refused is no.asked[0] and outcome.act is None
         # Past the gate, the operation's own question comes next.
         gate_only = Hook(True, plan=False)
-        await operations.deploy(gw, prod, APP, "v2", gate_only)
+        await operations.deploy(gw, prod, V2, gate_only)
         assert gate_only.kinds == [Ask.PRODUCTION, Ask.PLAN]
     assert fleet.rollouts() == before and fleet.lock() is None
     assert fleet.serving() == {"v1": 100}
@@ -123,7 +124,9 @@ async def test_on_a_production_account_the_gate_is_asked_first_and_its_no_stops_
 async def test_rollback_while_its_owner_bakes_asks_the_owner_to_flip_back(fleet):
     async with gateway(fleet) as gw:
         running = asyncio.create_task(
-            operations.deploy(gw, fleet.config, APP, "v2", Hook(True), bake_seconds=60)
+            operations.deploy(
+                gw, fleet.config, DeployRequest(APP, "v2", bake_seconds=60), Hook(True)
+            )
         )
         await until(lambda: baking(fleet), what="the bake")
 
@@ -148,7 +151,9 @@ async def test_rollback_while_its_owner_bakes_asks_the_owner_to_flip_back(fleet)
 
 async def test_a_detached_rollout_is_offered_and_taken_over_only_when_accepted(fleet):
     async with gateway(fleet) as gw:
-        left = await operations.deploy(gw, fleet.config, APP, "v2", Hook(True), no_wait=True)
+        left = await operations.deploy(
+            gw, fleet.config, DeployRequest(APP, "v2", no_wait=True), Hook(True)
+        )
         assert left.result is not None and left.result.state == "detached"
         rid = left.rollout_id
 
@@ -183,7 +188,9 @@ async def test_a_detached_rollout_is_offered_and_taken_over_only_when_accepted(f
 async def test_the_offer_does_what_the_face_picks_and_resume_finishes_a_detached_one(fleet):
     async with gateway(fleet) as gw:
         assert await operations.offer_takeover(gw, fleet.config, APP, Hook(True)) is None
-        await operations.deploy(gw, fleet.config, APP, "v2", Hook(True), no_wait=True)
+        await operations.deploy(
+            gw, fleet.config, DeployRequest(APP, "v2", no_wait=True), Hook(True)
+        )
         # The face picks another of the choices than the proposed one: abort it.
         picked = await operations.offer_takeover(
             gw, fleet.config, APP, Hook(Act.ABORT), take=Act.RESUME
@@ -194,7 +201,9 @@ async def test_the_offer_does_what_the_face_picks_and_resume_finishes_a_detached
 
         with pytest.raises(RolloutInputError, match="no unfinished rollout to resume"):
             await operations.resume(gw, fleet.config, APP, Hook(True))
-        await operations.deploy(gw, fleet.config, APP, "v2", Hook(True), no_wait=True)
+        await operations.deploy(
+            gw, fleet.config, DeployRequest(APP, "v2", no_wait=True), Hook(True)
+        )
         resumed = await operations.resume(gw, fleet.config, APP, Hook(True))
     assert resumed.act is Act.RESUME and resumed.result is not None
     assert resumed.result.state == "succeeded", resumed.result
@@ -204,7 +213,7 @@ async def test_the_offer_does_what_the_face_picks_and_resume_finishes_a_detached
 
 async def test_after_the_bake_rollback_is_a_fresh_deploy_of_the_release_before(fleet):
     async with gateway(fleet) as gw:
-        await operations.deploy(gw, fleet.config, APP, "v2", Hook(True))
+        await operations.deploy(gw, fleet.config, V2, Hook(True))
         no_plan = Hook(True, plan=False)
         refused = await operations.rollback(gw, fleet.config, APP, no_plan)
         way, plan = no_plan.asked
@@ -226,7 +235,9 @@ async def test_abort_asks_then_stops_the_running_rollout(fleet):
         with pytest.raises(RolloutInputError, match="no rollout of demo-web is running"):
             await operations.abort(gw, fleet.config, APP, Hook(True))
         running = asyncio.create_task(
-            operations.deploy(gw, fleet.config, APP, "v2", Hook(True), bake_seconds=60)
+            operations.deploy(
+                gw, fleet.config, DeployRequest(APP, "v2", bake_seconds=60), Hook(True)
+            )
         )
         await until(lambda: baking(fleet), what="the bake")
         no = Hook(False)

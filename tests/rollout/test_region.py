@@ -16,7 +16,7 @@ from localaws.testing import boto3_client, start_test_localaws
 from rollout.aws.backend import Backend
 from rollout.aws.gateway import Gateway
 from rollout.config import load_config
-from rollout.deploy.plan import make_plan
+from rollout.deploy.plan import DeployRequest, make_plan
 from rollout.userdata import parse_release_env
 
 REGION = "eu-west-1"
@@ -45,7 +45,7 @@ def sdk_region(eu_localaws: LocalAws, monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_a_backend_without_a_region_tells_instances_the_sdks_region(sdk_region: str) -> None:
     async def plan() -> Any:
         async with Gateway(Backend(region=None)) as gw:
-            return await make_plan(gw, load_config(), "demo-web", "v2")
+            return await make_plan(gw, load_config(), DeployRequest("demo-web", "v2"))
 
     env = parse_release_env(asyncio.run(plan()).user_data)
     assert env["AWS_REGION"] == REGION

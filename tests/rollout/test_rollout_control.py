@@ -11,7 +11,7 @@ import pytest
 
 from rollout.aws.backend import Backend
 from rollout.aws.gateway import Gateway
-from rollout.deploy import PlanChange, Rollout, make_plan
+from rollout.deploy import DeployRequest, PlanChange, Rollout, make_plan
 from rollout.events import GateProgress, StepStarted, WeightsChanged
 from rollout.ledger.lease import DeployLock
 
@@ -172,7 +172,7 @@ async def test_a_face_follows_the_events_and_can_detach_then_resume_finishes(fle
         Gateway(backend) as gw,
         DeployLock(gw, config.tables.locks, "demo-web", config.rollout) as lock,
     ):
-        plan = await make_plan(gw, config, "demo-web", "v2")
+        plan = await make_plan(gw, config, DeployRequest("demo-web", "v2"))
         assert plan.diff()[0] == PlanChange("release", "v1", "v2")
         rollout = Rollout(gw, config, plan, lock)
         task = asyncio.create_task(rollout.run())

@@ -22,7 +22,7 @@ from localaws.testing import boto3_client, start_test_localaws
 from rollout.aws.backend import Backend
 from rollout.aws.gateway import Gateway
 from rollout.config import load_config
-from rollout.deploy import RolloutInputError, make_plan
+from rollout.deploy import DeployRequest, RolloutInputError, make_plan
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,9 @@ def five_target_account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lo
 async def _plan(localaws: LocalAws, strategy: str) -> object:
     backend = Backend(endpoint_url=localaws.url, region="us-east-1", local=True)
     async with Gateway(backend) as gw:
-        return await make_plan(gw, load_config(), "demo-web", "v2", strategy=strategy)
+        return await make_plan(
+            gw, load_config(), DeployRequest("demo-web", "v2", strategy=strategy)
+        )
 
 
 @pytest.mark.parametrize("strategy", ["blue-green", "canary"])
