@@ -94,8 +94,7 @@ async def _seed_app(
     )
     _, tg, _ = await create_serving_group(
         gw,
-        app,
-        version="v1",
+        release,
         rollout_id=rollout_id,
         load_balancer_arn=lb["LoadBalancerArn"],
         app_tags=app_tags,
@@ -104,8 +103,6 @@ async def _seed_app(
         template=launch_template_name(app),
         template_version="1",
         capacity=capacity,
-        port=PORT,
-        health_path="/health",
         # Its ASG replaces an instance still unhealthy after the grace: thousands booting at
         # once on one machine take minutes, and the benchmark measures no replacements.
         grace_period=FLEET_GRACE_SECONDS,

@@ -170,8 +170,7 @@ async def seed_demo(
     started = utc_now()
     name, _, listener = await create_serving_group(
         gw,
-        DEMO_APP,
-        version="v1",
+        v1,
         rollout_id=rollout_id,
         load_balancer_arn=lb["LoadBalancerArn"],
         app_tags=app_tags,
@@ -180,8 +179,6 @@ async def seed_demo(
         template=template,
         template_version=str(version),
         capacity=DEMO_CAPACITY,
-        port=DEMO_PORT,
-        health_path=DEMO_HEALTH_PATH,
         grace_period=demo_grace_seconds(config, boot_mode),
         target_group_attributes=[
             {

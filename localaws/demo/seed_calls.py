@@ -16,6 +16,7 @@ from rollout.aws.gateway import Gateway
 from rollout.config import Config
 from rollout.deploy.health_settings import BOOT_MARGIN, MIN_GRACE_SECONDS, grace_seconds
 from rollout.deploy.health_settings import HealthCheck as _HealthCheck
+from rollout.model import Release
 from rollout.naming import asg_tag_list, elb_tag_list, group_tags, server_group_name
 
 DEMO_CHECK_SECONDS = 5  # the demo's target group checks every 5 s ...
@@ -168,9 +169,8 @@ async def create_server_group(
 
 async def create_serving_group(
     gw: Gateway,
-    app: str,
+    release: Release,
     *,
-    version: str,
     rollout_id: str,
     load_balancer_arn: str,
     app_tags: list[dict[str, str]],
@@ -179,25 +179,24 @@ async def create_serving_group(
     template: str,
     template_version: str,
     capacity: int,
-    port: int,
-    health_path: str,
     grace_period: int = DEMO_MIN_GRACE_SECONDS,
     target_group_attributes: list[dict[str, str]] | None = None,
     **health: Any,
 ) -> tuple[str, str, str]:
-    """The app's first server group, serving all its traffic, named and tagged as the
-    engine names and tags a rollout's group: its target group (`health`, further health
-    check arguments; then `target_group_attributes` when given), an HTTP listener on the
-    load balancer forwarding everything to it, then the ASG of `capacity` instances of
-    the template version registered in it. Returns (group name, target group ARN,
-    listener ARN)."""
+    """The first server group of the release's app, serving all its traffic, named and
+    tagged as the engine names and tags a rollout's group: its target group on the release's
+    port and health path (`health`, further health check arguments; then
+    `target_group_attributes` when given), an HTTP listener on the load balancer forwarding
+    everything to it, then the ASG of `capacity` instances of the template version
+    registered in it. Returns (group name, target group ARN, listener ARN)."""
+    app, version = release.app, release.version
     name = server_group_name(app, rollout_id)
     tg = await create_target_group(
         gw,
         name,
-        port=port,
+        port=release.port,
         vpc=vpc,
-        health_path=health_path,
+        health_path=release.health_path,
         tags=elb_tag_list(group_tags(app, version, rollout_id)),
         **health,
     )
