@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -166,8 +166,24 @@ class Instance:
     boot: BootPhase | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """A server group's sizes: its minimum, maximum and desired instance counts."""
+
+    min_size: int
+    max_size: int
+    desired: int
+
+    def __str__(self) -> str:
+        return f"min {self.min_size} / max {self.max_size} / desired {self.desired}"
+
+
+# A server group's sizes before it is sized (or when a record leaves them out).
+NO_CAPACITY = Capacity(0, 0, 0)
+
 # What a rollout's ledger item records of a server group (`ServerGroup.as_item`): enough to
-# resume or retire it.
+# resume or retire it. Its capacity's sizes are flat keys among the group's own.
+_CAPACITY_ITEM_KEYS = ("min_size", "max_size", "desired")
 _GROUP_ITEM_KEYS = (
     "name",
     "release",
@@ -175,9 +191,7 @@ _GROUP_ITEM_KEYS = (
     "target_group_arn",
     "launch_template",
     "launch_template_version",
-    "min_size",
-    "max_size",
-    "desired",
+    *_CAPACITY_ITEM_KEYS,
     "health_check_type",
     "grace_period",
     "subnets",
@@ -201,9 +215,7 @@ class ServerGroup:
     launch_template_id: str = ""
     launch_template: str = ""  # the launch template's name
     launch_template_version: str = ""
-    min_size: int = 0
-    max_size: int = 0
-    desired: int = 0
+    capacity: Capacity = NO_CAPACITY
     health_check_type: str = "EC2"
     grace_period: int = 0
     subnets: str = ""  # the ASG's VPCZoneIdentifier
@@ -217,25 +229,18 @@ class ServerGroup:
         return self.weight > 0
 
     def as_item(self) -> dict[str, str | int]:
-        """The ledger's record of the group, enough to resume or retire it."""
-        return {k: getattr(self, k) for k in _GROUP_ITEM_KEYS}
+        """The ledger's record of the group, enough to resume or retire it: its fields and
+        its capacity's sizes as flat keys (`min_size`, `max_size`, `desired`)."""
+        sizes = {k: getattr(self.capacity, k) for k in _CAPACITY_ITEM_KEYS}
+        return {k: sizes[k] if k in sizes else getattr(self, k) for k in _GROUP_ITEM_KEYS}
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> ServerGroup:
         """The group a ledger record (`as_item`) describes; a key it lacks takes its default."""
-        return cls(**{k: item[k] for k in _GROUP_ITEM_KEYS if k in item})
-
-
-@dataclass(frozen=True, slots=True)
-class Capacity:
-    """A server group's sizes: its minimum, maximum and desired instance counts."""
-
-    min_size: int
-    max_size: int
-    desired: int
-
-    def __str__(self) -> str:
-        return f"min {self.min_size} / max {self.max_size} / desired {self.desired}"
+        sizes = {k: item[k] for k in _CAPACITY_ITEM_KEYS if k in item}
+        capacity = replace(NO_CAPACITY, **sizes)
+        own = {k: item[k] for k in _GROUP_ITEM_KEYS if k in item and k not in _CAPACITY_ITEM_KEYS}
+        return cls(**own, capacity=capacity)
 
 
 @dataclass(frozen=True, slots=True)

@@ -296,10 +296,11 @@ def group_row(
     else:
         healthy, total = tally.healthy, tally.total
     flag = _group_flag(group, healthy)
+    cap = group.capacity
     text = (
         f"  {group.role.value.upper():<9} {group.name}  {group.release}  "
         f"weight {group.weight}  healthy {healthy}/{total}  "
-        f"capacity {group.desired} ({group.min_size}-{group.max_size})"
+        f"capacity {cap.desired} ({cap.min_size}-{cap.max_size})"
     )
     return FleetRow(
         key=f"group:{group.name}",

@@ -144,7 +144,7 @@ class RolloutPlan:
     def diff(self) -> list[PlanChange]:
         """What changes, before -> after, for the faces to show before the confirming key."""
         old = self.old_group
-        old_cap = Capacity(old.min_size, old.max_size, old.desired) if old else None
+        old_cap = old.capacity if old else None
         return [
             PlanChange("release", self.from_release or "(none)", self.release.version),
             # `#3`, never `v3`: a template version is no release, though releases read `v3`.
@@ -248,8 +248,9 @@ async def make_plan(
     weights = await read_weights(gw, traffic)
     old = serving_group(await app_groups(gw, app), weights)
     if old is not None:
-        want = capacity or old.desired
-        cap = Capacity(min(old.min_size, want), max(old.max_size, want), want)
+        now = old.capacity
+        want = capacity or now.desired
+        cap = Capacity(min(now.min_size, want), max(now.max_size, want), want)
     elif capacity is None:
         raise RolloutInputError(
             f"{app} has no serving server group: pass --capacity N for its first deploy"

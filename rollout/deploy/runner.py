@@ -39,6 +39,7 @@ from rollout.events import (
     WeightsChanged,
 )
 from rollout.fleet.groups import delete_server_group, describe_group
+from rollout.fleet.records import capacity_of
 from rollout.fleet.traffic import TrafficPoint, read_weights, set_weights
 from rollout.ledger.lease import DeployLock
 from rollout.ledger.rollout_item import Step
@@ -309,12 +310,7 @@ class Rollout:
     async def scale(self, group: ServerGroup, capacity: Capacity) -> ServerGroup:
         """Set the new group's capacity in AWS; the group at that capacity, recorded."""
         await launching.set_capacity(self.gw, group.name, capacity)
-        resized = replace(
-            group,
-            min_size=capacity.min_size,
-            max_size=capacity.max_size,
-            desired=capacity.desired,
-        )
+        resized = replace(group, capacity=capacity)
         await self.record_group(resized)
         return resized
 
@@ -328,11 +324,7 @@ class Rollout:
         asg = await describe_group(self.gw, group.name)
         if asg is None:
             return None
-        capacity = Capacity(
-            int(asg.get("MinSize", group.min_size)),
-            int(asg.get("MaxSize", group.max_size)),
-            int(asg.get("DesiredCapacity", group.desired)),
-        )
+        capacity = capacity_of(asg, fallback=group.capacity)
         return GroupNow(capacity, tuple(_live_instances(asg)))
 
     async def healthy(self, group: ServerGroup) -> int:
@@ -352,7 +344,7 @@ class Rollout:
         asg, elb = await self.gw.autoscaling(), await self.gw.elbv2()
         with translated("autoscaling", "update_auto_scaling_group"):
             await asg.update_auto_scaling_group(
-                AutoScalingGroupName=group.name, MinSize=min(group.min_size, remaining)
+                AutoScalingGroupName=group.name, MinSize=min(group.capacity.min_size, remaining)
             )
         with translated("elbv2", "deregister_targets"):
             await elb.deregister_targets(
@@ -456,10 +448,8 @@ class Rollout:
             if self.shifted and old is not None:
                 async with self.step(StepName.ROLLBACK, f"traffic back to {old.name}"):
                     if self.old_shrunk:
-                        await launching.set_capacity(
-                            self.gw, old.name, Capacity(old.min_size, old.max_size, old.desired)
-                        )
-                        await self.gate(old, old.desired)
+                        await launching.set_capacity(self.gw, old.name, old.capacity)
+                        await self.gate(old, old.capacity.desired)
                     await self._fully_healthy(old)
                     weights = {old.name: 100}
                     if self.new:
@@ -496,9 +486,9 @@ class Rollout:
         """RolloutStop(keep_serving) unless every target `group` should have is healthy: a
         flip back never moves traffic onto a group that cannot take it all."""
         healthy, why = await healthy_count(self.gw, group.target_group_arn)
-        if healthy < group.desired:
+        if healthy < group.capacity.desired:
             raise KeepServing(
-                f"{group.name} has {healthy} of {group.desired} healthy targets"
+                f"{group.name} has {healthy} of {group.capacity.desired} healthy targets"
                 + (f" ({why})" if why else "")
             )
 

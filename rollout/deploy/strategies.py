@@ -119,7 +119,7 @@ async def _rolling_batches(r: RolloutSteps, new: ServerGroup, done: int) -> None
     total, batch, top = _rolling_shape(r)
     while done < total:
         size = min(total, done + batch)
-        if size > new.desired:
+        if size > new.capacity.desired:
             async with r.step(StepName.SCALE, f"{new.name}: {size} of {total}"):
                 new = await r.scale(new, Capacity(0, top, size))
         async with r.step(StepName.GATE, f"{size} instances healthy"):
@@ -200,8 +200,7 @@ async def _resume_part_way(r: RolloutSteps, new: ServerGroup, weights: Mapping[s
     share = weights.get(new.name, 0)
     if r.shifted and (share <= 0 or weights.get(old.name, 0) != 100 - share):
         raise _cannot_resume(r, f"the listener's weights {dict(weights)} match no step")
-    cap = new_now.capacity
-    new = replace(new, min_size=cap.min_size, max_size=cap.max_size, desired=cap.desired)
+    new = replace(new, capacity=new_now.capacity)
     await r.record_group(new)
     if r.plan.strategy == Strategy.CANARY:
         await _resume_canary(r, new, share, weights)
@@ -242,8 +241,8 @@ async def _resume_rolling(
     if share and share not in sizes:
         raise _cannot_resume(r, f"{new.name} at {share} % matches no batch of {total}")
     done = sizes[share] if share else 0
-    if new.desired < done:
-        raise _cannot_resume(r, f"{new.name} holds {new.desired} instances at {share} %")
+    if new.capacity.desired < done:
+        raise _cannot_resume(r, f"{new.name} holds {new.capacity.desired} instances at {share} %")
     extra = len(old_live) - (total - done)
     healthy = await r.healthy(new)
     detail = (

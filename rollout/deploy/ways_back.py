@@ -279,7 +279,7 @@ async def _flip_back(
         healthy, why = await healthy_count(gw, old.target_group_arn)
     except AwsError as exc:
         return FlipBack(False, estimate, f"retained group {old.name} unreadable: {exc}", rid)
-    wanted = max(1, old.desired)
+    wanted = max(1, old.capacity.desired)
     if healthy < wanted:
         return FlipBack(
             False,

@@ -15,10 +15,12 @@ from rollout.ledger.history import RolloutRecord
 from rollout.ledger.instances import InstanceBoot
 from rollout.ledger.timestamps import parse_time
 from rollout.model import (
+    NO_CAPACITY,
     TAG_APP,
     TAG_RELEASE,
     TAG_ROLLOUT,
     App,
+    Capacity,
     GroupRole,
     HealthState,
     Instance,
@@ -89,19 +91,24 @@ def launch_template_of(asg: Mapping[str, Any]) -> Mapping[str, Any]:
 class AsgSizing(TypedDict):
     """An ASG's size and health check settings, as `ServerGroup` holds them."""
 
-    min_size: int
-    max_size: int
-    desired: int
+    capacity: Capacity
     health_check_type: str
     grace_period: int
+
+
+def capacity_of(asg: Mapping[str, Any], fallback: Capacity = NO_CAPACITY) -> Capacity:
+    """The sizes of a DescribeAutoScalingGroups entry; a size it lacks is `fallback`'s."""
+    return Capacity(
+        int(asg.get("MinSize", fallback.min_size)),
+        int(asg.get("MaxSize", fallback.max_size)),
+        int(asg.get("DesiredCapacity", fallback.desired)),
+    )
 
 
 def sizing_of(asg: Mapping[str, Any]) -> AsgSizing:
     """The size and health check settings of a DescribeAutoScalingGroups entry."""
     return AsgSizing(
-        min_size=int(asg.get("MinSize", 0)),
-        max_size=int(asg.get("MaxSize", 0)),
-        desired=int(asg.get("DesiredCapacity", 0)),
+        capacity=capacity_of(asg),
         health_check_type=str(asg.get("HealthCheckType", "EC2")),
         grace_period=int(asg.get("HealthCheckGracePeriod", 0)),
     )

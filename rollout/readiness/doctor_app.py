@@ -55,7 +55,9 @@ async def check_app(doc: Diagnosis, app: str) -> None:
     if not groups:
         doc.add("server groups", Verdict.WARN, "none yet (never deployed)", first_deploy)
     else:
-        names = ", ".join(f"{g.name} ({g.release or '?'}, desired {g.desired})" for g in groups)
+        names = ", ".join(
+            f"{g.name} ({g.release or '?'}, desired {g.capacity.desired})" for g in groups
+        )
         doc.add("server groups", Verdict.OK, names)
     if serving is None:
         doc.add("target group", Verdict.WARN, "the listener forwards to no group yet", first_deploy)

@@ -24,9 +24,7 @@ OLD = ServerGroup(
     target_group_arn="arn:tg/old",
     launch_template="web-lt",
     launch_template_version="1",
-    min_size=4,
-    max_size=4,
-    desired=4,
+    capacity=Capacity(4, 4, 4),
 )
 
 
@@ -80,9 +78,7 @@ class FakeSteps:
             target_group_arn="arn:tg/new",
             launch_template="web-lt",
             launch_template_version="2",
-            min_size=capacity.min_size,
-            max_size=capacity.max_size,
-            desired=capacity.desired,
+            capacity=capacity,
         )
         return self.new
 
@@ -99,22 +95,21 @@ class FakeSteps:
 
     async def scale(self, group: ServerGroup, capacity: Capacity) -> ServerGroup:
         self.log.append(f"scale {group.name} {capacity.desired}")
-        min_size, max_size, desired = _sizes(capacity)
-        self.new = replace(group, min_size=min_size, max_size=max_size, desired=desired)
+        self.new = replace(group, capacity=capacity)
         return self.new
 
     async def record_group(self, group: ServerGroup) -> None:
-        self.log.append(f"record {group.name} {group.desired}")
+        self.log.append(f"record {group.name} {group.capacity.desired}")
         self.new = group
 
     async def shrink(self, group: ServerGroup, count: int) -> None:
         self.log.append(f"shrink {group.name} {count}")
 
     async def group_now(self, group: ServerGroup) -> GroupNow | None:
-        return GroupNow(Capacity(group.min_size, group.max_size, group.desired), ())
+        return GroupNow(group.capacity, ())
 
     async def healthy(self, group: ServerGroup) -> int:
-        return group.desired
+        return group.capacity.desired
 
     async def retire(self) -> None:
         self.log.append("retire")
@@ -132,10 +127,6 @@ class FakeSteps:
             reason=reason,
             failed_step="",
         )
-
-
-def _sizes(capacity: Capacity) -> tuple[int, int, int]:
-    return capacity.min_size, capacity.max_size, capacity.desired
 
 
 def _fake(strategy: str) -> FakeSteps:
@@ -178,7 +169,7 @@ async def test_canary_gates_one_instance_watches_its_share_then_scales_gates_and
         "step shift",
         "shift web-new=100 web-old=0",
     ]
-    assert fake.new is not None and fake.new.desired == 4
+    assert fake.new is not None and fake.new.capacity.desired == 4
 
 
 async def test_rolling_grows_gates_shifts_and_shrinks_batch_by_batch() -> None:
@@ -211,9 +202,7 @@ async def test_a_resumed_canary_part_way_records_the_group_as_aws_holds_it_and_g
         target_group_arn="arn:tg/new",
         launch_template="web-lt",
         launch_template_version="2",
-        min_size=1,
-        max_size=4,
-        desired=1,
+        capacity=Capacity(1, 4, 1),
     )
     fake.steps = [
         Step(StepName.PLAN, StepStatus.OK, "t0", "t0"),
@@ -245,9 +234,7 @@ async def test_a_resume_after_the_retire_began_retires_and_finishes_succeeded() 
         target_group_arn="arn:tg/new",
         launch_template="web-lt",
         launch_template_version="2",
-        min_size=4,
-        max_size=4,
-        desired=4,
+        capacity=Capacity(4, 4, 4),
     )
     fake.steps = [Step(StepName.RETIRE, StepStatus.INTERRUPTED, "t0", "t1")]
     fake.weights_history = [{"web-new": 100}]

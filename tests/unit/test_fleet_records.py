@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rollout.fleet.records import group_of, launch_template_of
-from rollout.model import TAG_APP, TAG_RELEASE, TAG_ROLLOUT, ServerGroup
+from rollout.model import TAG_APP, TAG_RELEASE, TAG_ROLLOUT, Capacity, ServerGroup
 
 SPEC = {"LaunchTemplateId": "lt-0abc", "LaunchTemplateName": "freshfleet-web", "Version": "7"}
 
@@ -41,7 +41,7 @@ def test_one_group_carries_what_the_observer_and_the_rollout_read() -> None:
         assert group.launch_template == str(lt.get("LaunchTemplateName", ""))
         assert group.launch_template_version == str(lt.get("Version", ""))
         assert group.subnets == str(asg.get("VPCZoneIdentifier", ""))
-        assert (group.min_size, group.max_size, group.desired) == (2, 2, 2)
+        assert group.capacity == Capacity(2, 2, 2)
         # The ledger's record of it reads back as the same group, less what AWS alone knows.
         again = ServerGroup.from_item(group.as_item())
         assert again.as_item() == group.as_item()
