@@ -22,8 +22,31 @@ from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepName, StepStatu
 from rollout.model import Capacity, ServerGroup
 
 
+class Timed:
+    """A step or a rollout: its `started_at` and `finished_at`, the ledger's ISO strings
+    ("" while unknown), read parsed."""
+
+    __slots__ = ()
+    started_at: str
+    finished_at: str
+
+    @property
+    def started(self) -> datetime | None:
+        """When it started, parsed (None when not recorded or unreadable)."""
+        return parse_time(self.started_at)
+
+    @property
+    def finished(self) -> datetime | None:
+        """When it ended, parsed (None while it runs, or when unreadable)."""
+        return parse_time(self.finished_at)
+
+    def _span(self) -> float | None:
+        start, end = self.started, self.finished
+        return (end - start).total_seconds() if start and end else None
+
+
 @dataclass(slots=True)
-class Step:
+class Step(Timed):
     """One step of a rollout as its item's `steps` list keeps it: written `running` before
     the step runs and again with how it ended. Times are the ledger's ISO strings ("" while
     unknown); `name` is a StepName and `status` a StepStatus, or a word an older item used."""
@@ -48,19 +71,9 @@ class Step:
         return self.status == StepStatus.OK
 
     @property
-    def started(self) -> datetime | None:
-        """When the step started, parsed (None when not recorded or unreadable)."""
-        return parse_time(self.started_at)
-
-    @property
-    def finished(self) -> datetime | None:
-        """When the step ended, parsed (None while it runs, or when unreadable)."""
-        return parse_time(self.finished_at)
-
-    @property
     def seconds(self) -> float | None:
         """Start to finish, or None while it runs (or when a time is missing)."""
-        return _span(self.started, self.finished)
+        return self._span()
 
     def as_item(self) -> dict[str, str]:
         """The step as the item's `steps` list stores it (plain strings, this key order)."""
@@ -152,7 +165,7 @@ def judge_of(value: Mapping[str, ItemValue]) -> JudgeEvidence | None:
 
 
 @dataclass(frozen=True, slots=True)
-class RolloutItem:
+class RolloutItem(Timed):
     """One rollout as its ledger item holds it (ARCHITECTURE §4)."""
 
     app: str
@@ -217,19 +230,9 @@ class RolloutItem:
         return self.shifted or (shift is not None and shift.done)
 
     @property
-    def started(self) -> datetime | None:
-        """When the rollout started, parsed (None when not recorded or unreadable)."""
-        return parse_time(self.started_at)
-
-    @property
-    def finished(self) -> datetime | None:
-        """When the rollout ended, parsed (None while it runs, or when unreadable)."""
-        return parse_time(self.finished_at)
-
-    @property
     def duration_seconds(self) -> float | None:
         """Start to finish, or None while it runs (or when a time is missing)."""
-        return _span(self.started, self.finished)
+        return self._span()
 
     def as_item(self) -> dict[str, object]:
         """The plain values the runner puts when the rollout starts (the codec drops None)."""
@@ -327,10 +330,6 @@ class RolloutItem:
     def weights_by_group(self) -> list[dict[str, int]]:
         """The weights' history without its times, oldest first (what the runner keeps)."""
         return [dict(w.weights) for w in self.weights_history]
-
-
-def _span(start: datetime | None, end: datetime | None) -> float | None:
-    return (end - start).total_seconds() if start and end else None
 
 
 def _weights(values: Mapping[str, ItemValue]) -> dict[str, int]:
