@@ -50,7 +50,7 @@ from rollout.deploy import (
     rollout_from_item,
 )
 from rollout.events import RolloutResult
-from rollout.ledger.history import BootDurations, RolloutRecord, app_history, boot_durations
+from rollout.ledger.history import BootDurations, app_history, boot_durations
 from rollout.ledger.instances import app_boots
 from rollout.ledger.lease import DeployLock, whoami
 from rollout.ledger.releases import list_releases
@@ -140,7 +140,7 @@ class History:
     False when the account has no trace of the app (no rollout, release or group)."""
 
     app: str
-    rollouts: tuple[RolloutRecord, ...]
+    rollouts: tuple[RolloutItem, ...]
     boots: BootDurations | None = None
     known: bool = True
 

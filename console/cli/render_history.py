@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -11,10 +12,10 @@ from rich.text import Text
 from console.cli.output import Column, print_table
 from console.palette import STATE_STYLE
 from console.plain import text
-from rollout.ledger.history import RolloutRecord
+from rollout.ledger.rollout_item import RolloutItem
 
 
-def rollout_json(r: RolloutRecord) -> dict[str, Any]:
+def rollout_json(r: RolloutItem) -> dict[str, Any]:
     return {
         "rollout_id": r.rollout_id,
         "from_release": r.from_release or None,
@@ -24,21 +25,25 @@ def rollout_json(r: RolloutRecord) -> dict[str, Any]:
         "outcome": r.outcome,
         "reason": r.reason,
         "owner": r.owner,
-        "started_at": r.started_at.isoformat() if r.started_at else None,
-        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+        "started_at": _iso(r.started),
+        "finished_at": _iso(r.finished),
         "duration_seconds": r.duration_seconds,
         "judge": dataclasses.asdict(r.judge) if r.judge else None,
         "steps": [
             {
                 "name": s.name,
                 "status": s.status,
-                "started_at": s.started_at.isoformat() if s.started_at else None,
-                "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+                "started_at": _iso(s.started),
+                "finished_at": _iso(s.finished),
                 "detail": s.detail,
             }
             for s in r.steps
         ],
     }
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
 
 
 def duration(seconds: float | None) -> str:
@@ -55,7 +60,7 @@ _COLUMNS = tuple(
 
 
 def render_history(
-    out: Console, app: str, rollouts: list[RolloutRecord], *, full: bool = False
+    out: Console, app: str, rollouts: list[RolloutItem], *, full: bool = False
 ) -> None:
     """The rollouts table, newest first (`full`: one rollout a line, the judge's evidence
     on it after the outcome, every value whole; see console.cli.output)."""
@@ -68,7 +73,7 @@ def render_history(
             text(f"{r.from_release or '∅'} → {r.to_release}", one_line=True),
             text(r.strategy, one_line=True),
             text((r.state, STATE_STYLE.get(r.state, "")), one_line=True),
-            f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "",
+            started_text(r),
             duration(r.duration_seconds),
             text(r.owner, one_line=True),
             outcome_text(r),
@@ -78,7 +83,13 @@ def render_history(
     print_table(out, _COLUMNS, rows, full=full, title=f"rollouts of {app}")
 
 
-def outcome_text(r: RolloutRecord) -> Text:
+def started_text(r: RolloutItem) -> str:
+    """When the rollout started, to the second ("" when not recorded)."""
+    started = r.started
+    return f"{started:%Y-%m-%d %H:%M:%S}" if started else ""
+
+
+def outcome_text(r: RolloutItem) -> Text:
     """The reason (or outcome), and below it the judge's evidence when one looked."""
     if r.judge is None:
         return text(r.reason or r.outcome)

@@ -95,11 +95,9 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
 def _launched_since(r: Rollout, group: ServerGroup) -> datetime:
     """From when the group's failed launches count: this rollout's launch step for the group
     it created, else (a retained group brought back to size) the gate's own start."""
-    from rollout.ledger.timestamps import parse_time
-
     if r.new is not None and group.name == r.new.name:
         launch = next((s for s in r.steps if s.name == StepName.LAUNCH), None)
-        started = parse_time(launch.started_at) if launch is not None else None
+        started = launch.started if launch is not None else None
         if started is not None:
             return started
     return datetime.now(UTC)

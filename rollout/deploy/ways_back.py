@@ -18,12 +18,12 @@ from rollout.aws.gateway import AwsError, Gateway
 from rollout.config import Config, RolloutSettings
 from rollout.deploy.health import healthy_count
 from rollout.fleet.groups import describe_group
-from rollout.ledger.history import BootDurations, RolloutRecord, app_history, boot_durations
+from rollout.ledger.history import BootDurations, app_history, boot_durations
 from rollout.ledger.instances import app_boots
 from rollout.ledger.releases import list_releases
 from rollout.ledger.rollout_item import RolloutItem
 from rollout.ledger.rollouts import RolloutLedger
-from rollout.ledger.vocabulary import STEP_DONE, RolloutState, StepName
+from rollout.ledger.vocabulary import RolloutState, StepName
 from rollout.model import Release
 
 # One listener change when the ledger has recorded none: what localaws and AWS take.
@@ -44,13 +44,13 @@ def format_seconds(seconds: float) -> str:
     return f"~ {minutes} min {rest} s" if rest else f"~ {minutes} min"
 
 
-def step_seconds(records: Iterable[RolloutRecord], name: str) -> tuple[float, ...]:
+def step_seconds(records: Iterable[RolloutItem], name: str) -> tuple[float, ...]:
     """Durations of every finished-ok step of that name in the records (newest first)."""
     out: list[float] = []
     for r in records:
         for s in r.steps:
             seconds = s.seconds
-            if s.name == name and s.status in STEP_DONE and seconds is not None and seconds >= 0:
+            if s.name == name and s.done and seconds is not None and seconds >= 0:
                 out.append(seconds)
     return tuple(out)
 
@@ -68,7 +68,7 @@ class Estimate:
         return format_seconds(self.seconds)
 
 
-def flip_back_estimate(records: Iterable[RolloutRecord]) -> Estimate:
+def flip_back_estimate(records: Iterable[RolloutItem]) -> Estimate:
     """One listener change: the median of the recorded shift steps, else the default."""
     shifts = step_seconds(records, StepName.SHIFT)
     if not shifts:
@@ -108,7 +108,7 @@ NO_BOOTS = "ETA unknown (no boots recorded)"
 def fresh_deploy_eta(
     release: str,
     boots: BootDurations,
-    records: Sequence[RolloutRecord],
+    records: Sequence[RolloutItem],
     settings: RolloutSettings,
     bake_seconds: float | None = None,
 ) -> DeployEta | None:
@@ -167,7 +167,7 @@ class RollbackOptions:
     flip_back: FlipBack
     fresh: FreshDeploy
     boots: BootDurations
-    records: tuple[RolloutRecord, ...]
+    records: tuple[RolloutItem, ...]
     settings: RolloutSettings
     releases: tuple[Release, ...] = ()  # every release of the app, oldest first
 
@@ -187,13 +187,13 @@ class RollbackOptions:
         return eta.text if eta else NO_BOOTS
 
 
-def serving_release(records: Sequence[RolloutRecord]) -> str:
+def serving_release(records: Sequence[RolloutItem]) -> str:
     """What serves now as the ledger tells it (newest first): a running or detached
     rollout's target once it shifted traffic; else the newest finished rollout's target
     when it succeeded, or the release it started from when it did not ("" when none)."""
     for r in records:
-        if r.active:
-            if r.shifted:
+        if r.unfinished:
+            if r.has_shifted:
                 return r.to_release
             continue
         if r.state == RolloutState.SUCCEEDED:
@@ -206,14 +206,14 @@ def serving_release(records: Sequence[RolloutRecord]) -> str:
     return ""
 
 
-def previous_release_of(records: Sequence[RolloutRecord]) -> str:
+def previous_release_of(records: Sequence[RolloutItem]) -> str:
     """The release that served before the current one: the newest succeeded rollout's
     `from_release` ("" when none) — the same answer as `previous_release`."""
     return next((r.from_release for r in records if r.state == RolloutState.SUCCEEDED), "")
 
 
 def default_release(
-    records: Sequence[RolloutRecord],
+    records: Sequence[RolloutItem],
     unfinished: RolloutItem | None,
     releases: Sequence[str],
     serving: str,
@@ -233,12 +233,13 @@ def default_release(
     return choices[-1] if choices else ""
 
 
-def no_retained_reason(records: Sequence[RolloutRecord]) -> str:
+def no_retained_reason(records: Sequence[RolloutItem]) -> str:
     """Why there is no group to flip back to, when no rollout is baking now."""
     for r in records:
         bake = r.step(StepName.BAKE)
-        if r.state == RolloutState.SUCCEEDED and bake is not None and bake.finished_at:
-            return f"no retained group: the bake ended at {_hhmm(bake.finished_at)}"
+        ended = bake.finished if bake is not None else None
+        if r.state == RolloutState.SUCCEEDED and ended is not None:
+            return f"no retained group: the bake ended at {_hhmm(ended)}"
     return "no retained group: no rollout is baking"
 
 
@@ -247,7 +248,7 @@ def _hhmm(at: datetime) -> str:
 
 
 async def _flip_back(
-    gw: Gateway, item: RolloutItem | None, records: Sequence[RolloutRecord]
+    gw: Gateway, item: RolloutItem | None, records: Sequence[RolloutItem]
 ) -> FlipBack:
     estimate = flip_back_estimate(records)
     if item is None:

@@ -45,9 +45,10 @@ from rollout.fleet.traffic import TrafficPoint, discover_traffic, read_all_weigh
 from rollout.heap import freeze_heap
 from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import from_item, to_item
-from rollout.ledger.history import RolloutRecord, active_rollouts
+from rollout.ledger.history import active_rollouts
 from rollout.ledger.instances import InstanceBoot, latest_phases
 from rollout.ledger.locks import lock_of
+from rollout.ledger.rollout_item import RolloutItem
 from rollout.ledger.vocabulary import RolloutState
 from rollout.model import (
     TAG_APP,
@@ -140,8 +141,8 @@ class FleetObserver:
         self._boots: dict[str, InstanceBoot] = {}
         self._boot_settled: set[str] = set()  # healthy and checked: no more boot lookups
         self._backend_label = ""
-        self._detached: list[RolloutRecord] = []  # refreshed at each rediscovery
-        self._rollouts_seen: list[RolloutRecord] = []  # the last read of the rollouts table
+        self._detached: list[RolloutItem] = []  # refreshed at each rediscovery
+        self._rollouts_seen: list[RolloutItem] = []  # the last read of the rollouts table
         self._held: frozenset[str] = frozenset()  # apps whose lock was held last tick
         self._shape: frozenset[Any] = frozenset()  # the groups as of last tick
         self._verdicts: dict[tuple[HealthState, str, str], TargetHealth] = {}
@@ -294,7 +295,7 @@ class FleetObserver:
             or any(r.state == RolloutState.RUNNING for r in self._rollouts_seen)
         )
 
-    async def _rollouts(self, *, refresh_detached: bool) -> list[RolloutRecord]:
+    async def _rollouts(self, *, refresh_detached: bool) -> list[RolloutItem]:
         """Running rollouts every tick; detached ones (rare, slow to change) at rediscovery
         and when a rollout seen running is no longer."""
         if refresh_detached:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from rollout.ledger.history import RolloutRecord
 from rollout.ledger.instances import InstanceBoot
+from rollout.ledger.rollout_item import RolloutItem
 from rollout.ledger.timestamps import parse_time
 from rollout.model import (
     NO_CAPACITY,
@@ -140,13 +140,13 @@ def group_of(asg: Mapping[str, Any]) -> ServerGroup:
     )
 
 
-def latest_per_app(rollouts: Iterable[RolloutRecord]) -> dict[str, RolloutRecord]:
+def latest_per_app(rollouts: Iterable[RolloutItem]) -> dict[str, RolloutItem]:
     """Each app's newest rollout (rollout ids sort by time).
 
     Audit items that share the rollouts table (a `lock-takeover`, written with a rollout
     id of its own) are not rollouts and never count as an app's latest.
     """
-    latest: dict[str, RolloutRecord] = {}
+    latest: dict[str, RolloutItem] = {}
     for r in rollouts:
         if r.kind == TAKEOVER_KIND:
             continue
@@ -158,7 +158,7 @@ def latest_per_app(rollouts: Iterable[RolloutRecord]) -> dict[str, RolloutRecord
 def group_role(
     group: ServerGroup,
     weights: Mapping[str, int],
-    rollout: RolloutRecord | None,
+    rollout: RolloutItem | None,
     all_groups: Iterable[ServerGroup],
 ) -> GroupRole:
     """A group's role: serving when weighted; retiring while deleted; otherwise from the
@@ -246,7 +246,7 @@ def app_of(
     point: TrafficPoint | None,
     groups: Iterable[ServerGroup],
     lock: LockInfo | None,
-    rollout: RolloutRecord | None,
+    rollout: RolloutItem | None,
 ) -> App:
     """The App `name`: its traffic point, its groups (oldest rollout first), its lock."""
     mine = sorted(

@@ -13,7 +13,6 @@ from rollout.judge.verdict import Verdict
 from rollout.judge.watch import RolloutJudge
 from rollout.ledger.codec import ItemValue
 from rollout.ledger.rollout_item import judge_of
-from rollout.ledger.timestamps import parse_time
 from rollout.ledger.vocabulary import StepName
 
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ def judge_for(r: Rollout, group: ServerGroup, what: str) -> RolloutJudge | None:
 
 def _last_shift(r: Rollout) -> datetime | None:
     shifts = [s for s in r.steps if s.name == StepName.SHIFT and s.finished_at]
-    return parse_time(shifts[-1].finished_at) if shifts else None
+    return shifts[-1].finished if shifts else None
 
 
 async def look(r: Rollout, judge: RolloutJudge | None, what: str) -> None:

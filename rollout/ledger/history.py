@@ -2,7 +2,8 @@
 
 Read-only views of the items the rollout state machine writes (`rollout.ledger.rollouts`),
 each read through `RolloutItem.from_item`, which tolerates unknown or missing fields so an
-old item never breaks a listing.
+old item never breaks a listing. A listing is of `RolloutItem`s, the rollout as the ledger
+holds it.
 """
 
 from __future__ import annotations
@@ -15,119 +16,19 @@ from typing import Any
 
 from rollout.aws.gateway import Gateway
 from rollout.config import Tables
-from rollout.ledger.codec import ItemValue, from_item, to_item
+from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.instances import InstanceBoot
-from rollout.ledger.rollout_item import JudgeEvidence, RolloutItem, Step
+from rollout.ledger.rollout_item import RolloutItem
 from rollout.ledger.rollouts import RolloutLedger
-from rollout.ledger.timestamps import parse_time
-from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepName
+from rollout.ledger.vocabulary import UNFINISHED, StepName
 
 # Steps whose span is "launch until every new instance is healthy": the boot time.
 _BOOT_SPAN = (StepName.LAUNCH, StepName.GATE)
 
 
-@dataclass(frozen=True, slots=True)
-class RolloutStep:
-    """A recorded step (`rollout.ledger.rollouts.Step`) as a listing reads it: its times
-    parsed (None when absent or unreadable)."""
-
-    name: str
-    status: str
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    detail: str = ""
-
-    @classmethod
-    def of(cls, step: Step) -> RolloutStep:
-        """The step with its times parsed."""
-        return cls(
-            step.name,
-            step.status,
-            parse_time(step.started_at),
-            parse_time(step.finished_at),
-            step.detail,
-        )
-
-    @property
-    def seconds(self) -> float | None:
-        if self.started_at and self.finished_at:
-            return (self.finished_at - self.started_at).total_seconds()
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class RolloutRecord:
-    """One rollout as the ledger holds it."""
-
-    app: str
-    rollout_id: str
-    from_release: str
-    to_release: str
-    strategy: str
-    state: str
-    owner: str = ""
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    outcome: str = ""
-    reason: str = ""
-    abort_requested: bool = False
-    steps: tuple[RolloutStep, ...] = ()
-    shifted_flag: bool = False  # the item's `shifted`, set by the state machine at the shift
-    kind: str = ""  # "" for a rollout; "lock-takeover" for an audit item (`rollout.ledger.lease`)
-    judge: JudgeEvidence | None = None  # the judge's last verdict, when one looked
-
-    @classmethod
-    def of(cls, item: RolloutItem) -> RolloutRecord:
-        """The record of a rollouts-table item, read typed (`RolloutItem.from_item`)."""
-        return cls(
-            app=item.app,
-            rollout_id=item.rollout_id,
-            from_release=item.from_release,
-            to_release=item.to_release,
-            strategy=item.strategy,
-            state=item.state,
-            owner=item.owner,
-            started_at=parse_time(item.started_at),
-            finished_at=parse_time(item.finished_at),
-            outcome=item.outcome,
-            reason=item.reason,
-            abort_requested=item.abort_requested,
-            steps=tuple(RolloutStep.of(s) for s in item.steps),
-            shifted_flag=item.shifted,
-            kind=item.kind,
-            judge=item.judge,
-        )
-
-    @property
-    def active(self) -> bool:
-        return self.state in UNFINISHED
-
-    @property
-    def duration_seconds(self) -> float | None:
-        """Start to finish, or None while it runs (or when a time is missing)."""
-        if self.started_at and self.finished_at:
-            return (self.finished_at - self.started_at).total_seconds()
-        return None
-
-    def step(self, name: str) -> RolloutStep | None:
-        """The last step of that name."""
-        return next((s for s in reversed(self.steps) if s.name == name), None)
-
-    @property
-    def shifted(self) -> bool:
-        """True once the listener forwards to the new group (the shift step finished ok)."""
-        shift = self.step(StepName.SHIFT)
-        return self.shifted_flag or (shift is not None and shift.status in STEP_DONE)
-
-
-def rollout_of(values: Mapping[str, ItemValue]) -> RolloutRecord:
-    """A RolloutRecord from a rollouts-table item's plain values."""
-    return RolloutRecord.of(RolloutItem.from_item(values))
-
-
 async def app_history(
     gateway: Gateway, tables: Tables, app: str, *, limit: int | None = None
-) -> list[RolloutRecord]:
+) -> list[RolloutItem]:
     """The app's rollouts, newest first (rollout ids sort by time)."""
     params: dict[str, Any] = {
         "TableName": tables.rollouts,
@@ -140,15 +41,14 @@ async def app_history(
         items = out.get("Items", [])
     else:
         items = await gateway.paginate("dynamodb", "query", "Items", **params)
-    return [rollout_of(from_item(i)) for i in items]
+    return [RolloutItem.from_item(from_item(i)) for i in items]
 
 
 async def active_rollouts(
     gateway: Gateway, tables: Tables, states: Iterable[str] = UNFINISHED
-) -> list[RolloutRecord]:
+) -> list[RolloutItem]:
     """Every rollout of every app in one of `states` (through the state index; a query each)."""
-    items = await RolloutLedger(gateway, tables.rollouts).in_states(states)
-    return [RolloutRecord.of(i) for i in items]
+    return await RolloutLedger(gateway, tables.rollouts).in_states(states)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +73,7 @@ class BootDurations:
 
 
 def boot_durations(
-    rollouts: Iterable[RolloutRecord],
+    rollouts: Iterable[RolloutItem],
     boots: Iterable[InstanceBoot] = (),
     launched_at: Mapping[str, datetime] | None = None,
 ) -> BootDurations:
@@ -194,8 +94,10 @@ def boot_durations(
                 samples.setdefault(b.release, []).append(seconds)
     for r in rollouts:
         launch, gate = (r.step(n) for n in _BOOT_SPAN)
-        if launch and gate and launch.started_at and gate.finished_at and gate.status in STEP_DONE:
-            seconds = (gate.finished_at - launch.started_at).total_seconds()
+        began = launch.started if launch else None
+        healthy = gate.finished if gate and gate.done else None
+        if began and healthy:
+            seconds = (healthy - began).total_seconds()
             if seconds >= 0:
                 spans.setdefault(r.to_release, []).append(seconds)
     for release, values in spans.items():

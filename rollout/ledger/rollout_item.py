@@ -2,7 +2,9 @@
 
 `RolloutItem.from_item` reads the item's plain values tolerantly, so an item written by any
 earlier version reads back; it is the one reader of the item's shape (`RolloutLedger.get`,
-`recent`, `unfinished` and the history's `RolloutRecord` all go through it). `as_item`
+`recent`, `unfinished` and the history's listings all go through it), and the rollout every
+reader uses: the runner, a resume, the history, the fleet's view. Its times stay the
+ledger's ISO strings as written; `started` and `finished` read them parsed. `as_item`
 gives the plain values the runner writes when the rollout starts (the same keys and values
 it always wrote; `RolloutPlan.started_item` fills it from a plan). Later writes set single
 fields of it (`Rollout._save`), each named as a field here.
@@ -12,14 +14,39 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from rollout.ledger.codec import ItemValue, Values, as_int, as_map
-from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepStatus, Strategy
+from rollout.ledger.timestamps import parse_time
+from rollout.ledger.vocabulary import STEP_DONE, UNFINISHED, StepName, StepStatus, Strategy
 from rollout.model import Capacity, ServerGroup
 
 
+class Timed:
+    """A step or a rollout: its `started_at` and `finished_at`, the ledger's ISO strings
+    ("" while unknown), read parsed."""
+
+    __slots__ = ()
+    started_at: str
+    finished_at: str
+
+    @property
+    def started(self) -> datetime | None:
+        """When it started, parsed (None when not recorded or unreadable)."""
+        return parse_time(self.started_at)
+
+    @property
+    def finished(self) -> datetime | None:
+        """When it ended, parsed (None while it runs, or when unreadable)."""
+        return parse_time(self.finished_at)
+
+    def _span(self) -> float | None:
+        start, end = self.started, self.finished
+        return (end - start).total_seconds() if start and end else None
+
+
 @dataclass(slots=True)
-class Step:
+class Step(Timed):
     """One step of a rollout as its item's `steps` list keeps it: written `running` before
     the step runs and again with how it ended. Times are the ledger's ISO strings ("" while
     unknown); `name` is a StepName and `status` a StepStatus, or a word an older item used."""
@@ -42,6 +69,11 @@ class Step:
     def ok(self) -> bool:
         """The step ended `ok` (the runner's own word for a step that completed)."""
         return self.status == StepStatus.OK
+
+    @property
+    def seconds(self) -> float | None:
+        """Start to finish, or None while it runs (or when a time is missing)."""
+        return self._span()
 
     def as_item(self) -> dict[str, str]:
         """The step as the item's `steps` list stores it (plain strings, this key order)."""
@@ -133,7 +165,7 @@ def judge_of(value: Mapping[str, ItemValue]) -> JudgeEvidence | None:
 
 
 @dataclass(frozen=True, slots=True)
-class RolloutItem:
+class RolloutItem(Timed):
     """One rollout as its ledger item holds it (ARCHITECTURE §4)."""
 
     app: str
@@ -185,6 +217,22 @@ class RolloutItem:
     def last_step(self) -> str:
         """The name of its last recorded step ("" when none)."""
         return self.steps[-1].name if self.steps else ""
+
+    def step(self, name: str) -> Step | None:
+        """The last recorded step of that name (None when none)."""
+        return next((s for s in reversed(self.steps) if s.name == name), None)
+
+    @property
+    def has_shifted(self) -> bool:
+        """True once the listener forwards to the new group: the item's `shifted` flag (the
+        state machine sets it at the shift) or a shift step that completed."""
+        shift = self.step(StepName.SHIFT)
+        return self.shifted or (shift is not None and shift.done)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Start to finish, or None while it runs (or when a time is missing)."""
+        return self._span()
 
     def as_item(self) -> dict[str, object]:
         """The plain values the runner puts when the rollout starts (the codec drops None)."""

@@ -28,8 +28,9 @@ from console.tui.screens.rollout import RolloutScreen
 from rollout import events as ev
 from rollout.config import Config, RolloutSettings
 from rollout.deploy import Estimate, FlipBack, FreshDeploy, RollbackOptions
-from rollout.ledger.history import BootDurations, RolloutRecord, RolloutStep
-from rollout.ledger.rollout_item import JudgeEvidence
+from rollout.ledger.history import BootDurations
+from rollout.ledger.rollout_item import JudgeEvidence, RolloutItem, Step
+from rollout.ledger.timestamps import iso
 from rollout.model import (
     HealthState,
     InstanceState,
@@ -318,12 +319,14 @@ def _live_rollout_screen(app: FreshfleetApp) -> Screen[object]:
     )
 
 
-def _past_rollouts() -> tuple[RolloutRecord, ...]:
+def _past_rollouts() -> tuple[RolloutItem, ...]:
     """v1 -> v2 succeeded at 11:42; its shift took 1.4 s and the retire 8 s."""
     start = FROZEN_NOW - timedelta(minutes=30)
 
-    def step(name: str, a: float, b: float) -> RolloutStep:
-        return RolloutStep(name, "ok", start + timedelta(seconds=a), start + timedelta(seconds=b))
+    def step(name: str, a: float, b: float) -> Step:
+        return Step(
+            name, "ok", iso(start + timedelta(seconds=a)), iso(start + timedelta(seconds=b))
+        )
 
     steps = (
         step("launch", 0, 3),
@@ -333,15 +336,15 @@ def _past_rollouts() -> tuple[RolloutRecord, ...]:
         step("retire", 645.4, 653.4),
     )
     return (
-        RolloutRecord(
+        RolloutItem(
             app="demo-web",
             rollout_id="20261127-112800-ddd4",
             from_release="v1",
             to_release="v2",
             strategy="blue-green",
             state="succeeded",
-            started_at=start,
-            finished_at=start + timedelta(seconds=653.4),
+            started_at=iso(start),
+            finished_at=iso(start + timedelta(seconds=653.4)),
             steps=steps,
         ),
     )
@@ -433,11 +436,10 @@ def _plan_dialog(app: FreshfleetApp) -> Screen[object]:
 
 def _history(app: FreshfleetApp) -> Screen[object]:
     from console.tui.screens.history import HistoryScreen
-    from rollout.ledger.history import BootDurations, RolloutRecord
 
-    def record(rid: str, frm: str, to: str, state: str, took: float, why: str) -> RolloutRecord:
+    def record(rid: str, frm: str, to: str, state: str, took: float, why: str) -> RolloutItem:
         start = FROZEN_NOW - timedelta(hours=int(rid[-1]))
-        return RolloutRecord(
+        return RolloutItem(
             app="demo-web",
             rollout_id=f"20261127-0{rid[-1]}0000-{rid}",
             from_release=frm,
@@ -445,8 +447,8 @@ def _history(app: FreshfleetApp) -> Screen[object]:
             strategy="blue-green",
             state=state,
             owner="alice@laptop:4242",
-            started_at=start,
-            finished_at=start + timedelta(seconds=took),
+            started_at=iso(start),
+            finished_at=iso(start + timedelta(seconds=took)),
             outcome=why,
         )
 

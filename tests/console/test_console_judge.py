@@ -15,8 +15,8 @@ from console.tui.rollout_view import RolloutView, TrafficSeries
 from console.tui.screens.history import HistoryScreen
 from console.tui.screens.rollout import RolloutScreen
 from rollout import events as ev
-from rollout.ledger.history import BootDurations, rollout_of
-from rollout.ledger.rollout_item import JudgeEvidence
+from rollout.ledger.history import BootDurations
+from rollout.ledger.rollout_item import JudgeEvidence, RolloutItem
 from tests.fixtures.fleets import FROZEN_NOW, demo_snapshot
 
 RID = "20261127-115800-c3d4"
@@ -116,7 +116,7 @@ async def test_the_history_keeps_the_judges_final_evidence():
             "p_value": 1.0,
         },
     }
-    record = rollout_of(item)
+    record = RolloutItem.from_item(item)
     evidence = "fail (bake): new 5xx 0.0 % of 1,210, p90 107 ms · baseline 5xx 0.0 % of 1,180"
     assert record.judge is not None and record.judge.summary.startswith(evidence)
     app = recorded_app([demo_snapshot()])

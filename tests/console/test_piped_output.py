@@ -24,8 +24,8 @@ from rich.console import Console
 from console.cli.render_history import render_history
 from localaws.process import LocalAws
 from localaws.testing import boto3_client
-from rollout.ledger.history import RolloutRecord
-from rollout.ledger.rollout_item import JudgeEvidence
+from rollout.ledger.rollout_item import JudgeEvidence, RolloutItem
+from rollout.ledger.timestamps import iso
 from tests.fixtures.terminal import run_on_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,14 +168,14 @@ def test_wide_on_a_terminal_prints_what_a_pipe_gets(
 
 def test_a_record_keeps_a_many_line_cell_on_its_line_and_marks_an_empty_one() -> None:
     # The history's outcome has the judge's evidence on a second line on a terminal.
-    judged = RolloutRecord(
+    judged = RolloutItem(
         app=APP,
         rollout_id="20261127-115800-c3d4",
         from_release="v1",
         to_release="v5",
         strategy="blue-green",
         state="rolled_back",
-        started_at=datetime(2026, 11, 27, 11, 58, tzinfo=UTC),
+        started_at=iso(datetime(2026, 11, 27, 11, 58, tzinfo=UTC)),
         reason="the judge failed v5 during the bake",
         judge=JudgeEvidence("fail", "bake", "slow", 1210, 0, 107.0, 1180, 0, 19.0, "p90"),
     )

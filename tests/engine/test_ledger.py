@@ -153,7 +153,7 @@ async def test_history_is_newest_first_with_durations_and_boot_times(ledger: Gat
 
     history = await app_history(ledger, tables, "shop")
     assert [r.to_release for r in history] == ["v2", "v1"]
-    assert history[0].duration_seconds is None and history[0].active
+    assert history[0].duration_seconds is None and history[0].unfinished
     assert history[1].duration_seconds == 200.0
     assert [r.rollout_id for r in await app_history(ledger, tables, "shop", limit=1)] == [
         "20261127-110000-bbbb"

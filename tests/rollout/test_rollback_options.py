@@ -20,17 +20,18 @@ from rollout.deploy.ways_back import (
     previous_release_of,
     serving_release,
 )
-from rollout.ledger.history import BootDurations, RolloutRecord, RolloutStep
-from rollout.ledger.rollout_item import RolloutItem
+from rollout.ledger.history import BootDurations
+from rollout.ledger.rollout_item import RolloutItem, Step
+from rollout.ledger.timestamps import iso
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 
 
 def _record(
     rid: str, frm: str, to: str, state: str, steps: dict[str, tuple[float, float]]
-) -> RolloutRecord:
+) -> RolloutItem:
     """A rollout whose steps ran at these (start, end) seconds after T0."""
-    return RolloutRecord(
+    return RolloutItem(
         app="demo-web",
         rollout_id=rid,
         from_release=frm,
@@ -38,7 +39,7 @@ def _record(
         strategy="blue-green",
         state=state,
         steps=tuple(
-            RolloutStep(name, "ok", T0 + timedelta(seconds=a), T0 + timedelta(seconds=b))
+            Step(name, "ok", iso(T0 + timedelta(seconds=a)), iso(T0 + timedelta(seconds=b)))
             for name, (a, b) in steps.items()
         ),
     )

@@ -152,3 +152,19 @@ def test_an_old_sparse_item_reads_with_defaults() -> None:
     assert item.strategy == "blue-green" and item.old_group is None and item.steps == ()
     assert item.bake_seconds is None and item.capacity == Capacity(0, 0, 0)
     assert Step.from_item({"name": "gate", "status": "done"}).done  # an older word for ok
+
+
+def test_the_times_read_parsed_and_traffic_moved_by_flag_or_by_a_completed_shift() -> None:
+    shift = Step(StepName.SHIFT, StepStatus.OK, "2026-11-27T10:00:00Z", "2026-11-27T10:00:02Z")
+    item = RolloutItem(
+        "web", "r1", RolloutState.RUNNING, started_at="2026-11-27T09:59:00Z", steps=(shift,)
+    )
+    assert shift.started is not None and shift.started.isoformat() == "2026-11-27T10:00:00+00:00"
+    assert shift.seconds == 2.0 and item.step(StepName.SHIFT) is shift
+    assert item.finished is None and item.duration_seconds is None and item.unfinished
+    assert item.has_shifted and not item.shifted  # the raw flag is the state machine's own
+    running = Step(StepName.SHIFT, StepStatus.RUNNING, "2026-11-27T10:00:00Z")
+    assert running.finished is None and running.seconds is None
+    assert not RolloutItem("web", "r1", RolloutState.RUNNING, steps=(running,)).has_shifted
+    assert RolloutItem("web", "r1", RolloutState.RUNNING, shifted=True).has_shifted
+    assert Step("gate", "ok", "not a time").started is None  # unreadable reads as unknown

@@ -13,11 +13,12 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from console.cli.render_history import outcome_text
+from console.cli.render_history import outcome_text, started_text
 from console.palette import STATE_STYLE
 from console.plain import text
 from console.tui.widgets.fitted_footer import FittedFooter
-from rollout.ledger.history import BootDurations, RolloutRecord
+from rollout.ledger.history import BootDurations
+from rollout.ledger.rollout_item import RolloutItem
 
 _BARS = "▁▂▃▄▅▆▇█"
 
@@ -34,7 +35,7 @@ class HistoryScreen(Screen[None]):
     """
 
     def __init__(
-        self, app_name: str, records: Sequence[RolloutRecord], durations: BootDurations
+        self, app_name: str, records: Sequence[RolloutItem], durations: BootDurations
     ) -> None:
         super().__init__()
         self.app_name = app_name
@@ -64,7 +65,7 @@ class HistoryScreen(Screen[None]):
                 text(r.strategy, one_line=True),
                 text((r.state, STATE_STYLE.get(r.state, "")), one_line=True),
                 text(r.owner.split(":")[0], one_line=True),
-                r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "",
+                started_text(r),
                 f"{took:.0f} s" if took is not None else "",
                 outcome_text(r),
             )
