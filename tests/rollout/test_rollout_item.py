@@ -1,5 +1,6 @@
 """A rollout's ledger item, typed (`RolloutItem`, `Step`): the item a rollout starts with is
-the one the runner always wrote, and an item written by earlier versions reads back whole."""
+the one the runner always wrote, and an item written by earlier versions reads back whole;
+likewise a server group's record (`ServerGroup.as_item`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rollout.fleet.traffic import TrafficPoint
 from rollout.ledger.codec import from_item, to_item
 from rollout.ledger.rollout_item import RolloutItem, Step
 from rollout.ledger.vocabulary import RolloutState, StepName, StepStatus
-from rollout.model import Capacity, Release, ServerGroup
+from rollout.model import NO_CAPACITY, Capacity, Release, ServerGroup
 
 OLD = ServerGroup(
     name="web-1",
@@ -168,3 +169,39 @@ def test_the_times_read_parsed_and_traffic_moved_by_flag_or_by_a_completed_shift
     assert not RolloutItem("web", "r1", RolloutState.RUNNING, steps=(running,)).has_shifted
     assert RolloutItem("web", "r1", RolloutState.RUNNING, shifted=True).has_shifted
     assert Step("gate", "ok", "not a time").started is None  # unreadable reads as unknown
+
+
+# A server group's record (`ServerGroup.as_item`): its capacity is written as the flat
+# min_size/max_size/desired keys older versions wrote, so their rollouts still resume.
+# The record as every version has written it, keys in their order.
+ITEM = {
+    "name": "web-1",
+    "release": "v1",
+    "rollout_id": "r0",
+    "target_group_arn": "arn:tg/1",
+    "launch_template": "web-lt",
+    "launch_template_version": "3",
+    "min_size": 2,
+    "max_size": 4,
+    "desired": 3,
+    "health_check_type": "ELB",
+    "grace_period": 30,
+    "subnets": "subnet-a",
+}
+
+
+def test_a_group_is_recorded_with_flat_size_keys() -> None:
+    assert OLD.as_item() == ITEM
+    assert list(OLD.as_item()) == list(ITEM)
+
+
+def test_a_record_reads_back_as_the_same_group() -> None:
+    assert ServerGroup.from_item(OLD.as_item()) == OLD
+    assert ServerGroup.from_item(ITEM) == OLD
+    assert ServerGroup.from_item(from_item(to_item(OLD.as_item()))) == OLD
+
+
+def test_a_record_without_sizes_reads_with_no_capacity() -> None:
+    sparse = {k: v for k, v in ITEM.items() if k not in ("min_size", "max_size", "desired")}
+    assert ServerGroup.from_item(sparse).capacity == NO_CAPACITY
+    assert ServerGroup.from_item({**sparse, "desired": 5}).capacity == Capacity(0, 0, 5)
