@@ -23,6 +23,7 @@ import pwd
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 
 from rollout.aws.gateway import AwsError, Gateway
@@ -137,47 +138,54 @@ async def judge_stale(
         held = now
 
 
+@dataclass(eq=False)
 class DeployLock:
     """An app's deploy lock; `async with` acquires it, heartbeats, and releases it.
 
-    `clock` gives the wall-clock times written into the item (shown to people; never used
-    to judge a lease, only a hand lock's end). `hold_seconds` makes it a hand lock
-    (`freshfleet lock`): no heartbeat, held that long or until `unlock`.
+    `owner` names the holder; left empty, it is named at `acquire` by who AWS says the
+    caller is (until then, this host and pid). `clock` gives the wall-clock times written
+    into the item (shown to people; never used to judge a lease, only a hand lock's end).
+    `hold_seconds` makes it a hand lock (`freshfleet lock`): no heartbeat, held that long or
+    until `unlock`. `force` takes a live lease over; a takeover is recorded in
+    `audit_table` when one is named.
     """
 
-    def __init__(
-        self,
-        gw: Gateway,
-        table: str,
-        app: str,
-        settings: RolloutSettings,
-        *,
-        message: str = "",
-        owner: str | None = None,
-        force: bool = False,
-        audit_table: str = "",
-        clock: Callable[[], float] = time.time,
-        hold_seconds: float = 0.0,
-    ) -> None:
-        self.gw = gw
-        self.table = table
-        self.app = app
-        self.settings = settings
-        self.message = message
-        self._named = owner is not None
-        self.owner = owner or lock_owner()
-        self.force = force
-        self.audit_table = audit_table
-        self.clock = clock
-        self.kind = MANUAL if hold_seconds else DEPLOY
-        self.lease_seconds = hold_seconds or settings.lock_lease_seconds
-        self.info: LockInfo | None = None
-        self.generation = 0
-        self.lost = asyncio.Event()  # set when the lease is found taken or unrenewable
-        self.lost_reason = ""
-        self.taken_from: LockInfo | None = None
-        self._watch = StaleWatch()
-        self._beat: asyncio.Task[None] | None = None
+    gw: Gateway
+    table: str
+    app: str
+    settings: RolloutSettings
+    _: KW_ONLY
+    message: str = ""
+    owner: str = ""
+    force: bool = False
+    audit_table: str = ""
+    clock: Callable[[], float] = time.time
+    hold_seconds: float = 0.0
+    # What holding it learns:
+    info: LockInfo | None = field(default=None, init=False)
+    generation: int = field(default=0, init=False)
+    lost: asyncio.Event = field(  # set when the lease is found taken or unrenewable
+        default_factory=asyncio.Event, init=False
+    )
+    lost_reason: str = field(default="", init=False)
+    taken_from: LockInfo | None = field(default=None, init=False)
+    _named: bool = field(default=False, init=False, repr=False)
+    _watch: StaleWatch = field(default_factory=StaleWatch, init=False, repr=False)
+    _beat: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._named = bool(self.owner)
+        self.owner = self.owner or lock_owner()
+
+    @property
+    def kind(self) -> str:
+        """`manual` for a hand lock (`hold_seconds`), else `deploy`."""
+        return MANUAL if self.hold_seconds else DEPLOY
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long one hold lasts: the hand lock's `hold_seconds`, else the settings' lease."""
+        return self.hold_seconds or self.settings.lock_lease_seconds
 
     def _fresh(self, arn: str, generation: int) -> LockInfo:
         now = self.clock()
