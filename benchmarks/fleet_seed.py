@@ -12,12 +12,12 @@ import base64
 import time
 from dataclasses import dataclass
 
-from localaws.demo.seed_calls import create_alb, create_serving_group, default_network
+from localaws.demo.seed_calls import create_app_site, create_serving_group, default_network
 from rollout.aws.gateway import Gateway
 from rollout.config import Tables
 from rollout.ledger.tables import setup_tables
-from rollout.model import TAG_APP, Release
-from rollout.naming import elb_tag_list, launch_template_name, new_rollout_id
+from rollout.model import Release
+from rollout.naming import launch_template_name, new_rollout_id
 from rollout.userdata import UserDataContext, render_user_data
 
 IMAGE_ID = "ami-03cf127a"  # one of moto's stock images; localaws ignores the image
@@ -63,9 +63,7 @@ def _rotated(items: list[str], n: int) -> list[str]:
 async def _seed_app(
     gw: Gateway, tables: Tables, app: str, capacity: int, vpc: str, subnets: list[str]
 ) -> tuple[str, str]:
-    app_tags = elb_tag_list({TAG_APP: app})
-    subnets = subnets[:2]
-    lb = await create_alb(gw, app, subnets, app_tags)
+    site = await create_app_site(gw, app, vpc, subnets[:2])
     rollout_id = new_rollout_id()
     release = Release(
         app=app,
@@ -90,16 +88,13 @@ async def _seed_app(
             "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
             "UserData": base64.b64encode(user_data.encode()).decode(),
         },
-        TagSpecifications=[{"ResourceType": "launch-template", "Tags": app_tags}],
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": list(site.tags)}],
     )
     _, tg, _ = await create_serving_group(
         gw,
         release,
+        site,
         rollout_id=rollout_id,
-        load_balancer_arn=lb["LoadBalancerArn"],
-        app_tags=app_tags,
-        vpc=vpc,
-        subnets=subnets,
         template=launch_template_name(app),
         template_version="1",
         capacity=capacity,

@@ -14,7 +14,7 @@ from typing import Any
 
 from localaws.demo.releases import DEMO_APP, ReleaseServer
 from localaws.demo.seed_calls import (
-    create_alb,
+    create_app_site,
     create_serving_group,
     default_network,
     demo_grace_seconds,
@@ -29,8 +29,8 @@ from rollout.ledger.codec import to_item
 from rollout.ledger.releases import release_item
 from rollout.ledger.rollouts import utc_now
 from rollout.ledger.tables import setup_tables
-from rollout.model import TAG_APP, Release
-from rollout.naming import elb_tag_list, launch_template_name, new_rollout_id
+from rollout.model import Release
+from rollout.naming import launch_template_name, new_rollout_id
 from rollout.userdata import UserDataContext, encode_simulate, render_user_data
 
 DEMO_CAPACITY = 3
@@ -96,8 +96,7 @@ async def seed_demo(
             },
         ],
     )
-    app_tags = elb_tag_list({TAG_APP: DEMO_APP})
-    lb = await create_alb(gw, DEMO_APP, subnet_ids, app_tags, SecurityGroups=[sg])
+    site = await create_app_site(gw, DEMO_APP, vpc, subnet_ids, SecurityGroups=[sg])
 
     # Releases: records with real sha256s of tarballs on the local release server.
     records: dict[str, Release] = {}
@@ -136,7 +135,7 @@ async def seed_demo(
         LaunchTemplateName=template,
         VersionDescription="base",
         LaunchTemplateData=base,
-        TagSpecifications=[{"ResourceType": "launch-template", "Tags": app_tags}],
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": list(site.tags)}],
     )
     rollout_id = new_rollout_id()
     v1 = records["v1"]
@@ -171,11 +170,8 @@ async def seed_demo(
     name, _, listener = await create_serving_group(
         gw,
         v1,
+        site,
         rollout_id=rollout_id,
-        load_balancer_arn=lb["LoadBalancerArn"],
-        app_tags=app_tags,
-        vpc=vpc,
-        subnets=subnet_ids,
         template=template,
         template_version=str(version),
         capacity=DEMO_CAPACITY,

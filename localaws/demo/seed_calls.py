@@ -1,14 +1,16 @@
 """The AWS calls that make an app's serving server group, shared by the demo seed and the
-benchmarks' big fleet: the default VPC's subnets, the app's ALB, and its first server group
-(`create_serving_group`: a target group, a listener forwarding all traffic to it, and the
-ASG registered in it).
+benchmarks' big fleet: the default VPC's subnets, the app's site (`create_app_site`: its ALB,
+where its groups go), and its first server group there (`create_serving_group`: a target
+group, a listener forwarding all traffic to it, and the ASG registered in it).
 
-Each is one API call as any client would make it; the callers choose names, tags and sizes.
+Each resource is one API call as any client would make it; the callers choose names, tags
+and sizes.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from rollout.aws.eventual import after_create
@@ -16,7 +18,7 @@ from rollout.aws.gateway import Gateway
 from rollout.config import Config
 from rollout.deploy.health_settings import BOOT_MARGIN, MIN_GRACE_SECONDS, grace_seconds
 from rollout.deploy.health_settings import HealthCheck as _HealthCheck
-from rollout.model import Release
+from rollout.model import TAG_APP, Release
 from rollout.naming import asg_tag_list, elb_tag_list, group_tags, server_group_name
 
 DEMO_CHECK_SECONDS = 5  # the demo's target group checks every 5 s ...
@@ -60,24 +62,44 @@ async def default_network(gw: Gateway) -> tuple[str, list[str]]:
     return vpc, [s["SubnetId"] for s in subnets]
 
 
-async def create_alb(
-    gw: Gateway, name: str, subnets: list[str], tags: list[dict[str, str]], **extra: Any
-) -> dict[str, Any]:
-    """An internet-facing application load balancer in `subnets` (plus `extra` arguments,
-    e.g. `SecurityGroups`); returns its description."""
-    lb: dict[str, Any] = (
+@dataclass(frozen=True, slots=True)
+class AppSite:
+    """Where an app's server groups go: its VPC and the subnets its ALB enables, that ALB,
+    and the app's tags, which its ALB, listeners and launch template carry."""
+
+    app: str
+    vpc: str
+    subnets: tuple[str, ...]
+    load_balancer_arn: str
+    tags: tuple[dict[str, str], ...]
+
+
+async def create_app_site(
+    gw: Gateway, app: str, vpc: str, subnets: list[str], **alb: Any
+) -> AppSite:
+    """The app's internet-facing application load balancer, named after the app and tagged
+    with it, in `subnets` of `vpc` (plus `alb` arguments, e.g. `SecurityGroups`); returns
+    the site it makes, where the app's server groups go."""
+    tags = elb_tag_list({TAG_APP: app})
+    lb = (
         await gw.call(
             "elbv2",
             "create_load_balancer",
-            Name=name,
+            Name=app,
             Subnets=subnets,
-            **extra,
+            **alb,
             Scheme="internet-facing",
             Type="application",
             Tags=tags,
         )
     )["LoadBalancers"][0]
-    return lb
+    return AppSite(
+        app=app,
+        vpc=vpc,
+        subnets=tuple(subnets),
+        load_balancer_arn=str(lb["LoadBalancerArn"]),
+        tags=tuple(tags),
+    )
 
 
 async def create_target_group(
@@ -134,48 +156,12 @@ async def create_forward_listener(
     return str(got["Listeners"][0]["ListenerArn"])
 
 
-async def create_server_group(
-    gw: Gateway,
-    name: str,
-    *,
-    app: str,
-    version: str,
-    rollout_id: str,
-    template: str,
-    template_version: str,
-    capacity: int,
-    subnets: list[str],
-    target_group: str,
-    grace_period: int = DEMO_MIN_GRACE_SECONDS,
-) -> None:
-    """The server group's ASG: `capacity` instances of the template version in `subnets`,
-    registered in `target_group`, ELB health checks after `grace_period` (AWS seconds),
-    tagged as the engine tags its groups."""
-    await gw.call(
-        "autoscaling",
-        "create_auto_scaling_group",
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateName": template, "Version": template_version},
-        MinSize=capacity,
-        MaxSize=capacity,
-        DesiredCapacity=capacity,
-        VPCZoneIdentifier=",".join(subnets),
-        TargetGroupARNs=[target_group],
-        HealthCheckType="ELB",
-        HealthCheckGracePeriod=grace_period,
-        Tags=asg_tag_list(app, version, rollout_id, name),
-    )
-
-
 async def create_serving_group(
     gw: Gateway,
     release: Release,
+    site: AppSite,
     *,
     rollout_id: str,
-    load_balancer_arn: str,
-    app_tags: list[dict[str, str]],
-    vpc: str,
-    subnets: list[str],
     template: str,
     template_version: str,
     capacity: int,
@@ -183,19 +169,23 @@ async def create_serving_group(
     target_group_attributes: list[dict[str, str]] | None = None,
     **health: Any,
 ) -> tuple[str, str, str]:
-    """The first server group of the release's app, serving all its traffic, named and
-    tagged as the engine names and tags a rollout's group: its target group on the release's
-    port and health path (`health`, further health check arguments; then
-    `target_group_attributes` when given), an HTTP listener on the load balancer forwarding
-    everything to it, then the ASG of `capacity` instances of the template version
-    registered in it. Returns (group name, target group ARN, listener ARN)."""
+    """The first server group of the release's app, at the app's `site`, serving all its
+    traffic, named and tagged as the engine names and tags a rollout's group: its target
+    group in the site's VPC on the release's port and health path (`health`, further health
+    check arguments; then `target_group_attributes` when given), an HTTP listener on the
+    site's load balancer forwarding everything to it, then the ASG of `capacity` instances of
+    the template version in the site's subnets, registered in the target group, with ELB
+    health checks after `grace_period` (AWS seconds). Returns (group name, target group ARN,
+    listener ARN). Raises ValueError for a release of another app than the site's."""
     app, version = release.app, release.version
+    if app != site.app:
+        raise ValueError(f"release of {app!r} at the site of {site.app!r}")
     name = server_group_name(app, rollout_id)
     tg = await create_target_group(
         gw,
         name,
         port=release.port,
-        vpc=vpc,
+        vpc=site.vpc,
         health_path=release.health_path,
         tags=elb_tag_list(group_tags(app, version, rollout_id)),
         **health,
@@ -208,18 +198,19 @@ async def create_serving_group(
             TargetGroupArn=tg,
             Attributes=target_group_attributes,
         )
-    listener = await create_forward_listener(gw, load_balancer_arn, tg, app_tags)
-    await create_server_group(
-        gw,
-        name,
-        app=app,
-        version=version,
-        rollout_id=rollout_id,
-        template=template,
-        template_version=template_version,
-        capacity=capacity,
-        subnets=subnets,
-        target_group=tg,
-        grace_period=grace_period,
+    listener = await create_forward_listener(gw, site.load_balancer_arn, tg, list(site.tags))
+    await gw.call(
+        "autoscaling",
+        "create_auto_scaling_group",
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": template, "Version": template_version},
+        MinSize=capacity,
+        MaxSize=capacity,
+        DesiredCapacity=capacity,
+        VPCZoneIdentifier=",".join(site.subnets),
+        TargetGroupARNs=[tg],
+        HealthCheckType="ELB",
+        HealthCheckGracePeriod=grace_period,
+        Tags=asg_tag_list(app, version, rollout_id, name),
     )
     return name, tg, listener

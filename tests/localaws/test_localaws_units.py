@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 
 import pytest
 
+from localaws.demo.seed_calls import AppSite, create_serving_group
 from localaws.network.prober import _code_matches
 from localaws.runtimes.boot_mode import choose_boot
 from localaws.runtimes.simulated import boot_line
+from rollout.aws.gateway import Gateway
+from rollout.model import TAG_APP, Release
+from rollout.naming import elb_tag_list
 
 
 def test_boot_simulated_says_why() -> None:
@@ -67,3 +72,29 @@ def test_the_time_scale_comes_from_the_config_and_must_be_positive() -> None:
     assert flag.localaws.time_scale == 1.0
     with pytest.raises(ConfigError, match="time_scale"):
         load_config(env={"FRESHFLEET_LOCALAWS__TIME_SCALE": "0"})
+
+
+class _NoCalls:
+    async def call(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"called AWS: {args}")
+
+
+async def test_a_serving_group_is_made_only_at_its_own_apps_site() -> None:
+    site = AppSite(
+        app="demo-web",
+        vpc="vpc-1",
+        subnets=("subnet-a", "subnet-b"),
+        load_balancer_arn="arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/demo-web/1",
+        tags=tuple(elb_tag_list({TAG_APP: "demo-web"})),
+    )
+    release = Release(app="other", version="v1", url="https://x/v1.tar.gz", sha256="0" * 64)
+    with pytest.raises(ValueError, match="release of 'other' at the site of 'demo-web'"):
+        await create_serving_group(
+            cast(Gateway, _NoCalls()),
+            release,
+            site,
+            rollout_id="r1",
+            template="t",
+            template_version="1",
+            capacity=1,
+        )
