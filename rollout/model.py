@@ -143,6 +143,15 @@ class InstanceView:
         """The target health and its reason, or "" while not registered."""
         return " ".join(str(x) for x in (self.health, self.health_reason) if x)
 
+    @property
+    def target_health(self) -> str:
+        """The target health as the gate's messages give it: the state with its reason in
+        parentheses (`unhealthy (Target.Timeout)`), the state alone without a reason, or
+        `unregistered` while not registered."""
+        if self.health_reason:
+            return f"{self.health} ({self.health_reason})"
+        return self.health or "unregistered"
+
 
 @dataclass(frozen=True, slots=True)
 class Instance:

@@ -113,12 +113,7 @@ def _replaced(replaced: dict[str, InstanceView]) -> str:
     target health they last had (why an ELB-checked ASG replaced them)."""
     if not replaced:
         return ""
-    parts = []
-    for v in list(replaced.values())[-3:]:
-        health = (
-            f"{v.health} ({v.health_reason})" if v.health_reason else v.health or "unregistered"
-        )
-        parts.append(f"{v.instance_id} (target {health})")
+    parts = [f"{v.instance_id} (target {v.target_health})" for v in list(replaced.values())[-3:]]
     return f"; replaced by the ASG: {', '.join(parts)}"
 
 
@@ -128,11 +123,8 @@ def _why(views: list[InstanceView]) -> str:
         return "no instance was launched"
     parts = []
     for v in bad[:3]:
-        health = (
-            f"{v.health} ({v.health_reason})" if v.health_reason else v.health or "unregistered"
-        )
         boot = f", boot {v.phase} {v.phase_status}: {v.detail}".rstrip(": ") if v.phase else ""
-        parts.append(f"{v.instance_id} {v.state}, target {health}{boot}")
+        parts.append(f"{v.instance_id} {v.state}, target {v.target_health}{boot}")
     return "; ".join(parts)
 
 

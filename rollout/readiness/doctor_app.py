@@ -7,7 +7,8 @@ Each check is found the way the rollout engine finds it (by name and by the
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -16,30 +17,26 @@ from rollout.errors import RolloutInputError
 from rollout.fleet.groups import app_groups, serving_group
 from rollout.fleet.traffic import TrafficPoint, find_traffic_point, read_weights
 from rollout.ledger.releases import ReleaseError, bucket_call, get_release
-from rollout.model import TAG_APP, TAG_INSTANCE_SUBNETS, ServerGroup
+from rollout.model import TAG_APP, TAG_INSTANCE_SUBNETS, Release, ServerGroup
 from rollout.naming import launch_template_name
 from rollout.readiness.egress import egress_fix, subnet_egress
 from rollout.readiness.report import Check, Diagnosis, Verdict
 from rollout.userdata import redact_url
 
+T = TypeVar("T")
+
 
 async def check_app(doc: Diagnosis, app: str) -> None:
     """The app's launch template (IMDSv2, instance profile), listener and server groups."""
     template = await _launch_template(doc, app)
-    try:
-        point: TrafficPoint | None = await find_traffic_point(doc.gw, app)
-    except RolloutInputError:
-        point = None
-    except AwsError as exc:
-        doc.aws_failure("listener", exc)
-        return
+    point = await _read(
+        doc,
+        "listener",
+        _traffic_point(doc, app),
+        f"no listener or listener rule tagged freshfleet:app={app}",
+        f"run `freshfleet init {app}` (or tag the app's listener freshfleet:app={app})",
+    )
     if point is None:
-        doc.add(
-            "listener",
-            Verdict.FAIL,
-            f"no listener or listener rule tagged freshfleet:app={app}",
-            f"run `freshfleet init {app}` (or tag the app's listener freshfleet:app={app})",
-        )
         return
     what = f"rule {point.rule_arn}" if point.rule_arn else f"listener {point.listener_arn}"
     doc.add("listener", Verdict.OK, what)
@@ -64,6 +61,30 @@ async def check_app(doc: Diagnosis, app: str) -> None:
         return
     await _target_group(doc, serving.target_group_arn)
     await _serving_release(doc, app, serving.release, point)
+
+
+async def _read(
+    doc: Diagnosis, name: str, read: Awaitable[T | None], missing: str, fix: str
+) -> T | None:
+    """What `read` found for check `name`, or None once that check is recorded red: as a
+    failure of AWS when `read` raises AwsError, with `missing` and `fix` when it finds
+    nothing. What was found, the caller judges and records."""
+    try:
+        found = await read
+    except AwsError as exc:
+        doc.aws_failure(name, exc)
+        return None
+    if found is None:
+        doc.add(name, Verdict.FAIL, missing, fix)
+    return found
+
+
+async def _traffic_point(doc: Diagnosis, app: str) -> TrafficPoint | None:
+    """The app's listener (or rule), or None when it has none."""
+    try:
+        return await find_traffic_point(doc.gw, app)
+    except RolloutInputError:
+        return None
 
 
 async def _launch_template(doc: Diagnosis, app: str) -> dict[str, Any]:
@@ -258,20 +279,14 @@ async def _target_group(doc: Diagnosis, arn: str) -> None:
 
 async def _serving_release(doc: Diagnosis, app: str, version: str, point: TrafficPoint) -> None:
     """The serving release's tarball URL answers, and so does the app behind its listener."""
-    try:
-        release = await get_release(doc.gw, doc.tables, app, version) if version else None
-    except AwsError as exc:
-        doc.aws_failure("release", exc)
-        return
+    release = await _read(
+        doc,
+        "release",
+        _release(doc, app, version),
+        f"the serving group's release {version or '(untagged)'} is not in {doc.tables.releases}",
+        f"add it: `freshfleet release add {app} {version or 'VERSION'} --url URL --sha256 HASH`",
+    )
     if release is None:
-        doc.add(
-            "release",
-            Verdict.FAIL,
-            f"the serving group's release {version or '(untagged)'} is not in "
-            f"{doc.tables.releases}",
-            f"add it: `freshfleet release add {app} {version or 'VERSION'} "
-            "--url URL --sha256 HASH`",
-        )
         return
     doc.add("release", Verdict.OK, f"{version} from {redact_url(release.url)}")
     doc.checks.append(await _release_url(doc, release.url))
@@ -280,6 +295,12 @@ async def _serving_release(doc: Diagnosis, app: str, version: str, point: Traffi
         doc.checks.append(
             await http_check("app answers", url + release.health_path, doc.http_timeout)
         )
+
+
+async def _release(doc: Diagnosis, app: str, version: str) -> Release | None:
+    """The release `version` of the app, or None when the ledger lacks it or the serving
+    group names none (untagged)."""
+    return await get_release(doc.gw, doc.tables, app, version) if version else None
 
 
 async def _release_url(doc: Diagnosis, url: str) -> Check:
