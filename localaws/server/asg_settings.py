@@ -5,7 +5,10 @@ moto's CreateAutoScalingGroup drops `DefaultInstanceWarmup`, `MaxInstanceLifetim
 also drops `TerminationPolicies`, `CapacityRebalance` and `DefaultCooldown`, and forgets a
 group's `MixedInstancesPolicy` on any update that does not name it (a resize); its
 PutLifecycleHook drops `NotificationMetadata` and answers made-up `RoleARN` and
-`NotificationTargetARN` values for a hook that names neither. AWS keeps what it was given
+`NotificationTargetARN` values for a hook that names neither. Its CreateAutoScalingGroup also
+turns a `HealthCheckGracePeriod` of 0, or none, into 300, the AWS console's default; AWS's API
+default is 0, and 0 turns the grace off ("Set the health check grace period for an Auto
+Scaling group"), so a new group here gets what it was given, or 0. AWS keeps what it was given
 and answers it in DescribeAutoScalingGroups / DescribeLifecycleHooks, so these wrappers store
 each given value on moto's own object under the name its serializer reads (the shape member
 in snake case). Nothing is evaluated: a warmup or a lifetime changes no instance here.
@@ -60,12 +63,18 @@ def _keep(response: Any, settings: dict[str, tuple[str, str]]) -> None:
 
 
 def keep_on_create(original: Any) -> Any:
-    """CreateAutoScalingGroup, keeping the settings moto drops."""
+    """CreateAutoScalingGroup, keeping the settings moto drops, with the grace period it was
+    given (0 when none), as AWS's API."""
 
     @functools.wraps(original)
     def create_auto_scaling_group(self: Any) -> Any:
         result = original(self)
         _keep(self, _ON_CREATE)
+        group = self.autoscaling_backend.autoscaling_groups.get(
+            self._get_param("AutoScalingGroupName")
+        )
+        if group is not None:  # the API's default is 0, not the console's 300
+            group.health_check_grace_period = self._get_int_param("HealthCheckGracePeriod") or 0
         return result
 
     return create_auto_scaling_group

@@ -74,6 +74,33 @@ def test_a_new_group_keeps_its_warmup_and_lifetime(aws_client: Callable[..., Any
     assert (got["DefaultInstanceWarmup"], got["MaxInstanceLifetime"]) == (60, 90000)
 
 
+def test_a_new_group_has_the_grace_it_was_given_and_none_by_default(
+    aws_client: Callable[..., Any],
+) -> None:
+    """AWS's API default for HealthCheckGracePeriod is 0 and 0 turns the grace off (the
+    console's default of 300 is the console's); 5.2.5 turns 0 and none into 300."""
+    ec2, asg = aws_client("ec2"), aws_client("autoscaling")
+    model = asg_on_new_template(ec2, asg, "grace-model", desired=0)
+    subnets = _group(asg, model)["VPCZoneIdentifier"]
+    for suffix, given in (
+        ("none", {}),
+        ("zero", {"HealthCheckGracePeriod": 0}),
+        ("sixty", {"HealthCheckGracePeriod": 60}),
+    ):
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName=f"{model}-{suffix}",
+            LaunchTemplate={"LaunchTemplateName": model},
+            MinSize=0,
+            MaxSize=1,
+            VPCZoneIdentifier=subnets,
+            **given,
+        )
+    graces = {
+        s: _group(asg, f"{model}-{s}")["HealthCheckGracePeriod"] for s in ("none", "zero", "sixty")
+    }
+    assert graces == {"none": 0, "zero": 0, "sixty": 60}
+
+
 def test_a_hook_keeps_its_metadata_and_names_only_what_it_was_given(
     aws_client: Callable[..., Any],
 ) -> None:
