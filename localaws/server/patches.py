@@ -53,7 +53,13 @@ from moto.moto_api._internal.models import MotoAPIBackend
 from moto.s3.exceptions import S3AccessDeniedError, S3ClientError
 from moto.s3.responses import S3Response
 
-from localaws.server import asg_deletion, asg_settings, elb_rules, scaling_activities
+from localaws.server import (
+    asg_deletion,
+    asg_settings,
+    elb_rules,
+    lifecycle_hooks,
+    scaling_activities,
+)
 from localaws.server.cloud import LocalCloud
 from localaws.server.consistency import INSTANCE, SECURITY_GROUP, TARGET_GROUP
 from localaws.server.throttling import held_back
@@ -167,6 +173,17 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
         "a group pending delete may not be modified (ValidationError)",
     ),
     (AutoScalingBackend, "execute_policy", "find the policy under its group's key"),
+    (
+        FakeAutoScalingGroup,
+        "active_instances",
+        "an instance waiting on a launch hook counts toward the desired capacity "
+        "(localaws/server/lifecycle_hooks.py)",
+    ),
+    (
+        AutoScalingBackend,
+        "update_attached_target_groups",
+        "an instance waiting in Pending:Wait is registered with no target group",
+    ),
 )
 # Private attributes read or written (not methods): Instance._state, FakeTargetGroup.targets,
 # .terminated_targets, .attributes, FakeListener.port/.default_actions, FakeLoadBalancer.dns_name,
@@ -207,6 +224,17 @@ ADDED: tuple[tuple[type, str, str], ...] = (
         "alarms",
         "DescribePolicies' Alarms (5.2.5 leaves it out): the CloudWatch alarms whose actions "
         "name the policy",
+    ),
+    (
+        AutoScalingResponse,
+        "complete_lifecycle_action",
+        "CompleteLifecycleAction (5.2.5 lacks it): a launch hook's CONTINUE or ABANDON "
+        "(localaws/server/lifecycle_hooks.py)",
+    ),
+    (
+        AutoScalingResponse,
+        "record_lifecycle_action_heartbeat",
+        "RecordLifecycleActionHeartbeat (5.2.5 lacks it): the hook's timeout restarts",
     ),
 )
 
@@ -887,6 +915,7 @@ def _replace_autoscaling_group_instances(
         scaling_activities.failed(self, code, before, retry)
         return
     original(self, count_needed, propagated_tags)
+    lifecycle_hooks.hold(self, self.instance_states[before:])  # Pending:Wait, if it has hooks
     new = [s.instance.id for s in self.instance_states[before:]]
     scaling_activities.launched(self, new, before)
 
@@ -974,6 +1003,8 @@ _REPLACEMENTS: dict[str, Any] = {
     "create_auto_scaling_group": asg_settings.keep_on_create,
     "put_lifecycle_hook": asg_settings.keep_hook,
     "set_desired_capacity": _unless_pending_delete,
+    "active_instances": lifecycle_hooks.counted,
+    "update_attached_target_groups": lifecycle_hooks.registered_when_going_on,
     "create_default_vpc": _create_default_vpc,
     "put_scaling_policy": _put_scaling_policy,
     "delete_policy": _by_policy_name,
@@ -1033,4 +1064,6 @@ _ADDITIONS: dict[str, Any] = {
     "put_notification_configuration": asg_settings.put_notification_configuration,
     "describe_notification_configurations": asg_settings.describe_notification_configurations,
     "delete_notification_configuration": asg_settings.delete_notification_configuration,
+    "complete_lifecycle_action": lifecycle_hooks.complete_lifecycle_action,
+    "record_lifecycle_action_heartbeat": lifecycle_hooks.record_lifecycle_action_heartbeat,
 }
