@@ -106,7 +106,8 @@ class InstanceView:
     `state` is EC2's (or the ASG's lifecycle state while EC2 does not know the id yet),
     `health` the target group's (None while not registered), `phase`/`phase_status` the
     last boot phase this rollout's agent reported (None before the first, or for a phase
-    this engine does not know).
+    this engine does not know), `lifecycle` the ASG's lifecycle state (`Pending:Wait` while
+    a launch lifecycle hook holds it; "" when not read).
     """
 
     instance_id: str
@@ -117,11 +118,21 @@ class InstanceView:
     phase: Phase | None = None
     phase_status: PhaseStatus | None = None
     detail: str = ""
+    lifecycle: str = ""
 
     @property
     def healthy(self) -> bool:
-        """Running in EC2 and healthy in its target group (the gate's test)."""
-        return self.state is InstanceState.RUNNING and self.health is HealthState.HEALTHY
+        """Running in EC2, healthy in its target group and in service in its ASG (the gate's
+        test): an instance a lifecycle hook still holds (`Pending:Wait`) is not, whatever its
+        target says."""
+        serving = self.state is InstanceState.RUNNING and self.health is HealthState.HEALTHY
+        return serving and self.lifecycle in ("", "InService")
+
+    @property
+    def waiting_on_hook(self) -> bool:
+        """A launch lifecycle hook holds it (`Pending:Wait`) until its action is completed
+        or times out."""
+        return self.lifecycle == "Pending:Wait"
 
     @property
     def boot_failed(self) -> bool:

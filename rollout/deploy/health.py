@@ -116,6 +116,7 @@ async def group_view(
                 phase=_known(Phase, boot.get("phase", "")),
                 phase_status=_known(PhaseStatus, boot.get("status", "")),
                 detail=boot.get("detail", ""),
+                lifecycle=stage,
             )
         )
     return views
@@ -137,6 +138,25 @@ async def _members(
         instance_states(gw, ids), boot_phases(gw, instances_table, ids)
     )
     return lifecycle, states, phases
+
+
+LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
+
+
+async def launch_hooks(gw: Gateway, asg_name: str) -> list[str] | None:
+    """The names of the ASG's launch lifecycle hooks (`autoscaling:EC2_INSTANCE_LAUNCHING`,
+    the ones that hold a new instance in `Pending:Wait`), or None when a transient AWS
+    failure left no reading."""
+    found = await _reading(
+        gw.call("autoscaling", "describe_lifecycle_hooks", AutoScalingGroupName=asg_name)
+    )
+    if found is None:
+        return None
+    return [
+        str(h["LifecycleHookName"])
+        for h in found.get("LifecycleHooks", [])
+        if h.get("LifecycleTransition") == LAUNCHING
+    ]
 
 
 async def _reading(work: Awaitable[T]) -> T | None:

@@ -9,7 +9,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from rollout.deploy.health import group_view, health_reading
+from rollout.deploy.health import LAUNCHING, group_view, health_reading, launch_hooks
 from rollout.deploy.launch_failures import failed_launch
 from rollout.errors import RolloutStop
 from rollout.events import BakeProgress, GateProgress, InstanceUpdate
@@ -85,9 +85,10 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
         if healthy >= wanted:
             return
         if elapsed > deadline_s:
+            hooks = await _hooks_held_by(r, group, views)
             raise RolloutStop(
                 f"gate deadline of {deadline_s:.0f} s passed with {healthy} of {wanted} "
-                f"instances healthy: {_why(views)}{_replaced(replaced)}"
+                f"instances healthy: {_why(views, hooks)}{_replaced(replaced)}"
             )
         await asyncio.sleep(r.settings.poll_seconds)
 
@@ -117,15 +118,42 @@ def _replaced(replaced: dict[str, InstanceView]) -> str:
     return f"; replaced by the ASG: {', '.join(parts)}"
 
 
-def _why(views: list[InstanceView]) -> str:
+async def _hooks_held_by(r: Rollout, group: ServerGroup, views: list[InstanceView]) -> list[str]:
+    """The group's launch lifecycle hooks when one of `views` waits on them (`Pending:Wait`),
+    else none (nor when AWS gave no reading: the reason then says "a launch lifecycle hook")."""
+    if not any(v.waiting_on_hook for v in views):
+        return []
+    return await launch_hooks(r.gw, group.name) or []
+
+
+def _why(views: list[InstanceView], hooks: list[str] | None = None) -> str:
+    """Why the gate's unhealthy instances (up to 3) are not healthy: EC2 state, target health,
+    the boot phase, and, when any waits in `Pending:Wait`, the launch lifecycle hook (of
+    `hooks`, the group's) whose action nobody completed."""
     bad = [v for v in views if not v.healthy]
     if not views:
         return "no instance was launched"
     parts = []
     for v in bad[:3]:
         boot = f", boot {v.phase} {v.phase_status}: {v.detail}".rstrip(": ") if v.phase else ""
-        parts.append(f"{v.instance_id} {v.state}, target {v.target_health}{boot}")
-    return "; ".join(parts)
+        held = " in Pending:Wait" if v.waiting_on_hook else ""
+        parts.append(f"{v.instance_id} {v.state}{held}, target {v.target_health}{boot}")
+    return "; ".join(parts) + _held(bad, hooks or [])
+
+
+def _held(bad: list[InstanceView], hooks: list[str]) -> str:
+    """`; N waiting on the lifecycle hook NAME …` when launch hooks hold instances of `bad`."""
+    waiting = sum(1 for v in bad if v.waiting_on_hook)
+    if not waiting:
+        return ""
+    named = ", ".join(hooks)
+    which = (
+        f"lifecycle hook{'s' if len(hooks) > 1 else ''} {named}" if hooks else "a lifecycle hook"
+    )
+    return (
+        f"; {waiting} waiting on the {which} ({LAUNCHING}): nobody completed its lifecycle "
+        "action (CompleteLifecycleAction CONTINUE puts an instance in service)"
+    )
 
 
 class Shortfall:
