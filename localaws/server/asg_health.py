@@ -12,9 +12,10 @@ activity, a new id). Suspended processes hold it back as AWS's do: `HealthCheck`
 checked), `ReplaceUnhealthy` (marked `Unhealthy`, kept), `Launch` (terminated, not replaced).
 A `SetInstanceHealth` of `Unhealthy` is replaced the same way. Stock moto never checks.
 
-localaws knows no lifecycle hooks before `InService`: an instance comes into service when EC2
-shows it running (`LocalCloud.mark_running` stamps `localaws_in_service_at`), and the grace
-runs from then under localaws's time scale. The instance leaves the group's `Instances[]` as
+An instance comes into service when EC2 shows it running (`LocalCloud.mark_running` stamps
+`localaws_in_service_at`), or, when a launch lifecycle hook held it, when its action goes on
+(localaws/server/lifecycle_hooks.py stamps it again); the grace runs from then under
+localaws's time scale. The instance leaves the group's `Instances[]` as
 soon as it is terminated (AWS lists it `Terminating` while it drains), as a scale-in's does.
 An instance found unhealthy is marked `Unhealthy` at one round and replaced at the next
 (so DescribeAutoScalingGroups shows it `Unhealthy` for a moment, and a scale-in, which
