@@ -111,9 +111,10 @@ class RolloutProgress:
                 style = "green" if health == "healthy" else "yellow"
                 boot = f" boot {seen.boot_text}" if seen.phase else ""
                 why = f" ({seen.health_reason})" if seen.health_reason else ""
+                held = " Pending:Wait" if seen.waiting_on_hook else ""  # a launch hook holds it
                 c.print(
                     text(
-                        f"    {seen.instance_id} {seen.state} ",
+                        f"    {seen.instance_id} {seen.state}{held} ",
                         (health, style),
                         why + boot + (f": {seen.detail}" if seen.detail else ""),
                     )

@@ -39,6 +39,7 @@ def test_a_launch_hook_nobody_completes_fails_the_gate_naming_the_hook(
     assert "gate deadline of 3 s passed with 0 of 3 instances healthy" in reason, reason
     assert "running in Pending:Wait, target unregistered" in reason, reason
     assert f"3 waiting on the lifecycle hook {HOOK} (autoscaling:EC2_INSTANCE_LAUNCHING)" in reason
+    assert "running Pending:Wait unregistered" in run.out, run.out  # as the deploy went
     assert list(fleet.groups()) == [v1]
     assert fleet.weights() == before
     assert fleet.leftovers() == []
