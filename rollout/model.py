@@ -106,7 +106,9 @@ class InstanceView:
     `state` is EC2's (or the ASG's lifecycle state while EC2 does not know the id yet),
     `health` the target group's (None while not registered), `phase`/`phase_status` the
     last boot phase this rollout's agent reported (None before the first, or for a phase
-    this engine does not know).
+    this engine does not know). `leaving`: the ASG is taking it out (its lifecycle state is
+    `Terminating`, `Terminating:Wait`, `Terminating:Proceed` or `Terminated`): still listed
+    while its targets drain, EC2 still `running`, but no longer counted by the group.
     """
 
     instance_id: str
@@ -117,11 +119,17 @@ class InstanceView:
     phase: Phase | None = None
     phase_status: PhaseStatus | None = None
     detail: str = ""
+    leaving: bool = False
 
     @property
     def healthy(self) -> bool:
-        """Running in EC2 and healthy in its target group (the gate's test)."""
-        return self.state is InstanceState.RUNNING and self.health is HealthState.HEALTHY
+        """Running in EC2, healthy in its target group and not leaving its ASG (the gate's
+        test)."""
+        return (
+            not self.leaving
+            and self.state is InstanceState.RUNNING
+            and self.health is HealthState.HEALTHY
+        )
 
     @property
     def boot_failed(self) -> bool:

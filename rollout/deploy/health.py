@@ -91,8 +91,9 @@ async def group_view(
 
     The members come from the ASG's own `Instances[]`; EC2 is asked only about those ids
     (never region-wide), and an id EC2 does not know yet takes its state from the ASG's
-    lifecycle state. The target health is read while the ASG is, then the states and boot
-    phases of its instances together.
+    lifecycle state. A member the ASG is taking out (`Terminating*`, `Terminated`) is listed
+    `leaving`, never healthy. The target health is read while the ASG is, then the states and
+    boot phases of its instances together.
     """
     got = await _reading(
         asyncio.gather(_members(gw, asg_name, instances_table), target_health(gw, target_group_arn))
@@ -116,6 +117,7 @@ async def group_view(
                 phase=_known(Phase, boot.get("phase", "")),
                 phase_status=_known(PhaseStatus, boot.get("status", "")),
                 detail=boot.get("detail", ""),
+                leaving=stage.startswith("Terminat"),
             )
         )
     return views
