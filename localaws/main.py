@@ -319,7 +319,8 @@ async def _start_parts(
     stack.push_async_callback(cloud.prober.close)
     await cloud.dataplane.open()
     stack.push_async_callback(cloud.dataplane.close)
-    group_health = GroupHealth(cloud.target_state)  # ASGs replace their unhealthy instances
+    # ASGs replace their unhealthy instances, listing each Terminating while it drains.
+    group_health = GroupHealth(cloud.target_state, cloud.prober.instance_drain_seconds)
     group_health.start()
     stack.callback(group_health.stop)
     metrics = MetricsPublisher(

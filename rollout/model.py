@@ -106,8 +106,9 @@ class InstanceView:
     `state` is EC2's (or the ASG's lifecycle state while EC2 does not know the id yet),
     `health` the target group's (None while not registered), `phase`/`phase_status` the
     last boot phase this rollout's agent reported (None before the first, or for a phase
-    this engine does not know), `lifecycle` the ASG's lifecycle state (`Pending:Wait` while
-    a launch lifecycle hook holds it; "" when not read).
+    this engine does not know), `lifecycle` the ASG's lifecycle state ("" when not read):
+    `Pending:Wait` while a launch lifecycle hook holds it, `Terminating…` while the ASG takes
+    it out (still listed while its targets drain, EC2 still `running`, no longer counted).
     """
 
     instance_id: str
@@ -123,8 +124,8 @@ class InstanceView:
     @property
     def healthy(self) -> bool:
         """Running in EC2, healthy in its target group and in service in its ASG (the gate's
-        test): an instance a lifecycle hook still holds (`Pending:Wait`) is not, whatever its
-        target says."""
+        test): an instance a lifecycle hook still holds (`Pending:Wait`), or one the ASG is
+        taking out, is not, whatever its target says."""
         serving = self.state is InstanceState.RUNNING and self.health is HealthState.HEALTHY
         return serving and self.lifecycle in ("", "InService")
 
@@ -133,6 +134,12 @@ class InstanceView:
         """A launch lifecycle hook holds it (`Pending:Wait`) until its action is completed
         or times out."""
         return self.lifecycle == "Pending:Wait"
+
+    @property
+    def leaving(self) -> bool:
+        """The ASG is taking it out: `Terminating`, `Terminating:Wait`,
+        `Terminating:Proceed` or `Terminated`."""
+        return self.lifecycle.startswith("Terminat")
 
     @property
     def boot_failed(self) -> bool:

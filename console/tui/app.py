@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,11 @@ class FreshfleetApp(App[int]):
         self.fleet_screen.bar.read_only = self.read_only
         if self.backend_label:
             self.fleet_screen.bar.backend = self.backend_label
-        self._work(self.connect(), "connect", self.connecting)
+        self._work(self._connect, "connect", self.connecting)
+
+    async def _connect(self) -> Connection:
+        # A coroutine function for the worker: `connect` may be any callable (a lambda).
+        return await self.connect()
 
     def _connected(self, connection: Connection) -> None:
         self.connection = connection
@@ -161,10 +166,11 @@ class FreshfleetApp(App[int]):
         self.fleet_screen.post_message(PollStatus(reason))
         self.say(f"{reason}: restart freshfleet", severity="error", timeout=60)
 
-    def _work(self, work: Any, group: str, description: str) -> None:
-        """Run `work` (a coroutine, or a callable that makes one) as a named worker of
-        `group`: its result and its failure land in `on_worker_state_changed`, a failure
-        never ends the app."""
+    def _work(self, work: Callable[[], Awaitable[Any]], group: str, description: str) -> None:
+        """Run `work` (a callable that makes a coroutine: the worker makes it only when it
+        runs, so one cancelled before it starts leaves no coroutine unawaited) as a named
+        worker of `group`: its result and its failure land in `on_worker_state_changed`, a
+        failure never ends the app."""
         self.run_worker(work, group=group, description=description, exit_on_error=False)
 
     def poll(self) -> None:
@@ -172,9 +178,7 @@ class FreshfleetApp(App[int]):
         if self.connection is None or self._quitting or self._gone:
             return
         source = self.connection.source
-        # The callable, not a coroutine: a poll cancelled before it starts leaves no warning.
-        poll: Callable[[], Awaitable[FleetUpdate]] = source.poll
-        self._work(poll, POLL_GROUP, "poll the fleet")
+        self._work(source.poll, POLL_GROUP, "poll the fleet")
 
     def _arm_next_poll(self) -> None:
         if not self._quitting and not self._gone:
@@ -192,7 +196,7 @@ class FreshfleetApp(App[int]):
                 unowned = self._unowned_rollouts(update)
                 if unowned:
                     self._work(
-                        self._offer_unfinished(unowned),
+                        partial(self._offer_unfinished, unowned),
                         ROLLOUT_GROUP,
                         "look for unfinished rollouts",
                     )
@@ -318,7 +322,7 @@ class FreshfleetApp(App[int]):
         if self.rollout is not None:
             self.say(f"a rollout of {self.rollout.app} is already running", severity="warning")
             return
-        self._work(self._deploy(app_name, strategy), ROLLOUT_GROUP, f"deploy {app_name}")
+        self._work(partial(self._deploy, app_name, strategy), ROLLOUT_GROUP, f"deploy {app_name}")
 
     async def _deploy(self, app_name: str, strategy: str) -> None:
         from rollout import operations
@@ -455,7 +459,7 @@ class FreshfleetApp(App[int]):
         release); the chosen one runs after its confirmation (`operations.rollback`)."""
         if not app_name or self._engine() is None:
             return
-        self._work(self._rollback(app_name), ROLLOUT_GROUP, f"roll back {app_name}")
+        self._work(partial(self._rollback, app_name), ROLLOUT_GROUP, f"roll back {app_name}")
 
     async def _rollback(self, app_name: str) -> None:
         from rollout import operations
@@ -497,7 +501,7 @@ class FreshfleetApp(App[int]):
         unfinished rollout nothing runs is offered instead."""
         if not app_name or self._engine() is None:
             return
-        self._work(self._abort(app_name), ROLLOUT_GROUP, f"abort {app_name}")
+        self._work(partial(self._abort, app_name), ROLLOUT_GROUP, f"abort {app_name}")
 
     async def _abort(self, app_name: str) -> None:
         from rollout import operations
@@ -512,7 +516,7 @@ class FreshfleetApp(App[int]):
         """`h`: the app's rollouts from the ledger and its boot durations."""
         if not app_name or self._engine() is None:
             return
-        self._work(self._history(app_name), "history", f"history of {app_name}")
+        self._work(partial(self._history, app_name), "history", f"history of {app_name}")
 
     async def _history(self, app_name: str) -> None:
         from rollout import operations

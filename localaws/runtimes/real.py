@@ -8,7 +8,9 @@ by path: `http://127.0.0.1:<port>/<instance id>`), and localaws's endpoint with 
 credentials for its instances-table, SSM and S3 calls. The console is the agent's stdout
 (its phase lines); its stderr (the build log) is the instance's journal file. Each
 instance has one container, named `freshfleet-<instance id>` and labelled with its id,
-removed when the instance ends.
+removed when the instance ends, and with the pid and host of the localaws that started it:
+a localaws killed hard cannot remove its containers, so the next one to start on that host
+does (`remove_orphans`).
 
 localaws is ready at once: when the engine lacks the release base image, it is built in
 the background (mmdebstrap, a minute or more, progress on stderr) while the first
@@ -50,8 +52,10 @@ KILL_GRACE_SECONDS = 3.0
 # EnvironmentFile= would: the rollout's FRESHFLEET_HEALTH_TIMEOUT reaches the agent.
 PASSED_THROUGH = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 AGENT_KNOB_PREFIX = "LOCALAWS_AGENT_"
-# Which localaws started a container: the next one removes those of a localaws that died.
+# Which localaws started a container, and on which host: the next one on that host removes
+# those of a localaws that died (remove_orphans).
 LABEL_LOCALAWS = "freshfleet.localaws-pid"
+LABEL_LOCALAWS_HOST = "freshfleet.localaws-host"
 BASE_IMAGE_ENV = "LOCALAWS_BASE_IMAGE"  # a release base image the engine has, used as it is
 
 
@@ -73,19 +77,41 @@ def base_image_available() -> tuple[bool, str]:
         client.close()
 
 
-def remove_orphans() -> int:
-    """Remove containers left by a localaws that is no longer running; returns how many."""
+def say(line: str) -> None:
+    """One line of localaws's own news on stderr, `localaws: ` first (stdout says it is ready)."""
+    print(f"localaws: {line}", file=sys.stderr, flush=True)
+
+
+def remove_orphans(report: Callable[[str], None] = say) -> list[str]:
+    """Remove the containers a dead localaws on this host left behind; returns their ids.
+
+    A container is removed only when it carries both labels a localaws gives its instances'
+    containers, its host label names this host (`socket.gethostname()`) and its pid label
+    names a process that is not alive here (`pid_alive`). A container without those labels is
+    never touched, and one whose pid is alive stays (a reused pid keeps an orphan; it never
+    removes a live localaws's). The host label is there because an engine can be shared
+    (`DOCKER_HOST`, or localaws in a container using the host's socket): a pid only means
+    something on the host that made it, so another host's containers are left to that host
+    (hosts sharing an engine need names of their own; a container's is its id by default).
+    Containers from before the host label have none, and are left too. Each removal is
+    reported (`report`, stderr by default) with the container's name and its dead pid.
+    """
     import docker
 
     client = docker.from_env(timeout=60)
-    removed = 0
+    removed: list[str] = []
+    mine = {"label": [LABEL_LOCALAWS, f"{LABEL_LOCALAWS_HOST}={socket.gethostname()}"]}
     try:
-        for found in client.api.containers(all=True, filters={"label": LABEL_LOCALAWS}):
+        for found in client.api.containers(all=True, filters=mine):
             pid = found["Labels"].get(LABEL_LOCALAWS, "")
             if pid.isdigit() and not pid_alive(int(pid)):
-                with contextlib.suppress(Exception):  # already gone is fine
+                try:
                     client.api.remove_container(found["Id"], force=True)
-                    removed += 1
+                except Exception:  # already gone is fine
+                    continue
+                removed.append(found["Id"])
+                name = ",".join(n.lstrip("/") for n in found.get("Names") or []) or found["Id"]
+                report(f"removed container {name}, left by localaws pid {pid} (not running)")
     finally:
         client.close()
     return removed
@@ -93,7 +119,7 @@ def remove_orphans() -> int:
 
 def say_progress(line: str) -> None:
     """Base-image progress on stderr: a first start builds it for a minute or two."""
-    print(f"localaws: release base image: {line}", file=sys.stderr, flush=True)
+    say(f"release base image: {line}")
 
 
 def free_port() -> int:
@@ -326,7 +352,9 @@ class RealRuntime(InstanceRuntime[RealInstance]):
             "FRESHFLEET_HOST_PORT": str(inst.host_port),
             "FRESHFLEET_HOST_BIND": "127.0.0.1",
             "FRESHFLEET_CONTAINER_NAME": inst.container_name,
-            "FRESHFLEET_CONTAINER_LABELS": f"{LABEL_LOCALAWS}={os.getpid()}",
+            "FRESHFLEET_CONTAINER_LABELS": (
+                f"{LABEL_LOCALAWS}={os.getpid()},{LABEL_LOCALAWS_HOST}={socket.gethostname()}"
+            ),
             "AWS_ENDPOINT_URL": launch.endpoint_url or self.host.endpoint_url,
             "AWS_ACCESS_KEY_ID": "localaws",
             "AWS_SECRET_ACCESS_KEY": "localaws",

@@ -71,7 +71,8 @@ def begin(
         return False
     if is_pending_delete(group):
         raise ScalingActivityInProgress()
-    instance_ids = [s.instance.id for s in group.instance_states]
+    # `instances` lists those still leaving the group too (`Terminating`): still its own.
+    instance_ids = [s.instance.id for s in group.instances]
     if instance_ids and not force:
         raise ResourceInUse()
     linger = max((drain_seconds(i) for i in instance_ids), default=0.0)

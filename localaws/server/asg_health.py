@@ -15,8 +15,8 @@ A `SetInstanceHealth` of `Unhealthy` is replaced the same way. Stock moto never 
 An instance comes into service when EC2 shows it running (`LocalCloud.mark_running` stamps
 `localaws_in_service_at`), or, when a launch lifecycle hook held it, when its action goes on
 (localaws/server/lifecycle_hooks.py stamps it again); the grace runs from then under
-localaws's time scale. The instance leaves the group's `Instances[]` as
-soon as it is terminated (AWS lists it `Terminating` while it drains), as a scale-in's does.
+localaws's time scale. The instance it takes out is listed `Terminating` while its targets
+drain, then `Terminating:Proceed`, then gone, as a scale-in's is (`asg_terminating.take_out`).
 An instance found unhealthy is marked `Unhealthy` at one round and replaced at the next
 (so DescribeAutoScalingGroups shows it `Unhealthy` for a moment, and a scale-in, which
 terminates its instances a moment before it takes them out, is never taken for a failure).
@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from localaws.server import asg_deletion, scaling_activities
+from localaws.server import asg_deletion, asg_terminating, scaling_activities
 from localaws.timescale import scaled
 
 log = logging.getLogger(__name__)
@@ -93,11 +93,17 @@ def unhealthy_cause(group: Any, state: Any, target_state: TargetState, now: floa
     return ELB_CAUSE if any(target_state(arn, instance.id) == "unhealthy" for arn in arns) else ""
 
 
-def check_group(group: Any, target_state: TargetState, now: float) -> list[str]:
+def check_group(
+    group: Any,
+    target_state: TargetState,
+    now: float,
+    drain_seconds: Callable[[str], float] = lambda _: 0.0,
+) -> list[str]:
     """One round of `group`'s health checks. An instance found unhealthy is marked
     `Unhealthy` (DescribeAutoScalingGroups shows it so for a moment, as on AWS); one marked
-    at an earlier round is terminated and replaced, as its suspended processes allow.
-    Returns the ids taken out this round."""
+    at an earlier round is terminated, listed `Terminating` for `drain_seconds(id)` (local
+    seconds) and replaced, as its suspended processes allow. Returns the ids taken out this
+    round."""
     suspended = {p["ProcessName"] for p in group.suspended_processes}
     if "HealthCheck" in suspended or asg_deletion.is_pending_delete(group):
         return []
@@ -126,6 +132,7 @@ def check_group(group: Any, target_state: TargetState, now: float) -> list[str]:
             ec2.terminate_instances([instance.id])
         out.add(instance.id)
     group.instance_states = [s for s in group.instance_states if s.instance.id not in out]
+    asg_terminating.take_out(group, [state for state, _ in due], drain_seconds)
     if "Launch" not in suspended:
         group.set_desired_capacity(group.desired_capacity)  # the replacements, new ids
     return sorted(out)
@@ -160,8 +167,11 @@ class GroupHealth:
     """The thread that runs every group's health checks and the terminated-instance sweep
     in every account and region moto holds."""
 
-    def __init__(self, target_state: TargetState) -> None:
+    def __init__(
+        self, target_state: TargetState, drain_seconds: Callable[[str], float] = lambda _: 0.0
+    ) -> None:
         self._target_state = target_state
+        self._drain_seconds = drain_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -187,7 +197,7 @@ class GroupHealth:
             groups: dict[str, Any] = getattr(backend, "autoscaling_groups", {})
             for group in list(groups.values()):
                 try:
-                    check_group(group, self._target_state, now)
+                    check_group(group, self._target_state, now, self._drain_seconds)
                 except Exception:  # one group's trouble must not end every group's checks
                     log.exception("health check of %s failed", getattr(group, "name", "?"))
         for _, _, ec2 in list(ec2_backends.iter_backends()):

@@ -56,6 +56,7 @@ from moto.s3.responses import S3Response
 from localaws.server import (
     asg_deletion,
     asg_settings,
+    asg_terminating,
     elb_rules,
     lifecycle_hooks,
     scaling_activities,
@@ -184,6 +185,29 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
         "update_attached_target_groups",
         "an instance waiting in Pending:Wait is registered with no target group",
     ),
+    (
+        FakeAutoScalingGroup,
+        "set_desired_capacity",
+        "an instance a scale-in takes out is listed `Terminating` while it drains, then "
+        "`Terminating:Proceed`, then gone (5.2.5 drops it at once; "
+        "localaws/server/asg_terminating.py)",
+    ),
+    (
+        AutoScalingBackend,
+        "terminate_instance",
+        "TerminateInstanceInAutoScalingGroup: the instance is listed `Terminating` while it "
+        "drains, the same",
+    ),
+    (
+        FakeAutoScalingGroup,
+        "instances",
+        "a property: the group's `Instances[]` lists the instances it is taking out too",
+    ),
+    (
+        AutoScalingBackend,
+        "describe_auto_scaling_instances",
+        "DescribeAutoScalingInstances lists the instances groups are taking out too",
+    ),
 )
 # Private attributes read or written (not methods): Instance._state, FakeTargetGroup.targets,
 # .terminated_targets, .attributes, FakeListener.port/.default_actions, FakeLoadBalancer.dns_name,
@@ -253,7 +277,10 @@ def apply(cloud: LocalCloud) -> None:
             return
         for owner, name, _ in PATCHED:
             _originals[(owner, name)] = getattr(owner, name)
-            setattr(owner, name, _REPLACEMENTS[name](_originals[(owner, name)]))
+            # An owner-qualified key names the patch of one owner's method where two owners
+            # patch the same name.
+            replacement = _REPLACEMENTS.get(f"{owner.__name__}.{name}") or _REPLACEMENTS[name]
+            setattr(owner, name, replacement(_originals[(owner, name)]))
         for owner, name, _ in ADDED:
             if getattr(owner, name, None) is None:  # a moto that has it keeps its own
                 setattr(owner, name, _ADDITIONS[name]())
@@ -985,6 +1012,56 @@ def _describe_scaling_activities(original: Any, cloud: LocalCloud, self: Any) ->
     return ActionResult(result)
 
 
+# -- Auto Scaling: a leaving instance is listed Terminating (localaws/server/asg_terminating.py)
+
+
+@when_active
+def _scale_in_drains(original: Any, cloud: LocalCloud, self: Any, new_capacity: int | None) -> None:
+    before = list(self.instance_states)
+    original(self, new_capacity)
+    kept = {id(s) for s in self.instance_states}
+    gone = [s for s in before if id(s) not in kept]
+    asg_terminating.take_out(self, gone, cloud.prober.instance_drain_seconds)
+
+
+@when_active
+def _terminate_instance_drains(
+    original: Any, cloud: LocalCloud, self: Any, instance_id: str, should_decrement: bool
+) -> Any:
+    found = [
+        (group, state)
+        for group in list(self.autoscaling_groups.values())
+        for state in list(group.instance_states)
+        if state.instance.id == instance_id
+    ]
+    activity = original(self, instance_id, should_decrement)
+    for group, state in found:
+        asg_terminating.take_out(group, [state], cloud.prober.instance_drain_seconds)
+    return activity
+
+
+def _instances_leaving_too(original: property) -> property:
+    def instances(self: Any) -> list[Any]:
+        return [*original.fget(self), *asg_terminating.leaving(self)]  # type: ignore[misc]
+
+    return property(instances, doc="The group's members and the instances it is taking out.")
+
+
+def _auto_scaling_instances_leaving_too(original: Any) -> Any:
+    @functools.wraps(original)
+    def describe(self: Any, instance_ids: list[str]) -> list[Any]:
+        found = list(original(self, instance_ids))
+        for group in list(self.autoscaling_groups.values()):
+            found += [
+                s
+                for s in asg_terminating.leaving(group)
+                if not instance_ids or s.instance.id in instance_ids
+            ]
+        return found
+
+    return describe
+
+
 @when_active
 def _unless_pending_delete(original: Any, cloud: LocalCloud, self: Any) -> Any:
     asg_deletion.refuse_change(self.autoscaling_backend, self._get_param("AutoScalingGroupName"))
@@ -1005,6 +1082,10 @@ _REPLACEMENTS: dict[str, Any] = {
     "set_desired_capacity": _unless_pending_delete,
     "active_instances": lifecycle_hooks.counted,
     "update_attached_target_groups": lifecycle_hooks.registered_when_going_on,
+    "FakeAutoScalingGroup.set_desired_capacity": _scale_in_drains,
+    "terminate_instance": _terminate_instance_drains,
+    "instances": _instances_leaving_too,
+    "describe_auto_scaling_instances": _auto_scaling_instances_leaving_too,
     "create_default_vpc": _create_default_vpc,
     "put_scaling_policy": _put_scaling_policy,
     "delete_policy": _by_policy_name,

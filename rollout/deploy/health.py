@@ -91,8 +91,10 @@ async def group_view(
 
     The members come from the ASG's own `Instances[]`; EC2 is asked only about those ids
     (never region-wide), and an id EC2 does not know yet takes its state from the ASG's
-    lifecycle state. The target health is read while the ASG is, then the states and boot
-    phases of its instances together.
+    lifecycle state. Each view carries the ASG's lifecycle state: a member the ASG is taking
+    out (`Terminating*`, `Terminated`) is `leaving`, one a launch hook holds (`Pending:Wait`)
+    `waiting_on_hook`, and neither is ever healthy. The target health is read while the ASG
+    is, then the states and boot phases of its instances together.
     """
     got = await _reading(
         asyncio.gather(_members(gw, asg_name, instances_table), target_health(gw, target_group_arn))

@@ -26,10 +26,12 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
     group's rollout (group_view ignores any other row) or a failed launch of the ASG (AWS's
     message), or when the deadline passes.
 
-    An instance that leaves the ASG's `Instances[]` (an ELB-checked ASG replaces one whose
-    target is unhealthy past its grace period, with a new id) is no failure by itself: it is
-    reported `terminated`, its replacement is watched as any member, and a gate that still
-    fails at its deadline names the replaced instances and their last reading."""
+    An instance the ASG takes out (an ELB-checked ASG replaces one whose target is unhealthy
+    past its grace period, with a new id) is no failure by itself: listed `Terminating` while
+    it drains it counts neither as healthy nor as one of the group's instances, once out of
+    `Instances[]` it is reported `terminated`, its replacement is watched as any member, and
+    a gate that still fails at its deadline names the replaced instances and their last
+    reading."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     launched_since = _launched_since(r, group)
@@ -66,7 +68,8 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
                 f"instance {failed.instance_id} failed its boot at {failed.phase or 'a phase'} "
                 f"({failed.phase or 'boot'} fail): {failed.detail or 'no detail given'}"
             )
-        if len(views) < wanted:  # short of instances: did the ASG fail to launch one?
+        staying = sum(1 for v in views if not v.leaving)  # a Terminating one is no launch
+        if staying < wanted:  # short of instances: did the ASG fail to launch one?
             why = await failed_launch(r.gw, group.name, launched_since)
             if why is not None:
                 raise RolloutStop(f"the ASG {group.name} could not launch an instance: {why}")

@@ -4,11 +4,14 @@ and terminating it leaves no container and no process behind."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import urllib.request
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,13 @@ import pytest
 
 from bootscript.agent.container import LABEL_INSTANCE
 from localaws.runtimes.base import InstanceLaunch, RuntimeHost
-from localaws.runtimes.real import LABEL_LOCALAWS, RealRuntime, remove_orphans
+from localaws.runtimes.real import (
+    LABEL_LOCALAWS,
+    LABEL_LOCALAWS_HOST,
+    RealRuntime,
+    remove_orphans,
+)
+from rollout.aws.backend import pid_alive
 from rollout.config import LocalAwsTimers
 from rollout.model import Release
 from rollout.userdata import UserDataContext, parse_release_env, render_user_data
@@ -110,6 +119,7 @@ async def test_an_instance_serves_v1_and_terminating_it_leaves_nothing_behind(
     assert runtime.running == ["i-0realboot000001"]  # type: ignore[attr-defined]
     (found,) = containers_of(docker_client, "i-0realboot000001")
     assert found["Labels"]["freshfleet.localaws-pid"] == str(os.getpid())
+    assert found["Labels"]["freshfleet.localaws-host"] == socket.gethostname()
 
     runtime.stop("i-0realboot000001")
     await until(
@@ -144,19 +154,38 @@ async def test_terminating_a_booting_instance_ends_its_agent_and_its_container(
 
 
 def test_containers_of_a_localaws_that_died_are_removed_at_the_next_start(
-    base_image: str, docker_client: Any
+    base_image: str, docker_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A host name of the test's own: a localaws started meanwhile on this shared engine
+    # reaps its host's orphans, never these, and this reaper never touches anyone else's.
+    here = f"reaper-test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setattr(socket, "gethostname", lambda: here)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    orphan = docker_client.containers.create(
-        base_image, ["true"], labels={LABEL_LOCALAWS: str(dead.pid)}
-    )
-    mine = docker_client.containers.create(
-        base_image, ["true"], labels={LABEL_LOCALAWS: str(os.getpid())}
-    )
+    assert not pid_alive(dead.pid)
+
+    def container(name: str, **labels: str) -> Any:
+        return docker_client.containers.create(
+            base_image, ["true"], name=f"{here}-{name}", labels=labels
+        )
+
+    made = [
+        orphan := container("orphan", **{LABEL_LOCALAWS: str(dead.pid), LABEL_LOCALAWS_HOST: here}),
+        container("mine", **{LABEL_LOCALAWS: str(os.getpid()), LABEL_LOCALAWS_HOST: here}),
+        container("elsewhere", **{LABEL_LOCALAWS: str(dead.pid), LABEL_LOCALAWS_HOST: "other"}),
+        container("unhosted", **{LABEL_LOCALAWS: str(dead.pid)}),
+        container("unlabelled"),
+    ]
     try:
-        assert remove_orphans() >= 1
+        said: list[str] = []
+        assert remove_orphans(said.append) == [orphan.id]
         left = {c["Id"] for c in docker_client.api.containers(all=True)}
-        assert orphan.id not in left and mine.id in left
+        assert orphan.id not in left
+        assert all(c.id in left for c in made[1:])
+        assert said == [
+            f"removed container {here}-orphan, left by localaws pid {dead.pid} (not running)"
+        ]
     finally:
-        mine.remove(force=True)
+        for c in made:
+            with contextlib.suppress(Exception):  # the orphan is gone already
+                c.remove(force=True)

@@ -4,11 +4,14 @@ boot phase, health and age as the polls bring them."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
 from console_helpers import recorded_app, screen_text, wait_for
+from textual.app import App, ComposeResult
 
 from console.tui.fleet_source import RecordedSource
 from console.tui.rollout_view import RolloutView
@@ -183,3 +186,27 @@ def _with_console(connect, console):
         return replace(await connect(), console_output=console)
 
     return wrapped
+
+
+async def test_a_follow_cancelled_before_it_starts_leaves_no_coroutine_unawaited():
+    """A second `follow` in the same tick cancels the first worker before its task runs, and
+    leaving the screen cancels the last one: neither may leave a coroutine never awaited."""
+    console = GrowingConsole()
+
+    class TailApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ConsoleTail(console, every=0.05)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        app = TailApp()
+        async with app.run_test() as pilot:
+            pane = app.query_one(ConsoleTail)
+            pane.follow("i-0first00000000001")
+            pane.follow("i-0second0000000002")  # the first worker never got to run
+            await wait_for(pilot, lambda: console.fetches > 0, what="the second follow fetches")
+            pane.follow("i-0third00000000003")  # and the app ends before this one runs
+        del app, pane
+        gc.collect()
+    unawaited = [str(w.message) for w in caught if "never awaited" in str(w.message)]
+    assert unawaited == []

@@ -4,6 +4,7 @@ which answers as AWS documents; see localaws/README.md, "Fidelity to AWS")."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from rollout.aws.gateway import AwsError, Gateway
 from rollout.deploy.health import boot_phases, group_view, health_reading
 from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import to_item
+from rollout.model import HealthState, InstanceState, InstanceView
 
 APP = "demo-web"
 
@@ -194,3 +196,42 @@ async def test_every_batch_get_reads_every_key_past_unprocessed_keys_and_100_key
     assert sorted(phases) == ids  # the gate sees every instance's failed phase
     assert all(p["status"] == "fail" for p in phases.values())
     assert len(items) == 250
+
+
+def test_an_instance_leaving_its_asg_is_never_healthy() -> None:
+    # On AWS a Terminating instance is still `running` in EC2, and its target may read
+    # `healthy` until its deregistration shows: it is leaving all the same.
+    view = InstanceView(
+        instance_id="i-0",
+        group="g",
+        state=InstanceState.RUNNING,
+        health=HealthState.HEALTHY,
+        lifecycle="Terminating",
+    )
+    assert view.leaving and not view.healthy
+    assert dataclasses.replace(view, lifecycle="InService").healthy
+
+
+async def test_a_scaled_in_member_is_read_as_leaving_while_it_drains(
+    fresh_localaws: LocalAws,
+) -> None:
+    asg = boto3_client("autoscaling", fresh_localaws.url)
+    (group,) = asg.describe_auto_scaling_groups()["AutoScalingGroups"]
+    name, arn = group["AutoScalingGroupName"], group["TargetGroupARNs"][0]
+    members = [i["InstanceId"] for i in group["Instances"]]
+    # AWS's default delay (300 s, 3 s here): the drain outlasts the reading below.
+    boto3_client("elbv2", fresh_localaws.url).modify_target_group_attributes(
+        TargetGroupArn=arn,
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "300"}],
+    )
+    asg.update_auto_scaling_group(
+        AutoScalingGroupName=name, MinSize=len(members) - 1, DesiredCapacity=len(members) - 1
+    )
+    async with _gateway(fresh_localaws) as gw:
+        views = await group_view(gw, name, arn, "freshfleet-instances", app=APP, rollout_id="r")
+    assert views is not None
+    assert {v.instance_id for v in views} == set(members)  # AWS still lists it, Terminating
+    leaving = [v for v in views if v.leaving]
+    assert len(leaving) == 1
+    assert not leaving[0].healthy
+    assert len([v for v in views if not v.leaving]) == len(members) - 1

@@ -3,7 +3,7 @@ and while the judge watches, each judged group's traffic and the judge's verdict
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,8 +91,11 @@ class RolloutScreen(Screen[None]):
         yield FittedFooter()
 
     def on_mount(self) -> None:
+        # The method, not a coroutine: leaving the screen before the worker's task runs
+        # cancels it, and then no coroutine was made to be left never awaited.
+        follow: Callable[[], Awaitable[None]] = self._follow
         self.run_worker(
-            self._follow(),
+            follow,
             group="rollout-events",
             description="follow the rollout",
             exit_on_error=False,

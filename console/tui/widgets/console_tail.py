@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from textual.widgets import Log
 
@@ -52,8 +53,11 @@ class ConsoleTail(Log):
             self.clear()
             self.write_line("fetching console output…")
         self.workers.cancel_group(self, "console-tail")
+        # The coroutine function, not a coroutine: a worker cancelled before its task runs
+        # (the next follow, or the pane unmounted, in the same tick) then makes none at all.
+        follow: Callable[[], Awaitable[None]] = partial(self._follow, instance_id)
         self.run_worker(
-            self._follow(instance_id),
+            follow,
             group="console-tail",
             description=f"console output of {instance_id}",
             exit_on_error=False,

@@ -1,0 +1,86 @@
+"""An instance an Auto Scaling group takes out is listed `Terminating` while its targets drain,
+then leaves the group's `Instances[]`, as AWS documents ("Amazon EC2 Auto Scaling instance
+lifecycle",
+https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-lifecycle.html, and the
+target group's deregistration delay): `InService` → `Terminating` (deregistered, draining) →
+`Terminating:Proceed` → terminated → gone, no longer counted toward the desired capacity.
+Stock moto drops it from `Instances[]` at once.
+
+localaws/server/asg_terminating.py (FakeAutoScalingGroup.set_desired_capacity,
+AutoScalingBackend.terminate_instance, FakeAutoScalingGroup.instances,
+AutoScalingBackend.describe_auto_scaling_instances).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from localaws_helpers import asg_on_new_template, health_of, state_of, user_data_for
+
+from localaws.process import LocalAws
+
+
+def _lifecycle(asg: Any, name: str) -> dict[str, str]:
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    return {i["InstanceId"]: i["LifecycleState"] for i in groups[0]["Instances"]}
+
+
+def test_a_scaled_in_instance_is_listed_terminating_while_it_drains_then_leaves(
+    localaws: LocalAws,
+    target_group: Callable[..., str],
+    aws_client: Callable[..., Any],
+    eventually: Callable[..., Any],
+) -> None:
+    ec2, elb, asg = aws_client("ec2"), aws_client("elbv2"), aws_client("autoscaling")
+    tg = target_group()  # AWS's deregistration delay, 300 s: 3 s at the tests' scale
+    name = asg_on_new_template(
+        ec2, asg, "contract-leaving", user_data=user_data_for("v1"), target_groups=(tg,)
+    )
+
+    def two_healthy() -> list[str] | None:
+        ids = list(_lifecycle(asg, name))
+        health = health_of(elb, tg)
+        ok = len(ids) == 2 and all(health.get(i, {}).get("State") == "healthy" for i in ids)
+        return ids if ok else None
+
+    both = eventually(two_healthy, what="two healthy instances")
+    asg.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=1)
+
+    states = _lifecycle(asg, name)
+    assert set(states) == set(both), "the instance taken out is still listed"
+    serving = [i for i, s in states.items() if s == "InService"]
+    (removed,) = [i for i, s in states.items() if s != "InService"]
+    assert states[removed] == "Terminating"
+    assert len(serving) == 1
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+    assert group["DesiredCapacity"] == 1
+    (listed,) = asg.describe_auto_scaling_instances(InstanceIds=[removed])["AutoScalingInstances"]
+    assert listed["LifecycleState"] == "Terminating"
+    assert health_of(elb, tg, [removed])[removed]["State"] == "draining"
+
+    eventually(lambda: list(_lifecycle(asg, name)) == serving, what="the instance leaves the group")
+    assert state_of(ec2, removed) == "terminated"
+    eventually(lambda: set(health_of(elb, tg)) == set(serving), what="its target gone")
+    assert asg.describe_auto_scaling_instances(InstanceIds=[removed])["AutoScalingInstances"] == []
+
+
+def test_an_instance_terminated_in_its_group_is_listed_terminating_then_leaves(
+    localaws: LocalAws,
+    target_group: Callable[..., str],
+    aws_client: Callable[..., Any],
+    eventually: Callable[..., Any],
+) -> None:
+    ec2, asg = aws_client("ec2"), aws_client("autoscaling")
+    tg = target_group()
+    name = asg_on_new_template(
+        ec2, asg, "contract-leaving", user_data=user_data_for("v1"), target_groups=(tg,)
+    )
+    first, second = eventually(lambda: list(_lifecycle(asg, name)) or None, what="instances")
+    asg.terminate_instance_in_auto_scaling_group(
+        InstanceId=first, ShouldDecrementDesiredCapacity=True
+    )
+
+    states = _lifecycle(asg, name)
+    assert states == {first: "Terminating", second: "InService"}
+    eventually(lambda: list(_lifecycle(asg, name)) == [second], what="the instance leaves")
