@@ -33,6 +33,12 @@ def state_of(ec2: Any, instance_id: str) -> str:
     return str(reservations[0]["Instances"][0]["State"]["Name"])
 
 
+def lifecycle_of(asg: Any, name: str) -> dict[str, str]:
+    """The group's `Instances[]`, in its order: instance id -> its LifecycleState."""
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    return {i["InstanceId"]: i["LifecycleState"] for i in groups[0]["Instances"]}
+
+
 def console_of(ec2: Any, instance_id: str) -> str:
     return str(ec2.get_console_output(InstanceId=instance_id).get("Output", ""))
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from localaws_helpers import asg_on_new_template, health_of, state_of, user_data_for
+from localaws_helpers import asg_on_new_template, health_of, lifecycle_of, state_of, user_data_for
 
 from localaws.process import LocalAws
 from localaws.testing import TEST_TIME_SCALE
@@ -26,8 +26,7 @@ GRACE = 300  # AWS seconds: 3 s at the tests' scale
 
 
 def _members(asg: Any, name: str) -> list[str]:
-    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
-    return [i["InstanceId"] for i in groups[0]["Instances"]]
+    return list(lifecycle_of(asg, name))
 
 
 def _group(ec2: Any, asg: Any, prefix: str, check_type: str, tgs: tuple[str, ...]) -> str:

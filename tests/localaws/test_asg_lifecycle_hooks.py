@@ -18,17 +18,12 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from localaws_helpers import asg_on_new_template, health_of, state_of, user_data_for
+from localaws_helpers import asg_on_new_template, health_of, lifecycle_of, state_of, user_data_for
 
 from localaws.process import LocalAws
 from localaws.testing import TEST_TIME_SCALE
 
 HOOK = "warm-caches"
-
-
-def _members(asg: Any, name: str) -> dict[str, str]:
-    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
-    return {i["InstanceId"]: i["LifecycleState"] for i in groups[0]["Instances"]}
 
 
 def _hooked_group(
@@ -58,18 +53,18 @@ def test_a_launch_hook_holds_the_instance_unregistered_until_continue(
     ec2, elb, asg = aws_client("ec2"), aws_client("elbv2"), aws_client("autoscaling")
     tg = target_group()
     name = _hooked_group(ec2, asg, "contract-hook", (tg,), timeout=3600, default="ABANDON")
-    (first,) = eventually(lambda: _members(asg, name), what="the first instance")
-    assert _members(asg, name) == {first: "Pending:Wait"}
+    (first,) = eventually(lambda: lifecycle_of(asg, name), what="the first instance")
+    assert lifecycle_of(asg, name) == {first: "Pending:Wait"}
     # EC2 runs it; the group still waits on the hook, and no target group has it.
     eventually(lambda: state_of(ec2, first) == "running", what="the instance running")
     until = time.monotonic() + 10 * 5 * TEST_TIME_SCALE  # ten ELB health-check intervals
     while time.monotonic() < until:
-        assert _members(asg, name) == {first: "Pending:Wait"}
+        assert lifecycle_of(asg, name) == {first: "Pending:Wait"}
         assert first not in health_of(elb, tg)
         time.sleep(0.05)
     # Waiting counts toward the desired capacity: asked again, the group launches no other.
     asg.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=1)
-    assert _members(asg, name) == {first: "Pending:Wait"}
+    assert lifecycle_of(asg, name) == {first: "Pending:Wait"}
 
     asg.complete_lifecycle_action(
         AutoScalingGroupName=name,
@@ -77,7 +72,7 @@ def test_a_launch_hook_holds_the_instance_unregistered_until_continue(
         InstanceId=first,
         LifecycleActionResult="CONTINUE",
     )
-    assert _members(asg, name) == {first: "InService"}
+    assert lifecycle_of(asg, name) == {first: "InService"}
     eventually(
         lambda: health_of(elb, tg).get(first, {}).get("State") == "healthy",
         what="registered and healthy once in service",
@@ -103,12 +98,12 @@ def test_a_launch_hook_timing_out_with_abandon_ends_the_instance_and_a_new_one_l
     tg = target_group()
     # 30 AWS seconds (AWS's least): 0.3 s at the tests' scale.
     name = _hooked_group(ec2, asg, "contract-abandon", (tg,), timeout=30, default="ABANDON")
-    (first,) = eventually(lambda: _members(asg, name), what="the first instance")
+    (first,) = eventually(lambda: lifecycle_of(asg, name), what="the first instance")
     second = eventually(
-        lambda: next((i for i in _members(asg, name) if i != first), None),
+        lambda: next((i for i in lifecycle_of(asg, name) if i != first), None),
         what="a replacement for the abandoned instance",
     )
-    assert first not in _members(asg, name)
+    assert first not in lifecycle_of(asg, name)
     eventually(lambda: state_of(ec2, first) == "terminated", what="the abandoned one ended")
     assert first not in health_of(elb, tg)
     activities = asg.describe_scaling_activities(AutoScalingGroupName=name)["Activities"]
@@ -125,13 +120,13 @@ def test_a_heartbeat_restarts_the_timeout_and_abandon_ends_it_at_once(
     ec2, asg = aws_client("ec2"), aws_client("autoscaling")
     # 100 AWS seconds: 1 s here; heartbeats every 0.4 s keep it waiting for 2.5 s.
     name = _hooked_group(ec2, asg, "contract-heartbeat", (), timeout=100, default="CONTINUE")
-    (first,) = eventually(lambda: _members(asg, name), what="the first instance")
+    (first,) = eventually(lambda: lifecycle_of(asg, name), what="the first instance")
     until = time.monotonic() + 250 * TEST_TIME_SCALE
     while time.monotonic() < until:
         asg.record_lifecycle_action_heartbeat(
             AutoScalingGroupName=name, LifecycleHookName=HOOK, InstanceId=first
         )
-        assert _members(asg, name) == {first: "Pending:Wait"}
+        assert lifecycle_of(asg, name) == {first: "Pending:Wait"}
         time.sleep(40 * TEST_TIME_SCALE)
 
     asg.complete_lifecycle_action(
@@ -140,6 +135,6 @@ def test_a_heartbeat_restarts_the_timeout_and_abandon_ends_it_at_once(
         InstanceId=first,
         LifecycleActionResult="ABANDON",
     )
-    assert first not in _members(asg, name)
+    assert first not in lifecycle_of(asg, name)
     eventually(lambda: state_of(ec2, first) == "terminated", what="the abandoned one ended")
-    eventually(lambda: [i for i in _members(asg, name) if i != first], what="a replacement")
+    eventually(lambda: [i for i in lifecycle_of(asg, name) if i != first], what="a replacement")

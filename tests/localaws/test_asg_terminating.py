@@ -16,14 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from localaws_helpers import asg_on_new_template, health_of, state_of, user_data_for
+from localaws_helpers import asg_on_new_template, health_of, lifecycle_of, state_of, user_data_for
 
 from localaws.process import LocalAws
-
-
-def _lifecycle(asg: Any, name: str) -> dict[str, str]:
-    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
-    return {i["InstanceId"]: i["LifecycleState"] for i in groups[0]["Instances"]}
 
 
 def test_a_scaled_in_instance_is_listed_terminating_while_it_drains_then_leaves(
@@ -39,7 +34,7 @@ def test_a_scaled_in_instance_is_listed_terminating_while_it_drains_then_leaves(
     )
 
     def two_healthy() -> list[str] | None:
-        ids = list(_lifecycle(asg, name))
+        ids = list(lifecycle_of(asg, name))
         health = health_of(elb, tg)
         ok = len(ids) == 2 and all(health.get(i, {}).get("State") == "healthy" for i in ids)
         return ids if ok else None
@@ -47,7 +42,7 @@ def test_a_scaled_in_instance_is_listed_terminating_while_it_drains_then_leaves(
     both = eventually(two_healthy, what="two healthy instances")
     asg.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=1)
 
-    states = _lifecycle(asg, name)
+    states = lifecycle_of(asg, name)
     assert set(states) == set(both), "the instance taken out is still listed"
     serving = [i for i, s in states.items() if s == "InService"]
     (removed,) = [i for i, s in states.items() if s != "InService"]
@@ -59,7 +54,9 @@ def test_a_scaled_in_instance_is_listed_terminating_while_it_drains_then_leaves(
     assert listed["LifecycleState"] == "Terminating"
     assert health_of(elb, tg, [removed])[removed]["State"] == "draining"
 
-    eventually(lambda: list(_lifecycle(asg, name)) == serving, what="the instance leaves the group")
+    eventually(
+        lambda: list(lifecycle_of(asg, name)) == serving, what="the instance leaves the group"
+    )
     assert state_of(ec2, removed) == "terminated"
     eventually(lambda: set(health_of(elb, tg)) == set(serving), what="its target gone")
     assert asg.describe_auto_scaling_instances(InstanceIds=[removed])["AutoScalingInstances"] == []
@@ -76,11 +73,11 @@ def test_an_instance_terminated_in_its_group_is_listed_terminating_then_leaves(
     name = asg_on_new_template(
         ec2, asg, "contract-leaving", user_data=user_data_for("v1"), target_groups=(tg,)
     )
-    first, second = eventually(lambda: list(_lifecycle(asg, name)) or None, what="instances")
+    first, second = eventually(lambda: list(lifecycle_of(asg, name)) or None, what="instances")
     asg.terminate_instance_in_auto_scaling_group(
         InstanceId=first, ShouldDecrementDesiredCapacity=True
     )
 
-    states = _lifecycle(asg, name)
+    states = lifecycle_of(asg, name)
     assert states == {first: "Terminating", second: "InService"}
-    eventually(lambda: list(_lifecycle(asg, name)) == [second], what="the instance leaves")
+    eventually(lambda: list(lifecycle_of(asg, name)) == [second], what="the instance leaves")
