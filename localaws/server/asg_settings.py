@@ -5,7 +5,13 @@ moto's CreateAutoScalingGroup drops `DefaultInstanceWarmup`, `MaxInstanceLifetim
 also drops `TerminationPolicies`, `CapacityRebalance` and `DefaultCooldown`, and forgets a
 group's `MixedInstancesPolicy` on any update that does not name it (a resize); its
 PutLifecycleHook drops `NotificationMetadata` and answers made-up `RoleARN` and
-`NotificationTargetARN` values for a hook that names neither. Its CreateAutoScalingGroup also
+`NotificationTargetARN` values for a hook that names neither, and a `GlobalTimeout` of 48 hours
+whatever its `HeartbeatTimeout` (AWS: 100 times it, at most 48 hours). Its
+CreateAutoScalingGroup drops `LifecycleHookSpecificationList`: on AWS those hooks exist from
+the group's creation, so they hold its very first launches (a launch hook: `Pending:Wait`,
+localaws/server/lifecycle_hooks.py); here they are put before moto's create launches the
+group's first instances, with AWS's defaults (`HeartbeatTimeout` 3600, `DefaultResult`
+ABANDON), and taken back when the create fails. Its CreateAutoScalingGroup also
 turns a `HealthCheckGracePeriod` of 0, or none, into 300, the AWS console's default; AWS's API
 default is 0, and 0 turns the grace off ("Set the health check grace period for an Auto
 Scaling group"), so a new group here gets what it was given, or 0. AWS keeps what it was given
@@ -18,6 +24,8 @@ from __future__ import annotations
 
 import functools
 from typing import Any
+
+from localaws.server.lifecycle_hooks import GLOBAL_TIMEOUT_MAX_SECONDS
 
 # Request parameter -> (moto attribute, kind), for the settings each call drops.
 _ON_CREATE = {
@@ -62,13 +70,51 @@ def _keep(response: Any, settings: dict[str, tuple[str, str]]) -> None:
             setattr(group, attribute, value)
 
 
+def _describe_given(hook: Any, given: dict[str, Any]) -> None:
+    """Make moto's `hook` describe what `given` (the request's members) names and nothing
+    else, its global timeout as AWS computes it."""
+    for name, attribute in _HOOK.items():
+        setattr(hook, attribute, given.get(name) or None)
+    hook.global_timeout = int(min(100 * int(hook.heartbeat_timeout), GLOBAL_TIMEOUT_MAX_SECONDS))
+
+
+def _put_specified_hooks(response: Any) -> list[str]:
+    """Put the hooks of the request's `LifecycleHookSpecificationList` on the group it is
+    about to create (none when a group of that name exists: moto refuses the create); the
+    keys of the hooks put."""
+    backend = response.autoscaling_backend
+    name = response._get_param("AutoScalingGroupName")
+    specs = response._get_params().get("LifecycleHookSpecificationList") or []
+    if name in backend.autoscaling_groups:
+        return []
+    keys = []
+    for spec in specs:
+        hook = backend.create_lifecycle_hook(
+            name=spec.get("LifecycleHookName"),
+            as_name=name,
+            transition=spec.get("LifecycleTransition"),
+            timeout=int(spec["HeartbeatTimeout"]) if spec.get("HeartbeatTimeout") else None,
+            result=spec.get("DefaultResult"),
+        )
+        _describe_given(hook, spec)
+        keys.append(f"{name}_{hook.name}")
+    return keys
+
+
 def keep_on_create(original: Any) -> Any:
     """CreateAutoScalingGroup, keeping the settings moto drops, with the grace period it was
-    given (0 when none), as AWS's API."""
+    given (0 when none), as AWS's API, and the hooks of its LifecycleHookSpecificationList
+    in place before its first launch (so a launch hook holds the group's first instances)."""
 
     @functools.wraps(original)
     def create_auto_scaling_group(self: Any) -> Any:
-        result = original(self)
+        hooks = _put_specified_hooks(self)
+        try:
+            result = original(self)
+        except Exception:
+            for key in hooks:  # a refused create leaves no hook behind
+                self.autoscaling_backend.lifecycle_hooks.pop(key, None)
+            raise
         _keep(self, _ON_CREATE)
         group = self.autoscaling_backend.autoscaling_groups.get(
             self._get_param("AutoScalingGroupName")
@@ -101,7 +147,7 @@ def keep_on_update(original: Any) -> Any:
 
 def keep_hook(original: Any) -> Any:
     """PutLifecycleHook, keeping NotificationMetadata, and the target and role it was given
-    (none when it was given none, as AWS answers)."""
+    (none when it was given none, as AWS answers), its GlobalTimeout AWS's."""
 
     @functools.wraps(original)
     def put_lifecycle_hook(self: Any) -> Any:
@@ -110,8 +156,7 @@ def keep_hook(original: Any) -> Any:
         key = f"{self._get_param('AutoScalingGroupName')}_{self._get_param('LifecycleHookName')}"
         hook = backend.lifecycle_hooks.get(key)
         if hook is not None:
-            for name, attribute in _HOOK.items():
-                setattr(hook, attribute, self._get_param(name))
+            _describe_given(hook, {name: self._get_param(name) for name in _HOOK})
         return result
 
     return put_lifecycle_hook
