@@ -55,6 +55,7 @@ from moto.s3.responses import S3Response
 
 from localaws.server import (
     asg_deletion,
+    asg_detach,
     asg_settings,
     asg_terminating,
     elb_rules,
@@ -208,6 +209,11 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
         "describe_auto_scaling_instances",
         "DescribeAutoScalingInstances lists the instances groups are taking out too",
     ),
+    # localaws/server/asg_detach.py: Detaching → Detached, EnteringStandby → Standby, back
+    # through Pending, deregistered and registered as on AWS (5.2.5: at once, still registered)
+    (AutoScalingResponse, "detach_instances", "Detaching, drained, Detached, then gone"),
+    (AutoScalingResponse, "enter_standby", "EnteringStandby, drained, Standby; not counted"),
+    (AutoScalingResponse, "exit_standby", "Pending, registered, InService"),
 )
 # Private attributes read or written (not methods): Instance._state, FakeTargetGroup.targets,
 # .terminated_targets, .attributes, FakeListener.port/.default_actions, FakeLoadBalancer.dns_name,
@@ -917,6 +923,8 @@ def _delete_auto_scaling_group(original: Any, cloud: LocalCloud, self: Any) -> A
         drain_seconds=cloud.prober.instance_drain_seconds,
         delete_now=lambda: backend.delete_auto_scaling_group(name),
     )
+    if begun:
+        asg_detach.end_standby(backend.autoscaling_groups[name])
     return EmptyResult() if begun else original(self)
 
 
@@ -1042,9 +1050,12 @@ def _terminate_instance_drains(
 
 def _instances_leaving_too(original: property) -> property:
     def instances(self: Any) -> list[Any]:
-        return [*original.fget(self), *asg_terminating.leaving(self)]  # type: ignore[misc]
+        members = original.fget(self)  # type: ignore[misc]
+        return [*members, *asg_terminating.leaving(self), *asg_detach.aside(self)]
 
-    return property(instances, doc="The group's members and the instances it is taking out.")
+    return property(
+        instances, doc="The group's members, the instances it is taking out and those set aside."
+    )
 
 
 def _auto_scaling_instances_leaving_too(original: Any) -> Any:
@@ -1054,12 +1065,17 @@ def _auto_scaling_instances_leaving_too(original: Any) -> Any:
         for group in list(self.autoscaling_groups.values()):
             found += [
                 s
-                for s in asg_terminating.leaving(group)
+                for s in [*asg_terminating.leaving(group), *asg_detach.aside(group)]
                 if not instance_ids or s.instance.id in instance_ids
             ]
         return found
 
     return describe
+
+
+@when_active
+def _detach_or_standby(original: Any, cloud: LocalCloud, self: Any) -> Any:
+    return asg_detach.respond(self, cloud.prober.instance_drain_seconds)
 
 
 @when_active
@@ -1086,6 +1102,9 @@ _REPLACEMENTS: dict[str, Any] = {
     "terminate_instance": _terminate_instance_drains,
     "instances": _instances_leaving_too,
     "describe_auto_scaling_instances": _auto_scaling_instances_leaving_too,
+    "detach_instances": _detach_or_standby,
+    "enter_standby": _detach_or_standby,
+    "exit_standby": _detach_or_standby,
     "create_default_vpc": _create_default_vpc,
     "put_scaling_policy": _put_scaling_policy,
     "delete_policy": _by_policy_name,

@@ -125,6 +125,12 @@ def retell_termination(group: Any, instance_id: str, cause: str) -> None:
     _record(group, description, cause, "Successful", "")
 
 
+def recorded(group: Any, description: str, cause: str) -> dict[str, Any]:
+    """Record one `Successful` activity of the group (a detach, a move to or out of standby)
+    and return it as DescribeScalingActivities shapes it."""
+    return _record(group, description, cause, "Successful", "")
+
+
 def now_text() -> str:
     """Now, as AWS writes it in an activity's cause (`2026-01-01T12:00:00Z`)."""
     return _now()
@@ -159,7 +165,7 @@ def _cause(group: Any, before: int) -> str:
     )
 
 
-def _record(group: Any, description: str, cause: str, status: str, message: str) -> None:
+def _record(group: Any, description: str, cause: str, status: str, message: str) -> dict[str, Any]:
     now = datetime.now(UTC)
     activity = {
         "ActivityId": str(uuid.uuid4()),
@@ -180,6 +186,7 @@ def _record(group: Any, description: str, cause: str, status: str, message: str)
             log = group.localaws_activities = []
         log.append(activity)
         del log[:-1000]  # a long-lived group keeps its last thousand
+    return dict(activity)
 
 
 def _now() -> str:
