@@ -108,7 +108,10 @@ class InstanceView:
     last boot phase this rollout's agent reported (None before the first, or for a phase
     this engine does not know), `lifecycle` the ASG's lifecycle state ("" when not read):
     `Pending:Wait` while a launch lifecycle hook holds it, `Terminating…` while the ASG takes
-    it out (still listed while its targets drain, EC2 still `running`, no longer counted).
+    it out (still listed while its targets drain, EC2 still `running`, no longer counted),
+    `Detaching`/`Detached` while it leaves the group by DetachInstances (EC2 `running`, and
+    running on once it has left), `EnteringStandby`/`Standby` while it is on standby (still
+    the group's, deregistered, not counted toward its capacity).
     """
 
     instance_id: str
@@ -124,8 +127,8 @@ class InstanceView:
     @property
     def healthy(self) -> bool:
         """Running in EC2, healthy in its target group and in service in its ASG (the gate's
-        test): an instance a lifecycle hook still holds (`Pending:Wait`), or one the ASG is
-        taking out, is not, whatever its target says."""
+        test): an instance a lifecycle hook still holds (`Pending:Wait`), one the ASG is
+        taking out or detaching, or one on standby, is not, whatever its target says."""
         serving = self.state is InstanceState.RUNNING and self.health is HealthState.HEALTHY
         return serving and self.lifecycle in ("", "InService")
 
@@ -137,9 +140,21 @@ class InstanceView:
 
     @property
     def leaving(self) -> bool:
-        """The ASG is taking it out: `Terminating`, `Terminating:Wait`,
-        `Terminating:Proceed` or `Terminated`."""
-        return self.lifecycle.startswith("Terminat")
+        """It is leaving the group: the ASG takes it out (`Terminating`, `Terminating:Wait`,
+        `Terminating:Proceed`, `Terminated`) or it is detached (`Detaching`, `Detached`)."""
+        return self.lifecycle.startswith("Terminat") or self.detached
+
+    @property
+    def detached(self) -> bool:
+        """DetachInstances took it out of the group (`Detaching`, `Detached`): it leaves
+        still running, a plain EC2 instance."""
+        return self.lifecycle in ("Detaching", "Detached")
+
+    @property
+    def on_standby(self) -> bool:
+        """It is on standby (`EnteringStandby`, `Standby`): still the group's, but
+        deregistered and not counted toward its capacity, neither healthy nor a failure."""
+        return self.lifecycle in ("EnteringStandby", "Standby")
 
     @property
     def boot_failed(self) -> bool:

@@ -67,6 +67,10 @@ _LIFECYCLE_STATES = {
     "Terminating:Wait": "shutting-down",
     "Terminating:Proceed": "shutting-down",
     "Terminated": "terminated",
+    "Detaching": "running",
+    "Detached": "running",
+    "EnteringStandby": "running",
+    "Standby": "running",
 }
 
 
@@ -92,9 +96,10 @@ async def group_view(
     The members come from the ASG's own `Instances[]`; EC2 is asked only about those ids
     (never region-wide), and an id EC2 does not know yet takes its state from the ASG's
     lifecycle state. Each view carries the ASG's lifecycle state: a member the ASG is taking
-    out (`Terminating*`, `Terminated`) is `leaving`, one a launch hook holds (`Pending:Wait`)
-    `waiting_on_hook`, and neither is ever healthy. The target health is read while the ASG
-    is, then the states and boot phases of its instances together.
+    out (`Terminating*`, `Terminated`) or detaching (`Detaching`, `Detached`) is `leaving`,
+    one on standby (`EnteringStandby`, `Standby`) `on_standby`, one a launch hook holds
+    (`Pending:Wait`) `waiting_on_hook`, and none is ever healthy. The target health is read
+    while the ASG is, then the states and boot phases of its instances together.
     """
     got = await _reading(
         asyncio.gather(_members(gw, asg_name, instances_table), target_health(gw, target_group_arn))

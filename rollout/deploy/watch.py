@@ -31,7 +31,11 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
     it drains it counts neither as healthy nor as one of the group's instances, once out of
     `Instances[]` it is reported `terminated`, its replacement is watched as any member, and
     a gate that still fails at its deadline names the replaced instances and their last
-    reading."""
+    reading. A member detached (`Detaching`, `Detached`) leaves the same way but running (its
+    last reading stays `running`, `Detached`; the reason names it apart), and a member on
+    standby (`EnteringStandby`, `Standby`) is neither healthy nor one of the group's launches:
+    the gate waits for the instances that count, and a short group is asked about its failed
+    launches as without it."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     launched_since = _launched_since(r, group)
@@ -39,6 +43,7 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
     seen: dict[str, InstanceView] = {}
     last: list[InstanceView] = []
     replaced: dict[str, InstanceView] = {}
+    detached: dict[str, InstanceView] = {}
     while True:
         await r.check_abort()
         views = await group_view(
@@ -54,7 +59,7 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
         else:
             members = {v.instance_id for v in views}
             for gone in [v for v in last if v.instance_id not in members]:
-                replaced[gone.instance_id] = gone
+                (detached if gone.detached else replaced)[gone.instance_id] = gone
                 seen[gone.instance_id] = _left(gone)
                 r.emit(InstanceUpdate, instance=seen[gone.instance_id])
             last = views
@@ -68,7 +73,8 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
                 f"instance {failed.instance_id} failed its boot at {failed.phase or 'a phase'} "
                 f"({failed.phase or 'boot'} fail): {failed.detail or 'no detail given'}"
             )
-        staying = sum(1 for v in views if not v.leaving)  # a Terminating one is no launch
+        # One leaving (Terminating, Detaching) or on standby is none of the group's launches.
+        staying = sum(1 for v in views if not (v.leaving or v.on_standby))
         if staying < wanted:  # short of instances: did the ASG fail to launch one?
             why = await failed_launch(r.gw, group.name, launched_since)
             if why is not None:
@@ -92,6 +98,7 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
             raise RolloutStop(
                 f"gate deadline of {deadline_s:.0f} s passed with {healthy} of {wanted} "
                 f"instances healthy: {_why(views, hooks)}{_replaced(replaced)}"
+                f"{_detached(detached)}"
             )
         await asyncio.sleep(r.settings.poll_seconds)
 
@@ -108,7 +115,10 @@ def _launched_since(r: Rollout, group: ServerGroup) -> datetime:
 
 
 def _left(view: InstanceView) -> InstanceView:
-    """The last reading of an instance that left the group: `terminated`, as it goes."""
+    """The last reading of an instance that left the group: `terminated`, as it goes, or,
+    detached, still running and `Detached`."""
+    if view.detached:
+        return dataclasses.replace(view, lifecycle="Detached")
     return dataclasses.replace(view, state=InstanceState.TERMINATED)
 
 
@@ -121,6 +131,13 @@ def _replaced(replaced: dict[str, InstanceView]) -> str:
     return f"; replaced by the ASG: {', '.join(parts)}"
 
 
+def _detached(detached: dict[str, InstanceView]) -> str:
+    """`; detached from the group: …` naming (up to 3) instances DetachInstances took out."""
+    if not detached:
+        return ""
+    return f"; detached from the group: {', '.join(list(detached)[-3:])}"
+
+
 async def _hooks_held_by(r: Rollout, group: ServerGroup, views: list[InstanceView]) -> list[str]:
     """The group's launch lifecycle hooks when one of `views` waits on them (`Pending:Wait`),
     else none (nor when AWS gave no reading: the reason then says "a launch lifecycle hook")."""
@@ -130,16 +147,20 @@ async def _hooks_held_by(r: Rollout, group: ServerGroup, views: list[InstanceVie
 
 
 def _why(views: list[InstanceView], hooks: list[str] | None = None) -> str:
-    """Why the gate's unhealthy instances (up to 3) are not healthy: EC2 state, target health,
-    the boot phase, and, when any waits in `Pending:Wait`, the launch lifecycle hook (of
-    `hooks`, the group's) whose action nobody completed."""
-    bad = [v for v in views if not v.healthy]
+    """Why the gate's unhealthy instances (up to 3, those that count toward the group's
+    capacity first) are not healthy: EC2 state, the lifecycle state of one waiting on a hook,
+    leaving or on standby, target health, the boot phase, and, when any waits in
+    `Pending:Wait`, the launch lifecycle hook (of `hooks`, the group's) whose action nobody
+    completed."""
+    # The instances that count first: one leaving or on standby explains no shortfall.
+    bad = sorted((v for v in views if not v.healthy), key=lambda v: v.leaving or v.on_standby)
     if not views:
         return "no instance was launched"
     parts = []
     for v in bad[:3]:
         boot = f", boot {v.phase} {v.phase_status}: {v.detail}".rstrip(": ") if v.phase else ""
-        held = " in Pending:Wait" if v.waiting_on_hook else ""
+        aside = v.waiting_on_hook or v.leaving or v.on_standby
+        held = f" in {v.lifecycle}" if aside else ""
         parts.append(f"{v.instance_id} {v.state}{held}, target {v.target_health}{boot}")
     return "; ".join(parts) + _held(bad, hooks or [])
 
