@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from localaws.server import asg_deletion, asg_health, scaling_activities
@@ -79,11 +80,18 @@ def respond(response: Any, drain_seconds: Callable[[str], float]) -> Any:
     ids = [str(i) for i in response._get_param("InstanceIds", []) or []]
     decrement = bool(response._get_bool_param("ShouldDecrementDesiredCapacity", False))
     action = response._get_action()
+    if action == "DetachInstances" and len(ids) > MAX_INSTANCES:
+        raise ValidationError(
+            "List exceeds the maximum number of instances to detach. Please retry your "
+            "request with fewer instances."
+        )
     with _lock:
         if action == "DetachInstances":
-            activities = _detach(group, ids, decrement, drain_seconds)
+            states = _named(group, ids, ("InService", STANDBY), "InService or Standby")
+            activities = _set_aside(group, states, decrement, drain_seconds, _DETACH)
         elif action == "EnterStandby":
-            activities = _enter_standby(group, ids, decrement, drain_seconds)
+            states = _named(group, ids, ("InService",), "InService")
+            activities = _set_aside(group, states, decrement, drain_seconds, _TO_STANDBY)
         else:
             activities = _exit_standby(group, ids)
     return ActionResult({"Activities": activities})
@@ -94,7 +102,7 @@ def end_standby(group: Any) -> None:
     them; each is a termination activity of the group)."""
     with _lock:
         standing = [s for s in aside(group) if s.lifecycle_state in (ENTERING_STANDBY, STANDBY)]
-        _set_aside(group, [s for s in aside(group) if s not in standing])
+        _keep_aside(group, [s for s in aside(group) if s not in standing])
     ids = [s.instance.id for s in standing if s.instance.state != "terminated"]
     if ids:
         group.autoscaling_backend.ec2_backend.terminate_instances(ids)
@@ -103,19 +111,30 @@ def end_standby(group: Any) -> None:
 # -- the three calls ---------------------------------------------------------------------------
 
 
-def _detach(
-    group: Any, ids: list[str], decrement: bool, drain_seconds: Callable[[str], float]
-) -> list[dict[str, Any]]:
-    from moto.autoscaling.exceptions import ValidationError
+@dataclass(frozen=True)
+class _Aside:
+    """How DetachInstances or EnterStandby sets an instance aside."""
 
-    if len(ids) > MAX_INSTANCES:
-        raise ValidationError(
-            "List exceeds the maximum number of instances to detach. Please retry your "
-            "request with fewer instances."
-        )
-    states = _named(group, ids, ("InService", STANDBY), "InService or Standby")
+    what: str  # the size message's words: "To detach 1 instance"
+    lifecycle: str  # while its targets drain
+    description: str  # the activity's, of the instance id
+    done: str  # the activity's cause: "instance i-… was detached"
+    then: Callable[[Any, Any], None]  # (group, state) once drained
+    leaves: bool  # a plain EC2 instance from now: untagged, no longer the group's
+
+
+def _set_aside(
+    group: Any,
+    states: list[Any],
+    decrement: bool,
+    drain_seconds: Callable[[str], float],
+    how: _Aside,
+) -> list[dict[str, Any]]:
+    """Deregister `states`, list them `how.lifecycle` out of the members that count, lower
+    the desired capacity when asked (refused below the minimum), else launch their
+    replacements; the activities, one per instance."""
     if decrement:
-        _refuse_size(group, -len(states), "detach")
+        _refuse_size(group, -len(states), how.what)
     desired = int(group.desired_capacity or 0)
     after = desired - len(states) if decrement else desired
     shrink = f", shrinking the capacity from {desired} to {after}" if decrement else ""
@@ -123,48 +142,14 @@ def _detach(
     ec2 = group.autoscaling_backend.ec2_backend
     for state in states:
         instance = state.instance
-        out.append(
-            _activity(
-                group,
-                f"Detaching EC2 instance: {instance.id}",
-                f"instance {instance.id} was detached in response to a user request{shrink}.",
-                ("InProgress", 50),
-            )
-        )
+        cause = f"instance {instance.id} {how.done} in response to a user request{shrink}."
+        out.append(_activity(group, how.description.format(instance.id), cause, ("InProgress", 50)))
         drain = _deregister(group, state, drain_seconds)
-        _move_aside(group, state, DETACHING)
-        ec2.delete_tags([instance.id], {ASG_NAME_TAG: group.name})
-        instance.__dict__.pop("autoscaling_group", None)  # a plain EC2 instance from now
-        _after(drain, _detached, group, state)
-    group.desired_capacity = after
-    group.set_desired_capacity(after)  # without decrement: the replacements, new ids
-    return out
-
-
-def _enter_standby(
-    group: Any, ids: list[str], decrement: bool, drain_seconds: Callable[[str], float]
-) -> list[dict[str, Any]]:
-    states = _named(group, ids, ("InService",), "InService")
-    if decrement:
-        _refuse_size(group, -len(states), "move to standby")
-    desired = int(group.desired_capacity or 0)
-    after = desired - len(states) if decrement else desired
-    shrink = f", shrinking the capacity from {desired} to {after}" if decrement else ""
-    out = []
-    for state in states:
-        instance = state.instance
-        out.append(
-            _activity(
-                group,
-                f"Moving EC2 instance to Standby: {instance.id}",
-                f"instance {instance.id} was moved to standby in response to a user "
-                f"request{shrink}.",
-                ("InProgress", 50),
-            )
-        )
-        drain = _deregister(group, state, drain_seconds)
-        _move_aside(group, state, ENTERING_STANDBY)
-        _after(drain, _on_standby, state)
+        _move_aside(group, state, how.lifecycle)
+        if how.leaves:
+            ec2.delete_tags([instance.id], {ASG_NAME_TAG: group.name})
+            instance.__dict__.pop("autoscaling_group", None)
+        _after(drain, how.then, group, state)
     group.desired_capacity = after
     group.set_desired_capacity(after)  # without decrement: the replacements, new ids
     return out
@@ -187,7 +172,7 @@ def _exit_standby(group: Any, ids: list[str]) -> list[dict[str, Any]]:
                 ("PreInService", 30),
             )
         )
-        _set_aside(group, [s for s in aside(group) if s is not state])
+        _keep_aside(group, [s for s in aside(group) if s is not state])
         state.lifecycle_state = PENDING
         group.instance_states = [*group.instance_states, state]
         _after(scaled(PENDING_SECONDS), _back_in_service, group, state)
@@ -263,10 +248,10 @@ def _move_aside(group: Any, state: Any, lifecycle: str) -> None:
     """List `state` set aside in `lifecycle`, out of the members that count."""
     state.lifecycle_state = lifecycle
     group.instance_states = [s for s in group.instance_states if s is not state]
-    _set_aside(group, [*(s for s in aside(group) if s is not state), state])
+    _keep_aside(group, [*(s for s in aside(group) if s is not state), state])
 
 
-def _set_aside(group: Any, states: Iterable[Any]) -> None:
+def _keep_aside(group: Any, states: Iterable[Any]) -> None:
     # A new list, not an edit: a request thread may be walking the old one.
     with _lock:
         group.localaws_aside = list(states)
@@ -286,10 +271,10 @@ def _detached(group: Any, state: Any) -> None:
 
 
 def _gone(group: Any, state: Any) -> None:
-    _set_aside(group, [s for s in aside(group) if s is not state])
+    _keep_aside(group, [s for s in aside(group) if s is not state])
 
 
-def _on_standby(state: Any) -> None:
+def _on_standby(group: Any, state: Any) -> None:
     with _lock:
         if state.lifecycle_state == ENTERING_STANDBY:
             state.lifecycle_state = STANDBY
@@ -302,3 +287,21 @@ def _back_in_service(group: Any, state: Any) -> None:
         state.lifecycle_state = "InService"
     if state.instance.state == "running":
         asg_health.in_service(state.instance)  # its grace period runs from now
+
+
+_DETACH = _Aside(
+    what="detach",
+    lifecycle=DETACHING,
+    description="Detaching EC2 instance: {}",
+    done="was detached",
+    then=_detached,
+    leaves=True,
+)
+_TO_STANDBY = _Aside(
+    what="move to standby",
+    lifecycle=ENTERING_STANDBY,
+    description="Moving EC2 instance to Standby: {}",
+    done="was moved to standby",
+    then=_on_standby,
+    leaves=False,
+)

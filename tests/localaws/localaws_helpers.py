@@ -39,6 +39,15 @@ def lifecycle_of(asg: Any, name: str) -> dict[str, str]:
     return {i["InstanceId"]: i["LifecycleState"] for i in groups[0]["Instances"]}
 
 
+def healthy_members(asg: Any, elb: Any, name: str, tg: str, count: int) -> list[str] | None:
+    """The group's `count` members when every one is healthy in `tg`, else None (a probe for
+    `eventually`)."""
+    ids = list(lifecycle_of(asg, name))
+    health = health_of(elb, tg)
+    ok = len(ids) == count and all(health.get(i, {}).get("State") == "healthy" for i in ids)
+    return ids if ok else None
+
+
 def console_of(ec2: Any, instance_id: str) -> str:
     return str(ec2.get_console_output(InstanceId=instance_id).get("Output", ""))
 
