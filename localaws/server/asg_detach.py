@@ -15,7 +15,8 @@ from your Auto Scaling group", "Temporarily remove instances from your Auto Scal
   decrement the group launches a replacement), no health check looks at it and no scale-in
   picks it. Only an `InService` instance can. ExitStandby puts it back: the desired capacity
   grows by one, the instance goes `Pending` (registered again) → `InService`, its health check
-  grace period running from then.
+  grace period running from then. A group deleted with `ForceDelete` ends its standby
+  instances with the rest.
 
 Stock moto 5.2.5 drops a detached instance from `Instances[]` at once and leaves it registered
 with the group's target groups; puts an instance in `Standby` at once, still registered and

@@ -8,7 +8,8 @@ Scaling group"):
   `Standby` instance.
 - standby: `EnteringStandby` (deregistered, draining) → `Standby`, still listed, not counted
   toward the desired capacity (a replacement launches without decrement), never picked by a
-  scale-in; ExitStandby: the desired capacity grows, `Pending` (registered again) → `InService`.
+  scale-in; ExitStandby: the desired capacity grows, `Pending` (registered again) → `InService`;
+  a force-deleted group ends them with it.
 
 Stock moto 5.2.5 drops a detached instance at once and leaves it registered; puts an instance
 `Standby` and back `InService` at once, still registered, without checking states or sizes.
@@ -223,3 +224,19 @@ def test_standby_without_decrement_launches_a_replacement_and_exit_is_held_to_th
     states = lifecycle_of(asg, name)
     assert states[first] in ("Detaching", "Detached")  # deregistered already: nothing to drain
     assert sorted(i for i, s in states.items() if i != first) == sorted([second, new])
+
+
+def test_a_deleted_group_ends_its_standby_instances_with_it(
+    serving: Callable[..., Serving], eventually: Callable[..., Any]
+) -> None:
+    ec2, _, asg, _, name, first, second = serving()
+    asg.enter_standby(
+        AutoScalingGroupName=name, InstanceIds=[first], ShouldDecrementDesiredCapacity=True
+    )
+    code, _ = _error(lambda: asg.delete_auto_scaling_group(AutoScalingGroupName=name))
+    assert code == "ResourceInUse"  # a standby instance is still one of the group's
+    asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+    for instance_id in (first, second):
+        eventually(
+            lambda i=instance_id: state_of(ec2, i) == "terminated", what=f"{instance_id} ended"
+        )
