@@ -431,6 +431,7 @@ class Rollout:
             target_group_arn=group.target_group_arn,
             launch_template=group.launch_template,
             launch_template_version=group.launch_template_version,
+            on_wait=self._held_back,
         )
         for w in warnings:
             self.emit(Notice, message=w, level="warning")
@@ -523,9 +524,14 @@ class Rollout:
                 target_group_arn=tg if i == 0 else "",
                 launch_template=plan.launch_template,
                 launch_template_version=version,
+                on_wait=self._held_back,
             )
             for w in warnings:
                 self.emit(Notice, message=w, level="warning")
+
+    def _held_back(self, message: str) -> None:
+        """A group's deletion waits on someone's terminating lifecycle hook: say so."""
+        self.emit(Notice, message=message)
 
     async def _tg_by_name(self, name: str) -> str:
         try:
