@@ -141,6 +141,38 @@ class RolloutPlan:
             schedules_held=self.schedules_held,
         )
 
+    @classmethod
+    def from_item(cls, item: RolloutItem, release: Release, *, bake_seconds: float) -> RolloutPlan:
+        """The plan of `item`'s rollout as far as its ledger item keeps it: the inverse of
+        `started_item`, so the plan's part of the item is mapped in one place both ways.
+
+        What the item does not keep (the user data, the VPC and subnets, the clone settings)
+        stays at its empty default. `bake_seconds` is the settings' default, for an item
+        that recorded none."""
+        return cls(
+            app=item.app,
+            rollout_id=item.rollout_id,
+            release=release,
+            strategy=item.strategy,
+            traffic=TrafficPoint(
+                app=item.app,
+                listener_arn=item.listener_arn,
+                load_balancer_arn=item.load_balancer_arn,
+                rule_arn=item.rule_arn,
+            ),
+            old_group=item.old_group,
+            new_group=item.new_group,
+            launch_template=item.launch_template,
+            launch_template_version=item.launch_template_version,
+            user_data="",
+            user_data_sha256=item.user_data_sha256,
+            capacity=item.capacity,
+            bake_seconds=bake_seconds if item.bake_seconds is None else item.bake_seconds,
+            grace_period=item.grace_period,
+            scale_in_held=item.scale_in_held,
+            schedules_held=item.schedules_held,
+        )
+
     def diff(self) -> list[PlanChange]:
         """What changes, before -> after, for the faces to show before the confirming key."""
         old = self.old_group
