@@ -10,10 +10,11 @@ fitted again.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from rich.console import Console, ConsoleOptions, OverflowMethod, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 
 
@@ -98,7 +99,8 @@ class FittedTable:
         self.growth_order = tuple(growth_order)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        shown = fit_columns(self.columns, options.max_width, growth_order=self.growth_order)
+        snug = [self._snug(n, column, console, options) for n, column in enumerate(self.columns)]
+        shown = fit_columns(snug, options.max_width, growth_order=self.growth_order)
         table = Table(box=None, header_style="bold", padding=(0, 1, 0, 0), pad_edge=False)
         for n, (column, width) in enumerate(shown):
             last = n == len(shown) - 1
@@ -115,3 +117,12 @@ class FittedTable:
         for row in self.rows:
             table.add_row(*(row[i] for i in picks))
         yield table
+
+    def _snug(self, n: int, column: Column, console: Console, options: ConsoleOptions) -> Column:
+        """`column` no wider than its title and its widest cell, so that the room a column
+        of short cells does not use goes to the last column, which wraps."""
+        widest = max(
+            [len(column.title)]
+            + [Measurement.get(console, options, row[n]).maximum for row in self.rows]
+        )
+        return replace(column, width=min(column.width, widest), min_width=min(column.least, widest))
