@@ -264,8 +264,11 @@ class Rollout:
     async def _start(self) -> None:
         self.boot_eta = self.plan.expected_boot_seconds
         now = utc_now()
+        # What the plan changes; what it keeps as it was is in the plan the faces showed.
         detail = "; ".join(
-            f"{c.what}: {c.before} -> {c.after}" for c in self.plan.diff() if c.before
+            f"{c.what}: {c.before} -> {c.after}"
+            for c in self.plan.diff()
+            if c.before and c.before != c.after
         )
         self.steps = [Step(StepName.PLAN, StepStatus.OK, now, now, detail)]
         item = self.plan.started_item(
