@@ -4,7 +4,9 @@ resume, take over an unfinished rollout, read the history (ARCHITECTURE §4, §5
 A face (the console, the command line) gathers the input, calls one operation and shows
 what it returns; the operation asks its questions through the face's `confirm` hook and
 decides everything else here, so both faces take the deploy lock, gate a production
-account, find an unfinished rollout and pick a way back the same way.
+account, find an unfinished rollout and pick a way back the same way. What the face gives
+every operation is one `Face`: its `confirm` hook, its `via` (appended to the deploy
+lock's message, such as " from the console") and its `on_start`.
 
 `confirm` is called with a `Question` and may be sync or async. It answers:
 
@@ -19,8 +21,8 @@ exception goes through the operation as it is, after the lock (if taken) is rele
 
 The faces' order of questions: `Ask.PRODUCTION` first, before anything is read or
 locked, when the caller's account is listed in `production_accounts`; then the one
-question of the operation. A rollout the operation runs is handed to `on_start` just
-before it runs, so the face can follow its events.
+question of the operation. A rollout the operation runs is handed to the face's
+`on_start` just before it runs, so the face can follow its events.
 """
 
 from __future__ import annotations
@@ -118,6 +120,29 @@ OnStart = Callable[[Rollout], object]
 
 
 @dataclass(frozen=True, slots=True)
+class Face:
+    """The face an operation is run for: `confirm` answers its questions, `via` is
+    appended to the deploy lock's message it takes, `on_start` is handed the rollout it
+    runs (none: nobody follows it)."""
+
+    confirm: Confirm
+    via: str = ""
+    on_start: OnStart | None = None
+
+    async def ask(self, question: Question) -> Answer:
+        """The face's answer to `question`, whether its hook is sync or async."""
+        answer = self.confirm(question)
+        if inspect.isawaitable(answer):
+            return await answer
+        return answer
+
+    def started(self, rollout: Rollout) -> None:
+        """Hand `rollout`, about to run, to `on_start` (when the face gave one)."""
+        if self.on_start is not None:
+            self.on_start(rollout)
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """How an operation ended. `act` is what was done (None when a question was refused);
     `result` how the rollout this process ran ended; `request` the abort or flip back
@@ -161,14 +186,6 @@ def deploy_lock(
     )
 
 
-async def ask(confirm: Confirm, question: Question) -> Answer:
-    """The face's answer to `question`, whether its hook is sync or async."""
-    answer = confirm(question)
-    if inspect.isawaitable(answer):
-        return await answer
-    return answer
-
-
 async def production_account(gw: Gateway, config: Config) -> str:
     """The caller's account when `production_accounts` lists it, else "" (no STS call
     when the list is empty)."""
@@ -179,19 +196,14 @@ async def production_account(gw: Gateway, config: Config) -> str:
 
 
 async def _production_refused(
-    gw: Gateway, config: Config, app: str, action: str, confirm: Confirm
+    gw: Gateway, config: Config, app: str, action: str, face: Face
 ) -> Question | None:
     """Ask `Ask.PRODUCTION` on a production account; the question when it was refused."""
     account = await production_account(gw, config)
     if not account:
         return None
     question = Question(Ask.PRODUCTION, app, action, account=account)
-    return None if await ask(confirm, question) else question
-
-
-def _started(on_start: OnStart | None, rollout: Rollout) -> None:
-    if on_start is not None:
-        on_start(rollout)
+    return None if await face.ask(question) else question
 
 
 async def owner_runs(gw: Gateway, config: Config, item: RolloutItem) -> bool:
@@ -209,40 +221,29 @@ async def unowned_rollout(gw: Gateway, config: Config, app: str) -> RolloutItem 
     return item
 
 
-async def deploy(
-    gw: Gateway,
-    config: Config,
-    request: DeployRequest,
-    confirm: Confirm,
-    *,
-    via: str = "",
-    on_start: OnStart | None = None,
-) -> Outcome:
+async def deploy(gw: Gateway, config: Config, request: DeployRequest, face: Face) -> Outcome:
     """Roll the app out as `request` asks: gate production, take the deploy lock (the
-    request's `message`, else "deploy VERSION" + `via`), plan, ask `Ask.PLAN`, run the
-    rollout to its end (or, `no_wait`, to its shift).
+    request's `message`, else "deploy VERSION" + the face's `via`), plan, ask `Ask.PLAN`,
+    run the rollout to its end (or, `no_wait`, to its shift).
 
     Raises LockHeld when another owner holds the lock, RolloutInputError for a plan that
     cannot be made (and LeaseLost never: a lost lease is the result's `lost` state).
     """
     app = request.app
-    refused = await _production_refused(gw, config, app, "deploy", confirm)
+    refused = await _production_refused(gw, config, app, "deploy", face)
     if refused is not None:
         return Outcome(app, refused=refused)
-    message = request.message or f"deploy {request.version}{via}"
-    return await _deploy(
-        gw, config, request, confirm, Question(Ask.PLAN, app, "deploy"), message, on_start
-    )
+    message = request.message or f"deploy {request.version}{face.via}"
+    return await _deploy(gw, config, request, face, Question(Ask.PLAN, app, "deploy"), message)
 
 
 async def _deploy(
     gw: Gateway,
     config: Config,
     request: DeployRequest,
-    confirm: Confirm,
+    face: Face,
     plan_question: Question,
     message: str,
-    on_start: OnStart | None,
     options: RollbackOptions | None = None,
 ) -> Outcome:
     """Under the app's deploy lock (`message`), plan `request`, ask `plan_question` (the
@@ -252,10 +253,10 @@ async def _deploy(
     async with deploy_lock(gw, config, app, message) as lock:
         plan = await make_plan(gw, config, request)
         question = dataclasses.replace(plan_question, plan=plan)
-        if not await ask(confirm, question):
+        if not await face.ask(question):
             return Outcome(app, rollout_id=plan.rollout_id, plan=plan, refused=question)
         rollout = Rollout(gw, config, plan, lock, no_wait=request.no_wait)
-        _started(on_start, rollout)
+        face.started(rollout)
         result = await rollout.run()
     return Outcome(
         app, plan_question.act, plan.rollout_id, result=result, plan=plan, options=options
@@ -266,11 +267,9 @@ async def offer_takeover(
     gw: Gateway,
     config: Config,
     app: str,
-    confirm: Confirm,
+    face: Face,
     *,
     take: Act = Act.RESUME,
-    via: str = "",
-    on_start: OnStart | None = None,
 ) -> Outcome | None:
     """The one "is this rollout's owner alive, else offer to take it over" flow: None when
     the app has no unfinished rollout nothing runs (none, or its owner is running it);
@@ -279,23 +278,21 @@ async def offer_takeover(
     item = await unowned_rollout(gw, config, app)
     if item is None:
         return None
-    refused = await _production_refused(gw, config, app, str(take), confirm)
+    refused = await _production_refused(gw, config, app, str(take), face)
     if refused is not None:
         return Outcome(app, rollout_id=item.rollout_id, refused=refused)
-    return await take_over(gw, config, item, confirm, take=take, via=via, on_start=on_start)
+    return await take_over(gw, config, item, face, take=take)
 
 
 async def take_over(
     gw: Gateway,
     config: Config,
     item: RolloutItem,
-    confirm: Confirm,
+    face: Face,
     *,
     take: Act,
     choices: tuple[Act, ...] = TAKE_OVER_ACTS,
     force: bool = False,
-    via: str = "",
-    on_start: OnStart | None = None,
 ) -> Outcome:
     """Ask `Ask.TAKE_OVER` of an unfinished rollout, then take the app's deploy lock
     (`force`: even from a live holder) and continue it (`Act.RESUME`) or undo it
@@ -304,13 +301,13 @@ async def take_over(
     live; LeaseLost when another process takes it over mid-way."""
     app, rid = item.app, item.rollout_id
     question = Question(Ask.TAKE_OVER, app, str(take), unfinished=item, choices=choices, take=take)
-    answer = await ask(confirm, question)
+    answer = await face.ask(question)
     act = take if answer is True else answer if isinstance(answer, Act) else None
     if act is None or act not in choices:
         return Outcome(app, rollout_id=rid, refused=question)
-    async with deploy_lock(gw, config, app, f"{act} {rid}{via}", force=force) as lock:
+    async with deploy_lock(gw, config, app, f"{act} {rid}{face.via}", force=force) as lock:
         rollout = await rollout_from_item(gw, config, item, lock)
-        _started(on_start, rollout)
+        face.started(rollout)
         if act is Act.RESUME:
             result = await rollout.run()
         else:
@@ -319,35 +316,20 @@ async def take_over(
 
 
 async def resume(
-    gw: Gateway,
-    config: Config,
-    app: str,
-    confirm: Confirm,
-    *,
-    force: bool = False,
-    via: str = "",
-    on_start: OnStart | None = None,
+    gw: Gateway, config: Config, app: str, face: Face, *, force: bool = False
 ) -> Outcome:
     """Continue the app's unfinished rollout from its last recorded step: gate production,
     ask `Ask.TAKE_OVER` (only `Act.RESUME` offered), take the lock (`force`: even from a
     live holder; else LockHeld while its owner's lease lives) and run it to its end.
     RolloutInputError when the app has no unfinished rollout."""
-    refused = await _production_refused(gw, config, app, "resume", confirm)
+    refused = await _production_refused(gw, config, app, "resume", face)
     if refused is not None:
         return Outcome(app, refused=refused)
     item = await find_unfinished(gw, config, app)
     if item is None:
         raise RolloutInputError(f"{app} has no unfinished rollout to resume")
     return await take_over(
-        gw,
-        config,
-        item,
-        confirm,
-        take=Act.RESUME,
-        choices=(Act.RESUME,),
-        force=force,
-        via=via,
-        on_start=on_start,
+        gw, config, item, face, take=Act.RESUME, choices=(Act.RESUME,), force=force
     )
 
 
@@ -355,14 +337,12 @@ async def rollback(
     gw: Gateway,
     config: Config,
     app: str,
-    confirm: Confirm,
+    face: Face,
     *,
     to: str = "",
     serving: str = "",
     force: bool = False,
     wait_seconds: float = 0.0,
-    via: str = "",
-    on_start: OnStart | None = None,
 ) -> Outcome:
     """Take the app back, the one way both faces do:
 
@@ -378,15 +358,13 @@ async def rollback(
 
     RolloutInputError when there is nothing to roll back to, or nothing runs to flip back.
     """
-    refused = await _production_refused(gw, config, app, "rollback", confirm)
+    refused = await _production_refused(gw, config, app, "rollback", face)
     if refused is not None:
         return Outcome(app, refused=refused)
     item = None if to else await find_unfinished(gw, config, app)
     running = item is not None and await owner_runs(gw, config, item)
     if item is not None and not running:
-        return await take_over(
-            gw, config, item, confirm, take=Act.ROLLBACK, force=force, via=via, on_start=on_start
-        )
+        return await take_over(gw, config, item, face, take=Act.ROLLBACK, force=force)
     options = await rollback_options(gw, config, app, serving=serving)
     if item is not None:
         default = WayBack(Act.FLIP)
@@ -400,7 +378,7 @@ async def rollback(
         default=default,
         unfinished=item,
     )
-    answer = await ask(confirm, question)
+    answer = await face.ask(question)
     way = default if answer is True else answer if isinstance(answer, WayBack) else None
     if way is None:
         return Outcome(app, options=options, refused=question)
@@ -414,10 +392,9 @@ async def rollback(
         gw,
         config,
         DeployRequest(app, release),
-        confirm,
+        face,
         Question(Ask.PLAN, app, "rollback", act=Act.FRESH),
-        f"rollback to {release}{via}",
-        on_start,
+        f"rollback to {release}{face.via}",
         options,
     )
 
@@ -434,20 +411,21 @@ async def abort(
     gw: Gateway,
     config: Config,
     app: str,
-    confirm: Confirm,
+    face: Face,
     *,
     wait_seconds: float = 0.0,
 ) -> Outcome:
     """Ask the app's running rollout, wherever it runs, to stop (before the shift its new
     group is deleted; after it, traffic flips back): gate production, ask `Ask.ABORT`,
-    write the request and wait up to `wait_seconds` for the rollout to end.
+    write the request and wait up to `wait_seconds` for the rollout to end (the face's
+    `via` and `on_start` go unused: no lock is taken, no rollout runs here).
     RolloutInputError when no rollout of the app is running (a detached one is offered
     by `offer_takeover`)."""
-    refused = await _production_refused(gw, config, app, "abort", confirm)
+    refused = await _production_refused(gw, config, app, "abort", face)
     if refused is not None:
         return Outcome(app, refused=refused)
     question = Question(Ask.ABORT, app, "abort")
-    if not await ask(confirm, question):
+    if not await face.ask(question):
         return Outcome(app, refused=question)
     asked = await request_abort(
         gw, config, app, by=await whoami(gw), action="abort", wait_seconds=wait_seconds

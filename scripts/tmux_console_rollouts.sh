@@ -26,9 +26,9 @@ confirm() {
 no_rollout_running() { ! screen | grep -qE 'rollout [0-9]{8}-[0-9]{6}-[0-9a-f]{4} running'; }
 
 start_session "$FRESHFLEET $*"
-wait_for 120 "demo-web serves v1" shows "demo-web  serving v1"
+opens_on_the_sandbox 120
+wait_for 10 "demo-web serves v1" shows "demo-web  serving v1"
 wait_for 60 "its instances are healthy" shows "healthy 3/3"
-sandbox_pid_known
 
 # 1. deploy v2 (releases are listed newest first: v5, v4, v3, v2, v1)
 keys d

@@ -8,10 +8,8 @@ SESSION="ff-smoke-$$"
 . "$(dirname "$0")/tmux_lib.sh"  # strict mode; the working directory is the repo root by now
 
 start_session "$FRESHFLEET $*"
-wait_for 20 "the console says it is starting the local sandbox" shows "LOCAL SANDBOX"
-wait_for 120 "demo-web appears" shows "demo-web  serving v1"
-wait_for 60 "its 3 instances are listed" instances_shown 3
-sandbox_pid_known
+opens_on_the_sandbox 20
+wait_for 10 "demo-web serves v1" shows "demo-web  serving v1"
 keys "?"
 wait_for 10 "? shows the keys" shows "Filter rows by any column"
 keys Escape

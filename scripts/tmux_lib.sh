@@ -79,6 +79,15 @@ sandbox_pid_known() {
   wait_for 10 "the sandbox's endpoint file names its pid" localaws_recorded
 }
 
+# opens_on_the_sandbox SECONDS: the console opens on the local sandbox within SECONDS (a
+# fresh machine installs first) and lists demo-web's 3 instances; the sandbox's pid is noted
+# for quits_cleanly. How every script's session begins.
+opens_on_the_sandbox() {
+  wait_for "$1" "the console opens on the local sandbox" shows "LOCAL SANDBOX"
+  wait_for 120 "demo-web's 3 instances are listed" instances_shown 3
+  sandbox_pid_known
+}
+
 # quits_cleanly SECONDS NAME: `q` ends the console, whose command NAME exits 0, and the
 # sandbox it started (LOCALAWS_PID, from localaws_recorded) stops with it, each within SECONDS.
 quits_cleanly() {

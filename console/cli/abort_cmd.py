@@ -25,9 +25,8 @@ async def run(args: argparse.Namespace) -> int:
     config = config_of(args)
     wait = 0.0 if args.no_wait else config.rollout.gate_deadline_seconds + 120
     async with Gateway(backend_of(args)) as gw, engine_errors():
-        outcome = await operations.abort(
-            gw, config, args.app, answers(args, "abort its rollout"), wait_seconds=wait
-        )
+        face = operations.Face(answers(args, "abort its rollout"))
+        outcome = await operations.abort(gw, config, args.app, face, wait_seconds=wait)
     done = outcome.request
     assert done is not None
     if args.json:

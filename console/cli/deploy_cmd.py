@@ -150,8 +150,8 @@ class Follow:
         self._task: asyncio.Task[None] | None = None
 
     def start(self, rollout: Rollout) -> None:
-        """`on_start`: follow this rollout's events from now on (or, not `live`, keep it
-        to show its events at the end)."""
+        """The face's `on_start`: follow this rollout's events from now on (or, not
+        `live`, keep it to show its events at the end)."""
         self.rollout = rollout
         self.progress = RolloutProgress(out)
         if self.live:
@@ -214,11 +214,6 @@ async def run(args: argparse.Namespace) -> int:
             config = config.replace(judge=dataclasses.replace(config.judge, enabled=False))
         follow = Follow(args)
         async with engine_errors(), follow.watching():
-            outcome = await operations.deploy(
-                gw,
-                config,
-                request_of(args),
-                answers(args, f"deploy {args.version}"),
-                on_start=follow.start,
-            )
+            face = operations.Face(answers(args, f"deploy {args.version}"), on_start=follow.start)
+            outcome = await operations.deploy(gw, config, request_of(args), face)
         return show_result(args, outcome)

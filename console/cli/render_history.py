@@ -53,10 +53,22 @@ def duration(seconds: float | None) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-_COLUMNS = tuple(
-    Column(c)
-    for c in ("rollout", "release", "strategy", "state", "started", "took", "by", "outcome")
-)
+HISTORY_HEADERS = ("rollout", "release", "strategy", "state", "started", "took", "by", "outcome")
+_COLUMNS = tuple(Column(h) for h in HISTORY_HEADERS)
+
+
+def history_row(r: RolloutItem) -> tuple[Text | str, ...]:
+    """A rollout as the history shows it in both faces, a cell per `HISTORY_HEADERS`."""
+    return (
+        text(r.rollout_id, one_line=True),
+        text(f"{r.from_release or '∅'} → {r.to_release}", one_line=True),
+        text(r.strategy, one_line=True),
+        text((r.state, STATE_STYLE.get(r.state, "")), one_line=True),
+        started_text(r),
+        duration(r.duration_seconds),
+        text(r.owner, one_line=True),
+        outcome_text(r),
+    )
 
 
 def render_history(
@@ -67,19 +79,7 @@ def render_history(
     if not rollouts:
         out.print(text(f"{app}: no rollouts yet"))
         return
-    rows = [
-        (
-            text(r.rollout_id, one_line=True),
-            text(f"{r.from_release or '∅'} → {r.to_release}", one_line=True),
-            text(r.strategy, one_line=True),
-            text((r.state, STATE_STYLE.get(r.state, "")), one_line=True),
-            started_text(r),
-            duration(r.duration_seconds),
-            text(r.owner, one_line=True),
-            outcome_text(r),
-        )
-        for r in rollouts
-    ]
+    rows = [history_row(r) for r in rollouts]
     print_table(out, _COLUMNS, rows, full=full, title=f"rollouts of {app}")
 
 

@@ -23,12 +23,6 @@ async def run(args: argparse.Namespace) -> int:
     async with ledger_session(args) as (gw, config):
         follow = Follow(args)
         async with engine_errors(), follow.watching():
-            outcome = await operations.resume(
-                gw,
-                config,
-                args.app,
-                answers(args, "resume its rollout"),
-                force=args.force,
-                on_start=follow.start,
-            )
+            face = operations.Face(answers(args, "resume its rollout"), on_start=follow.start)
+            outcome = await operations.resume(gw, config, args.app, face, force=args.force)
         return show_result(args, outcome)

@@ -43,11 +43,10 @@ async def run(args: argparse.Namespace) -> int:
                 gw,
                 config,
                 args.app,
-                answer,
+                operations.Face(answer, on_start=follow.start),
                 to=args.to or "",
                 force=args.force,
                 wait_seconds=config.rollout.gate_deadline_seconds + 120,
-                on_start=follow.start,
             )
     if outcome.act is Act.FLIP:
         done = outcome.request

@@ -36,6 +36,7 @@ from console.tui.screens.instance import ConsoleOutput, InstanceScreen
 from console.tui.screens.rollout import RolloutScreen
 from console.tui.widgets.backend_bar import ProductionBanner
 from rollout.config import Config
+from rollout.operations import Face
 
 POLL_GROUP = "fleet-poll"
 ROLLOUT_GROUP = "rollout"
@@ -341,22 +342,17 @@ class FreshfleetApp(App[int]):
         version = await self.push_screen_wait(ReleasePicker(app_name, releases, serving, what))
         if version is None:
             return
-        with self._refusals(), self._own_rollout() as on_start:
-            outcome = await operations.deploy(
-                gw,
-                self.config,
-                DeployRequest(app_name, version, strategy=strategy),
-                ConsoleAnswers(self),
-                via=" from the console",
-                on_start=on_start,
-            )
+        with self._refusals(), self._face(ConsoleAnswers(self)) as face:
+            request = DeployRequest(app_name, version, strategy=strategy)
+            outcome = await operations.deploy(gw, self.config, request, face)
             self._say_outcome(outcome)
 
     @contextlib.contextmanager
-    def _own_rollout(self) -> Iterator[Callable[[Any], None]]:
-        """The `on_start` of an operation started here: the rollout it runs becomes this
-        console's (quitting asks, and detaches it) and its screen opens; once the
-        operation ends, the console runs none again."""
+    def _face(self, answers: ConsoleAnswers) -> Iterator[Face]:
+        """The console as the face of an operation started here (`operations.Face`): its
+        questions answered by `answers`, " from the console" on the lock's message, and
+        the rollout it runs becomes this console's (quitting asks, and detaches it) and
+        its screen opens; once the operation ends, the console runs none again."""
         started: list[Any] = []
 
         def on_start(rollout: Any) -> None:
@@ -367,7 +363,7 @@ class FreshfleetApp(App[int]):
             self.push_screen(RolloutScreen(view, rollout.events, console_output=output))
 
         try:
-            yield on_start
+            yield Face(answers, via=" from the console", on_start=on_start)
         finally:
             if started:
                 self.rollout = None
@@ -445,10 +441,8 @@ class FreshfleetApp(App[int]):
 
         gw = self._gateway
         answers = ConsoleAnswers(self)
-        with self._refusals(), self._own_rollout() as on_start:
-            outcome = await operations.offer_takeover(
-                gw, self.config, app_name, answers, via=" from the console", on_start=on_start
-            )
+        with self._refusals(), self._face(answers) as face:
+            outcome = await operations.offer_takeover(gw, self.config, app_name, face)
             if outcome is not None:
                 self._say_outcome(outcome)
         return answers.offered, answers.taken is not None
@@ -470,16 +464,14 @@ class FreshfleetApp(App[int]):
         snap = self.last_update.snapshot if self.last_update else None
         found = snap.app(app_name) if snap else None
         answers = ConsoleAnswers(self)
-        with self._refusals(), self._own_rollout() as on_start:
+        with self._refusals(), self._face(answers) as face:
             try:
                 outcome = await operations.rollback(
                     gw,
                     self.config,
                     app_name,
-                    answers,
+                    face,
                     serving=found.serving_release if found else "",
-                    via=" from the console",
-                    on_start=on_start,
                 )
             except RolloutInputError as exc:
                 chosen = answers.chosen
@@ -509,7 +501,7 @@ class FreshfleetApp(App[int]):
         if self.rollout is None and (await self._offer(app_name))[0]:
             return  # nothing runs it: resume, roll back or abort it here
         gw = self._gateway
-        outcome = await operations.abort(gw, self.config, app_name, ConsoleAnswers(self))
+        outcome = await operations.abort(gw, self.config, app_name, Face(ConsoleAnswers(self)))
         self._say_outcome(outcome)
 
     def start_history(self, app_name: str) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from console.plain import plain
+from console.tui.fitted_columns import Column, fit_columns
 from rollout.model import (
     App,
     FleetSnapshot,
@@ -28,26 +29,6 @@ class RowKind(enum.Enum):
     APP = "app"
     GROUP = "group"
     INSTANCE = "instance"
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """A column of instance rows: its title, its width and how it sorts.
-
-    `width` is what it gets when there is room, `min_width` (0: `width`) the narrowest it
-    still reads at; a column with a `drop` rank is left out on a narrow terminal, the
-    highest rank first, before any column is narrowed below `min_width`.
-    """
-
-    key: str
-    title: str
-    width: int
-    min_width: int = 0
-    drop: int = 0
-
-    @property
-    def least(self) -> int:
-        return self.min_width or self.width
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -66,38 +47,12 @@ COLUMNS: tuple[Column, ...] = (
 GROWTH_ORDER = ("health", "id", "state", "release", "boot", "flag", "az", "type", "age")
 
 
-def fit_columns(available: int, indent: int = 0) -> tuple[tuple[Column, int], ...]:
-    """The columns shown in `available` cells (after `indent`) and each one's width.
-
-    Columns with a `drop` rank are left out, highest first, until the rest fit at their
-    `width`s; when even the columns that stay do not, they start at their `min_width`s
-    and the room left widens them toward their `width`s in GROWTH_ORDER. What is left
-    after that goes to the last column shown. The columns that matter
-    (instance, EC2 state, target health, release, boot phase) are always shown: below
-    their least widths (about 80 cells) the table is wider than `available`.
-    """
-    shown = list(COLUMNS)
-
-    def need(columns: list[Column], least: bool = False) -> int:  # one blank between columns
-        return indent + sum(c.least if least else c.width for c in columns) + len(columns) - 1
-
-    for victim in sorted((c for c in COLUMNS if c.drop), key=lambda c: -c.drop):
-        if need(shown) <= available:
-            break
-        shown.remove(victim)
-    widths = {c.key: c.least for c in shown}
-    spare = available - need(shown, least=True)
-    for key in GROWTH_ORDER:
-        if spare <= 0:
-            break
-        column = next((c for c in shown if c.key == key), None)
-        if column is not None:
-            grow = min(spare, column.width - widths[key])
-            widths[key] += grow
-            spare -= grow
-    if spare > 0:
-        widths[shown[-1].key] += spare
-    return tuple((c, widths[c.key]) for c in shown)
+def fit_fleet_columns(available: int, indent: int = 0) -> tuple[tuple[Column, int], ...]:
+    """The fleet's columns shown in `available` cells (after `indent`) and each one's width
+    (`fitted_columns.fit_columns`, the target health's reason widened first). The columns
+    that matter (instance, EC2 state, target health, release, boot phase) are always shown:
+    below their least widths (about 80 cells) the table is wider than `available`."""
+    return fit_columns(COLUMNS, available, indent=indent, growth_order=GROWTH_ORDER)
 
 
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)

@@ -30,9 +30,10 @@ def unfinished_summary(q: Question) -> str:
 
 
 class ConsoleAnswers:
-    """The `confirm` hook of one operation started by a key; `chosen` (the way back) and
-    `taken` (what an offer of an unfinished rollout was answered) are what the person
-    picked, for what the console says afterwards."""
+    """The `confirm` hook of the console's `Face` for one operation started by a key
+    (`FreshfleetApp._face`); `chosen` (the way back) and `taken` (what an offer of an
+    unfinished rollout was answered) are what the person picked, for what the console
+    says afterwards."""
 
     def __init__(self, app: FreshfleetApp) -> None:
         self.app = app

@@ -8,7 +8,9 @@ pending delete`, and a second delete `ScalingActivityInProgress`. Without `Force
 group that still has instances answers `ResourceInUse`. Stock moto deletes at once.
 
 `begin()` is called on moto's request thread; the group goes on a timer after the longest drain
-of its instances plus `scaled(TERMINATE_SECONDS)`.
+of its instances plus `scaled(TERMINATE_SECONDS)`, or later, once the last of the instances it
+is taking out has left (localaws/server/asg_terminating.py: a terminating lifecycle hook may
+hold one in `Terminating:Wait` up to its timeout).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from localaws.timescale import scaled
 
 PENDING_DELETE = "Delete in progress"
 TERMINATE_SECONDS = 30.0  # AWS seconds from an instance's last drain to the group's end
+RECHECK_SECONDS = 5.0  # AWS seconds between two looks at whether its instances have left
 
 
 class ScalingActivityInProgress(AutoscalingClientError):
@@ -65,7 +68,8 @@ def begin(
 ) -> bool:
     """Start deleting the group `name`; False when moto should answer (a name it does not
     know). Its instances are scaled in at once, and `delete_now` removes the group after the
-    longest of `drain_seconds(instance_id)` (local seconds) plus the termination time."""
+    longest of `drain_seconds(instance_id)` (local seconds) plus the termination time, and
+    not before every instance it takes out has left."""
     group = backend.autoscaling_groups.get(name)
     if group is None:
         return False
@@ -87,5 +91,13 @@ def begin(
 
 def _finish(backend: Any, group: Any, delete_now: Callable[[], None]) -> None:
     # Only the group this delete began on: a reset or a new group of the same name is left be.
-    if backend.autoscaling_groups.get(group.name) is group:
-        delete_now()
+    if backend.autoscaling_groups.get(group.name) is not group:
+        return
+    # `instances` lists those it is taking out beside its members: while any is still leaving
+    # (a terminating hook holds it, or EC2 is ending it), the group waits for it.
+    if len(group.instances) > len(group.instance_states):
+        timer = threading.Timer(scaled(RECHECK_SECONDS), _finish, (backend, group, delete_now))
+        timer.daemon = True
+        timer.start()
+        return
+    delete_now()

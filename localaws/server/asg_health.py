@@ -13,10 +13,11 @@ checked), `ReplaceUnhealthy` (marked `Unhealthy`, kept), `Launch` (terminated, n
 A `SetInstanceHealth` of `Unhealthy` is replaced the same way. Stock moto never checks.
 
 An instance comes into service when EC2 shows it running (`LocalCloud.mark_running` stamps
-`localaws_in_service_at`), or, when a launch lifecycle hook held it, when its action goes on
-(localaws/server/lifecycle_hooks.py stamps it again); the grace runs from then under
-localaws's time scale. The instance it takes out is listed `Terminating` while its targets
-drain, then `Terminating:Proceed`, then gone, as a scale-in's is (`asg_terminating.take_out`).
+`localaws_in_service_at`, `lifecycle_hooks.in_service`), or, when a launch lifecycle hook held
+it, when its action goes on (stamped again); the grace runs from then under localaws's time
+scale. The instance it takes out is listed `Terminating` while its targets drain (EC2 keeps
+it running), held by any terminating hook, then `Terminating:Proceed` as EC2 ends it, then
+gone, as a scale-in's is (`asg_terminating.take_out`).
 An instance found unhealthy is marked `Unhealthy` at one round and replaced at the next
 (so DescribeAutoScalingGroups shows it `Unhealthy` for a moment, and a scale-in, which
 terminates its instances a moment before it takes them out, is never taken for a failure).
@@ -67,12 +68,6 @@ USER_CAUSE = "At {now} an instance was taken out of service in response to a use
 TargetState = Callable[[str, str], str]
 
 
-def in_service(instance: Any) -> None:
-    """Stamp the moment `instance` (a moto Instance) came into service: EC2 shows it
-    running. Its group's grace period runs from then."""
-    instance.localaws_in_service_at = time.monotonic()
-
-
 def unhealthy_cause(group: Any, state: Any, target_state: TargetState, now: float) -> str:
     """AWS's cause for taking the instance of `state` (a moto InstanceState of `group`) out
     of service now, or '' while it is healthy."""
@@ -120,16 +115,14 @@ def check_group(
     if not due or "ReplaceUnhealthy" in suspended:
         return []
     stamp = scaling_activities.now_text()
-    ec2 = group.autoscaling_backend.ec2_backend
     out: set[str] = set()
     for state, cause in due:
         instance = state.instance
         text = cause.format(now=stamp)
         if instance.state == "terminated":  # ended outside the group: its activity says so
             scaling_activities.retell_termination(group, instance.id, text)
-        else:
+        else:  # EC2 ends it at its Terminating:Proceed (take_out)
             scaling_activities.terminating_because(group, instance.id, text)
-            ec2.terminate_instances([instance.id])
         out.add(instance.id)
     group.instance_states = [s for s in group.instance_states if s.instance.id not in out]
     asg_terminating.take_out(group, [state for state, _ in due], drain_seconds)

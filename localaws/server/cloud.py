@@ -14,7 +14,7 @@ from typing import Any
 from localaws.network.dataplane import DataPlane
 from localaws.network.prober import HealthProber
 from localaws.runtimes.base import InstanceLaunch, InstanceRuntime
-from localaws.server import asg_health
+from localaws.server import lifecycle_hooks
 from localaws.server.consistency import INSTANCE, Propagation
 from localaws.server.throttling import RequestMeter
 from rollout.userdata import parse_release_env
@@ -115,7 +115,7 @@ class LocalCloud:
         if instance is not None and instance.state == "pending":
             instance._state.name = "running"
             instance._state.code = 16
-            asg_health.in_service(instance)  # its group's grace period runs from now
+            lifecycle_hooks.in_service(instance)  # its group's grace period runs from now
 
     def _target_gone(self, tg: Any, target_id: str) -> None:
         # A stopped instance stays registered (AWS shows it unused, Target.InvalidState);

@@ -1,23 +1,29 @@
-"""An Auto Scaling group's launch lifecycle hooks, as AWS plays them (localaws/README.md,
-"Fidelity to AWS").
+"""An Auto Scaling group's lifecycle hooks, launching and terminating, as AWS plays them
+(localaws/README.md, "Fidelity to AWS").
 
-AWS ("How lifecycle hooks work in Amazon EC2 Auto Scaling groups", CompleteLifecycleAction,
-RecordLifecycleActionHeartbeat): each instance a group with an
-`autoscaling:EC2_INSTANCE_LAUNCHING` hook launches waits in `Pending:Wait` until its lifecycle
-action is completed or the hook's `HeartbeatTimeout` passes (then the hook's `DefaultResult`
-applies); RecordLifecycleActionHeartbeat restarts the timeout, up to the hook's global
-timeout (100 times `HeartbeatTimeout`, at most 48 hours). `CONTINUE` (from every launch hook
-of the group) carries it on (`Pending:Proceed`): it is registered with the group's target
-groups and comes `InService`, its grace period running from then. `ABANDON` (from any one)
-terminates it, and the group launches another in its place. An instance waiting counts
-toward the group's capacity but is registered with no target group. Stock moto 5.2.5 has
-no wait (every instance is `InService` at once, registered at once) and no
+AWS ("How lifecycle hooks work in Amazon EC2 Auto Scaling groups", "Add lifecycle hooks",
+CompleteLifecycleAction, RecordLifecycleActionHeartbeat): an instance of a group with a hook
+for its transition waits (`Pending:Wait` for `autoscaling:EC2_INSTANCE_LAUNCHING`,
+`Terminating:Wait` for `autoscaling:EC2_INSTANCE_TERMINATING`) until its lifecycle action is
+completed or the hook's `HeartbeatTimeout` passes (then the hook's `DefaultResult` applies);
+RecordLifecycleActionHeartbeat restarts the timeout, up to the hook's global timeout (100 times
+`HeartbeatTimeout`, at most 48 hours). One action per hook of the transition; `CONTINUE` lets
+the other hooks' actions go on, `ABANDON` stops them.
+
+A launch: `CONTINUE` (from every launch hook) carries the instance on (`Pending:Proceed`): it
+is registered with the group's target groups and comes `InService`, its grace period running
+from then (`in_service`). `ABANDON` (from any one) terminates it, and the group launches
+another in its place. An instance waiting counts toward the group's capacity but is
+registered with no target group. A termination (localaws/server/asg_terminating.py: once its
+targets have drained): both results let it go on to `Terminating:Proceed` and its end; the
+hook's CONTINUE or ABANDON changes only whether other hooks' actions still hold it. Stock moto
+5.2.5 has no wait (every instance is `InService` at once, gone at once) and no
 CompleteLifecycleAction or RecordLifecycleActionHeartbeat.
 
-Hooks of `autoscaling:EC2_INSTANCE_TERMINATING` are not played here. A hook holds the
-instances launched after it was put. No notification is sent; the action's token is made
-up and is accepted in place of the instance id. The timeouts are AWS seconds under
-localaws's time scale; each runs on a daemon timer beside moto's request threads.
+A hook holds the instances that reach its transition after it was put. No notification is
+sent; the action's token is made up and is accepted in place of the instance id. The timeouts
+are AWS seconds under localaws's time scale; each runs on a daemon timer beside moto's
+request threads.
 """
 
 from __future__ import annotations
@@ -26,15 +32,19 @@ import functools
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from localaws.server import asg_deletion, asg_health, scaling_activities
+from localaws.server import asg_deletion, scaling_activities
 from localaws.timescale import scaled
 
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 WAIT = "Pending:Wait"
 PROCEED = "Pending:Proceed"
+TERMINATING_WAIT = "Terminating:Wait"
+WAITS = {LAUNCHING: WAIT, TERMINATING: TERMINATING_WAIT}
 RESULTS = ("CONTINUE", "ABANDON")
 GLOBAL_TIMEOUT_MAX_SECONDS = 172800.0  # AWS: 48 hours or 100 times HeartbeatTimeout
 # The lifecycle states that count toward a group's desired capacity (moto counts InService).
@@ -45,12 +55,15 @@ ABANDON_CAUSE = (
     "of the hook {hook} completing with ABANDON."
 )
 
+# What follows the wait, once its last action has ended: (group, state, result, hook).
+Then = Callable[[Any, Any, str, str], None]
+
 _lock = threading.RLock()
 
 
 @dataclass
 class _Action:
-    """One launch hook's action on one instance, while it waits."""
+    """One hook's action on one instance, while it waits."""
 
     hook: str
     token: str
@@ -60,47 +73,80 @@ class _Action:
     timer: threading.Timer | None = None
 
 
-def launch_hooks(group: Any) -> list[Any]:
-    """The `autoscaling:EC2_INSTANCE_LAUNCHING` hooks of `group` (a moto group)."""
+@dataclass
+class _Wait:
+    """An instance's wait at one transition: the actions still open and what follows."""
+
+    transition: str
+    then: Then
+    actions: dict[str, _Action] = field(default_factory=dict)
+
+
+def in_service(instance: Any) -> None:
+    """Stamp the moment `instance` (a moto Instance) came into service: EC2 shows it running,
+    or its launch hooks' actions went on. Its group's grace period runs from then."""
+    instance.localaws_in_service_at = time.monotonic()
+
+
+def hooks_for(group: Any, transition: str) -> list[Any]:
+    """The hooks of `group` (a moto group) for `transition` (LAUNCHING or TERMINATING)."""
     hooks = getattr(group.autoscaling_backend, "lifecycle_hooks", {})
     return [
         h
         for h in list(hooks.values())
-        if h.auto_scaling_group_name == group.name and h.lifecycle_transition == LAUNCHING
+        if h.auto_scaling_group_name == group.name and h.lifecycle_transition == transition
     ]
 
 
 def waiting_on(state: Any) -> list[str]:
-    """The launch hooks whose action the instance of `state` waits on (none once it goes on)."""
+    """The hooks whose action the instance of `state` waits on (none once it goes on)."""
     with _lock:
-        return sorted(getattr(state, "localaws_launch_actions", {}))
+        wait: _Wait | None = getattr(state, "localaws_wait", None)
+        return sorted(wait.actions) if wait is not None else []
 
 
-def hold(group: Any, states: list[Any]) -> None:
-    """Put the just-launched instances of `states` (moto InstanceStates of `group`) in
-    `Pending:Wait`, one action per launch hook of the group, each with its timeout running.
-    A group without launch hooks leaves them as they are."""
-    hooks = launch_hooks(group)
+def hold(
+    group: Any, states: list[Any], transition: str = LAUNCHING, then: Then | None = None
+) -> bool:
+    """Put the instances of `states` (moto InstanceStates of `group`) in `transition`'s wait
+    state, one action per hook of the group for it, each with its timeout running; once the
+    last action ends, `then(group, state, result, hook)` (for a launch by default: into
+    service, or terminated and replaced on ABANDON). False, leaving them as they are, when
+    the group has no hook for `transition`."""
+    hooks = hooks_for(group, transition)
     if not hooks:
-        return
+        return False
     now = time.monotonic()
     with _lock:
         for state in states:
-            actions: dict[str, _Action] = {}
+            release(state)
+            wait = _Wait(transition, then or _launch_decided)
             for hook in hooks:
                 heartbeat = float(hook.heartbeat_timeout or 3600)
                 globally = min(100 * heartbeat, GLOBAL_TIMEOUT_MAX_SECONDS)
-                actions[hook.name] = _Action(
+                wait.actions[hook.name] = _Action(
                     hook=hook.name,
                     token=str(uuid.uuid4()),
                     heartbeat_seconds=heartbeat,
                     default_result=str(hook.default_result or "ABANDON"),
                     deadline=now + scaled(globally),
                 )
-            state.lifecycle_state = WAIT
-            state.localaws_launch_actions = actions
-            for action in actions.values():
+            state.lifecycle_state = WAITS[transition]
+            state.localaws_wait = wait
+            for action in wait.actions.values():
                 _arm(group, state, action)
+    return True
+
+
+def release(state: Any) -> None:
+    """End whatever wait the instance of `state` is in, its timers too, with nothing to follow
+    (the group has taken it out meanwhile): a later completion finds no action."""
+    with _lock:
+        wait: _Wait | None = getattr(state, "localaws_wait", None)
+        state.localaws_wait = None
+        for action in wait.actions.values() if wait is not None else ():
+            if action.timer is not None and action.timer is not threading.current_thread():
+                action.timer.cancel()
 
 
 def counted(original: Any) -> Any:
@@ -153,7 +199,7 @@ def complete_lifecycle_action() -> Any:
                 "Member must be CONTINUE or ABANDON"
             )
         group, state, action = _find(self)
-        _decide(group, state, action.hook, result)
+        _decide(group, state, action, result)
         return EmptyResult()
 
     return complete
@@ -184,8 +230,10 @@ def _find(response: Any) -> tuple[Any, Any, _Action]:
     token = str(response._get_param("LifecycleActionToken") or "")
     group = response.autoscaling_backend.autoscaling_groups.get(name)
     with _lock:
-        for state in list(group.instance_states) if group is not None else []:
-            action = getattr(state, "localaws_launch_actions", {}).get(hook)
+        # `instances` lists those the group is taking out too (asg_terminating).
+        for state in list(group.instances) if group is not None else []:
+            wait: _Wait | None = getattr(state, "localaws_wait", None)
+            action = wait.actions.get(hook) if wait is not None else None
             if action is None:
                 continue
             if (instance_id and state.instance.id == instance_id) or (
@@ -210,31 +258,38 @@ def _arm(group: Any, state: Any, action: _Action) -> None:
 
 def _expire(group: Any, state: Any, action: _Action) -> None:
     with _lock:
-        if getattr(state, "localaws_launch_actions", {}).get(action.hook) is not action:
-            return  # completed, restarted or taken out meanwhile
         if action.timer is not None and action.timer is not threading.current_thread():
             return  # a heartbeat restarted it after this timer fired
-    _decide(group, state, action.hook, action.default_result)
+    _decide(group, state, action, action.default_result)
 
 
-def _decide(group: Any, state: Any, hook: str, result: str) -> None:
-    """The action of `hook` on the instance of `state` ends with `result`: ABANDON ends the
-    instance (and its other actions); the last CONTINUE carries it into service."""
+def _decide(group: Any, state: Any, action: _Action, result: str) -> None:
+    """`action` on the instance of `state` ends with `result`: ABANDON ends its other actions
+    too; once none is left, what follows the wait follows."""
     with _lock:
-        actions: dict[str, _Action] = getattr(state, "localaws_launch_actions", {})
-        ending = [actions.pop(hook)] if hook in actions else []
+        wait: _Wait | None = getattr(state, "localaws_wait", None)
+        if wait is None or wait.actions.get(action.hook) is not action:
+            return  # completed, or the wait ended, meanwhile
+        ending = [wait.actions.pop(action.hook)]
         if result == "ABANDON":
-            ending += list(actions.values())
-            actions.clear()
-        for action in ending:
-            if action.timer is not None and action.timer is not threading.current_thread():
-                action.timer.cancel()
-        if actions or state not in group.instance_states:
+            ending += list(wait.actions.values())
+            wait.actions.clear()
+        for done in ending:
+            if done.timer is not None and done.timer is not threading.current_thread():
+                done.timer.cancel()
+        if wait.actions:
             return
-        if result == "ABANDON":
-            _abandon(group, state, hook)
-        else:
-            _go_on(group, state)
+        state.localaws_wait = None
+    wait.then(group, state, result, action.hook)
+
+
+def _launch_decided(group: Any, state: Any, result: str, hook: str) -> None:
+    if state not in group.instance_states:
+        return  # taken out while it waited
+    if result == "ABANDON":
+        _abandon(group, state, hook)
+    else:
+        _go_on(group, state)
 
 
 def _go_on(group: Any, state: Any) -> None:
@@ -244,7 +299,7 @@ def _go_on(group: Any, state: Any) -> None:
         backend.update_attached_target_groups(group.name)
     state.lifecycle_state = "InService"
     if state.instance.state == "running":
-        asg_health.in_service(state.instance)  # its grace period runs from now
+        in_service(state.instance)  # its grace period runs from now
 
 
 def _abandon(group: Any, state: Any, hook: str) -> None:

@@ -11,6 +11,7 @@ moto lacks and localaws adds are listed in ADDED (`remove()` deletes them again)
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import math
@@ -19,7 +20,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, FakeScalingPolicy
+from moto.autoscaling.models import (
+    ASG_NAME_TAG,
+    AutoScalingBackend,
+    FakeAutoScalingGroup,
+    FakeScalingPolicy,
+)
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.cloudwatch.models import Statistics
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
@@ -71,7 +77,12 @@ MOTO_VERSION = "5.2.5"
 # (owner, name): what each patch replaces or wraps, and why.
 PATCHED: tuple[tuple[type, str, str], ...] = (
     (InstanceBackend, "run_instances", "hold new instances pending; start their boot"),
-    (Instance, "terminate", "end the instance in its runtime; drain its targets"),
+    (
+        Instance,
+        "terminate",
+        "end the instance in its runtime; drain its targets; not yet when its group is "
+        "taking it out (at its Terminating:Proceed)",
+    ),
     (Instance, "stop", "end the instance in its runtime; drain its targets"),
     (General, "get_console_output", "the instance's own console (last 64 KB)"),
     (FakeTargetGroup, "register", "accept pending instances; start health checks"),
@@ -189,15 +200,16 @@ PATCHED: tuple[tuple[type, str, str], ...] = (
     (
         FakeAutoScalingGroup,
         "set_desired_capacity",
-        "an instance a scale-in takes out is listed `Terminating` while it drains, then "
-        "`Terminating:Proceed`, then gone (5.2.5 drops it at once; "
+        "an instance a scale-in takes out is listed `Terminating` while it drains (EC2 keeps "
+        "it running), `Terminating:Wait` while a terminating hook holds it, then "
+        "`Terminating:Proceed` (EC2 ends it), then gone (5.2.5 drops and ends it at once; "
         "localaws/server/asg_terminating.py)",
     ),
     (
         AutoScalingBackend,
         "terminate_instance",
-        "TerminateInstanceInAutoScalingGroup: the instance is listed `Terminating` while it "
-        "drains, the same",
+        "TerminateInstanceInAutoScalingGroup: the same, and the instance keeps its "
+        "aws:autoscaling:groupName tag (5.2.5 drops it)",
     ),
     (
         FakeAutoScalingGroup,
@@ -258,7 +270,8 @@ ADDED: tuple[tuple[type, str, str], ...] = (
     (
         AutoScalingResponse,
         "complete_lifecycle_action",
-        "CompleteLifecycleAction (5.2.5 lacks it): a launch hook's CONTINUE or ABANDON "
+        "CompleteLifecycleAction (5.2.5 lacks it): a launch or terminating hook's CONTINUE "
+        "or ABANDON "
         "(localaws/server/lifecycle_hooks.py)",
     ),
     (
@@ -355,11 +368,14 @@ def _run_instances(original: Any) -> Any:
 
 @when_active
 def _ending(original: Any, cloud: LocalCloud, self: Any, *args: Any, **kwargs: Any) -> Any:
+    terminating = original.__name__ == "terminate"
+    if terminating and asg_terminating.ec2_waiting():
+        return copy.copy(self._state)  # its group took it out: EC2 ends it at Proceed
     previous = original(self, *args, **kwargs)
     cloud.ended(self)
     group = getattr(self, "autoscaling_group", None)
-    if group is not None and original.__name__ == "terminate":
-        scaling_activities.terminated(group, self.id)
+    if group is not None and terminating and not getattr(self, "localaws_taken_out", False):
+        scaling_activities.terminated(group, self.id)  # ended outside its group
     return previous
 
 
@@ -1026,7 +1042,8 @@ def _describe_scaling_activities(original: Any, cloud: LocalCloud, self: Any) ->
 @when_active
 def _scale_in_drains(original: Any, cloud: LocalCloud, self: Any, new_capacity: int | None) -> None:
     before = list(self.instance_states)
-    original(self, new_capacity)
+    with asg_terminating.ec2_waits():
+        original(self, new_capacity)
     kept = {id(s) for s in self.instance_states}
     gone = [s for s in before if id(s) not in kept]
     asg_terminating.take_out(self, gone, cloud.prober.instance_drain_seconds)
@@ -1042,8 +1059,11 @@ def _terminate_instance_drains(
         for state in list(group.instance_states)
         if state.instance.id == instance_id
     ]
-    activity = original(self, instance_id, should_decrement)
+    with asg_terminating.ec2_waits():
+        activity = original(self, instance_id, should_decrement)
     for group, state in found:
+        # 5.2.5 detaches it first, dropping the tag; AWS keeps it while it is Terminating.
+        self.ec2_backend.create_tags([instance_id], {ASG_NAME_TAG: group.name})
         asg_terminating.take_out(group, [state], cloud.prober.instance_drain_seconds)
     return activity
 

@@ -11,7 +11,7 @@ from rollout.config import Config
 from rollout.deploy.plan import RolloutPlan
 from rollout.deploy.runner import Rollout
 from rollout.errors import RolloutInputError
-from rollout.fleet.traffic import TrafficPoint, read_weights
+from rollout.fleet.traffic import read_weights
 from rollout.ledger.lease import DeployLock
 from rollout.ledger.locks import read_lock
 from rollout.ledger.releases import get_release
@@ -98,33 +98,7 @@ async def rollout_from_item(
         app=app, version=version, url="", sha256=""
     )
     old = stored.old_group
-    plan = RolloutPlan(
-        app=app,
-        rollout_id=stored.rollout_id,
-        release=release,
-        strategy=stored.strategy,
-        traffic=TrafficPoint(
-            app=app,
-            listener_arn=stored.listener_arn,
-            load_balancer_arn=stored.load_balancer_arn,
-            vpc_id="",
-            subnets=(),
-            rule_arn=stored.rule_arn,
-        ),
-        old_group=old,
-        new_group=stored.new_group,
-        launch_template=stored.launch_template,
-        launch_template_version=stored.launch_template_version,
-        user_data="",
-        user_data_sha256=stored.user_data_sha256,
-        capacity=stored.capacity,
-        bake_seconds=(
-            config.rollout.bake_seconds if stored.bake_seconds is None else stored.bake_seconds
-        ),
-        grace_period=stored.grace_period,
-        scale_in_held=stored.scale_in_held,
-        schedules_held=stored.schedules_held,
-    )
+    plan = RolloutPlan.from_item(stored, release, bake_seconds=config.rollout.bake_seconds)
     r = Rollout(gw, config, plan, lock, owner=lock.owner)
     r.resumed = True
     r.steps = list(stored.steps)

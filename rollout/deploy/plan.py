@@ -66,6 +66,26 @@ class PlanChange:
     after: str
 
 
+# The plan's part of a rollout's ledger item: the fields a RolloutPlan and a RolloutItem
+# share by name, and the traffic point's, written by `started_item` and read back by
+# `RolloutPlan.from_item`.
+_PLAN_ITEM_KEYS = (
+    "app",
+    "rollout_id",
+    "strategy",
+    "new_group",
+    "old_group",
+    "launch_template",
+    "launch_template_version",
+    "user_data_sha256",
+    "capacity",
+    "grace_period",
+    "scale_in_held",
+    "schedules_held",
+)
+_TRAFFIC_ITEM_KEYS = ("listener_arn", "rule_arn", "load_balancer_arn")
+
+
 @dataclass(frozen=True, slots=True)
 class RolloutPlan:
     """Everything a rollout will do, decided before anything is created."""
@@ -116,8 +136,6 @@ class RolloutPlan:
         """The ledger item of this plan's rollout as it starts now: `running`, nothing done
         but its steps."""
         return RolloutItem(
-            app=self.app,
-            rollout_id=self.rollout_id,
             state=RolloutState.RUNNING,
             owner=owner,
             lock_generation=lock_generation,
@@ -125,20 +143,25 @@ class RolloutPlan:
             steps=steps,
             from_release=self.from_release,
             to_release=self.release.version,
-            strategy=self.strategy,
-            new_group=self.new_group,
-            old_group=self.old_group,
-            listener_arn=self.traffic.listener_arn,
-            rule_arn=self.traffic.rule_arn,
-            load_balancer_arn=self.traffic.load_balancer_arn,
-            launch_template=self.launch_template,
-            launch_template_version=self.launch_template_version,
-            user_data_sha256=self.user_data_sha256,
-            capacity=self.capacity,
             bake_seconds=self.bake_seconds,
-            grace_period=self.grace_period,
-            scale_in_held=self.scale_in_held,
-            schedules_held=self.schedules_held,
+            **{k: getattr(self, k) for k in _PLAN_ITEM_KEYS},
+            **{k: getattr(self.traffic, k) for k in _TRAFFIC_ITEM_KEYS},
+        )
+
+    @classmethod
+    def from_item(cls, item: RolloutItem, release: Release, *, bake_seconds: float) -> RolloutPlan:
+        """The plan of `item`'s rollout as far as its ledger item keeps it: the inverse of
+        `started_item`, both reading the fields the two share from one list.
+
+        What the item does not keep (the user data, the VPC and subnets, the clone settings)
+        stays at its empty default. `bake_seconds` is the settings' default, for an item
+        that recorded none."""
+        return cls(
+            release=release,
+            traffic=TrafficPoint(app=item.app, **{k: getattr(item, k) for k in _TRAFFIC_ITEM_KEYS}),
+            user_data="",
+            bake_seconds=bake_seconds if item.bake_seconds is None else item.bake_seconds,
+            **{k: getattr(item, k) for k in _PLAN_ITEM_KEYS},
         )
 
     def diff(self) -> list[PlanChange]:

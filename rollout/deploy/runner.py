@@ -264,8 +264,11 @@ class Rollout:
     async def _start(self) -> None:
         self.boot_eta = self.plan.expected_boot_seconds
         now = utc_now()
+        # What the plan changes; what it keeps as it was is in the plan the faces showed.
         detail = "; ".join(
-            f"{c.what}: {c.before} -> {c.after}" for c in self.plan.diff() if c.before
+            f"{c.what}: {c.before} -> {c.after}"
+            for c in self.plan.diff()
+            if c.before and c.before != c.after
         )
         self.steps = [Step(StepName.PLAN, StepStatus.OK, now, now, detail)]
         item = self.plan.started_item(
@@ -431,6 +434,7 @@ class Rollout:
             target_group_arn=group.target_group_arn,
             launch_template=group.launch_template,
             launch_template_version=group.launch_template_version,
+            on_wait=self._held_back,
         )
         for w in warnings:
             self.emit(Notice, message=w, level="warning")
@@ -523,9 +527,14 @@ class Rollout:
                 target_group_arn=tg if i == 0 else "",
                 launch_template=plan.launch_template,
                 launch_template_version=version,
+                on_wait=self._held_back,
             )
             for w in warnings:
                 self.emit(Notice, message=w, level="warning")
+
+    def _held_back(self, message: str) -> None:
+        """A group's deletion waits on someone's terminating lifecycle hook: say so."""
+        self.emit(Notice, message=message)
 
     async def _tg_by_name(self, name: str) -> str:
         try:

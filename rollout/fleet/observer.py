@@ -36,10 +36,10 @@ from rollout.fleet.records import (
     app_of,
     group_of,
     group_role,
-    health_state_of,
     instance_of,
     latest_per_app,
     parse_instances,
+    target_health_fields,
 )
 from rollout.fleet.traffic import TrafficPoint, discover_traffic, read_all_weights
 from rollout.heap import freeze_heap
@@ -533,9 +533,7 @@ class FleetObserver:
         health: dict[str, TargetHealth] = {}
         for out in results:
             for desc in out.get("TargetHealthDescriptions", []):
-                th = desc.get("TargetHealth", {})
-                state = health_state_of(th.get("State", "unknown"))
-                key = (state, th.get("Reason", ""), th.get("Description", ""))
+                key = target_health_fields(desc)
                 # One object per distinct verdict, so an unchanged instance is recognized by
                 # identity (see `_instance`).
                 health[desc["Target"]["Id"]] = self._verdicts.setdefault(key, TargetHealth(*key))

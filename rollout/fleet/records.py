@@ -64,8 +64,14 @@ def health_state_of(value: object) -> HealthState:
 
 def target_health_of(description: Mapping[str, Any]) -> TargetHealth:
     """A TargetHealthDescriptions entry's health: state, AWS's reason code, description."""
+    return TargetHealth(*target_health_fields(description))
+
+
+def target_health_fields(description: Mapping[str, Any]) -> tuple[HealthState, str, str]:
+    """A TargetHealthDescriptions entry's `TargetHealth` fields (state, reason, description),
+    as a key: the observer keeps one TargetHealth per distinct key."""
     th = description.get("TargetHealth", {})
-    return TargetHealth(
+    return (
         health_state_of(th.get("State", "unknown")),
         str(th.get("Reason", "")),
         str(th.get("Description", "")),

@@ -555,6 +555,20 @@ SCENES: tuple[Scene, ...] = (
         push=_rollback_during_the_bake,
         size=SMALL,
     ),
+    Scene(
+        "history-80x24",
+        "the history on an 80×24 terminal: id, release, state, took, the outcome whole",
+        _rollout_fleet,
+        push=_history,
+        size=SMALL,
+    ),
+    Scene(
+        "rollout-failed-80x24",
+        "a failed rollout on an 80×24 terminal: every instance on one line, its id whole",
+        _rollout_fleet,
+        push=_rollout_screen,
+        size=SMALL,
+    ),
 )
 
 

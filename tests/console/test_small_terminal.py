@@ -4,11 +4,13 @@ the dialogs and the footer stay on screen; a wide terminal keeps every column.""
 from __future__ import annotations
 
 import pytest
-from console_helpers import wait_for
+from console_helpers import screen_text, wait_for
 from console_scenes import SCENES, SMALL, settle
 from textual.widgets import Button
 
-from console.tui.fleet_rows import COLUMNS, fit_columns
+from console.tui.fleet_rows import COLUMNS, fit_fleet_columns
+from console.tui.screens.history import HistoryScreen
+from console.tui.screens.rollout import RolloutScreen
 from console.tui.widgets.fleet_table import INDENT
 
 ESSENTIAL = ("id", "state", "health", "release", "boot")
@@ -20,7 +22,7 @@ def scene(name: str):
 
 @pytest.mark.parametrize("width", [60, 73, 80, 100, 120, 146, 150, 200])
 def test_the_columns_that_matter_are_always_shown_and_the_table_fits(width: int) -> None:
-    shown = fit_columns(width, INDENT)
+    shown = fit_fleet_columns(width, INDENT)
     keys = [c.key for c, _ in shown]
     assert [k for k in keys if k in ESSENTIAL] == list(ESSENTIAL)
     assert all(w >= c.least for c, w in shown)
@@ -29,7 +31,7 @@ def test_the_columns_that_matter_are_always_shown_and_the_table_fits(width: int)
 
 
 def test_a_wide_terminal_keeps_every_column_at_its_width_the_flag_takes_the_rest() -> None:
-    shown = fit_columns(150, INDENT)
+    shown = fit_fleet_columns(150, INDENT)
     assert [c for c, _ in shown] == list(COLUMNS)
     assert [w for _, w in shown[:-1]] == [c.width for c in COLUMNS[:-1]]
     assert shown[-1][1] == 150 - INDENT - sum(c.width + 1 for c in COLUMNS[:-1])
@@ -72,3 +74,35 @@ async def test_at_80x24_a_dialog_and_all_its_buttons_are_on_screen(name: str) ->
         for button in screen.query(Button):
             inside = box.region.intersection(button.region)
             assert inside == button.region and button.region.width > 0, (button.id, button.region)
+
+
+async def test_at_80x24_the_history_shows_each_rollout_id_and_outcome_whole() -> None:
+    history = scene("history-80x24")
+    app = history.app()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app, pilot, history)
+        shown = screen_text(app)
+        lines = shown.splitlines()
+        assert all(len(line) <= SMALL[0] for line in lines)
+        assert "…" not in shown
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        words = " ".join(shown.split())
+        for r in screen.records:
+            (line,) = [line for line in lines if r.rollout_id in line]
+            assert r.state in line and r.to_release in line, line
+            assert (r.reason or r.outcome) in words  # wrapped onto more lines, never cut
+
+
+async def test_at_80x24_a_rollout_shows_each_instance_id_whole_on_one_line() -> None:
+    rollout = scene("rollout-failed-80x24")
+    app = rollout.app()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app, pilot, rollout)
+        lines = screen_text(app).splitlines()
+        assert all(len(line) <= SMALL[0] for line in lines)
+        screen = app.screen
+        assert isinstance(screen, RolloutScreen)
+        for instance in screen.view.instances.values():
+            (line,) = [line for line in lines if line.strip().startswith(instance.instance_id)]
+            assert instance.state in line and instance.boot_text in line, line

@@ -122,3 +122,27 @@ def asg_on_new_template(
         TargetGroupARNs=list(target_groups),
     )
     return name
+
+
+def put_hook(
+    asg: Any, name: str, hook: str, transition: str, *, timeout: int, default: str
+) -> None:
+    """PutLifecycleHook: `hook` on the group `name` for `transition` (`LAUNCHING` or
+    `TERMINATING`, the last part of AWS's name), HeartbeatTimeout and DefaultResult given."""
+    asg.put_lifecycle_hook(
+        AutoScalingGroupName=name,
+        LifecycleHookName=hook,
+        LifecycleTransition=f"autoscaling:EC2_INSTANCE_{transition}",
+        HeartbeatTimeout=timeout,
+        DefaultResult=default,
+    )
+
+
+def complete_action(asg: Any, name: str, hook: str, instance_id: str, result: str) -> None:
+    """CompleteLifecycleAction of `hook` on the instance, with `result`."""
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName=name,
+        LifecycleHookName=hook,
+        InstanceId=instance_id,
+        LifecycleActionResult=result,
+    )

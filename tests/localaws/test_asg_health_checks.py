@@ -6,7 +6,8 @@ https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.
 `HealthCheckType=ELB`, an instance whose target any of the group's target groups calls
 `unhealthy` once `HealthCheckGracePeriod` has passed since it came into service is marked
 Unhealthy, terminated and replaced by a new instance, each a scaling activity; with `EC2`,
-only an instance EC2 shows stopped or terminated is. Stock moto never replaces an instance.
+only an instance EC2 shows stopped or terminated is. The one taken out drains first, EC2
+running it until its `Terminating:Proceed`. Stock moto never replaces an instance.
 
 localaws/server/asg_health.py (a thread beside moto's), LocalCloud.mark_running (the grace's start).
 """
@@ -71,6 +72,9 @@ def test_an_elb_checked_group_replaces_an_instance_unhealthy_in_any_target_group
         lambda: [i for i in _members(asg, name) if i != first], within=30, what="a replacement"
     )
     assert time.monotonic() - started >= GRACE * TEST_TIME_SCALE
+    # Taken out, it drains first (300 AWS seconds: 3 s), EC2 running it meanwhile.
+    assert lifecycle_of(asg, name)[first] == "Terminating"
+    assert state_of(ec2, first) == "running"
     eventually(lambda: state_of(ec2, first) == "terminated", what="the unhealthy one ended")
     activities = _activities(asg, name)
     ended = next(a for a in activities if a["Description"] == f"Terminating EC2 instance: {first}")

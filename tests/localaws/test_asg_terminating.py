@@ -4,7 +4,9 @@ lifecycle",
 https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-lifecycle.html, and the
 target group's deregistration delay): `InService` → `Terminating` (deregistered, draining) →
 `Terminating:Proceed` → terminated → gone, no longer counted toward the desired capacity.
-Stock moto drops it from `Instances[]` at once.
+EC2 shows it `running` until `Terminating:Proceed`, tagged with its group's name. Stock moto
+drops it from `Instances[]` and terminates it at once (TerminateInstanceInAutoScalingGroup
+drops the tag first).
 
 localaws/server/asg_terminating.py (FakeAutoScalingGroup.set_desired_capacity,
 AutoScalingBackend.terminate_instance, FakeAutoScalingGroup.instances,
@@ -53,6 +55,8 @@ def test_a_scaled_in_instance_is_listed_terminating_while_it_drains_then_leaves(
     (listed,) = asg.describe_auto_scaling_instances(InstanceIds=[removed])["AutoScalingInstances"]
     assert listed["LifecycleState"] == "Terminating"
     assert health_of(elb, tg, [removed])[removed]["State"] == "draining"
+    # EC2 keeps it running while it drains (its app answers in-flight requests).
+    assert state_of(ec2, removed) == "running"
 
     eventually(
         lambda: list(lifecycle_of(asg, name)) == serving, what="the instance leaves the group"
@@ -74,10 +78,26 @@ def test_an_instance_terminated_in_its_group_is_listed_terminating_then_leaves(
         ec2, asg, "contract-leaving", user_data=user_data_for("v1"), target_groups=(tg,)
     )
     first, second = eventually(lambda: list(lifecycle_of(asg, name)) or None, what="instances")
+    eventually(lambda: state_of(ec2, first) == "running", what="the first running")
     asg.terminate_instance_in_auto_scaling_group(
         InstanceId=first, ShouldDecrementDesiredCapacity=True
     )
 
     states = lifecycle_of(asg, name)
     assert states == {first: "Terminating", second: "InService"}
+    # EC2 runs it, tagged as its group's, until its Terminating:Proceed.
+    assert state_of(ec2, first) == "running"
+    assert _group_tag(ec2, first) == name
+    eventually(
+        lambda: lifecycle_of(asg, name).get(first) == "Terminating:Proceed",
+        what="Terminating:Proceed once drained",
+    )
+    eventually(lambda: state_of(ec2, first) in ("shutting-down", "terminated"), what="ended")
     eventually(lambda: list(lifecycle_of(asg, name)) == [second], what="the instance leaves")
+    assert state_of(ec2, first) == "terminated"
+
+
+def _group_tag(ec2: Any, instance_id: str) -> str:
+    reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    tags = reservations[0]["Instances"][0].get("Tags", [])
+    return next((t["Value"] for t in tags if t["Key"] == "aws:autoscaling:groupName"), "")

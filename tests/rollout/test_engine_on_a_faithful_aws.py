@@ -17,11 +17,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from localaws.process import LocalAws
-from localaws.testing import boto3_client, start_test_localaws
+from localaws.testing import TEST_TIME_SCALE, boto3_client, start_test_localaws
 from rollout.aws.backend import Backend
 from rollout.aws.eventual import after_create, instance_states
 from rollout.aws.gateway import AwsError, Gateway
 from rollout.deploy.health import boot_phases, group_view, health_reading
+from rollout.fleet.groups import delete_server_group
 from rollout.ledger.batch import batch_get
 from rollout.ledger.codec import to_item
 from rollout.model import HealthState, InstanceState, InstanceView
@@ -40,6 +41,22 @@ def aws_pace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
 
 def _gateway(la: LocalAws, **kwargs: Any) -> Gateway:
     return Gateway(Backend(endpoint_url=la.url, region=la.region, local=True), **kwargs)
+
+
+def _demo_group(la: LocalAws) -> tuple[Any, str, str, list[str]]:
+    """An Auto Scaling client, and the seed's one group: its name, target group, members."""
+    asg = boto3_client("autoscaling", la.url)
+    (group,) = asg.describe_auto_scaling_groups()["AutoScalingGroups"]
+    members = [i["InstanceId"] for i in group["Instances"]]
+    return asg, group["AutoScalingGroupName"], group["TargetGroupARNs"][0], members
+
+
+def _drain_delay(la: LocalAws, target_group_arn: str, seconds: int) -> None:
+    """Set the target group's deregistration delay (AWS seconds)."""
+    boto3_client("elbv2", la.url).modify_target_group_attributes(
+        TargetGroupArn=target_group_arn,
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(seconds)}],
+    )
 
 
 def _launch(la: LocalAws, count: int = 1) -> list[str]:
@@ -215,15 +232,8 @@ def test_an_instance_leaving_its_asg_is_never_healthy() -> None:
 async def test_a_scaled_in_member_is_read_as_leaving_while_it_drains(
     fresh_localaws: LocalAws,
 ) -> None:
-    asg = boto3_client("autoscaling", fresh_localaws.url)
-    (group,) = asg.describe_auto_scaling_groups()["AutoScalingGroups"]
-    name, arn = group["AutoScalingGroupName"], group["TargetGroupARNs"][0]
-    members = [i["InstanceId"] for i in group["Instances"]]
-    # AWS's default delay (300 s, 3 s here): the drain outlasts the reading below.
-    boto3_client("elbv2", fresh_localaws.url).modify_target_group_attributes(
-        TargetGroupArn=arn,
-        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "300"}],
-    )
+    asg, name, arn, members = _demo_group(fresh_localaws)
+    _drain_delay(fresh_localaws, arn, 300)  # AWS's default (3 s here) outlasts the reading
     asg.update_auto_scaling_group(
         AutoScalingGroupName=name, MinSize=len(members) - 1, DesiredCapacity=len(members) - 1
     )
@@ -233,5 +243,48 @@ async def test_a_scaled_in_member_is_read_as_leaving_while_it_drains(
     assert {v.instance_id for v in views} == set(members)  # AWS still lists it, Terminating
     leaving = [v for v in views if v.leaving]
     assert len(leaving) == 1
+    assert leaving[0].state == InstanceState.RUNNING  # EC2 runs it until Terminating:Proceed
     assert not leaving[0].healthy
     assert len([v for v in views if not v.leaving]) == len(members) - 1
+
+
+async def test_a_group_deletion_waits_out_a_terminating_hook_beyond_its_stall_and_names_it(
+    fresh_localaws: LocalAws,
+) -> None:
+    asg, name, arn, _ = _demo_group(fresh_localaws)
+    _drain_delay(fresh_localaws, arn, 30)  # 0.3 s here
+    asg.put_lifecycle_hook(
+        AutoScalingGroupName=name,
+        LifecycleHookName="ship-logs",
+        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+        HeartbeatTimeout=300,  # 3 s here; nobody completes it
+        DefaultResult="CONTINUE",
+    )
+    said: list[str] = []
+    backend = Backend(
+        endpoint_url=fresh_localaws.url,
+        region=fresh_localaws.region,
+        local=True,
+        time_scale=TEST_TIME_SCALE,
+    )
+    loop = asyncio.get_running_loop()
+    async with Gateway(backend) as gw:
+        started = loop.time()
+        # A stall allowance of 1.5 s, shorter than the hook's wait: the wait is not a stall.
+        warnings = await delete_server_group(
+            gw,
+            asg_name=name,
+            target_group_arn="",
+            launch_template="",
+            launch_template_version="",
+            stall_seconds=1.5,
+            on_wait=said.append,
+        )
+    assert warnings == []
+    assert loop.time() - started >= 300 * TEST_TIME_SCALE  # it waited out the hook
+    assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"] == []
+    assert said, "the wait was never told"
+    assert (
+        f"3 instances of {name} wait in Terminating:Wait on the lifecycle hook ship-logs "
+        "(HeartbeatTimeout 300 s, DefaultResult CONTINUE)" in said[0]
+    ), said

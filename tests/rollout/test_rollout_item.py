@@ -205,3 +205,35 @@ def test_a_record_without_sizes_reads_with_no_capacity() -> None:
     sparse = {k: v for k, v in ITEM.items() if k not in ("min_size", "max_size", "desired")}
     assert ServerGroup.from_item(sparse).capacity == NO_CAPACITY
     assert ServerGroup.from_item({**sparse, "desired": 5}).capacity == Capacity(0, 0, 5)
+
+
+def _stored(plan: RolloutPlan, **changes: Any) -> RolloutItem:
+    """`plan`'s started item, with `changes`, written through the codec and read back."""
+    started = plan.started_item(
+        owner="me@host", lock_generation=7, at="2026-01-01T00:00:00Z", steps=()
+    )
+    return RolloutItem.from_item(from_item(to_item({**started.as_item(), **changes})))
+
+
+def test_a_stored_item_rebuilds_the_plan_it_was_started_from() -> None:
+    back = RolloutPlan.from_item(_stored(PLAN), PLAN.release, bake_seconds=600.0)
+    kept = ("app", "rollout_id", "release", "strategy", "new_group", "launch_template")
+    kept += ("launch_template_version", "user_data_sha256", "capacity", "bake_seconds")
+    kept += ("grace_period", "scale_in_held", "schedules_held")
+    assert {k: getattr(back, k) for k in kept} == {k: getattr(PLAN, k) for k in kept}
+    # The old group as the ledger keeps it: enough to resume or retire it.
+    assert back.old_group is not None and back.old_group.as_item() == OLD.as_item()
+    was, now = PLAN.traffic, back.traffic
+    assert (now.listener_arn, now.load_balancer_arn, now.rule_arn) == (
+        was.listener_arn,
+        was.load_balancer_arn,
+        was.rule_arn,
+    )
+    # What the item does not keep is left empty, never guessed.
+    assert (back.user_data, now.vpc_id, now.subnets, now.url) == ("", "", (), "")
+
+
+def test_an_item_that_recorded_no_bake_rebuilds_with_the_settings_default() -> None:
+    unrecorded = _stored(PLAN, bake_seconds=None)
+    assert unrecorded.bake_seconds is None
+    assert RolloutPlan.from_item(unrecorded, PLAN.release, bake_seconds=600.0).bake_seconds == 600.0

@@ -6,21 +6,41 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from console.cli.render_history import outcome_text, started_text
-from console.palette import STATE_STYLE
+from console.cli.render_history import HISTORY_HEADERS, history_row
 from console.plain import text
+from console.tui.fitted_columns import Column, FittedTable
 from console.tui.widgets.fitted_footer import FittedFooter
 from rollout.ledger.history import BootDurations
 from rollout.ledger.rollout_item import RolloutItem
 
 _BARS = "▁▂▃▄▅▆▇█"
+
+# The history's columns (`HISTORY_HEADERS`, the CLI's) on a screen: who, the strategy and
+# then the start (the rollout id carries it to the second) leave a narrow one first; the
+# outcome takes what is left and wraps.
+_WIDTHS = {
+    "rollout": Column("rollout", "rollout", 20),  # `20261127-105500-a1b2`
+    "release": Column("release", "release", 9),  # `v10 → v11`
+    "strategy": Column("strategy", "strategy", 10, drop=2),
+    "state": Column("state", "state", 11),  # `rolled_back`
+    "started": Column("started", "started", 19, drop=1),
+    "took": Column("took", "took", 6),  # `12m05s`
+    "by": Column("by", "by", 22, min_width=12, drop=3),
+    "outcome": Column("outcome", "outcome", 24),
+}
+ROLLOUT_COLUMNS = tuple(_WIDTHS[h] for h in HISTORY_HEADERS)
+BOOT_COLUMNS = (
+    Column("release", "release", 9),
+    Column("boots", "boots", 5),
+    *(Column(k, k, 7) for k in ("median", "min", "max")),  # `123.4 s`
+    Column("distribution", "distribution", 12),
+)
 
 
 class HistoryScreen(Screen[None]):
@@ -50,36 +70,18 @@ class HistoryScreen(Screen[None]):
             yield Static(self._boots(), id="boots")
         yield FittedFooter()
 
-    def _rollouts(self) -> Table | str:
+    def _rollouts(self) -> FittedTable | str:
         if not self.records:
             return "no rollouts yet"
-        table = Table(box=None, show_header=True, header_style="bold", expand=True)
-        for column in ("rollout", "release", "strategy", "state", "who", "started", "took"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("outcome")
-        for r in sorted(self.records, key=lambda r: r.rollout_id, reverse=True):
-            took = r.duration_seconds
-            table.add_row(
-                text(r.rollout_id, one_line=True),
-                text(f"{r.from_release or '—'} → {r.to_release}", one_line=True),
-                text(r.strategy, one_line=True),
-                text((r.state, STATE_STYLE.get(r.state, "")), one_line=True),
-                text(r.owner.split(":")[0], one_line=True),
-                started_text(r),
-                f"{took:.0f} s" if took is not None else "",
-                outcome_text(r),
-            )
-        return table
+        newest_first = sorted(self.records, key=lambda r: r.rollout_id, reverse=True)
+        return FittedTable(ROLLOUT_COLUMNS, (history_row(r) for r in newest_first))
 
-    def _boots(self) -> Table | str:
+    def _boots(self) -> FittedTable | str:
         samples = self.durations.samples
         if not samples:
             return "no boots measured yet"
-        table = Table(box=None, show_header=True, header_style="bold")
-        for column in ("release", "boots", "median", "min", "max", "distribution"):
-            table.add_column(column, no_wrap=True)
-        for release, values in sorted(samples.items()):
-            table.add_row(
+        rows = (
+            (
                 text(release, one_line=True),
                 str(len(values)),
                 f"{statistics.median(values):.1f} s",
@@ -87,7 +89,9 @@ class HistoryScreen(Screen[None]):
                 f"{max(values):.1f} s",
                 histogram(values),
             )
-        return table
+            for release, values in sorted(samples.items())
+        )
+        return FittedTable(BOOT_COLUMNS, rows)
 
 
 def histogram(values: Sequence[float], bins: int = 12) -> str:

@@ -4,10 +4,10 @@ and while the judge watches, each judged group's traffic and the judge's verdict
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,11 +17,27 @@ from textual.widgets import Sparkline, Static
 
 from console.palette import STEP_STYLE
 from console.plain import plain, text
+from console.tui.fitted_columns import Column, FittedTable
+from console.tui.fleet_rows import COLUMNS
 from console.tui.rollout_view import RolloutView, summarise, traffic_line
 from console.tui.widgets.console_tail import ConsoleTail
 from console.tui.widgets.fitted_footer import FittedFooter
 from rollout.events import RolloutEvent
 from rollout.ledger.vocabulary import RolloutState
+
+# A rollout's instances in the fleet table's columns (their widths, what a narrow screen
+# keeps), titled as this screen's other tables, then what the gate last said of each.
+STEP_COLUMNS = (
+    Column("step", "step", 8),  # `rollback`
+    Column("status", "status", 11),  # `interrupted`
+    Column("time", "time", 8, justify="right"),  # `1234.5 s`
+    Column("detail", "detail", 20),
+)
+_TITLES = {"id": "instance", "state": "EC2", "health": "target health", "boot": "boot phase"}
+INSTANCE_COLUMNS = (
+    *(replace(c, title=_TITLES[c.key]) for c in COLUMNS if c.key in _TITLES),
+    Column("detail", "detail", 20, min_width=8),
+)
 
 
 class RolloutScreen(Screen[None]):
@@ -166,41 +182,38 @@ class RolloutScreen(Screen[None]):
             status.append(f"\n{plain(notice, one_line=True)}", style="dim")
         return status
 
-    def _steps(self, now: datetime) -> Table:
-        table = Table(box=None, show_header=True, header_style="bold", expand=True)
-        table.add_column("step", no_wrap=True)
-        table.add_column("status", no_wrap=True)
-        table.add_column("time", justify="right", no_wrap=True)
-        table.add_column("detail")
+    def _steps(self, now: datetime) -> FittedTable:
         failure = self.view.failure
+        rows = []
         for step in self.view.steps:
             detail = step.detail
             if failure is not None and detail == failure.reason:
                 detail = f"{summarise(detail)} (below)"  # whole once, in the failure line
-            table.add_row(
-                text(step.name, one_line=True),
-                text((step.status, STEP_STYLE.get(step.status, "")), one_line=True),
-                f"{step.seconds(now):.1f} s",
-                text(detail),
+            rows.append(
+                (
+                    text(step.name, one_line=True),
+                    text((step.status, STEP_STYLE.get(step.status, "")), one_line=True),
+                    f"{step.seconds(now):.1f} s",
+                    text(detail),
+                )
             )
-        return table
+        return FittedTable(STEP_COLUMNS, rows)
 
-    def _instances(self) -> Table:
-        table = Table(box=None, show_header=True, header_style="bold", expand=True)
-        for column in ("instance", "EC2", "health", "boot phase", "detail"):
-            table.add_column(column, no_wrap=column != "detail")
+    def _instances(self) -> FittedTable:
+        rows = []
         for inst in self.view.instances.values():
-            phase = inst.boot_text
             health = inst.health_text or "not registered"
             style = "red" if inst.failed else ("green" if inst.health == "healthy" else "")
-            table.add_row(
-                text(inst.instance_id, one_line=True),
-                text(inst.state, one_line=True),
-                text((health, style), one_line=True),
-                text(phase, one_line=True),
-                text(inst.detail),
+            rows.append(
+                (
+                    text(inst.instance_id, one_line=True),
+                    text(inst.state, one_line=True),
+                    text((health, style), one_line=True),
+                    text(inst.boot_text, one_line=True),
+                    text(inst.detail),
+                )
             )
-        return table
+        return FittedTable(INSTANCE_COLUMNS, rows, growth_order=("health", "detail"))
 
     def _sparklines(self) -> None:
         box = self.query_one("#health", Vertical)

@@ -23,9 +23,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from console.tui.fitted_columns import Column
 from console.tui.fleet_rows import (
     COLUMN_KEYS,
-    Column,
     FleetRow,
     FleetTally,
     RowFilter,
@@ -33,7 +33,7 @@ from console.tui.fleet_rows import (
     RowStore,
     age_text,
     app_row,
-    fit_columns,
+    fit_fleet_columns,
     group_row,
     instance_row,
     instance_sort_value,
@@ -418,13 +418,13 @@ class FleetTable(ScrollView, can_focus=True):
     # --- painting ---------------------------------------------------------------------
 
     def columns(self) -> tuple[tuple[int, Column, int], ...]:
-        """The columns shown at the table's width (`fleet_rows.fit_columns`), each as its
+        """The columns shown at the table's width (`fleet_rows.fit_fleet_columns`), each as its
         index in a row's cells, the column and its width."""
         width = self.size.width
         if width != self._layout_width:
             self._layout = tuple(
                 (COLUMN_KEYS.index(col.key), col, cells)
-                for col, cells in fit_columns(width, INDENT)
+                for col, cells in fit_fleet_columns(width, INDENT)
             )
             self._layout_width = width
         return self._layout
