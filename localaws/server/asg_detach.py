@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from localaws.server import asg_deletion, asg_health, scaling_activities
+from localaws.server import asg_deletion, lifecycle_hooks, scaling_activities
 from localaws.timescale import scaled
 
 DETACHING = "Detaching"
@@ -287,7 +287,7 @@ def _back_in_service(group: Any, state: Any) -> None:
             return  # taken out meanwhile
         state.lifecycle_state = "InService"
     if state.instance.state == "running":
-        asg_health.in_service(state.instance)  # its grace period runs from now
+        lifecycle_hooks.in_service(state.instance)  # its grace period runs from now
 
 
 _DETACH = _Aside(
