@@ -205,6 +205,9 @@ def test_terminating_hooks_continue_waits_for_the_others_abandon_ends_all_and_a_
     ec2, asg = aws_client("ec2"), aws_client("autoscaling")
     name = asg_on_new_template(ec2, asg, "contract-termhooks", desired=2)
     first, second = eventually(lambda: list(lifecycle_of(asg, name)) or None, what="instances")
+    eventually(
+        lambda: all(state_of(ec2, i) == "running" for i in (first, second)), what="both running"
+    )
     put_hook(asg, name, "a-hook", "TERMINATING", timeout=3600, default="CONTINUE")
     put_hook(asg, name, "b-hook", "TERMINATING", timeout=3600, default="CONTINUE")
     asg.terminate_instance_in_auto_scaling_group(
