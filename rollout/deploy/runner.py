@@ -425,15 +425,19 @@ class Rollout:
             self.retiring = True
             await self.shift({new.name: 100}, "the old group leaves the listener")
             if old is not None:
-                await self._delete(old)
+                await self._delete(
+                    old.name, old.target_group_arn, old.launch_template, old.launch_template_version
+                )
 
-    async def _delete(self, group: ServerGroup) -> None:
+    async def _delete(self, asg: str, target_group: str, template: str, version: str) -> None:
+        """Delete a server group's parts (`delete_server_group`; "" skips one), its waits and
+        its warnings told as notices."""
         warnings = await delete_server_group(
             self.gw,
-            asg_name=group.name,
-            target_group_arn=group.target_group_arn,
-            launch_template=group.launch_template,
-            launch_template_version=group.launch_template_version,
+            asg_name=asg,
+            target_group_arn=target_group,
+            launch_template=template,
+            launch_template_version=version,
             on_wait=self._held_back,
         )
         for w in warnings:
@@ -521,16 +525,10 @@ class Rollout:
             await self.leave_listener(tg)  # ELB refuses to delete a group in use
         asg = plan.new_group if await describe_group(self.gw, plan.new_group) else ""
         for i, version in enumerate(sorted(versions) or [""]):
-            warnings = await delete_server_group(
-                self.gw,
-                asg_name=asg if i == 0 else "",
-                target_group_arn=tg if i == 0 else "",
-                launch_template=plan.launch_template,
-                launch_template_version=version,
-                on_wait=self._held_back,
+            first = i == 0  # the ASG and target group once, then each template version
+            await self._delete(
+                asg if first else "", tg if first else "", plan.launch_template, version
             )
-            for w in warnings:
-                self.emit(Notice, message=w, level="warning")
 
     def _held_back(self, message: str) -> None:
         """A group's deletion waits on someone's terminating lifecycle hook: say so."""
