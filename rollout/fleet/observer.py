@@ -33,6 +33,7 @@ from rollout.config import Tables
 from rollout.fleet.diff import diff_snapshots
 from rollout.fleet.records import (
     InstanceRecord,
+    TargetHealthFields,
     app_of,
     group_of,
     group_role,
@@ -55,7 +56,6 @@ from rollout.model import (
     FleetDiff,
     FleetSnapshot,
     GroupRole,
-    HealthState,
     Instance,
     InstanceState,
     LockInfo,
@@ -145,7 +145,7 @@ class FleetObserver:
         self._rollouts_seen: list[RolloutItem] = []  # the last read of the rollouts table
         self._held: frozenset[str] = frozenset()  # apps whose lock was held last tick
         self._shape: frozenset[Any] = frozenset()  # the groups as of last tick
-        self._verdicts: dict[tuple[HealthState, str, str], TargetHealth] = {}
+        self._verdicts: dict[TargetHealthFields, TargetHealth] = {}
         self._instances: dict[
             str,
             tuple[tuple[InstanceRecord, TargetHealth | None, InstanceBoot | None], str, Instance],

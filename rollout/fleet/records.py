@@ -67,7 +67,10 @@ def target_health_of(description: Mapping[str, Any]) -> TargetHealth:
     return TargetHealth(*target_health_fields(description))
 
 
-def target_health_fields(description: Mapping[str, Any]) -> tuple[HealthState, str, str]:
+TargetHealthFields = tuple[HealthState, str, str]  # a TargetHealth's state, reason, description
+
+
+def target_health_fields(description: Mapping[str, Any]) -> TargetHealthFields:
     """A TargetHealthDescriptions entry's `TargetHealth` fields (state, reason, description),
     as a key: the observer keeps one TargetHealth per distinct key."""
     th = description.get("TargetHealth", {})
