@@ -24,8 +24,9 @@ trap cleanup EXIT
 
 # start_session COMMAND: run the shell line COMMAND in a detached 160×45 tmux session, from
 # $WORK (this shell moves there too); its exit code is written to $WORK/exit-code. The console
-# sizes itself by COLUMNS and LINES where they are set (pytest sets 80 and 24), so under the
-# tests it draws at 80×24 inside the larger window: the small terminal, driven for real.
+# sizes itself by COLUMNS and LINES where they are set; the test runner's children inherit 80
+# and 24 (set below Python's os.environ, which shows neither), so under the tests it draws at
+# 80×24 inside the larger window: the small terminal, driven for real.
 start_session() {
   cd "$WORK" || exit 1
   # -e: a running tmux server would otherwise hand the session its own environment.
