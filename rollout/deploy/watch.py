@@ -44,6 +44,10 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
     last: list[InstanceView] = []
     replaced: dict[str, InstanceView] = {}
     detached: dict[str, InstanceView] = {}
+    # Each member's last reading before it began to leave: once the ASG takes it out it is
+    # deregistered (its target reads `draining`, then unregistered), so why it was replaced
+    # is what it read before.
+    standing: dict[str, InstanceView] = {}
     while True:
         await r.check_abort()
         views = await group_view(
@@ -59,9 +63,11 @@ async def gate(r: Rollout, group: ServerGroup, wanted: int) -> None:
         else:
             members = {v.instance_id for v in views}
             for gone in [v for v in last if v.instance_id not in members]:
-                (detached if gone.detached else replaced)[gone.instance_id] = gone
+                before = standing.get(gone.instance_id, gone)
+                (detached if gone.detached else replaced)[gone.instance_id] = before
                 seen[gone.instance_id] = _left(gone)
                 r.emit(InstanceUpdate, instance=seen[gone.instance_id])
+            standing.update((v.instance_id, v) for v in views if not v.leaving)
             last = views
         for v in views:
             if seen.get(v.instance_id) != v:
@@ -124,7 +130,8 @@ def _left(view: InstanceView) -> InstanceView:
 
 def _replaced(replaced: dict[str, InstanceView]) -> str:
     """`; replaced by the ASG: …` naming (up to 3) instances that left the group, with the
-    target health they last had (why an ELB-checked ASG replaced them)."""
+    target health they last had before they began to leave (why an ELB-checked ASG replaced
+    them)."""
     if not replaced:
         return ""
     parts = [f"{v.instance_id} (target {v.target_health})" for v in list(replaced.values())[-3:]]
