@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from localaws.server import asg_deletion, lifecycle_hooks, scaling_activities
+from localaws.server import asg_deletion, asg_terminating, lifecycle_hooks, scaling_activities
 from localaws.timescale import scaled
 
 DETACHING = "Detaching"
@@ -233,15 +233,10 @@ def _activity(group: Any, description: str, cause: str, status: tuple[str, int])
 
 
 def _deregister(group: Any, state: Any, drain_seconds: Callable[[str], float]) -> float:
-    """Deregister the instance of `state` from every target group of `group` holding it;
-    how long (local seconds) its targets drain."""
-    instance_id = state.instance.id
-    drain = drain_seconds(instance_id)
-    elb = group.autoscaling_backend.elbv2_backend
-    for arn in list(group.target_group_arns or []):
-        target_group = elb.target_groups.get(arn)
-        if target_group is not None and instance_id in target_group.targets:
-            elb.deregister_targets(arn, [{"Id": instance_id}])
+    """Deregister the instance of `state` from the group's target groups
+    (`asg_terminating.deregister`); how long (local seconds) its targets drain."""
+    drain = drain_seconds(state.instance.id)
+    asg_terminating.deregister(group, state.instance.id)
     return drain
 
 

@@ -85,14 +85,15 @@ def take_out(group: Any, states: Iterable[Any], drain_seconds: Callable[[str], f
             instance.localaws_taken_out = True
             scaling_activities.terminated(group, instance.id)
         delay = drain_seconds(instance.id)
-        _deregister(group, instance.id)
+        deregister(group, instance.id)
         timer = threading.Timer(delay, _drained, (group, state))
         timer.daemon = True
         timer.start()
 
 
-def _deregister(group: Any, instance_id: str) -> None:
-    """The group deregisters the instance from its target groups: its targets drain."""
+def deregister(group: Any, instance_id: str) -> None:
+    """The group deregisters the instance from those of its target groups that hold it: its
+    targets drain (an instance taken out, detached or put on standby)."""
     elbv2 = group.autoscaling_backend.elbv2_backend
     for arn in list(group.target_group_arns or []):
         tg = elbv2.target_groups.get(arn)
